@@ -1,0 +1,65 @@
+# The two commands: `make run` (the kiosk on its embedded default) and `make test`.
+# Both bootstrap what they need: Debian packages (apt), then a .venv with the project.
+# A second run only checks and changes nothing.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Build: python3-venv python3-dev swig libpcsclite-dev (pyscard has no Linux wheel).
+# Cards: pcscd vsmartcard-vpcd softhsm2 opensc. Scanning: libzbar0 tesseract-ocr fonts-ocr-b.
+# UI: Mesa GL for Kivy's offscreen SDL2 rendering, xvfb. systemd: unit verification.
+APT_PACKAGES := python3-venv python3-dev build-essential swig libpcsclite-dev \
+	pcscd pcsc-tools vsmartcard-vpcd softhsm2 opensc \
+	libzbar0 tesseract-ocr fonts-ocr-b \
+	libgl1 libegl1 libgl1-mesa-dri libmtdev1 xvfb \
+	systemd openssl sqlite3
+
+.PHONY: run test lint typecheck unit bootstrap apt venv tour bench clean
+
+run: bootstrap
+	$(BIN)/kiosk --demo
+
+test: bootstrap lint typecheck
+	@set +e; $(BIN)/python -m pytest $(PYTEST_ARGS); code=$$?; \
+	if [ $$code -eq 5 ]; then echo "pytest ran no test: failing"; exit 1; fi; exit $$code
+
+lint: bootstrap
+	$(BIN)/ruff check .
+
+typecheck: bootstrap
+	$(BIN)/mypy
+
+tour: bootstrap
+	$(BIN)/kiosk --demo --tour docs/screenshots
+
+bench: bootstrap
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+bootstrap: apt venv
+
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+venv:
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	@want=$$(sha256sum pyproject.toml | cut -d' ' -f1); \
+	if [ "$$(cat $(STAMP) 2>/dev/null)" != "$$want" ]; then \
+	  $(BIN)/pip install -q --upgrade pip; \
+	  $(BIN)/pip install -q -e '.[ui,hardware,scan,portal,dev]'; \
+	  echo "$$want" > $(STAMP); \
+	fi
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

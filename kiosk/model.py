@@ -1,0 +1,129 @@
+"""Value types shared by the visit flows, the ports and the adapters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import IntEnum, StrEnum
+
+
+class CardStatus(StrEnum):
+    """A card's status at the portal, with the Swedish names the portal uses."""
+
+    SENT = "Skickad"
+    ACTIVE = "Aktiv"
+    BLOCKED = "Spärrad"
+
+
+class CardKind(StrEnum):
+    """Ordinary cards are activated here; reserve cards never are."""
+
+    ORDINARY = "ordinary"
+    RESERVE = "reserve"
+    COMPANY = "company"
+
+
+class TrustLevel(IntEnum):
+    """Level of assurance (tillitsnivå) read from the certificate policy."""
+
+    LOA2 = 2
+    LOA3 = 3
+
+
+class CardClass(StrEnum):
+    """What the ATR says the card is."""
+
+    SITHS = "siths"
+    FOREIGN = "foreign"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class CardIdentity:
+    """What the reader learned about the card in it, before any PIN."""
+
+    reader: str
+    atr: bytes
+    card_class: CardClass
+    generation: str | None = None
+    issuer: str | None = None
+    card_number: str | None = None
+
+
+@dataclass(frozen=True)
+class CardRecord:
+    """The portal's record of a card."""
+
+    card_number: str
+    status: CardStatus
+    kind: CardKind
+    issuer: str
+    holder_name: str
+    personnummer: str
+    hsa_id: str
+    trust_level: TrustLevel
+    manufactured: date
+    activation_started: datetime | None = None
+    valid_until: date | None = None
+
+
+@dataclass(frozen=True)
+class AdminAuthorisation:
+    """An ID administrator as the portal knows them."""
+
+    hsa_id: str
+    name: str
+    card_office: str
+    training_valid_until: date
+
+
+class DocumentType(StrEnum):
+    """ID documents the control process knows."""
+
+    PASSPORT = "passport"
+    NATIONAL_ID = "national_id"
+    DRIVING_LICENCE = "driving_licence"
+    SIS_ID = "sis_id"
+    TAX_AGENCY_ID = "tax_agency_id"
+    OTHER = "other"
+
+
+class Provenance(StrEnum):
+    """How a document fact was established."""
+
+    SCANNED = "scanned"
+    TYPED = "typed"
+    CONFIRMED = "confirmed"
+
+
+@dataclass(frozen=True)
+class DocumentEvidence:
+    """The ID document facts a check is decided on, and how each one was established."""
+
+    doc_type: DocumentType
+    expiry: date
+    birth_date: date | None
+    personnummer: str | None
+    document_number: str | None = None
+    swedish: bool = True
+    how: dict[str, Provenance] = field(default_factory=dict)
+    photo_confirmed: bool = False
+    age_confirmed: bool = False
+
+
+@dataclass(frozen=True)
+class CertificateInfo:
+    """One certificate on a card, classified."""
+
+    label: str
+    usage: str  # "authentication" or "signature"
+    subject: str
+    issuer: str
+    serial: int
+    not_before: datetime
+    not_after: datetime
+    hsa_id: str | None = None
+    personnummer: str | None = None
+    trust_level: TrustLevel | None = None
+    chain_valid: bool | None = None
+    der: bytes = b""

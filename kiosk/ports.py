@@ -1,0 +1,242 @@
+"""Ports: the Protocols that hardware/ and the portal client implement.
+
+The visit flows never call these; the visit runner (kiosk.visit.runner) executes the
+effects a flow asks for by calling them on a worker thread. Every method may raise only
+kiosk.errors exceptions: adapters translate library errors at their boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+from kiosk.model import (
+    AdminAuthorisation,
+    CardIdentity,
+    CardRecord,
+    CertificateInfo,
+    DocumentEvidence,
+)
+
+
+class CardEventKind(StrEnum):
+    """Presence changes a reader reports."""
+
+    INSERTED = "inserted"
+    REMOVED = "removed"
+    READER_LOST = "reader_lost"
+    READER_FOUND = "reader_found"
+
+
+@dataclass(frozen=True)
+class CardEvent:
+    """One presence change in one reader."""
+
+    kind: CardEventKind
+    reader: str
+    atr: bytes = b""
+
+
+@runtime_checkable
+class CardReader(Protocol):
+    """PC/SC presence and identity (pyscard, or the simulated reader)."""
+
+    def readers(self) -> list[str]:
+        """Names of the readers connected now."""
+        ...
+
+    def wait_for_change(self, timeout: float) -> CardEvent | None:
+        """Block up to ``timeout`` seconds for the next presence change; None on timeout."""
+        ...
+
+    def cancel(self) -> None:
+        """Make a pending wait_for_change return None promptly (any thread)."""
+        ...
+
+    def identify(self, reader: str | None = None) -> CardIdentity:
+        """Classify the card in the reader by ATR and read its card number if exposed."""
+        ...
+
+    def has_pin_pad(self, reader: str | None = None) -> bool:
+        """Whether the reader has its own PIN pad (PC/SC part 10)."""
+        ...
+
+
+@dataclass(frozen=True)
+class PinStatus:
+    """What the token reports about its user PIN."""
+
+    initialised: bool
+    count_low: bool = False
+    final_try: bool = False
+    locked: bool = False
+
+
+@runtime_checkable
+class Token(Protocol):
+    """PKCS#11 access to the card in the reader (python-pkcs11, or an in-memory token)."""
+
+    def pin_status(self) -> PinStatus:
+        """The user PIN's state as the token reports it."""
+        ...
+
+    def admin_sign_in(self, pin: str) -> CertificateInfo:
+        """Log in with the administrator's own PIN; return their authentication cert."""
+        ...
+
+    def set_initial_pin(self, credential: str, new_pin: str) -> None:
+        """Write the holder's first PIN using the credential the card profile needs."""
+        ...
+
+    def change_pin(self, old_pin: str, new_pin: str) -> None:
+        """Change the user PIN."""
+        ...
+
+    def unlock_pin(self, credential: str, new_pin: str) -> None:
+        """Unlock a locked PIN with a PUK/SO credential and set a new one."""
+        ...
+
+    def certificates(self) -> list[CertificateInfo]:
+        """The card's certificates, classified."""
+        ...
+
+    def sign_receipt(self, pin: str, receipt: bytes) -> bytes:
+        """Log in with ``pin`` and sign ``receipt`` with the signature (or auth) key."""
+        ...
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One camera frame: a numpy array (BGR) kept opaque to the core."""
+
+    image: Any
+    taken_at: float
+    index: int
+
+
+@runtime_checkable
+class FrameSource(Protocol):
+    """A camera, a video file, an image folder or an MJPEG URL."""
+
+    def start(self) -> None:
+        """Begin capturing on the source's own thread."""
+        ...
+
+    def latest(self) -> Frame | None:
+        """The newest frame, never a backlog; None before the first frame."""
+        ...
+
+    def stop(self) -> None:
+        """Stop capturing and release the device."""
+        ...
+
+
+@dataclass(frozen=True)
+class BarcodeRead:
+    """One decoded barcode."""
+
+    format: str
+    text: str
+    position: Sequence[tuple[int, int]] = ()
+
+
+@dataclass(frozen=True)
+class MrzRead:
+    """MRZ lines read from a frame, not yet validated by kiosk.identity.mrz."""
+
+    lines: tuple[str, ...]
+    confidence: float
+
+
+@runtime_checkable
+class Scanner(Protocol):
+    """Barcode and MRZ decoding of frames (zxing-cpp or pyzbar; tesserocr for MRZ)."""
+
+    def barcodes(self, frame: Frame) -> list[BarcodeRead]:
+        """Barcodes of the configured formats in the frame."""
+        ...
+
+    def mrz(self, frame: Frame) -> MrzRead | None:
+        """The MRZ band of the frame, if one was found and read."""
+        ...
+
+
+@dataclass(frozen=True)
+class ActivationTicket:
+    """The portal's answer to starting an activation or unlock.
+
+    ``credential`` is what the card profile needs to set the first PIN (or unlock);
+    it is held in memory only, never stored or logged by the kiosk.
+    """
+
+    activation_id: str
+    card_number: str
+    credential: str
+    started_at: datetime
+    deadline: datetime
+
+
+@runtime_checkable
+class Portal(Protocol):
+    """The card-office portal API (kiosk.portal_client, or the reference portal)."""
+
+    def card(self, card_number: str) -> CardRecord:
+        """The card's record."""
+        ...
+
+    def authorise_admin(self, hsa_id: str) -> AdminAuthorisation:
+        """The administrator's authorisation at this card office."""
+        ...
+
+    def start_activation(
+        self,
+        card_number: str,
+        admin_hsa_id: str,
+        evidence: DocumentEvidence,
+        idempotency_key: str,
+    ) -> ActivationTicket:
+        """Start an activation; the 5-day completion window starts now."""
+        ...
+
+    def complete_activation(
+        self,
+        activation_id: str,
+        receipt: bytes,
+        signature: bytes,
+        certificate: bytes,
+        idempotency_key: str,
+    ) -> CardRecord:
+        """Complete an activation with the holder's signed receipt; the card becomes Aktiv."""
+        ...
+
+    def start_unlock(
+        self,
+        card_number: str,
+        admin_hsa_id: str,
+        evidence: DocumentEvidence,
+        idempotency_key: str,
+    ) -> ActivationTicket:
+        """Get the unlock credential after an ID check."""
+        ...
+
+    def block(
+        self, card_number: str, admin_hsa_id: str, reason: str, idempotency_key: str
+    ) -> CardRecord:
+        """Block (spärra) a card; the card becomes Spärrad."""
+        ...
+
+    def heartbeat(self, status: dict[str, Any]) -> None:
+        """Report the kiosk's health."""
+        ...
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Wall-clock time, injected so that flows and rules are deterministic."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC)."""
+        ...

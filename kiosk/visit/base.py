@@ -1,0 +1,99 @@
+"""The contract between visit flows (pure state machines) and the shell that runs them.
+
+A flow takes an ``Event`` and returns a ``Step``: the ``View`` to show and the
+``Effect``s to run. The shell (kiosk.visit.runner for headless runs, screens/ for the
+touchscreen) renders the view, runs each effect on a worker through the ports, and feeds
+the outcome back as another event. A flow never blocks, sleeps, reads a clock of its own
+or touches a device: the time comes in on every event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class ViewName(StrEnum):
+    """Every screen a visit can ask for; screens/ has one screen per name."""
+
+    ADMIN_SIGN_IN = "admin_sign_in"  # admin inserts own card and types PIN
+    HOME = "home"  # choose a visit
+    INSERT_CARD = "insert_card"  # insert the holder's card
+    WORKING = "working"  # progress while an effect runs (params: what)
+    CARD_RECORD = "card_record"  # the card's record, with a refusal reason if any
+    DOCUMENT_CHECK = "document_check"  # camera, what was read, each check's result
+    DOCUMENT_MANUAL = "document_manual"  # manual entry of document facts
+    DOCUMENT_CONFIRM = "document_confirm"  # admin confirms photo and age by eye
+    PIN_CHOOSE = "pin_choose"  # holder chooses a PIN
+    PIN_CONFIRM = "pin_confirm"  # holder types it again
+    PIN_CURRENT = "pin_current"  # holder types the current PIN (PIN change)
+    WRITING_PIN = "writing_pin"  # "do not remove the card"
+    SIGN_RECEIPT = "sign_receipt"  # holder signs the receipt with the new PIN
+    CARD_INFO = "card_info"  # card check: certificates, validity, status
+    BLOCK_REASON = "block_reason"  # choose why the card is blocked
+    BLOCK_CONFIRM = "block_confirm"  # confirm blocking
+    DONE = "done"  # outcome and what happens next
+    ERROR = "error"  # an error with message and next step
+
+
+@dataclass(frozen=True)
+class ErrorView:
+    """An error as the screen shows it: translation keys plus parameters."""
+
+    code: str
+    message: str
+    next_step: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class View:
+    """What to show: a screen name, translation keys, safe parameters (never a PIN)."""
+
+    name: ViewName
+    title: str
+    message: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    error: ErrorView | None = None
+    actions: tuple[str, ...] = ()
+    pin_length: int = 0  # digits typed so far, for the dots
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Work for the shell: ``kind`` names a port call, ``args`` its arguments."""
+
+    kind: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened: user input, a device change, an effect's outcome."""
+
+    kind: str
+    at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Step:
+    """A flow's answer to an event."""
+
+    view: View
+    effects: tuple[Effect, ...] = ()
+    finished: bool = False
+
+
+class Flow(Protocol):
+    """One visit as a state machine."""
+
+    def start(self, at: datetime) -> Step:
+        """The first step of the visit."""
+        ...
+
+    def handle(self, event: Event) -> Step:
+        """The next step after ``event``."""
+        ...

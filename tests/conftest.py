@@ -1,0 +1,31 @@
+"""Shared test helpers: required system tools, and CI's rule that nothing skips silently."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_tool(name: str, why: str = "") -> str:
+    """The path of a system tool; under CI=true a missing one fails the test, else skips."""
+    path = shutil.which(name) or (name if os.path.exists(name) else None)
+    if path is None:
+        message = f"system tool {name!r} is missing" + (f" ({why})" if why else "")
+        if IN_CI:
+            pytest.fail(message + "; CI must install it (see Makefile apt packages)")
+        pytest.skip(message)
+    return path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Physical-device tests run only when asked for."""
+    if os.environ.get("KIOSK_DEVICE_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="physical device tests need KIOSK_DEVICE_TESTS=1")
+    for item in items:
+        if "device" in item.keywords:
+            item.add_marker(skip)
