@@ -1,0 +1,131 @@
+"""The demo cast: the people and cards that `kiosk --demo`, the reference portal's seed,
+the simulated card and the sample documents all agree on.
+
+Every date is relative to the day the demo runs, so the deadlines always make sense.
+Personnummer are invented (valid Luhn check digits, not real people).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from kiosk.model import CardKind, CardStatus, DocumentType, TrustLevel
+
+
+@dataclass(frozen=True)
+class DemoAdmin:
+    """An ID administrator of the demo office."""
+
+    name: str
+    hsa_id: str
+    personnummer: str
+    card_number: str
+    pin: str  # the administrator's own demo card PIN (demo only)
+    training_valid_until: date
+
+
+@dataclass(frozen=True)
+class DemoHolder:
+    """A card holder, their card and the ID document they bring."""
+
+    key: str
+    given_names: str
+    surname: str
+    personnummer: str  # 12 digits, YYYYMMDDNNNC
+    hsa_id: str
+    card_number: str
+    card_status: CardStatus
+    card_kind: CardKind
+    issuer: str
+    trust_level: TrustLevel
+    manufactured: date
+    document: DocumentType
+    document_number: str
+    document_expiry: date
+    phone: str
+    note: str  # what this card shows in the demo
+
+    @property
+    def name(self) -> str:
+        """Given names and surname."""
+        return f"{self.given_names} {self.surname}"
+
+
+DEMO_OFFICE = "Kortkontoret Demo"
+HSA_PREFIX = "SE2321000016-"
+
+
+def demo_admins(today: date) -> tuple[DemoAdmin, ...]:
+    """One administrator with current training, one whose training has lapsed."""
+    return (
+        DemoAdmin(
+            "Karin Kortsson",
+            HSA_PREFIX + "ADM1",
+            "198802041130",
+            "9752210000000100",
+            "246813",
+            today + timedelta(days=200),
+        ),
+        DemoAdmin(
+            "Lars Lapsén",
+            HSA_PREFIX + "ADM2",
+            "197511307725",
+            "9752210000000101",
+            "135792",
+            today - timedelta(days=10),
+        ),
+    )
+
+
+def demo_holders(today: date) -> tuple[DemoHolder, ...]:
+    """Cards in each status and kind the visits need."""
+    fresh = today - timedelta(days=20)
+    return (
+        DemoHolder(
+            "anna", "Anna Maria", "Andersson", "199003152387", HSA_PREFIX + "A1B2",
+            "9752210000000001", CardStatus.SENT, CardKind.ORDINARY, "SITHS",
+            TrustLevel.LOA3, fresh, DocumentType.PASSPORT, "AA1234567",
+            today + timedelta(days=900), "0701234567", "ordinary card ready to activate",
+        ),
+        DemoHolder(
+            "bertil", "Bertil", "Berg", "198507224510", HSA_PREFIX + "B3C4",
+            "9752210000000002", CardStatus.SENT, CardKind.ORDINARY, "SITHS",
+            TrustLevel.LOA3, fresh, DocumentType.NATIONAL_ID, "BB7654321",
+            today + timedelta(days=400), "0709876543", "activation with a national ID card",
+        ),
+        DemoHolder(
+            "cecilia", "Cecilia", "Carlsson", "200206113698", HSA_PREFIX + "C5D6",
+            "9752210000000003", CardStatus.SENT, CardKind.RESERVE, "SITHS",
+            TrustLevel.LOA3, fresh, DocumentType.PASSPORT, "CC1122334",
+            today + timedelta(days=700), "0705550101", "reserve card: must be refused",
+        ),
+        DemoHolder(
+            "david", "David", "Dahl", "199509176260", HSA_PREFIX + "D7E8",
+            "9752210000000004", CardStatus.SENT, CardKind.ORDINARY, "SITHS",
+            TrustLevel.LOA3, today - timedelta(days=120), DocumentType.PASSPORT, "DD9988776",
+            today + timedelta(days=300), "0705550102", "manufactured over 3 months ago",
+        ),
+        DemoHolder(
+            "eva", "Eva", "Ek", "194601012349", HSA_PREFIX + "E9F0",
+            "9752210000000005", CardStatus.ACTIVE, CardKind.ORDINARY, "SITHS",
+            TrustLevel.LOA3, today - timedelta(days=400), DocumentType.DRIVING_LICENCE,
+            "EE5566778", today + timedelta(days=1000), "0705550103",
+            "active card: PIN change, card check, block, unlock",
+        ),
+        DemoHolder(
+            "farid", "Farid", "Fors", "199108613457", HSA_PREFIX + "F1G2",
+            "9752210000000006", CardStatus.SENT, CardKind.ORDINARY, "SITHS",
+            TrustLevel.LOA2, fresh, DocumentType.PASSPORT, "FF3344556",
+            today - timedelta(days=5), "0705550104",
+            "samordningsnummer, LoA2; his passport has expired",
+        ),
+    )
+
+
+def demo_holder(key: str, today: date) -> DemoHolder:
+    """One holder of the demo cast by key."""
+    for holder in demo_holders(today):
+        if holder.key == key:
+            return holder
+    raise KeyError(key)
