@@ -127,3 +127,31 @@ class CertificateInfo:
     trust_level: TrustLevel | None = None
     chain_valid: bool | None = None
     der: bytes = b""
+
+
+class VisitKind(StrEnum):
+    """The visits an ID administrator can run at the kiosk."""
+
+    ACTIVATION = "activation"
+    UNLOCK = "unlock"
+    CHANGE_PIN = "change_pin"
+    CARD_CHECK = "card_check"
+    BLOCK = "block"
+
+
+@dataclass(frozen=True)
+class VisitResult:
+    """A finished visit's outcome as the outbox stores and syncs it (never a PIN).
+
+    ``idempotency_key`` makes the portal call safe to repeat; ``payload`` holds the
+    kind-specific fields (activation_id, receipt, signature and certificate as base64,
+    block reason, evidence summary) as JSON-compatible values.
+    """
+
+    kind: VisitKind
+    card_number: str
+    admin_hsa_id: str
+    idempotency_key: str
+    finished_at: datetime
+    payload: dict[str, str] = field(default_factory=dict)
+    deadline: datetime | None = None

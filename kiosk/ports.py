@@ -19,6 +19,7 @@ from kiosk.model import (
     CardRecord,
     CertificateInfo,
     DocumentEvidence,
+    VisitResult,
 )
 
 
@@ -105,6 +106,36 @@ class Token(Protocol):
 
     def sign_receipt(self, pin: str, receipt: bytes) -> bytes:
         """Log in with ``pin`` and sign ``receipt`` with the signature (or auth) key."""
+        ...
+
+
+@runtime_checkable
+class TokenProvider(Protocol):
+    """Opens the PKCS#11 token of the card in a reader."""
+
+    def open(self, reader: str | None = None) -> Token:
+        """The token of the card now in ``reader`` (first reader if None)."""
+        ...
+
+
+@runtime_checkable
+class CardDeck(Protocol):
+    """Control of simulated cards (demo and tests): insert, remove, inject faults."""
+
+    def cards(self) -> list[str]:
+        """Card numbers of the simulated cards that can be inserted."""
+        ...
+
+    def insert(self, card_number: str) -> None:
+        """Put a simulated card into the reader."""
+        ...
+
+    def remove(self) -> None:
+        """Take the card out of the reader."""
+        ...
+
+    def set_fault(self, fault: str | None) -> None:
+        """Arm a fault hook (e.g. "remove_mid_write", "token_error") or clear it."""
         ...
 
 
@@ -239,4 +270,13 @@ class Clock(Protocol):
 
     def now(self) -> datetime:
         """The current time, timezone-aware (UTC)."""
+        ...
+
+
+@runtime_checkable
+class ResultStore(Protocol):
+    """The durable outbox: a result is committed before the holder is told it is done."""
+
+    def record(self, result: VisitResult) -> str:
+        """Commit ``result`` durably (fsync) and return its outbox id; idempotent by key."""
         ...

@@ -1,0 +1,1 @@
+"""Identity numbers and documents: personnummer, HSA-id, ICAO 9303 MRZ."""

@@ -1,0 +1,1 @@
+"""Domain rules: PIN policy, card eligibility, document and administrator rules."""
