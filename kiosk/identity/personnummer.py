@@ -1,0 +1,137 @@
+"""Swedish personal identity numbers (personnummer) and coordination numbers.
+
+Forms accepted: ``YYMMDD-NNNC``, ``YYMMDD+NNNC``, ``YYMMDDNNNC``, ``YYYYMMDD-NNNC`` and
+``YYYYMMDDNNNC``, with optional spaces. ``C`` is the Luhn check digit over the ten digits
+``YYMMDDNNN``. A coordination number (samordningsnummer) adds 60 to the day.
+
+Century inference follows Folkbokföringslagen 18 §: from the calendar year a person turns
+100 the separator is ``+``. So for a ten-digit number read on date ``on``, ``-`` (or no
+separator) means born in one of the 100 years up to and including ``on.year``, and ``+``
+means the century before that. A birth date after ``on`` is refused (check ``date``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from kiosk.errors import InvalidInput
+from kiosk.identity.luhn import luhn_check_digit
+
+COORDINATION_DAY_OFFSET = 60
+_ALLOWED = re.compile(r"[0-9+\-]*")
+
+
+@dataclass(frozen=True)
+class Personnummer:
+    """A checked personnummer or samordningsnummer; ``normalised`` is YYYYMMDDNNNC."""
+
+    normalised: str
+    birth_date: date
+    is_coordination: bool
+
+    @property
+    def sex(self) -> str:
+        """Legal sex from the third digit of the birth number: odd "M", even "F"."""
+        return "M" if int(self.normalised[10]) % 2 else "F"
+
+    @property
+    def birth_number(self) -> str:
+        """The three digits NNN after the date."""
+        return self.normalised[8:11]
+
+    @property
+    def check_digit(self) -> int:
+        """The Luhn check digit C."""
+        return int(self.normalised[11])
+
+    def age_on(self, day: date) -> int:
+        """Completed years on ``day`` (a 29 February birthday counts from 1 March)."""
+        born = self.birth_date
+        before_birthday = (day.month, day.day) < (born.month, born.day)
+        return day.year - born.year - int(before_birthday)
+
+    def masked(self) -> str:
+        """The date part with the last four digits hidden, e.g. 19900315-****, for logs/UI."""
+        return f"{self.normalised[:8]}-****"
+
+    def format10(self, on: date | None = None) -> str:
+        """YYMMDD-NNNC, with ``+`` from the calendar year the holder turns 100."""
+        on = on or date.today()
+        separator = "+" if on.year - self.birth_date.year >= 100 else "-"
+        return f"{self.normalised[2:8]}{separator}{self.normalised[8:]}"
+
+    def format12(self) -> str:
+        """YYYYMMDD-NNNC."""
+        return f"{self.normalised[:8]}-{self.normalised[8:]}"
+
+    def __str__(self) -> str:
+        return self.format12()
+
+
+def _invalid(check: str, detail: str, **data: object) -> InvalidInput:
+    return InvalidInput(detail, field="personnummer", check=check, **data)
+
+
+def _split(text: str) -> tuple[str, str]:
+    """(digits, separator) from the raw text; separator is "" when there is none."""
+    compact = "".join(text.split())
+    if not compact:
+        raise _invalid("length", "personnummer is empty", length=0)
+    if not _ALLOWED.fullmatch(compact):
+        raise _invalid("characters", "personnummer may hold only digits, '-' and '+'")
+    separators = [c for c in compact if c in "+-"]
+    digits = compact.replace("-", "").replace("+", "")
+    if len(digits) not in (10, 12):
+        raise _invalid("length", "personnummer must have 10 or 12 digits", length=len(digits))
+    if len(separators) > 1:
+        raise _invalid("separator", "personnummer has more than one separator")
+    separator = separators[0] if separators else ""
+    if separator and compact.index(separator) != len(compact) - 5:
+        raise _invalid("separator", "the separator must stand before the last four digits")
+    return digits, separator
+
+
+def _century_year(two_digits: int, separator: str, on: date) -> int:
+    year = on.year - (on.year - two_digits) % 100
+    return year - 100 if separator == "+" else year
+
+
+def parse_personnummer(text: str, on: date | None = None) -> Personnummer:
+    """Parse and check a personnummer; InvalidInput's ``check`` names the failed check."""
+    on = on or date.today()
+    digits, separator = _split(text)
+    if len(digits) == 12:
+        year = int(digits[:4])
+        if separator == "+" and on.year - year < 100:
+            raise _invalid(
+                "separator", "'+' is only used from the year the holder turns 100"
+            )
+    else:
+        year = _century_year(int(digits[:2]), separator, on)
+    month, written_day = int(digits[-8:-6]), int(digits[-6:-4])
+    is_coordination = written_day > COORDINATION_DAY_OFFSET
+    day = written_day - COORDINATION_DAY_OFFSET if is_coordination else written_day
+    try:
+        birth_date = date(year, month, day)
+    except ValueError:
+        raise _invalid(
+            "date", "the date part is not a real date", coordination=is_coordination
+        ) from None
+    if birth_date > on:
+        raise _invalid("date", "the birth date lies in the future", future=True)
+    ten = digits[-10:]
+    expected = luhn_check_digit(ten[:9])
+    if expected != int(ten[9]):
+        raise _invalid("luhn", "the check digit does not match")
+    return Personnummer(f"{year:04d}{digits[-8:]}", birth_date, is_coordination)
+
+
+def is_valid_personnummer(text: str, on: date | None = None) -> bool:
+    """Whether ``text`` parses as a personnummer."""
+    try:
+        parse_personnummer(text, on)
+    except InvalidInput:
+        return False
+    return True
