@@ -82,18 +82,67 @@ class AtrEntry:
     issuer: str = ""
 
 
+# DEMO VALUES: these ATR patterns have the shape of the cards they name (IDPrime/Net iD
+# style SITHS cards, SetCOS-style Telia cards) and are what the card emulator presents;
+# replace them with the ATRs of the card generations the card office really receives.
+DEFAULT_ATR_TABLE: tuple[AtrEntry, ...] = (
+    AtrEntry(
+        "3B 7F 96 00 00 80 31 80 65 B0 85 .. .. .. 12 0F FF 82 90 00",
+        "siths",
+        "SITHS e-id 3 (IDPrime)",
+        "SITHS",
+    ),
+    AtrEntry(
+        "3B D5 18 FF 81 91 FE 1F C3 80 73 C8 21 10 ..", "siths", "SITHS e-id 2 (Net iD)", "SITHS"
+    ),
+    AtrEntry(
+        "3B 9F 94 80 1F C3 00 68 .. 44 05 01 46 49 53 45 31 C8 .. 90 00 ..",
+        "foreign",
+        "",
+        "Telia",
+    ),
+    AtrEntry("3B 8A 80 01 53 4B 56 2D 49 44 2D 4B 4F 52 ..", "foreign", "", "Skatteverket"),
+    AtrEntry(
+        "3B 8F 80 01 80 4F 0C A0 00 00 03 06 .. .. .. .. .. .. .. .. ..", "foreign", "", "other"
+    ),
+)
+
+
+@dataclass(frozen=True)
+class PolicyLevel:
+    """One certificate policy OID and the trust level (2 or 3) it stands for."""
+
+    oid: str
+    level: int
+
+
+# DEMO VALUES under the ITU-T example arc 2.999: the demo CA issues these; replace them
+# with the policy OIDs of SITHS e-id (LoA2/LoA3) from the CA's certificate policy.
+DEFAULT_POLICY_LEVELS: tuple[PolicyLevel, ...] = (
+    PolicyLevel("2.999.752.29.1.3", 3),
+    PolicyLevel("2.999.752.29.1.2", 2),
+)
+
+
 @dataclass(frozen=True)
 class HardwareSettings:
     """Which reader and token backends to use."""
 
-    reader: str = "emulated"  # "pcsc" (pyscard), "emulated" (vpcd emulator), "memory"
+    reader: str = "memory"  # "pcsc" (pyscard), "emulated" (vpcd emulator), "memory"
     reader_name: str = ""  # substring of the PC/SC reader to use; empty = first
     token: str = "softhsm"  # noqa: S105 -- a backend name, not a secret; "pkcs11" (module below), "softhsm", "memory"
     pkcs11_module: str = ""  # e.g. /usr/lib/aarch64-linux-gnu/opensc-pkcs11.so
     card_profile: str = "init_pin"  # "init_pin" (C_InitPIN as SO) or "transport_pin"
     use_reader_pin_pad: bool = True
-    atr_table: tuple[AtrEntry, ...] = ()
-    trust_anchors: tuple[str, ...] = ()
+    atr_table: tuple[AtrEntry, ...] = DEFAULT_ATR_TABLE
+    trust_anchors: tuple[str, ...] = ()  # PEM files of the roots a card's chain must reach
+    policy_levels: tuple[PolicyLevel, ...] = DEFAULT_POLICY_LEVELS
+    # APDUs (hex) sent in turn to read the card number; the last answer holds it as ASCII
+    # digits. The default is the card emulator's card-info file (docs/hardware.md).
+    card_number_apdus: tuple[str, ...] = ("00A4040008F05349544853434E", "00B0000000")
+    vpcd_host: str = "127.0.0.1"  # where pcscd's vpcd driver listens (emulated reader)
+    vpcd_port: int = 35963
+    softhsm_dir: str = ""  # demo SoftHSM2 tokens; empty = <state_dir>/softhsm
 
 
 @dataclass(frozen=True)
@@ -144,6 +193,11 @@ class UiSettings:
     idle_timeout_s: int = 90
     idle_warning_s: int = 15
     admin_session_timeout_s: int = 3600
+    panel_width_mm: float = 217.0  # visible width of the panel (10.1" 16:10: 217 x 136 mm)
+    panel_height_mm: float = 136.0
+    min_key_mm: float = 12.0  # smallest PIN-pad key edge on the panel
+    input_provider: str = "mouse"  # the ONE Kivy input provider, e.g. "hidinput,/dev/input/event0"
+    show_cursor: bool = False
 
 
 @dataclass(frozen=True)
@@ -152,6 +206,17 @@ class PathSettings:
 
     state_dir: str = ""
     log_dir: str = ""
+
+
+@dataclass(frozen=True)
+class FleetSettings:
+    """Signed config bundles: where to pull them, how long to wait for health, staleness."""
+
+    pull_url: str = ""  # HTTPS URL of this kiosk's current bundle; empty = push only
+    pull_ca_file: str = ""  # CA bundle for the pull URL; empty = system CAs
+    pull_timeout_s: float = 20.0
+    health_timeout_s: int = 300  # roll back if the kiosk is not healthy this long after apply
+    max_bundle_age_days: int = 45  # a pulled bundle signed longer ago is refused (freeze)
 
 
 @dataclass(frozen=True)
@@ -168,6 +233,7 @@ class Settings:
     portal: PortalSettings = field(default_factory=PortalSettings)
     ui: UiSettings = field(default_factory=UiSettings)
     paths: PathSettings = field(default_factory=PathSettings)
+    fleet: FleetSettings = field(default_factory=FleetSettings)
 
 
 SECRET_KEYS: frozenset[str] = frozenset({"portal.api_token"})
@@ -190,8 +256,12 @@ def merge_layers(*layers: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def load_settings(*layers: Mapping[str, Any]) -> Settings:
-    """Typed settings from layered mappings; ConfigError names the bad key's path."""
-    return _build(Settings, merge_layers(*layers), "")
+    """Typed, validated settings from layered mappings; ConfigError names the bad key's path."""
+    settings = _build(Settings, merge_layers(*layers), "")
+    from kiosk.config_validation import validate_settings  # imports Settings: import here
+
+    validate_settings(settings)
+    return settings
 
 
 def _build(cls: type[T], data: Mapping[str, Any], prefix: str) -> T:
@@ -204,7 +274,7 @@ def _build(cls: type[T], data: Mapping[str, Any], prefix: str) -> T:
         path = f"{prefix}{key}"
         if key not in known:
             close = difflib.get_close_matches(key, list(known), n=1)
-            hint = f"did you mean {prefix}{close[0]!r}?" if close else ""
+            hint = f"did you mean '{prefix}{close[0]}'?" if close else ""
             raise ConfigError(
                 f"unknown setting {path!r}" + (f"; {hint}" if hint else ""), path=path, hint=hint
             )
