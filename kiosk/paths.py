@@ -1,0 +1,92 @@
+"""Where the kiosk keeps config, state and logs, for production, systemd and development.
+
+Resolution, first match wins, per directory:
+1. KIOSK_CONFIG_DIR / KIOSK_STATE_DIR / KIOSK_LOG_DIR (tests, odd installs);
+2. systemd's CONFIGURATION_DIRECTORY / STATE_DIRECTORY / LOGS_DIRECTORY (set by the units'
+   ConfigurationDirectory=, StateDirectory=, LogsDirectory=);
+3. KIOSK_MODE=production: /etc/kiosk, /var/lib/kiosk, /var/log/kiosk;
+4. otherwise a per-user directory (XDG): ~/.config/kiosk, ~/.local/state/kiosk, .../log.
+The config directory cannot come from settings (settings are read from it); the state
+and log directories may be set in /etc/kiosk/kiosk.toml [paths] when no env var says so.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PRODUCTION_CONFIG_DIR = Path("/etc/kiosk")
+PRODUCTION_STATE_DIR = Path("/var/lib/kiosk")
+PRODUCTION_LOG_DIR = Path("/var/log/kiosk")
+
+
+@dataclass(frozen=True)
+class KioskPaths:
+    """The kiosk's directories and the well-known files inside them."""
+
+    config_dir: Path
+    state_dir: Path
+    log_dir: Path
+
+    @property
+    def site_config(self) -> Path:
+        """The operator's /etc/kiosk/kiosk.toml layer."""
+        return self.config_dir / "kiosk.toml"
+
+    @property
+    def fleet_keys_dir(self) -> Path:
+        """Trusted fleet public keys (*.pub), provisioned by the operator."""
+        return self.config_dir / "fleet-keys"
+
+    @property
+    def bundle_dir(self) -> Path:
+        """Applied bundle, last-known-good, pending marker, pull cache."""
+        return self.state_dir / "config"
+
+    @property
+    def health_marker(self) -> Path:
+        """Written by the app when it is up and healthy (see kiosk.health)."""
+        return self.state_dir / "health.json"
+
+    @property
+    def outbox_db(self) -> Path:
+        """The outbox database (kiosk.outbox)."""
+        return self.state_dir / "outbox.sqlite3"
+
+
+def _first_dir(env: Mapping[str, str], *names: str) -> Path | None:
+    for name in names:
+        value = env.get(name, "")
+        if value:
+            # systemd may list several directories separated by ':'; the first is ours.
+            return Path(value.split(":")[0])
+    return None
+
+
+def resolve_paths(
+    env: Mapping[str, str] | None = None,
+    state_dir_setting: str = "",
+    log_dir_setting: str = "",
+) -> KioskPaths:
+    """The kiosk's directories from the environment, then settings, then mode defaults."""
+    env = os.environ if env is None else env
+    production = env.get("KIOSK_MODE", "") == "production"
+    home = Path(env.get("HOME", str(Path.home())))
+    xdg_config = Path(env.get("XDG_CONFIG_HOME", str(home / ".config")))
+    xdg_state = Path(env.get("XDG_STATE_HOME", str(home / ".local" / "state")))
+    config_dir = _first_dir(env, "KIOSK_CONFIG_DIR", "CONFIGURATION_DIRECTORY") or (
+        PRODUCTION_CONFIG_DIR if production else xdg_config / "kiosk"
+    )
+    state_dir = _first_dir(env, "KIOSK_STATE_DIR", "STATE_DIRECTORY") or (
+        Path(state_dir_setting)
+        if state_dir_setting
+        else PRODUCTION_STATE_DIR if production else xdg_state / "kiosk"
+    )
+    log_dir = _first_dir(env, "KIOSK_LOG_DIR", "LOGS_DIRECTORY") or (
+        Path(log_dir_setting)
+        if log_dir_setting
+        else PRODUCTION_LOG_DIR if production else xdg_state / "kiosk" / "log"
+    )
+    return KioskPaths(config_dir=config_dir, state_dir=state_dir, log_dir=log_dir)
