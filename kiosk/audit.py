@@ -1,0 +1,359 @@
+"""The audit log: append-only, hash-chained, each entry signed with the device key.
+
+Entries live in a SQLite table in the kiosk's state database (the outbox's file), so a
+visit result and its audit entry are committed in one transaction: a crash leaves both
+or neither. Triggers refuse UPDATE and DELETE. Each entry's hash is SHA-256 over the
+canonical JSON of the entry and the previous entry's hash; the device key signs the
+hash. A signed head file remembers the newest entry so that cutting off the tail is
+detected too. Details are minimised before they are written: secrets are refused,
+a personnummer is replaced by a keyed hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from kiosk.devicekey import DeviceKey, canonical_json, verify_signature
+from kiosk.errors import AuditChainBroken, StorageError
+from kiosk.model import DocumentEvidence
+
+GENESIS = "0" * 64
+HEAD_FILE = "audit.head"
+SECRET_WORDS = ("pin", "puk", "credential", "password", "secret", "passcode")
+PERSONNUMMER_RE = re.compile(r"(?<!\d)(?:19|20)?\d{6}[-+]?\d{4}(?!\d)")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER NOT NULL,
+    entry TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    signature TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+"""
+
+
+def open_database(path: Path) -> sqlite3.Connection:
+    """The kiosk's state database: WAL, synchronous=FULL, autocommit (explicit BEGINs)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA foreign_keys=ON")
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot open {path}: {exc}", path=str(path)) from exc
+    os.chmod(path, 0o600)
+    return conn
+
+
+@contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction taken at once (BEGIN IMMEDIATE), committed or rolled back."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot start a transaction: {exc}") from exc
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        conn.execute("ROLLBACK")
+        raise StorageError(f"commit failed: {exc}") from exc
+
+
+def entry_hash(entry_json: str, prev_hash: str) -> str:
+    """SHA-256 over the canonical JSON of the entry and the previous entry's hash."""
+    return hashlib.sha256(canonical_json({"entry": entry_json, "prev": prev_hash})).hexdigest()
+
+
+def evidence_summary(evidence: DocumentEvidence) -> dict[str, Any]:
+    """What an audit needs of a document check: type, validity, how each fact was known."""
+    return {
+        "doc_type": evidence.doc_type.value,
+        "expiry": evidence.expiry.isoformat(),
+        "swedish": evidence.swedish,
+        "how": {fact: how.value for fact, how in sorted(evidence.how.items())},
+        "photo_confirmed": evidence.photo_confirmed,
+        "age_confirmed": evidence.age_confirmed,
+    }
+
+
+def minimise(details: Mapping[str, Any], key: DeviceKey) -> dict[str, Any]:
+    """Details safe to keep: secrets refused, personnummer replaced by a keyed hash."""
+    out: dict[str, Any] = {}
+    for name, value in details.items():
+        lowered = name.lower()
+        secret_name = any(word in lowered.split("_") for word in SECRET_WORDS)
+        if secret_name and isinstance(value, str | bytes):
+            raise ValueError(f"audit details must not carry a secret ({name!r})")
+        if lowered in ("personnummer", "holder_personnummer") and isinstance(value, str):
+            out[f"{lowered}_ref"] = key.pseudonym(_digits(value))
+            continue
+        out[name] = _minimise_value(value, key)
+    return out
+
+
+def _minimise_value(value: Any, key: DeviceKey) -> Any:
+    if isinstance(value, Mapping):
+        return minimise(value, key)
+    if isinstance(value, list | tuple):
+        return [_minimise_value(v, key) for v in value]
+    if isinstance(value, str):
+        return PERSONNUMMER_RE.sub(lambda m: "pnr:" + key.pseudonym(_digits(m.group())), value)
+    return value
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One stored entry, decoded."""
+
+    index: int
+    seq: int
+    at: str
+    actor: str
+    action: str
+    card_number: str | None
+    details: dict[str, Any]
+    hash: str
+
+
+@dataclass(frozen=True)
+class AuditProblem:
+    """Where the chain breaks: the storage position, what happened, and the entry's seq."""
+
+    index: int
+    kind: str  # "edited", "deleted", "inserted", "reordered", "forged", "truncated"
+    detail: str
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """The result of verifying the whole chain."""
+
+    count: int
+    problems: list[AuditProblem] = field(default_factory=list)
+    head_seq: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the chain verified end to end."""
+        return not self.problems
+
+
+class AuditLog:
+    """Appends to and verifies the audit chain in the state database."""
+
+    def __init__(self, conn: sqlite3.Connection, key: DeviceKey, state_dir: Path) -> None:
+        self._conn = conn
+        self._key = key
+        self._head_path = state_dir / HEAD_FILE
+        self._lock = threading.RLock()
+        with self._lock:
+            conn.executescript(SCHEMA)
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock guarding the shared connection (the outbox takes it too)."""
+        return self._lock
+
+    def append(
+        self,
+        action: str,
+        actor: str,
+        at: datetime,
+        card_number: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Append one entry in its own transaction; return its seq."""
+        with self._lock, immediate(self._conn):
+            seq, digest, signature = self.append_in_transaction(
+                action, actor, at, card_number, details
+            )
+        self.write_head(seq, digest, signature)
+        return seq
+
+    def append_in_transaction(
+        self,
+        action: str,
+        actor: str,
+        at: datetime,
+        card_number: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> tuple[int, str, str]:
+        """Append inside the caller's open transaction; call write_head after commit."""
+        row = self._conn.execute(
+            "SELECT seq, hash FROM audit ORDER BY rowid DESC LIMIT 1"
+        ).fetchone()
+        seq, prev = (0, GENESIS) if row is None else (int(row[0]) + 1, str(row[1]))
+        body = {
+            "seq": seq,
+            "at": at.isoformat(),
+            "actor": actor,
+            "action": action,
+            "card_number": card_number,
+            "details": minimise(details or {}, self._key),
+        }
+        entry_json = canonical_json(body).decode("utf-8")
+        digest = entry_hash(entry_json, prev)
+        signature = self._key.sign(digest.encode("ascii"))
+        self._conn.execute(
+            "INSERT INTO audit (seq, entry, prev_hash, hash, signature) VALUES (?, ?, ?, ?, ?)",
+            (seq, entry_json, prev, digest, signature),
+        )
+        return seq, digest, signature
+
+    def write_head(self, seq: int, digest: str, signature: str) -> None:
+        """Remember the newest entry, signed, so a cut-off tail is detected."""
+        head = {"seq": seq, "hash": digest, "signature": signature}
+        tmp = self._head_path.with_name(f"{HEAD_FILE}.{os.getpid()}.{threading.get_ident()}")
+        try:
+            with open(tmp, "w", encoding="ascii") as handle:
+                handle.write(json.dumps(head))
+                handle.flush()
+                os.fsync(handle.fileno())
+            current = _read_head(self._head_path)
+            if current is not None and int(current["seq"]) > seq:
+                tmp.unlink()  # a concurrent writer already recorded a newer head
+                return
+            os.replace(tmp, self._head_path)
+        except OSError as exc:
+            raise StorageError(f"cannot write {self._head_path}: {exc}") from exc
+
+    def entries(self) -> list[AuditEntry]:
+        """Every entry in storage order."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT entry, hash FROM audit ORDER BY rowid"
+            ).fetchall()
+        out = []
+        for index, (entry_json, digest) in enumerate(rows):
+            body = json.loads(entry_json)
+            out.append(
+                AuditEntry(
+                    index, int(body["seq"]), str(body["at"]), str(body["actor"]),
+                    str(body["action"]), body.get("card_number"), dict(body["details"]),
+                    str(digest),
+                )
+            )
+        return out
+
+    def verify(self, public_key: Ed25519PublicKey | None = None) -> AuditReport:
+        """Check every hash, signature and link; name the index of each problem."""
+        key = public_key or self._key.public
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT entry, prev_hash, hash, signature FROM audit ORDER BY rowid"
+            ).fetchall()
+        return verify_rows(rows, key, _read_head(self._head_path))
+
+    def require_intact(self) -> AuditReport:
+        """Verify, raising AuditChainBroken at the first problem."""
+        report = self.verify()
+        if report.problems:
+            first = report.problems[0]
+            raise AuditChainBroken(first.detail, index=first.index, kind=first.kind)
+        return report
+
+
+def verify_rows(
+    rows: list[tuple[str, str, str, str]],
+    key: Ed25519PublicKey,
+    head: dict[str, Any] | None,
+) -> AuditReport:
+    """Verify stored rows (entry, prev_hash, hash, signature) against a key and a head."""
+    seqs = []
+    for entry_json, *_ in rows:
+        try:
+            seqs.append(int(json.loads(entry_json)["seq"]))
+        except (ValueError, KeyError, TypeError):
+            seqs.append(-1)
+    problems: list[AuditProblem] = []
+    expected_seq, expected_prev = 0, GENESIS
+    seen: dict[int, int] = {}
+    for index, (entry_json, prev_hash, digest, signature) in enumerate(rows):
+        seq = seqs[index]
+        if entry_hash(entry_json, prev_hash) != digest:
+            problems.append(AuditProblem(index, "edited", f"entry {index} was edited"))
+        elif not verify_signature(key, signature, digest.encode("ascii")):
+            kind = "inserted" if seq in seen or seq in seqs[index + 1 :] else "forged"
+            problems.append(
+                AuditProblem(index, kind, f"entry {index} is not signed by this kiosk ({kind})")
+            )
+        elif seq in seen:
+            problems.append(
+                AuditProblem(index, "inserted", f"entry {index} repeats entry {seen[seq]}")
+            )
+        elif seq > expected_seq:
+            later = set(seqs[index + 1 :])
+            if any(s in later for s in range(expected_seq, seq)):
+                problems.append(
+                    AuditProblem(index, "reordered", f"entry {index} is out of order")
+                )
+            else:
+                missing = f"{expected_seq}" if seq == expected_seq + 1 else (
+                    f"{expected_seq}-{seq - 1}"
+                )
+                problems.append(
+                    AuditProblem(
+                        index, "deleted", f"entries {missing} were deleted before entry {index}"
+                    )
+                )
+        elif seq < expected_seq:
+            problems.append(AuditProblem(index, "reordered", f"entry {index} is out of order"))
+        elif prev_hash != expected_prev:
+            problems.append(
+                AuditProblem(index, "inserted", f"entry {index} does not follow entry {index - 1}")
+            )
+        seen.setdefault(seq, index)
+        expected_seq = max(expected_seq, seq + 1)
+        expected_prev = digest
+    head_seq = None
+    if head is not None:
+        head_seq = int(head.get("seq", -1))
+        if not verify_signature(key, str(head.get("signature", "")), str(head["hash"]).encode()):
+            problems.append(AuditProblem(len(rows), "forged", "the head file is not signed"))
+        elif head_seq >= len(rows) and head_seq not in seen:
+            problems.append(
+                AuditProblem(
+                    len(rows), "truncated",
+                    f"entries {len(rows)}-{head_seq} were cut off the end",
+                )
+            )
+    return AuditReport(len(rows), problems, head_seq)
+
+
+def _read_head(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="ascii"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {"seq": -1, "hash": "", "signature": ""}
+    return data if isinstance(data, dict) else None

@@ -1,0 +1,217 @@
+"""The sync worker: sends the outbox's results to the portal, in order, with their keys.
+
+Used by the app (a background thread) and by `kioskctl outbox flush` (a systemd timer);
+both may run at once: each row is sent only while its sender holds the row's lease.
+A transient failure (portal unreachable, 5xx, timeout) backs the row off exponentially
+with jitter and ends the round; a rejection (4xx) marks the row rejected for an
+administrator to resolve, and raises an alert in the log.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kiosk.errors import PortalError, PortalRejected
+from kiosk.model import CardRecord, VisitKind
+from kiosk.outbox import Claimed, Outbox, new_worker_id
+from kiosk.ports import Portal
+
+log = logging.getLogger("kiosk.sync")
+
+LOCAL_ONLY_KINDS = frozenset({VisitKind.CHANGE_PIN, VisitKind.CARD_CHECK, VisitKind.UNLOCK})
+
+
+@dataclass
+class FlushReport:
+    """What one flush did."""
+
+    sent: int = 0
+    rejected: int = 0
+    deferred: int = 0
+    lost_lease: int = 0
+    last_error: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON-compatible form."""
+        return {
+            "sent": self.sent,
+            "rejected": self.rejected,
+            "deferred": self.deferred,
+            "lost_lease": self.lost_lease,
+            "last_error": self.last_error,
+        }
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with full jitter between ``base_s`` and ``cap_s``."""
+
+    base_s: float = 2.0
+    cap_s: float = 600.0
+
+    def delay(self, attempts: int, rng: random.Random) -> float:
+        """Seconds to wait after the ``attempts``-th failure (1-based)."""
+        ceiling = min(self.cap_s, self.base_s * 2.0 ** max(0, attempts - 1))
+        return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+def record_answer(record: CardRecord) -> dict[str, Any]:
+    """The parts of the portal's answer the outbox keeps."""
+    return {"card_number": record.card_number, "status": record.status.value}
+
+
+def send_result(portal: Portal, claimed: Claimed) -> dict[str, Any]:
+    """Send one result through the portal API; return the answer to keep."""
+    result = claimed.result
+    payload = result.payload
+    if result.kind is VisitKind.ACTIVATION:
+        record = portal.complete_activation(
+            payload["activation_id"],
+            _b64(payload["receipt"]),
+            _b64(payload["signature"]),
+            _b64(payload.get("certificate", "")),
+            result.idempotency_key,
+        )
+        return record_answer(record)
+    if result.kind is VisitKind.BLOCK:
+        record = portal.block(
+            result.card_number, result.admin_hsa_id, payload.get("reason", "other"),
+            result.idempotency_key,
+        )
+        return record_answer(record)
+    # Unlock and PIN change completed at the card; the portal API has no call for them
+    # (the unlock credential was fetched online during the visit), so they stay local.
+    return {"local": True}
+
+
+def _b64(text: str) -> bytes:
+    return base64.b64decode(text, validate=True)
+
+
+class SyncWorker:
+    """Claims rows from the outbox and sends them; safe to run beside other senders."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        portal: Portal,
+        worker_id: str | None = None,
+        batch: int = 50,
+        lease_s: float = 120.0,
+        backoff: Backoff | None = None,
+        rng: random.Random | None = None,
+        on_sending: Callable[[Claimed], None] | None = None,
+    ) -> None:
+        self.outbox = outbox
+        self.portal = portal
+        self.worker_id = worker_id or new_worker_id()
+        self.batch = batch
+        self.lease_s = lease_s
+        self.backoff = backoff or Backoff()
+        self._rng = rng or random.Random()  # noqa: S311 -- jitter, not a secret
+        self._on_sending = on_sending
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+
+    def flush(self, max_rounds: int | None = None) -> FlushReport:
+        """Send until nothing is sendable or the portal is unreachable."""
+        report = FlushReport()
+        rounds = 0
+        while max_rounds is None or rounds < max_rounds:
+            rounds += 1
+            claimed = self.outbox.claim(self.worker_id, self.batch, self.lease_s)
+            if not claimed:
+                break
+            if not self._send_batch(claimed, report):
+                break
+        for alert in self.outbox.alerts():
+            log.warning(
+                "outbox alert: %s for card %s due %s (%.1f h left)",
+                alert.kind, alert.card_number, alert.deadline.isoformat(), alert.hours_left,
+            )
+        return report
+
+    def _send_batch(self, claimed: list[Claimed], report: FlushReport) -> bool:
+        sent: list[tuple[Claimed, dict[str, Any]]] = []
+        keep_going = True
+        try:
+            for index, item in enumerate(claimed):
+                if not self.outbox.still_held(self.worker_id, item.outbox_id):
+                    report.lost_lease += 1
+                    continue
+                try:
+                    if self._on_sending is not None:
+                        self._on_sending(item)
+                    sent.append((item, send_result(self.portal, item)))
+                except PortalRejected as exc:
+                    self._reject(item, f"{exc.code}: {exc.reason}", report)
+                except PortalError as exc:  # unreachable, 5xx, timeout, TLS: retry later
+                    self._defer(item, exc, report)
+                    for rest in claimed[index + 1 :]:
+                        self.outbox.release(self.worker_id, rest)
+                    keep_going = False
+                    break
+                except (KeyError, ValueError) as exc:  # a result the API cannot take
+                    self._reject(item, f"malformed_result: {exc}", report)
+        finally:
+            report.sent += self.outbox.mark_sent(self.worker_id, sent)
+        return keep_going
+
+    def _reject(self, item: Claimed, reason: str, report: FlushReport) -> None:
+        self.outbox.release(self.worker_id, item, reason, rejected=True)
+        report.rejected += 1
+        report.last_error = reason
+        report.errors.append(reason)
+        log.error(
+            "portal rejected %s for card %s: %s",
+            item.result.kind.value, item.result.card_number, reason,
+        )
+
+    def _defer(self, item: Claimed, exc: PortalError, report: FlushReport) -> None:
+        delay = self.backoff.delay(item.attempts + 1, self._rng)
+        message = f"{exc.code}: {exc.detail or exc.code}"
+        self.outbox.release(self.worker_id, item, message, retry_in_s=delay)
+        report.deferred += 1
+        report.last_error = message
+        report.errors.append(message)
+        log.info("portal unreachable; result %d retried in %.1f s", item.outbox_id, delay)
+
+    # --- the app's background thread -----------------------------------------------
+
+    def start(self, interval_s: float = 30.0) -> None:
+        """Run flushes on a daemon thread until stop()."""
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._loop, args=(interval_s,), name="outbox-sync", daemon=True
+        )
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Flush now (a result was just recorded)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the background thread."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _loop(self, interval_s: float) -> None:
+        while not self._stop.is_set():
+            try:
+                self.flush()
+            except Exception:  # the worker must survive and retry; the error is logged
+                log.exception("outbox flush failed")
+            wait = self.outbox.next_attempt_in()
+            self._wake.wait(interval_s if wait is None else min(interval_s, max(wait, 0.05)))
+            self._wake.clear()
