@@ -17,7 +17,7 @@ import os
 import socket
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from kiosk.errors import StorageError
 from kiosk.model import VisitKind, VisitResult
 from kiosk.ports import Clock
 
-DATABASE_FILE = "kiosk.db"
+DATABASE_FILE = "outbox.sqlite3"  # kiosk.paths.KioskPaths.outbox_db
 EXPORT_FORMAT = "siths-kiosk-outbox-export/1"
 BLOB_FIELDS = ("receipt", "signature", "certificate")
 SECRET_PARTS = ("pin", "puk", "credential", "password", "secret")
@@ -76,6 +76,14 @@ WHERE o.state = 'pending'
 ORDER BY o.id
 LIMIT :limit
 """
+
+
+class SystemClock:
+    """The real UTC wall clock (kiosk.ports.Clock)."""
+
+    def now(self) -> datetime:
+        """The current time in UTC."""
+        return datetime.now(UTC)
 
 
 def new_worker_id() -> str:

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 COMMAND_MODULES: tuple[str, ...] = (
     "check",
+    "outbox",
+    "audit",
 )
 
 

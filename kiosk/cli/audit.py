@@ -1,0 +1,94 @@
+"""`kioskctl audit verify|show`: check the audit chain, list its entries.
+
+``verify`` exits 0 when every hash, signature and link holds, 4 when the chain is
+broken (each problem is printed with its index and what happened), 1 on other errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from kiosk.cli.outbox import EXIT_OK, add_common, fail, open_context
+from kiosk.devicekey import load_public_key
+from kiosk.errors import KioskError, StorageError
+from kiosk.i18n import translate
+
+EXIT_BROKEN = 4
+
+
+def register(subparsers: Any) -> None:
+    """Add ``audit`` and its subcommands."""
+    parser = subparsers.add_parser("audit", help="the signed, hash-chained audit log")
+    sub = parser.add_subparsers(dest="audit_command", required=True)
+
+    verify = sub.add_parser("verify", help="verify the chain; name any broken entry")
+    add_common(verify)
+    verify.add_argument("--key", help="public key file to verify with (default: the kiosk's)")
+    verify.add_argument("--json", action="store_true", help="print JSON")
+    verify.set_defaults(func=_verify)
+
+    show = sub.add_parser("show", help="list the entries")
+    add_common(show)
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.add_argument("--last", type=int, default=0, help="only the last N entries")
+    show.set_defaults(func=_show)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    try:
+        ctx = open_context(args)
+        key = (
+            load_public_key(Path(args.key).read_text(encoding="ascii").strip())
+            if args.key else None
+        )
+    except OSError as exc:
+        return fail(StorageError(str(exc)), args.lang)
+    except KioskError as exc:
+        return fail(exc, args.lang)
+    try:
+        report = ctx.outbox.audit.verify(key)
+    finally:
+        ctx.outbox.close()
+    if args.json:
+        print(json.dumps({
+            "ok": report.ok,
+            "count": report.count,
+            "head_seq": report.head_seq,
+            "problems": [p.__dict__ for p in report.problems],
+        }, indent=2))
+    elif report.ok:
+        print(translate("sync.audit.ok", args.lang, count=report.count))
+    else:
+        for problem in report.problems:
+            print(
+                translate(f"sync.audit.{problem.kind}", args.lang, index=problem.index),
+                file=sys.stderr,
+            )
+    return EXIT_OK if report.ok else EXIT_BROKEN
+
+
+def _show(args: argparse.Namespace) -> int:
+    try:
+        ctx = open_context(args)
+    except KioskError as exc:
+        return fail(exc, args.lang)
+    try:
+        entries = ctx.outbox.audit.entries()
+    except KioskError as exc:
+        return fail(exc, args.lang)
+    finally:
+        ctx.outbox.close()
+    if args.last > 0:
+        entries = entries[-args.last :]
+    if args.json:
+        print(json.dumps([e.__dict__ for e in entries], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for e in entries:
+        card = e.card_number or "-"
+        print(f"{e.index:>6} {e.at} {e.actor:<22} {e.action:<20} {card} "
+              f"{json.dumps(e.details, ensure_ascii=False, sort_keys=True)}")
+    return EXIT_OK
