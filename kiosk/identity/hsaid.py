@@ -1,7 +1,8 @@
 """HSA-id: the Swedish health-care directory identity, e.g. ``SE2321000016-ABCD``.
 
 Shape: country code ``SE``, the issuing organisation's 10-digit organisation number
-(Luhn-valid), optional further digits naming a sub-issuer, ``-``, and a local part of
+(Luhn-valid; also written in its 12-digit form with the legal-entity prefix ``16``, as in
+``SE162321000255-...``), optional further digits naming a sub-issuer, ``-``, and a local part of
 ``A-Z`` and ``0-9``. The whole id is at most 31 characters (the HSA catalogue's limit).
 Input is trimmed and upper-cased before it is checked.
 """
@@ -16,6 +17,7 @@ from kiosk.identity.luhn import luhn_valid
 
 HSA_ID_MAX_LENGTH = 31
 COUNTRY = "SE"
+LEGAL_ENTITY_PREFIX = "16"
 _LOCAL_PART = re.compile(r"[A-Z0-9]+")
 _PREFIX_DIGITS = re.compile(r"[0-9]+")
 
@@ -27,11 +29,12 @@ class HsaId:
     organisation_number: str
     suffix: str
     local_part: str
+    entity_prefix: str = ""  # "16" when the organisation number is written in 12 digits
 
     @property
     def prefix(self) -> str:
         """Everything before the dash, e.g. SE2321000016."""
-        return f"{COUNTRY}{self.organisation_number}{self.suffix}"
+        return f"{COUNTRY}{self.entity_prefix}{self.organisation_number}{self.suffix}"
 
     @property
     def text(self) -> str:
@@ -66,12 +69,15 @@ def parse_hsa_id(text: str) -> HsaId:
         raise _invalid(
             "organisation_number", "SE must be followed by a 10-digit organisation number"
         )
+    entity_prefix = ""
+    if prefix.startswith(LEGAL_ENTITY_PREFIX) and luhn_valid(prefix[2:12]):
+        entity_prefix, prefix = LEGAL_ENTITY_PREFIX, prefix[2:]
     organisation_number, suffix = prefix[:10], prefix[10:]
     if not luhn_valid(organisation_number):
         raise _invalid("luhn", "the organisation number's check digit does not match")
     if not _LOCAL_PART.fullmatch(local_part):
         raise _invalid("local_part", "the part after '-' must be letters A-Z or digits")
-    return HsaId(organisation_number, suffix, local_part)
+    return HsaId(organisation_number, suffix, local_part, entity_prefix)
 
 
 def is_valid_hsa_id(text: str) -> bool:
