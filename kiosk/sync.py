@@ -91,6 +91,11 @@ def send_result(portal: Portal, claimed: Claimed) -> dict[str, Any]:
     return {"local": True}
 
 
+def _already_done(claimed: Claimed, exc: PortalRejected) -> bool:
+    """An activation the portal reports as already active has reached its goal."""
+    return claimed.result.kind is VisitKind.ACTIVATION and exc.reason == "already_active"
+
+
 def _b64(text: str) -> bytes:
     return base64.b64decode(text, validate=True)
 
@@ -152,6 +157,9 @@ class SyncWorker:
                         self._on_sending(item)
                     sent.append((item, send_result(self.portal, item)))
                 except PortalRejected as exc:
+                    if _already_done(item, exc):
+                        sent.append((item, {"status": "Aktiv", "note": exc.reason}))
+                        continue
                     self._reject(item, f"{exc.code}: {exc.reason}", report)
                 except PortalError as exc:  # unreachable, 5xx, timeout, TLS: retry later
                     self._defer(item, exc, report)

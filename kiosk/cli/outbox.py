@@ -73,7 +73,7 @@ def portal_for(settings: Settings) -> Portal:
     """The portal client the settings describe."""
     from kiosk.portal_client import PortalClient
 
-    client: Portal = PortalClient(settings.portal)
+    client: Portal = PortalClient.from_settings(settings.portal, settings.kiosk.kiosk_id)
     return client
 
 
