@@ -64,6 +64,7 @@ def empty_or(check: Check) -> Check:
 
 _KIOSK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _ATR_PATTERN = re.compile(r"([0-9A-Fa-f]{2}|\.\.)( ?([0-9A-Fa-f]{2}|\.\.))*")
+_HEX = re.compile(r"[0-9A-Fa-f]+")
 _CAMERA_SOURCE = re.compile(r"(v4l2:\d+|file:.+|folder:.+|mjpeg:https?://.+)")
 
 RULES: tuple[Rule, ...] = (
@@ -88,6 +89,12 @@ RULES: tuple[Rule, ...] = (
          "one of 'init_pin', 'transport_pin'"),
     Rule("hardware.atr_table", lambda v: all(_ATR_PATTERN.fullmatch(e.pattern) for e in v),
          "ATR patterns are hex bytes, '..' for any byte, e.g. '3B 7F .. 00'"),
+    Rule("hardware.policy_levels", lambda v: all(p.level in (2, 3) for p in v),
+         "each policy OID maps to trust level 2 or 3"),
+    Rule("hardware.card_number_apdus",
+         lambda v: all(_HEX.fullmatch(a) and len(a) % 2 == 0 for a in v),
+         "APDUs are hex strings with an even number of digits"),
+    Rule("hardware.vpcd_port", in_range(1, 65535), "a TCP port between 1 and 65535"),
     Rule("camera.source", lambda v: bool(_CAMERA_SOURCE.fullmatch(v)),
          "v4l2:N, file:PATH, folder:DIR or mjpeg:URL"),
     Rule("camera.width", in_range(16, 8192), "between 16 and 8192 pixels"),
@@ -99,12 +106,16 @@ RULES: tuple[Rule, ...] = (
     Rule("portal.read_timeout_s", in_range(0.1, 300), "between 0.1 and 300 seconds"),
     Rule("portal.retries", in_range(0, 20), "between 0 and 20"),
     Rule("portal.backoff_s", in_range(0, 60), "between 0 and 60 seconds"),
+    Rule("portal.backoff_max_s", in_range(0, 600), "between 0 and 600 seconds"),
     Rule("ui.language", one_of(*LANGUAGES), f"one of {', '.join(map(repr, LANGUAGES))}"),
     Rule("ui.rotation", one_of(0, 90, 180, 270), "one of 0, 90, 180, 270"),
     Rule("ui.width", in_range(320, 8192), "between 320 and 8192 pixels"),
     Rule("ui.height", in_range(240, 8192), "between 240 and 8192 pixels"),
     Rule("ui.idle_timeout_s", in_range(10, 3600), "between 10 and 3600 seconds"),
     Rule("ui.idle_warning_s", in_range(1, 600), "between 1 and 600 seconds"),
+    Rule("ui.panel_width_mm", in_range(20, 2000), "between 20 and 2000 mm"),
+    Rule("ui.panel_height_mm", in_range(20, 2000), "between 20 and 2000 mm"),
+    Rule("ui.min_key_mm", in_range(5, 50), "between 5 and 50 mm"),
     Rule("ui.admin_session_timeout_s", in_range(60, 86400), "between 60 and 86400 seconds"),
     Rule("fleet.pull_url", empty_or(is_service_url),
          "empty, or an https:// URL (http:// only on loopback)"),

@@ -17,6 +17,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "check",
     "outbox",
     "audit",
+    "config",
+    "keys",
+    "status",
 )
 
 

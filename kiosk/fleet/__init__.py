@@ -1,0 +1,1 @@
+"""Fleet operation: signed config bundles (keys, sign, verify, apply, rollback, pull)."""

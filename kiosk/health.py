@@ -1,0 +1,248 @@
+"""Kiosk health: the app's health marker and the status report for `kioskctl status` and heartbeats.
+
+The app calls ``mark_healthy(paths, config_version)`` once it is up (screens drawn, reader
+and portal adapters built); `kioskctl config confirm-or-rollback` confirms a new bundle
+only when this marker names the bundle's version. ``collect_status`` gathers what an
+operator needs; any part it cannot read is reported as "unknown" instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from kiosk.fleet.atomic import atomic_write
+from kiosk.paths import KioskPaths
+from kiosk.settings import Settings
+
+UNKNOWN = "unknown"
+PCSCD_SOCKET = Path("/run/pcscd/pcscd.comm")
+
+
+@dataclass(frozen=True)
+class HealthMarker:
+    """The app's last "I am up" report."""
+
+    config_version: int
+    at: datetime
+    started_at: datetime
+    pid: int
+
+
+def mark_healthy(
+    paths: KioskPaths,
+    config_version: int,
+    started_at: datetime | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Record that the app is up and healthy on ``config_version`` (atomic replace)."""
+    now = now or datetime.now(UTC)
+    data = {
+        "config_version": config_version,
+        "at": now.isoformat(),
+        "started_at": (started_at or now).isoformat(),
+        "pid": os.getpid(),
+    }
+    atomic_write(paths.health_marker, (json.dumps(data) + "\n").encode())
+
+
+def read_health_marker(paths: KioskPaths) -> HealthMarker | None:
+    """The app's health marker, or None if absent or unreadable."""
+    try:
+        data = json.loads(paths.health_marker.read_text(encoding="utf-8"))
+        return HealthMarker(
+            int(data["config_version"]),
+            datetime.fromisoformat(data["at"]),
+            datetime.fromisoformat(data["started_at"]),
+            int(data["pid"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("siths-kiosk")
+    except metadata.PackageNotFoundError:
+        return UNKNOWN
+
+
+def _system_uptime_s() -> float | None:
+    try:
+        return float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def app_status(paths: KioskPaths, now: datetime) -> dict[str, Any]:
+    """Whether the app reported healthy, on which config, and for how long it has run."""
+    marker = read_health_marker(paths)
+    if marker is None:
+        return {"state": UNKNOWN, "uptime_s": None, "config_version": None}
+    running = _pid_alive(marker.pid)
+    return {
+        "state": "running" if running else "stopped",
+        "uptime_s": round((now - marker.started_at).total_seconds()) if running else None,
+        "config_version": marker.config_version,
+        "healthy_at": marker.at.isoformat(),
+    }
+
+
+def outbox_status(db: Path, now: datetime, alert_hours: float) -> dict[str, Any]:
+    """Depth, oldest age, last visit and deadline alerts, read-only; "unknown" if unreadable."""
+    if not db.is_file():
+        return {"state": UNKNOWN, "reason": "no outbox database yet"}
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=2.0)
+        try:
+            depth, oldest = conn.execute(
+                "SELECT COUNT(*), MIN(finished_at) FROM outbox WHERE state = 'pending'"
+            ).fetchone()
+            (last_visit,) = conn.execute("SELECT MAX(finished_at) FROM outbox").fetchone()
+            limit = (now + timedelta(hours=alert_hours)).isoformat()
+            alerts = conn.execute(
+                "SELECT card_number, kind, deadline FROM outbox WHERE state = 'pending'"
+                " AND deadline IS NOT NULL AND deadline <= ? ORDER BY deadline",
+                (limit,),
+            ).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return {"state": UNKNOWN, "reason": f"outbox unreadable: {exc}"}
+    age = None
+    if oldest:
+        age = round((now - datetime.fromisoformat(oldest)).total_seconds())
+    return {
+        "state": "ok",
+        "depth": int(depth),
+        "oldest_age_s": age,
+        "last_visit": last_visit,
+        "deadline_alerts": [
+            {"card_number": card, "kind": kind, "deadline": deadline}
+            for card, kind, deadline in alerts
+        ],
+    }
+
+
+def reader_status(settings: Settings) -> dict[str, Any]:
+    """Whether the configured card reader backend can be reached."""
+    backend = settings.hardware.reader
+    if backend != "pcsc":
+        return {"state": "simulated", "backend": backend}
+    present = PCSCD_SOCKET.exists()
+    return {"state": "ok" if present else "down", "backend": backend,
+            "detail": f"{PCSCD_SOCKET} {'present' if present else 'missing'}"}
+
+
+def camera_status(settings: Settings) -> dict[str, Any]:
+    """Whether the configured camera source exists."""
+    kind, _, where = settings.camera.source.partition(":")
+    if kind == "v4l2":
+        device = Path(f"/dev/video{where}")
+        return {"state": "ok" if device.exists() else "down", "source": settings.camera.source}
+    if kind in ("file", "folder"):
+        ok = where == "builtin" or Path(where).exists()
+        return {"state": "ok" if ok else "down", "source": settings.camera.source}
+    return {"state": UNKNOWN, "source": settings.camera.source}
+
+
+def portal_status(settings: Settings, timeout_s: float = 2.0) -> dict[str, Any]:
+    """Whether the portal's host accepts a TCP connection (no request is sent)."""
+    parts = urlsplit(settings.portal.url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    started = time.monotonic()
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        return {"state": "down", "url": settings.portal.url, "detail": str(exc)}
+    elapsed = round((time.monotonic() - started) * 1000, 1)
+    return {"state": "ok", "url": settings.portal.url, "connect_ms": elapsed}
+
+
+def disk_status(directory: Path) -> dict[str, Any]:
+    """Free space where the state lives."""
+    probe = directory
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    usage = shutil.disk_usage(probe)
+    return {
+        "path": str(directory),
+        "free_bytes": usage.free,
+        "total_bytes": usage.total,
+        "free_percent": round(100 * usage.free / usage.total, 1) if usage.total else None,
+    }
+
+
+def config_status(paths: KioskPaths) -> dict[str, Any]:
+    """Applied bundle version, probation state, last-known-good and rolled-back versions."""
+    from kiosk.fleet import store
+
+    try:
+        applied = store.applied(paths)
+        good = store.last_known_good(paths)
+    except Exception as exc:  # a damaged store must still give a status report
+        return {"state": UNKNOWN, "reason": str(exc)}
+    marker = store.pending(paths)
+    return {
+        "state": "ok",
+        "version": applied.payload.version if applied else 0,
+        "issued_at": applied.payload.issued_at.isoformat() if applied else None,
+        "not_after": applied.payload.not_after.isoformat() if applied else None,
+        "pending": {"version": marker.version, "deadline": marker.deadline.isoformat()}
+        if marker
+        else None,
+        "last_known_good": good.payload.version if good else 0,
+        "rolled_back": store.rolled_back_version(paths),
+    }
+
+
+def collect_status(
+    settings: Settings, paths: KioskPaths, probe_network: bool = True,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Everything `kioskctl status` and the heartbeat report, as JSON-compatible data."""
+    now = now or datetime.now(UTC)
+    status: dict[str, Any] = {
+        "kiosk_id": settings.kiosk.kiosk_id,
+        "card_office": settings.kiosk.card_office,
+        "version": _package_version(),
+        "at": now.isoformat(),
+        "system_uptime_s": _system_uptime_s(),
+        "app": app_status(paths, now),
+        "config": config_status(paths),
+        "outbox": outbox_status(paths.outbox_db, now, settings.card_rules.deadline_alert_hours),
+        "reader": reader_status(settings),
+        "camera": camera_status(settings),
+        "portal": portal_status(settings) if probe_network else {"state": "not_checked"},
+        "disk": disk_status(paths.state_dir),
+    }
+    problems = [
+        name for name in ("reader", "camera", "portal") if status[name]["state"] == "down"
+    ]
+    if status["config"].get("pending"):
+        problems.append("config_pending")
+    status["problems"] = problems
+    status["state"] = "ok" if not problems else "degraded"
+    return status
