@@ -222,7 +222,8 @@ class Outbox:
         with self._lock:
             self._conn.close()
 
-    def _now(self) -> datetime:
+    def now(self) -> datetime:
+        """The outbox clock's time (leases and backoff are measured with it)."""
         return self._clock.now()
 
     # --- recording -----------------------------------------------------------------
@@ -230,7 +231,7 @@ class Outbox:
     def record(self, result: VisitResult) -> str:
         """Commit ``result`` durably (fsync) with its audit entry; idempotent by key."""
         row = result_to_row(result)
-        now = self._now()
+        now = self.now()
         try:
             with self._lock:
                 with immediate(self._conn):
@@ -264,7 +265,7 @@ class Outbox:
 
     def claim(self, worker_id: str, limit: int, lease_s: float) -> list[Claimed]:
         """Lease up to ``limit`` sendable rows, oldest first, in one IMMEDIATE transaction."""
-        now = self._now().timestamp()
+        now = self.now().timestamp()
         try:
             with self._lock, immediate(self._conn):
                 self._break_dead_leases(now)
@@ -306,7 +307,7 @@ class Outbox:
 
     def still_held(self, worker_id: str, outbox_id: int) -> bool:
         """Whether ``worker_id`` still holds an unexpired lease on the row."""
-        now = self._now().timestamp()
+        now = self.now().timestamp()
         with self._lock:
             row = self._conn.execute(
                 "SELECT 1 FROM outbox WHERE id = ? AND state = 'pending' AND claimed_by = ?"
@@ -319,7 +320,7 @@ class Outbox:
         """Mark rows sent with the portal's answers, in one transaction; return how many."""
         if not sent:
             return 0
-        now = self._now()
+        now = self.now()
         heads: list[tuple[int, str, str]] = []
         count = 0
         try:
@@ -363,7 +364,7 @@ class Outbox:
         rejected: bool = False,
     ) -> None:
         """Give a row back: untouched, with an error and a backoff, or as rejected for good."""
-        now = self._now()
+        now = self.now()
         head: tuple[int, str, str] | None = None
         with self._lock, immediate(self._conn):
             if error is None:
@@ -422,11 +423,11 @@ class Outbox:
             ).fetchone()
         if row is None or row["t"] is None:
             return None
-        return max(0.0, float(row["t"]) - self._now().timestamp())
+        return max(0.0, float(row["t"]) - self.now().timestamp())
 
     def alerts(self) -> list[DeadlineAlert]:
         """Pending results whose deadline is within the alert threshold (or past)."""
-        now = self._now()
+        now = self.now()
         limit = now + timedelta(hours=self._alert_hours)
         with self._lock:
             rows = self._conn.execute(
@@ -444,7 +445,7 @@ class Outbox:
 
     def status(self) -> OutboxStatus:
         """Depth, oldest age, deadline alerts and the last error."""
-        now = self._now()
+        now = self.now()
         counts = self.counts()
         with self._lock:
             oldest = self._conn.execute(
@@ -471,7 +472,7 @@ class Outbox:
 
     def export(self, kiosk_id: str) -> dict[str, Any]:
         """A signed record of the pending results for an administrator to enter by hand."""
-        now = self._now()
+        now = self.now()
         body = {
             "format": EXPORT_FORMAT,
             "kiosk_id": kiosk_id,

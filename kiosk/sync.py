@@ -14,6 +14,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +111,7 @@ class SyncWorker:
         worker_id: str | None = None,
         batch: int = 50,
         lease_s: float = 120.0,
+        concurrency: int = 4,
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
         on_sending: Callable[[Claimed], None] | None = None,
@@ -119,6 +121,7 @@ class SyncWorker:
         self.worker_id = worker_id or new_worker_id()
         self.batch = batch
         self.lease_s = lease_s
+        self.concurrency = max(1, concurrency)
         self.backoff = backoff or Backoff()
         self._rng = rng or random.Random()  # noqa: S311 -- jitter, not a secret
         self._on_sending = on_sending
@@ -145,33 +148,49 @@ class SyncWorker:
         return report
 
     def _send_batch(self, claimed: list[Claimed], report: FlushReport) -> bool:
+        # A batch never holds two rows of one card (see kiosk.outbox.CLAIMABLE), so its
+        # rows may be sent concurrently without breaking the per-card order.
+        halt = threading.Event()
+        if self.concurrency > 1 and len(claimed) > 1:
+            with ThreadPoolExecutor(self.concurrency, thread_name_prefix="outbox-send") as pool:
+                outcomes = list(pool.map(lambda item: self._send_one(item, halt), claimed))
+        else:
+            outcomes = [self._send_one(item, halt) for item in claimed]
         sent: list[tuple[Claimed, dict[str, Any]]] = []
-        keep_going = True
         try:
-            for index, item in enumerate(claimed):
-                if not self.outbox.still_held(self.worker_id, item.outbox_id):
+            for item, (outcome, value) in zip(claimed, outcomes, strict=True):
+                if outcome == "sent":
+                    sent.append((item, value))
+                elif outcome == "lost":
                     report.lost_lease += 1
-                    continue
-                try:
-                    if self._on_sending is not None:
-                        self._on_sending(item)
-                    sent.append((item, send_result(self.portal, item)))
-                except PortalRejected as exc:
-                    if _already_done(item, exc):
-                        sent.append((item, {"status": "Aktiv", "note": exc.reason}))
-                        continue
-                    self._reject(item, f"{exc.code}: {exc.reason}", report)
-                except PortalError as exc:  # unreachable, 5xx, timeout, TLS: retry later
-                    self._defer(item, exc, report)
-                    for rest in claimed[index + 1 :]:
-                        self.outbox.release(self.worker_id, rest)
-                    keep_going = False
-                    break
-                except (KeyError, ValueError) as exc:  # a result the API cannot take
-                    self._reject(item, f"malformed_result: {exc}", report)
+                elif outcome == "skipped":
+                    self.outbox.release(self.worker_id, item)
+                elif outcome == "deferred":
+                    self._defer(item, value, report)
+                else:
+                    self._reject(item, value, report)
         finally:
             report.sent += self.outbox.mark_sent(self.worker_id, sent)
-        return keep_going
+        return not halt.is_set()
+
+    def _send_one(self, item: Claimed, halt: threading.Event) -> tuple[str, Any]:
+        if halt.is_set():
+            return "skipped", None
+        if self.outbox.now().timestamp() >= item.lease_until:
+            return "lost", None  # another sender may hold it now: never send it twice
+        try:
+            if self._on_sending is not None:
+                self._on_sending(item)
+            return "sent", send_result(self.portal, item)
+        except PortalRejected as exc:
+            if _already_done(item, exc):
+                return "sent", {"status": "Aktiv", "note": exc.reason}
+            return "rejected", f"{exc.code}: {exc.reason}"
+        except PortalError as exc:  # unreachable, 5xx, timeout, TLS: retry later
+            halt.set()
+            return "deferred", exc
+        except (KeyError, ValueError) as exc:  # a result the API cannot take
+            return "rejected", f"malformed_result: {exc}"
 
     def _reject(self, item: Claimed, reason: str, report: FlushReport) -> None:
         self.outbox.release(self.worker_id, item, reason, rejected=True)

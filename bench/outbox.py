@@ -1,0 +1,160 @@
+"""Bench: flush a 10,000-result backlog to the reference portal on loopback.
+
+Target: at least 300 results/s with flat memory. The portal runs as its own process
+(`kiosk-portal`, real SQLite on disk, synchronous=FULL); each result is one real
+complete-activation call with an ECDSA receipt the portal verifies. Prints the rate and
+the flusher's RSS at the start, the middle and the end.
+
+Usage: .venv/bin/python bench/outbox.py [--count N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kiosk import demo  # noqa: E402
+from kiosk.devicekey import load_or_create  # noqa: E402
+from kiosk.model import VisitKind, VisitResult  # noqa: E402
+from kiosk.outbox import Claimed, Outbox, SystemClock  # noqa: E402
+from kiosk.portal_client import PortalClient, evidence_summary  # noqa: E402
+from kiosk.sync import SyncWorker  # noqa: E402
+from portal import db, service  # noqa: E402
+from portal.clock import PortalClock  # noqa: E402
+from portal.seed import seed_demo  # noqa: E402
+from tests.integration.outbox.portalkit import (  # noqa: E402
+    BENCH_HSA_ID,
+    BENCH_PERSONNUMMER,
+    add_cards,
+    evidence_for,
+    holder_key,
+)
+
+
+def rss_mib() -> float:
+    """This process's resident set size in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def prepare_portal(db_path: Path, count: int, today: date) -> list[tuple[str, str]]:
+    """Cards and started activations straight in the portal's database: (card, activation)."""
+    db.initialise(db_path)
+    conn = db.connect(db_path)
+    with db.transaction(conn):
+        seed_demo(conn, today)
+    conn.close()
+    cards = add_cards(db_path, count, today)
+    admin = demo.demo_admins(today)[0].hsa_id
+    evidence = evidence_summary(evidence_for(BENCH_PERSONNUMMER, today))
+    clock = PortalClock()
+    conn = db.connect(db_path)
+    started = []
+    with db.transaction(conn):
+        for number in cards:
+            ticket = service.start_activation(
+                conn, clock, number, {"admin_hsa_id": admin, "evidence": evidence}
+            )
+            started.append((number, str(ticket["activation_id"])))
+    conn.close()
+    return started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=10_000)
+    args = parser.parse_args()
+    today = date.today()
+    work = Path(tempfile.mkdtemp(prefix="bench-outbox-"))
+    print(f"bench/outbox.py: {args.count} results, work dir {work}")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} "
+          "(other helpers may be loading the cores)")
+
+    t = time.perf_counter()
+    started = prepare_portal(work / "portal.db", args.count, today)
+    signer = holder_key(BENCH_HSA_ID)
+    cert = base64.b64encode(signer.certificate_der).decode()
+    box = Outbox(work / "state", load_or_create(work / "state"), SystemClock())
+    admin = demo.demo_admins(today)[0].hsa_id
+    for number, activation_id in started:
+        receipt = f"Kvittens: kort {number}".encode()
+        box.record(VisitResult(
+            kind=VisitKind.ACTIVATION, card_number=number, admin_hsa_id=admin,
+            idempotency_key=str(uuid.uuid4()), finished_at=datetime.now(UTC),
+            payload={
+                "activation_id": activation_id,
+                "receipt": base64.b64encode(receipt).decode(),
+                "signature": base64.b64encode(signer.sign(receipt)).decode(),
+                "certificate": cert,
+            },
+        ))
+    print(f"setup (portal cards + {args.count} durable outbox records): "
+          f"{time.perf_counter() - t:.1f} s")
+
+    port = free_port()
+    portal = subprocess.Popen(
+        [str(ROOT / ".venv/bin/kiosk-portal"), "--port", str(port), "--db",
+         str(work / "portal.db"), "--log-level", "warning"],
+        stdout=subprocess.DEVNULL,
+    )
+    client = PortalClient(f"http://127.0.0.1:{port}", retries=0)
+    for _ in range(100):
+        try:
+            client.health()
+            break
+        except Exception:
+            time.sleep(0.1)
+    samples: list[tuple[int, float]] = []
+    progress = {"n": 0}
+    lock = threading.Lock()
+
+    def sample(_claimed: Claimed) -> None:
+        with lock:
+            progress["n"] += 1
+            if progress["n"] in (1, args.count // 2, args.count):
+                samples.append((progress["n"], rss_mib()))
+
+    try:
+        rss_start = rss_mib()
+        worker = SyncWorker(box, client, batch=100, concurrency=4, on_sending=sample)
+        t = time.perf_counter()
+        report = worker.flush()
+        elapsed = time.perf_counter() - t
+        rss_end = rss_mib()
+    finally:
+        portal.terminate()
+        portal.wait(timeout=10)
+    rate = report.sent / elapsed if elapsed else 0.0
+    print(f"flushed {report.sent} results in {elapsed:.2f} s: {rate:.0f} results/s "
+          f"(target >= 300) deferred={report.deferred} rejected={report.rejected}")
+    print(f"RSS MiB: start {rss_start:.1f}, "
+          + ", ".join(f"after {n} sends {m:.1f}" for n, m in samples)
+          + f", end {rss_end:.1f}")
+    print(f"outbox after flush: {box.counts()}, audit entries verify: {box.audit.verify().ok}")
+    box.close()
+    return 0 if report.sent == args.count else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
