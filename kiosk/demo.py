@@ -54,6 +54,13 @@ class DemoHolder:
 
 DEMO_OFFICE = "Kortkontoret Demo"
 HSA_PREFIX = "SE2321000016-"
+# The PIN of Eva's card, which is Aktiv (demo only: the card change/check visits use it).
+DEMO_ACTIVE_PIN = "462951"
+
+
+def demo_so_pin(card_number: str) -> str:
+    """The SO credential (C_InitPIN) of a demo card's token; the portal seed hands it out."""
+    return "SO-" + card_number[-8:]
 
 
 def demo_admins(today: date) -> tuple[DemoAdmin, ...]:
