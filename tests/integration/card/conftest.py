@@ -70,3 +70,99 @@ def wait_for(reader: PcscReader, kind: CardEventKind, timeout: float = 5.0) -> l
         events.append(event)
         if event.kind == kind:
             return events
+
+
+# --- SoftHSM2 tokens ---------------------------------------------------------------------
+
+from dataclasses import dataclass  # noqa: E402
+from datetime import date  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from hardware.pkcs11 import Pkcs11Module, Pkcs11Token, Pkcs11TokenProvider  # noqa: E402
+from hardware.pkcs11.module import find_softhsm_module  # noqa: E402
+from hardware.sim.democa import DemoCA, PersonCredentials  # noqa: E402
+from hardware.sim.softhsm import (  # noqa: E402
+    init_token,
+    random_pin,
+    store_credentials,
+    token_label,
+    write_softhsm_conf,
+)
+from kiosk.model import TrustLevel  # noqa: E402
+from kiosk.settings import DEFAULT_POLICY_LEVELS  # noqa: E402
+
+CARD_NUMBER = "9752210000000001"
+SO_PIN = "SO-00000001"
+
+
+@dataclass
+class SoftHsm:
+    """A per-test SoftHSM2 token directory and the module pointed at it."""
+
+    conf: Path
+    module: Pkcs11Module
+
+
+@dataclass(frozen=True)
+class DemoPki:
+    """The demo CA and one person's credentials, made once per session."""
+
+    ca: DemoCA
+    person: PersonCredentials
+
+
+@pytest.fixture(scope="session")
+def demo_pki() -> DemoPki:
+    """A demo CA and Anna's card credentials (RSA keys are made once per session)."""
+    ca = DemoCA.create(date.today())
+    person = ca.issue_person(
+        "Anna Maria",
+        "Andersson",
+        "SE2321000016-A1B2",
+        "199003152387",
+        TrustLevel.LOA3,
+        date.today(),
+    )
+    return DemoPki(ca, person)
+
+
+@pytest.fixture
+def softhsm(tmp_path: Path) -> SoftHsm:
+    """SoftHSM2 with an empty token directory of this test's own."""
+    require_tool("softhsm2-util", "SoftHSM2")
+    path = find_softhsm_module()
+    if path is None:
+        message = "libsofthsm2.so is not installed"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    conf = write_softhsm_conf(tmp_path / "softhsm")
+    return SoftHsm(conf, Pkcs11Module.load(path, conf))
+
+
+def provider_for(
+    softhsm: SoftHsm,
+    pki: DemoPki | None = None,
+    profile: str = "init_pin",
+    card_number: str = CARD_NUMBER,
+) -> Pkcs11TokenProvider:
+    """A provider that finds the token by the card number the reader would report."""
+    softhsm.module.reinitialize()  # see the tokens created since the module was loaded
+    return Pkcs11TokenProvider(
+        softhsm.module,
+        card_number_of=lambda _reader: card_number,
+        profile=profile,
+        policy_levels=DEFAULT_POLICY_LEVELS,
+        trust_anchors=[pki.ca.root_der] if pki else [],
+    )
+
+
+@pytest.fixture
+def card_token(softhsm: SoftHsm, demo_pki: DemoPki) -> Pkcs11Token:
+    """A card token holding Anna's keys and certificates, its user PIN not known to anyone."""
+    label = token_label(CARD_NUMBER)
+    provisioning_pin = random_pin()
+    init_token(softhsm.conf, label, SO_PIN, provisioning_pin)
+    softhsm.module.reinitialize()
+    store_credentials(softhsm.module, label, provisioning_pin, demo_pki.person)
+    return provider_for(softhsm, demo_pki).open()
