@@ -1,0 +1,155 @@
+"""The card check visit: certificates, validity, status and HSA-id of any card."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from kiosk.errors import InvalidInput, KioskError
+from kiosk.identity.personnummer import parse_personnummer
+from kiosk.model import CardIdentity, CardRecord, CertificateInfo, VisitKind
+from kiosk.rules.card import card_refusal, identity_refusal
+from kiosk.visit.base import Effect, Event, Step, View, ViewName
+from kiosk.visit.effects import EffectKind
+from kiosk.visit.errorview import can_retry, error_view
+from kiosk.visit.flow import Handler, Stage, VisitFlow
+
+
+def certificate_params(cert: CertificateInfo, now: datetime, today_pn: Any) -> dict[str, Any]:
+    """One certificate's facts for the screen (personnummer masked)."""
+    masked = None
+    if cert.personnummer:
+        try:
+            masked = parse_personnummer(cert.personnummer, on=today_pn).masked()
+        except InvalidInput:
+            masked = "?"
+    return {
+        "label": cert.label,
+        "usage": cert.usage,
+        "subject": cert.subject,
+        "issuer": cert.issuer,
+        "serial": format(cert.serial, "x"),
+        "not_before": cert.not_before.isoformat(timespec="minutes"),
+        "not_after": cert.not_after.isoformat(timespec="minutes"),
+        "days_left": (cert.not_after - now).days,
+        "valid_now": cert.not_before <= now <= cert.not_after,
+        "hsa_id": cert.hsa_id,
+        "personnummer": masked,
+        "trust_level": int(cert.trust_level) if cert.trust_level is not None else None,
+        "chain_valid": cert.chain_valid,
+    }
+
+
+class CardCheckFlow(VisitFlow):
+    """Show what a card holds and what the portal knows; changes nothing."""
+
+    kind = VisitKind.CARD_CHECK
+    needs_card_in_reader = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.certificates: list[CertificateInfo] = []
+        self.errors: list[KioskError] = []
+        self.failed: list[Effect] = []
+        self.warning: KioskError | None = None
+
+    def transitions(self) -> dict[tuple[Stage, str], Handler]:
+        return {
+            **super().transitions(),
+            (Stage.CARD_INFO, "retry"): self.on_retry_reads,
+            (Stage.CARD_INFO, "home"): self.on_finish,
+            (Stage.CARD_INFO, "done"): self.on_finish,
+        }
+
+    def success_handlers(self) -> dict[str, Callable[[Any], Step]]:
+        return {
+            EffectKind.IDENTIFY_CARD: self.on_identified,
+            EffectKind.READ_CERTIFICATES: self.on_certificates,
+            EffectKind.FETCH_RECORD: self.on_record,
+        }
+
+    def on_identified(self, identity: Any) -> Step:
+        if not isinstance(identity, CardIdentity):
+            return self.show(Stage.INSERT_CARD, KioskError("identify returned no identity"))
+        self.identity = identity
+        refused = identity_refusal(identity)
+        if refused is not None:
+            self.warning = refused
+            return self.show(Stage.CARD_INFO)
+        self.card_number = identity.card_number
+        effects = [Effect(EffectKind.READ_CERTIFICATES, {"reader": self.reader})]
+        if self.card_number:
+            effects.append(Effect(EffectKind.FETCH_RECORD, {"card_number": self.card_number}))
+        return self.run(Stage.READING, *effects)
+
+    def on_certificates(self, certificates: Any) -> Step:
+        if isinstance(certificates, list | tuple):
+            self.certificates = [c for c in certificates if isinstance(c, CertificateInfo)]
+        return self.after_read()
+
+    def on_record(self, record: Any) -> Step:
+        if isinstance(record, CardRecord):
+            self.record = record
+            self.warning = card_refusal(
+                self.identity, record, self.at(), self.settings.card_rules, self.kind
+            )
+        return self.after_read()
+
+    def on_failure(self, effect: Effect, error: KioskError) -> Step:
+        if effect.kind == EffectKind.IDENTIFY_CARD:
+            return super().on_failure(effect, error)
+        self.errors.append(error)
+        self.failed.append(effect)
+        return self.after_read()
+
+    def after_read(self) -> Step:
+        if self.pending:
+            return self.show(Stage.READING)
+        return self.show(Stage.CARD_INFO)
+
+    def on_retry_reads(self, event: Event) -> Step:
+        retryable = [e for e, err in zip(self.failed, self.errors, strict=True) if can_retry(err)]
+        if not retryable:
+            return self.show(Stage.CARD_INFO)
+        self.failed, self.errors = [], []
+        return self.run(Stage.READING, *retryable)
+
+    def on_finish(self, event: Event) -> Step:
+        return self.end(self.info_view())
+
+    def info_view(self) -> View:
+        """The CARD_INFO screen: certificates, validity, status, and any warning or error."""
+        now = self.at()
+        shown = self.errors[0] if self.errors else self.warning
+        identity = self.identity
+        params: dict[str, Any] = {
+            **self.record_params(),
+            "certificates": tuple(
+                certificate_params(c, now, self.today()) for c in self.certificates
+            ),
+            "card_class": identity.card_class.value if identity else None,
+            "generation": identity.generation if identity else None,
+            "atr": identity.atr.hex() if identity else None,
+            "record_found": self.record is not None,
+        }
+        if self.record is None:
+            hsa = next((c.hsa_id for c in self.certificates if c.hsa_id), None)
+            params["hsa_id"] = hsa
+        can_retry_reads = any(can_retry(e) for e in self.errors)
+        return View(
+            ViewName.CARD_INFO,
+            self.title(),
+            "visit.card_info.summary",
+            params,
+            error_view(shown) if shown else None,
+            ("retry", "done") if can_retry_reads else ("done",),
+        )
+
+    def extra_view(self, stage: Stage, error: Any) -> View | None:
+        if stage is Stage.CARD_INFO:
+            view = self.info_view()
+            return view if error is None else View(
+                view.name, view.title, view.message, view.params, error, view.actions
+            )
+        return None

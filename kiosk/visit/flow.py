@@ -1,0 +1,825 @@
+"""The machinery every visit shares: stages, the PIN pad, effects in flight, aborts, results.
+
+A visit is a table from (stage, event kind) to a handler; ``handle`` routes the events
+every stage shares first (effect outcomes, idle timeout, card removal, cancel, retry).
+After the visit has finished, every further event returns the final step again, with no
+effect. Events a stage does not expect change nothing and run nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from kiosk.errors import (
+    CardRemoved,
+    DocumentRejected,
+    InvalidInput,
+    KioskError,
+    PinMismatch,
+    PinRuleViolation,
+    PortalError,
+    PortalRejected,
+    VisitCancelled,
+    VisitTimedOut,
+)
+from kiosk.i18n import DEFAULT_LANGUAGE, catalog
+from kiosk.identity.personnummer import Personnummer, parse_personnummer
+from kiosk.model import (
+    AdminAuthorisation,
+    CardIdentity,
+    CardRecord,
+    DocumentEvidence,
+    Provenance,
+    VisitKind,
+    VisitResult,
+)
+from kiosk.ports import ActivationTicket
+from kiosk.rules.card import (
+    activation_deadline,
+    card_refusal,
+    completion_deadline,
+    deadline_alert,
+    hours_left,
+    identity_refusal,
+    next_deadline,
+)
+from kiosk.rules.document import EYE_CHECKS, DocumentCheck, check_document, first_failure
+from kiosk.rules.pin import broken_pin_rules
+from kiosk.settings import Settings
+from kiosk.visit.base import Effect, Event, Step, View, ViewName
+from kiosk.visit.effects import EFFECT_DONE, EFFECT_FAILED, EffectKind
+from kiosk.visit.errorview import can_retry, error_view
+from kiosk.visit.secret import PinBuffer, Secret
+
+Handler = Callable[[Event], Step]
+T = TypeVar("T")
+
+
+class Stage(StrEnum):
+    """Where a visit is; several stages may share one screen."""
+
+    INSERT_CARD = "insert_card"
+    IDENTIFYING = "identifying"
+    FETCHING = "fetching"
+    CARD_RECORD = "card_record"
+    DOCUMENT_SCAN = "document_scan"
+    DOCUMENT_MANUAL = "document_manual"
+    DOCUMENT_CONFIRM = "document_confirm"
+    STARTING = "starting"
+    PIN_CURRENT = "pin_current"
+    PIN_CHOOSE = "pin_choose"
+    PIN_CONFIRM = "pin_confirm"
+    WRITING = "writing"
+    SIGN_RECEIPT = "sign_receipt"
+    SIGNING = "signing"
+    RECORDING = "recording"
+    SYNCING = "syncing"
+    READING = "reading"
+    CARD_INFO = "card_info"
+    BLOCK_REASON = "block_reason"
+    BLOCK_CONFIRM = "block_confirm"
+    BLOCKING = "blocking"
+    FAILED = "failed"
+
+
+class Progress(StrEnum):
+    """What has changed outside the kiosk so far: decides what an abort must explain."""
+
+    NOTHING = "nothing"  # card and portal untouched
+    STARTED = "started"  # activation or unlock started at the portal
+    WRITING = "writing"  # a PIN write is in flight: the card's PIN is unknown
+    PIN_SET = "pin_set"  # the new PIN is on the card; the receipt is not signed
+    COMPLETE = "complete"  # the card-side work is done; the result is not yet durable
+    RECORDED = "recorded"  # the result is in the outbox
+
+
+PIN_STAGES: dict[Stage, ViewName] = {
+    Stage.PIN_CURRENT: ViewName.PIN_CURRENT,
+    Stage.PIN_CHOOSE: ViewName.PIN_CHOOSE,
+    Stage.PIN_CONFIRM: ViewName.PIN_CONFIRM,
+    Stage.SIGN_RECEIPT: ViewName.SIGN_RECEIPT,
+}
+
+USER_STAGES: frozenset[Stage] = frozenset(
+    {
+        Stage.INSERT_CARD,
+        Stage.CARD_RECORD,
+        Stage.DOCUMENT_SCAN,
+        Stage.DOCUMENT_MANUAL,
+        Stage.DOCUMENT_CONFIRM,
+        Stage.PIN_CURRENT,
+        Stage.PIN_CHOOSE,
+        Stage.PIN_CONFIRM,
+        Stage.SIGN_RECEIPT,
+        Stage.CARD_INFO,
+        Stage.BLOCK_REASON,
+        Stage.BLOCK_CONFIRM,
+        Stage.FAILED,
+    }
+)
+
+END_ACTIONS: tuple[str, ...] = ("home",)
+
+SECRET_EFFECTS: frozenset[str] = frozenset(
+    {EffectKind.WRITE_PIN, EffectKind.UNLOCK_PIN, EffectKind.CHANGE_PIN, EffectKind.SIGN_RECEIPT}
+)
+
+
+def ended_message_key(kind: VisitKind, progress: Progress) -> str:
+    """The key explaining the card's state after a visit ended early (kind-specific first)."""
+    specific = f"visit.ended.{kind.value}.{progress.value}"
+    return specific if specific in catalog(DEFAULT_LANGUAGE) else f"visit.ended.{progress.value}"
+
+
+def present(value: T | None, what: str) -> T:
+    """``value`` if it is there; a KioskError (shown, never a crash) if a step came too early."""
+    if value is None:
+        raise KioskError(f"{what} is not known yet", missing=what)
+    return value
+
+
+def need(data: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+    """``data[key]`` if it has the expected type, else InvalidInput (bad events never crash)."""
+    value = data.get(key)
+    if not isinstance(value, kind):
+        raise InvalidInput(f"event data {key!r} is missing or of the wrong type", field=key)
+    return value
+
+
+class VisitFlow:
+    """A visit as a pure state machine; subclasses add their stages to ``transitions``."""
+
+    kind: VisitKind = VisitKind.ACTIVATION
+    needs_card_in_reader: bool = True
+
+    def __init__(self, admin: AdminAuthorisation, settings: Settings, visit_id: str) -> None:
+        self.admin = admin
+        self.settings = settings
+        self.visit_id = visit_id
+        self.stage = Stage.INSERT_CARD
+        self.progress = Progress.NOTHING
+        self.now: datetime | None = None
+        self.reader: str | None = None
+        self.card_in = False
+        self.identity: CardIdentity | None = None
+        self.card_number: str | None = None
+        self.record: CardRecord | None = None
+        self.evidence: DocumentEvidence | None = None
+        self.checks: list[DocumentCheck] = []
+        self.activation_id: str | None = None
+        self.deadline: datetime | None = None
+        self.credential: Secret | None = None
+        self.result: VisitResult | None = None
+        length = settings.pin_policy.length
+        self.current_pin = PinBuffer(length)
+        self.new_pin = PinBuffer(length)
+        self.confirm_pin = PinBuffer(length)
+        self.receipt_pin = PinBuffer(length)
+        self.pending: dict[str, Effect] = {}
+        self.failed_effects: tuple[Effect, ...] = ()
+        self.failed_stage: Stage | None = None
+        self.error: KioskError | None = None
+        self.final: Step | None = None
+
+    # --- the Flow protocol ------------------------------------------------------------
+
+    def start(self, at: datetime) -> Step:
+        """The first step: ask for the card."""
+        self.now = at
+        return self.show(Stage.INSERT_CARD)
+
+    def handle(self, event: Event) -> Step:
+        """The next step after ``event``; after the end, the final step again."""
+        if self.final is not None:
+            return replace(self.final, effects=())
+        self.now = event.at
+        try:
+            step = self.route(event)
+        except KioskError as error:
+            step = self.show(self.stage, error)
+        if step.finished:
+            self.final = step
+            self.wipe()
+        return step
+
+    @property
+    def finished(self) -> bool:
+        """Whether the visit has ended."""
+        return self.final is not None
+
+    # --- routing ------------------------------------------------------------------------
+
+    def transitions(self) -> dict[tuple[Stage, str], Handler]:
+        """(stage, event kind) -> handler for the stages this visit has."""
+        return {
+            (Stage.INSERT_CARD, "card_inserted"): self.on_card_inserted,
+            (Stage.INSERT_CARD, "card_number_typed"): self.on_card_number_typed,
+            (Stage.CARD_RECORD, "continue"): self.on_record_accepted,
+        }
+
+    def route(self, event: Event) -> Step:
+        if event.kind in (EFFECT_DONE, EFFECT_FAILED):
+            return self.on_outcome(event)
+        if event.kind == "idle_timeout":
+            return self.on_idle()
+        if event.kind == "card_removed":
+            return self.on_card_removed()
+        if event.kind == "cancel" and self.stage in USER_STAGES:
+            return self.abort(VisitCancelled())
+        if event.kind == "retry" and self.stage is Stage.FAILED:
+            return self.retry()
+        if event.kind in ("pin_digit", "pin_back", "pin_clear") and self.stage in PIN_STAGES:
+            return self.on_pin_key(event)
+        handler = self.transitions().get((self.stage, event.kind))
+        if handler is None:
+            return self.show(self.stage)
+        return handler(event)
+
+    # --- views --------------------------------------------------------------------------
+
+    def title(self) -> str:
+        """The visit's title key."""
+        return f"visit.title.{self.kind.value}"
+
+    def show(self, stage: Stage, error: BaseException | None = None) -> Step:
+        """Enter ``stage`` (no effects) and show it, with ``error`` if given."""
+        self.stage = stage
+        return Step(self.view(stage, error))
+
+    def run(self, stage: Stage, *effects: Effect) -> Step:
+        """Enter a working ``stage`` and ask the shell for ``effects``."""
+        self.stage = stage
+        for effect in effects:
+            self.pending[effect.kind] = effect
+        return Step(self.view(stage), effects)
+
+    def view(self, stage: Stage, error: BaseException | None = None) -> View:
+        """The view of ``stage`` from the flow's state (never a PIN, only its length)."""
+        shown_error = error_view(error) if error is not None else None
+        if stage in PIN_STAGES:
+            return View(
+                PIN_STAGES[stage],
+                self.title(),
+                f"visit.pin.{stage.value}",
+                {"length": self.settings.pin_policy.length, **self.deadline_params()},
+                shown_error,
+                ("cancel",),
+                pin_length=len(self.buffer_for(stage)),
+            )
+        if stage is Stage.INSERT_CARD:
+            need_number = self.identity is not None and not self.card_number
+            return View(
+                ViewName.INSERT_CARD,
+                self.title(),
+                "visit.insert.type_number" if need_number else f"visit.insert.{self.kind.value}",
+                {"need_card_number": need_number, "can_type_number": self.can_type_number()},
+                shown_error,
+                ("cancel",),
+            )
+        if stage is Stage.CARD_RECORD:
+            return View(
+                ViewName.CARD_RECORD,
+                self.title(),
+                "visit.record.review",
+                self.record_params(),
+                shown_error,
+                ("continue", "cancel"),
+            )
+        if stage in (Stage.DOCUMENT_SCAN, Stage.DOCUMENT_MANUAL, Stage.DOCUMENT_CONFIRM):
+            return self.document_view(stage, shown_error)
+        if stage is Stage.FAILED:
+            return View(
+                ViewName.ERROR,
+                self.title(),
+                f"visit.failed.{self.failed_stage.value if self.failed_stage else 'unknown'}",
+                self.deadline_params(),
+                shown_error or (error_view(self.error) if self.error else None),
+                ("retry", "cancel"),
+            )
+        if stage is Stage.WRITING:
+            return View(ViewName.WRITING_PIN, self.title(), "visit.working.writing_pin")
+        return self.extra_view(stage, shown_error) or View(
+            ViewName.WORKING,
+            self.title(),
+            f"visit.working.{stage.value}",
+            {"what": stage.value},
+            shown_error,
+        )
+
+    def extra_view(self, stage: Stage, error: Any) -> View | None:
+        """Views of stages only some visits have; None for a progress screen."""
+        return None
+
+    def can_type_number(self) -> bool:
+        """Whether the card number may be typed instead of read (only once a card is in)."""
+        return self.identity is not None
+
+    def record_params(self) -> dict[str, Any]:
+        """The card record's facts for the screen (personnummer masked)."""
+        record = self.record
+        if record is None:
+            return {"card_number": self.card_number}
+        rules = self.settings.card_rules
+        params: dict[str, Any] = {
+            "card_number": record.card_number,
+            "holder_name": record.holder_name,
+            "personnummer": self.holder_personnummer_masked(),
+            "hsa_id": record.hsa_id,
+            "status": record.status.value,
+            "kind": record.kind.value,
+            "issuer": record.issuer,
+            "trust_level": int(record.trust_level),
+            "manufactured": record.manufactured.isoformat(),
+            "valid_until": record.valid_until.isoformat() if record.valid_until else None,
+            "activation_deadline": activation_deadline(record, rules).isoformat(),
+        }
+        finish = completion_deadline(record, rules)
+        params["completion_deadline"] = finish.isoformat(timespec="minutes") if finish else None
+        if self.now is not None:
+            deadline = next_deadline(record, self.now, rules)
+            params["hours_left"] = round(hours_left(deadline, self.now))
+            params["deadline_alert"] = deadline_alert(record, self.now, rules)
+        return params
+
+    def deadline_params(self) -> dict[str, Any]:
+        """The completion deadline of a started activation, for explanations."""
+        return {"deadline": self.deadline.isoformat(timespec="minutes")} if self.deadline else {}
+
+    def holder_personnummer(self) -> Personnummer | None:
+        """The holder's parsed personnummer from the record, if it parses."""
+        if self.record is None:
+            return None
+        try:
+            return parse_personnummer(self.record.personnummer, on=self.today())
+        except InvalidInput:
+            return None
+
+    def holder_personnummer_masked(self) -> str | None:
+        """The holder's personnummer with the last four digits hidden."""
+        parsed = self.holder_personnummer()
+        return parsed.masked() if parsed else None
+
+    def today(self) -> date:
+        """The date of the latest event."""
+        return self.at().date()
+
+    def at(self) -> datetime:
+        """The time of the latest event (start() and handle() set it first)."""
+        return present(self.now, "time")
+
+    # --- endings ----------------------------------------------------------------------
+
+    def end(self, view: View) -> Step:
+        """Finish the visit with ``view``; buffers are wiped by ``handle``."""
+        return Step(replace(view, actions=END_ACTIONS), finished=True)
+
+    def abort(self, error: KioskError) -> Step:
+        """End early, explaining what state the card is in and what to do next."""
+        params = {"card_number": self.card_number, **self.deadline_params()}
+        if self.result is not None:
+            params["reference"] = self.result.idempotency_key
+        return self.end(
+            View(
+                ViewName.ERROR,
+                self.title(),
+                ended_message_key(self.kind, self.progress),
+                params,
+                error_view(error),
+            )
+        )
+
+    def fail(self, error: KioskError, *effects: Effect) -> Step:
+        """Show ``error`` with retry/cancel; retry runs ``effects`` again."""
+        self.failed_stage = self.stage
+        self.failed_effects = effects
+        self.error = error
+        return self.show(Stage.FAILED, error)
+
+    def retry(self) -> Step:
+        """Run the failed effects again from the stage they failed in."""
+        stage = self.failed_stage or Stage.INSERT_CARD
+        effects = tuple(self.fresh(e) for e in self.failed_effects)
+        self.error = None
+        self.failed_effects = ()
+        return self.run(stage, *effects)
+
+    def fresh(self, effect: Effect) -> Effect:
+        """The effect with fresh copies of its secrets (the runner wiped the old ones)."""
+        if effect.kind in SECRET_EFFECTS:
+            return self.pin_effect(EffectKind(effect.kind))
+        return effect
+
+    def pin_effect(self, kind: EffectKind) -> Effect:
+        """A card effect that needs secrets, built from the flow's buffers (copies)."""
+        args: dict[str, Any] = {"reader": self.reader}
+        if kind in (EffectKind.WRITE_PIN, EffectKind.UNLOCK_PIN):
+            credential = present(self.credential, "credential")
+            args.update(credential=credential.copy(), pin=self.new_pin.copy())
+        elif kind is EffectKind.CHANGE_PIN:
+            args.update(old_pin=self.current_pin.copy(), new_pin=self.new_pin.copy())
+        else:
+            args.update(pin=self.receipt_pin.copy(), receipt=self.receipt_bytes())
+        return Effect(kind, args)
+
+    def receipt_bytes(self) -> bytes:
+        """The receipt (kvittens) the holder signs: card, activation, holder, time."""
+        holder = self.record.hsa_id if self.record else ""
+        stamp = self.deadline.isoformat() if self.deadline else ""
+        text = (
+            "SITHS kvittens / receipt\n"
+            f"card={self.card_number}\nactivation={self.activation_id}\n"
+            f"holder={holder}\nadmin={self.admin.hsa_id}\ndeadline={stamp}\n"
+        )
+        return text.encode("utf-8")
+
+    def wipe(self) -> None:
+        """Forget every secret the visit held."""
+        for buffer in (self.current_pin, self.new_pin, self.confirm_pin, self.receipt_pin):
+            buffer.wipe()
+        if self.credential is not None:
+            self.credential.wipe()
+            self.credential = None
+        self.failed_effects = ()
+        self.pending.clear()
+
+    # --- shared events ----------------------------------------------------------------
+
+    def on_idle(self) -> Step:
+        if self.pending:
+            return self.show(self.stage)  # the outcome decides; the screen shows progress
+        return self.abort(VisitTimedOut())
+
+    def card_matters(self) -> bool:
+        """Whether taking the card out now ends the visit."""
+        if self.stage is Stage.INSERT_CARD and not self.card_in:
+            return False
+        return self.needs_card_in_reader and self.progress in (
+            Progress.NOTHING,
+            Progress.STARTED,
+            Progress.WRITING,
+            Progress.PIN_SET,
+        )
+
+    def on_card_removed(self) -> Step:
+        early = self.stage in (Stage.INSERT_CARD, Stage.IDENTIFYING, Stage.FETCHING)
+        if early and self.card_in and self.record is None:
+            self.card_in = False
+            self.reader = None
+            self.identity = None
+            self.card_number = None
+            self.pending.clear()
+            return self.show(Stage.INSERT_CARD, CardRemoved())
+        if not self.card_matters():
+            return self.show(self.stage)
+        return self.abort(CardRemoved())
+
+    def on_outcome(self, event: Event) -> Step:
+        kind = event.data.get("effect")
+        if not isinstance(kind, str) or kind not in self.pending:
+            return self.show(self.stage)  # stale or unknown: nothing waits for it
+        effect = self.pending.pop(kind)
+        if event.kind == EFFECT_FAILED:
+            error = event.data.get("error")
+            if not isinstance(error, KioskError):
+                error = KioskError("effect failed without a KioskError")
+            return self.on_failure(effect, error)
+        return self.on_success(effect, event.data.get("result"))
+
+    def on_success(self, effect: Effect, result: Any) -> Step:
+        handler = self.success_handlers().get(effect.kind)
+        if handler is None:
+            return self.show(self.stage)
+        return handler(result)
+
+    def success_handlers(self) -> dict[str, Callable[[Any], Step]]:
+        """Effect kind -> what to do with its result."""
+        return {
+            EffectKind.IDENTIFY_CARD: self.on_identified,
+            EffectKind.FETCH_RECORD: self.on_record,
+            EffectKind.RECORD_RESULT: self.on_recorded,
+        }
+
+    def on_failure(self, effect: Effect, error: KioskError) -> Step:
+        """Default mapping of an effect's failure through the error table, per effect."""
+        if effect.kind == EffectKind.IDENTIFY_CARD:
+            self.card_in = False
+            self.reader = None
+            self.identity = None
+            return self.show(Stage.INSERT_CARD, error)
+        if effect.kind == EffectKind.FETCH_RECORD:
+            if isinstance(error, PortalRejected) or not can_retry(error):
+                return self.abort(error)
+            return self.fail(error, effect)
+        if effect.kind == EffectKind.RECORD_RESULT:
+            return self.fail(error, effect)  # never DONE before the result is durable
+        if isinstance(error, CardRemoved) and self.card_matters():
+            return self.abort(error)
+        if effect.kind in SECRET_EFFECTS and self.progress is Progress.WRITING:
+            # The card answered with a refusal: the write did not happen.
+            self.progress = Progress.NOTHING if self.activation_id is None else Progress.STARTED
+        if can_retry(error) and not isinstance(error, PortalRejected):
+            return self.fail(error, effect)
+        return self.abort(error)
+
+    # --- the card ---------------------------------------------------------------------
+
+    def on_card_inserted(self, event: Event) -> Step:
+        reader = event.data.get("reader")
+        self.reader = reader if isinstance(reader, str) else None
+        self.card_in = True
+        return self.run(
+            Stage.IDENTIFYING, Effect(EffectKind.IDENTIFY_CARD, {"reader": self.reader})
+        )
+
+    def on_card_number_typed(self, event: Event) -> Step:
+        if not self.can_type_number():
+            return self.show(self.stage)
+        number = "".join(str(need(event.data, "card_number", str)).split())
+        if not (number.isascii() and number.isdigit() and 8 <= len(number) <= 20):
+            raise InvalidInput("a card number has 8 to 20 digits", field="card_number")
+        self.card_number = number
+        return self.fetch()
+
+    def fetch(self) -> Step:
+        return self.run(
+            Stage.FETCHING, Effect(EffectKind.FETCH_RECORD, {"card_number": self.card_number})
+        )
+
+    def on_identified(self, identity: Any) -> Step:
+        if not isinstance(identity, CardIdentity):
+            return self.show(Stage.INSERT_CARD, KioskError("identify returned no identity"))
+        self.identity = identity
+        refused = identity_refusal(identity)
+        if refused is not None:
+            return self.refuse(refused)
+        if identity.card_number:
+            self.card_number = identity.card_number
+            return self.fetch()
+        return self.show(Stage.INSERT_CARD)  # the number is on the back: type it
+
+    def on_record(self, record: Any) -> Step:
+        if not isinstance(record, CardRecord):
+            return self.abort(KioskError("the portal returned no card record"))
+        self.record = record
+        refused = card_refusal(
+            self.identity, record, self.at(), self.settings.card_rules, self.kind
+        )
+        if refused is not None:
+            return self.refuse(refused)
+        return self.show(Stage.CARD_RECORD)
+
+    def refuse(self, error: KioskError) -> Step:
+        """End on the card record screen with the refusal's reason and next step."""
+        return self.end(
+            View(
+                ViewName.CARD_RECORD,
+                self.title(),
+                "visit.record.refused",
+                self.record_params(),
+                error_view(error),
+            )
+        )
+
+    def on_record_accepted(self, event: Event) -> Step:
+        """After the administrator reviewed the record: the visit's next stage."""
+        return self.show(Stage.DOCUMENT_SCAN)
+
+    # --- the ID document --------------------------------------------------------------
+
+    def document_transitions(self) -> dict[tuple[Stage, str], Handler]:
+        """The document check's stages, for visits that check an ID document."""
+        return {
+            (Stage.DOCUMENT_SCAN, "document_scanned"): self.on_document,
+            (Stage.DOCUMENT_SCAN, "document_typed"): self.on_document,
+            (Stage.DOCUMENT_SCAN, "scan_failed"): self.on_scan_failed,
+            (Stage.DOCUMENT_SCAN, "document_manual"): lambda e: self.show(Stage.DOCUMENT_MANUAL),
+            (Stage.DOCUMENT_MANUAL, "document_typed"): self.on_document,
+            (Stage.DOCUMENT_MANUAL, "document_scan"): lambda e: self.show(Stage.DOCUMENT_SCAN),
+            (Stage.DOCUMENT_CONFIRM, "document_confirmed"): self.on_document_confirmed,
+            (Stage.DOCUMENT_CONFIRM, "document_scan"): lambda e: self.show(Stage.DOCUMENT_SCAN),
+        }
+
+    def document_view(self, stage: Stage, error: Any) -> View:
+        names = {
+            Stage.DOCUMENT_SCAN: ViewName.DOCUMENT_CHECK,
+            Stage.DOCUMENT_MANUAL: ViewName.DOCUMENT_MANUAL,
+            Stage.DOCUMENT_CONFIRM: ViewName.DOCUMENT_CONFIRM,
+        }
+        actions = {
+            Stage.DOCUMENT_SCAN: ("document_manual", "cancel"),
+            Stage.DOCUMENT_MANUAL: ("document_scan", "cancel"),
+            Stage.DOCUMENT_CONFIRM: ("document_confirmed", "document_scan", "cancel"),
+        }
+        params: dict[str, Any] = {
+            "checks": tuple(
+                {"name": c.name, "ok": c.ok, "reason": c.reason} for c in self.checks
+            ),
+            "trust_level": int(self.record.trust_level) if self.record else None,
+            "holder_name": self.record.holder_name if self.record else None,
+        }
+        if self.evidence is not None:
+            params["document"] = self.evidence_summary()
+        message = f"visit.document.{stage.value}"
+        return View(names[stage], self.title(), message, params, error, actions[stage])
+
+    def evidence_summary(self) -> dict[str, Any]:
+        """The document facts for screen and result: type, expiry, masked personnummer."""
+        evidence = present(self.evidence, "document")
+        masked = None
+        if evidence.personnummer:
+            try:
+                masked = parse_personnummer(evidence.personnummer, on=self.today()).masked()
+            except InvalidInput:
+                masked = "?"
+        return {
+            "doc_type": evidence.doc_type.value,
+            "expiry": evidence.expiry.isoformat(),
+            "birth_date": evidence.birth_date.isoformat() if evidence.birth_date else None,
+            "personnummer": masked,
+            "swedish": evidence.swedish,
+            "how": ",".join(sorted({p.value for p in evidence.how.values()})),
+        }
+
+    def on_scan_failed(self, event: Event) -> Step:
+        error = event.data.get("error")
+        return self.show(Stage.DOCUMENT_SCAN, error if isinstance(error, KioskError) else None)
+
+    def on_document(self, event: Event) -> Step:
+        evidence = need(event.data, "evidence", DocumentEvidence)
+        how = Provenance.SCANNED if event.kind == "document_scanned" else Provenance.TYPED
+        facts = ("doc_type", "expiry", "birth_date", "personnummer", "document_number")
+        provenance = {fact: evidence.how.get(fact, how) for fact in facts}
+        # The eye check is the administrator's, here and now: never taken from the input.
+        self.evidence = replace(
+            evidence, how=provenance, photo_confirmed=False, age_confirmed=False
+        )
+        return self.judge_document(skip=EYE_CHECKS)
+
+    def on_document_confirmed(self, event: Event) -> Step:
+        evidence = present(self.evidence, "document")
+        photo = event.data.get("photo", True) is True
+        age = event.data.get("age", True) is True
+        how = dict(evidence.how)
+        how.update({"photo": Provenance.CONFIRMED, "age": Provenance.CONFIRMED})
+        self.evidence = replace(evidence, photo_confirmed=photo, age_confirmed=age, how=how)
+        return self.judge_document(skip=frozenset())
+
+    def judge_document(self, skip: frozenset[str]) -> Step:
+        self.checks = check_document(
+            present(self.evidence, "document"),
+            present(self.record, "card record"),
+            self.today(),
+            self.settings.document_rules,
+        )
+        reason = first_failure(self.checks, skip)
+        if reason is not None:
+            return self.show(Stage.DOCUMENT_SCAN, DocumentRejected(reason))
+        if skip:
+            return self.show(Stage.DOCUMENT_CONFIRM)
+        return self.on_document_accepted()
+
+    def on_document_accepted(self) -> Step:
+        """After every document check passed: the visit's next stage."""
+        raise NotImplementedError
+
+    def start_ticket(self, kind: EffectKind) -> Step:
+        """Ask the portal to start an activation or unlock with the checked evidence."""
+        return self.run(
+            Stage.STARTING,
+            Effect(
+                kind,
+                {
+                    "card_number": self.card_number,
+                    "admin_hsa_id": self.admin.hsa_id,
+                    "evidence": self.evidence,
+                    "idempotency_key": f"{self.visit_id}:{kind.value}",
+                },
+            ),
+        )
+
+    def on_ticket(self, ticket: Any) -> Step:
+        if not isinstance(ticket, ActivationTicket):
+            return self.abort(KioskError("the portal returned no ticket"))
+        self.progress = Progress.STARTED
+        self.activation_id = ticket.activation_id
+        self.deadline = ticket.deadline
+        self.credential = Secret(ticket.credential)
+        return self.show(Stage.PIN_CHOOSE)
+
+    # --- the PIN pad --------------------------------------------------------------------
+
+    def buffer_for(self, stage: Stage) -> PinBuffer:
+        return {
+            Stage.PIN_CURRENT: self.current_pin,
+            Stage.PIN_CHOOSE: self.new_pin,
+            Stage.PIN_CONFIRM: self.confirm_pin,
+            Stage.SIGN_RECEIPT: self.receipt_pin,
+        }[stage]
+
+    def on_pin_key(self, event: Event) -> Step:
+        buffer = self.buffer_for(self.stage)
+        if event.kind == "pin_digit":
+            buffer.add(event.data.get("digit"))
+        elif event.kind == "pin_back":
+            buffer.back()
+        else:
+            buffer.clear()
+        return self.show(self.stage)
+
+    def require_full(self, buffer: PinBuffer) -> None:
+        """Raise the PIN policy's length rule unless the buffer holds a whole PIN."""
+        if len(buffer) != self.settings.pin_policy.length:
+            raise PinRuleViolation("length", length=self.settings.pin_policy.length)
+
+    def on_new_pin_submitted(self, event: Event) -> Step:
+        self.require_full(self.new_pin)
+        broken = broken_pin_rules(
+            self.new_pin.reveal(), self.settings.pin_policy, self.holder_personnummer()
+        )
+        if not broken and self.current_pin and self.current_pin.same_as(self.new_pin):
+            broken = ["same_as_current"]
+        if broken:
+            self.new_pin.clear()
+            raise PinRuleViolation(
+                broken[0], length=self.settings.pin_policy.length, broken=tuple(broken)
+            )
+        self.confirm_pin.clear()
+        return self.show(Stage.PIN_CONFIRM)
+
+    def on_confirm_submitted(self, event: Event) -> Step:
+        self.require_full(self.confirm_pin)
+        if not self.confirm_pin.same_as(self.new_pin):
+            self.new_pin.clear()
+            self.confirm_pin.clear()
+            return self.show(Stage.PIN_CHOOSE, PinMismatch())
+        self.confirm_pin.clear()
+        return self.on_pin_confirmed()
+
+    def on_pin_confirmed(self) -> Step:
+        """After the new PIN was typed twice alike: write it."""
+        raise NotImplementedError
+
+    def pin_transitions(self) -> dict[tuple[Stage, str], Handler]:
+        """Choosing and confirming a new PIN."""
+        return {
+            (Stage.PIN_CHOOSE, "pin_submit"): self.on_new_pin_submitted,
+            (Stage.PIN_CONFIRM, "pin_submit"): self.on_confirm_submitted,
+        }
+
+    # --- the result ---------------------------------------------------------------------
+
+    def make_result(self, key_suffix: str, payload: dict[str, str]) -> VisitResult:
+        """The visit's outcome for the outbox (never a PIN or credential)."""
+        return VisitResult(
+            kind=self.kind,
+            card_number=present(self.card_number, "card number"),
+            admin_hsa_id=self.admin.hsa_id,
+            idempotency_key=f"{self.visit_id}:{key_suffix}",
+            finished_at=self.at(),
+            payload={"visit_id": self.visit_id, **payload},
+            deadline=self.deadline,
+        )
+
+    def record_result(self, result: VisitResult) -> Step:
+        """Make the outcome durable before anyone is told it is done."""
+        self.result = result
+        if self.progress is not Progress.RECORDED:
+            self.progress = Progress.COMPLETE
+        return self.run(Stage.RECORDING, Effect(EffectKind.RECORD_RESULT, {"result": result}))
+
+    def on_recorded(self, outbox_id: Any) -> Step:
+        self.progress = Progress.RECORDED
+        return self.done()
+
+    def done(self, message: str | None = None, error: KioskError | None = None) -> Step:
+        """The DONE screen: the outcome and what happens next."""
+        params: dict[str, Any] = {"card_number": self.card_number, **self.deadline_params()}
+        if self.result is not None:
+            params["reference"] = self.result.idempotency_key
+        return self.end(
+            View(
+                ViewName.DONE,
+                self.title(),
+                message or f"visit.done.{self.kind.value}",
+                params,
+                error_view(error) if error else None,
+            )
+        )
+
+    def sync_failed_message(self, error: KioskError) -> tuple[str, KioskError | None]:
+        """A sync failure after recording: queued if the portal was unreachable."""
+        if isinstance(error, PortalRejected):
+            return f"visit.done.{self.kind.value}.rejected", error
+        if isinstance(error, PortalError):
+            return f"visit.done.{self.kind.value}.queued", None
+        return f"visit.done.{self.kind.value}.queued", None
+
+
+def b64(data: bytes) -> str:
+    """Bytes as base64 text for a result payload."""
+    return base64.b64encode(data).decode("ascii")

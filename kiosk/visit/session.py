@@ -1,0 +1,323 @@
+"""The administrator's session: sign in with own card and PIN, choose visits, time out.
+
+Sign-in: card inserted -> PIN typed on the pad -> ``admin_sign_in`` (the card's
+authentication certificate gives the HSA-id) -> ``authorise_admin`` (the portal's
+authorisation, judged by kiosk.rules.admin) -> HOME. From HOME, ``choose_visit`` with
+``kind`` runs one visit flow, whose events the session passes through until it ends.
+The session ends after ``ui.admin_session_timeout_s`` (never in the middle of a visit:
+it ends when that visit ends) or on ``sign_out``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from kiosk.errors import (
+    AdminNotAuthorised,
+    InvalidInput,
+    KioskError,
+    PinRuleViolation,
+    PortalRejected,
+    WrongPin,
+)
+from kiosk.model import AdminAuthorisation, CertificateInfo, VisitKind
+from kiosk.rules.admin import admin_refusal
+from kiosk.settings import Settings
+from kiosk.visit.activation import ActivationFlow
+from kiosk.visit.base import Effect, Event, Step, View, ViewName
+from kiosk.visit.block import BlockFlow
+from kiosk.visit.card_check import CardCheckFlow
+from kiosk.visit.change_pin import ChangePinFlow
+from kiosk.visit.effects import EFFECT_DONE, EFFECT_FAILED, EffectKind
+from kiosk.visit.errorview import can_retry, error_view
+from kiosk.visit.flow import VisitFlow
+from kiosk.visit.secret import PinBuffer
+from kiosk.visit.unlock import UnlockFlow
+
+VISIT_FLOWS: dict[VisitKind, type[VisitFlow]] = {
+    VisitKind.ACTIVATION: ActivationFlow,
+    VisitKind.UNLOCK: UnlockFlow,
+    VisitKind.CHANGE_PIN: ChangePinFlow,
+    VisitKind.CARD_CHECK: CardCheckFlow,
+    VisitKind.BLOCK: BlockFlow,
+}
+
+TRAINING_ALERT_DAYS = 30
+
+
+class SessionStage(StrEnum):
+    """Where the administrator's session is."""
+
+    SIGNED_OUT = "signed_out"
+    ADMIN_PIN = "admin_pin"
+    SIGNING_IN = "signing_in"
+    AUTHORISING = "authorising"
+    AUTH_FAILED = "auth_failed"
+    HOME = "home"
+    IN_VISIT = "in_visit"
+    VISIT_ENDED = "visit_ended"
+
+
+def event_time(now: datetime | None) -> datetime:
+    """The latest event's time; a KioskError before the session started."""
+    if now is None:
+        raise KioskError("the session has not started")
+    return now
+
+
+class KioskSession:
+    """The top-level flow of the kiosk: sign-in, home, one visit at a time."""
+
+    def __init__(self, settings: Settings, session_id: str) -> None:
+        self.settings = settings
+        self.session_id = session_id
+        self.stage = SessionStage.SIGNED_OUT
+        self.now: datetime | None = None
+        self.reader: str | None = None
+        self.pin = PinBuffer(settings.pin_policy.length)
+        self.pending: Effect | None = None
+        self.card_hsa_id: str | None = None
+        self.admin: AdminAuthorisation | None = None
+        self.signed_in_at: datetime | None = None
+        self.expire_after_visit = False
+        self.visit: VisitFlow | None = None
+        self.visits_started = 0
+        self.ended_view: View | None = None
+
+    def start(self, at: datetime) -> Step:
+        """The sign-in screen."""
+        self.now = at
+        return self.show(SessionStage.SIGNED_OUT)
+
+    def handle(self, event: Event) -> Step:
+        """The next step after ``event``."""
+        self.now = event.at
+        try:
+            return self.route(event)
+        except KioskError as error:
+            return self.show(self.stage, error)
+
+    # --- routing ----------------------------------------------------------------------
+
+    def route(self, event: Event) -> Step:
+        if self.stage is SessionStage.IN_VISIT and self.visit is not None:
+            if event.kind == "admin_session_timeout":
+                self.expire_after_visit = True
+                return self.visit.handle(replace(event, kind="ignored"))
+            step = self.visit.handle(event)
+            if step.finished:
+                self.stage = SessionStage.VISIT_ENDED
+                self.ended_view = step.view
+            return step
+        if self.signed_in() and self.session_expired(event):
+            return self.sign_out("visit.session.expired")
+        if event.kind in (EFFECT_DONE, EFFECT_FAILED):
+            return self.on_outcome(event)
+        handler = {
+            SessionStage.SIGNED_OUT: self.on_signed_out,
+            SessionStage.ADMIN_PIN: self.on_admin_pin,
+            SessionStage.AUTH_FAILED: self.on_auth_failed,
+            SessionStage.HOME: self.on_home,
+            SessionStage.VISIT_ENDED: self.on_visit_ended,
+        }.get(self.stage)
+        if handler is None:
+            return self.show(self.stage)  # waiting for an effect
+        return handler(event)
+
+    def signed_in(self) -> bool:
+        return self.stage in (SessionStage.HOME, SessionStage.VISIT_ENDED)
+
+    def session_expired(self, event: Event) -> bool:
+        if event.kind == "admin_session_timeout" or self.expire_after_visit:
+            return True
+        if self.signed_in_at is None:
+            return False
+        limit = timedelta(seconds=self.settings.ui.admin_session_timeout_s)
+        return event.at >= self.signed_in_at + limit
+
+    def on_signed_out(self, event: Event) -> Step:
+        if event.kind == "card_inserted":
+            reader = event.data.get("reader")
+            self.reader = reader if isinstance(reader, str) else None
+            self.pin.clear()
+            return self.show(SessionStage.ADMIN_PIN)
+        return self.show(self.stage)
+
+    def on_admin_pin(self, event: Event) -> Step:
+        if event.kind == "pin_digit":
+            self.pin.add(event.data.get("digit"))
+        elif event.kind == "pin_back":
+            self.pin.back()
+        elif event.kind == "pin_clear":
+            self.pin.clear()
+        elif event.kind in ("card_removed", "idle_timeout", "cancel"):
+            self.pin.wipe()
+            return self.show(SessionStage.SIGNED_OUT)
+        elif event.kind == "pin_submit":
+            if len(self.pin) != self.settings.pin_policy.length:
+                raise PinRuleViolation("length", length=self.settings.pin_policy.length)
+            args = {"reader": self.reader, "pin": self.pin.copy()}
+            effect = Effect(EffectKind.ADMIN_SIGN_IN, args)
+            self.pin.wipe()
+            return self.run(SessionStage.SIGNING_IN, effect)
+        return self.show(self.stage)
+
+    def on_auth_failed(self, event: Event) -> Step:
+        if event.kind == "retry" and self.card_hsa_id:
+            return self.authorise()
+        if event.kind in ("cancel", "idle_timeout"):
+            return self.show(SessionStage.SIGNED_OUT)
+        return self.show(self.stage)
+
+    def on_home(self, event: Event) -> Step:
+        if event.kind == "choose_visit":
+            return self.start_visit(event)
+        if event.kind == "sign_out":
+            return self.sign_out("visit.session.signed_out")
+        return self.show(self.stage)
+
+    def on_visit_ended(self, event: Event) -> Step:
+        if event.kind in ("home", "done", "continue"):
+            return self.show(SessionStage.HOME)
+        return self.on_home(event)
+
+    def start_visit(self, event: Event) -> Step:
+        try:
+            kind = VisitKind(str(event.data.get("kind")))
+        except ValueError:
+            raise InvalidInput("unknown visit kind", field="kind") from None
+        if self.admin is None:
+            return self.sign_out("visit.session.signed_out")
+        self.visits_started += 1
+        visit_id = f"{self.session_id}-v{self.visits_started}"
+        self.visit = VISIT_FLOWS[kind](self.admin, self.settings, visit_id)
+        self.stage = SessionStage.IN_VISIT
+        return self.visit.start(event.at)
+
+    def sign_out(self, message: str) -> Step:
+        self.pin.wipe()
+        self.admin = None
+        self.card_hsa_id = None
+        self.signed_in_at = None
+        self.expire_after_visit = False
+        self.visit = None
+        self.stage = SessionStage.SIGNED_OUT
+        return Step(replace(self.view(SessionStage.SIGNED_OUT), message=message))
+
+    # --- effects ----------------------------------------------------------------------
+
+    def run(self, stage: SessionStage, effect: Effect) -> Step:
+        self.stage = stage
+        self.pending = effect
+        return Step(self.view(stage), (effect,))
+
+    def authorise(self) -> Step:
+        return self.run(
+            SessionStage.AUTHORISING,
+            Effect(EffectKind.AUTHORISE_ADMIN, {"hsa_id": self.card_hsa_id}),
+        )
+
+    def on_outcome(self, event: Event) -> Step:
+        effect = self.pending
+        if effect is None or event.data.get("effect") != effect.kind:
+            return self.show(self.stage)
+        self.pending = None
+        if event.kind == EFFECT_FAILED:
+            error = event.data.get("error")
+            return self.on_failure(effect, error if isinstance(error, KioskError) else KioskError())
+        result = event.data.get("result")
+        if effect.kind == EffectKind.ADMIN_SIGN_IN:
+            return self.on_signed_in(result)
+        return self.on_authorised(result)
+
+    def on_signed_in(self, cert: Any) -> Step:
+        hsa_id = cert.hsa_id if isinstance(cert, CertificateInfo) else None
+        if not hsa_id:
+            return self.show(SessionStage.SIGNED_OUT, AdminNotAuthorised("no_hsa_id"))
+        self.card_hsa_id = hsa_id
+        return self.authorise()
+
+    def on_authorised(self, authorisation: Any) -> Step:
+        if not isinstance(authorisation, AdminAuthorisation):
+            return self.show(SessionStage.SIGNED_OUT, KioskError("no authorisation"))
+        now = event_time(self.now)
+        refused = admin_refusal(
+            authorisation, now.date(), self.settings.kiosk.card_office, self.card_hsa_id
+        )
+        if refused is not None:
+            return self.show(SessionStage.SIGNED_OUT, refused)
+        self.admin = authorisation
+        self.signed_in_at = now
+        return self.show(SessionStage.HOME)
+
+    def on_failure(self, effect: Effect, error: KioskError) -> Step:
+        if effect.kind == EffectKind.ADMIN_SIGN_IN and isinstance(error, WrongPin):
+            return self.show(SessionStage.ADMIN_PIN, error)
+        if effect.kind == EffectKind.AUTHORISE_ADMIN and can_retry(error):
+            if not isinstance(error, PortalRejected):
+                return self.show(SessionStage.AUTH_FAILED, error)
+        return self.show(SessionStage.SIGNED_OUT, error)
+
+    # --- views ------------------------------------------------------------------------
+
+    def show(self, stage: SessionStage, error: BaseException | None = None) -> Step:
+        self.stage = stage
+        if stage is SessionStage.VISIT_ENDED and self.ended_view is not None:
+            return Step(self.ended_view)
+        return Step(self.view(stage, error))
+
+    def view(self, stage: SessionStage, error: BaseException | None = None) -> View:
+        shown = error_view(error) if error is not None else None
+        title = "visit.session.title"
+        if stage is SessionStage.ADMIN_PIN:
+            return View(
+                ViewName.ADMIN_SIGN_IN,
+                title,
+                "visit.session.type_pin",
+                {"stage": "pin", "length": self.settings.pin_policy.length},
+                shown,
+                ("cancel",),
+                pin_length=len(self.pin),
+            )
+        if stage in (SessionStage.SIGNING_IN, SessionStage.AUTHORISING):
+            message = f"visit.working.{stage.value}"
+            return View(ViewName.WORKING, title, message, {"what": stage.value})
+        if stage is SessionStage.AUTH_FAILED:
+            return View(
+                ViewName.ADMIN_SIGN_IN,
+                title,
+                "visit.session.authorise_failed",
+                {"stage": "authorise"},
+                shown,
+                ("retry", "cancel"),
+            )
+        if stage in (SessionStage.HOME, SessionStage.VISIT_ENDED, SessionStage.IN_VISIT):
+            return self.home_view(shown)
+        return View(
+            ViewName.ADMIN_SIGN_IN, title, "visit.session.insert_card", {"stage": "insert"}, shown
+        )
+
+    def home_view(self, error: Any) -> View:
+        admin = self.admin
+        params: dict[str, Any] = {}
+        if admin is not None and self.now is not None:
+            days = (admin.training_valid_until - self.now.date()).days
+            params = {
+                "admin_name": admin.name,
+                "admin_hsa_id": admin.hsa_id,
+                "card_office": admin.card_office,
+                "training_valid_until": admin.training_valid_until.isoformat(),
+                "training_days_left": days,
+                "training_alert": days <= TRAINING_ALERT_DAYS,
+            }
+        return View(
+            ViewName.HOME,
+            "visit.session.home_title",
+            "visit.session.home",
+            params,
+            error,
+            (*(f"visit:{kind.value}" for kind in VISIT_FLOWS), "sign_out"),
+        )
