@@ -1,0 +1,191 @@
+"""Pulling bundles from a real HTTP(S) server on loopback, with conditional requests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import ssl
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from kiosk.errors import BundleRefused
+from kiosk.fleet import store
+from kiosk.fleet.pull import pull_bundle
+from kiosk.settings import FleetSettings
+
+from .conftest import Fleet
+
+
+@dataclass
+class Feed:
+    """What the bundle server serves and what it was asked."""
+
+    body: bytes = b""
+    etag: str = '"v0"'
+    status: int = 200
+    requests: list[dict[str, str]] = field(default_factory=list)
+
+
+def make_handler(feed: Feed) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            feed.requests.append(dict(self.headers))
+            if feed.status != 200:
+                self.send_error(feed.status)
+                return
+            if self.headers.get("If-None-Match") == feed.etag:
+                self.send_response(304)
+                self.send_header("ETag", feed.etag)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("ETag", feed.etag)
+            self.send_header("Last-Modified", formatdate(usegmt=True))
+            self.send_header("Content-Length", str(len(feed.body)))
+            self.end_headers()
+            self.wfile.write(feed.body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def http_feed() -> Iterator[tuple[Feed, str]]:
+    feed = Feed()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(feed))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield feed, f"http://127.0.0.1:{server.server_address[1]}/kiosk-7.bundle"
+    server.shutdown()
+    server.server_close()
+
+
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "server.pem", tmp_path / "server.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_pull_applies_then_uses_conditional_requests(fleet: Fleet,
+                                                     http_feed: tuple[Feed, str]) -> None:
+    feed, url = http_feed
+    settings = FleetSettings()
+    feed.body, feed.etag = fleet.bundle(1), '"v1"'
+    first = pull_bundle(url, fleet.paths, settings)
+    assert first.action == "applied" and first.applied and first.applied.version == 1
+    assert fleet.applied_bytes() == feed.body
+    assert "If-None-Match" not in feed.requests[0]
+
+    second = pull_bundle(url, fleet.paths, settings)
+    assert (second.action, second.http_status) == ("not_modified", 304)
+    assert feed.requests[1]["If-None-Match"] == '"v1"'
+    assert "If-Modified-Since" in feed.requests[1]
+
+    feed.body, feed.etag = fleet.bundle(2, '[ui]\nrotation = 90\n'), '"v2"'
+    third = pull_bundle(url, fleet.paths, settings)
+    assert third.action == "applied" and third.applied and third.applied.version == 2
+
+
+def test_pull_of_the_same_version_under_a_new_etag_is_up_to_date(
+    fleet: Fleet, http_feed: tuple[Feed, str]
+) -> None:
+    feed, url = http_feed
+    feed.body, feed.etag = fleet.bundle(1), '"a"'
+    pull_bundle(url, fleet.paths, FleetSettings())
+    feed.etag = '"b"'
+    assert pull_bundle(url, fleet.paths, FleetSettings()).action == "up_to_date"
+    assert store.read_pull_cache(fleet.paths)[f"etag {url}"] == '"b"'
+
+
+def test_pull_refuses_a_frozen_feed_and_an_older_bundle(fleet: Fleet,
+                                                        http_feed: tuple[Feed, str]) -> None:
+    feed, url = http_feed
+    feed.body = fleet.bundle(3)
+    pull_bundle(url, fleet.paths, FleetSettings())
+    applied = fleet.applied_bytes()
+
+    feed.body, feed.etag = fleet.bundle(2), '"rolled-back-feed"'
+    with pytest.raises(BundleRefused) as caught:
+        pull_bundle(url, fleet.paths, FleetSettings())
+    assert caught.value.reason == "old_version"
+
+    frozen = fleet.bundle(4, issued_at=datetime.now(UTC) - timedelta(days=60))
+    feed.body, feed.etag = frozen, '"frozen"'
+    with pytest.raises(BundleRefused) as caught:
+        pull_bundle(url, fleet.paths, FleetSettings(max_bundle_age_days=45))
+    assert caught.value.reason == "stale"
+    assert fleet.applied_bytes() == applied
+
+
+def test_pull_from_a_down_or_failing_server_is_refused(fleet: Fleet,
+                                                      http_feed: tuple[Feed, str]) -> None:
+    feed, url = http_feed
+    feed.status = 503
+    with pytest.raises(BundleRefused) as caught:
+        pull_bundle(url, fleet.paths, FleetSettings())
+    assert caught.value.reason == "unreachable"
+    with pytest.raises(BundleRefused) as caught:
+        pull_bundle("http://127.0.0.1:9/none", fleet.paths, FleetSettings(pull_timeout_s=2))
+    assert caught.value.reason == "unreachable"
+    assert fleet.applied_bytes() is None
+
+
+def test_pull_over_https_checks_the_server_certificate(fleet: Fleet, tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    feed = Feed(body=fleet.bundle(1), etag='"tls"')
+    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(feed))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"https://127.0.0.1:{server.server_address[1]}/kiosk-7.bundle"
+    try:
+        with pytest.raises(BundleRefused) as caught:
+            pull_bundle(url, fleet.paths, FleetSettings(pull_timeout_s=5))
+        assert caught.value.reason == "unreachable"  # not signed by a CA the kiosk trusts
+        result = pull_bundle(url, fleet.paths, FleetSettings(pull_ca_file=str(cert)))
+        assert result.action == "applied"
+        assert pull_bundle(url, fleet.paths,
+                           FleetSettings(pull_ca_file=str(cert))).action == "not_modified"
+    finally:
+        server.shutdown()
+        server.server_close()
