@@ -177,6 +177,7 @@ class PortalSettings:
     read_timeout_s: float = 10.0
     retries: int = 3
     backoff_s: float = 0.5
+    backoff_max_s: float = 8.0
     api_token: str = ""  # a secret: masked in `kioskctl config show`
 
 

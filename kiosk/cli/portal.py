@@ -1,0 +1,69 @@
+"""`kioskctl portal`: serve the reference portal, or check that this kiosk can reach its portal.
+
+``serve`` runs the reference portal in the foreground (loopback by default).
+``ping`` calls the portal's health endpoint with the kiosk's own settings (CA, client
+certificate, timeouts) and prints the outcome; exit 0 when it answered, 1 when not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from kiosk.errors import KioskError
+from kiosk.i18n import LANGUAGES, describe_error, translate
+
+
+def register(subparsers: Any) -> None:
+    """Add ``portal serve`` and ``portal ping``."""
+    parser = subparsers.add_parser("portal", help="the card-office portal")
+    sub = parser.add_subparsers(dest="portal_command", required=True)
+
+    serve = sub.add_parser("serve", help="run the reference portal (loopback by default)")
+    from portal.cli_args import add_arguments
+
+    add_arguments(serve)
+    serve.set_defaults(func=_serve)
+
+    ping = sub.add_parser("ping", help="check that this kiosk reaches its portal")
+    ping.add_argument("--json", action="store_true", help="print one JSON object")
+    ping.add_argument("--lang", choices=LANGUAGES, default="sv", help="language of messages")
+    ping.set_defaults(func=_ping)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from portal.server import serve
+
+    return serve(
+        args.host, args.port, args.db, args.tls_dir, args.seed_demo, args.today, args.log_level
+    )
+
+
+def _ping(args: argparse.Namespace) -> int:
+    from kiosk.config_files import discover_paths, load_effective_config
+    from kiosk.portal_client import PortalClient
+
+    extra = Path(args.config) if getattr(args, "config", None) else None
+    settings = load_effective_config(discover_paths(), extra).settings
+    url = settings.portal.url
+    try:
+        with PortalClient.from_settings(settings.portal, settings.kiosk.kiosk_id) as client:
+            answer = client.health()
+    except KioskError as exc:
+        message, next_step = describe_error(exc, args.lang)
+        if args.json:
+            print(json.dumps({"ok": False, "url": url, "code": exc.code, "message": message,
+                              "next_step": next_step, "detail": exc.detail},
+                             ensure_ascii=False))
+        else:
+            print(translate("portal.ping.failed", args.lang, url=url))
+            print(f"{message} {next_step}")
+        return 1
+    if args.json:
+        print(json.dumps({"ok": True, "url": url, "portal_time": answer.get("time"),
+                          "api_version": answer.get("api_version")}, ensure_ascii=False))
+    else:
+        print(translate("portal.ping.ok", args.lang, url=url, time=answer.get("time", "?")))
+    return 0

@@ -1,0 +1,455 @@
+"""The kiosk's client of the card-office portal API v1 (implements kiosk.ports.Portal).
+
+One requests Session; TLS verified against the configured CA; the kiosk's client
+certificate; (connect, read) timeouts on every call. Transient failures (connection
+errors, timeouts, 502/503/504) are retried with exponential backoff and jitter; a POST
+is retried only because it carries an idempotency key and the exact same body bytes.
+Everything a library raises is translated to kiosk.errors here. The credential in an
+activation ticket is never logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import random
+import socket
+import ssl
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+
+from kiosk.errors import (
+    CardNotFound,
+    PortalAuthError,
+    PortalError,
+    PortalRejected,
+    PortalUnreachable,
+)
+from kiosk.model import (
+    AdminAuthorisation,
+    CardKind,
+    CardRecord,
+    CardStatus,
+    DocumentEvidence,
+    TrustLevel,
+)
+from kiosk.ports import ActivationTicket
+from kiosk.settings import PortalSettings
+
+log = logging.getLogger("kiosk.portal")
+
+API_PREFIX = "/api/v1"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+RETRY_STATUSES = frozenset({502, 503, 504})
+
+T = TypeVar("T")
+
+
+def evidence_summary(evidence: DocumentEvidence) -> dict[str, Any]:
+    """What the portal needs to know about the ID check: no full document number or
+    personnummer, only their last four characters."""
+    digits = "".join(ch for ch in evidence.personnummer or "" if ch.isdigit())
+    return {
+        "doc_type": evidence.doc_type.value,
+        "expiry": evidence.expiry.isoformat(),
+        "swedish": evidence.swedish,
+        "personnummer_suffix": digits[-4:] if len(digits) >= 10 else None,
+        "document_number_suffix": (evidence.document_number or "")[-4:] or None,
+        "how": {fact: how.value for fact, how in sorted(evidence.how.items())},
+        "photo_confirmed": evidence.photo_confirmed,
+        "age_confirmed": evidence.age_confirmed,
+    }
+
+
+def canonical_json(data: Any) -> bytes:
+    """The same bytes for the same data, so a retried request matches its first try."""
+    return json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    ).encode("utf-8")
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _datetime(text: Any) -> datetime:
+    return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+
+
+def parse_card(data: Mapping[str, Any]) -> CardRecord:
+    """A CardRecord from the portal's JSON."""
+    started = data.get("activation_started")
+    valid_until = data.get("valid_until")
+    return CardRecord(
+        card_number=str(data["card_number"]),
+        status=CardStatus(data["status"]),
+        kind=CardKind(data["kind"]),
+        issuer=str(data["issuer"]),
+        holder_name=str(data["holder_name"]),
+        personnummer=str(data["personnummer"]),
+        hsa_id=str(data["hsa_id"]),
+        trust_level=TrustLevel(int(data["trust_level"])),
+        manufactured=date.fromisoformat(str(data["manufactured"])),
+        activation_started=_datetime(started) if started else None,
+        valid_until=date.fromisoformat(str(valid_until)) if valid_until else None,
+    )
+
+
+def parse_admin(data: Mapping[str, Any]) -> AdminAuthorisation:
+    """An AdminAuthorisation from the portal's JSON."""
+    return AdminAuthorisation(
+        hsa_id=str(data["hsa_id"]),
+        name=str(data["name"]),
+        card_office=str(data["card_office"]),
+        training_valid_until=date.fromisoformat(str(data["training_valid_until"])),
+    )
+
+
+def parse_ticket(data: Mapping[str, Any]) -> ActivationTicket:
+    """An ActivationTicket from the portal's JSON."""
+    return ActivationTicket(
+        activation_id=str(data["activation_id"]),
+        card_number=str(data["card_number"]),
+        credential=str(data["credential"]),
+        started_at=_datetime(data["started_at"]),
+        deadline=_datetime(data["deadline"]),
+    )
+
+
+def _is_tls_failure(exc: BaseException) -> bool:
+    """Whether a connection error came from TLS (bad server cert, refused client cert)."""
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        item = stack.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, ssl.SSLError | requests.exceptions.SSLError):
+            return True
+        if isinstance(item, BaseException):
+            stack.extend([item.__cause__, item.__context__, *item.args])
+            stack.append(getattr(item, "reason", None))
+    return False
+
+
+class PortalClient:
+    """The card-office portal over HTTPS (kiosk.ports.Portal)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        ca_file: str | None = None,
+        client_cert: str | None = None,
+        client_key: str | None = None,
+        connect_timeout_s: float = 3.0,
+        read_timeout_s: float = 10.0,
+        retries: int = 3,
+        backoff_s: float = 0.5,
+        backoff_max_s: float = 8.0,
+        kiosk_id: str = "",
+        api_token: str = "",
+        jitter: Callable[[], float] = random.random,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = (connect_timeout_s, read_timeout_s)
+        self.retries = max(0, retries)
+        self.backoff_s = backoff_s
+        self.backoff_max_s = backoff_max_s
+        self.kiosk_id = kiosk_id
+        self._jitter = jitter
+        self._sleep = sleep
+        self.session = requests.Session()
+        # Passed on every request too: REQUESTS_CA_BUNDLE would override Session.verify.
+        self.verify: str | bool = ca_file if ca_file else True
+        self.session.verify = self.verify
+        if client_cert:
+            self.session.cert = (client_cert, client_key) if client_key else client_cert
+        self.session.headers["Accept"] = "application/json"
+        self.session.headers["User-Agent"] = "siths-kiosk-portal-client/1"
+        if api_token:
+            self.session.headers["Authorization"] = f"Bearer {api_token}"
+
+    @classmethod
+    def from_settings(cls, settings: PortalSettings, kiosk_id: str = "") -> PortalClient:
+        """A client configured by the kiosk's [portal] settings."""
+        return cls(
+            settings.url,
+            ca_file=settings.ca_file or None,
+            client_cert=settings.client_cert or None,
+            client_key=settings.client_key or None,
+            connect_timeout_s=settings.connect_timeout_s,
+            read_timeout_s=settings.read_timeout_s,
+            retries=settings.retries,
+            backoff_s=settings.backoff_s,
+            backoff_max_s=settings.backoff_max_s,
+            kiosk_id=kiosk_id,
+            api_token=settings.api_token,
+        )
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.session.close()
+
+    def __enter__(self) -> PortalClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- the Portal port ---------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """The portal's health answer."""
+        return self._call("GET", "/health")
+
+    def card(self, card_number: str) -> CardRecord:
+        """The card's record."""
+        data = self._call("GET", f"/cards/{card_number}", card_number=card_number)
+        return self._parse(parse_card, data)
+
+    def authorise_admin(self, hsa_id: str) -> AdminAuthorisation:
+        """The administrator's authorisation at this card office."""
+        return self._parse(parse_admin, self._call("GET", f"/admins/{hsa_id}"))
+
+    def start_activation(
+        self,
+        card_number: str,
+        admin_hsa_id: str,
+        evidence: DocumentEvidence,
+        idempotency_key: str,
+    ) -> ActivationTicket:
+        """Start an activation; the answer carries the credential for the first PIN."""
+        body = {"admin_hsa_id": admin_hsa_id, "evidence": evidence_summary(evidence)}
+        data = self._call(
+            "POST", f"/cards/{card_number}/activations", body, idempotency_key, card_number
+        )
+        return self._parse(parse_ticket, data)
+
+    def complete_activation(
+        self,
+        activation_id: str,
+        receipt: bytes,
+        signature: bytes,
+        certificate: bytes,
+        idempotency_key: str,
+    ) -> CardRecord:
+        """Complete an activation with the holder's signed receipt."""
+        body = {
+            "receipt": _b64(receipt),
+            "signature": _b64(signature),
+            "certificate": _b64(certificate),
+        }
+        data = self._call("POST", f"/activations/{activation_id}/complete", body, idempotency_key)
+        return self._parse(parse_card, data)
+
+    def start_unlock(
+        self,
+        card_number: str,
+        admin_hsa_id: str,
+        evidence: DocumentEvidence,
+        idempotency_key: str,
+    ) -> ActivationTicket:
+        """The unlock credential after an ID check."""
+        body = {"admin_hsa_id": admin_hsa_id, "evidence": evidence_summary(evidence)}
+        data = self._call(
+            "POST", f"/cards/{card_number}/unlock", body, idempotency_key, card_number
+        )
+        return self._parse(parse_ticket, data)
+
+    def block(
+        self, card_number: str, admin_hsa_id: str, reason: str, idempotency_key: str
+    ) -> CardRecord:
+        """Block (spärra) a card."""
+        body = {"admin_hsa_id": admin_hsa_id, "reason": reason}
+        data = self._call("POST", f"/cards/{card_number}/block", body, idempotency_key, card_number)
+        return self._parse(parse_card, data)
+
+    def heartbeat(self, status: dict[str, Any], idempotency_key: str | None = None) -> None:
+        """Report the kiosk's health (kiosk_id defaults to this client's)."""
+        body = dict(status)
+        body.setdefault("kiosk_id", self.kiosk_id or "unknown")
+        self._call("POST", "/heartbeat", body, idempotency_key or str(uuid.uuid4()))
+
+    # --- transport ---------------------------------------------------------------------
+
+    def backoff_delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry ``attempt`` (0-based): capped exponential backoff,
+        half of it random ("equal jitter"), never shorter than the server's Retry-After."""
+        ceiling = min(self.backoff_max_s, self.backoff_s * (2.0**attempt))
+        delay = ceiling / 2 + self._jitter() * ceiling / 2
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.backoff_max_s))
+        return delay
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        card_number: str | None = None,
+    ) -> dict[str, Any]:
+        url = f"{self.base_url}{API_PREFIX}{path}"
+        headers = {}
+        data = None
+        if body is not None:
+            data = canonical_json(body)
+            headers["Content-Type"] = "application/json"
+        if idempotency_key is not None:
+            headers[IDEMPOTENCY_HEADER] = idempotency_key
+        elif method != "GET":
+            raise ValueError("a state-changing call needs an idempotency key")
+        failure: PortalUnreachable | None = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                delay = self.backoff_delay(attempt - 1, _retry_after(failure))
+                log.info("portal %s %s: retry %d in %.2fs", method, path, attempt, delay)
+                self._sleep(delay)
+            try:
+                response = self.session.request(
+                    method, url, data=data, headers=headers, timeout=self.timeout,
+                    verify=self.verify,
+                )
+            except requests.exceptions.Timeout as exc:
+                failure = PortalUnreachable(
+                    f"the portal did not answer {method} {path} in time", url=self.base_url
+                )
+                failure.__cause__ = exc
+                continue
+            except requests.exceptions.RequestException as exc:
+                if _is_tls_failure(exc):
+                    raise PortalAuthError(
+                        f"TLS with the portal failed (server certificate or client "
+                        f"certificate refused): {_short(exc)}",
+                        url=self.base_url,
+                    ) from exc
+                if not isinstance(exc, requests.exceptions.ConnectionError):
+                    raise PortalError(f"bad request to the portal: {_short(exc)}") from exc
+                if _is_aborted(exc) and self._refused_after_handshake():
+                    raise PortalAuthError(
+                        "the portal closed the TLS connection right after the handshake: "
+                        "it does not accept this kiosk's client certificate",
+                        url=self.base_url,
+                    ) from exc
+                failure = PortalUnreachable(
+                    f"cannot connect to the portal: {_short(exc)}", url=self.base_url
+                )
+                failure.__cause__ = exc
+                continue
+            if response.status_code in RETRY_STATUSES:
+                failure = PortalUnreachable(
+                    f"the portal answered {response.status_code} to {method} {path}",
+                    url=self.base_url,
+                    status=response.status_code,
+                )
+                failure.data["retry_after"] = response.headers.get("Retry-After")
+                continue
+            return self._answer(response, method, path, card_number)
+        if failure is None:
+            raise PortalError(f"no attempt was made to call {method} {path}")
+        failure.data["attempts"] = self.retries + 1
+        raise failure
+
+    def _answer(
+        self, response: requests.Response, method: str, path: str, card_number: str | None
+    ) -> dict[str, Any]:
+        status = response.status_code
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            if 200 <= status < 300 or status < 500:
+                raise PortalError(
+                    f"the portal's answer to {method} {path} is not JSON (HTTP {status})",
+                    status=status,
+                )
+            payload = {}
+        if 200 <= status < 300:
+            return payload
+        reason = str(payload.get("reason") or f"http_{status}")
+        detail = str(payload.get("detail") or "")
+        if status >= 500:
+            raise PortalUnreachable(
+                f"the portal failed on {method} {path} (HTTP {status}): {detail or reason}",
+                url=self.base_url,
+                status=status,
+            )
+        if reason == "card_not_found" and card_number is not None:
+            raise CardNotFound(card_number, detail)
+        if status == 401:
+            raise PortalAuthError(f"the portal refused this kiosk: {detail}", reason=reason)
+        raise PortalRejected(reason, detail, status=status)
+
+    def _refused_after_handshake(self) -> bool:
+        """Probe once whether the portal hangs up on every request after a TLS handshake.
+
+        With TLS 1.3 a server that rejects the client certificate does so after the client
+        has finished its handshake; Python's asyncio servers close without sending the
+        alert, so the client sees only a closed connection. Repeating that on a fresh
+        connection tells a refused certificate from a transient drop.
+        """
+        parts = urlsplit(self.base_url)
+        if parts.scheme != "https" or parts.hostname is None:
+            return False
+        context = ssl.create_default_context(
+            cafile=self.verify if isinstance(self.verify, str) else None
+        )
+        cert = self.session.cert
+        if isinstance(cert, tuple):
+            context.load_cert_chain(cert[0], cert[1])
+        elif isinstance(cert, str):
+            context.load_cert_chain(cert)
+        request = (
+            f"GET {API_PREFIX}/health HTTP/1.1\r\nHost: {parts.hostname}\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode()
+        try:
+            with socket.create_connection(
+                (parts.hostname, parts.port or 443), timeout=self.timeout[0]
+            ) as raw, context.wrap_socket(raw, server_hostname=parts.hostname) as tls:
+                tls.settimeout(self.timeout[1])
+                tls.sendall(request)
+                return tls.recv(1) == b""
+        except ssl.SSLError:
+            return True
+        except OSError:
+            return False
+
+    @staticmethod
+    def _parse(parser: Callable[[Mapping[str, Any]], T], data: dict[str, Any]) -> T:
+        try:
+            return parser(data)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise PortalError(f"the portal's answer is missing or has a bad field: {exc}") from exc
+
+
+def _retry_after(failure: PortalUnreachable | None) -> float | None:
+    if failure is None:
+        return None
+    value = failure.data.get("retry_after")
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _is_aborted(exc: BaseException) -> bool:
+    """Whether the connection was closed or reset before any answer (not refused)."""
+    text = repr(exc)
+    return any(m in text for m in ("RemoteDisconnected", "ConnectionResetError", "EOF"))
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    return text if len(text) <= 200 else text[:197] + "..."

@@ -1,0 +1,303 @@
+"""The FastAPI application of the reference portal: routes, idempotency and error bodies."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from portal import db, service
+from portal.clock import PortalClock, iso
+from portal.faults import FaultInjector, install_test_hooks
+from portal.schemas import (
+    AdminBody,
+    BlockRequest,
+    CardRecordBody,
+    CompleteActivationRequest,
+    ErrorBody,
+    HealthBody,
+    HeartbeatBody,
+    HeartbeatRequest,
+    StartActivationRequest,
+    TicketBody,
+    UnlockRequest,
+)
+
+API_VERSION = "1"
+PREFIX = "/api/v1"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 200
+
+log = logging.getLogger("portal")
+
+Action = Callable[[sqlite3.Connection], dict[str, Any]]
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias=IDEMPOTENCY_HEADER,
+        min_length=1,
+        max_length=MAX_KEY_LENGTH,
+        description="Repeating a key returns the first answer and changes nothing.",
+    ),
+]
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 403, 404, 409, 422)
+}
+
+
+def json_bytes(data: Any) -> bytes:
+    """The canonical JSON encoding of an answer."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def json_response(status: int, body: bytes) -> Response:
+    """A JSON response with exactly these bytes."""
+    return Response(content=body, status_code=status, media_type="application/json")
+
+
+def error_response(status: int, reason: str, detail: str) -> Response:
+    """A JSON error body with a stable reason code."""
+    return json_response(status, json_bytes({"reason": reason, "detail": detail}))
+
+
+async def raw_body(request: Request) -> bytes:
+    """The request body as sent, for the idempotency fingerprint."""
+    return await request.body()
+
+
+RawBody = Annotated[bytes, Depends(raw_body)]
+
+
+class Portal:
+    """The database path and clock behind the routes."""
+
+    def __init__(self, db_path: str | Path, clock: PortalClock) -> None:
+        self.db_path = Path(db_path)
+        self.clock = clock
+
+    def read(self, action: Action) -> Response:
+        """Run ``action`` in a write transaction (reads may enforce deadlines) and answer."""
+        conn = db.connect(self.db_path)
+        try:
+            with db.transaction(conn):
+                try:
+                    status, body = 200, json_bytes(action(conn))
+                except service.ApiError as exc:
+                    status, body = exc.status, json_bytes(exc.body())
+            return json_response(status, body)
+        finally:
+            conn.close()
+
+    def change(
+        self, request: Request, key: str, body: bytes, action: Action, status: int = 200
+    ) -> Response:
+        """Run a state change once per idempotency key, storing the answer in the same
+        transaction; a repeated key returns the stored bytes, a reused key with another
+        request is refused."""
+        fingerprint = hashlib.sha256(
+            f"{request.method} {request.url.path}\n".encode() + body
+        ).hexdigest()
+        conn = db.connect(self.db_path)
+        try:
+            with db.transaction(conn):
+                row = conn.execute(
+                    "SELECT fingerprint, status, body FROM idempotency WHERE key = ?", (key,)
+                ).fetchone()
+                if row is not None:
+                    if row["fingerprint"] != fingerprint:
+                        return error_response(
+                            409,
+                            "idempotency_conflict",
+                            "this idempotency key was used for a different request",
+                        )
+                    return json_response(row["status"], bytes(row["body"]))
+                try:
+                    answer_status, answer = status, json_bytes(action(conn))
+                except service.ApiError as exc:
+                    answer_status, answer = exc.status, json_bytes(exc.body())
+                conn.execute(
+                    "INSERT INTO idempotency(key, fingerprint, status, body, created_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (key, fingerprint, answer_status, answer, iso(self.clock.now())),
+                )
+            return json_response(answer_status, answer)
+        finally:
+            conn.close()
+
+
+def create_app(
+    db_path: str | Path, clock: PortalClock | None = None, test_hooks: bool = False
+) -> FastAPI:
+    """The portal application over the database at ``db_path`` (which must be initialised)."""
+    portal = Portal(db_path, clock or PortalClock())
+    app = FastAPI(
+        title="Card-office portal API",
+        version=f"{API_VERSION}.0.0",
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.portal = portal
+    _install_error_handlers(app)
+    if test_hooks:
+        install_test_hooks(app, FaultInjector(), portal.clock, portal.db_path)
+    _install_routes(app, portal)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        if any(e.get("loc") == ("header", IDEMPOTENCY_HEADER) for e in errors):
+            return error_response(
+                400, "missing_idempotency_key", f"a state change needs an {IDEMPOTENCY_HEADER}"
+            )
+        where = "; ".join(
+            ".".join(str(p) for p in e.get("loc", ())) + ": " + str(e.get("msg", ""))
+            for e in errors
+        )
+        return error_response(422, "invalid_request", where or "the request is not valid")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        reason = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, reason, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error in %s %s", request.method, request.url.path)
+        return error_response(500, "internal", "the portal failed; the request can be retried")
+
+
+def _install_routes(app: FastAPI, portal: Portal) -> None:
+    clock = portal.clock
+
+    @app.get(f"{PREFIX}/health", response_model=HealthBody, tags=["kiosk"])
+    def health() -> Response:
+        """The portal is up and its database answers."""
+        return portal.read(
+            lambda conn: {
+                "status": "ok" if conn.execute("SELECT 1").fetchone() else "down",
+                "api_version": API_VERSION,
+                "time": iso(clock.now()),
+            }
+        )
+
+    @app.get(
+        f"{PREFIX}/cards/{{card_number}}",
+        response_model=CardRecordBody,
+        responses=ERRORS,
+        tags=["cards"],
+    )
+    def get_card(card_number: str) -> Response:
+        """The card's record (a card past a deadline is blocked first)."""
+        return portal.read(lambda conn: service.get_card(conn, clock, card_number))
+
+    @app.get(
+        f"{PREFIX}/admins/{{hsa_id}}", response_model=AdminBody, responses=ERRORS, tags=["admins"]
+    )
+    def get_admin(hsa_id: str) -> Response:
+        """The ID administrator's authorisation at the card office."""
+        return portal.read(lambda conn: service.get_admin(conn, clock, hsa_id))
+
+    @app.post(
+        f"{PREFIX}/cards/{{card_number}}/activations",
+        response_model=TicketBody,
+        status_code=201,
+        responses=ERRORS,
+        tags=["cards"],
+    )
+    def start_activation(
+        card_number: str,
+        request: Request,
+        payload: StartActivationRequest,
+        key: IdempotencyKey,
+        body: RawBody,
+    ) -> Response:
+        """Start an activation; the answer carries the credential for the first PIN."""
+        data = payload.model_dump(mode="json")
+        return portal.change(
+            request, key, body,
+            lambda conn: service.start_activation(conn, clock, card_number, data), 201,
+        )
+
+    @app.post(
+        f"{PREFIX}/activations/{{activation_id}}/complete",
+        response_model=CardRecordBody,
+        responses=ERRORS,
+        tags=["cards"],
+    )
+    def complete_activation(
+        activation_id: str,
+        request: Request,
+        payload: CompleteActivationRequest,
+        key: IdempotencyKey,
+        body: RawBody,
+    ) -> Response:
+        """Complete an activation with the holder's signed receipt; the card becomes Aktiv."""
+        data = payload.model_dump(mode="json")
+        return portal.change(
+            request, key, body,
+            lambda conn: service.complete_activation(conn, clock, activation_id, data),
+        )
+
+    @app.post(
+        f"{PREFIX}/cards/{{card_number}}/unlock",
+        response_model=TicketBody,
+        status_code=201,
+        responses=ERRORS,
+        tags=["cards"],
+    )
+    def start_unlock(
+        card_number: str,
+        request: Request,
+        payload: UnlockRequest,
+        key: IdempotencyKey,
+        body: RawBody,
+    ) -> Response:
+        """The unlock credential of an active card, after an ID check."""
+        data = payload.model_dump(mode="json")
+        return portal.change(
+            request, key, body,
+            lambda conn: service.start_unlock(conn, clock, card_number, data), 201,
+        )
+
+    @app.post(
+        f"{PREFIX}/cards/{{card_number}}/block",
+        response_model=CardRecordBody,
+        responses=ERRORS,
+        tags=["cards"],
+    )
+    def block(
+        card_number: str,
+        request: Request,
+        payload: BlockRequest,
+        key: IdempotencyKey,
+        body: RawBody,
+    ) -> Response:
+        """Block (spärra) a card with a reason; the card becomes Spärrad."""
+        data = payload.model_dump(mode="json")
+        return portal.change(
+            request, key, body, lambda conn: service.block(conn, clock, card_number, data)
+        )
+
+    @app.post(
+        f"{PREFIX}/heartbeat", response_model=HeartbeatBody, responses=ERRORS, tags=["kiosk"]
+    )
+    def heartbeat(
+        request: Request, payload: HeartbeatRequest, key: IdempotencyKey, body: RawBody
+    ) -> Response:
+        """A kiosk's health: versions, outbox depth, hardware."""
+        data = payload.model_dump(mode="json")
+        return portal.change(request, key, body, lambda conn: service.heartbeat(conn, clock, data))

@@ -1,0 +1,30 @@
+"""The portal's command-line options, shared by `kiosk-portal` and `kioskctl portal serve`.
+
+Kept free of heavy imports so that building kioskctl's parser stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8443
+DEFAULT_DB = "portal.db"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the serve options to ``parser``."""
+    parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (loopback)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="TCP port")
+    parser.add_argument("--db", default=DEFAULT_DB, help="SQLite database file")
+    parser.add_argument(
+        "--tls-dir",
+        default=None,
+        help="TLS material (ca.pem, server.pem, ...); a dev PKI is generated there if missing",
+    )
+    parser.add_argument("--seed-demo", action="store_true", help="add the demo cast's cards")
+    parser.add_argument(
+        "--today", type=date.fromisoformat, default=None, help="pretend date (demo, YYYY-MM-DD)"
+    )
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))

@@ -1,0 +1,112 @@
+"""The reference portal's SQLite database: schema, connections and transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS admins (
+    hsa_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    card_office TEXT NOT NULL,
+    training_valid_until TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cards (
+    card_number TEXT PRIMARY KEY,
+    status TEXT NOT NULL CHECK (status IN ('Skickad', 'Aktiv', 'Spärrad')),
+    kind TEXT NOT NULL CHECK (kind IN ('ordinary', 'reserve', 'company')),
+    issuer TEXT NOT NULL,
+    holder_name TEXT NOT NULL,
+    personnummer TEXT NOT NULL,
+    hsa_id TEXT NOT NULL,
+    trust_level INTEGER NOT NULL,
+    manufactured TEXT NOT NULL,
+    activation_started TEXT,
+    activated_at TEXT,
+    valid_until TEXT,
+    credential TEXT NOT NULL,
+    blocked_reason TEXT,
+    blocked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS activations (
+    id TEXT PRIMARY KEY,
+    card_number TEXT NOT NULL REFERENCES cards(card_number),
+    kind TEXT NOT NULL CHECK (kind IN ('activation', 'unlock')),
+    admin_hsa_id TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    deadline TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('started', 'completed', 'superseded', 'issued')),
+    evidence TEXT NOT NULL,
+    completed_at TEXT,
+    receipt_sha256 TEXT,
+    signer TEXT
+);
+CREATE INDEX IF NOT EXISTS activations_by_card ON activations(card_number);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    card_number TEXT,
+    action TEXT NOT NULL,
+    actor TEXT,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS heartbeats (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kiosk_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    key TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    created_at TEXT NOT NULL
+);
+"""
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """A connection in autocommit mode; callers open transactions with ``transaction``."""
+    conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+def initialise(path: str | Path) -> None:
+    """Create the database file and its schema (idempotent); switch it to WAL."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(SCHEMA)
+        conn.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
+            (str(SCHEMA_VERSION),),
+        )
+    finally:
+        conn.close()
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction taken up front (BEGIN IMMEDIATE); rolled back on any exception."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

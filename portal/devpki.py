@@ -1,0 +1,190 @@
+"""A development PKI for the portal's TLS: a CA, a server certificate and a kiosk client cert.
+
+Generated at first run into a directory (never committed). Private keys are written
+unencrypted with mode 0600 and carry "dev" in their file names: they are for demos and
+tests only; a real deployment uses certificates from the organisation's own PKI.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+DEFAULT_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
+VALIDITY = timedelta(days=825)
+
+
+@dataclass(frozen=True)
+class DevPki:
+    """Where the dev PKI's files are."""
+
+    directory: Path
+
+    @property
+    def ca_cert(self) -> Path:
+        """The CA certificate: the kiosk's trust anchor and the portal's client CA."""
+        return self.directory / "ca.pem"
+
+    @property
+    def ca_key(self) -> Path:
+        """The CA's private key (dev only)."""
+        return self.directory / "ca.dev-key.pem"
+
+    @property
+    def server_cert(self) -> Path:
+        """The portal's server certificate."""
+        return self.directory / "server.pem"
+
+    @property
+    def server_key(self) -> Path:
+        """The portal's private key (dev only)."""
+        return self.directory / "server.dev-key.pem"
+
+    @property
+    def client_cert(self) -> Path:
+        """The demo kiosk's client certificate."""
+        return self.directory / "kiosk.pem"
+
+    @property
+    def client_key(self) -> Path:
+        """The demo kiosk's private key (dev only)."""
+        return self.directory / "kiosk.dev-key.pem"
+
+    def complete(self) -> bool:
+        """Whether every file exists."""
+        paths = (self.ca_cert, self.ca_key, self.server_cert, self.server_key,
+                 self.client_cert, self.client_key)
+        return all(p.is_file() for p in paths)
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "SITHS kiosk development"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    data = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def _write_cert(path: Path, cert: x509.Certificate) -> None:
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def _builder(subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePrivateKey,
+             now: datetime) -> x509.CertificateBuilder:
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + VALIDITY)
+    )
+
+
+def _alt_names(hosts: tuple[str, ...]) -> x509.SubjectAlternativeName:
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    return x509.SubjectAlternativeName(names)
+
+
+def _leaf(
+    name: str,
+    ca_cert: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+    usage: x509.ObjectIdentifier,
+    hosts: tuple[str, ...],
+    now: datetime,
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    builder = (
+        _builder(_name(name), ca_cert.subject, key, now)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=True, key_cert_sign=False,
+                crl_sign=False, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+    )
+    if hosts:
+        builder = builder.add_extension(_alt_names(hosts), critical=False)
+    return builder.sign(ca_key, hashes.SHA256()), key
+
+
+def generate_dev_pki(
+    directory: str | Path,
+    hosts: tuple[str, ...] = DEFAULT_HOSTS,
+    kiosk_id: str = "demo-kiosk-1",
+    ca_name: str = "SITHS kiosk dev CA",
+) -> DevPki:
+    """Write a fresh CA, a server certificate for ``hosts`` and a client cert for the kiosk."""
+    pki = DevPki(Path(directory))
+    pki.directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = (
+        _builder(_name(ca_name), _name(ca_name), ca_key, now)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                crl_sign=True, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    server_cert, server_key = _leaf(
+        "card-office portal", ca_cert, ca_key, ExtendedKeyUsageOID.SERVER_AUTH, hosts, now
+    )
+    client_cert, client_key = _leaf(
+        kiosk_id, ca_cert, ca_key, ExtendedKeyUsageOID.CLIENT_AUTH, (), now
+    )
+    _write_key(pki.ca_key, ca_key)
+    _write_cert(pki.ca_cert, ca_cert)
+    _write_key(pki.server_key, server_key)
+    _write_cert(pki.server_cert, server_cert)
+    _write_key(pki.client_key, client_key)
+    _write_cert(pki.client_cert, client_cert)
+    return pki
+
+
+def ensure_dev_pki(directory: str | Path, hosts: tuple[str, ...] = DEFAULT_HOSTS) -> DevPki:
+    """The dev PKI in ``directory``, generated on first use."""
+    pki = DevPki(Path(directory))
+    return pki if pki.complete() else generate_dev_pki(directory, hosts)

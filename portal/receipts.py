@@ -1,0 +1,140 @@
+"""Verification of a holder's signed receipt: the signature, and whose certificate signed it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+HASHES: tuple[type[hashes.HashAlgorithm], ...] = (hashes.SHA256, hashes.SHA384, hashes.SHA512)
+
+
+class ReceiptInvalid(Exception):
+    """The receipt cannot be accepted; ``reason`` is the portal's reason code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class VerifiedReceipt:
+    """What the portal learned from a verified receipt."""
+
+    algorithm: str
+    signer_subject: str
+
+
+def load_certificate(data: bytes) -> x509.Certificate:
+    """A certificate from DER or PEM bytes."""
+    try:
+        if data.lstrip().startswith(b"-----BEGIN"):
+            return x509.load_pem_x509_certificate(data)
+        return x509.load_der_x509_certificate(data)
+    except ValueError as exc:
+        raise ReceiptInvalid("bad_certificate", f"the certificate cannot be parsed: {exc}") from exc
+
+
+def certificate_identifiers(cert: x509.Certificate) -> list[str]:
+    """Every text in the subject and subjectAltName that could name the holder."""
+    texts = [str(attr.value) for attr in cert.subject]
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return texts
+    for name in san:
+        value = name.value
+        if isinstance(name, x509.OtherName) and isinstance(value, bytes):
+            texts.append(value.decode("latin-1"))
+        else:
+            texts.append(str(value))
+    return texts
+
+
+def check_holder(cert: x509.Certificate, hsa_id: str, personnummer: str) -> None:
+    """Refuse a certificate that names neither the card holder's HSA-id nor personnummer."""
+    wanted = [w for w in (hsa_id.upper(), personnummer) if w]
+    texts = [t.upper() for t in certificate_identifiers(cert)]
+    if not any(w in t for w in wanted for t in texts):
+        raise ReceiptInvalid(
+            "certificate_mismatch",
+            "the certificate does not name the card's holder (HSA-id or personnummer)",
+        )
+
+
+def check_validity(cert: x509.Certificate, now: datetime) -> None:
+    """Refuse a certificate outside its validity period."""
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        raise ReceiptInvalid("certificate_expired", "the certificate is not valid now")
+
+
+def verify_signature(cert: x509.Certificate, receipt: bytes, signature: bytes) -> str:
+    """Verify ``signature`` over ``receipt`` with the certificate's key; return the algorithm.
+
+    RSA: PKCS#1 v1.5 or PSS; EC: ECDSA as DER or raw r||s (what PKCS#11 returns);
+    Ed25519/Ed448: pure EdDSA. Hashes SHA-256, SHA-384, SHA-512.
+    """
+    key = cert.public_key()
+    if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+        try:
+            key.verify(signature, receipt)
+            return "ed25519" if isinstance(key, ed25519.Ed25519PublicKey) else "ed448"
+        except InvalidSignature:
+            pass
+    elif isinstance(key, rsa.RSAPublicKey):
+        for algorithm in HASHES:
+            schemes: tuple[tuple[str, padding.AsymmetricPadding], ...] = (
+                ("pkcs1v15", padding.PKCS1v15()),
+                ("pss", padding.PSS(padding.MGF1(algorithm()), padding.PSS.AUTO)),
+            )
+            for name, pad in schemes:
+                try:
+                    key.verify(signature, receipt, pad, algorithm())
+                    return f"rsa-{name}-{algorithm.name}"
+                except InvalidSignature:
+                    continue
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        for candidate in _ecdsa_forms(key, signature):
+            for algorithm in HASHES:
+                try:
+                    key.verify(candidate, receipt, ec.ECDSA(algorithm()))
+                    return f"ecdsa-{algorithm.name}"
+                except InvalidSignature:
+                    continue
+    else:
+        raise ReceiptInvalid("bad_certificate", "the certificate's key type is not supported")
+    raise ReceiptInvalid("bad_signature", "the signature does not verify with the certificate")
+
+
+def _ecdsa_forms(key: ec.EllipticCurvePublicKey, signature: bytes) -> list[bytes]:
+    size = (key.curve.key_size + 7) // 8
+    forms = [signature]
+    if len(signature) == 2 * size:
+        r = int.from_bytes(signature[:size], "big")
+        s = int.from_bytes(signature[size:], "big")
+        forms.insert(0, encode_dss_signature(r, s))
+    return forms
+
+
+def verify_receipt(
+    receipt: bytes,
+    signature: bytes,
+    certificate: bytes,
+    hsa_id: str,
+    personnummer: str,
+    now: datetime,
+) -> VerifiedReceipt:
+    """Check the certificate names the holder, is valid now, and verifies the signature."""
+    if not receipt:
+        raise ReceiptInvalid("bad_receipt", "the receipt is empty")
+    cert = load_certificate(certificate)
+    check_holder(cert, hsa_id, personnummer)
+    check_validity(cert, now)
+    algorithm = verify_signature(cert, receipt, signature)
+    return VerifiedReceipt(algorithm, cert.subject.rfc4514_string())

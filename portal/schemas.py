@@ -1,0 +1,134 @@
+"""Request and response bodies of the card-office portal API v1 (see portal/openapi.yaml)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DocType = Literal[
+    "passport", "national_id", "driving_licence", "sis_id", "tax_agency_id", "other"
+]
+HowEstablished = Literal["scanned", "typed", "confirmed"]
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: a stable reason code and a human-readable detail."""
+
+    reason: str
+    detail: str
+
+
+class CardRecordBody(BaseModel):
+    """The portal's record of a card."""
+
+    card_number: str
+    status: Literal["Skickad", "Aktiv", "Spärrad"]
+    kind: Literal["ordinary", "reserve", "company"]
+    issuer: str
+    holder_name: str
+    personnummer: str
+    hsa_id: str
+    trust_level: int
+    manufactured: date
+    activation_started: str | None
+    valid_until: date | None
+    activation_deadline: date
+    completion_deadline: str | None
+    activated_at: str | None
+    blocked_reason: str | None
+
+
+class AdminBody(BaseModel):
+    """An ID administrator's authorisation."""
+
+    hsa_id: str
+    name: str
+    card_office: str
+    training_valid_until: date
+    authorised: bool
+
+
+class EvidenceSummary(BaseModel):
+    """How the holder's ID document was checked; no full document number is needed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    doc_type: DocType
+    expiry: date
+    swedish: bool = True
+    personnummer_suffix: str | None = Field(default=None, pattern=r"^[0-9]{4}$")
+    document_number_suffix: str | None = Field(default=None, max_length=4)
+    how: dict[str, HowEstablished] = Field(default_factory=dict)
+    photo_confirmed: bool = False
+    age_confirmed: bool = False
+
+
+class StartActivationRequest(BaseModel):
+    """Start an activation of a card after the ID check."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    admin_hsa_id: str = Field(min_length=1, max_length=64)
+    evidence: EvidenceSummary
+
+
+class UnlockRequest(StartActivationRequest):
+    """Ask for the unlock credential of a card after the ID check."""
+
+
+class TicketBody(BaseModel):
+    """An activation or unlock: its id, deadline and the credential the card profile needs."""
+
+    activation_id: str
+    kind: Literal["activation", "unlock"]
+    card_number: str
+    credential: str
+    started_at: str
+    deadline: str
+
+
+class CompleteActivationRequest(BaseModel):
+    """The holder's signed receipt; every field base64 (certificate DER or PEM)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    receipt: str = Field(min_length=1)
+    signature: str = Field(min_length=1)
+    certificate: str = Field(min_length=1)
+
+
+class BlockRequest(BaseModel):
+    """Block (spärra) a card."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    admin_hsa_id: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class HeartbeatRequest(BaseModel):
+    """A kiosk's health report; further fields are stored as they come."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kiosk_id: str = Field(min_length=1, max_length=128)
+    versions: dict[str, str] = Field(default_factory=dict)
+    outbox_depth: int = Field(default=0, ge=0)
+    hardware: dict[str, Any] = Field(default_factory=dict)
+
+
+class HeartbeatBody(BaseModel):
+    """The portal's receipt of a heartbeat."""
+
+    kiosk_id: str
+    received_at: str
+
+
+class HealthBody(BaseModel):
+    """The portal is up and its database answers."""
+
+    status: Literal["ok"]
+    api_version: str
+    time: str

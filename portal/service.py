@@ -1,0 +1,387 @@
+"""The portal's rules: card records, deadlines, activation, unlock, block, heartbeat.
+
+Every function works inside a transaction the caller opened and either returns a
+JSON-ready dict or raises ``ApiError``. Changes made before an ``ApiError`` (a card
+found past its deadline becomes Spärrad) are meant to be committed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import secrets
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from portal.clock import PortalClock, add_months, iso, parse_iso
+from portal.receipts import ReceiptInvalid, verify_receipt
+
+ACTIVATION_WINDOW_MONTHS = 3
+COMPLETION_WINDOW = timedelta(days=5)
+UNLOCK_WINDOW = timedelta(hours=1)
+CARD_VALIDITY_YEARS = 5
+ACCEPTED_ISSUERS = ("SITHS",)
+LOA3_DOCUMENTS = ("passport", "national_id", "driving_licence", "sis_id", "tax_agency_id")
+MANUFACTURE_DEADLINE_PASSED = "not activated within 3 months of manufacture"
+COMPLETION_DEADLINE_PASSED = "activation not completed within 5 days of its start"
+DEADLINE_REASONS = (MANUFACTURE_DEADLINE_PASSED, COMPLETION_DEADLINE_PASSED)
+
+
+@dataclass
+class ApiError(Exception):
+    """A refusal with an HTTP status and a stable reason code."""
+
+    status: int
+    reason: str
+    detail: str
+
+    def body(self) -> dict[str, str]:
+        """The JSON error body."""
+        return {"reason": self.reason, "detail": self.detail}
+
+
+def activation_deadline(manufactured: date) -> date:
+    """The last day an activation may start: 3 months after manufacture."""
+    return add_months(manufactured, ACTIVATION_WINDOW_MONTHS)
+
+
+def record_event(
+    conn: sqlite3.Connection,
+    now: datetime,
+    card_number: str | None,
+    action: str,
+    actor: str | None,
+    detail: str = "",
+) -> None:
+    """Append to the portal's own event log."""
+    conn.execute(
+        "INSERT INTO events(at, card_number, action, actor, detail) VALUES (?, ?, ?, ?, ?)",
+        (iso(now), card_number, action, actor, detail),
+    )
+
+
+def overdue_reason(row: sqlite3.Row, now: datetime) -> str | None:
+    """Why a Skickad card is past a deadline, or None when it is not."""
+    if row["status"] != "Skickad":
+        return None
+    if row["activation_started"] is not None:
+        if now > parse_iso(row["activation_started"]) + COMPLETION_WINDOW:
+            return COMPLETION_DEADLINE_PASSED
+        return None
+    if now.date() > activation_deadline(date.fromisoformat(row["manufactured"])):
+        return MANUFACTURE_DEADLINE_PASSED
+    return None
+
+
+def block_row(
+    conn: sqlite3.Connection, card_number: str, reason: str, now: datetime, actor: str | None
+) -> None:
+    """Set a card to Spärrad and end its open activations."""
+    conn.execute(
+        "UPDATE cards SET status = 'Spärrad', blocked_reason = ?, blocked_at = ? "
+        "WHERE card_number = ?",
+        (reason, iso(now), card_number),
+    )
+    conn.execute(
+        "UPDATE activations SET state = 'superseded' WHERE card_number = ? AND state = 'started'",
+        (card_number,),
+    )
+    record_event(conn, now, card_number, "blocked", actor, reason)
+
+
+def enforce_deadlines(conn: sqlite3.Connection, row: sqlite3.Row, now: datetime) -> sqlite3.Row:
+    """Block the card if it is past a deadline; return its current row."""
+    reason = overdue_reason(row, now)
+    if reason is None:
+        return row
+    block_row(conn, row["card_number"], reason, now, None)
+    return _card_row(conn, row["card_number"])
+
+
+def sweep(conn: sqlite3.Connection, now: datetime) -> list[str]:
+    """Block every Skickad card past a deadline; return their card numbers."""
+    rows = conn.execute("SELECT * FROM cards WHERE status = 'Skickad'").fetchall()
+    blocked = []
+    for row in rows:
+        reason = overdue_reason(row, now)
+        if reason is not None:
+            block_row(conn, row["card_number"], reason, now, None)
+            blocked.append(row["card_number"])
+    return blocked
+
+
+def _card_row(conn: sqlite3.Connection, card_number: str) -> sqlite3.Row:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM cards WHERE card_number = ?", (card_number,)
+    ).fetchone()
+    if row is None:
+        raise ApiError(404, "card_not_found", f"no card with number {card_number}")
+    return row
+
+
+def card_json(row: sqlite3.Row) -> dict[str, Any]:
+    """A card row as the API's CardRecord."""
+    started = row["activation_started"]
+    manufactured = date.fromisoformat(row["manufactured"])
+    return {
+        "card_number": row["card_number"],
+        "status": row["status"],
+        "kind": row["kind"],
+        "issuer": row["issuer"],
+        "holder_name": row["holder_name"],
+        "personnummer": row["personnummer"],
+        "hsa_id": row["hsa_id"],
+        "trust_level": row["trust_level"],
+        "manufactured": row["manufactured"],
+        "activation_started": started,
+        "valid_until": row["valid_until"],
+        "activation_deadline": activation_deadline(manufactured).isoformat(),
+        "completion_deadline": (
+            iso(parse_iso(started) + COMPLETION_WINDOW) if started is not None else None
+        ),
+        "activated_at": row["activated_at"],
+        "blocked_reason": row["blocked_reason"],
+    }
+
+
+def get_card(conn: sqlite3.Connection, clock: PortalClock, card_number: str) -> dict[str, Any]:
+    """The card's record, after enforcing its deadlines."""
+    row = enforce_deadlines(conn, _card_row(conn, card_number), clock.now())
+    return card_json(row)
+
+
+def _admin_row(conn: sqlite3.Connection, hsa_id: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM admins WHERE hsa_id = ?", (hsa_id,)
+    ).fetchone()
+    return row
+
+
+def admin_json(row: sqlite3.Row, today: date) -> dict[str, Any]:
+    """An admin row as the API's AdminAuthorisation."""
+    return {
+        "hsa_id": row["hsa_id"],
+        "name": row["name"],
+        "card_office": row["card_office"],
+        "training_valid_until": row["training_valid_until"],
+        "authorised": date.fromisoformat(row["training_valid_until"]) >= today,
+    }
+
+
+def get_admin(conn: sqlite3.Connection, clock: PortalClock, hsa_id: str) -> dict[str, Any]:
+    """The administrator's authorisation."""
+    row = _admin_row(conn, hsa_id)
+    if row is None:
+        raise ApiError(404, "admin_not_found", f"no ID administrator with HSA-id {hsa_id}")
+    return admin_json(row, clock.today())
+
+
+def require_authorised_admin(conn: sqlite3.Connection, hsa_id: str, today: date) -> None:
+    """Refuse an unknown administrator or one whose yearly training has lapsed."""
+    row = _admin_row(conn, hsa_id)
+    if row is None:
+        raise ApiError(403, "admin_not_authorised", f"unknown ID administrator {hsa_id}")
+    valid_until = date.fromisoformat(row["training_valid_until"])
+    if valid_until < today:
+        raise ApiError(
+            403,
+            "admin_not_authorised",
+            f"the administrator's training lapsed on {valid_until.isoformat()}",
+        )
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def check_evidence(evidence: dict[str, Any], card: sqlite3.Row, today: date) -> None:
+    """Refuse an evidence summary the control process would not accept for this card."""
+    expiry = date.fromisoformat(str(evidence["expiry"]))
+    if expiry < today:
+        raise ApiError(422, "document_rejected", "the ID document has expired")
+    if not evidence.get("photo_confirmed") or not evidence.get("age_confirmed"):
+        raise ApiError(
+            422, "document_rejected", "photo and age must be confirmed by the administrator"
+        )
+    if card["trust_level"] >= 3 and evidence["doc_type"] not in LOA3_DOCUMENTS:
+        raise ApiError(
+            422, "document_rejected", "trust level 3 needs a full-value Swedish ID document"
+        )
+    suffix = evidence.get("personnummer_suffix")
+    if suffix:
+        if _digits(card["personnummer"])[-4:] != suffix:
+            raise ApiError(
+                422, "document_rejected", "the document's personnummer is not the card holder's"
+            )
+
+
+def _blocked_error(row: sqlite3.Row) -> ApiError:
+    reason = row["blocked_reason"] or ""
+    code = "deadline_passed" if reason in DEADLINE_REASONS else "blocked"
+    return ApiError(409, code, f"the card is blocked (Spärrad): {reason}")
+
+
+def _require_activatable(conn: sqlite3.Connection, card_number: str, now: datetime) -> sqlite3.Row:
+    row = enforce_deadlines(conn, _card_row(conn, card_number), now)
+    if row["status"] == "Spärrad":
+        raise _blocked_error(row)
+    if row["status"] == "Aktiv":
+        raise ApiError(409, "already_active", "the card is already active")
+    if row["kind"] == "reserve":
+        raise ApiError(
+            422, "not_eligible", "reserve cards are not activated at card offices"
+        )
+    if row["issuer"] not in ACCEPTED_ISSUERS:
+        raise ApiError(422, "not_eligible", f"cards from {row['issuer']} are not SITHS cards")
+    return row
+
+
+def _ticket(activation_id: str, card: sqlite3.Row, kind: str, started: datetime,
+            deadline: datetime) -> dict[str, Any]:
+    return {
+        "activation_id": activation_id,
+        "kind": kind,
+        "card_number": card["card_number"],
+        "credential": card["credential"],
+        "started_at": iso(started),
+        "deadline": iso(deadline),
+    }
+
+
+def start_activation(
+    conn: sqlite3.Connection, clock: PortalClock, card_number: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """Start (or restart) an activation; the 5-day window runs from the first start."""
+    now = clock.now()
+    card = _require_activatable(conn, card_number, now)
+    admin = str(body["admin_hsa_id"])
+    require_authorised_admin(conn, admin, now.date())
+    check_evidence(body["evidence"], card, now.date())
+    started = (
+        parse_iso(card["activation_started"]) if card["activation_started"] else now
+    )
+    deadline = started + COMPLETION_WINDOW
+    conn.execute(
+        "UPDATE activations SET state = 'superseded' WHERE card_number = ? AND state = 'started'",
+        (card_number,),
+    )
+    activation_id = str(uuid.uuid4())
+    conn.execute(
+        "INSERT INTO activations(id, card_number, kind, admin_hsa_id, started_at, deadline, "
+        "state, evidence) VALUES (?, ?, 'activation', ?, ?, ?, 'started', ?)",
+        (activation_id, card_number, admin, iso(now), iso(deadline),
+         json.dumps(body["evidence"], sort_keys=True)),
+    )
+    conn.execute(
+        "UPDATE cards SET activation_started = ? WHERE card_number = ?",
+        (iso(started), card_number),
+    )
+    record_event(conn, now, card_number, "activation_started", admin, activation_id)
+    return _ticket(activation_id, card, "activation", started, deadline)
+
+
+def _decode(body: dict[str, Any], field: str) -> bytes:
+    try:
+        return base64.b64decode(str(body[field]), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ApiError(400, "invalid_request", f"{field} is not valid base64") from exc
+
+
+def complete_activation(
+    conn: sqlite3.Connection, clock: PortalClock, activation_id: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """Verify the holder's signed receipt and make the card Aktiv."""
+    now = clock.now()
+    activation = conn.execute(
+        "SELECT * FROM activations WHERE id = ?", (activation_id,)
+    ).fetchone()
+    if activation is None or activation["kind"] != "activation":
+        raise ApiError(404, "activation_not_found", f"no activation {activation_id}")
+    card = enforce_deadlines(conn, _card_row(conn, activation["card_number"]), now)
+    if card["status"] == "Aktiv":
+        raise ApiError(409, "already_active", "the card is already active")
+    if card["status"] == "Spärrad":
+        raise _blocked_error(card)
+    if activation["state"] != "started":
+        raise ApiError(409, "activation_superseded", "a newer activation of this card exists")
+    receipt, signature, certificate = (
+        _decode(body, "receipt"), _decode(body, "signature"), _decode(body, "certificate")
+    )
+    try:
+        verified = verify_receipt(
+            receipt, signature, certificate, card["hsa_id"], card["personnummer"], now
+        )
+    except ReceiptInvalid as exc:
+        raise ApiError(422, exc.reason, exc.detail) from exc
+    conn.execute(
+        "UPDATE activations SET state = 'completed', completed_at = ?, receipt_sha256 = ?, "
+        "signer = ? WHERE id = ?",
+        (iso(now), hashlib.sha256(receipt).hexdigest(), verified.signer_subject, activation_id),
+    )
+    conn.execute(
+        "UPDATE cards SET status = 'Aktiv', activated_at = ? WHERE card_number = ?",
+        (iso(now), card["card_number"]),
+    )
+    record_event(
+        conn, now, card["card_number"], "activated", activation["admin_hsa_id"],
+        f"{activation_id} {verified.algorithm}",
+    )
+    return card_json(_card_row(conn, card["card_number"]))
+
+
+def start_unlock(
+    conn: sqlite3.Connection, clock: PortalClock, card_number: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """Hand out the unlock credential of an active card after an ID check."""
+    now = clock.now()
+    card = enforce_deadlines(conn, _card_row(conn, card_number), now)
+    if card["status"] == "Spärrad":
+        raise ApiError(409, "blocked", "the card is blocked (Spärrad)")
+    if card["status"] != "Aktiv":
+        raise ApiError(422, "not_eligible", "only an active card can be unlocked")
+    admin = str(body["admin_hsa_id"])
+    require_authorised_admin(conn, admin, now.date())
+    check_evidence(body["evidence"], card, now.date())
+    unlock_id = str(uuid.uuid4())
+    deadline = now + UNLOCK_WINDOW
+    conn.execute(
+        "INSERT INTO activations(id, card_number, kind, admin_hsa_id, started_at, deadline, "
+        "state, evidence) VALUES (?, ?, 'unlock', ?, ?, ?, 'issued', ?)",
+        (unlock_id, card_number, admin, iso(now), iso(deadline),
+         json.dumps(body["evidence"], sort_keys=True)),
+    )
+    record_event(conn, now, card_number, "unlock_issued", admin, unlock_id)
+    return _ticket(unlock_id, card, "unlock", now, deadline)
+
+
+def block(
+    conn: sqlite3.Connection, clock: PortalClock, card_number: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """Block (spärra) a card; blocking a blocked card changes nothing."""
+    now = clock.now()
+    card = _card_row(conn, card_number)
+    admin = str(body["admin_hsa_id"])
+    require_authorised_admin(conn, admin, now.date())
+    if card["status"] != "Spärrad":
+        block_row(conn, card_number, str(body["reason"]), now, admin)
+    return card_json(_card_row(conn, card_number))
+
+
+def heartbeat(conn: sqlite3.Connection, clock: PortalClock, body: dict[str, Any]) -> dict[str, Any]:
+    """Store a kiosk's heartbeat."""
+    now = clock.now()
+    conn.execute(
+        "INSERT INTO heartbeats(kiosk_id, at, body) VALUES (?, ?, ?)",
+        (str(body["kiosk_id"]), iso(now), json.dumps(body, sort_keys=True)),
+    )
+    return {"kiosk_id": body["kiosk_id"], "received_at": iso(now)}
+
+
+def new_credential() -> str:
+    """A fresh 8-digit card credential for cards that are not part of the demo cast."""
+    return f"{secrets.randbelow(10**8):08d}"

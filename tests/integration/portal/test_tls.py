@@ -1,0 +1,94 @@
+"""TLS: the kiosk verifies the portal, the portal accepts only kiosks its CA certified."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import requests
+
+from kiosk.demo import demo_holder
+from kiosk.errors import PortalAuthError
+from kiosk.model import CardStatus
+from portal.devpki import DevPki
+from portal.server import PlainHttpRefused, RunningPortal, start_in_thread, uvicorn_config
+
+from .conftest import ClientFactory, SleepRecorder
+
+pytestmark = pytest.mark.portal
+
+
+def test_kiosk_with_its_certificate_reaches_the_portal(
+    tls_portal: RunningPortal, pki: DevPki, make_client: ClientFactory, today: date
+) -> None:
+    assert tls_portal.url.startswith("https://127.0.0.1:")
+    client = make_client(
+        tls_portal.url,
+        ca_file=str(pki.ca_cert),
+        client_cert=str(pki.client_cert),
+        client_key=str(pki.client_key),
+    )
+    assert client.card(demo_holder("anna", today).card_number).status is CardStatus.SENT
+
+
+def test_localhost_name_is_covered_by_the_server_certificate(
+    tls_portal: RunningPortal, pki: DevPki, make_client: ClientFactory
+) -> None:
+    client = make_client(
+        f"https://localhost:{tls_portal.port}",
+        ca_file=str(pki.ca_cert),
+        client_cert=str(pki.client_cert),
+        client_key=str(pki.client_key),
+    )
+    assert client.health()["status"] == "ok"
+
+
+def test_a_server_certificate_from_another_ca_is_refused(
+    tls_portal: RunningPortal, pki: DevPki, other_pki: DevPki,
+    make_client: ClientFactory, sleeps: SleepRecorder,
+) -> None:
+    client = make_client(
+        tls_portal.url,
+        ca_file=str(other_pki.ca_cert),
+        client_cert=str(pki.client_cert),
+        client_key=str(pki.client_key),
+    )
+    with pytest.raises(PortalAuthError) as caught:
+        client.health()
+    assert "certificate" in caught.value.detail.lower()
+    assert sleeps.delays == []
+
+
+def test_an_unknown_client_certificate_is_refused(
+    tls_portal: RunningPortal, pki: DevPki, other_pki: DevPki,
+    make_client: ClientFactory, sleeps: SleepRecorder,
+) -> None:
+    client = make_client(
+        tls_portal.url,
+        ca_file=str(pki.ca_cert),
+        client_cert=str(other_pki.client_cert),
+        client_key=str(other_pki.client_key),
+    )
+    with pytest.raises(PortalAuthError):
+        client.health()
+    assert sleeps.delays == []
+
+
+def test_a_kiosk_without_client_certificate_is_refused(
+    tls_portal: RunningPortal, pki: DevPki, make_client: ClientFactory
+) -> None:
+    client = make_client(tls_portal.url, ca_file=str(pki.ca_cert))
+    with pytest.raises(PortalAuthError):
+        client.health()
+
+
+def test_plain_http_to_the_tls_port_gets_no_answer(tls_portal: RunningPortal) -> None:
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(f"http://127.0.0.1:{tls_portal.port}/api/v1/health", timeout=3)
+
+
+def test_plain_http_is_refused_off_loopback(tmp_path: object) -> None:
+    with pytest.raises(PlainHttpRefused):
+        uvicorn_config(object(), "0.0.0.0", 8443, None)  # noqa: S104
+    with pytest.raises(PlainHttpRefused):
+        start_in_thread(f"{tmp_path}/portal.db", host="192.0.2.10")
