@@ -52,6 +52,15 @@ def rss_mib() -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """User+system CPU seconds of a process (this one if None)."""
+    if pid is None:
+        times = os.times()
+        return times.user + times.system
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -138,9 +147,11 @@ def main() -> int:
     try:
         rss_start = rss_mib()
         worker = SyncWorker(box, client, batch=100, concurrency=4, on_sending=sample)
+        cpu_portal, cpu_self = cpu_seconds(portal.pid), cpu_seconds()
         t = time.perf_counter()
         report = worker.flush()
         elapsed = time.perf_counter() - t
+        cpu_portal, cpu_self = cpu_seconds(portal.pid) - cpu_portal, cpu_seconds() - cpu_self
         rss_end = rss_mib()
     finally:
         portal.terminate()
@@ -148,6 +159,9 @@ def main() -> int:
     rate = report.sent / elapsed if elapsed else 0.0
     print(f"flushed {report.sent} results in {elapsed:.2f} s: {rate:.0f} results/s "
           f"(target >= 300) deferred={report.deferred} rejected={report.rejected}")
+    print(f"CPU during the flush: flusher {cpu_self:.1f} s, portal {cpu_portal:.1f} s "
+          f"(wall {elapsed:.1f} s on {os.cpu_count()} cores; load average now "
+          f"{os.getloadavg()[0]:.2f})")
     print(f"RSS MiB: start {rss_start:.1f}, "
           + ", ".join(f"after {n} sends {m:.1f}" for n, m in samples)
           + f", end {rss_end:.1f}")

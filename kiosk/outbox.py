@@ -291,6 +291,29 @@ class Outbox:
             for r in rows
         ]
 
+    def claim_key(self, worker_id: str, idempotency_key: str, lease_s: float) -> Claimed | None:
+        """Lease one row by its key, if it is sendable now and first in its card's queue."""
+        now = self.now().timestamp()
+        try:
+            with self._lock, immediate(self._conn):
+                self._break_dead_leases(now)
+                row = self._conn.execute(
+                    "SELECT * FROM outbox AS o WHERE o.idempotency_key = ?"
+                    " AND o.state = 'pending' AND (o.lease_until IS NULL OR o.lease_until < ?)"
+                    " AND NOT EXISTS (SELECT 1 FROM outbox AS e WHERE e.card_number ="
+                    " o.card_number AND e.state = 'pending' AND e.id < o.id)",
+                    (idempotency_key, now),
+                ).fetchone()
+                if row is None:
+                    return None
+                self._conn.execute(
+                    "UPDATE outbox SET claimed_by = ?, lease_until = ? WHERE id = ?",
+                    (worker_id, now + lease_s, row["id"]),
+                )
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot claim a result: {exc}", path=str(self.path)) from exc
+        return Claimed(int(row["id"]), row_to_result(row), int(row["attempts"]), now + lease_s)
+
     def _break_dead_leases(self, now: float) -> None:
         holders = self._conn.execute(
             "SELECT DISTINCT claimed_by FROM outbox WHERE state = 'pending'"

@@ -19,13 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk.errors import PortalError, PortalRejected
-from kiosk.model import CardRecord, VisitKind
+from kiosk.model import CardRecord, VisitKind, VisitResult
 from kiosk.outbox import Claimed, Outbox, new_worker_id
 from kiosk.ports import Portal
 
 log = logging.getLogger("kiosk.sync")
-
-LOCAL_ONLY_KINDS = frozenset({VisitKind.CHANGE_PIN, VisitKind.CARD_CHECK, VisitKind.UNLOCK})
 
 
 @dataclass
@@ -68,28 +66,32 @@ def record_answer(record: CardRecord) -> dict[str, Any]:
     return {"card_number": record.card_number, "status": record.status.value}
 
 
-def send_result(portal: Portal, claimed: Claimed) -> dict[str, Any]:
-    """Send one result through the portal API; return the answer to keep."""
+def deliver(portal: Portal, claimed: Claimed) -> CardRecord | None:
+    """Send one result through the portal API; the portal's card record, None if local."""
     result = claimed.result
     payload = result.payload
     if result.kind is VisitKind.ACTIVATION:
-        record = portal.complete_activation(
+        return portal.complete_activation(
             payload["activation_id"],
             _b64(payload["receipt"]),
             _b64(payload["signature"]),
             _b64(payload.get("certificate", "")),
             result.idempotency_key,
         )
-        return record_answer(record)
-    if result.kind is VisitKind.BLOCK:
-        record = portal.block(
+    if result.kind is VisitKind.BLOCK and payload.get("synced") != "yes":
+        return portal.block(
             result.card_number, result.admin_hsa_id, payload.get("reason", "other"),
             result.idempotency_key,
         )
-        return record_answer(record)
-    # Unlock and PIN change completed at the card; the portal API has no call for them
-    # (the unlock credential was fetched online during the visit), so they stay local.
-    return {"local": True}
+    # Unlock and PIN change completed at the card, and a block made online during the
+    # visit already reached the portal: the API has nothing more to receive for them.
+    return None
+
+
+def send_result(portal: Portal, claimed: Claimed) -> dict[str, Any]:
+    """Send one result; the answer the outbox keeps."""
+    record = deliver(portal, claimed)
+    return {"local": True} if record is None else record_answer(record)
 
 
 def _already_done(claimed: Claimed, exc: PortalRejected) -> bool:
@@ -191,6 +193,39 @@ class SyncWorker:
             return "deferred", exc
         except (KeyError, ValueError) as exc:  # a result the API cannot take
             return "rejected", f"malformed_result: {exc}"
+
+    def send_now(self, result: VisitResult) -> CardRecord | None:
+        """Sync one just-recorded result at once (the visit's SYNC_RESULT effect).
+
+        Returns the portal's card record, or None when there is nothing to send or the
+        row is not this sender's to send now (another sender holds it, or an earlier
+        result of the card is still queued): it stays queued and is sent in order.
+        Raises the portal's error after queueing the row for a retry (or rejecting it).
+        """
+        claimed = self.outbox.claim_key(self.worker_id, result.idempotency_key, self.lease_s)
+        if claimed is None:
+            return None
+        report = FlushReport()
+        try:
+            if self._on_sending is not None:
+                self._on_sending(claimed)
+            record = deliver(self.portal, claimed)
+        except PortalRejected as exc:
+            if _already_done(claimed, exc):
+                self.outbox.mark_sent(self.worker_id, [(claimed, {"status": "Aktiv",
+                                                                  "note": exc.reason})])
+                return None
+            self._reject(claimed, f"{exc.code}: {exc.reason}", report)
+            raise
+        except PortalError as exc:
+            self._defer(claimed, exc, report)
+            raise
+        except BaseException:
+            self.outbox.release(self.worker_id, claimed)
+            raise
+        answer = {"local": True} if record is None else record_answer(record)
+        self.outbox.mark_sent(self.worker_id, [(claimed, answer)])
+        return record
 
     def _reject(self, item: Claimed, reason: str, report: FlushReport) -> None:
         self.outbox.release(self.worker_id, item, reason, rejected=True)
