@@ -396,15 +396,33 @@ def _options(char: str, kind: str) -> list[str]:
     return alternatives
 
 
-def repair_candidates(lines: Sequence[str] | str) -> Iterator[tuple[str, ...]]:
-    """Readings of the MRZ with OCR confusions undone by position, fewest changes first.
+def _repair_kinds(text: Sequence[str], mrz_format: MrzFormat) -> list[list[str]]:
+    """Position kinds for repair: the layout's, plus the Swedish personal number as numeric.
 
-    Numeric and alphabetic positions are fixed one way; alphanumeric positions (document
-    number, optional data) branch. At most MAX_REPAIR_CANDIDATES readings are produced.
+    Swedish documents carry the personnummer (10 or 12 digits) in the optional data; a
+    letter there is an OCR confusion that no check digit may catch (6 and G weigh the same).
     """
+    kinds = _kind_map(mrz_format)
+    layout = LAYOUT_OF[mrz_format]
+    state = "".join(
+        _options(char, "alpha")[0] for char in _text(text, layout.issuing_state)
+    )
+    if state != SWEDEN:
+        return kinds
+    for span in layout.optional:
+        token = _text(text, span).rstrip(FILLER)
+        digits = "".join(LETTER_TO_DIGIT.get(char, char) for char in token)
+        if len(token) in (10, 12) and digits.isdigit():
+            for column in range(span.start, span.start + len(token)):
+                kinds[span.line][column] = "numeric"
+    return kinds
+
+
+def _readings(lines: Sequence[str] | str) -> Iterator[tuple[tuple[str, ...], int]]:
+    """(reading, number of alphanumeric positions flipped), fewest flips first."""
     text = normalise_lines(lines)
     mrz_format = detect_format(text)
-    kinds = _kind_map(mrz_format)
+    kinds = _repair_kinds(text, mrz_format)
     fixed = [
         [_options(char, kinds[row][col]) for col, char in enumerate(line)]
         for row, line in enumerate(text)
@@ -423,28 +441,37 @@ def repair_candidates(lines: Sequence[str] | str) -> Iterator[tuple[str, ...]]:
                 candidate = [list(line) for line in base]
                 for (row, col, _), pick in zip(chosen, picks, strict=True):
                     candidate[row][col] = pick
-                yield tuple("".join(line) for line in candidate)
+                yield tuple("".join(line) for line in candidate), size
                 produced += 1
                 if produced >= MAX_REPAIR_CANDIDATES:
                     return
 
 
-def repair_mrz(lines: Sequence[str] | str, on: date | None = None) -> MrzRepair | None:
-    """The least-changed reading whose check digits all pass; None if none or ambiguous.
+def repair_candidates(lines: Sequence[str] | str) -> Iterator[tuple[str, ...]]:
+    """Readings of the MRZ with OCR confusions undone by position, fewest changes first.
 
+    Numeric and alphabetic positions are fixed one way; alphanumeric positions (document
+    number, optional data) branch. At most MAX_REPAIR_CANDIDATES readings are produced.
+    """
+    for reading, _ in _readings(lines):
+        yield reading
+
+
+def repair_mrz(lines: Sequence[str] | str, on: date | None = None) -> MrzRepair | None:
+    """A reading whose check digits all pass, or None when there is none or it is not unique.
+
+    Fixes at numeric and alphabetic positions are unambiguous and taken when the checks then
+    pass. Letters and digits in alphanumeric fields (document number, optional data) may
+    each be either, so a reading that flips some of them is taken only when no other
+    passing reading flips as many or one more: a mod-10 check digit passes one wrong
+    reading in ten, and a repair must not guess.
     Raises InvalidInput when the lines cannot be an MRZ at all (count or length wrong).
     """
     text = normalise_lines(lines)
     detect_format(text)
-    best: MrzRepair | None = None
-    for candidate in repair_candidates(text):
-        changes = tuple(
-            MrzChange(row, col, text[row][col], candidate[row][col])
-            for row in range(len(text))
-            for col in range(len(text[row]))
-            if text[row][col] != candidate[row][col]
-        )
-        if best is not None and len(changes) > len(best.changes):
+    best: tuple[tuple[str, ...], int, MrzResult] | None = None
+    for candidate, flips in _readings(text):
+        if best is not None and flips > best[1] + (1 if best[1] else 0):
             break
         try:
             result = parse_mrz(candidate, on)
@@ -453,9 +480,20 @@ def repair_mrz(lines: Sequence[str] | str, on: date | None = None) -> MrzRepair 
         if not result.valid:
             continue
         if best is not None:
-            return None  # two different readings pass with as few changes: do not guess
-        best = MrzRepair(candidate, changes, result)
-    return best
+            return None  # another reading passes with about as few flips: do not guess
+        best = (candidate, flips, result)
+        if flips == 0:
+            break
+    if best is None:
+        return None
+    candidate, _, result = best
+    changes = tuple(
+        MrzChange(row, col, text[row][col], candidate[row][col])
+        for row in range(len(text))
+        for col in range(len(text[row]))
+        if text[row][col] != candidate[row][col]
+    )
+    return MrzRepair(candidate, changes, result)
 
 
 # --- building -----------------------------------------------------------------------

@@ -154,3 +154,55 @@ def test_confusions_in_alphanumeric_fields_are_undone_or_refused(
         assert len(repair.changes) <= sum(
             a != b for x, y in zip(original, read, strict=True) for a, b in zip(x, y, strict=True)
         )
+
+
+def test_a_letter_in_a_swedish_personnummer_is_a_digit() -> None:
+    lines = build_mrz("TD1", document_number="BB7654321", birth_date=date(1990, 3, 15),
+                      expiry_date=date(2031, 1, 1), surname="Andersson",
+                      optional_data=("9003152387",))
+    misread = with_char(lines, 0, 15 + 6, "Z")  # the 2 of 2387 read as Z
+    assert parse_mrz(misread, ON).personnummer is None
+    repair = repair_mrz(misread, ON)
+    assert repair is not None
+    assert repair.changes == (MrzChange(0, 21, "Z", "2"),)
+    assert repair.result.personnummer is not None
+    assert repair.result.personnummer.normalised == "199003152387"
+
+
+def test_six_read_as_g_in_a_swedish_personnummer_is_caught() -> None:
+    # 6 and G weigh the same mod 10, so no check digit sees this; the personnummer rule does.
+    lines = build_mrz("TD3", document_number="AA1234567", birth_date=date(1995, 9, 17),
+                      expiry_date=date(2031, 1, 1), surname="Dahl",
+                      optional_data=("9509176260",))
+    misread = with_char(lines, 1, 28 + 6, "G")
+    assert parse_mrz(misread, ON).valid  # invisible to the check digits
+    repair = repair_mrz(misread, ON)
+    assert repair is not None
+    assert repair.lines == lines
+
+
+def find_near_tie() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A misread document number where one reading passes with k flips and another with k+1."""
+    import random
+
+    from kiosk.identity.mrz import _readings
+
+    rng = random.Random(7)
+    for _ in range(2000):
+        number = "".join(rng.choice("0125689ABGIOSZ") for _ in range(9))
+        lines = build_mrz("TD3", document_number=number, birth_date=date(1980, 1, 1),
+                          expiry_date=date(2030, 1, 1), surname="T")
+        col = rng.randrange(9)
+        char = lines[1][col]
+        swapped = DIGIT_TO_LETTER.get(char) or {v: k for k, v in DIGIT_TO_LETTER.items()}[char]
+        read = with_char(lines, 1, col, swapped)
+        passing = [(c, f) for c, f in _readings(read) if f <= 2 and parse_mrz(c, ON).valid]
+        flips = sorted(f for _, f in passing)
+        if flips[:1] == [1] and flips.count(1) == 1 and 2 in flips:
+            return lines, read
+    raise AssertionError("no near tie found")
+
+
+def test_a_reading_with_a_rival_one_flip_away_is_refused() -> None:
+    _, read = find_near_tie()
+    assert repair_mrz(read, ON) is None
