@@ -352,9 +352,15 @@ class Outbox:
                     for claimed, answer in sent:
                         cursor = self._conn.execute(
                             "UPDATE outbox SET state = 'sent', sent_at = ?, answer = ?,"
-                            " claimed_by = NULL, lease_until = NULL, last_error = NULL"
-                            " WHERE id = ? AND state = 'pending'",
-                            (now.isoformat(), json.dumps(answer), claimed.outbox_id),
+                            " payload = ?, claimed_by = NULL, lease_until = NULL,"
+                            " last_error = NULL WHERE id = ? AND state = 'pending'",
+                            (
+                                now.isoformat(),
+                                json.dumps(answer),
+                                json.dumps(sent_payload(claimed.result.payload),
+                                           sort_keys=True),
+                                claimed.outbox_id,
+                            ),
                         )
                         if cursor.rowcount:
                             count += 1
@@ -513,6 +519,17 @@ class Outbox:
             )
         self.audit.write_head(*head)
         return signed
+
+
+def sent_payload(payload: dict[str, str]) -> dict[str, str]:
+    """What is kept of a payload once the portal has it: blobs (the holder's certificate,
+    signature, receipt) give way to their SHA-256, so no personal data lingers."""
+    return {
+        (f"{name}_sha256" if name in BLOB_FIELDS else name): (
+            _blob_digest(value) if name in BLOB_FIELDS else value
+        )
+        for name, value in payload.items()
+    }
 
 
 def _audit_summary(result: VisitResult) -> dict[str, Any]:

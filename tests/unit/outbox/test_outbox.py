@@ -121,3 +121,13 @@ def test_the_database_is_wal_with_full_sync(outbox: Outbox) -> None:
     sync = outbox._conn.execute("PRAGMA synchronous").fetchone()[0]
     assert (mode, sync) == ("wal", 2)
     assert outbox.path.stat().st_mode & 0o077 == 0
+
+
+def test_a_sent_result_keeps_only_digests_of_the_holders_blobs(outbox: Outbox) -> None:
+    outbox.record(activation_result(1))
+    claimed = outbox.claim("w:1:1", 10, lease_s=60)
+    outbox.mark_sent("w:1:1", [(claimed[0], {"status": "Aktiv"})])
+    payload = json.loads(outbox._conn.execute("SELECT payload FROM outbox").fetchone()[0])
+    assert "certificate" not in payload and "receipt" not in payload
+    assert len(payload["certificate_sha256"]) == 64
+    assert payload["activation_id"] == "act-1"

@@ -1,0 +1,224 @@
+"""The private composition root: which adapters implement the kiosk's ports.
+
+Used by `kioskctl demo` and by the Kivy app. ``build_services(settings, state_dir, demo)``
+returns every service a visit needs; in demo mode that includes the simulated card deck
+and a reference portal on loopback (seeded with the demo cast). A configured backend that
+fails to load fails loudly: a production kiosk never falls back to simulation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from kiosk.audit import AuditLog, evidence_summary
+from kiosk.devicekey import load_or_create
+from kiosk.errors import ConfigError, KioskError
+from kiosk.model import AdminAuthorisation, DocumentEvidence
+from kiosk.outbox import Outbox, SystemClock
+from kiosk.ports import CardDeck, CardReader, Clock, FrameSource, Portal, Scanner, TokenProvider
+from kiosk.settings import Settings
+from kiosk.sync import SyncWorker
+from kiosk.visit.base import Effect, Event
+from kiosk.visit.effects import EFFECT_DONE, EffectKind
+from kiosk.visit.runner import EffectRunner
+
+log = logging.getLogger("kiosk.wiring")
+
+# Effects worth an audit entry, and the argument names safe to copy into it.
+AUDITED_EFFECTS: dict[str, tuple[str, ...]] = {
+    EffectKind.ADMIN_SIGN_IN: (),
+    EffectKind.AUTHORISE_ADMIN: ("hsa_id",),
+    EffectKind.FETCH_RECORD: ("card_number",),
+    EffectKind.START_ACTIVATION: ("card_number", "idempotency_key"),
+    EffectKind.START_UNLOCK: ("card_number", "idempotency_key"),
+    EffectKind.WRITE_PIN: ("card_number",),
+    EffectKind.UNLOCK_PIN: ("card_number",),
+    EffectKind.CHANGE_PIN: ("card_number",),
+    EffectKind.SIGN_RECEIPT: ("card_number",),
+    EffectKind.BLOCK_CARD: ("card_number", "reason", "idempotency_key"),
+    EffectKind.SYNC_RESULT: (),
+}
+
+
+@dataclass
+class Services:
+    """Everything a visit needs, and how to release it."""
+
+    settings: Settings
+    state_dir: Path
+    clock: Clock
+    reader: CardReader
+    tokens: TokenProvider
+    portal: Portal
+    outbox: Outbox
+    sync: SyncWorker
+    deck: CardDeck | None = None
+    camera: FrameSource | None = None
+    scanner: Scanner | None = None
+    running_portal: Any = None  # portal.server.RunningPortal in demo mode
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit log (it shares the outbox's database)."""
+        return self.outbox.audit
+
+    def effect_runner(self) -> EffectRunner:
+        """An effect runner on these services that audits each step and syncs via the outbox."""
+        return AuditedRunner(self)
+
+    def close(self) -> None:
+        """Stop workers, close devices and the portal, in reverse order of creation."""
+        while self._closers:
+            closer = self._closers.pop()
+            try:
+                closer()
+            except Exception:  # closing must go on: log and continue
+                log.exception("closing a service failed")
+
+
+class AuditedRunner(EffectRunner):
+    """The visit runner with an audit entry per significant effect and outbox-backed sync."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(
+            services.reader, services.tokens, services.portal, services.outbox, services.clock
+        )
+        self.services = services
+        self.admin_hsa_id = "unknown"
+        self.card_number: str | None = None
+        self.handlers[EffectKind.SYNC_RESULT] = lambda a: services.sync.send_now(a["result"])
+
+    def run(self, effect: Effect) -> Event:
+        """Run the effect, then record who did what to which card (never a secret)."""
+        names = AUDITED_EFFECTS.get(effect.kind)
+        details: dict[str, Any] = {
+            name: str(effect.args[name]) for name in names or () if name in effect.args
+        }
+        evidence = effect.args.get("evidence")
+        if isinstance(evidence, DocumentEvidence):
+            details["evidence"] = evidence_summary(evidence)  # how each fact was established
+        card = effect.args.get("card_number")
+        if isinstance(card, str):
+            self.card_number = card
+        outcome = super().run(effect)
+        if names is None:
+            return outcome
+        result = outcome.data.get("result")
+        if isinstance(result, AdminAuthorisation):
+            self.admin_hsa_id = result.hsa_id
+        if outcome.kind == EFFECT_DONE:
+            details["outcome"] = "done"
+        else:
+            error = outcome.data.get("error")
+            details["outcome"] = "failed"
+            details["error"] = error.code if isinstance(error, KioskError) else "internal"
+        self.services.audit.append(
+            str(effect.kind), self.admin_hsa_id, self.clock.now(), self.card_number, details
+        )
+        return outcome
+
+
+def build_services(
+    settings: Settings,
+    state_dir: Path,
+    demo: bool,
+    *,
+    today: date | None = None,
+    portal_url: str | None = None,
+) -> Services:
+    """Compose the adapters the settings name; demo adds the card deck and a loopback portal."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    clock = SystemClock()
+    closers: list[Callable[[], None]] = []
+    try:
+        running = None
+        if demo and portal_url is None:
+            running = _start_demo_portal(state_dir, today)
+            closers.append(running.stop)
+            portal_url = running.url
+        portal = _portal_client(settings, portal_url)
+        closers.append(portal.close)
+        outbox = Outbox(
+            state_dir,
+            load_or_create(state_dir),
+            clock,
+            alert_hours=settings.card_rules.deadline_alert_hours,
+            actor=settings.kiosk.kiosk_id,
+        )
+        closers.append(outbox.close)
+        sync = SyncWorker(outbox, portal, lease_s=_lease_seconds(settings))
+        closers.append(sync.stop)
+        if demo:
+            from hardware.sim import build_demo_hardware
+
+            hardware = build_demo_hardware(state_dir, today or clock.now().date(), settings)
+            closers.append(hardware.close)
+            reader, tokens, deck = hardware.reader, hardware.tokens, hardware.deck
+        else:
+            reader, tokens = _production_hardware(settings)
+            deck = None
+        return Services(
+            settings, state_dir, clock, reader, tokens, portal, outbox, sync, deck,
+            running_portal=running, _closers=closers,
+        )
+    except BaseException:
+        for closer in reversed(closers):
+            try:
+                closer()
+            except Exception:
+                log.exception("closing after a failed start failed")
+        raise
+
+
+def _start_demo_portal(state_dir: Path, today: date | None) -> Any:
+    from portal.server import start_in_thread
+
+    return start_in_thread(
+        state_dir / "demo-portal" / "portal.db", "127.0.0.1", 0, seed_demo=True, today=today
+    )
+
+
+def _portal_client(settings: Settings, url: str | None) -> Any:
+    from dataclasses import replace
+
+    from kiosk.portal_client import PortalClient
+
+    portal_settings = settings.portal if url is None else replace(settings.portal, url=url)
+    return PortalClient.from_settings(portal_settings, settings.kiosk.kiosk_id)
+
+
+def _lease_seconds(settings: Settings) -> float:
+    portal = settings.portal
+    per_try = portal.connect_timeout_s + portal.read_timeout_s + portal.backoff_s * 8
+    return max(60.0, per_try * (portal.retries + 1) * 2)
+
+
+def _production_hardware(settings: Settings) -> tuple[CardReader, TokenProvider]:
+    hardware = settings.hardware
+    if hardware.reader != "pcsc":
+        raise ConfigError(
+            f"hardware.reader = {hardware.reader!r} is a simulation; a kiosk outside demo mode "
+            "needs 'pcsc'",
+            path="hardware.reader",
+        )
+    if not hardware.pkcs11_module:
+        raise ConfigError("hardware.pkcs11_module is not set", path="hardware.pkcs11_module")
+    from hardware.pcsc.reader import PcscReader
+    from hardware.pkcs11.module import Pkcs11Module
+    from hardware.pkcs11.token import Pkcs11TokenProvider
+
+    reader = PcscReader.from_settings(hardware)
+    module = Pkcs11Module.load(hardware.pkcs11_module)
+    tokens = Pkcs11TokenProvider(
+        module,
+        card_number_of=lambda name: reader.identify(name).card_number,
+        profile=hardware.card_profile,
+        pin_policy=settings.pin_policy,
+    )
+    return reader, tokens

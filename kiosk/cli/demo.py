@@ -1,0 +1,303 @@
+"""`kioskctl demo visit`: a scripted, headless, end-to-end activation visit.
+
+The reference portal runs on loopback (seeded with the demo cast), the holder's card is
+simulated with a SoftHSM2 token, the document scan and the PINs are scripted. Each step
+is printed (never a PIN digit), then the card's status read back from the portal.
+With ``--portal-down`` the portal stops right after handing out the activation ticket:
+the visit completes locally, the result waits in the outbox, and a flush after the
+portal is back makes the card Aktiv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from kiosk import demo
+from kiosk.errors import KioskError
+from kiosk.i18n import LANGUAGES, describe_error, translate
+from kiosk.model import AdminAuthorisation, DocumentEvidence, Provenance
+from kiosk.visit.base import Effect, Event, Step
+from kiosk.visit.effects import EFFECT_DONE, EFFECT_FAILED, EffectKind
+from kiosk.visit.secret import Secret
+
+# The holder's scripted PIN: passes the PIN policy for every demo holder.
+DEMO_HOLDER_PIN = "482916"
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+
+@dataclass
+class DemoReport:
+    """What the demo did, for --json and for tests."""
+
+    holder: str
+    card_number: str
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    final_view: str = ""
+    final_message: str = ""
+    status_after_visit: str = ""
+    queued: bool = False
+    outbox_after_visit: dict[str, Any] = field(default_factory=dict)
+    status_after_flush: str | None = None
+    final_status: str = ""
+    audit_ok: bool = False
+    audit_entries: int = 0
+    elapsed_s: float = 0.0
+    state_dir: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON-compatible form."""
+        return dict(self.__dict__)
+
+
+def register(subparsers: Any) -> None:
+    """Add ``demo`` and its ``visit`` subcommand."""
+    parser = subparsers.add_parser("demo", help="headless demo runs")
+    sub = parser.add_subparsers(dest="demo_command", required=True)
+    visit = sub.add_parser("visit", help="a scripted end-to-end activation visit")
+    visit.add_argument("--json", action="store_true", help="print one JSON report")
+    visit.add_argument("--portal-down", action="store_true",
+                       help="the portal goes down after the ticket; flush once it is back")
+    visit.add_argument("--holder", default="anna",
+                       help="demo holder (anna, bertil, ...); default anna")
+    visit.add_argument("--state-dir", help="keep the kiosk state here (default: a temp dir)")
+    visit.add_argument("--lang", choices=LANGUAGES, default="sv")
+    visit.set_defaults(func=_visit)
+
+
+def document_evidence(holder: demo.DemoHolder) -> DocumentEvidence:
+    """The holder's ID document as a scan would read it (the demo cast's document)."""
+    digits = holder.personnummer
+    birth = date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]) % 60)
+    facts = ("doc_type", "expiry", "birth_date", "personnummer", "document_number")
+    return DocumentEvidence(
+        doc_type=holder.document,
+        expiry=holder.document_expiry,
+        birth_date=birth,
+        personnummer=holder.personnummer,
+        document_number=holder.document_number,
+        how=dict.fromkeys(facts, Provenance.SCANNED),
+    )
+
+
+def activation_script(
+    reader: str, evidence: DocumentEvidence, pin: str
+) -> list[tuple[str, dict[str, Any]] | str]:
+    """The inputs of an activation visit: card, record, document, PIN twice, receipt PIN."""
+    digits: list[tuple[str, dict[str, Any]] | str] = [("pin_digit", {"digit": d}) for d in pin]
+    return [
+        ("card_inserted", {"reader": reader}),
+        "continue",
+        ("document_scanned", {"evidence": evidence}),
+        ("document_confirmed", {"photo": True, "age": True}),
+        *digits, "pin_submit",
+        *digits, "pin_submit",
+        *digits, "pin_submit",
+    ]
+
+
+def describe_step(event: Event | None, step: Step) -> dict[str, Any]:
+    """One printable line of the transcript: never event data (a PIN digit is data)."""
+    line: dict[str, Any] = {"view": step.view.name.value}
+    if event is not None:
+        line["event"] = event.kind
+        if event.kind in (EFFECT_DONE, EFFECT_FAILED):
+            line["effect"] = str(event.data.get("effect"))
+            error = event.data.get("error")
+            if isinstance(error, KioskError):
+                line["error"] = error.code
+    if step.view.message:
+        line["message"] = step.view.message
+    return line
+
+
+def sign_in_admin(services: Any, admin: demo.DemoAdmin) -> AdminAuthorisation:
+    """The administrator signs in with their own card and PIN, then is authorised."""
+    runner = services.effect_runner()
+    services.deck.insert(admin.card_number)
+    reader = services.reader.readers()[0]
+    signed = runner.run(Effect(EffectKind.ADMIN_SIGN_IN, {"reader": reader,
+                                                           "pin": Secret(admin.pin)}))
+    if signed.kind != EFFECT_DONE:
+        raise signed.data["error"]
+    authorised = runner.run(Effect(EffectKind.AUTHORISE_ADMIN, {"hsa_id": admin.hsa_id}))
+    services.deck.remove()
+    if authorised.kind != EFFECT_DONE:
+        raise authorised.data["error"]
+    result: AdminAuthorisation = authorised.data["result"]
+    return result
+
+
+def run_activation(
+    services: Any,
+    holder: demo.DemoHolder,
+    pin: str = DEMO_HOLDER_PIN,
+    on_line: Callable[[dict[str, Any]], None] | None = None,
+    after_ticket: Callable[[], None] | None = None,
+) -> Step:
+    """Run the scripted activation visit on ``services``; the final step."""
+    from kiosk.visit.activation import ActivationFlow
+    from kiosk.visit.runner import run_scripted
+
+    today = services.clock.now().date()
+    admin = sign_in_admin(services, demo.demo_admins(today)[0])
+    services.deck.insert(holder.card_number)
+    reader = services.reader.readers()[0]
+    runner = services.effect_runner()
+    if after_ticket is not None:
+        start = runner.handlers[EffectKind.START_ACTIVATION]
+
+        def start_then(args: dict[str, Any]) -> Any:
+            ticket = start(args)
+            after_ticket()
+            return ticket
+
+        runner.handlers[EffectKind.START_ACTIVATION] = start_then
+    flow = ActivationFlow(admin, services.settings, str(uuid.uuid4()))
+
+    def note(event: Event | None, step: Step) -> None:
+        if on_line is not None:
+            on_line(describe_step(event, step))
+
+    transcript = run_scripted(
+        flow, activation_script(reader, document_evidence(holder), pin), runner, note
+    )
+    return transcript.final
+
+
+def _visit(args: argparse.Namespace) -> int:
+    from kiosk.cli.outbox import load_settings_for
+
+    try:
+        settings, _ = load_settings_for(argparse.Namespace(config=args.config, state_dir=None))
+        today = date.today()
+        holder = demo.demo_holder(args.holder, today)
+    except KeyError:
+        print(translate("sync.demo.unknown_holder", args.lang, holder=args.holder), file=sys.stderr)
+        return EXIT_FAILED
+    except KioskError as exc:
+        message, next_step = describe_error(exc, args.lang)
+        print(f"{message}\n{next_step}", file=sys.stderr)
+        return EXIT_FAILED
+    state_dir = Path(args.state_dir) if args.state_dir else Path(
+        tempfile.mkdtemp(prefix="kiosk-demo-")
+    )
+    try:
+        report = run_demo(settings, state_dir, holder, args.portal_down,
+                          None if args.json else _printer(args.lang))
+    except KioskError as exc:
+        message, next_step = describe_error(exc, args.lang)
+        print(f"{message}\n{next_step}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
+    else:
+        _print_summary(report, args.lang)
+    return EXIT_OK if report.final_status == "Aktiv" else EXIT_FAILED
+
+
+def run_demo(
+    settings: Any,
+    state_dir: Path,
+    holder: demo.DemoHolder,
+    portal_down: bool,
+    on_line: Callable[[dict[str, Any]], None] | None = None,
+) -> DemoReport:
+    """The whole demo: visit, (portal back and flush,) status read back, audit verified."""
+    from hardware.wiring import build_services
+
+    report = DemoReport(holder.key, holder.card_number, state_dir=str(state_dir))
+
+    def keep(line: dict[str, Any]) -> None:
+        report.steps.append(line)
+        if on_line is not None:
+            on_line(line)
+
+    started = time.perf_counter()
+    services = build_services(settings, state_dir, demo=True)
+    try:
+        stop = services.running_portal.stop if portal_down else None
+        final = run_activation(services, holder, on_line=keep, after_ticket=stop)
+        report.final_view = final.view.name.value
+        report.final_message = final.view.message or ""
+        status = services.outbox.status()
+        report.outbox_after_visit = status.as_json()
+        report.queued = status.depth > 0
+        if portal_down:
+            report.status_after_visit = "unreachable"
+            report.status_after_flush = _restart_and_flush(services, keep, holder.card_number)
+        report.final_status = _portal_status(services, holder.card_number)
+        if not portal_down:
+            report.status_after_visit = report.final_status
+        audit = services.audit.verify()
+        report.audit_ok, report.audit_entries = audit.ok, audit.count
+    finally:
+        services.close()
+    report.elapsed_s = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _restart_and_flush(
+    services: Any, keep: Callable[[dict[str, Any]], None], card_number: str
+) -> str:
+    """Bring the portal back on the same database and flush the outbox to it."""
+    from dataclasses import replace
+
+    from kiosk.portal_client import PortalClient
+    from kiosk.sync import SyncWorker
+    from portal.server import start_in_thread
+
+    old = services.running_portal
+    running = start_in_thread(old.db_path, "127.0.0.1", 0)
+    services.running_portal = running
+    services._closers.append(running.stop)
+    client = PortalClient.from_settings(replace(services.settings.portal, url=running.url),
+                                        services.settings.kiosk.kiosk_id)
+    services._closers.append(client.close)
+    services.portal = client
+    flushed = SyncWorker(services.outbox, client).flush()
+    keep({"event": "outbox_flush", "sent": flushed.sent,
+          "depth": services.outbox.status().depth})
+    return _portal_status(services, card_number)
+
+
+def _portal_status(services: Any, card_number: str) -> str:
+    record = services.portal.card(card_number)
+    return str(record.status.value)
+
+
+def _printer(lang: str) -> Callable[[dict[str, Any]], None]:
+    counter = {"n": 0}
+
+    def show(line: dict[str, Any]) -> None:
+        counter["n"] += 1
+        what = line.get("effect") or line.get("event") or "start"
+        extra = f" -> {line['error']}" if "error" in line else ""
+        if line.get("event") == "outbox_flush":
+            print(translate("sync.demo.flush", lang, sent=line["sent"], depth=line["depth"]))
+            return
+        message = translate(line["message"], lang) if "message" in line else ""
+        print(f"{counter['n']:>3}. {what:<20} {line.get('view', ''):<16} {message}{extra}")
+
+    return show
+
+
+def _print_summary(report: DemoReport, lang: str) -> None:
+    if report.queued:
+        print(translate("sync.demo.queued", lang, depth=report.outbox_after_visit.get("depth", 0)))
+    if report.status_after_flush is not None:
+        print(translate("sync.demo.after_flush", lang, status=report.status_after_flush))
+    print(translate("sync.demo.final", lang, card=report.card_number, status=report.final_status))
+    print(translate("sync.demo.audit", lang, count=report.audit_entries,
+                    ok=translate("sync.demo.yes" if report.audit_ok else "sync.demo.no", lang)))
+    print(translate("sync.demo.elapsed", lang, seconds=report.elapsed_s))
