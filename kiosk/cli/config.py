@@ -234,8 +234,8 @@ def _pull(args: argparse.Namespace) -> int:
         settings = load_effective_config(paths).settings
         url = args.url or settings.fleet.pull_url
         if not url:
-            print(translate("fleet.no_pull_url", lang), file=sys.stderr)
-            return 1
+            print(translate("fleet.no_pull_url", lang))
+            return 0  # a push-only fleet: the pull timer has nothing to do
         result = pull_bundle(url, paths, settings.fleet)
     except ConfigError as exc:
         return report_error(exc, lang)
