@@ -11,18 +11,18 @@ import argparse
 import getpass
 import json
 import sys
-import tomllib
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from kiosk.cli._fleet_common import cli_language
 from kiosk.errors import ConfigError, InvalidInput
 from kiosk.i18n import LANGUAGES, translate
 from kiosk.identity.hsaid import parse_hsa_id
 from kiosk.identity.mrz import MrzRepair, MrzResult, parse_mrz, repair_mrz
 from kiosk.identity.personnummer import parse_personnummer
 from kiosk.rules.pin import broken_pin_rules, pin_rule_key
-from kiosk.settings import Settings, load_settings
+from kiosk.settings import Settings
 
 EXIT_PASSED = 0
 EXIT_REJECTED = 1
@@ -35,7 +35,10 @@ def register(subparsers: Any) -> None:
     """Add ``check`` and its four subcommands."""
     parser = subparsers.add_parser("check", help="check identity input and PINs")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--lang", choices=LANGUAGES, default="sv", help="language of messages")
+    common.add_argument(
+        "--lang", choices=LANGUAGES, default=cli_language(),
+        help="language of messages (default: KIOSKCTL_LANG or sv)",
+    )
     sub = parser.add_subparsers(dest="what", required=True)
 
     mrz = sub.add_parser("mrz", parents=[common], help="check MRZ lines read from stdin")
@@ -197,10 +200,11 @@ def _check_hsa_id(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    if not getattr(args, "config", None):
-        return load_settings()
-    with Path(args.config).open("rb") as handle:
-        return load_settings(tomllib.load(handle))
+    """The settings in force (packaged < site < bundle), with --config layered on top."""
+    from kiosk.config_files import load_effective_config
+
+    extra = Path(args.config) if getattr(args, "config", None) else None
+    return load_effective_config(extra=extra).settings
 
 
 def _read_pin() -> str:
@@ -212,7 +216,7 @@ def _read_pin() -> str:
 def _check_pin(args: argparse.Namespace) -> int:
     try:
         settings = _settings(args)
-    except (OSError, tomllib.TOMLDecodeError, ConfigError) as error:
+    except (OSError, ConfigError) as error:
         return _emit({"ok": False, "check": "config", "reason": str(error)}, EXIT_UNUSABLE)
     on = args.on or date.today()
     try:

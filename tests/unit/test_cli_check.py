@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,13 +14,27 @@ import pytest
 from tests.unit.identity.test_mrz import ICAO_TD3, with_char
 
 KIOSKCTL = Path(sys.executable).with_name("kioskctl")
+ENV: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def isolated_kiosk_dirs(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Empty config/state/log dirs, so no site file or applied bundle changes the policy."""
+    base = tmp_path_factory.mktemp("kiosk")
+    ENV.clear()
+    ENV.update(os.environ)
+    ENV.pop("KIOSKCTL_LANG", None)
+    for name in ("CONFIG", "STATE", "LOG"):
+        folder = base / name.lower()
+        folder.mkdir()
+        ENV[f"KIOSK_{name}_DIR"] = str(folder)
 
 
 def kioskctl(*args: str, stdin: str = "") -> tuple[int, dict[str, Any], str]:
     assert KIOSKCTL.exists(), f"{KIOSKCTL} is missing: install the project into the venv"
     done = subprocess.run(
         [str(KIOSKCTL), *args], input=stdin, capture_output=True, text=True, timeout=60,
-        check=False,
+        check=False, env=ENV,
     )
     payload = json.loads(done.stdout) if done.stdout.strip() else {}
     return done.returncode, payload, done.stdout + done.stderr
@@ -141,6 +156,25 @@ def test_the_deny_list_comes_from_the_settings_file(tmp_path: Path) -> None:
     code, out, text = kioskctl("--config", str(config), "check", "pin", *HOLDER, stdin="583920\n")
     assert (code, out["broken"]) == (1, ["deny_list"])
     assert "583920" not in text.replace(str(config), "")
+
+
+def test_the_site_config_file_sets_the_policy() -> None:
+    site = Path(ENV["KIOSK_CONFIG_DIR"]) / "kiosk.toml"
+    site.write_text('[pin_policy]\ndeny_list = ["740291"]\n', encoding="utf-8")
+    try:
+        code, out, _ = kioskctl("check", "pin", *HOLDER, stdin="740291\n")
+    finally:
+        site.unlink()
+    assert (code, out["broken"]) == (1, ["deny_list"])
+
+
+def test_messages_follow_kioskctl_lang() -> None:
+    ENV["KIOSKCTL_LANG"] = "en"
+    try:
+        _, out, _ = kioskctl("check", "hsa-id", "SE2321000017-ABCD")
+    finally:
+        ENV.pop("KIOSKCTL_LANG")
+    assert out["message"] == "The organisation number's check digit does not match."
 
 
 def test_an_unknown_setting_is_unusable_input(tmp_path: Path) -> None:
