@@ -68,7 +68,7 @@ CLAIMABLE = """
 SELECT id FROM outbox AS o
 WHERE o.state = 'pending'
   AND (o.lease_until IS NULL OR o.lease_until < :now)
-  AND o.next_attempt_at <= :now
+  AND o.next_attempt_at <= :due
   AND NOT EXISTS (
       SELECT 1 FROM outbox AS e
       WHERE e.card_number = o.card_number AND e.state = 'pending' AND e.id < o.id
@@ -263,15 +263,23 @@ class Outbox:
 
     # --- claiming and settling -----------------------------------------------------
 
-    def claim(self, worker_id: str, limit: int, lease_s: float) -> list[Claimed]:
-        """Lease up to ``limit`` sendable rows, oldest first, in one IMMEDIATE transaction."""
+    def claim(
+        self, worker_id: str, limit: int, lease_s: float, ignore_backoff: bool = False
+    ) -> list[Claimed]:
+        """Lease up to ``limit`` sendable rows, oldest first, in one IMMEDIATE transaction.
+
+        ``ignore_backoff`` (an operator's flush) also takes rows still waiting to retry.
+        """
         now = self.now().timestamp()
+        due = float("inf") if ignore_backoff else now
         try:
             with self._lock, immediate(self._conn):
                 self._break_dead_leases(now)
                 ids = [
                     int(r["id"])
-                    for r in self._conn.execute(CLAIMABLE, {"now": now, "limit": limit})
+                    for r in self._conn.execute(
+                        CLAIMABLE, {"now": now, "due": due, "limit": limit}
+                    )
                 ]
                 if not ids:
                     return []

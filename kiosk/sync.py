@@ -131,13 +131,19 @@ class SyncWorker:
         self._stop = threading.Event()
         self._wake = threading.Event()
 
-    def flush(self, max_rounds: int | None = None) -> FlushReport:
-        """Send until nothing is sendable or the portal is unreachable."""
+    def flush(self, max_rounds: int | None = None, ignore_backoff: bool = False) -> FlushReport:
+        """Send until nothing is sendable or the portal is unreachable.
+
+        ``ignore_backoff`` (an operator's explicit flush) retries rows at once.
+        """
         report = FlushReport()
         rounds = 0
         while max_rounds is None or rounds < max_rounds:
             rounds += 1
-            claimed = self.outbox.claim(self.worker_id, self.batch, self.lease_s)
+            claimed = self.outbox.claim(
+                self.worker_id, self.batch, self.lease_s, ignore_backoff=ignore_backoff
+            )
+            ignore_backoff = False  # a row that fails again now waits its backoff
             if not claimed:
                 break
             if not self._send_batch(claimed, report):

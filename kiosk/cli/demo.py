@@ -118,6 +118,9 @@ def describe_step(event: Event | None, step: Step) -> dict[str, Any]:
                 line["error"] = error.code
     if step.view.message:
         line["message"] = step.view.message
+        line["params"] = {
+            k: v for k, v in step.view.params.items() if isinstance(v, str | int | float)
+        }
     return line
 
 
@@ -233,6 +236,8 @@ def run_demo(
         status = services.outbox.status()
         report.outbox_after_visit = status.as_json()
         report.queued = status.depth > 0
+        if report.queued:
+            keep({"event": "outbox_status", "depth": status.depth})
         if portal_down:
             report.status_after_visit = "unreachable"
             report.status_after_flush = _restart_and_flush(services, keep, holder.card_number)
@@ -265,7 +270,7 @@ def _restart_and_flush(
                                         services.settings.kiosk.kiosk_id)
     services._closers.append(client.close)
     services.portal = client
-    flushed = SyncWorker(services.outbox, client).flush()
+    flushed = SyncWorker(services.outbox, client).flush(ignore_backoff=True)
     keep({"event": "outbox_flush", "sent": flushed.sent,
           "depth": services.outbox.status().depth})
     return _portal_status(services, card_number)
@@ -277,24 +282,34 @@ def _portal_status(services: Any, card_number: str) -> str:
 
 
 def _printer(lang: str) -> Callable[[dict[str, Any]], None]:
-    counter = {"n": 0}
+    counter = {"n": 0, "digits": 0}
 
     def show(line: dict[str, Any]) -> None:
-        counter["n"] += 1
-        what = line.get("effect") or line.get("event") or "start"
-        extra = f" -> {line['error']}" if "error" in line else ""
-        if line.get("event") == "outbox_flush":
+        event = line.get("event")
+        if event == "pin_digit":  # one dot per digit, never the digit
+            counter["digits"] += 1
+            return
+        if event == "outbox_flush":
             print(translate("sync.demo.flush", lang, sent=line["sent"], depth=line["depth"]))
             return
-        message = translate(line["message"], lang) if "message" in line else ""
+        if event == "outbox_status":
+            print(translate("sync.demo.queued", lang, depth=line["depth"]))
+            return
+        counter["n"] += 1
+        what = line.get("effect") or event or "start"
+        if counter["digits"]:
+            what = f"{what} ({'•' * counter['digits']})"
+            counter["digits"] = 0
+        extra = f" -> {line['error']}" if "error" in line else ""
+        message = translate(line["message"], lang, **line.get("params", {})) if (
+            "message" in line
+        ) else ""
         print(f"{counter['n']:>3}. {what:<20} {line.get('view', ''):<16} {message}{extra}")
 
     return show
 
 
 def _print_summary(report: DemoReport, lang: str) -> None:
-    if report.queued:
-        print(translate("sync.demo.queued", lang, depth=report.outbox_after_visit.get("depth", 0)))
     if report.status_after_flush is not None:
         print(translate("sync.demo.after_flush", lang, status=report.status_after_flush))
     print(translate("sync.demo.final", lang, card=report.card_number, status=report.final_status))

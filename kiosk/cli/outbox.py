@@ -104,6 +104,8 @@ def register(subparsers: Any) -> None:
     flush = sub.add_parser("flush", help="send queued results to the portal now")
     add_common(flush)
     flush.add_argument("--json", action="store_true", help="print JSON")
+    flush.add_argument("--now", action="store_true",
+                       help="retry at once, also results still waiting out their backoff")
     flush.set_defaults(func=_flush)
 
     export = sub.add_parser("export", help="write a signed record of the pending results")
@@ -153,7 +155,7 @@ def _flush(args: argparse.Namespace) -> int:
     try:
         worker = SyncWorker(ctx.outbox, portal_for(ctx.settings),
                             lease_s=lease_seconds(ctx.settings))
-        report = worker.flush()
+        report = worker.flush(ignore_backoff=args.now)
         status = ctx.outbox.status()
     except KioskError as exc:
         return fail(exc, args.lang)
