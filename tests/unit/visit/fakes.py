@@ -1,0 +1,334 @@
+"""Small in-test fakes of the ports, for UNIT tests of the flows and the runner only.
+
+The real adapters (pyscard/vpcd reader, SoftHSM2 token, reference portal over HTTP, the
+SQLite outbox) are exercised by their owners' integration tests; these fakes stand in so
+the pure state machines can be driven through every path in milliseconds. Each fake has
+fault switches that raise the same KioskErrors the real adapters raise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from kiosk.demo import DEMO_OFFICE, DemoHolder, demo_admins, demo_holders
+from kiosk.errors import (
+    CardNotFound,
+    CardRemoved,
+    KioskError,
+    PinLocked,
+    PortalRejected,
+    PortalUnreachable,
+    StorageError,
+    WrongPin,
+)
+from kiosk.model import (
+    AdminAuthorisation,
+    CardClass,
+    CardIdentity,
+    CardRecord,
+    CardStatus,
+    CertificateInfo,
+    DocumentEvidence,
+    Provenance,
+    TrustLevel,
+    VisitResult,
+)
+from kiosk.ports import ActivationTicket, CardEvent, PinStatus
+from kiosk.settings import KioskIdentitySettings, Settings
+from kiosk.visit.base import Event
+
+T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+TODAY = T0.date()
+SETTINGS = Settings(kiosk=KioskIdentitySettings(card_office=DEMO_OFFICE))
+READER = "Fake Reader 0"
+
+
+def holder(key: str) -> DemoHolder:
+    return next(h for h in demo_holders(TODAY) if h.key == key)
+
+
+def record_of(h: DemoHolder, **changes: Any) -> CardRecord:
+    record = CardRecord(
+        card_number=h.card_number,
+        status=h.card_status,
+        kind=h.card_kind,
+        issuer=h.issuer,
+        holder_name=h.name,
+        personnummer=h.personnummer,
+        hsa_id=h.hsa_id,
+        trust_level=h.trust_level,
+        manufactured=h.manufactured,
+        valid_until=h.manufactured + timedelta(days=5 * 365),
+    )
+    return replace(record, **changes)
+
+
+def evidence_of(h: DemoHolder, **changes: Any) -> DocumentEvidence:
+    evidence = DocumentEvidence(
+        doc_type=h.document,
+        expiry=h.document_expiry,
+        birth_date=None,
+        personnummer=h.personnummer,
+        document_number=h.document_number,
+        how={"personnummer": Provenance.SCANNED},
+    )
+    return replace(evidence, **changes)
+
+
+def admin_auth(index: int = 0) -> AdminAuthorisation:
+    a = demo_admins(TODAY)[index]
+    return AdminAuthorisation(a.hsa_id, a.name, DEMO_OFFICE, a.training_valid_until)
+
+
+def cert(hsa_id: str, usage: str = "authentication", der: bytes = b"DER") -> CertificateInfo:
+    return CertificateInfo(
+        label=usage,
+        usage=usage,
+        subject=f"CN=Someone,serialNumber={hsa_id}",
+        issuer="CN=SITHS e-id Person ID 3 CA v1",
+        serial=0x1234,
+        not_before=T0 - timedelta(days=10),
+        not_after=T0 + timedelta(days=5 * 365),
+        hsa_id=hsa_id,
+        trust_level=TrustLevel.LOA3,
+        chain_valid=True,
+        der=der,
+    )
+
+
+def ev(kind: str, at: datetime = T0, **data: Any) -> Event:
+    return Event(kind, at, data)
+
+
+class FakeClock:
+    def __init__(self, now: datetime = T0) -> None:
+        self.current = now
+
+    def now(self) -> datetime:
+        self.current += timedelta(seconds=1)
+        return self.current
+
+
+class FakeReader:
+    def __init__(self) -> None:
+        self.card: str | None = None
+        self.card_class = CardClass.SITHS
+        self.expose_number = True
+
+    def readers(self) -> list[str]:
+        return [READER]
+
+    def wait_for_change(self, timeout: float) -> CardEvent | None:
+        return None
+
+    def cancel(self) -> None:
+        return None
+
+    def identify(self, reader: str | None = None) -> CardIdentity:
+        if self.card is None:
+            raise CardRemoved("no card")
+        number = self.card if self.expose_number else None
+        return CardIdentity(READER, b"\x3b\x7f", self.card_class, "gen2", "SITHS", number)
+
+    def has_pin_pad(self, reader: str | None = None) -> bool:
+        return False
+
+
+@dataclass
+class FakeCard:
+    number: str
+    pin: str | None = None
+    tries_left: int = 3
+    locked: bool = False
+    certificates: list[CertificateInfo] = field(default_factory=list)
+    signed: list[bytes] = field(default_factory=list)
+
+
+class FakeToken:
+    """A card's token; ``faults`` maps a method name to the KioskError it raises once."""
+
+    def __init__(self, card: FakeCard, faults: dict[str, KioskError], admin_pin: str) -> None:
+        self.card = card
+        self.faults = faults
+        self.admin_pin = admin_pin
+
+    def _fault(self, name: str) -> None:
+        error = self.faults.pop(name, None)
+        if error is not None:
+            raise error
+
+    def _check(self, pin: str) -> None:
+        if self.card.locked:
+            raise PinLocked()
+        if pin != self.card.pin:
+            self.card.tries_left -= 1
+            if self.card.tries_left <= 0:
+                self.card.locked = True
+                raise PinLocked()
+            raise WrongPin(tries_left=self.card.tries_left)
+        self.card.tries_left = 3
+
+    def pin_status(self) -> PinStatus:
+        return PinStatus(initialised=self.card.pin is not None, locked=self.card.locked)
+
+    def admin_sign_in(self, pin: str) -> CertificateInfo:
+        self._fault("admin_sign_in")
+        if pin != self.admin_pin:
+            raise WrongPin(tries_left=2)
+        return self.card.certificates[0]
+
+    def set_initial_pin(self, credential: str, new_pin: str) -> None:
+        self._fault("set_initial_pin")
+        if credential != "CRED-" + self.card.number:
+            raise KioskError("bad credential")
+        self.card.pin = new_pin
+
+    def change_pin(self, old_pin: str, new_pin: str) -> None:
+        self._fault("change_pin")
+        self._check(old_pin)
+        self.card.pin = new_pin
+
+    def unlock_pin(self, credential: str, new_pin: str) -> None:
+        self._fault("unlock_pin")
+        self.card.pin = new_pin
+        self.card.locked = False
+        self.card.tries_left = 3
+
+    def certificates(self) -> list[CertificateInfo]:
+        self._fault("certificates")
+        return list(self.card.certificates)
+
+    def sign_receipt(self, pin: str, receipt: bytes) -> bytes:
+        self._fault("sign_receipt")
+        self._check(pin)
+        self.card.signed.append(receipt)
+        return b"SIG:" + receipt[:8]
+
+
+class FakeTokens:
+    def __init__(self, reader: FakeReader) -> None:
+        self.reader = reader
+        self.cards: dict[str, FakeCard] = {}
+        self.faults: dict[str, KioskError] = {}
+        self.admin_pin = demo_admins(TODAY)[0].pin
+
+    def open(self, reader: str | None = None) -> FakeToken:
+        if self.reader.card is None:
+            raise CardRemoved("no card")
+        return FakeToken(self.cards[self.reader.card], self.faults, self.admin_pin)
+
+
+class FakePortal:
+    def __init__(self) -> None:
+        self.records = {h.card_number: record_of(h) for h in demo_holders(TODAY)}
+        self.admins = {a.hsa_id: admin_auth(i) for i, a in enumerate(demo_admins(TODAY))}
+        self.down = False
+        self.rejects: dict[str, str] = {}
+        self.calls: list[tuple[str, str]] = []  # (method, idempotency key or argument)
+
+    def _gate(self, method: str) -> None:
+        if self.down:
+            raise PortalUnreachable("down")
+        if method in self.rejects:
+            raise PortalRejected(self.rejects[method])
+
+    def card(self, card_number: str) -> CardRecord:
+        self._gate("card")
+        if card_number not in self.records:
+            raise CardNotFound(card_number)
+        return self.records[card_number]
+
+    def authorise_admin(self, hsa_id: str) -> AdminAuthorisation:
+        self._gate("authorise_admin")
+        if hsa_id not in self.admins:
+            raise PortalRejected("unknown_admin")
+        return self.admins[hsa_id]
+
+    def _ticket(self, card_number: str, now: datetime) -> ActivationTicket:
+        return ActivationTicket(
+            "ACT-" + card_number, card_number, "CRED-" + card_number, now, now + timedelta(days=5)
+        )
+
+    def start_activation(
+        self, card_number: str, admin_hsa_id: str, evidence: DocumentEvidence, idempotency_key: str
+    ) -> ActivationTicket:
+        self._gate("start_activation")
+        self.calls.append(("start_activation", idempotency_key))
+        self.records[card_number] = replace(self.records[card_number], activation_started=T0)
+        return self._ticket(card_number, T0)
+
+    def complete_activation(
+        self,
+        activation_id: str,
+        receipt: bytes,
+        signature: bytes,
+        certificate: bytes,
+        idempotency_key: str,
+    ) -> CardRecord:
+        self._gate("complete_activation")
+        self.calls.append(("complete_activation", idempotency_key))
+        number = activation_id.removeprefix("ACT-")
+        self.records[number] = replace(self.records[number], status=CardStatus.ACTIVE)
+        return self.records[number]
+
+    def start_unlock(
+        self, card_number: str, admin_hsa_id: str, evidence: DocumentEvidence, idempotency_key: str
+    ) -> ActivationTicket:
+        self._gate("start_unlock")
+        self.calls.append(("start_unlock", idempotency_key))
+        return self._ticket(card_number, T0)
+
+    def block(
+        self, card_number: str, admin_hsa_id: str, reason: str, idempotency_key: str
+    ) -> CardRecord:
+        self._gate("block")
+        self.calls.append(("block", idempotency_key))
+        self.records[card_number] = replace(self.records[card_number], status=CardStatus.BLOCKED)
+        return self.records[card_number]
+
+    def heartbeat(self, status: dict[str, Any]) -> None:
+        return None
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.results: dict[str, VisitResult] = {}
+        self.failing = False
+
+    def record(self, result: VisitResult) -> str:
+        if self.failing:
+            raise StorageError("disk full")
+        self.results[result.idempotency_key] = result
+        return f"outbox-{len(self.results)}"
+
+
+@dataclass
+class Rig:
+    reader: FakeReader
+    tokens: FakeTokens
+    portal: FakePortal
+    store: FakeStore
+    clock: FakeClock
+
+    def insert(self, h: DemoHolder, pin: str | None = None) -> FakeCard:
+        card = self.tokens.cards.setdefault(
+            h.card_number, FakeCard(h.card_number, pin, certificates=[cert(h.hsa_id, "signature")])
+        )
+        self.reader.card = h.card_number
+        return card
+
+
+def rig() -> Rig:
+    reader = FakeReader()
+    tokens = FakeTokens(reader)
+    admin = demo_admins(TODAY)[0]
+    tokens.cards[admin.card_number] = FakeCard(
+        admin.card_number, admin.pin, certificates=[cert(admin.hsa_id)]
+    )
+    return Rig(reader, tokens, FakePortal(), FakeStore(), FakeClock())
+
+
+def today() -> date:
+    return TODAY

@@ -1,0 +1,214 @@
+"""PIN unlock, PIN change, card check and block visits."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from kiosk.errors import PinLocked
+from kiosk.model import CardClass, CardStatus, VisitKind
+from kiosk.visit.base import ViewName
+from kiosk.visit.runner import push_result
+from tests.unit.visit.drive import (
+    CURRENT_PIN,
+    INSERT,
+    NEW_PIN,
+    Driver,
+    happy_script,
+    pin_keys,
+    visit,
+)
+from tests.unit.visit.fakes import evidence_of, holder
+
+EVA = holder("eva")
+
+
+@pytest.mark.parametrize(
+    ("kind", "effects", "message"),
+    [
+        (VisitKind.ACTIVATION,
+         ["identify_card", "fetch_record", "start_activation", "write_pin", "sign_receipt",
+          "record_result", "sync_result"], "visit.done.activation"),
+        (VisitKind.UNLOCK,
+         ["identify_card", "fetch_record", "start_unlock", "unlock_pin", "record_result"],
+         "visit.done.unlock"),
+        (VisitKind.CHANGE_PIN,
+         ["identify_card", "fetch_record", "change_pin", "record_result"], "visit.done.change_pin"),
+        (VisitKind.BLOCK, ["fetch_record", "block_card", "record_result"], "visit.done.block"),
+    ],
+)
+def test_happy_paths(kind: VisitKind, effects: list[str], message: str) -> None:
+    d = visit(kind)
+    d.inputs(happy_script(kind, d.rig))
+    assert d.step.finished and d.view.name is ViewName.DONE, d.view
+    assert d.view.message == message
+    assert d.effects_run == effects
+    assert len(d.rig.store.results) == 1
+    result = next(iter(d.rig.store.results.values()))
+    assert result.kind is kind and result.idempotency_key.startswith("v1:")
+    assert NEW_PIN not in repr(result) and CURRENT_PIN not in repr(result)
+
+
+def test_unlock_sets_the_new_pin_and_clears_the_lock() -> None:
+    d = visit(VisitKind.UNLOCK)
+    d.inputs(happy_script(VisitKind.UNLOCK, d.rig))
+    card = d.rig.tokens.cards[EVA.card_number]
+    assert card.pin == NEW_PIN and not card.locked
+    assert d.rig.portal.calls == [("start_unlock", "v1:start_unlock")]
+
+
+def test_unlock_needs_an_active_card() -> None:
+    d = visit(VisitKind.UNLOCK)
+    d.rig.insert(holder("anna"))
+    d.send(INSERT[0], **INSERT[1])
+    assert d.step.finished and d.view.error is not None
+    assert d.view.error.message == "rules.card.not_active"
+
+
+def test_unlock_requires_the_document_check() -> None:
+    d = visit(VisitKind.UNLOCK)
+    d.rig.insert(EVA, CURRENT_PIN)
+    d.inputs([INSERT, "continue"])
+    assert d.view.name is ViewName.DOCUMENT_CHECK
+    wrong = evidence_of(EVA, personnummer=holder("anna").personnummer)
+    d.send("document_scanned", evidence=wrong)
+    assert d.view.error is not None
+    assert d.view.error.message == "rules.document.personnummer_mismatch"
+    assert "start_unlock" not in d.effects_run
+
+
+def test_change_pin_with_a_wrong_current_pin_shows_tries_left() -> None:
+    d = visit(VisitKind.CHANGE_PIN)
+    d.rig.insert(EVA, CURRENT_PIN)
+    d.inputs([INSERT, "continue", *pin_keys("111222"), *pin_keys(NEW_PIN), *pin_keys(NEW_PIN)])
+    assert d.view.name is ViewName.PIN_CURRENT and d.view.pin_length == 0
+    assert d.view.error is not None and d.view.error.params["tries_left"] == 2
+    d.inputs([*pin_keys(CURRENT_PIN), *pin_keys(NEW_PIN), *pin_keys(NEW_PIN)])
+    assert d.view.name is ViewName.DONE
+    assert d.rig.tokens.cards[EVA.card_number].pin == NEW_PIN
+
+
+def test_change_pin_refuses_the_same_pin_again() -> None:
+    d = visit(VisitKind.CHANGE_PIN)
+    d.rig.insert(EVA, CURRENT_PIN)
+    d.inputs([INSERT, "continue", *pin_keys(CURRENT_PIN), *pin_keys(CURRENT_PIN)])
+    assert d.view.name is ViewName.PIN_CHOOSE
+    assert d.view.error is not None and d.view.error.message == "rules.pin.same_as_current"
+
+
+def test_change_pin_locked_ends_and_points_to_an_unlock_visit() -> None:
+    d = visit(VisitKind.CHANGE_PIN)
+    d.rig.insert(EVA, CURRENT_PIN)
+    d.rig.tokens.faults["change_pin"] = PinLocked()
+    d.inputs([INSERT, "continue", *pin_keys(CURRENT_PIN), *pin_keys(NEW_PIN), *pin_keys(NEW_PIN)])
+    assert d.step.finished and d.view.error is not None
+    assert d.view.error.code == "pin_locked" and d.view.error.next_step == "next.pin_locked"
+
+
+def test_card_check_shows_certificates_validity_and_status() -> None:
+    d = visit(VisitKind.CARD_CHECK)
+    d.rig.insert(EVA, CURRENT_PIN)
+    d.send(INSERT[0], **INSERT[1])
+    assert d.view.name is ViewName.CARD_INFO and not d.step.finished
+    params = d.view.params
+    assert params["status"] == "Aktiv" and params["hsa_id"] == EVA.hsa_id
+    assert params["valid_until"] is not None
+    (cert,) = params["certificates"]
+    assert cert["usage"] == "signature" and cert["valid_now"] is True and cert["days_left"] > 0
+    assert d.view.actions == ("done",)
+    d.send("done")
+    assert d.step.finished and d.view.name is ViewName.CARD_INFO
+    assert d.rig.store.results == {}  # a check changes nothing and records nothing
+
+
+def test_card_check_with_the_portal_down_shows_certificates_and_offers_retry() -> None:
+    d = visit(VisitKind.CARD_CHECK)
+    d.rig.insert(EVA, CURRENT_PIN)
+    d.rig.portal.down = True
+    d.send(INSERT[0], **INSERT[1])
+    assert d.view.name is ViewName.CARD_INFO
+    assert d.view.error is not None and d.view.error.code == "portal_unreachable"
+    assert len(d.view.params["certificates"]) == 1 and d.view.params["record_found"] is False
+    assert d.view.params["hsa_id"] == EVA.hsa_id  # HSA-id lookup from the certificate
+    assert d.view.actions == ("retry", "done")
+    d.rig.portal.down = False
+    d.send("retry")
+    assert d.view.error is None and d.view.params["record_found"] is True
+
+
+def test_card_check_of_a_blocked_card_shows_it() -> None:
+    d = visit(VisitKind.CARD_CHECK)
+    d.rig.insert(EVA, CURRENT_PIN)
+    rec = d.rig.portal.records[EVA.card_number]
+    d.rig.portal.records[EVA.card_number] = replace(rec, status=CardStatus.BLOCKED)
+    d.send(INSERT[0], **INSERT[1])
+    assert d.view.params["status"] == "Spärrad" and d.view.error is None
+
+
+def test_card_check_of_a_foreign_card_says_so() -> None:
+    d = visit(VisitKind.CARD_CHECK)
+    d.rig.insert(EVA, CURRENT_PIN)
+    d.rig.reader.card_class = CardClass.FOREIGN
+    d.send(INSERT[0], **INSERT[1])
+    assert d.view.name is ViewName.CARD_INFO
+    assert d.view.error is not None and d.view.error.message == "rules.card.foreign_issuer"
+
+
+def test_block_an_inserted_card() -> None:
+    d = visit(VisitKind.BLOCK)
+    d.rig.insert(EVA, CURRENT_PIN)
+    d.inputs([INSERT, "continue", ("block_reason", {"reason": "stolen"})])
+    assert d.view.name is ViewName.BLOCK_CONFIRM and d.view.params["reason"] == "stolen"
+    d.send("back")
+    assert d.view.name is ViewName.BLOCK_REASON
+    d.inputs([("block_reason", {"reason": "damaged"}), "confirm"])
+    assert d.view.message == "visit.done.block"
+    assert d.rig.portal.records[EVA.card_number].status is CardStatus.BLOCKED
+    assert d.rig.store.results["v1:block"].payload["reason"] == "damaged"
+
+
+def test_block_with_the_portal_down_is_queued_and_synced_later_with_the_same_key() -> None:
+    d = visit(VisitKind.BLOCK)
+    script = happy_script(VisitKind.BLOCK, d.rig)
+    d.inputs(script[:3])
+    d.rig.portal.down = True
+    d.send("confirm")
+    assert d.step.finished and d.view.message == "visit.done.block.queued"
+    result = d.rig.store.results["v1:block"]
+    assert result.payload["synced"] == "no"
+    d.rig.portal.down = False
+    push_result(d.rig.portal, result)
+    assert d.rig.portal.calls == [("block", "v1:block")]
+    assert d.rig.portal.records[EVA.card_number].status is CardStatus.BLOCKED
+
+
+def test_block_refuses_an_already_blocked_card_and_unknown_reasons() -> None:
+    d = visit(VisitKind.BLOCK)
+    rec = d.rig.portal.records[EVA.card_number]
+    d.rig.portal.records[EVA.card_number] = replace(rec, status=CardStatus.BLOCKED)
+    d.send("card_number_typed", card_number=EVA.card_number)
+    assert d.step.finished and d.view.error is not None
+    assert d.view.error.message == "rules.card.blocked"
+
+    d2 = visit(VisitKind.BLOCK)
+    d2.inputs([("card_number_typed", {"card_number": EVA.card_number}), "continue"])
+    d2.send("block_reason", reason="bored")
+    assert d2.view.name is ViewName.BLOCK_REASON and d2.view.error is not None
+
+
+def test_block_card_unknown_to_the_portal() -> None:
+    d = visit(VisitKind.BLOCK)
+    d.send("card_number_typed", card_number="1234567890")
+    assert d.step.finished and d.view.error is not None
+    assert d.view.error.code == "card_not_found"
+
+
+def test_block_with_the_portal_down_at_fetch_offers_retry() -> None:
+    d: Driver = visit(VisitKind.BLOCK)
+    d.rig.portal.down = True
+    d.send("card_number_typed", card_number=EVA.card_number)
+    assert d.view.name is ViewName.ERROR and d.view.actions == ("retry", "cancel")
+    d.send("cancel")
+    assert d.step.finished and d.view.error is not None
+    assert d.view.error.code == "visit_cancelled" and d.view.message == "visit.ended.block.nothing"
