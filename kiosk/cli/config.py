@@ -25,6 +25,7 @@ from kiosk.fleet.apply import (
     apply_bundle,
     confirm_or_rollback,
     read_bundle_file,
+    trusted_keys,
     verify_bundle,
 )
 from kiosk.fleet.bundle import (
@@ -36,7 +37,7 @@ from kiosk.fleet.bundle import (
     parse_settings_layer,
     sign_bundle,
 )
-from kiosk.fleet.keys import load_private_key, load_trusted_keys
+from kiosk.fleet.keys import key_id, load_private_key, load_public_key, load_trusted_keys
 from kiosk.fleet.pull import pull_bundle
 from kiosk.i18n import translate
 from kiosk.paths import KioskPaths
@@ -142,6 +143,8 @@ def _sign(args: argparse.Namespace) -> int:
             settings_toml=settings_text,
             targets=Targets(tuple(args.kiosk), tuple(args.office)),
             comment=args.comment,
+            trust_add=tuple(Path(p).read_text(encoding="ascii") for p in args.trust_key),
+            trust_revoke=tuple(args.revoke_key),
         )
         raw = sign_bundle(payload, load_private_key(Path(args.key)))
     except (OSError, ValueError) as exc:
@@ -154,10 +157,10 @@ def _sign(args: argparse.Namespace) -> int:
     return 0
 
 
-def _describe(payload: BundlePayload, key_id: str) -> dict[str, Any]:
+def _describe(payload: BundlePayload, signer: str) -> dict[str, Any]:
     return {
         "version": payload.version,
-        "key_id": key_id,
+        "key_id": signer,
         "issued_at": payload.issued_at.isoformat(),
         "not_before": payload.not_before.isoformat() if payload.not_before else None,
         "not_after": payload.not_after.isoformat(),
@@ -166,16 +169,20 @@ def _describe(payload: BundlePayload, key_id: str) -> dict[str, Any]:
             "card_offices": list(payload.targets.card_offices),
         },
         "comment": payload.comment,
+        "trust": {
+            "add": [key_id(load_public_key(p.encode(), "trust")) for p in payload.trust_add],
+            "revoke": list(payload.trust_revoke),
+        },
     }
 
 
 def _verify(args: argparse.Namespace) -> int:
     paths = kiosk_paths()
     lang = cli_language()
-    keys_dir = Path(args.keys) if args.keys else paths.fleet_keys_dir
     try:
         raw = read_bundle_file(Path(args.bundle))
-        bundle = open_bundle(raw, load_trusted_keys(keys_dir))
+        keys = load_trusted_keys(Path(args.keys)) if args.keys else trusted_keys(paths)
+        bundle = open_bundle(raw, keys)
         check_validity(bundle.payload, datetime.now(UTC))
         check_settings(bundle.layer, [layer.data for layer in base_layers(paths)])
     except ConfigError as exc:
@@ -268,6 +275,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sign.add_argument("--not-after", help="ISO time the bundle expires")
     sign.add_argument("--valid-days", type=int, default=60, help="expiry if no --not-after")
     sign.add_argument("--comment", default="", help="free text kept in the bundle")
+    sign.add_argument("--trust-key", action="append", default=[], metavar="PUB",
+                      help="also trust this public key (repeat in every bundle; rotation)")
+    sign.add_argument("--revoke-key", action="append", default=[], metavar="KEY_ID",
+                      help="stop trusting this key id (repeat in every bundle)")
     sign.set_defaults(func=_sign)
 
     verify = sub.add_parser("verify", help="verify a bundle's signature, window and settings")

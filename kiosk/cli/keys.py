@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from kiosk.errors import ConfigError
+from kiosk.fleet.apply import trusted_keys
 from kiosk.fleet.keys import generate_key_pair, load_trusted_keys
 from kiosk.i18n import translate
 
@@ -27,9 +28,10 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    directory = Path(args.dir) if args.dir else kiosk_paths().fleet_keys_dir
+    paths = kiosk_paths()
+    directory = Path(args.dir) if args.dir else paths.fleet_keys_dir
     try:
-        keys = load_trusted_keys(directory)
+        keys = load_trusted_keys(directory) if args.dir else trusted_keys(paths)
     except ConfigError as exc:
         print(exc.detail, file=sys.stderr)
         return 1
@@ -46,6 +48,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     generate = sub.add_parser("generate", help="new Ed25519 fleet key pair")
     generate.add_argument("--out", required=True, help="directory for <key id>.key/.pub")
     generate.set_defaults(func=_generate)
-    listing = sub.add_parser("list", help="trusted fleet keys by key id")
-    listing.add_argument("--dir", help="keys directory (default: /etc/kiosk/fleet-keys)")
+    listing = sub.add_parser("list", help="trusted fleet keys by key id (with bundle trust)")
+    listing.add_argument("--dir", help="list only this directory's keys")
     listing.set_defaults(func=_list)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from kiosk.config_files import base_layers
 from kiosk.errors import BundleRefused
 from kiosk.fleet import store
@@ -26,6 +28,7 @@ from kiosk.fleet.bundle import (
     check_target,
     check_validity,
     open_bundle,
+    trusted_after,
 )
 from kiosk.fleet.keys import load_trusted_keys
 from kiosk.health import read_health_marker
@@ -44,6 +47,13 @@ def current_version(paths: KioskPaths) -> int:
     return applied.payload.version if applied else 0
 
 
+def trusted_keys(paths: KioskPaths) -> dict[str, Ed25519PublicKey]:
+    """The fleet keys trusted now: /etc/kiosk/fleet-keys as amended by the applied bundle."""
+    base = load_trusted_keys(paths.fleet_keys_dir)
+    applied = store.applied(paths)
+    return trusted_after(base, applied.payload) if applied else base
+
+
 def verify_bundle(
     raw: bytes,
     paths: KioskPaths,
@@ -52,8 +62,10 @@ def verify_bundle(
 ) -> tuple[VerifiedBundle, Settings]:
     """Every check apply makes, without writing: signature first, then payload and policy."""
     now = now or now_utc()
-    bundle = open_bundle(raw, load_trusted_keys(paths.fleet_keys_dir))
+    bundle = open_bundle(raw, trusted_keys(paths))
     check_validity(bundle.payload, now, max_age)
+    if not trusted_after(load_trusted_keys(paths.fleet_keys_dir), bundle.payload):
+        raise BundleRefused("locks_out", "the bundle's trust section leaves no trusted key")
     layers = [layer.data for layer in base_layers(paths)]
     check_target(bundle.payload, load_settings(*layers))
     current = current_version(paths)

@@ -8,7 +8,10 @@ A bundle is a small JSON envelope::
 The signature covers ``b"kiosk-config-bundle/1\\0" + payload bytes``. Only after it
 verifies against a trusted fleet key are the payload bytes parsed: a JSON object with
 ``version``, ``issued_at``, ``not_before``, ``not_after``, ``targets`` (``kiosk_ids``,
-``card_offices``; both empty = every kiosk) and ``settings`` (TOML text, the bundle layer).
+``card_offices``; both empty = every kiosk), ``settings`` (TOML text, the bundle layer)
+and ``trust`` (``add``: PEM public keys trusted besides /etc/kiosk/fleet-keys, ``revoke``:
+key ids no longer trusted). Trust is declarative: each bundle states the whole set, so
+it is applied, kept and rolled back together with the settings.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from kiosk.errors import BundleRefused, ConfigError
-from kiosk.fleet.keys import key_id
+from kiosk.fleet.keys import key_id, load_public_key
 from kiosk.settings import Settings, load_settings
 
 FORMAT = "kiosk-config-bundle/1"
@@ -61,6 +64,8 @@ class BundlePayload:
     not_before: datetime | None = None
     targets: Targets = field(default_factory=Targets)
     comment: str = ""
+    trust_add: tuple[str, ...] = ()  # PEM public keys
+    trust_revoke: tuple[str, ...] = ()  # key ids
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,7 @@ def sign_bundle(payload: BundlePayload, private_key: Ed25519PrivateKey) -> bytes
         },
         "settings": payload.settings_toml,
         "comment": payload.comment,
+        "trust": {"add": list(payload.trust_add), "revoke": list(payload.trust_revoke)},
     }
     payload_bytes = json.dumps(body, sort_keys=True, ensure_ascii=False).encode()
     envelope = {
@@ -155,8 +161,18 @@ def _time(value: object, name: str, required: bool) -> datetime | None:
 
 def _strings(value: object, name: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise BundleRefused("malformed_bundle", f"targets.{name} must be a list of strings")
+        raise BundleRefused("malformed_bundle", f"{name} must be a list of strings")
     return tuple(value)
+
+
+def _trusted_pems(value: object) -> tuple[str, ...]:
+    pems = _strings(value, "trust.add")
+    for pem in pems:
+        try:
+            load_public_key(pem.encode(), "trust.add")
+        except ConfigError as exc:
+            raise BundleRefused("malformed_bundle", f"trust.add: {exc.detail}") from exc
+    return pems
 
 
 def parse_payload(payload_bytes: bytes) -> BundlePayload:
@@ -174,8 +190,9 @@ def parse_payload(payload_bytes: bytes) -> BundlePayload:
     if not isinstance(settings, str):
         raise BundleRefused("malformed_bundle", "payload has no settings text")
     targets = body.get("targets") or {}
-    if not isinstance(targets, dict):
-        raise BundleRefused("malformed_bundle", "payload targets must be an object")
+    trust = body.get("trust") or {}
+    if not isinstance(targets, dict) or not isinstance(trust, dict):
+        raise BundleRefused("malformed_bundle", "payload targets and trust must be objects")
     issued_at = _time(body.get("issued_at"), "issued_at", True)
     not_after = _time(body.get("not_after"), "not_after", True)
     assert issued_at is not None and not_after is not None  # noqa: S101 -- required=True
@@ -186,10 +203,12 @@ def parse_payload(payload_bytes: bytes) -> BundlePayload:
         not_before=_time(body.get("not_before"), "not_before", False),
         settings_toml=settings,
         targets=Targets(
-            _strings(targets.get("kiosk_ids", []), "kiosk_ids"),
-            _strings(targets.get("card_offices", []), "card_offices"),
+            _strings(targets.get("kiosk_ids", []), "targets.kiosk_ids"),
+            _strings(targets.get("card_offices", []), "targets.card_offices"),
         ),
         comment=str(body.get("comment", "")),
+        trust_add=_trusted_pems(trust.get("add", [])),
+        trust_revoke=_strings(trust.get("revoke", []), "trust.revoke"),
     )
 
 
@@ -261,3 +280,16 @@ def check_settings(layer: Mapping[str, Any], base_layers: Sequence[Mapping[str, 
             path=exc.data.get("path", ""),
             hint=exc.data.get("hint", ""),
         ) from exc
+
+
+def trusted_after(
+    base: Mapping[str, Ed25519PublicKey], payload: BundlePayload
+) -> dict[str, Ed25519PublicKey]:
+    """The trusted keys once ``payload`` is applied: base plus its additions, minus revoked."""
+    keys = dict(base)
+    for pem in payload.trust_add:
+        key = load_public_key(pem.encode(), "trust.add")
+        keys[key_id(key)] = key
+    for revoked in payload.trust_revoke:
+        keys.pop(revoked, None)
+    return keys
