@@ -1,8 +1,9 @@
 """Run a private pcscd with only the vpcd reader (tests, benchmarks, doctor checks).
 
-Only one pcscd can run on a machine (it owns /run/pcscd). ``PcscdProcess`` refuses to
-start beside a pcscd it did not start, and kills a stale one left by an earlier run of
-its own (recorded in a pid file), never any other process.
+Only one pcscd can run on a machine (it owns /run/pcscd). ``PcscdProcess`` waits for a
+pcscd it did not start to go away (another test run may hold it) and refuses to start
+beside one. It kills only a stale pcscd of its own: one recorded in its pid file whose
+owning process has died; never any other process.
 """
 
 from __future__ import annotations
@@ -32,13 +33,22 @@ def vpcd_driver() -> str | None:
     return next((p for p in VPCD_DRIVER_CANDIDATES if os.path.exists(p)), None)
 
 
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
 def running_pcscd_pids() -> list[int]:
-    """Process ids of every pcscd running now (read from /proc)."""
+    """Process ids of every live pcscd (read from /proc)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
-                if (entry / "comm").read_text().strip() == "pcscd":
+                if (entry / "comm").read_text().strip() == "pcscd" and _alive(int(entry.name)):
                     pids.append(int(entry.name))
     return pids
 
@@ -66,14 +76,16 @@ class PcscdProcess:
         """Where pcscd's output goes."""
         return self.work_dir / "pcscd.log"
 
-    def start(self, timeout: float = 15.0) -> None:
+    def start(self, timeout: float = 15.0, wait_for_other_s: float = 180.0) -> None:
         """Start pcscd and wait until it lists the vpcd reader."""
         pcscd = shutil.which("pcscd") or "/usr/sbin/pcscd"
         driver = vpcd_driver()
         if not os.path.exists(pcscd) or driver is None:
             raise ReaderUnavailable("pcscd or the vsmartcard vpcd driver is not installed")
         _kill_stale_own_pcscd()
-        others = running_pcscd_pids()
+        deadline = time.monotonic() + wait_for_other_s
+        while (others := running_pcscd_pids()) and time.monotonic() < deadline:
+            time.sleep(0.5)
         if others:
             raise ReaderUnavailable(
                 f"another pcscd is running (pid {others[0]}); stop it before using the emulator",
@@ -89,7 +101,7 @@ class PcscdProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        PID_FILE.write_text(str(self.process.pid))
+        PID_FILE.write_text(f"{self.process.pid} {os.getpid()}")
         self._wait_for_reader(timeout)
 
     def _wait_for_reader(self, timeout: float) -> None:
@@ -138,9 +150,11 @@ class PcscdProcess:
 def _kill_stale_own_pcscd() -> None:
     """Kill the pcscd an earlier run of ours started and never stopped (pid file)."""
     try:
-        pid = int(PID_FILE.read_text().strip())
+        pid, owner = (int(n) for n in PID_FILE.read_text().split())
     except (FileNotFoundError, ValueError):
         return
+    if _alive(owner) and owner != os.getpid():
+        return  # another live run owns it: leave it alone
     with contextlib.suppress(OSError):
         if Path(f"/proc/{pid}/comm").read_text().strip() == "pcscd":
             os.kill(pid, signal.SIGTERM)

@@ -21,6 +21,7 @@ from hardware.certs import AUTHENTICATION, SIGNATURE, classify_card_certificates
 from hardware.pinformat import check_pin_format
 from hardware.pkcs11.errors import pkcs11_error
 from hardware.pkcs11.module import Pkcs11Module
+from hardware.pkcs11.quirks import VendorQuirks
 from kiosk.errors import CardRemoved, CardUnreadable, ConfigError, PinLocked, TokenError
 from kiosk.model import CertificateInfo
 from kiosk.ports import PinStatus
@@ -59,6 +60,11 @@ class Pkcs11Token:
         self.policy_levels = tuple(policy_levels)
         self.trust_anchors = tuple(trust_anchors)
         self._now = now
+
+    @property
+    def quirks(self) -> VendorQuirks:
+        """How this module differs from a card that follows PKCS#11 to the letter."""
+        return self.module.quirks
 
     # --- plumbing ---------------------------------------------------------------------
 

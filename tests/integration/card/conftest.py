@@ -14,9 +14,13 @@ from kiosk.settings import HardwareSettings
 from tests.conftest import IN_CI, require_tool
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PcscdProcess]:
-    """pcscd in the foreground with only the vpcd reader; stopped at the end of the session."""
+    """pcscd in the foreground with only the vpcd reader; stopped after the card tests.
+
+    Package scope rather than session scope: pcscd is machine-wide, so it is held only
+    while the card tests run.
+    """
     require_tool("pcscd", "PC/SC daemon")
     if vpcd_driver() is None:
         message = "the vsmartcard-vpcd driver is not installed"

@@ -1,0 +1,82 @@
+"""The simulated cards: the demo cast of kiosk.demo, plus one foreign card."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from hardware.atr import atr_from_pattern
+from kiosk.demo import DEMO_ACTIVE_PIN, demo_admins, demo_holders, demo_so_pin
+from kiosk.model import CardStatus, TrustLevel
+from kiosk.settings import DEFAULT_ATR_TABLE
+
+SITHS_GEN3_ATR = atr_from_pattern(DEFAULT_ATR_TABLE[0].pattern)
+SITHS_GEN2_ATR = atr_from_pattern(DEFAULT_ATR_TABLE[1].pattern)
+TELIA_ATR = atr_from_pattern(DEFAULT_ATR_TABLE[2].pattern, fill=0x11)
+FOREIGN_CARD = "telia-e-leg"
+
+
+@dataclass(frozen=True)
+class CardOwner:
+    """Whose certificates a simulated card carries."""
+
+    given_names: str
+    surname: str
+    hsa_id: str
+    personnummer: str
+    trust_level: TrustLevel
+    valid_from: date
+
+
+@dataclass(frozen=True)
+class SimCard:
+    """One card of the demo deck: what the reader sees and what its token holds.
+
+    ``pin`` is the cast's user PIN (admins, the Aktiv card); None means the holder has
+    not chosen one yet. ``owner`` is None for a card with no SITHS token (foreign).
+    """
+
+    key: str
+    card_number: str
+    atr: bytes
+    owner: CardOwner | None
+    pin: str | None = None
+
+    @property
+    def so_pin(self) -> str:
+        """The SO credential the portal hands out for this card."""
+        return demo_so_pin(self.card_number)
+
+    @property
+    def readable_number(self) -> str | None:
+        """The card number the card exposes to the reader (foreign cards expose none)."""
+        return self.card_number if self.owner is not None else None
+
+
+def demo_cards(today: date) -> tuple[SimCard, ...]:
+    """Every simulated card: the administrators', the holders' and one Telia card."""
+    cards: list[SimCard] = []
+    for admin in demo_admins(today):
+        given, _, surname = admin.name.partition(" ")
+        owner = CardOwner(
+            given, surname, admin.hsa_id, admin.personnummer, TrustLevel.LOA3, today.replace(day=1)
+        )
+        cards.append(
+            SimCard(f"admin:{admin.hsa_id}", admin.card_number, SITHS_GEN3_ATR, owner, admin.pin)
+        )
+    for holder in demo_holders(today):
+        owner = CardOwner(
+            holder.given_names,
+            holder.surname,
+            holder.hsa_id,
+            holder.personnummer,
+            holder.trust_level,
+            holder.manufactured,
+        )
+        active = holder.card_status is CardStatus.ACTIVE
+        atr = SITHS_GEN2_ATR if active else SITHS_GEN3_ATR
+        cards.append(
+            SimCard(holder.key, holder.card_number, atr, owner, DEMO_ACTIVE_PIN if active else None)
+        )
+    cards.append(SimCard(FOREIGN_CARD, FOREIGN_CARD, TELIA_ATR, None))
+    return tuple(cards)

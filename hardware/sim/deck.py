@@ -1,0 +1,239 @@
+"""The simulated deck of cards, its fault hooks, and the token wrapper that honours them.
+
+SoftHSM2 (and the memory token) never count wrong PINs, so where the token's quirks say
+it does not lock, ``SimToken`` keeps the tries itself: three wrong PINs lock the PIN
+until it is unlocked with the SO credential, as on a SITHS card.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from hardware.pinformat import check_pin_format
+from hardware.pkcs11.quirks import VendorQuirks
+from hardware.sim.cast import SimCard
+from kiosk.errors import (
+    CardRemoved,
+    CardUnreadable,
+    InvalidInput,
+    PinLocked,
+    TokenError,
+    WrongPin,
+)
+from kiosk.model import CertificateInfo
+from kiosk.ports import PinStatus, Token
+from kiosk.settings import PinPolicySettings
+
+log = logging.getLogger(__name__)
+
+FAULTS = ("remove_mid_write", "wrong_pin", "locked_pin", "token_error")
+MAX_PIN_TRIES = 3
+T = TypeVar("T")
+
+
+class QuirkyToken(Token, Protocol):
+    @property
+    def quirks(self) -> VendorQuirks:
+        """How the token differs from a card that follows PKCS#11 to the letter."""
+        ...
+
+
+@dataclass
+class SimCardState:
+    """What the simulation remembers of one card while the demo runs (never a PIN)."""
+
+    pin_set: bool
+    wrong_tries: int = 0
+    locked: bool = False
+
+
+class SimDeck:
+    """CardDeck: insert and remove simulated cards, arm one-shot faults."""
+
+    def __init__(self, cards: tuple[SimCard, ...], place: Callable[[SimCard | None], None]) -> None:
+        self._cards = {c.card_number: c for c in cards}
+        self._place = place
+        self._lock = threading.Lock()
+        self._current: SimCard | None = None
+        self._fault: str | None = None
+        self.states = {c.card_number: SimCardState(pin_set=c.pin is not None) for c in cards}
+
+    def cards(self) -> list[str]:
+        """Card numbers of every simulated card."""
+        return list(self._cards)
+
+    def card(self, card_number: str) -> SimCard:
+        """One simulated card; InvalidInput for an unknown number."""
+        try:
+            return self._cards[card_number]
+        except KeyError:
+            raise InvalidInput(f"no simulated card {card_number!r}") from None
+
+    @property
+    def current(self) -> SimCard | None:
+        """The card in the reader now."""
+        return self._current
+
+    def insert(self, card_number: str) -> None:
+        """Put a card in the reader (taking out any other first)."""
+        card = self.card(card_number)
+        with self._lock:
+            self._current = card
+        self._place(card)
+
+    def remove(self) -> None:
+        """Take the card out of the reader."""
+        with self._lock:
+            had = self._current is not None
+            self._current = None
+        if had:
+            self._place(None)
+
+    def set_fault(self, fault: str | None) -> None:
+        """Arm a one-shot fault (one of FAULTS) or clear it with None."""
+        if fault is not None and fault not in FAULTS:
+            raise InvalidInput(f"unknown fault {fault!r}; one of {', '.join(FAULTS)}")
+        with self._lock:
+            self._fault = fault
+        log.info("simulated fault armed: %s", fault)
+
+    def take_fault(self, fault: str) -> bool:
+        """Whether ``fault`` is armed; it is disarmed by being taken."""
+        with self._lock:
+            if self._fault == fault:
+                self._fault = None
+                return True
+            return False
+
+
+class SimToken:
+    """A card token with the deck's fault hooks and, where needed, PIN tries and locking."""
+
+    def __init__(
+        self, inner: QuirkyToken, card: SimCard, deck: SimDeck, pin_policy: PinPolicySettings
+    ) -> None:
+        self.inner = inner
+        self.card = card
+        self.deck = deck
+        self.state = deck.states[card.card_number]
+        self.pin_policy = pin_policy
+        self.counts_tries = not inner.quirks.locks_pin
+
+    def _guard(self) -> None:
+        if self.deck.current is not self.card:
+            raise CardRemoved("the card left the reader", card_number=self.card.card_number)
+        if self.deck.take_fault("token_error"):
+            raise TokenError("simulated token error")
+        if self.deck.take_fault("locked_pin"):
+            self.state.locked = True
+
+    def _with_user_pin(self, action: Callable[[], T]) -> T:
+        if self.state.locked:
+            raise PinLocked("the PIN is locked")
+        if not self.state.pin_set:
+            raise TokenError("the card has no user PIN yet", reason="pin_not_initialised")
+        if self.deck.take_fault("wrong_pin"):
+            self._wrong(WrongPin("simulated wrong PIN"))
+        try:
+            result = action()
+        except WrongPin as exc:
+            self._wrong(exc)
+        self.state.wrong_tries = 0
+        return result
+
+    def _wrong(self, exc: WrongPin) -> Any:
+        if not self.counts_tries:
+            raise exc
+        self.state.wrong_tries += 1
+        left = MAX_PIN_TRIES - self.state.wrong_tries
+        if left <= 0:
+            self.state.locked = True
+            raise PinLocked("the PIN is locked after too many wrong tries")
+        raise WrongPin(exc.detail, tries_left=left)
+
+    def _before_write(self, *new_pins: str) -> None:
+        for pin in new_pins:
+            check_pin_format(pin, self.pin_policy)
+        if self.deck.take_fault("remove_mid_write"):
+            self.deck.remove()
+            raise CardRemoved("the card was pulled out while the PIN was written")
+
+    def pin_status(self) -> PinStatus:
+        """The PIN's state, with the tries the simulation keeps."""
+        self._guard()
+        inner = self.inner.pin_status()
+        if not self.counts_tries:
+            return inner
+        return PinStatus(
+            initialised=self.state.pin_set,
+            count_low=self.state.wrong_tries > 0,
+            final_try=self.state.wrong_tries == MAX_PIN_TRIES - 1,
+            locked=self.state.locked,
+        )
+
+    def admin_sign_in(self, pin: str) -> CertificateInfo:
+        """Log in with the administrator's PIN; their authentication certificate."""
+        self._guard()
+        return self._with_user_pin(lambda: self.inner.admin_sign_in(pin))
+
+    def set_initial_pin(self, credential: str, new_pin: str) -> None:
+        """Write the holder's first PIN."""
+        self._guard()
+        self._before_write(new_pin)
+        self.inner.set_initial_pin(credential, new_pin)
+        self.state.pin_set, self.state.locked, self.state.wrong_tries = True, False, 0
+
+    def change_pin(self, old_pin: str, new_pin: str) -> None:
+        """Change the PIN (the old one counts as a try)."""
+        self._guard()
+        check_pin_format(new_pin, self.pin_policy)
+
+        def change() -> None:
+            self._before_write()
+            self.inner.change_pin(old_pin, new_pin)
+
+        self._with_user_pin(change)
+
+    def unlock_pin(self, credential: str, new_pin: str) -> None:
+        """Unlock with the SO credential and set a new PIN."""
+        self._guard()
+        self._before_write(new_pin)
+        self.inner.unlock_pin(credential, new_pin)
+        self.state.pin_set, self.state.locked, self.state.wrong_tries = True, False, 0
+
+    def certificates(self) -> list[CertificateInfo]:
+        """The card's certificates, classified."""
+        self._guard()
+        return self.inner.certificates()
+
+    def sign_receipt(self, pin: str, receipt: bytes) -> bytes:
+        """Log in and sign the receipt."""
+        self._guard()
+        return self._with_user_pin(lambda: self.inner.sign_receipt(pin, receipt))
+
+
+class SimTokenProvider:
+    """TokenProvider for the card in the simulated reader."""
+
+    def __init__(
+        self,
+        deck: SimDeck,
+        open_inner: Callable[[SimCard], QuirkyToken],
+        pin_policy: PinPolicySettings,
+    ) -> None:
+        self.deck = deck
+        self.open_inner = open_inner
+        self.pin_policy = pin_policy
+
+    def open(self, reader: str | None = None) -> SimToken:
+        """The token of the card now in the reader."""
+        card = self.deck.current
+        if card is None:
+            raise CardRemoved("no card in the reader")
+        if card.owner is None:
+            raise CardUnreadable("the card has no SITHS token", card_number=card.card_number)
+        return SimToken(self.open_inner(card), card, self.deck, self.pin_policy)

@@ -1,0 +1,252 @@
+"""build_demo_hardware: the simulated reader, deck and card tokens for `kiosk --demo`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from hardware.certs import load_trust_anchors
+from hardware.sim.cast import CardOwner, SimCard, demo_cards
+from hardware.sim.deck import QuirkyToken, SimDeck, SimTokenProvider
+from hardware.sim.democa import DemoCA, IssuedKey, PersonCredentials
+from hardware.sim.memtoken import MemoryToken
+from hardware.sim.reader import MemoryReader
+from kiosk.errors import ConfigError, KioskError, ReaderUnavailable
+from kiosk.ports import CardDeck, CardReader, TokenProvider
+from kiosk.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DemoHardware:
+    """The demo's reader, token provider and deck; ``close`` stops what they started."""
+
+    reader: CardReader
+    tokens: TokenProvider
+    deck: CardDeck
+    reader_backend: str
+    token_backend: str
+    trust_anchors: list[bytes]
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Take the card out and stop the emulator, if one runs."""
+        for closer in reversed(self._closers):
+            try:
+                closer()
+            except KioskError as exc:
+                log.warning("closing demo hardware: %s", exc.detail)
+        self._closers.clear()
+
+
+def _person_credentials(
+    ca: DemoCA, card: SimCard, owner: CardOwner, directory: Path
+) -> PersonCredentials:
+    """The card's keys and certificates, issued once and kept under ``directory``."""
+    folder = directory / card.card_number
+    names = ("auth", "sign")
+    if all((folder / f"{n}.pem").exists() and (folder / f"{n}-key.pem").exists() for n in names):
+        pairs = [_read_pair(folder, n) for n in names]
+        return PersonCredentials(pairs[0], pairs[1], ca.issuing.cert)
+    creds = ca.issue_person(
+        owner.given_names,
+        owner.surname,
+        owner.hsa_id,
+        owner.personnummer,
+        owner.trust_level,
+        owner.valid_from,
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, pair in zip(names, (creds.authentication, creds.signature), strict=True):
+        key_path = folder / f"{name}-key.pem"
+        key_path.write_bytes(
+            pair.key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        key_path.chmod(0o600)
+        (folder / f"{name}.pem").write_bytes(pair.cert.public_bytes(serialization.Encoding.PEM))
+    return creds
+
+
+def _read_pair(folder: Path, name: str) -> IssuedKey:
+    key = serialization.load_pem_private_key((folder / f"{name}-key.pem").read_bytes(), None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ConfigError(f"{folder / name}-key.pem is not an RSA key")
+    return IssuedKey(key, x509.load_pem_x509_certificate((folder / f"{name}.pem").read_bytes()))
+
+
+def build_demo_hardware(state_dir: Path, today: date, settings: Settings) -> DemoHardware:
+    """Simulated reader + deck of the demo cast + SoftHSM2 (or in-memory) card tokens."""
+    hw = settings.hardware
+    cards = demo_cards(today)
+    ca = DemoCA.load_or_create(state_dir / "democa", today)
+    people = {
+        c.card_number: _person_credentials(ca, c, c.owner, state_dir / "democa" / "cards")
+        for c in cards
+        if c.owner is not None
+    }
+    anchors = [ca.root_der, *load_trust_anchors(hw.trust_anchors)]
+
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    open_inner, token_backend = _token_backend(state_dir, settings, cards, people, anchors, now)
+    closers: list[Callable[[], None]] = []
+    reader: CardReader
+    place: Callable[[SimCard | None], None]
+    if hw.reader == "memory":
+        memory = MemoryReader(hw.atr_table)
+        reader, place, reader_backend = memory, memory.place, "memory"
+    elif hw.reader == "emulated":
+        reader, place, closer = _emulated_reader(settings)
+        closers.append(closer)
+        reader_backend = "emulated"
+    else:
+        raise ConfigError(
+            f"hardware.reader {hw.reader!r} has no simulated cards; the demo uses "
+            "'memory' or 'emulated'",
+            path="hardware.reader",
+        )
+    deck = SimDeck(cards, place)
+    closers.append(deck.remove)
+    tokens = SimTokenProvider(deck, open_inner, settings.pin_policy)
+    log.info("demo hardware: %s reader, %s card tokens", reader_backend, token_backend)
+    return DemoHardware(reader, tokens, deck, reader_backend, token_backend, anchors, closers)
+
+
+def _emulated_reader(
+    settings: Settings,
+) -> tuple[CardReader, Callable[[SimCard | None], None], Callable[[], None]]:
+    from hardware.emulator import EmulatedCard, VpcdEmulator
+    from hardware.pcsc import PcscReader
+
+    hw = settings.hardware
+    emulator = VpcdEmulator(hw.vpcd_host, hw.vpcd_port)
+    pcsc = PcscReader.from_settings(hw)
+    try:
+        pcsc.readers()
+    except ReaderUnavailable as exc:
+        raise ReaderUnavailable(
+            "the emulated reader needs pcscd with the vsmartcard vpcd reader "
+            f"(install pcscd and vsmartcard-vpcd, start pcscd): {exc.detail}"
+        ) from None
+
+    def place(card: SimCard | None) -> None:
+        if card is None:
+            emulator.remove()
+        else:
+            emulator.insert(EmulatedCard(card.atr, card.readable_number))
+
+    def close() -> None:
+        emulator.close()
+        pcsc.close()
+
+    return pcsc, place, close
+
+
+def _token_backend(
+    state_dir: Path,
+    settings: Settings,
+    cards: tuple[SimCard, ...],
+    people: dict[str, PersonCredentials],
+    anchors: list[bytes],
+    now: Callable[[], datetime],
+) -> tuple[Callable[[SimCard], QuirkyToken], str]:
+    hw = settings.hardware
+    backend = hw.token
+    if backend in ("softhsm", "pkcs11"):
+        from hardware.pkcs11.module import find_softhsm_module
+
+        module_path = hw.pkcs11_module or find_softhsm_module()
+        if module_path is None:
+            log.warning(
+                "SoftHSM2 is not installed: the demo cards use IN-MEMORY tokens with software "
+                "keys (install softhsm2 for PKCS#11 tokens)"
+            )
+        else:
+            return _softhsm_backend(state_dir, settings, module_path, cards, people, anchors, now)
+    elif backend != "memory":
+        raise ConfigError(
+            f"hardware.token {hw.token!r} is not softhsm, pkcs11 or memory", path="hardware.token"
+        )
+    else:
+        log.warning("the demo cards use IN-MEMORY tokens with software keys (hardware.token)")
+    memory_tokens = {
+        c.card_number: MemoryToken(
+            people[c.card_number],
+            c.so_pin,
+            c.pin,
+            hw.card_profile,
+            settings.pin_policy,
+            hw.policy_levels,
+            anchors,
+            now,
+        )
+        for c in cards
+        if c.owner is not None
+    }
+    return (lambda card: memory_tokens[card.card_number]), "memory"
+
+
+def _softhsm_backend(
+    state_dir: Path,
+    settings: Settings,
+    module_path: str,
+    cards: tuple[SimCard, ...],
+    people: dict[str, PersonCredentials],
+    anchors: list[bytes],
+    now: Callable[[], datetime],
+) -> tuple[Callable[[SimCard], QuirkyToken], str]:
+    from hardware.pkcs11 import Pkcs11Module, Pkcs11TokenProvider
+    from hardware.sim.softhsm import (
+        init_token,
+        random_pin,
+        reset_user_pin,
+        store_credentials,
+        token_label,
+        token_labels,
+        write_softhsm_conf,
+    )
+
+    hw = settings.hardware
+    conf = write_softhsm_conf(Path(hw.softhsm_dir) if hw.softhsm_dir else state_dir / "softhsm")
+    module = Pkcs11Module.load(module_path, conf)
+    existing = token_labels(module)
+    for card in cards:
+        if card.owner is None:
+            continue
+        label = token_label(card.card_number)
+        if label not in existing:
+            pin = card.pin or random_pin()
+            init_token(conf, label, card.so_pin, pin)
+            module.reinitialize()
+            store_credentials(module, label, pin, people[card.card_number])
+            log.info("created the SoftHSM2 token of demo card %s", card.card_number)
+        elif card.pin is not None:
+            reset_user_pin(module, label, card.so_pin, card.pin)
+
+    def open_inner(card: SimCard) -> QuirkyToken:
+        provider = Pkcs11TokenProvider(
+            module,
+            card_number_of=lambda _reader: card.card_number,
+            profile=hw.card_profile,
+            pin_policy=settings.pin_policy,
+            policy_levels=hw.policy_levels,
+            trust_anchors=anchors,
+            now=now,
+        )
+        module.use_softhsm_conf(conf)
+        return provider.open()
+
+    return open_inner, "softhsm"
