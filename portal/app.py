@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -84,19 +85,23 @@ class Portal:
     def __init__(self, db_path: str | Path, clock: PortalClock) -> None:
         self.db_path = Path(db_path)
         self.clock = clock
+        self._local = threading.local()
+
+    def connection(self) -> sqlite3.Connection:
+        """This worker thread's connection (opening one costs more than most requests)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = db.connect(self.db_path)
+            self._local.conn = conn
+        return conn
 
     def read(self, action: Action) -> Response:
-        """Run ``action`` in a write transaction (reads may enforce deadlines) and answer."""
-        conn = db.connect(self.db_path)
+        """Run ``action`` outside a transaction (it opens one if it must change something)."""
         try:
-            with db.transaction(conn):
-                try:
-                    status, body = 200, json_bytes(action(conn))
-                except service.ApiError as exc:
-                    status, body = exc.status, json_bytes(exc.body())
-            return json_response(status, body)
-        finally:
-            conn.close()
+            status, body = 200, json_bytes(action(self.connection()))
+        except service.ApiError as exc:
+            status, body = exc.status, json_bytes(exc.body())
+        return json_response(status, body)
 
     def change(
         self, request: Request, key: str, body: bytes, action: Action, status: int = 200
@@ -107,32 +112,29 @@ class Portal:
         fingerprint = hashlib.sha256(
             f"{request.method} {request.url.path}\n".encode() + body
         ).hexdigest()
-        conn = db.connect(self.db_path)
-        try:
-            with db.transaction(conn):
-                row = conn.execute(
-                    "SELECT fingerprint, status, body FROM idempotency WHERE key = ?", (key,)
-                ).fetchone()
-                if row is not None:
-                    if row["fingerprint"] != fingerprint:
-                        return error_response(
-                            409,
-                            "idempotency_conflict",
-                            "this idempotency key was used for a different request",
-                        )
-                    return json_response(row["status"], bytes(row["body"]))
-                try:
-                    answer_status, answer = status, json_bytes(action(conn))
-                except service.ApiError as exc:
-                    answer_status, answer = exc.status, json_bytes(exc.body())
-                conn.execute(
-                    "INSERT INTO idempotency(key, fingerprint, status, body, created_at) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (key, fingerprint, answer_status, answer, iso(self.clock.now())),
-                )
-            return json_response(answer_status, answer)
-        finally:
-            conn.close()
+        conn = self.connection()
+        with db.transaction(conn):
+            row = conn.execute(
+                "SELECT fingerprint, status, body FROM idempotency WHERE key = ?", (key,)
+            ).fetchone()
+            if row is not None:
+                if row["fingerprint"] != fingerprint:
+                    return error_response(
+                        409,
+                        "idempotency_conflict",
+                        "this idempotency key was used for a different request",
+                    )
+                return json_response(row["status"], bytes(row["body"]))
+            try:
+                answer_status, answer = status, json_bytes(action(conn))
+            except service.ApiError as exc:
+                answer_status, answer = exc.status, json_bytes(exc.body())
+            conn.execute(
+                "INSERT INTO idempotency(key, fingerprint, status, body, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (key, fingerprint, answer_status, answer, iso(self.clock.now())),
+            )
+        return json_response(answer_status, answer)
 
 
 def create_app(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from portal import db
 from portal.clock import PortalClock, add_months, iso, parse_iso
 from portal.receipts import ReceiptInvalid, verify_receipt
 
@@ -150,8 +151,12 @@ def card_json(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def get_card(conn: sqlite3.Connection, clock: PortalClock, card_number: str) -> dict[str, Any]:
-    """The card's record, after enforcing its deadlines."""
-    row = enforce_deadlines(conn, _card_row(conn, card_number), clock.now())
+    """The card's record, after enforcing its deadlines (call outside a transaction)."""
+    now = clock.now()
+    row = _card_row(conn, card_number)
+    if overdue_reason(row, now) is not None:
+        with db.transaction(conn):
+            row = enforce_deadlines(conn, _card_row(conn, card_number), now)
     return card_json(row)
 
 

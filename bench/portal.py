@@ -1,0 +1,194 @@
+"""Requests per second of the reference portal on loopback: card lookups, start and
+complete activation (the receipt signature verified each time).
+
+The portal runs as a separate process (`python -m portal.server`) on a fresh SQLite file
+with N extra Skickad cards; the kiosk's PortalClient drives it from 1 or more threads.
+
+Run: .venv/bin/python bench/portal.py [--cards 500] [--lookups 2000] [--threads 1] [--tls]
+"""
+
+# ruff: noqa: E402 -- the imports follow the sys.path fix below
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file is named like the portal package; keep its folder off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.x509.oid import NameOID
+
+from kiosk.demo import demo_admins
+from kiosk.model import CardKind, CardStatus, DocumentEvidence, DocumentType, TrustLevel
+from kiosk.portal_client import PortalClient
+from portal import db
+from portal.clock import PortalClock
+from portal.devpki import generate_dev_pki
+from portal.seed import insert_card
+from portal.server import prepare_database
+
+BENCH_PREFIX = "97522199"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def holder_cert(key: ed25519.Ed25519PrivateKey, hsa_id: str) -> bytes:
+    name = x509.Name([
+        x509.NameAttribute(NameOID.COMMON_NAME, "Bench Holder"),
+        x509.NameAttribute(NameOID.SERIAL_NUMBER, hsa_id),
+    ])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=365))
+        .sign(key, None)
+    )
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def populate(db_path: Path, cards: int) -> list[str]:
+    clock = PortalClock()
+    prepare_database(db_path, clock, seed_demo=True)
+    numbers = [f"{BENCH_PREFIX}{i:08d}" for i in range(cards)]
+    conn = db.connect(db_path)
+    with db.transaction(conn):
+        for number in numbers:
+            insert_card(
+                conn, card_number=number, status=CardStatus.SENT, kind=CardKind.ORDINARY,
+                issuer="SITHS", holder_name="Bench Holder", personnummer="199003152387",
+                hsa_id=f"SE2321000016-B{number[-6:]}", trust_level=TrustLevel.LOA3,
+                manufactured=clock.today() - timedelta(days=10),
+            )
+    conn.close()
+    return numbers
+
+
+def rate(label: str, count: int, threads: int, work: Callable[[int], None]) -> None:
+    """Run ``work(i)`` for i in range(count) spread over threads; print requests/s."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker(indices: Sequence[int]) -> None:
+        mine = []
+        for i in indices:
+            start = time.perf_counter()
+            work(i)
+            mine.append(time.perf_counter() - start)
+        with lock:
+            latencies.extend(mine)
+
+    chunks = [range(t, count, threads) for t in range(threads)]
+    started = time.perf_counter()
+    pool = [threading.Thread(target=worker, args=(chunk,)) for chunk in chunks]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    p95 = latencies[int(len(latencies) * 0.95) - 1] if latencies else 0.0
+    print(f"{label:<22} {count:>6} requests in {elapsed:6.2f} s = {count / elapsed:8.1f} req/s"
+          f"   median {statistics.median(latencies) * 1000:6.2f} ms  p95 {p95 * 1000:6.2f} ms")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cards", type=int, default=500, help="activations to run")
+    parser.add_argument("--lookups", type=int, default=2000, help="card lookups to run")
+    parser.add_argument("--threads", type=int, default=1, help="client threads")
+    parser.add_argument("--tls", action="store_true", help="HTTPS with client certificates")
+    args = parser.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="portal-bench-"))
+    db_path = work / "portal.db"
+    numbers = populate(db_path, args.cards)
+    port = free_port()
+    command = [sys.executable, "-m", "portal.server", "--port", str(port), "--db", str(db_path),
+               "--log-level", "warning"]
+    options: dict[str, str] = {}
+    if args.tls:
+        pki = generate_dev_pki(work / "tls")
+        command += ["--tls-dir", str(pki.directory)]
+        options = {"ca_file": str(pki.ca_cert), "client_cert": str(pki.client_cert),
+                   "client_key": str(pki.client_key)}
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"{'https' if args.tls else 'http'}://127.0.0.1:{port}"
+    clients = [PortalClient(url, retries=0, **options) for _ in range(args.threads)]
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                clients[0].health()
+                break
+            except Exception:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        print(f"portal {url} (separate process), SQLite WAL synchronous=FULL, "
+              f"{args.threads} client thread(s), python {sys.version.split()[0]}")
+
+        def client_for(i: int) -> PortalClient:
+            return clients[i % args.threads]
+
+        def lookup(i: int) -> None:
+            client_for(i).card(numbers[i % len(numbers)])
+
+        rate("card lookup", args.lookups, args.threads, lookup)
+
+        admin = demo_admins(PortalClock().today())[0].hsa_id
+        evidence = DocumentEvidence(
+            doc_type=DocumentType.PASSPORT, expiry=PortalClock().today() + timedelta(days=400),
+            birth_date=None, personnummer=None, photo_confirmed=True, age_confirmed=True,
+        )
+        tickets: dict[int, str] = {}
+
+        def start(i: int) -> None:
+            ticket = client_for(i).start_activation(numbers[i], admin, evidence, str(uuid.uuid4()))
+            tickets[i] = ticket.activation_id
+
+        rate("start activation", len(numbers), args.threads, start)
+
+        keys = [ed25519.Ed25519PrivateKey.generate() for _ in numbers]
+        certs = [holder_cert(k, f"SE2321000016-B{n[-6:]}") for k, n in zip(keys, numbers,
+                                                                            strict=True)]
+        receipts = [f"Kvittens {n} {tickets[i]}".encode() for i, n in enumerate(numbers)]
+        signatures = [k.sign(r) for k, r in zip(keys, receipts, strict=True)]
+
+        def complete(i: int) -> None:
+            record = client_for(i).complete_activation(
+                tickets[i], receipts[i], signatures[i], certs[i], str(uuid.uuid4())
+            )
+            assert record.status is CardStatus.ACTIVE
+
+        rate("complete activation", len(numbers), args.threads, complete)
+    finally:
+        for client in clients:
+            client.close()
+        server.terminate()
+        server.wait(timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
