@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -146,9 +146,13 @@ def run_activation(
     holder: demo.DemoHolder,
     pin: str = DEMO_HOLDER_PIN,
     on_line: Callable[[dict[str, Any]], None] | None = None,
-    after_ticket: Callable[[], None] | None = None,
+    after: Mapping[str, Callable[[], None]] | None = None,
 ) -> Step:
-    """Run the scripted activation visit on ``services``; the final step."""
+    """Run the scripted activation visit on ``services``; the final step.
+
+    ``after`` maps an effect kind to a hook run right after that effect succeeded
+    (the portal going down after the ticket; crash tests' kill points).
+    """
     from kiosk.visit.activation import ActivationFlow
     from kiosk.visit.runner import run_scripted
 
@@ -157,15 +161,8 @@ def run_activation(
     services.deck.insert(holder.card_number)
     reader = services.reader.readers()[0]
     runner = services.effect_runner()
-    if after_ticket is not None:
-        start = runner.handlers[EffectKind.START_ACTIVATION]
-
-        def start_then(args: dict[str, Any]) -> Any:
-            ticket = start(args)
-            after_ticket()
-            return ticket
-
-        runner.handlers[EffectKind.START_ACTIVATION] = start_then
+    for kind, hook in (after or {}).items():
+        runner.handlers[kind] = _then(runner.handlers[kind], hook)
     flow = ActivationFlow(admin, services.settings, str(uuid.uuid4()))
 
     def note(event: Event | None, step: Step) -> None:
@@ -176,6 +173,17 @@ def run_activation(
         flow, activation_script(reader, document_evidence(holder), pin), runner, note
     )
     return transcript.final
+
+
+def _then(
+    handler: Callable[[dict[str, Any]], Any], hook: Callable[[], None]
+) -> Callable[[dict[str, Any]], Any]:
+    def run(args: dict[str, Any]) -> Any:
+        outcome = handler(args)
+        hook()
+        return outcome
+
+    return run
 
 
 def _visit(args: argparse.Namespace) -> int:
@@ -229,8 +237,10 @@ def run_demo(
     started = time.perf_counter()
     services = build_services(settings, state_dir, demo=True)
     try:
-        stop = services.running_portal.stop if portal_down else None
-        final = run_activation(services, holder, on_line=keep, after_ticket=stop)
+        after: dict[str, Callable[[], None]] = (
+            {EffectKind.START_ACTIVATION: services.running_portal.stop} if portal_down else {}
+        )
+        final = run_activation(services, holder, on_line=keep, after=after)
         report.final_view = final.view.name.value
         report.final_message = final.view.message or ""
         status = services.outbox.status()
