@@ -46,9 +46,10 @@ def _ping(args: argparse.Namespace) -> int:
     from kiosk.portal_client import PortalClient
 
     extra = Path(args.config) if getattr(args, "config", None) else None
-    settings = load_effective_config(discover_paths(), extra).settings
-    url = settings.portal.url
+    url = ""
     try:
+        settings = load_effective_config(discover_paths(), extra).settings
+        url = settings.portal.url
         with PortalClient.from_settings(settings.portal, settings.kiosk.kiosk_id) as client:
             answer = client.health()
     except KioskError as exc:
