@@ -289,6 +289,35 @@ def _swedish_personnummer(
     return None
 
 
+def _long_document_number(text: Sequence[str], layout: _Layout) -> tuple[str, str] | None:
+    """(continuation, check digit) when a TD1/TD2 document number runs into optional data.
+
+    ICAO 9303 parts 5 and 6: a number longer than nine characters keeps nine in its field,
+    puts '<' where the check digit would be, and continues at the start of the (first)
+    optional data element, followed by its check digit and a filler.
+    """
+    if layout.optional_check is not None or _text(text, layout.document_number_check) != FILLER:
+        return None
+    if FILLER in _text(text, layout.document_number):
+        return None
+    continuation = _text(text, layout.optional[0]).split(FILLER, 1)[0]
+    if len(continuation) < 2:
+        return None
+    return continuation[:-1], continuation[-1]
+
+
+def _document_number_check(
+    text: Sequence[str], layout: _Layout, long_number: tuple[str, str] | None
+) -> MrzCheck:
+    if long_number is None:
+        return _check(text, "document_number", [layout.document_number],
+                      layout.document_number_check)
+    number = _text(text, layout.document_number) + long_number[0]
+    expected = check_digit(number)
+    found = long_number[1]
+    return MrzCheck("document_number", expected, found, found == str(expected))
+
+
 def parse_mrz(lines: Sequence[str] | str, on: date | None = None) -> MrzResult:
     """Parse MRZ lines; bad input raises InvalidInput, bad check digits fail in ``checks``."""
     on = on or date.today()
@@ -307,8 +336,9 @@ def parse_mrz(lines: Sequence[str] | str, on: date | None = None) -> MrzResult:
     birth_date = _date(text, layout.birth_date, "birth_date", on, expiry=False)
     expiry_date = _date(text, layout.expiry_date, "expiry_date", on, expiry=True)
     sex = _sex(text, layout.sex)
+    long_number = _long_document_number(text, layout)
     checks = [
-        _check(text, "document_number", [layout.document_number], layout.document_number_check),
+        _document_number_check(text, layout, long_number),
         _check(text, "birth_date", [layout.birth_date], layout.birth_date_check),
         _check(text, "expiry_date", [layout.expiry_date], layout.expiry_date_check),
     ]
@@ -317,6 +347,13 @@ def parse_mrz(lines: Sequence[str] | str, on: date | None = None) -> MrzResult:
     checks.append(_check(text, "composite", layout.composite, layout.composite_check))
     surname, given_names = _names(_text(text, layout.name))
     optional_data = tuple(_field(text, span) for span in layout.optional)
+    document_number = _field(text, layout.document_number)
+    if long_number is not None:
+        document_number += long_number[0]
+        first = _text(text, layout.optional[0])[len(long_number[0]) + 1 :]
+        optional_data = (
+            first.rstrip(FILLER).replace(FILLER, " ").strip(), *optional_data[1:]
+        )
     issuing_state = _field(text, layout.issuing_state)
     personnummer = (
         _swedish_personnummer(optional_data, birth_date, on) if issuing_state == SWEDEN else None
@@ -326,7 +363,7 @@ def parse_mrz(lines: Sequence[str] | str, on: date | None = None) -> MrzResult:
         lines=text,
         document_code=code.rstrip(FILLER),
         issuing_state=issuing_state,
-        document_number=_field(text, layout.document_number),
+        document_number=document_number,
         nationality=_field(text, layout.nationality),
         birth_date=birth_date,
         sex=sex,
@@ -524,11 +561,15 @@ def _pad(text: str, width: int) -> str:
     return text + FILLER * (width - len(text))
 
 
-def _field_text(value: str, width: int) -> str:
+def _mrz_chars(value: str) -> str:
     cleaned = value.upper().replace(" ", FILLER)
     if not set(cleaned) <= MRZ_ALPHABET:
         raise ValueError(f"{value!r} has characters an MRZ cannot hold")
-    return _pad(cleaned, width)
+    return cleaned
+
+
+def _field_text(value: str, width: int) -> str:
+    return _pad(_mrz_chars(value), width)
 
 
 def build_mrz(
@@ -560,7 +601,10 @@ def build_mrz(
     code = document_code or ("P" if mrz_format == "TD3" else "I")
     put(layout.document_code, _field_text(code, 2))
     put(layout.issuing_state, _field_text(issuing_state, 3))
-    put(layout.document_number, _field_text(document_number, 9))
+    long_number = len(document_number) > 9
+    if long_number and layout.optional_check is not None:
+        raise ValueError("a TD3 document number has at most 9 characters")
+    put(layout.document_number, _field_text(document_number[:9], 9))
     put(layout.nationality, _field_text(nationality, 3))
     put(layout.birth_date, f"{birth_date:%y%m%d}")
     put(layout.expiry_date, f"{expiry_date:%y%m%d}")
@@ -571,11 +615,19 @@ def build_mrz(
     put(layout.name, name[:name_width])
     if len(optional_data) > len(layout.optional):
         raise ValueError(f"{mrz_format} has {len(layout.optional)} optional data field(s)")
-    for span, value in zip(layout.optional, optional_data, strict=False):
+    optional = list(optional_data)
+    if long_number:
+        number = _mrz_chars(document_number)
+        continuation = f"{number[9:]}{check_digit(number)}{FILLER}"
+        first = _mrz_chars(optional[0]).rstrip(FILLER) if optional else ""
+        optional[:1] = [continuation + first]
+    for span, value in zip(layout.optional, optional, strict=False):
         put(span, _field_text(value, span.end - span.start))
     lines = ["".join(row) for row in rows]
-    digit_spans: list[tuple[list[_Span], _Span]] = [
+    digit_spans: list[tuple[list[_Span], _Span]] = [] if long_number else [
         ([layout.document_number], layout.document_number_check),
+    ]
+    digit_spans += [
         ([layout.birth_date], layout.birth_date_check),
         ([layout.expiry_date], layout.expiry_date_check),
     ]

@@ -30,12 +30,18 @@ def mrz_fields(draw: st.DrawFn, mrz_format: str | None = None) -> dict[str, Any]
     _, optional_widths = widths[fmt]
     surname = draw(surnames)
     given = draw(given_names)
+    number = draw(document_numbers)
+    if fmt != "TD3" and draw(st.booleans()):
+        # A long number continues in the first optional field: rest, check digit, filler.
+        number = draw(st.text(alphabet=ALNUM, min_size=10, max_size=12))
+        first = optional_widths[0] - (len(number) - 9) - 2
+        optional_widths = (first, *optional_widths[1:])
     optional = tuple(
         draw(st.text(alphabet=ALNUM, max_size=width)) for width in optional_widths
     )
     return {
         "mrz_format": fmt,
-        "document_number": draw(document_numbers),
+        "document_number": number,
         "birth_date": draw(births),
         "expiry_date": draw(expiries),
         "surname": surname,

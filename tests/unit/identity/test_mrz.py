@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kiosk.errors import InvalidInput
-from kiosk.identity.mrz import build_mrz, check_digit, mrz_name_text, parse_mrz
+from kiosk.identity.mrz import MrzCheck, build_mrz, check_digit, mrz_name_text, parse_mrz
 from tests.unit.identity.mrz_strategies import ON, build, mrz_fields
 
 # The specimens printed in ICAO Doc 9303 (parts 4, 5 and 6).
@@ -427,3 +427,44 @@ def test_arbitrary_text_either_parses_or_names_a_known_check(text: str) -> None:
         assert error.data["check"] in {
             "lines", "line_length", "characters", "document_code", "date",
         }
+
+
+# --- document numbers longer than nine characters (TD1, TD2) ---------------------------------
+
+
+def test_long_document_number_continues_in_the_optional_data() -> None:
+    # The layout of ICAO 9303 part 5 for a 12-character number: nine in the field, '<' for
+    # the check digit, then "734" + check digit + '<' at the start of the optional data.
+    lines = build_mrz("TD1", document_number="D23145890734", birth_date=date(1974, 8, 12),
+                      expiry_date=date(2012, 4, 15), surname="Eriksson",
+                      given_names="Anna Maria", sex="F", issuing_state="UTO",
+                      nationality="UTO")
+    assert lines[0] == "I<UTOD23145890<7349<<<<<<<<<<<"
+    result = parse_mrz(lines, ON)
+    assert result.valid
+    assert result.document_number == "D23145890734"
+    assert result.optional_data == ("", "")
+    assert result.checks[0] == MrzCheck("document_number", 9, "9", True)
+
+
+def test_long_document_number_with_a_wrong_check_digit() -> None:
+    lines = ("I<UTOD23145890<7348<<<<<<<<<<<", *ICAO_TD1[1:])
+    result = parse_mrz(lines, ON)
+    assert result.document_number == "D23145890734"
+    assert "document_number" in result.failed_checks
+
+
+def test_long_document_number_in_td2_keeps_the_rest_of_the_optional_data() -> None:
+    lines = build_mrz("TD2", document_number="AB123456789", birth_date=date(1980, 1, 2),
+                      expiry_date=date(2030, 1, 1), surname="T", optional_data=("XY",))
+    assert lines[1][9] == "<"
+    result = parse_mrz(lines, ON)
+    assert (result.valid, result.document_number, result.optional_data) == (
+        True, "AB123456789", ("XY",),
+    )
+
+
+def test_td3_document_numbers_have_at_most_nine_characters() -> None:
+    with pytest.raises(ValueError, match="at most 9"):
+        build_mrz("TD3", document_number="AB123456789", birth_date=date(1980, 1, 2),
+                  expiry_date=date(2030, 1, 1), surname="T")
