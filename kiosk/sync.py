@@ -13,6 +13,7 @@ import base64
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -127,6 +128,8 @@ class SyncWorker:
         self.backoff = backoff or Backoff()
         self._rng = rng or random.Random()  # noqa: S311 -- jitter, not a secret
         self._on_sending = on_sending
+        # Other health facts for the heartbeat (versions, hardware), set by the app.
+        self.heartbeat_extra: Callable[[], dict[str, Any]] | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -254,11 +257,11 @@ class SyncWorker:
 
     # --- the app's background thread -----------------------------------------------
 
-    def start(self, interval_s: float = 30.0) -> None:
-        """Run flushes on a daemon thread until stop()."""
+    def start(self, interval_s: float = 30.0, heartbeat_s: float = 300.0) -> None:
+        """Run flushes (and a heartbeat every ``heartbeat_s``) on a daemon thread."""
         self._stop.clear()
         self._thread = threading.Thread(
-            target=self._loop, args=(interval_s,), name="outbox-sync", daemon=True
+            target=self._loop, args=(interval_s, heartbeat_s), name="outbox-sync", daemon=True
         )
         self._thread.start()
 
@@ -274,10 +277,30 @@ class SyncWorker:
             self._thread.join(timeout)
             self._thread = None
 
-    def _loop(self, interval_s: float) -> None:
+    def heartbeat_status(self) -> dict[str, Any]:
+        """The outbox part of the kiosk's heartbeat: depth, oldest age, deadline alerts."""
+        status = self.outbox.status()
+        return {"outbox": status.as_json(), "alerts": len(status.alerts)}
+
+    def send_heartbeat(self, extra: dict[str, Any] | None = None) -> bool:
+        """Report the outbox (and ``extra`` health facts) to the portal; False if it failed."""
+        body = {**(extra or {}), **self.heartbeat_status()}
+        try:
+            self.portal.heartbeat(body)
+        except PortalError as exc:
+            log.info("heartbeat not delivered: %s", exc.code)
+            return False
+        return True
+
+    def _loop(self, interval_s: float, heartbeat_s: float) -> None:
+        next_heartbeat = 0.0
         while not self._stop.is_set():
             try:
                 self.flush()
+                now = time.monotonic()
+                if now >= next_heartbeat:
+                    self.send_heartbeat(self.heartbeat_extra() if self.heartbeat_extra else None)
+                    next_heartbeat = now + heartbeat_s
             except Exception:  # the worker must survive and retry; the error is logged
                 log.exception("outbox flush failed")
             wait = self.outbox.next_attempt_in()

@@ -207,3 +207,32 @@ def test_concurrent_flushers_never_send_a_result_twice(
         assert box.audit.verify().ok
     finally:
         box.close()
+
+
+def test_the_background_worker_sends_and_reports_a_heartbeat(
+    portal: RunningPortal, outbox: Outbox
+) -> None:
+    import sqlite3
+    import time
+
+    anna = demo.demo_holder("anna", TODAY)
+    client = PortalClient(portal.url, retries=0, kiosk_id="kiosk-hb")
+    worker = fast_worker(outbox, client)
+    worker.heartbeat_extra = lambda: {"versions": {"kiosk": "test"}}
+    worker.start(interval_s=0.2, heartbeat_s=60)
+    try:
+        outbox.record(activation_result(client, anna.card_number, anna.personnummer,
+                                        holder_key(anna.hsa_id), TODAY))
+        worker.wake()
+        deadline = time.monotonic() + 10
+        while outbox.status().depth and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    assert outbox.status().depth == 0
+    assert card_status(portal.db_path, anna.card_number) == "Aktiv"
+    conn = sqlite3.connect(portal.db_path)
+    bodies = [json.loads(b) for (b,) in conn.execute("SELECT body FROM heartbeats")]
+    conn.close()
+    assert bodies and bodies[0]["kiosk_id"] == "kiosk-hb"
+    assert "depth" in bodies[0]["outbox"] and bodies[0]["versions"] == {"kiosk": "test"}
