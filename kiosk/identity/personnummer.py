@@ -67,7 +67,11 @@ class Personnummer:
         return f"{self.normalised[:8]}-{self.normalised[8:]}"
 
     def __str__(self) -> str:
-        return self.format12()
+        # Masked so that a number slipping into a log line or message stays minimised.
+        return self.masked()
+
+    def __repr__(self) -> str:
+        return f"Personnummer({self.masked()})"
 
 
 def _invalid(check: str, detail: str, **data: object) -> InvalidInput:

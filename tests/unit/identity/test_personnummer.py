@@ -252,3 +252,10 @@ def test_arbitrary_text_either_parses_or_names_a_known_check(text: str) -> None:
         parse_personnummer(text, ON)
     except InvalidInput as error:
         assert error.data["check"] in {"length", "characters", "separator", "date", "luhn"}
+
+
+def test_str_and_repr_are_masked_so_logs_stay_minimised() -> None:
+    number = parse_personnummer("199003152387", ON)
+    assert str(number) == "19900315-****"
+    assert "2387" not in repr(number)
+    assert "2387" not in f"{number} {number!r} {[number]}"
