@@ -34,7 +34,7 @@ def pkcs11_error(exc: pkcs11.PKCS11Error, action: str, tries_left: int | None = 
     if isinstance(exc, p11.PinLocked):
         return PinLocked(detail)
     if isinstance(exc, p11.PinLenRange | p11.PinInvalid | p11.PinTooWeak):
-        return PinRuleViolation("token_format", detail)
+        return PinRuleViolation("length", detail)
     if isinstance(exc, _CARD_GONE):
         return CardRemoved(detail)
     if isinstance(exc, p11.TokenNotRecognised):

@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "status",
     "portal",
     "demo",
+    "doctor",
 )
 
 

@@ -1,0 +1,264 @@
+"""`kioskctl doctor [--json]`: can this kiosk talk to its card reader, tokens, camera and portal?
+
+Each check reports ok, warn or fail with a fix in words; the exit code is 1 when
+something the configured kiosk needs is missing. Device libraries are imported inside
+the checks only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+from kiosk.errors import ConfigError, KioskError
+from kiosk.i18n import translate
+from kiosk.settings import Settings
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+MAX_CLOCK_SKEW_S = 300
+EARLIEST_SANE_YEAR = 2025
+
+
+@dataclass
+class Check:
+    """One doctor finding: ``fix`` is a translation key with ``params``."""
+
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def check_reader(settings: Settings) -> list[Check]:
+    """PC/SC readers, the cards in them and their classification."""
+    hw = settings.hardware
+    if hw.reader == "memory":
+        return [Check("reader", OK, "simulated reader (memory): no hardware needed")]
+    try:
+        from hardware.pcsc import PcscReader
+    except ImportError as exc:
+        return [Check("reader", FAIL, f"pyscard is not installed: {exc}", "doctor.fix.pyscard")]
+    reader = PcscReader.from_settings(hw)
+    try:
+        names = reader.readers()
+    except KioskError as exc:
+        return [Check("reader", FAIL, exc.detail, "doctor.fix.pcscd")]
+    if not names:
+        return [
+            Check(
+                "reader",
+                FAIL,
+                "pcscd runs but shows no card reader",
+                "doctor.fix.no_reader",
+                {"name": hw.reader_name or "*"},
+            )
+        ]
+    checks = []
+    for name in names:
+        facts: dict[str, Any] = {"reader": name, "pin_pad": reader.has_pin_pad(name)}
+        try:
+            card = reader.identify(name)
+        except KioskError as exc:
+            facts["card"] = None
+            detail = f"{name}: no card ({exc.code})"
+        else:
+            facts["card"] = {
+                "atr": card.atr.hex(" ").upper(),
+                "class": card.card_class.value,
+                "generation": card.generation,
+                "issuer": card.issuer,
+                "card_number": card.card_number,
+            }
+            detail = f"{name}: {card.card_class.value} card {card.card_number or ''}".rstrip()
+        checks.append(Check("reader", OK, detail, facts=facts))
+    reader.close()
+    return checks
+
+
+def check_token(settings: Settings, softhsm_conf: Path | None = None) -> list[Check]:
+    """The PKCS#11 module and the tokens it shows (SoftHSM2: the demo's token directory)."""
+    hw = settings.hardware
+    backend = hw.token
+    if backend == "memory":
+        return [Check("pkcs11", OK, "in-memory demo tokens: no PKCS#11 module needed")]
+    try:
+        from hardware.pkcs11.module import Pkcs11Module, find_softhsm_module
+    except ImportError as exc:
+        return [Check("pkcs11", FAIL, f"python-pkcs11 is missing: {exc}", "doctor.fix.pkcs11_lib")]
+    path = hw.pkcs11_module or (find_softhsm_module() if backend == "softhsm" else None)
+    if not path:
+        if backend == "softhsm":
+            return [
+                Check(
+                    "pkcs11",
+                    WARN,
+                    "SoftHSM2 is not installed: the demo uses memory tokens",
+                    "doctor.fix.softhsm",
+                )
+            ]
+        return [Check("pkcs11", FAIL, "hardware.pkcs11_module is not set", "doctor.fix.module")]
+    if not Path(path).exists():
+        return [
+            Check(
+                "pkcs11",
+                FAIL,
+                f"PKCS#11 module {path} does not exist",
+                "doctor.fix.module",
+                {"path": path},
+            )
+        ]
+    try:
+        conf = softhsm_conf if softhsm_conf and softhsm_conf.exists() else None
+        module = Pkcs11Module.load(path, conf)
+        slots = module.lib.get_slots(token_present=True)
+        tokens = [s.get_token() for s in slots]
+    except Exception as exc:  # any module failure is a finding, not a crash
+        return [
+            Check(
+                "pkcs11",
+                FAIL,
+                f"PKCS#11 module {path} failed: {exc}",
+                "doctor.fix.module",
+                {"path": path},
+            )
+        ]
+    facts = {
+        "module": path,
+        "manufacturer": module.lib.manufacturer_id,
+        "tokens": [
+            {"label": t.label, "model": t.model, "initialised": _initialised(t)} for t in tokens
+        ],
+    }
+    return [Check("pkcs11", OK, f"{path}: {len(tokens)} token(s)", facts=facts)]
+
+
+def _initialised(token: Any) -> bool:
+    from pkcs11 import TokenFlag
+
+    return bool(token.flags & TokenFlag.TOKEN_INITIALIZED)
+
+
+def check_camera(settings: Settings) -> list[Check]:
+    """Video devices, and the one the camera source names."""
+    devices = sorted(glob.glob("/dev/video*"))
+    source = settings.camera.source
+    facts = {"devices": devices, "source": source}
+    if source.startswith("v4l2:"):
+        wanted = source.removeprefix("v4l2:")
+        device = wanted if wanted.startswith("/dev/") else f"/dev/video{wanted}"
+        if device not in devices:
+            return [
+                Check(
+                    "camera",
+                    FAIL,
+                    f"camera {device} is missing",
+                    "doctor.fix.camera",
+                    {"device": device},
+                    facts,
+                )
+            ]
+        return [Check("camera", OK, f"camera {device} present", facts=facts)]
+    return [Check("camera", OK, f"camera source {source} (no device needed)", facts=facts)]
+
+
+def check_portal_and_clock(settings: Settings, probe_network: bool = True) -> list[Check]:
+    """Portal health over plain HTTP, and the clock against sanity and the portal's Date."""
+    now = datetime.now(UTC)
+    checks: list[Check] = []
+    portal_date: datetime | None = None
+    url = settings.portal.url.rstrip("/") + "/api/v1/health"
+    if probe_network:
+        try:
+            with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 -- configured URL
+                status = response.status
+                date_header = response.headers.get("Date")
+            portal_date = parsedate_to_datetime(date_header) if date_header else None
+            checks.append(Check("portal", OK, f"{url} answered {status}"))
+        except urllib.error.HTTPError as exc:
+            checks.append(
+                Check(
+                    "portal", FAIL, f"{url} answered {exc.code}", "doctor.fix.portal", {"url": url}
+                )
+            )
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            checks.append(
+                Check(
+                    "portal", FAIL, f"{url} unreachable: {exc}", "doctor.fix.portal", {"url": url}
+                )
+            )
+    if now.year < EARLIEST_SANE_YEAR:
+        checks.append(Check("clock", FAIL, f"the clock says {now:%Y-%m-%d}", "doctor.fix.clock"))
+    elif portal_date is not None and abs((portal_date - now).total_seconds()) > MAX_CLOCK_SKEW_S:
+        skew = int((portal_date - now).total_seconds())
+        checks.append(
+            Check(
+                "clock",
+                FAIL,
+                f"clock differs from the portal by {skew} s",
+                "doctor.fix.clock",
+                {"skew": skew},
+            )
+        )
+    else:
+        checks.append(Check("clock", OK, f"{now:%Y-%m-%d %H:%M:%S} UTC"))
+    return checks
+
+
+def run_checks(
+    settings: Settings, probe_network: bool = True, softhsm_conf: Path | None = None
+) -> list[Check]:
+    """Every doctor check for these settings."""
+    return [
+        *check_reader(settings),
+        *check_token(settings, softhsm_conf),
+        *check_camera(settings),
+        *check_portal_and_clock(settings, probe_network),
+    ]
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from kiosk.config_files import load_effective_config
+
+    from ._fleet_common import cli_language, kiosk_paths
+
+    lang = cli_language()
+    paths = kiosk_paths()
+    try:
+        settings = load_effective_config(paths, Path(args.config) if args.config else None).settings
+        softhsm_dir = settings.hardware.softhsm_dir
+        conf = (Path(softhsm_dir) if softhsm_dir else paths.state_dir / "softhsm") / "softhsm2.conf"
+        checks = run_checks(settings, probe_network=not args.no_network, softhsm_conf=conf)
+    except ConfigError as exc:
+        checks = [Check("config", FAIL, exc.detail, "doctor.fix.config")]
+    failed = any(c.status == FAIL for c in checks)
+    if args.json:
+        rows = [
+            {**asdict(c), "fix": translate(c.fix, lang, **c.params) if c.fix else ""}
+            for c in checks
+        ]
+        print(json.dumps({"ok": not failed, "checks": rows}, indent=2, ensure_ascii=False))
+    else:
+        for c in checks:
+            print(f"{translate('doctor.status.' + c.status, lang):<6} {c.name:<8} {c.detail}")
+            if c.fix:
+                print(f"{'':<15} -> {translate(c.fix, lang, **c.params)}")
+        print(translate("doctor.summary.fail" if failed else "doctor.summary.ok", lang))
+    return 1 if failed else 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `doctor` to kioskctl."""
+    parser = subparsers.add_parser("doctor", help="check readers, cards, tokens, camera, portal")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--no-network", action="store_true", help="skip the portal check")
+    parser.set_defaults(func=_doctor)
