@@ -4,8 +4,11 @@ Resolution, first match wins, per directory:
 1. KIOSK_CONFIG_DIR / KIOSK_STATE_DIR / KIOSK_LOG_DIR (tests, odd installs);
 2. systemd's CONFIGURATION_DIRECTORY / STATE_DIRECTORY / LOGS_DIRECTORY (set by the units'
    ConfigurationDirectory=, StateDirectory=, LogsDirectory=);
-3. KIOSK_MODE=production: /etc/kiosk, /var/lib/kiosk, /var/log/kiosk;
-4. otherwise a per-user directory (XDG): ~/.config/kiosk, ~/.local/state/kiosk, .../log.
+3. production (KIOSK_MODE=production, or KIOSK_MODE unset and /etc/kiosk/kiosk.toml
+   exists, so an operator's plain `kioskctl` finds the installed kiosk):
+   /etc/kiosk, /var/lib/kiosk, /var/log/kiosk;
+4. otherwise (or KIOSK_MODE=dev) a per-user directory (XDG): ~/.config/kiosk,
+   ~/.local/state/kiosk, ~/.local/state/kiosk/log.
 The config directory cannot come from settings (settings are read from it); the state
 and log directories may be set in /etc/kiosk/kiosk.toml [paths] when no env var says so.
 """
@@ -72,7 +75,10 @@ def resolve_paths(
 ) -> KioskPaths:
     """The kiosk's directories from the environment, then settings, then mode defaults."""
     env = os.environ if env is None else env
-    production = env.get("KIOSK_MODE", "") == "production"
+    mode = env.get("KIOSK_MODE", "")
+    production = mode == "production" or (
+        mode == "" and (PRODUCTION_CONFIG_DIR / "kiosk.toml").is_file()
+    )
     home = Path(env.get("HOME", str(Path.home())))
     xdg_config = Path(env.get("XDG_CONFIG_HOME", str(home / ".config")))
     xdg_state = Path(env.get("XDG_STATE_HOME", str(home / ".local" / "state")))

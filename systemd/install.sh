@@ -115,4 +115,5 @@ if [[ "$START" == yes ]]; then
 else
   systemctl enable "${UNITS[@]}"
 fi
+ln -sf "$PREFIX/venv/bin/kioskctl" /usr/local/bin/kioskctl
 echo "done: kioskctl status"

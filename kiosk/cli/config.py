@@ -121,6 +121,13 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schema(args: argparse.Namespace) -> int:
+    from kiosk.config_schema import render_schema
+
+    print(render_schema())
+    return 0
+
+
 def _parse_time(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -263,6 +270,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check = sub.add_parser("check", help="check a settings file against the schema")
     check.add_argument("file")
     check.set_defaults(func=_check)
+
+    schema = sub.add_parser("schema", help="the settings schema as Markdown (config/SCHEMA.md)")
+    schema.set_defaults(func=_schema)
 
     sign = sub.add_parser("sign", help="sign a settings file into a bundle")
     sign.add_argument("settings", help="settings TOML (the bundle layer)")

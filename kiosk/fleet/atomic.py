@@ -29,11 +29,31 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _owned_like_parent(path: Path) -> None:
+    # root running kioskctl must not leave files the kiosk user can no longer replace.
+    if os.geteuid() == 0:
+        parent = path.parent.stat()
+        os.chown(path, parent.st_uid, parent.st_gid)
+
+
+def ensure_dir(directory: Path) -> None:
+    """Create ``directory`` (and parents) owned like its parent when run as root."""
+    missing = []
+    probe = directory
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    for folder in reversed(missing):
+        folder.mkdir(exist_ok=True)
+        _owned_like_parent(folder)
+
+
 def write_temp(target: Path, data: bytes, mode: int = 0o644) -> Path:
     """Write ``data`` to a durable temp file beside ``target``; returns the temp path."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(target.parent)
     temp = target.with_name(f".{target.name}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    _owned_like_parent(temp)
     try:
         with os.fdopen(fd, "wb", closefd=False) as handle:
             handle.write(data)

@@ -198,3 +198,15 @@ def test_power_loss_during_rollback_leaves_old_or_new_config(
     with pytest.raises(BundleRefused) as caught:
         apply_bundle(new, fleet.paths)
     assert caught.value.reason == "rolled_back_version"
+
+
+def test_root_applying_leaves_files_the_kiosk_user_can_replace(fleet: Fleet) -> None:
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to hand files to another user")
+    fleet.paths.state_dir.mkdir()
+    os.chown(fleet.paths.state_dir, 4321, 4321)
+    apply_bundle(fleet.bundle(1), fleet.paths)
+    for path in [fleet.paths.bundle_dir, *fleet.paths.bundle_dir.iterdir()]:
+        assert (path.stat().st_uid, path.stat().st_gid) == (4321, 4321), path

@@ -69,12 +69,12 @@ def test_every_key_in_config_kiosk_toml_is_commented() -> None:
                     uncommented.append(line)
         elif line.startswith("["):
             in_array = False
-        elif re.match(r"^[a-z_]+ = ", line) and not in_array:
+        elif re.match(r"^[a-z0-9_]+ = ", line) and not in_array:
             commented = " # " in line
             for above in reversed(lines[:index]):
                 if above.startswith("#"):
                     commented = True
-                if not re.match(r"^[a-z_]+ = ", above):
+                if not re.match(r"^[a-z0-9_]+ = ", above):
                     break
             if not commented:
                 uncommented.append(line)
@@ -172,3 +172,24 @@ def test_paths_resolution_order(tmp_path: Path) -> None:
                              state_dir_setting="/y")
     assert override.state_dir == Path("/s")
     assert resolve_paths(env, state_dir_setting="/y").state_dir == Path("/y")
+
+
+def test_schema_doc_is_generated_from_the_code() -> None:
+    from kiosk.config_schema import render_schema
+
+    assert (REPO / "config" / "SCHEMA.md").read_text() == render_schema() + "\n", (
+        "regenerate: kioskctl config schema > config/SCHEMA.md"
+    )
+
+
+def test_example_bundle_verifies_with_the_dev_key_and_carries_the_example_settings() -> None:
+    from kiosk.fleet.bundle import check_settings, open_bundle
+    from kiosk.fleet.keys import load_trusted_keys
+
+    bundle = open_bundle((REPO / "config/examples/demo-office-v1.bundle").read_bytes(),
+                         load_trusted_keys(REPO / "config/dev-fleet-keys"))
+    example = (REPO / "config/examples/fleet-settings.toml").read_text()
+    assert bundle.payload.settings_toml == example
+    assert bundle.payload.targets.card_offices == ("demo-office",)
+    packaged = parse_toml(packaged_defaults_text(), PACKAGED_NAME)
+    assert check_settings(bundle.layer, [packaged]).fleet.health_timeout_s == 900
