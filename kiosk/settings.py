@@ -154,6 +154,7 @@ class CameraSettings:
     height: int = 720
     fps: int = 30
     autofocus: bool = True
+    stale_after_s: float = 3.0  # no new frame for this long: the camera counts as gone
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,9 @@ class ScannerSettings:
     decoder: str = "zxing"  # "zxing" or "pyzbar"
     formats: tuple[str, ...] = ("QRCode", "Code128", "PDF417", "DataMatrix", "Aztec")
     mrz: bool = True
+    tilt_fallback: bool = True  # locate and level tilted 1D/PDF417 codes when none decodes
+    mrz_agree: int = 2  # successive identical check-digit-valid readings before accepting
+    mrz_interval_s: float = 0.0  # least time between MRZ attempts in the live loop
 
 
 @dataclass(frozen=True)
