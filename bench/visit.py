@@ -1,0 +1,109 @@
+"""Bench: wall time of a whole scripted activation visit, no human delays.
+
+Administrator sign-in with their simulated card, the holder's card (SoftHSM2 token),
+record fetch, document, PIN written, receipt signed, result committed to the outbox and
+synced to the reference portal, which runs as its own process on loopback. Between runs
+(untimed) the portal's record of the card is put back to Skickad. Target: median < 1.5 s.
+
+Usage: .venv/bin/python bench/visit.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hardware.wiring import build_services  # noqa: E402
+from kiosk import demo  # noqa: E402
+from kiosk.cli.demo import run_activation  # noqa: E402
+from kiosk.settings import Settings  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def reset_card(db_path: Path, card_number: str) -> None:
+    """Put the portal's record of the card back to Skickad (between timed runs)."""
+    conn = sqlite3.connect(db_path, timeout=30)
+    with conn:
+        conn.execute(
+            "UPDATE cards SET status = 'Skickad', activation_started = NULL,"
+            " activated_at = NULL WHERE card_number = ?",
+            (card_number,),
+        )
+        conn.execute("DELETE FROM activations WHERE card_number = ?", (card_number,))
+    conn.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-visit-"))
+    db_path = work / "portal.db"
+    port = free_port()
+    portal = subprocess.Popen(
+        [str(ROOT / ".venv/bin/kiosk-portal"), "--port", str(port), "--db", str(db_path),
+         "--seed-demo", "--log-level", "warning"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    print(f"bench/visit.py: {args.runs} scripted activation visits, portal {url}")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} "
+          "(other helpers may be loading the cores)")
+    t = time.perf_counter()
+    services = build_services(Settings(), work / "kiosk", demo=True, portal_url=url)
+    for _ in range(100):
+        try:
+            services.portal.card("9752210000000001")
+            break
+        except Exception:
+            time.sleep(0.1)
+    print(f"setup (demo CA, SoftHSM2 tokens, outbox): {time.perf_counter() - t:.1f} s; "
+          f"token backend: SoftHSM2 via {services.settings.hardware.token}")
+    holder = demo.demo_holder("anna", services.clock.now().date())
+    walls: list[float] = []
+    cpus: list[float] = []
+    try:
+        for _ in range(args.runs + 1):
+            reset_card(db_path, holder.card_number)
+            if services.deck is not None:
+                services.deck.remove()
+            cpu0, t0 = time.process_time(), time.perf_counter()
+            final = run_activation(services, holder)
+            walls.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - cpu0)
+            status = services.portal.card(holder.card_number).status.value
+            if final.view.message != "visit.done.activation" or status != "Aktiv":
+                print(f"run ended on {final.view.name}: {final.view.message}; card {status}")
+                return 1
+    finally:
+        services.close()
+        portal.terminate()
+        portal.wait(timeout=10)
+    walls, cpus = walls[1:], cpus[1:]  # the first run warms caches and connections
+    walls_sorted = sorted(walls)
+    print(f"visit wall time over {len(walls)} runs: median {statistics.median(walls):.3f} s "
+          f"(target < 1.5 s), min {walls_sorted[0]:.3f}, "
+          f"p90 {walls_sorted[int(0.9 * (len(walls) - 1))]:.3f}, max {walls_sorted[-1]:.3f}")
+    print(f"kiosk process CPU per visit: median {statistics.median(cpus):.3f} s")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
