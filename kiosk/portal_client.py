@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -32,6 +32,7 @@ from kiosk.errors import (
     PortalRejected,
     PortalUnreachable,
 )
+from kiosk.i18n import catalog, translate
 from kiosk.model import (
     AdminAuthorisation,
     CardKind,
@@ -68,11 +69,24 @@ def evidence_summary(evidence: DocumentEvidence) -> dict[str, Any]:
     }
 
 
+def reason_text(reason: str, lang: str = "sv") -> str:
+    """The translated text of a portal reason code (kiosk/locale/*/portal.json)."""
+    key = f"portal.reason.{reason}"
+    if key in catalog(lang):
+        return translate(key, lang)
+    return translate("portal.reason.unknown", lang, reason=reason)
+
+
 def canonical_json(data: Any) -> bytes:
     """The same bytes for the same data, so a retried request matches its first try."""
     return json.dumps(
         data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
     ).encode("utf-8")
+
+
+def _seg(value: str) -> str:
+    """One URL path segment: a card number with '/' or '?' cannot reach another route."""
+    return quote(value, safe="")
 
 
 def _b64(data: bytes) -> str:
@@ -214,12 +228,12 @@ class PortalClient:
 
     def card(self, card_number: str) -> CardRecord:
         """The card's record."""
-        data = self._call("GET", f"/cards/{card_number}", card_number=card_number)
+        data = self._call("GET", f"/cards/{_seg(card_number)}", card_number=card_number)
         return self._parse(parse_card, data)
 
     def authorise_admin(self, hsa_id: str) -> AdminAuthorisation:
         """The administrator's authorisation at this card office."""
-        return self._parse(parse_admin, self._call("GET", f"/admins/{hsa_id}"))
+        return self._parse(parse_admin, self._call("GET", f"/admins/{_seg(hsa_id)}"))
 
     def start_activation(
         self,
@@ -231,7 +245,7 @@ class PortalClient:
         """Start an activation; the answer carries the credential for the first PIN."""
         body = {"admin_hsa_id": admin_hsa_id, "evidence": evidence_summary(evidence)}
         data = self._call(
-            "POST", f"/cards/{card_number}/activations", body, idempotency_key, card_number
+            "POST", f"/cards/{_seg(card_number)}/activations", body, idempotency_key, card_number
         )
         return self._parse(parse_ticket, data)
 
@@ -249,7 +263,9 @@ class PortalClient:
             "signature": _b64(signature),
             "certificate": _b64(certificate),
         }
-        data = self._call("POST", f"/activations/{activation_id}/complete", body, idempotency_key)
+        data = self._call(
+            "POST", f"/activations/{_seg(activation_id)}/complete", body, idempotency_key
+        )
         return self._parse(parse_card, data)
 
     def start_unlock(
@@ -262,7 +278,7 @@ class PortalClient:
         """The unlock credential after an ID check."""
         body = {"admin_hsa_id": admin_hsa_id, "evidence": evidence_summary(evidence)}
         data = self._call(
-            "POST", f"/cards/{card_number}/unlock", body, idempotency_key, card_number
+            "POST", f"/cards/{_seg(card_number)}/unlock", body, idempotency_key, card_number
         )
         return self._parse(parse_ticket, data)
 
@@ -271,7 +287,9 @@ class PortalClient:
     ) -> CardRecord:
         """Block (spärra) a card."""
         body = {"admin_hsa_id": admin_hsa_id, "reason": reason}
-        data = self._call("POST", f"/cards/{card_number}/block", body, idempotency_key, card_number)
+        data = self._call(
+            "POST", f"/cards/{_seg(card_number)}/block", body, idempotency_key, card_number
+        )
         return self._parse(parse_card, data)
 
     def heartbeat(self, status: dict[str, Any], idempotency_key: str | None = None) -> None:

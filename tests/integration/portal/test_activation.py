@@ -153,3 +153,14 @@ def test_heartbeat_is_stored(portal: RunningPortal, make_client: ClientFactory) 
         "SELECT count(*) FROM heartbeats WHERE kiosk_id = 'test-kiosk' "
         "AND json_extract(body, '$.outbox_depth') = 3",
     ) == 1
+
+
+def test_a_card_number_cannot_reach_another_route(
+    portal: RunningPortal, make_client: ClientFactory, today: date
+) -> None:
+    anna = demo_holder("anna", today)
+    client = make_client(portal.url)
+    with pytest.raises(PortalRejected) as caught:
+        client.block(f"{anna.card_number}/block?x=", demo_admins(today)[0].hsa_id, "x", key())
+    assert caught.value.reason in {"card_not_found", "not_found"}
+    assert client.card(anna.card_number).status is CardStatus.SENT

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,8 @@ import pytest
 import requests
 import yaml
 
+from kiosk.i18n import LANGUAGES, catalog
+from kiosk.portal_client import reason_text
 from portal.app import create_app
 from portal.server import RunningPortal
 
@@ -101,3 +104,39 @@ def test_the_running_portal_serves_its_schema(portal: RunningPortal) -> None:
     served = requests.get(f"{portal.url}/api/v1/openapi.json", timeout=5).json()
     assert "/api/v1/cards/{card_number}" in served["paths"]
     assert not any(path.startswith("/_test") for path in served["paths"])
+
+
+def documented_reasons(documented: dict[str, Any]) -> set[str]:
+    rows = [line.split("|") for line in documented["info"]["description"].splitlines()]
+    return {
+        row[2].strip()
+        for row in rows
+        if len(row) > 3 and row[1].strip()[:1] in "45" and row[2].strip().isidentifier()
+    }
+
+
+def raised_reasons() -> set[str]:
+    pattern = re.compile(
+        r'(?:ApiError\(\s*\d+,\s*|error_response\(\s*\d+,\s*|ReceiptInvalid\(\s*|: )"([a-z_]+)"'
+    )
+    found: set[str] = set()
+    for source in (DOCUMENT.parent).glob("*.py"):
+        if source.name in {"app.py", "service.py", "receipts.py"}:
+            found |= set(pattern.findall(source.read_text(encoding="utf-8")))
+    return found - {"ok"}
+
+
+def test_every_reason_the_portal_gives_is_documented(documented: dict[str, Any]) -> None:
+    raised = raised_reasons()
+    assert {"card_not_found", "bad_signature", "idempotency_conflict"} <= raised
+    assert raised <= documented_reasons(documented)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_documented_reason_has_a_translation(
+    documented: dict[str, Any], lang: str
+) -> None:
+    for reason in documented_reasons(documented):
+        assert f"portal.reason.{reason}" in catalog(lang), reason
+    assert reason_text("card_not_found", lang) != reason_text("blocked", lang)
+    assert "weird_reason" in reason_text("weird_reason", lang)
