@@ -507,7 +507,9 @@ def repair_mrz(lines: Sequence[str] | str, on: date | None = None) -> MrzRepair 
     text = normalise_lines(lines)
     detect_format(text)
     best: tuple[tuple[str, ...], int, MrzResult] | None = None
+    tried = 0
     for candidate, flips in _readings(text):
+        tried += 1
         if best is not None and flips > best[1] + (1 if best[1] else 0):
             break
         try:
@@ -521,6 +523,9 @@ def repair_mrz(lines: Sequence[str] | str, on: date | None = None) -> MrzRepair 
         best = (candidate, flips, result)
         if flips == 0:
             break
+    else:
+        if tried >= MAX_REPAIR_CANDIDATES and best is not None:
+            return None  # the search stopped before rivals one flip away were all tried
     if best is None:
         return None
     candidate, _, result = best

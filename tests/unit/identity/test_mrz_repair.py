@@ -206,3 +206,14 @@ def find_near_tie() -> tuple[tuple[str, ...], tuple[str, ...]]:
 def test_a_reading_with_a_rival_one_flip_away_is_refused() -> None:
     _, read = find_near_tie()
     assert repair_mrz(read, ON) is None
+
+
+def test_a_search_cut_short_refuses_rather_than_guesses(monkeypatch: pytest.MonkeyPatch) -> None:
+    import kiosk.identity.mrz as mrz
+
+    lines = build_mrz("TD3", document_number="PX739A4K8", birth_date=date(1980, 1, 2),
+                      expiry_date=date(2030, 1, 1), surname="T")
+    misread = with_char(lines, 1, 8, "B")  # one flip mends it, and no rival is near
+    assert repair_mrz(misread, ON) is not None
+    monkeypatch.setattr(mrz, "MAX_REPAIR_CANDIDATES", 2)  # the search may end at the limit
+    assert repair_mrz(misread, ON) is None
