@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from kiosk.errors import InvalidInput
 from kiosk.identity.luhn import luhn_valid
+from kiosk.identity.personnummer import DASHES
 
 HSA_ID_MAX_LENGTH = 31
 COUNTRY = "SE"
@@ -51,7 +52,7 @@ def _invalid(check: str, detail: str, **data: object) -> InvalidInput:
 
 def parse_hsa_id(text: str) -> HsaId:
     """Parse and check an HSA-id; InvalidInput's ``check`` names the failed check."""
-    value = "".join(text.split()).upper()
+    value = "".join(text.split()).translate(DASHES).upper()
     if not value:
         raise _invalid("length", "HSA-id is empty", length=0)
     if len(value) > HSA_ID_MAX_LENGTH:

@@ -21,6 +21,9 @@ from kiosk.identity.luhn import luhn_check_digit
 
 COORDINATION_DAY_OFFSET = 60
 _ALLOWED = re.compile(r"[0-9+\-]*")
+# Hyphen look-alikes that word processors and web forms put in pasted numbers.
+DASHES = str.maketrans({"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-",
+                        "\u2014": "-", "\u2212": "-"})
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ def _invalid(check: str, detail: str, **data: object) -> InvalidInput:
 
 def _split(text: str) -> tuple[str, str]:
     """(digits, separator) from the raw text; separator is "" when there is none."""
-    compact = "".join(text.split())
+    compact = "".join(text.split()).translate(DASHES)
     if not compact:
         raise _invalid("length", "personnummer is empty", length=0)
     if not _ALLOWED.fullmatch(compact):

@@ -92,3 +92,7 @@ def test_round_trip(payload: str, suffix: str, local: str) -> None:
         local,
     )
     assert hsa_id.text == text
+
+
+def test_a_pasted_en_dash_counts_as_a_hyphen() -> None:
+    assert parse_hsa_id("SE2321000016\u2013ABCD").text == "SE2321000016-ABCD"

@@ -259,3 +259,8 @@ def test_str_and_repr_are_masked_so_logs_stay_minimised() -> None:
     assert str(number) == "19900315-****"
     assert "2387" not in repr(number)
     assert "2387" not in f"{number} {number!r} {[number]}"
+
+
+@pytest.mark.parametrize("dash", ["\u2010", "\u2011", "\u2013", "\u2014", "\u2212"])
+def test_pasted_dash_look_alikes_count_as_a_hyphen(dash: str) -> None:
+    assert parse_personnummer(f"900315{dash}2387", ON).normalised == "199003152387"
