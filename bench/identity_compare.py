@@ -21,7 +21,7 @@ from stdnum.exceptions import ValidationError
 from stdnum.se import personnummer as stdnum_pnr
 
 from kiosk.errors import InvalidInput
-from kiosk.identity.mrz import DIGIT_TO_LETTER, _kind_map, build_mrz, parse_mrz, repair_mrz
+from kiosk.identity.mrz import DIGIT_TO_LETTER, build_mrz, parse_mrz, position_kinds, repair_mrz
 from kiosk.identity.personnummer import parse_personnummer
 
 TODAY = date.today()
@@ -201,7 +201,7 @@ def ours_mrz(lines: Iterable[str]) -> bool:
 def confuse(rng: random.Random, lines: tuple[str, ...], kinds: set[str]) -> tuple[str, ...]:
     """Apply 1-3 OCR confusions at positions of the given kinds."""
     fmt = {30: "TD1", 36: "TD2", 44: "TD3"}[len(lines[0])]
-    kind_map = _kind_map(fmt)  # type: ignore[arg-type]
+    kind_map = position_kinds(fmt)  # type: ignore[arg-type]
     letter_to_digit = {v: k for k, v in DIGIT_TO_LETTER.items()}
     spots = [
         (r, c, DIGIT_TO_LETTER[ch] if ch in DIGIT_TO_LETTER else letter_to_digit.get(ch, ch))

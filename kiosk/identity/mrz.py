@@ -38,8 +38,9 @@ DOCUMENT_CODES: dict[MrzFormat, frozenset[str]] = {
 SWEDEN = "SWE"
 
 # OCR confusions: the letter read where a digit belongs, and the reverse.
-LETTER_TO_DIGIT: dict[str, str] = {"O": "0", "D": "0", "Q": "0", "I": "1", "L": "1",
-                                   "B": "8", "S": "5", "Z": "2", "G": "6"}
+LETTER_TO_DIGIT: dict[str, str] = {
+    "O": "0", "D": "0", "Q": "0", "I": "1", "L": "1", "B": "8", "S": "5", "Z": "2", "G": "6",
+}
 DIGIT_TO_LETTER: dict[str, str] = {"0": "O", "1": "I", "8": "B", "5": "S", "2": "Z", "6": "G"}
 MAX_REPAIR_CANDIDATES = 4096
 
@@ -398,8 +399,8 @@ class MrzRepair:
     result: MrzResult
 
 
-def _kind_map(mrz_format: MrzFormat) -> list[list[str]]:
-    """For every position, "numeric", "alpha", "alnum" or "sex"."""
+def position_kinds(mrz_format: MrzFormat) -> list[list[str]]:
+    """For every position of the layout: "numeric", "alpha", "alnum" or "sex"."""
     count, width = LAYOUTS[mrz_format]
     kinds = [["alnum"] * width for _ in range(count)]
     layout = LAYOUT_OF[mrz_format]
@@ -439,7 +440,7 @@ def _repair_kinds(text: Sequence[str], mrz_format: MrzFormat) -> list[list[str]]
     Swedish documents carry the personnummer (10 or 12 digits) in the optional data; a
     letter there is an OCR confusion that no check digit may catch (6 and G weigh the same).
     """
-    kinds = _kind_map(mrz_format)
+    kinds = position_kinds(mrz_format)
     layout = LAYOUT_OF[mrz_format]
     state = "".join(
         _options(char, "alpha")[0] for char in _text(text, layout.issuing_state)

@@ -13,9 +13,9 @@ from kiosk.errors import InvalidInput
 from kiosk.identity.mrz import (
     DIGIT_TO_LETTER,
     MrzChange,
-    _kind_map,
     build_mrz,
     parse_mrz,
+    position_kinds,
     repair_candidates,
     repair_mrz,
 )
@@ -111,7 +111,7 @@ def misread(draw: st.DrawFn, kinds: tuple[str, ...]) -> tuple[tuple[str, ...], t
     """A generated MRZ and a copy with OCR confusions at positions of the given kinds."""
     fields: dict[str, Any] = draw(mrz_fields())
     lines = build(fields)
-    kind_map = _kind_map(fields["mrz_format"])
+    kind_map = position_kinds(fields["mrz_format"])
     letter_to_digit = {letter: digit for digit, letter in DIGIT_TO_LETTER.items()}
     spots = []
     for row, line in enumerate(lines):
