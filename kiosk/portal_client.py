@@ -387,7 +387,7 @@ class PortalClient:
         except ValueError:
             payload = None
         if not isinstance(payload, dict):
-            if 200 <= status < 300 or status < 500:
+            if status < 500:
                 raise PortalError(
                     f"the portal's answer to {method} {path} is not JSON (HTTP {status})",
                     status=status,

@@ -32,6 +32,7 @@ class FaultSpec(BaseModel):
     count: int = Field(default=1, ge=1)
     status: int = Field(default=503, ge=500, le=599)
     seconds: float = Field(default=0.0, ge=0.0, le=60.0)
+    retry_after: int | None = Field(default=None, ge=0, le=3600)
     path_contains: str = ""
 
 
@@ -94,9 +95,11 @@ def install_test_hooks(
         if fault is None:
             return await call_next(request)
         if fault.kind == "status":
+            headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
             return JSONResponse(
                 {"reason": "injected_fault", "detail": "a test fault answered this call"},
                 status_code=fault.status,
+                headers=headers,
             )
         if fault.kind == "delay":
             await asyncio.sleep(fault.seconds)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import socket
+import threading
 import uuid
+from collections.abc import Iterator
 from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from kiosk.demo import demo_admins, demo_holder
-from kiosk.errors import PortalRejected, PortalUnreachable
+from kiosk.errors import PortalError, PortalRejected, PortalUnreachable
 from kiosk.model import CardStatus
 from portal.server import RunningPortal
 
@@ -123,3 +126,51 @@ def test_commit_without_answer_then_retry_changes_the_card_once(
         portal.db_path, "SELECT count(*) FROM activations WHERE id = ?", ticket.activation_id
     )
     assert only == 1
+
+
+def test_retry_after_is_honoured_up_to_the_cap(
+    portal: RunningPortal, make_client: ClientFactory, sleeps: SleepRecorder, today: date
+) -> None:
+    arm_fault(portal, "status", count=2, status=503, retry_after=3)
+    client = make_client(portal.url, retries=2, backoff_s=0.1, backoff_max_s=2.0)
+    assert client.card(demo_holder("anna", today).card_number).status is CardStatus.SENT
+    assert sleeps.delays == [2.0, 2.0]
+
+
+class NotAPortal(BaseHTTPRequestHandler):
+    """Something else answering on the portal's address (a captive proxy, a web server)."""
+
+    def do_GET(self) -> None:
+        status = 502 if "gateway" in self.path else 200
+        body = b"<html>hello</html>"
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def not_a_portal() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotAPortal)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_answer_that_is_not_the_api_is_a_portal_error(
+    not_a_portal: str, make_client: ClientFactory, sleeps: SleepRecorder
+) -> None:
+    client = make_client(not_a_portal, retries=2)
+    with pytest.raises(PortalError) as caught:
+        client.card("9752210000000001")
+    assert type(caught.value) is PortalError
+    assert "not JSON" in caught.value.detail
+    with pytest.raises(PortalUnreachable):
+        make_client(f"{not_a_portal}/gateway", retries=2).card("9752210000000001")
+    assert len(sleeps.delays) == 2

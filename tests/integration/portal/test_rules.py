@@ -9,8 +9,10 @@ import pytest
 
 from kiosk.demo import demo_admins, demo_holder
 from kiosk.errors import PortalRejected
-from kiosk.model import CardStatus
+from kiosk.model import CardKind, CardStatus, TrustLevel
+from portal import db
 from portal.clock import add_months
+from portal.seed import insert_card
 from portal.server import RunningPortal
 
 from .conftest import ClientFactory
@@ -186,3 +188,23 @@ def test_add_months_clamps_to_the_month_end() -> None:
     assert add_months(date(2023, 11, 29), 3) == date(2024, 2, 29)
     assert add_months(date(2025, 10, 31), 3) == date(2026, 1, 31)
     assert add_months(date(2025, 1, 15), 3) - date(2025, 1, 15) == timedelta(days=90)
+
+
+def test_a_card_of_another_issuer_is_refused(
+    portal: RunningPortal, make_client: ClientFactory, today: date
+) -> None:
+    conn = db.connect(portal.db_path)
+    with db.transaction(conn):
+        insert_card(
+            conn, card_number="9999000011112222", status=CardStatus.SENT,
+            kind=CardKind.ORDINARY, issuer="Telia", holder_name="Tor Telia",
+            personnummer="198001012383", hsa_id="SE2321000016-TT01",
+            trust_level=TrustLevel.LOA3, manufactured=today,
+        )
+    conn.close()
+    with pytest.raises(PortalRejected) as caught:
+        make_client(portal.url).start_activation(
+            "9999000011112222", demo_admins(today)[0].hsa_id, evidence(), key()
+        )
+    assert caught.value.reason == "not_eligible"
+    assert "Telia" in caught.value.detail
