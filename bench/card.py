@@ -1,0 +1,187 @@
+"""Card benchmarks: insert/removal detection through real pcscd, token operations on SoftHSM2.
+
+Run: .venv/bin/python bench/card.py [--cycles 20] [--ops 10]
+Prints median and p95 per measurement. Needs pcscd + vsmartcard-vpcd and softhsm2;
+a part whose tools are missing is reported and skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from hardware.emulator import EmulatedCard, VpcdEmulator
+from hardware.emulator.pcscd import PcscdProcess
+from hardware.pcsc import PcscReader
+from hardware.pkcs11 import Pkcs11Module, Pkcs11TokenProvider
+from hardware.pkcs11.module import find_softhsm_module
+from hardware.sim import build_demo_hardware
+from hardware.sim.cast import SITHS_GEN3_ATR
+from hardware.sim.democa import DemoCA
+from hardware.sim.softhsm import (
+    init_token,
+    random_pin,
+    store_credentials,
+    token_label,
+    write_softhsm_conf,
+)
+from kiosk.errors import KioskError, WrongPin
+from kiosk.model import TrustLevel
+from kiosk.ports import CardEventKind
+from kiosk.settings import DEFAULT_POLICY_LEVELS, HardwareSettings, Settings
+
+CARD = "9752210000000001"
+SO_PIN = "SO-00000001"
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def report(name: str, seconds: list[float]) -> None:
+    ms = [s * 1000 for s in seconds]
+    median = statistics.median(ms)
+    print(f"  {name:<34} n={len(ms):<3} median {median:8.1f} ms   p95 {p95(ms):8.1f} ms")
+
+
+def wait_kind(reader: PcscReader, kind: CardEventKind, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        event = reader.wait_for_change(deadline - time.monotonic())
+        if event is not None and event.kind is kind:
+            return
+    raise TimeoutError(f"no {kind} event")
+
+
+def bench_pcsc(cycles: int) -> None:
+    print(f"Card presence through real pcscd + vpcd ({cycles} insert/remove cycles)")
+    try:
+        pcscd = PcscdProcess()
+        pcscd.start(wait_for_other_s=30)
+    except KioskError as exc:
+        print(f"  skipped: {exc.detail}")
+        return
+    emulator = VpcdEmulator(port=pcscd.port)
+    reader = PcscReader.from_settings(HardwareSettings(reader_name="Kiosk vpcd 00 00"))
+    try:
+        while reader.wait_for_change(0.3) is not None:
+            pass
+        inserted, removed, identify = [], [], []
+        card = EmulatedCard(SITHS_GEN3_ATR, CARD)
+        for _ in range(cycles):
+            start = time.perf_counter()
+            emulator.insert(card)
+            wait_kind(reader, CardEventKind.INSERTED)
+            inserted.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            reader.identify()
+            identify.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            emulator.remove()
+            wait_kind(reader, CardEventKind.REMOVED)
+            removed.append(time.perf_counter() - start)
+        report("insert detected", inserted)
+        report("removal detected", removed)
+        report("identify (ATR + card number APDUs)", identify)
+        start = time.perf_counter()
+        pcscd.stop()
+        wait_kind(reader, CardEventKind.READER_LOST)
+        lost = time.perf_counter() - start
+        start = time.perf_counter()
+        pcscd.start()
+        wait_kind(reader, CardEventKind.READER_FOUND, timeout=10)
+        report("pcscd stop -> reader lost", [lost])
+        report("pcscd start -> reader found", [time.perf_counter() - start])
+    finally:
+        emulator.close()
+        reader.close()
+        pcscd.stop()
+
+
+def bench_tokens(ops: int) -> None:
+    print(f"Token operations on SoftHSM2 ({ops} each)")
+    path = find_softhsm_module()
+    if path is None:
+        print("  skipped: SoftHSM2 is not installed")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        ca = DemoCA.create(date.today())
+        person = ca.issue_person(
+            "Anna", "Andersson", "SE2321000016-A1B2", "199003152387", TrustLevel.LOA3, date.today()
+        )
+        conf = write_softhsm_conf(Path(tmp) / "softhsm")
+        module = Pkcs11Module.load(path, conf)
+        pin = random_pin()
+        init_token(conf, token_label(CARD), SO_PIN, pin)
+        module.reinitialize()
+        store_credentials(module, token_label(CARD), pin, person)
+        provider = Pkcs11TokenProvider(
+            module,
+            card_number_of=lambda _r: CARD,
+            policy_levels=DEFAULT_POLICY_LEVELS,
+            trust_anchors=[ca.root_der],
+        )
+        token = provider.open()
+        token.set_initial_pin(SO_PIN, "482915")
+        pins = ["482915", "730284"]
+
+        def change() -> None:
+            token.change_pin(pins[0], pins[1])
+            pins.reverse()
+
+        def wrong() -> None:
+            try:
+                token.sign_receipt("000000", b"x")
+            except WrongPin:
+                return
+            raise AssertionError("wrong PIN accepted")
+
+        measured: list[tuple[str, Callable[[], object]]] = [
+            ("open token (find by card number)", provider.open),
+            ("pin status", token.pin_status),
+            ("certificates (+ chain validation)", token.certificates),
+            ("admin sign-in (login + cert)", lambda: token.admin_sign_in(pins[0])),
+            ("first PIN (C_InitPIN as SO)", lambda: token.set_initial_pin(SO_PIN, pins[0])),
+            ("change PIN (C_SetPIN)", change),
+            ("wrong PIN (+ reinitialize)", wrong),
+            ("unlock (SO + C_InitPIN)", lambda: token.unlock_pin(SO_PIN, pins[0])),
+            ("sign receipt (login + RSA sign)", lambda: token.sign_receipt(pins[0], b"kvittens")),
+        ]
+        for name, action in measured:
+            times = []
+            for _ in range(ops):
+                start = time.perf_counter()
+                action()
+                times.append(time.perf_counter() - start)
+            report(name, times)
+
+
+def bench_demo_start() -> None:
+    print("Demo hardware start (cast of 9 cards, SoftHSM2 tokens)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for label in ("first start (CA, keys, tokens)", "second start (reuse)"):
+            start = time.perf_counter()
+            build_demo_hardware(Path(tmp), date.today(), Settings()).close()
+            report(label, [time.perf_counter() - start])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cycles", type=int, default=20)
+    parser.add_argument("--ops", type=int, default=10)
+    args = parser.parse_args()
+    bench_pcsc(args.cycles)
+    bench_tokens(args.ops)
+    bench_demo_start()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
