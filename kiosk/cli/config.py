@@ -230,6 +230,9 @@ def _confirm_or_rollback(args: argparse.Namespace) -> int:
         outcome = confirm_or_rollback(paths)
     except ConfigError as exc:
         return report_error(exc, lang)
+    if args.json:
+        print(json.dumps(dataclasses.asdict(outcome)))
+        return 0
     print(
         translate(
             f"fleet.outcome.{outcome.action}",
@@ -308,4 +311,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     confirm = sub.add_parser(
         "confirm-or-rollback", help="confirm a healthy new bundle or roll back a late one"
     )
+    confirm.add_argument("--json", action="store_true", help="the outcome as JSON")
     confirm.set_defaults(func=_confirm_or_rollback)

@@ -170,6 +170,8 @@ def test_kioskctl_keys_sign_verify_apply_show_status(
     assert (status["kiosk_id"], status["config"]["version"]) == ("kiosk-7", 7)
     code, out, _ = run(["config", "confirm-or-rollback"], capsys)
     assert code == 0 and "waiting" in out
+    code, out, _ = run(["config", "confirm-or-rollback", "--json"], capsys)
+    assert json.loads(out) == {"action": "waiting", "version": 7, "restored_version": 0}
 
 
 def test_kioskctl_config_check_reports_path_and_hint(
