@@ -10,6 +10,8 @@ import requests
 from kiosk.demo import demo_holder
 from kiosk.errors import PortalAuthError
 from kiosk.model import CardStatus
+from kiosk.portal_client import PortalClient
+from kiosk.settings import PortalSettings
 from portal.devpki import DevPki
 from portal.server import PlainHttpRefused, RunningPortal, start_in_thread, uvicorn_config
 
@@ -92,3 +94,21 @@ def test_plain_http_is_refused_off_loopback(tmp_path: object) -> None:
         uvicorn_config(object(), "0.0.0.0", 8443, None)  # noqa: S104
     with pytest.raises(PlainHttpRefused):
         start_in_thread(f"{tmp_path}/portal.db", host="192.0.2.10")
+
+
+def test_a_client_from_the_kiosk_settings_uses_its_ca_and_certificate(
+    tls_portal: RunningPortal, pki: DevPki, today: date
+) -> None:
+    settings = PortalSettings(
+        url=tls_portal.url,
+        ca_file=str(pki.ca_cert),
+        client_cert=str(pki.client_cert),
+        client_key=str(pki.client_key),
+        connect_timeout_s=2.0,
+        read_timeout_s=4.0,
+        retries=1,
+    )
+    with PortalClient.from_settings(settings, "kiosk-7") as client:
+        assert client.timeout == (2.0, 4.0)
+        client.heartbeat({"outbox_depth": 0})
+        assert client.card(demo_holder("eva", today).card_number).status is CardStatus.ACTIVE
