@@ -195,18 +195,27 @@ def disk_status(directory: Path) -> dict[str, Any]:
     }
 
 
-def config_status(paths: KioskPaths) -> dict[str, Any]:
-    """Applied bundle version, probation state, last-known-good and rolled-back versions."""
+EXPIRY_WARNING = timedelta(days=7)
+
+
+def config_status(paths: KioskPaths, now: datetime) -> dict[str, Any]:
+    """Applied bundle version, validity, probation, last-known-good, rollbacks, trusted keys."""
     from kiosk.fleet import store
+    from kiosk.fleet.apply import trusted_keys
 
     try:
         applied = store.applied(paths)
         good = store.last_known_good(paths)
+        keys = sorted(trusted_keys(paths))
     except Exception as exc:  # a damaged store must still give a status report
         return {"state": UNKNOWN, "reason": str(exc)}
     marker = store.pending(paths)
+    state = "ok"
+    if applied and applied.payload.not_after - now < EXPIRY_WARNING:
+        state = "expiring"  # a frozen feed or a signer who stopped re-signing
     return {
-        "state": "ok",
+        "state": state,
+        "trusted_keys": keys,
         "version": applied.payload.version if applied else 0,
         "issued_at": applied.payload.issued_at.isoformat() if applied else None,
         "not_after": applied.payload.not_after.isoformat() if applied else None,
@@ -231,7 +240,7 @@ def collect_status(
         "at": now.isoformat(),
         "system_uptime_s": _system_uptime_s(),
         "app": app_status(paths, now),
-        "config": config_status(paths),
+        "config": config_status(paths, now),
         "outbox": outbox_status(paths.outbox_db, now, settings.card_rules.deadline_alert_hours),
         "reader": reader_status(settings),
         "camera": camera_status(settings),
@@ -243,6 +252,8 @@ def collect_status(
     ]
     if status["config"].get("pending"):
         problems.append("config_pending")
+    if status["config"]["state"] == "expiring":
+        problems.append("config_expiring")
     status["problems"] = problems
     status["state"] = "ok" if not problems else "degraded"
     return status

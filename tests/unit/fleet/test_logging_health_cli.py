@@ -89,6 +89,16 @@ def test_status_reads_a_real_outbox_and_app_marker(fleet: Fleet) -> None:
     assert status["app"]["state"] == "running" and status["app"]["config_version"] == 2
     assert status["config"]["pending"]["version"] == 2
     assert "config_pending" in status["problems"]
+    assert status["config"]["trusted_keys"] == [fleet.key_id]
+    assert status["config"]["state"] == "ok"
+
+
+def test_status_warns_when_the_applied_bundle_is_about_to_expire(fleet: Fleet) -> None:
+    now = datetime.now(UTC)
+    apply_bundle(fleet.bundle(1, not_after=now + timedelta(days=3)), fleet.paths)
+    status = collect_status(Settings(), fleet.paths, probe_network=False, now=now)
+    assert status["config"]["state"] == "expiring"
+    assert "config_expiring" in status["problems"] and status["state"] == "degraded"
 
 
 def test_status_agrees_with_the_real_outbox(fleet: Fleet) -> None:
