@@ -233,3 +233,36 @@ def test_mrz_repair_undoes_ocr_confusions() -> None:
 def test_mrz_unusable_or_impossible(stdin: str, code: int, check: str) -> None:
     got, out, _ = kioskctl("check", "mrz", stdin=stdin)
     assert (got, out["check"]) == (code, check)
+
+
+def test_a_pin_typed_on_a_terminal_is_not_echoed() -> None:
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [str(KIOSKCTL), "check", "pin", *HOLDER], stdin=slave, stdout=subprocess.PIPE,
+            stderr=slave, env=ENV, start_new_session=True,
+        )
+        os.close(slave)
+        terminal = b""
+        while b"PIN" not in terminal:  # wait for the prompt, so echo is already off
+            ready, _, _ = select.select([master], [], [], 30)
+            assert ready, "no PIN prompt on the terminal"
+            terminal += os.read(master, 1024)
+        os.write(master, b"583920\n")
+        out, _ = process.communicate(timeout=60)
+        while select.select([master], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(master, 1024)
+            except OSError:
+                break
+            if not chunk:
+                break
+            terminal += chunk
+    finally:
+        os.close(master)
+    assert process.returncode == 0, terminal
+    assert json.loads(out)["ok"] is True
+    assert b"583920" not in terminal + out
