@@ -66,7 +66,8 @@ def main() -> int:
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} "
           "(other helpers may be loading the cores)")
     t = time.perf_counter()
-    services = build_services(Settings(), work / "kiosk", demo=True, portal_url=url)
+    services = build_services(Settings(), work / "kiosk", demo=True, portal_url=url,
+                              with_camera=False)
     for _ in range(100):
         try:
             services.portal.card("9752210000000001")

@@ -131,8 +131,13 @@ def build_services(
     *,
     today: date | None = None,
     portal_url: str | None = None,
+    with_camera: bool = True,
 ) -> Services:
-    """Compose the adapters the settings name; demo adds the card deck and a loopback portal."""
+    """Compose the adapters the settings name; demo adds the card deck and a loopback portal.
+
+    ``with_camera=False`` (headless runs with a scripted document) builds no camera source
+    and no scanner. The camera source is built, not started: the document screen starts it.
+    """
     state_dir.mkdir(parents=True, exist_ok=True)
     clock = SystemClock()
     closers: list[Callable[[], None]] = []
@@ -163,9 +168,23 @@ def build_services(
         else:
             reader, tokens = _production_hardware(settings)
             deck = None
+        camera, scanner = _camera_and_scanner(settings) if with_camera else (None, None)
+        if camera is not None:
+            closers.append(camera.stop)
         return Services(
-            settings, state_dir, clock, reader, tokens, portal, outbox, sync, deck,
-            running_portal=running, _closers=closers,
+            settings,
+            state_dir,
+            clock,
+            reader,
+            tokens,
+            portal,
+            outbox,
+            sync,
+            deck,
+            camera,
+            scanner,
+            running_portal=running,
+            _closers=closers,
         )
     except BaseException:
         for closer in reversed(closers):
@@ -222,3 +241,12 @@ def _production_hardware(settings: Settings) -> tuple[CardReader, TokenProvider]
         pin_policy=settings.pin_policy,
     )
     return reader, tokens
+
+
+def _camera_and_scanner(settings: Settings) -> tuple[FrameSource, Scanner]:
+    from hardware.camera.sources import open_source
+    from hardware.scan.scanner import FrameScanner
+
+    camera = open_source(settings.camera.source, settings.camera)
+    scanner: Scanner = FrameScanner(settings.scanner)
+    return camera, scanner

@@ -235,7 +235,7 @@ def run_demo(
             on_line(line)
 
     started = time.perf_counter()
-    services = build_services(settings, state_dir, demo=True)
+    services = build_services(settings, state_dir, demo=True, with_camera=False)
     try:
         after: dict[str, Callable[[], None]] = (
             {EffectKind.START_ACTIVATION: services.running_portal.stop} if portal_down else {}

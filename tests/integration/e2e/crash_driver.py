@@ -56,7 +56,8 @@ def main(state_dir: str, url: str, mode: str) -> int:
     (state / "log").mkdir(parents=True, exist_ok=True)
     logging.basicConfig(filename=state / "log" / "kiosk.log", level=logging.DEBUG,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    services = build_services(Settings(), state, demo=True, portal_url=url)
+    services = build_services(Settings(), state, demo=True, portal_url=url,
+                              with_camera=False)
     holder = demo.demo_holder("anna", services.clock.now().date())
     out: dict[str, Any] = {"mode": mode}
     try:
