@@ -55,8 +55,8 @@ class CardCheckFlow(VisitFlow):
         self.warning: KioskError | None = None
 
     def transitions(self) -> dict[tuple[Stage, str], Handler]:
-        return {
-            **super().transitions(),
+        return {  # no record review and no typed number: a check reads what the card has
+            (Stage.INSERT_CARD, "card_inserted"): self.on_card_inserted,
             (Stage.CARD_INFO, "retry"): self.on_retry_reads,
             (Stage.CARD_INFO, "home"): self.on_finish,
             (Stage.CARD_INFO, "done"): self.on_finish,

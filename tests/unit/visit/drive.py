@@ -39,10 +39,10 @@ class Driver:
         self.step = step
         return step
 
-    def send(self, kind: str, hold: bool = False, **data: Any) -> Step:
+    def send(self, event_kind: str, /, hold: bool = False, **data: Any) -> Step:
         """Handle one input; effects run at once unless held (then until ``settle``)."""
         self.holding = self.holding or hold
-        self.record(self.flow.handle(Event(kind, self.rig.clock.now(), data)))
+        self.record(self.flow.handle(Event(event_kind, self.rig.clock.now(), data)))
         self.held.extend(self.step.effects)
         if not self.holding:
             self.settle()

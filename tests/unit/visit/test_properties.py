@@ -1,0 +1,309 @@
+"""Property tests: random event sequences never crash a flow, never show a PIN, end defined."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kiosk.errors import (
+    CardRemoved,
+    KioskError,
+    NothingRead,
+    PinLocked,
+    PortalRejected,
+    PortalUnreachable,
+    StorageError,
+    TokenError,
+    WrongPin,
+)
+from kiosk.i18n import catalog
+from kiosk.model import CardClass, CardIdentity, DocumentType, VisitKind
+from kiosk.ports import ActivationTicket
+from kiosk.visit.base import Event, Step, View, ViewName
+from kiosk.visit.effects import EFFECT_DONE, EFFECT_FAILED, EffectKind, SignedReceipt
+from kiosk.visit.flow import VisitFlow
+from kiosk.visit.secret import Secret
+from kiosk.visit.session import VISIT_FLOWS, KioskSession
+from tests.unit.visit.drive import CURRENT_PIN, NEW_PIN, Driver, happy_script, visit
+from tests.unit.visit.fakes import (
+    READER,
+    SETTINGS,
+    T0,
+    admin_auth,
+    cert,
+    evidence_of,
+    holder,
+    record_of,
+)
+
+SV, EN = catalog("sv"), catalog("en")
+ANNA, EVA = holder("anna"), holder("eva")
+SECRET_PIN = "364071"
+
+def identity(number: str | None, card_class: CardClass = CardClass.SITHS) -> CardIdentity:
+    return CardIdentity(READER, b"\x3b", card_class, "gen2", "SITHS", number)
+
+
+RESULTS: list[Any] = [
+    None, "junk", 42, [], (ANNA.card_number,),
+    identity(ANNA.card_number), identity(EVA.card_number), identity(None),
+    identity(ANNA.card_number, CardClass.FOREIGN),
+    record_of(ANNA), record_of(EVA), record_of(holder("cecilia")),
+    ActivationTicket("ACT-1", ANNA.card_number, "CRED-1", T0, T0 + timedelta(days=5)),
+    SignedReceipt(b"sig", b"cert"),
+    [cert(EVA.hsa_id, "signature")],
+    cert(admin_auth().hsa_id),
+    admin_auth(), admin_auth(1),
+]
+ERRORS: list[Any] = [
+    CardRemoved(), WrongPin(tries_left=1), PinLocked(), TokenError(), PortalUnreachable(),
+    PortalRejected("nope"), StorageError(), NothingRead(), KioskError(), "not an error",
+]
+EVIDENCE = [
+    evidence_of(ANNA), evidence_of(EVA), evidence_of(holder("farid")),
+    evidence_of(ANNA, doc_type=DocumentType.OTHER), "junk",
+]
+PLAIN_KINDS = [
+    "card_inserted", "card_removed", "idle_timeout", "cancel", "retry", "continue", "home",
+    "done", "confirm", "back", "pin_back", "pin_clear", "pin_submit", "document_manual",
+    "document_scan", "document_confirmed", "sign_out", "admin_session_timeout", "teleport",
+]
+
+
+ANSWERS: dict[str, list[Any]] = {
+    EffectKind.IDENTIFY_CARD: [
+        identity(ANNA.card_number), identity(EVA.card_number), identity(None),
+        identity(ANNA.card_number, CardClass.FOREIGN),
+    ],
+    EffectKind.FETCH_RECORD: [record_of(ANNA), record_of(EVA), record_of(holder("cecilia"))],
+    EffectKind.READ_CERTIFICATES: [[cert(EVA.hsa_id, "signature")], []],
+    EffectKind.ADMIN_SIGN_IN: [cert(admin_auth().hsa_id)],
+    EffectKind.AUTHORISE_ADMIN: [admin_auth(), admin_auth(1)],
+    EffectKind.START_ACTIVATION: [RESULTS[9]],
+    EffectKind.START_UNLOCK: [RESULTS[9]],
+    EffectKind.SIGN_RECEIPT: [SignedReceipt(b"sig", b"cert")],
+    EffectKind.RECORD_RESULT: ["outbox-1"],
+    EffectKind.SYNC_RESULT: [record_of(ANNA), None],
+    EffectKind.BLOCK_CARD: [record_of(EVA)],
+}
+
+
+def answer(flow: Any, pick: int, fail: bool) -> tuple[str, dict[str, Any]]:
+    """An outcome for an effect the flow is waiting for (so random walks get deep)."""
+    inner = getattr(flow, "visit", None) or flow
+    pending = getattr(inner, "pending", None)
+    kinds = sorted(pending) if isinstance(pending, dict) else [pending.kind] if pending else []
+    if not kinds:
+        return ("teleport", {})
+    kind = kinds[pick % len(kinds)]
+    if fail:
+        return (EFFECT_FAILED, {"effect": kind, "error": ERRORS[pick % len(ERRORS)]})
+    options = ANSWERS.get(kind, [None])
+    return (EFFECT_DONE, {"effect": kind, "result": options[pick % len(options)]})
+
+
+def event_strategy() -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
+    answers = st.tuples(
+        st.just("answer"),
+        st.fixed_dictionaries({"pick": st.integers(0, 20), "fail": st.booleans()}),
+    )
+    pin_typing = st.just(("pin_digit", {}))  # the digit comes from SECRET_PIN, in order
+    return st.one_of(
+        answers, answers, answers, answers, answers,
+        pin_typing, pin_typing, pin_typing,
+        st.just(("pin_submit", {})),
+        st.tuples(st.sampled_from(PLAIN_KINDS), st.just({})),
+        st.tuples(
+            st.sampled_from(["document_scanned", "document_typed"]),
+            st.sampled_from(EVIDENCE).map(lambda e: {"evidence": e}),
+        ),
+        st.tuples(st.just("document_confirmed"), st.fixed_dictionaries(
+            {"photo": st.booleans(), "age": st.booleans()})),
+        st.tuples(st.just("scan_failed"), st.sampled_from(ERRORS).map(lambda e: {"error": e})),
+        st.tuples(st.just("card_number_typed"), st.sampled_from(
+            [ANNA.card_number, EVA.card_number, "12", None, 5]).map(lambda n: {"card_number": n})),
+        st.tuples(st.just("block_reason"), st.sampled_from(
+            ["lost", "stolen", "bored", None]).map(lambda r: {"reason": r})),
+        st.tuples(st.just("choose_visit"), st.sampled_from(
+            [*(k.value for k in VisitKind), "x"]).map(lambda k: {"kind": k})),
+        st.tuples(st.just(EFFECT_DONE), st.fixed_dictionaries({
+            "effect": st.sampled_from([*(k.value for k in EffectKind), "other"]),
+            "result": st.sampled_from(RESULTS),
+        })),
+        st.tuples(st.just(EFFECT_FAILED), st.fixed_dictionaries({
+            "effect": st.sampled_from([k.value for k in EffectKind]),
+            "error": st.sampled_from(ERRORS),
+        })),
+    )
+
+
+def contains_secret(value: Any) -> bool:
+    if isinstance(value, Secret):
+        return True
+    if isinstance(value, dict):
+        return any(contains_secret(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(contains_secret(v) for v in value)
+    return False
+
+
+def check_view(view: View, pins: tuple[str, ...]) -> None:
+    assert view.name in ViewName
+    for key in (view.title, view.message):
+        assert key is None or (key in SV and key in EN), key
+    if view.error is not None:
+        assert view.error.message in SV and view.error.next_step in SV, view.error
+    assert not contains_secret(view.params)
+    assert 0 <= view.pin_length <= SETTINGS.pin_policy.length
+    text = repr(view)
+    for pin in pins:
+        assert pin not in text
+
+
+def check_step(step: Step, pins: tuple[str, ...]) -> None:
+    check_view(step.view, pins)
+    for effect in step.effects:
+        for name, value in effect.args.items():
+            if name in ("pin", "old_pin", "new_pin", "credential"):
+                assert isinstance(value, Secret), (effect.kind, name)
+            else:
+                assert not contains_secret(value)
+        for pin in pins:
+            assert pin not in repr(effect)  # a VisitResult in record/sync carries no PIN
+
+
+def wiped(flow: VisitFlow) -> bool:
+    buffers = (flow.current_pin, flow.new_pin, flow.confirm_pin, flow.receipt_pin)
+    return all(len(b) == 0 for b in buffers) and flow.credential is None
+
+
+def feed(flow: Any, events: list[tuple[str, dict[str, Any]]]) -> list[Step]:
+    steps = [flow.start(T0)]
+    typed = 0
+    for i, (kind, data) in enumerate(events):
+        if kind == "pin_digit":
+            data = {"digit": SECRET_PIN[typed % len(SECRET_PIN)]}
+            typed += 1
+        elif kind == "answer":
+            kind, data = answer(flow, data["pick"], data["fail"] and data["pick"] % 4 == 0)
+        steps.append(flow.handle(Event(kind, T0 + timedelta(seconds=i + 1), data)))
+    return steps
+
+
+FAST = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FAST
+@given(
+    kind=st.sampled_from(list(VisitKind)),
+    events=st.lists(event_strategy(), min_size=10, max_size=80),
+)
+def test_random_events_never_crash_a_visit_or_show_a_pin(
+    kind: VisitKind, events: list[tuple[str, dict[str, Any]]]
+) -> None:
+    flow = VISIT_FLOWS[kind](admin_auth(), SETTINGS, "p1")
+    steps = feed(flow, events)
+    ended = False
+    for step in steps:
+        check_step(step, (SECRET_PIN,))
+        if ended:
+            assert step.finished and step.effects == ()
+        ended = ended or step.finished
+    if ended:
+        assert wiped(flow)
+
+
+@FAST
+@given(events=st.lists(event_strategy(), min_size=10, max_size=80))
+def test_random_events_never_crash_the_session(events: list[tuple[str, dict[str, Any]]]) -> None:
+    session = KioskSession(SETTINGS, "s")
+    for step in feed(session, events):
+        check_step(step, (SECRET_PIN,))
+
+
+def enabled_event(flow: VisitFlow, pick: int) -> tuple[str, dict[str, Any]]:
+    """One of the events the flow's current stage has a transition for, with plausible data."""
+    kinds = sorted(kind for stage, kind in flow.transitions() if stage is flow.stage)
+    if not kinds:
+        return ("retry", {}) if pick % 2 else ("pin_submit", {})
+    kind = kinds[pick % len(kinds)]
+    data: dict[str, Any] = {
+        "card_inserted": {"reader": READER},
+        "card_number_typed": {"card_number": (ANNA, EVA)[pick % 2].card_number},
+        "document_scanned": {"evidence": EVIDENCE[pick % 4]},
+        "document_typed": {"evidence": EVIDENCE[(pick + 1) % 4]},
+        "scan_failed": {"error": NothingRead()},
+        "document_confirmed": {"photo": pick % 5 != 0, "age": pick % 7 != 0},
+        "block_reason": {"reason": ("lost", "stolen", "bored")[pick % 3]},
+    }.get(kind, {})
+    return kind, data
+
+
+NOISE = st.one_of(
+    st.tuples(st.just("enabled"), st.integers(0, 50).map(lambda n: {"pick": n})),
+    st.tuples(st.just("enabled"), st.integers(0, 50).map(lambda n: {"pick": n})),
+    st.tuples(st.sampled_from(PLAIN_KINDS), st.just({})),
+    st.tuples(st.just("pin_digit"), st.sampled_from("0123456789").map(lambda d: {"digit": d})),
+    st.tuples(st.just("card_removed"), st.just({})),
+)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kind=st.sampled_from(list(VisitKind)),
+    plan=st.lists(
+        st.one_of(*[st.just(None)] * 8, NOISE, event_strategy()), min_size=20, max_size=70
+    ),
+    faults=st.sets(st.sampled_from(["portal_down", "store_failing", "token_error"])),
+)
+def test_realistic_runs_end_in_a_defined_view_after_an_idle_timeout(
+    kind: VisitKind, plan: list[Any], faults: set[str]
+) -> None:
+    """Happy-path inputs (None) mixed with noise, effects run on the fakes, faults switched on."""
+    d: Driver = visit(kind)
+    script = happy_script(kind, d.rig)
+    d.rig.portal.down = "portal_down" in faults
+    d.rig.store.failing = "store_failing" in faults
+    if "token_error" in faults:
+        d.rig.tokens.faults["set_initial_pin"] = TokenError()
+    position = 0
+    for item in plan:
+        if item is None:
+            if position >= len(script):
+                continue
+            item = script[position]
+            position += 1
+        kind_, data = item
+        if kind_ == "enabled":
+            kind_, data = enabled_event(d.flow, data["pick"])
+        if kind_ == "card_removed":
+            d.rig.reader.card = None
+        d.send(kind_, **data)
+        if kind_ == "card_removed" and not d.step.finished:
+            happy_script(kind, d.rig)  # put the card back for what follows
+    d.send("idle_timeout")
+    assert d.step.finished, d.view
+    check_view(d.view, (NEW_PIN, CURRENT_PIN))
+    assert d.view.actions == ("home",)
+    for step in d.steps:
+        check_step(step, (NEW_PIN, CURRENT_PIN))
+    for result in d.rig.store.results.values():
+        assert NEW_PIN not in repr(result) and CURRENT_PIN not in repr(result)
+    assert wiped(d.flow)
+    if d.view.name is ViewName.DONE:
+        assert d.rig.store.results  # DONE only after the result is durable
+
+
+def test_a_done_card_record_is_never_reached_without_recording() -> None:
+    # Sanity of the property's last line: a visit that fails to record never shows DONE.
+    d = visit(VisitKind.CHANGE_PIN)
+    script = happy_script(VisitKind.CHANGE_PIN, d.rig)
+    d.rig.store.failing = True
+    d.inputs(script)
+    d.send("idle_timeout")
+    assert d.view.name is ViewName.ERROR and d.view.message == "visit.ended.complete"
+    assert replace(d.view, params={}).error is not None

@@ -1,0 +1,139 @@
+"""Every (stage, event) transition of every visit, table-driven, with a coverage check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kiosk.errors import NothingRead
+from kiosk.model import VisitKind
+from kiosk.visit.base import ViewName
+from kiosk.visit.flow import Stage
+from kiosk.visit.session import VISIT_FLOWS
+from tests.unit.visit.drive import happy_script, visit
+from tests.unit.visit.fakes import SETTINGS, admin_auth, evidence_of, holder
+
+A, U, C, K, B = (
+    VisitKind.ACTIVATION, VisitKind.UNLOCK, VisitKind.CHANGE_PIN, VisitKind.CARD_CHECK,
+    VisitKind.BLOCK,
+)
+ANNA_DOC = {"evidence": evidence_of(holder("anna"))}
+EVA_DOC = {"evidence": evidence_of(holder("eva"))}
+
+# (visit, happy-path prefix length, extra inputs, event, data, view after, effects asked for)
+ROWS: list[tuple[VisitKind, int, list[Any], str, dict[str, Any], ViewName, list[str]]] = [
+    (A, 0, [], "card_inserted", {"reader": "r"}, ViewName.WORKING, ["identify_card"]),
+    (A, 0, ["no_number"], "card_number_typed", {"card_number": holder("anna").card_number},
+     ViewName.WORKING, ["fetch_record"]),
+    (A, 1, [], "continue", {}, ViewName.DOCUMENT_CHECK, []),
+    (A, 2, [], "document_scanned", ANNA_DOC, ViewName.DOCUMENT_CONFIRM, []),
+    (A, 2, [], "document_typed", ANNA_DOC, ViewName.DOCUMENT_CONFIRM, []),
+    (A, 2, [], "scan_failed", {"error": NothingRead()}, ViewName.DOCUMENT_CHECK, []),
+    (A, 2, [], "document_manual", {}, ViewName.DOCUMENT_MANUAL, []),
+    (A, 2, [("document_manual", {})], "document_typed", ANNA_DOC, ViewName.DOCUMENT_CONFIRM, []),
+    (A, 2, [("document_manual", {})], "document_scan", {}, ViewName.DOCUMENT_CHECK, []),
+    (A, 3, [], "document_confirmed", {}, ViewName.WORKING, ["start_activation"]),
+    (A, 3, [], "document_scan", {}, ViewName.DOCUMENT_CHECK, []),
+    (A, 10, [], "pin_submit", {}, ViewName.PIN_CONFIRM, []),
+    (A, 17, [], "pin_submit", {}, ViewName.WRITING_PIN, ["write_pin"]),
+    (A, 24, [], "pin_submit", {}, ViewName.WORKING, ["sign_receipt"]),
+    (U, 0, [], "card_inserted", {}, ViewName.WORKING, ["identify_card"]),
+    (U, 0, ["no_number"], "card_number_typed", {"card_number": holder("eva").card_number},
+     ViewName.WORKING, ["fetch_record"]),
+    (U, 1, [], "continue", {}, ViewName.DOCUMENT_CHECK, []),
+    (U, 2, [], "document_scanned", EVA_DOC, ViewName.DOCUMENT_CONFIRM, []),
+    (U, 2, [], "document_typed", EVA_DOC, ViewName.DOCUMENT_CONFIRM, []),
+    (U, 2, [], "scan_failed", {}, ViewName.DOCUMENT_CHECK, []),
+    (U, 2, [], "document_manual", {}, ViewName.DOCUMENT_MANUAL, []),
+    (U, 2, [("document_manual", {})], "document_typed", EVA_DOC, ViewName.DOCUMENT_CONFIRM, []),
+    (U, 2, [("document_manual", {})], "document_scan", {}, ViewName.DOCUMENT_CHECK, []),
+    (U, 3, [], "document_confirmed", {}, ViewName.WORKING, ["start_unlock"]),
+    (U, 3, [], "document_scan", {}, ViewName.DOCUMENT_CHECK, []),
+    (U, 10, [], "pin_submit", {}, ViewName.PIN_CONFIRM, []),
+    (U, 17, [], "pin_submit", {}, ViewName.WRITING_PIN, ["unlock_pin"]),
+    (C, 0, [], "card_inserted", {}, ViewName.WORKING, ["identify_card"]),
+    (C, 0, ["no_number"], "card_number_typed", {"card_number": holder("eva").card_number},
+     ViewName.WORKING, ["fetch_record"]),
+    (C, 1, [], "continue", {}, ViewName.PIN_CURRENT, []),
+    (C, 8, [], "pin_submit", {}, ViewName.PIN_CHOOSE, []),
+    (C, 15, [], "pin_submit", {}, ViewName.PIN_CONFIRM, []),
+    (C, 22, [], "pin_submit", {}, ViewName.WRITING_PIN, ["change_pin"]),
+    (K, 0, [], "card_inserted", {}, ViewName.WORKING, ["identify_card"]),
+    (K, 1, [], "retry", {}, ViewName.CARD_INFO, []),
+    (K, 1, [], "home", {}, ViewName.CARD_INFO, []),
+    (K, 1, [], "done", {}, ViewName.CARD_INFO, []),
+    (B, 0, [], "card_inserted", {}, ViewName.WORKING, ["identify_card"]),
+    (B, 0, [], "card_number_typed", {"card_number": holder("eva").card_number},
+     ViewName.WORKING, ["fetch_record"]),
+    (B, 1, [], "continue", {}, ViewName.BLOCK_REASON, []),
+    (B, 2, [], "block_reason", {"reason": "lost"}, ViewName.BLOCK_CONFIRM, []),
+    (B, 3, [], "confirm", {}, ViewName.WORKING, ["block_card"]),
+    (B, 3, [], "back", {}, ViewName.BLOCK_REASON, []),
+]
+
+COVERED: dict[VisitKind, set[tuple[Stage, str]]] = {kind: set() for kind in VisitKind}
+
+
+def drive_to(kind: VisitKind, prefix: int, extra: list[Any]) -> Any:
+    d = visit(kind)
+    script = happy_script(kind, d.rig)
+    if "no_number" in extra:
+        d.rig.reader.expose_number = False
+        d.inputs(script[:1])
+        extra = [e for e in extra if e != "no_number"]
+    d.inputs(script[:prefix] + extra)
+    return d
+
+
+@pytest.mark.parametrize(
+    ("kind", "prefix", "extra", "event", "data", "view", "effects"),
+    ROWS,
+    ids=[f"{r[0].value}-{r[1]}-{r[3]}" for r in ROWS],
+)
+def test_transition(
+    kind: VisitKind,
+    prefix: int,
+    extra: list[Any],
+    event: str,
+    data: dict[str, Any],
+    view: ViewName,
+    effects: list[str],
+) -> None:
+    d = drive_to(kind, prefix, extra)
+    stage = d.flow.stage
+    step = d.send(event, hold=True, **data)
+    COVERED[kind].add((stage, event))
+    assert step.view.name is view, step.view
+    assert [e.kind for e in step.effects] == effects
+
+
+@pytest.mark.parametrize("kind", list(VisitKind))
+def test_every_transition_of_the_table_has_a_row(kind: VisitKind) -> None:
+    flow = VISIT_FLOWS[kind](admin_auth(), SETTINGS, "cover")
+    declared = set(flow.transitions())
+    rows = set()
+    for row in ROWS:
+        if row[0] is kind:
+            d = drive_to(kind, row[1], row[2])
+            rows.add((d.flow.stage, row[3]))
+    assert declared <= rows, sorted(declared - rows)
+
+
+@pytest.mark.parametrize("kind", list(VisitKind))
+def test_unexpected_events_change_nothing(kind: VisitKind) -> None:
+    d = visit(kind)
+    script = happy_script(kind, d.rig)
+    for cut in range(len(script)):
+        d = visit(kind)
+        happy_script(kind, d.rig)
+        d.inputs(script[:cut])
+        if d.step.finished:
+            break
+        before = (d.flow.stage, d.view)
+        for stray in ("teleport", "confirm" if kind is not B else "document_scanned"):
+            if (d.flow.stage, stray) in d.flow.transitions():
+                continue
+            step = d.send(stray)
+            assert step.effects == () and not step.finished
+            assert (d.flow.stage, step.view.name) == (before[0], before[1].name)
