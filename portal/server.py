@@ -25,7 +25,7 @@ from portal import db, service
 from portal.app import create_app
 from portal.cli_args import DEFAULT_DB, DEFAULT_HOST, DEFAULT_PORT, add_arguments
 from portal.clock import PortalClock
-from portal.devpki import DevPki, ensure_dev_pki
+from portal.devpki import DEFAULT_HOSTS, DevPki, ensure_dev_pki
 from portal.seed import seed_demo as seed_demo_cast
 
 TEST_HOOKS_ENV = "KIOSK_PORTAL_TEST_HOOKS"
@@ -121,6 +121,13 @@ def uvicorn_config(
     )
 
 
+def _cert_hosts(host: str) -> tuple[str, ...]:
+    """Names a generated dev server certificate must cover: loopback and ``host``."""
+    if host in DEFAULT_HOSTS or host in ("0.0.0.0", "::"):  # noqa: S104 -- not binding
+        return DEFAULT_HOSTS
+    return (*DEFAULT_HOSTS, host)
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -181,7 +188,7 @@ def start_in_thread(
     clock = PortalClock(today)
     path = Path(db_path)
     prepare_database(path, clock, seed_demo)
-    tls = ensure_dev_pki(tls_dir) if tls_dir is not None else None
+    tls = ensure_dev_pki(tls_dir, _cert_hosts(host)) if tls_dir is not None else None
     app = create_app(path, clock, test_hooks=test_hooks)
     config = uvicorn_config(app, host, port, tls)
     server = uvicorn.Server(config)
@@ -217,7 +224,7 @@ def serve(
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     clock = PortalClock(today)
     test_hooks = os.environ.get(TEST_HOOKS_ENV) == "1"
-    tls = ensure_dev_pki(tls_dir) if tls_dir is not None else None
+    tls = ensure_dev_pki(tls_dir, _cert_hosts(host)) if tls_dir is not None else None
     try:
         config = uvicorn_config(
             create_app(db_path, clock, test_hooks=test_hooks), host, port, tls, log_level

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 import requests
+from cryptography import x509
 
 from kiosk.demo import demo_holder
 from kiosk.errors import PortalAuthError
 from kiosk.model import CardStatus
 from kiosk.portal_client import PortalClient
 from kiosk.settings import PortalSettings
-from portal.devpki import DevPki
-from portal.server import PlainHttpRefused, RunningPortal, start_in_thread, uvicorn_config
+from portal.devpki import DevPki, ensure_dev_pki
+from portal.server import (
+    PlainHttpRefused,
+    RunningPortal,
+    _cert_hosts,
+    start_in_thread,
+    uvicorn_config,
+)
 
 from .conftest import ClientFactory, SleepRecorder
 
@@ -112,3 +120,13 @@ def test_a_client_from_the_kiosk_settings_uses_its_ca_and_certificate(
         assert client.timeout == (2.0, 4.0)
         client.heartbeat({"outbox_depth": 0})
         assert client.card(demo_holder("eva", today).card_number).status is CardStatus.ACTIVE
+
+
+def test_a_generated_server_certificate_covers_the_listen_address(tmp_path: Path) -> None:
+    pki = ensure_dev_pki(tmp_path / "tls", _cert_hosts("192.0.2.10"))
+    cert = x509.load_pem_x509_certificate(pki.server_cert.read_bytes())
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    addresses = {str(ip) for ip in san.get_values_for_type(x509.IPAddress)}
+    assert {"127.0.0.1", "::1", "192.0.2.10"} <= addresses
+    assert "localhost" in san.get_values_for_type(x509.DNSName)
+    assert pki.client_key.stat().st_mode & 0o077 == 0
