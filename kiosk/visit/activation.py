@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kiosk.errors import KioskError, PinLocked, WrongPin
-from kiosk.model import CardRecord, CardStatus, VisitKind
+from kiosk.errors import CardNotEligible, CardRemoved, KioskError, PinLocked, WrongPin
+from kiosk.model import CardIdentity, CardRecord, CardStatus, VisitKind
 from kiosk.visit.base import Effect, Event, Step
 from kiosk.visit.effects import EffectKind, SignedReceipt
 from kiosk.visit.flow import Handler, Progress, Stage, VisitFlow, b64, present
@@ -16,6 +16,7 @@ class ActivationFlow(VisitFlow):
     """Activate a Skickad card: the holder's PIN is written and the receipt signed."""
 
     kind = VisitKind.ACTIVATION
+    reinserting = False
 
     def transitions(self) -> dict[tuple[Stage, str], Handler]:
         return {
@@ -23,6 +24,7 @@ class ActivationFlow(VisitFlow):
             **self.document_transitions(),
             **self.pin_transitions(),
             (Stage.SIGN_RECEIPT, "pin_submit"): self.on_receipt_pin_submitted,
+            (Stage.REINSERT, "card_inserted"): self.on_reinserted,
         }
 
     def success_handlers(self) -> dict[str, Callable[[Any], Step]]:
@@ -83,7 +85,37 @@ class ActivationFlow(VisitFlow):
             return self.done("visit.done.activation.not_active")
         return self.done()
 
+    def on_card_removed(self) -> Step:
+        """After the PIN is written the card may come back to sign; the visit goes on."""
+        signing = self.stage in (Stage.SIGN_RECEIPT, Stage.SIGNING, Stage.REINSERT)
+        if self.progress is Progress.PIN_SET and (signing or self.reinserting):
+            self.receipt_pin.clear()
+            self.pending.clear()  # a late signing outcome is ignored: the holder signs again
+            self.card_in = False
+            self.reinserting = True
+            return self.show(Stage.REINSERT, CardRemoved())
+        return super().on_card_removed()
+
+    def on_reinserted(self, event: Event) -> Step:
+        self.reinserting = True
+        return self.on_card_inserted(event)
+
+    def on_identified(self, identity: Any) -> Step:
+        if not self.reinserting:
+            return super().on_identified(identity)
+        number = identity.card_number if isinstance(identity, CardIdentity) else None
+        if number and number != self.card_number:
+            wrong = CardNotEligible(
+                "card_number_mismatch", card_number=self.card_number, on_card=number
+            )
+            return self.show(Stage.REINSERT, wrong)
+        self.reinserting = False
+        return self.show(Stage.SIGN_RECEIPT)
+
     def on_failure(self, effect: Effect, error: KioskError) -> Step:
+        if effect.kind == EffectKind.IDENTIFY_CARD and self.reinserting:
+            self.card_in = False
+            return self.show(Stage.REINSERT, error)
         if effect.kind == EffectKind.SYNC_RESULT:
             message, shown = self.sync_failed_message(error)
             return self.done(message, shown)

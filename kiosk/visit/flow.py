@@ -77,6 +77,7 @@ class Stage(StrEnum):
     WRITING = "writing"
     SIGN_RECEIPT = "sign_receipt"
     SIGNING = "signing"
+    REINSERT = "reinsert"  # the card left after the PIN was written: put it back to sign
     RECORDING = "recording"
     SYNCING = "syncing"
     READING = "reading"
@@ -116,6 +117,7 @@ USER_STAGES: frozenset[Stage] = frozenset(
         Stage.PIN_CHOOSE,
         Stage.PIN_CONFIRM,
         Stage.SIGN_RECEIPT,
+        Stage.REINSERT,
         Stage.CARD_INFO,
         Stage.BLOCK_REASON,
         Stage.BLOCK_CONFIRM,
@@ -278,6 +280,15 @@ class VisitFlow:
                 self.title(),
                 "visit.insert.type_number" if need_number else f"visit.insert.{self.kind.value}",
                 {"need_card_number": need_number, "can_type_number": self.can_type_number()},
+                shown_error,
+                ("cancel",),
+            )
+        if stage is Stage.REINSERT:
+            return View(
+                ViewName.INSERT_CARD,
+                self.title(),
+                "visit.insert.reinsert_to_sign",
+                {"need_card_number": False, "can_type_number": False, **self.deadline_params()},
                 shown_error,
                 ("cancel",),
             )

@@ -404,3 +404,48 @@ def test_completion_window_from_the_record() -> None:
     d.send(*INSERT[:1], **INSERT[1])
     assert d.view.error is not None
     assert d.view.error.message == "rules.card.completion_window_passed"
+
+
+def test_card_pulled_before_signing_can_be_put_back_to_sign() -> None:
+    d = visit(VisitKind.ACTIVATION)
+    to_receipt(d)
+    d.send("pin_digit", digit="4")
+    d.send("card_removed")
+    assert d.view.name is ViewName.INSERT_CARD and not d.step.finished
+    assert d.view.message == "visit.insert.reinsert_to_sign" and d.view.pin_length == 0
+    d.send("card_inserted", reader="r")
+    assert d.view.name is ViewName.SIGN_RECEIPT and d.view.pin_length == 0
+    d.inputs(pin_keys(PIN))
+    assert d.view.name is ViewName.DONE
+
+
+def test_another_card_put_back_is_refused_and_the_right_one_accepted() -> None:
+    d = visit(VisitKind.ACTIVATION)
+    to_receipt(d)
+    d.send("card_removed")
+    d.rig.insert(holder("bertil"))
+    d.send("card_inserted", reader="r")
+    assert d.view.name is ViewName.INSERT_CARD and d.view.error is not None
+    assert d.view.error.message == "rules.card.card_number_mismatch"
+    d.send("card_removed")
+    d.send("card_inserted", reader="r")  # bertil's card is still in: refused again
+    assert d.view.error is not None
+    d.rig.insert(ANNA)
+    d.send("card_inserted", reader="r")
+    assert d.view.name is ViewName.SIGN_RECEIPT
+
+
+def test_card_pulled_while_signing_comes_back_to_sign_again() -> None:
+    d = visit(VisitKind.ACTIVATION)
+    to_receipt(d)
+    for digit in PIN:
+        d.send("pin_digit", digit=digit)
+    d.send("pin_submit", hold=True)
+    d.send("card_removed")
+    assert d.view.message == "visit.insert.reinsert_to_sign"
+    d.fail_held(CardRemoved())  # the interrupted signing reports late: ignored
+    assert d.view.message == "visit.insert.reinsert_to_sign"
+    d.settle()
+    d.send("card_inserted", reader="r")
+    d.inputs(pin_keys(PIN))
+    assert d.view.name is ViewName.DONE

@@ -14,7 +14,7 @@ from tests.unit.visit.drive import INSERT, NEW_PIN, Driver, happy_script, pin_ke
 from tests.unit.visit.fakes import evidence_of, holder
 
 ANNA = holder("anna")
-IGNORED, RESET = "ignored", "reset"
+IGNORED, RESET, REINSERT = "ignored", "reset", "reinsert"
 
 
 def activation_at(stage: str) -> Driver:
@@ -34,6 +34,7 @@ def activation_at(stage: str) -> Driver:
             INSERT, "continue", scan, "document_confirmed", *pin_keys(NEW_PIN), *pin_keys(NEW_PIN)
         ],
     }
+    steps["reinsert"] = [*steps["sign_receipt"], "card_removed"]
     held = {
         "identify_card": ("insert_card", [INSERT]),
         "fetch_record": ("insert_card", [INSERT]),
@@ -67,8 +68,9 @@ ACTIVATION_TABLE: dict[str, tuple[str, str]] = {
     "pin_choose": ("visit.ended.started", "visit.ended.started"),
     "pin_confirm": ("visit.ended.started", "visit.ended.started"),
     "write_pin": ("visit.ended.writing", IGNORED),
-    "sign_receipt": ("visit.ended.pin_set", "visit.ended.pin_set"),
-    "sign_receipt!": ("visit.ended.pin_set", IGNORED),
+    "sign_receipt": (REINSERT, "visit.ended.pin_set"),
+    "sign_receipt!": (REINSERT, IGNORED),
+    "reinsert": (REINSERT, "visit.ended.pin_set"),
     "record_result": (IGNORED, IGNORED),
     "sync_result": (IGNORED, IGNORED),
 }
@@ -79,6 +81,11 @@ def check_outcome(d: Driver, before: Any, expected: str, error_code: str) -> Non
     if expected == IGNORED:
         assert not step.finished and step.effects == ()
         assert step.view.name == before.name and step.view.message == before.message
+    elif expected == REINSERT:
+        assert not step.finished and step.view.name is ViewName.INSERT_CARD
+        assert step.view.message == "visit.insert.reinsert_to_sign"
+        assert step.view.params["deadline"] and step.view.pin_length == 0
+        assert len(d.flow.receipt_pin) == 0 and step.effects == ()
     elif expected == RESET:
         assert not step.finished and step.view.name is ViewName.INSERT_CARD
         assert step.view.error is not None and step.view.error.code == "card_removed"

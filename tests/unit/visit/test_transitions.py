@@ -38,6 +38,7 @@ ROWS: list[tuple[VisitKind, int, list[Any], str, dict[str, Any], ViewName, list[
     (A, 10, [], "pin_submit", {}, ViewName.PIN_CONFIRM, []),
     (A, 17, [], "pin_submit", {}, ViewName.WRITING_PIN, ["write_pin"]),
     (A, 24, [], "pin_submit", {}, ViewName.WORKING, ["sign_receipt"]),
+    (A, 18, [("card_removed", {})], "card_inserted", {}, ViewName.WORKING, ["identify_card"]),
     (U, 0, [], "card_inserted", {}, ViewName.WORKING, ["identify_card"]),
     (U, 0, ["no_number"], "card_number_typed", {"card_number": holder("eva").card_number},
      ViewName.WORKING, ["fetch_record"]),
