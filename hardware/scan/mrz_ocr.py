@@ -1,0 +1,553 @@
+"""Read the machine-readable zone of a passport or ID card from a camera frame.
+
+1. Locate: morphology on a downscaled frame finds wide bands of dense small dark text.
+2. Level: the band is cut out at full resolution and rotated level.
+3. Grid: text lines by row projection, glyphs by connected components; MRZ lines have a
+   fixed character count (30, 36 or 44) and pitch, so each line gets a grid of cells.
+4. Read: one reused Tesseract API (A-Z 0-9 < only) reads the band; each symbol lands in
+   the cell under its centre. OCR-B templates classify every cell too: they decide the
+   fillers (``<``, which Tesseract often reads as K or C) and fill cells Tesseract missed.
+The lines returned are NOT validated: kiosk.identity.mrz repairs and checks them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import cv2
+import numpy as np
+import tesserocr
+from numpy.typing import NDArray
+from PIL import Image, ImageDraw, ImageFont
+
+from hardware.scan.resources import ocrb_font_path, tessdata_dir
+from kiosk.errors import InvalidInput, ScanError
+from kiosk.identity.mrz import repair_mrz
+from kiosk.ports import MrzRead
+
+Image8 = NDArray[Any]  # an OpenCV image (uint8, grey or BGR)
+
+MRZ_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
+LINE_LENGTHS = {3: (30,), 2: (44, 36)}  # lines in the zone -> possible characters per line
+LOCATE_WIDTH = 640  # the frame is searched at this width
+BAND_WIDTH = 1100  # a narrower MRZ band is enlarged to this width before reading
+CELL_SIZE = (20, 28)  # template comparison size (width, height)
+FILLER_SCORE = 0.55  # template score above which a cell is a filler '<'
+MIN_PITCH_PX = 6.0  # below this the characters are too small to read
+
+
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive) in band pixels
+
+
+@dataclass(frozen=True)
+class LineGrid:
+    """One MRZ text line inside the levelled band: rows and a fixed character grid."""
+
+    top: int
+    bottom: int
+    length: int
+    glyph_height: float
+    cells: tuple[Box | None, ...]  # the glyph box found in each cell, if any
+
+    def cell_of(self, x: float) -> int:
+        """The cell whose glyph centre is nearest to x (-1 when no glyph is near)."""
+        best, best_d = -1, float("inf")
+        for col, box in enumerate(self.cells):
+            if box is not None and abs((box[0] + box[2]) / 2 - x) < best_d:
+                best, best_d = col, abs((box[0] + box[2]) / 2 - x)
+        box = self.cells[best] if best >= 0 else None
+        return best if box is not None and best_d <= (box[2] - box[0]) else -1
+
+
+def find_mrz_bands(gray: Image8, max_candidates: int = 3) -> list[NDArray[np.float32]]:
+    """Rotated boxes (4 corner points, frame pixels) that may hold an MRZ, best first."""
+    width = gray.shape[1]
+    scale = min(1.0, LOCATE_WIDTH / width)
+    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (3, 3), 0)
+    rect_kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (13, 5))
+    blackhat = cv2.morphologyEx(small, cv2.MORPH_BLACKHAT, rect_kernel)
+    grad_x = np.absolute(cv2.Sobel(blackhat, cv2.CV_32F, 1, 0, ksize=-1))
+    grad: Image8 = (255 * grad_x / max(1e-6, float(grad_x.max()))).astype(np.uint8)
+    grad = cv2.morphologyEx(grad, cv2.MORPH_CLOSE, rect_kernel)
+    _, mask = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    mask = cv2.morphologyEx(
+        mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (21, 15))
+    )
+    mask = cv2.erode(mask, np.ones((3, 3), np.uint8), iterations=2)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    scored: list[tuple[float, NDArray[np.float32]]] = []
+    for contour in contours:
+        (cx, cy), (w, h), angle = cv2.minAreaRect(contour)
+        long_side, short_side = max(w, h), max(1.0, min(w, h))
+        aspect = long_side / short_side
+        if long_side < 0.15 * small.shape[1] or not 3.0 <= aspect <= 25.0:
+            continue
+        fill = cv2.contourArea(contour) / (long_side * short_side)
+        if fill < 0.5:
+            continue
+        box = cv2.boxPoints(((cx, cy), (w, h), angle)) / scale
+        scored.append((long_side * fill, box.astype(np.float32)))
+    scored.sort(key=lambda item: -item[0])
+    return [box for _, box in scored[:max_candidates]]
+
+
+def level_band(gray: Image8, box: NDArray[np.float32]) -> Image8:
+    """Cut the rotated box out of the frame, level, with a margin around the text."""
+    points = _order_corners(box)
+    top_w = float(np.linalg.norm(points[1] - points[0]))
+    side_h = float(np.linalg.norm(points[3] - points[0]))
+    zoom = max(1.0, BAND_WIDTH / top_w)  # small glyphs are cut out enlarged
+    top_w, side_h = top_w * zoom, side_h * zoom
+    pad_x, pad_y = 0.08 * top_w, 0.25 * side_h
+    width, height = round(top_w + 2 * pad_x), round(side_h + 2 * pad_y)
+    target = np.array(
+        [
+            [pad_x, pad_y],
+            [pad_x + top_w, pad_y],
+            [pad_x + top_w, pad_y + side_h],
+            [pad_x, pad_y + side_h],
+        ],
+        dtype=np.float32,
+    )
+    matrix = cv2.getPerspectiveTransform(points, target)
+    return cv2.warpPerspective(
+        gray, matrix, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+    )
+
+
+def _order_corners(box: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Corners as top-left, top-right, bottom-right, bottom-left with the long side on top."""
+    centre = box.mean(axis=0)
+    edges = [box[(i + 1) % 4] - box[i] for i in range(4)]
+    direction = max(edges, key=lambda e: float(np.linalg.norm(e)))
+    if direction[0] < 0:
+        direction = -direction
+    angle = float(np.arctan2(direction[1], direction[0]))
+    cos, sin = np.cos(-angle), np.sin(-angle)
+    local = (box - centre) @ np.array([[cos, -sin], [sin, cos]]).T
+    wanted = ((-1, -1), (1, -1), (1, 1), (-1, 1))
+    order = [int(np.argmax(local[:, 0] * sx + local[:, 1] * sy)) for sx, sy in wanted]
+    return box[order].astype(np.float32)
+
+
+def ink_mask(band: Image8) -> Image8:
+    """Dark text as 255 on 0 (Otsu on a lightly smoothed band)."""
+    smooth = cv2.GaussianBlur(band, (3, 3), 0)
+    _, mask = cv2.threshold(smooth, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    return mask
+
+
+def _text_rows(mask: Image8) -> list[tuple[int, int]]:
+    profile = (mask > 0).sum(axis=1)
+    limit = max(3, int(0.12 * profile.max())) if profile.size else 0
+    rows: list[tuple[int, int]] = []
+    start = None
+    for y, value in enumerate(profile):
+        if value >= limit and start is None:
+            start = y
+        elif value < limit and start is not None:
+            rows.append((start, y))
+            start = None
+    if start is not None:
+        rows.append((start, len(profile)))
+    return [(a, b) for a, b in rows if b - a >= 4]
+
+
+def _glyph_boxes(mask: Image8, top: int, bottom: int) -> tuple[list[Box], float]:
+    """Glyph boxes of one text row, left to right; broken glyphs are joined."""
+    strip = mask[top:bottom]
+    count, _, stats, _ = cv2.connectedComponentsWithStats(strip, connectivity=8)
+    if count <= 1:
+        return [], 0.0
+    heights = stats[1:, cv2.CC_STAT_HEIGHT]
+    widths = stats[1:, cv2.CC_STAT_WIDTH]
+    tall = heights >= 0.3 * strip.shape[0]
+    if not tall.any():
+        return [], 0.0
+    median_h = float(np.median(heights[tall]))
+    lefts = stats[1:, cv2.CC_STAT_LEFT]
+    inside = (lefts > 0) & (lefts + widths < strip.shape[1])  # not the card edge or desk
+    keep = tall & inside & (heights <= 1.5 * median_h) & (widths <= 2.5 * median_h)
+    boxes = sorted(
+        (int(x), int(y) + top, int(x + w), int(y + h) + top)
+        for x, y, w, h in (stats[i + 1, :4] for i in np.flatnonzero(keep))
+    )
+    if len(boxes) < 2:
+        return boxes, median_h
+    centres = [(b[0] + b[2]) / 2 for b in boxes]
+    typical = float(np.median(np.diff(centres)))
+    merged = [boxes[0]]
+    for box in boxes[1:]:
+        last = merged[-1]
+        if (box[0] + box[2]) / 2 - (last[0] + last[2]) / 2 < 0.45 * typical:
+            merged[-1] = (
+                min(last[0], box[0]),
+                min(last[1], box[1]),
+                max(last[2], box[2]),
+                max(last[3], box[3]),
+            )
+        else:
+            merged.append(box)
+    return merged, median_h
+
+
+def line_grids(mask: Image8) -> list[LineGrid]:
+    """The MRZ lines of a levelled band's ink mask, each with its character grid."""
+    lines: list[tuple[int, int, list[Box], float]] = []
+    rows = _text_rows(mask)
+    for i, (top, bottom) in enumerate(rows):
+        # widen the row so that a slightly slanted line keeps its glyphs whole
+        margin = (bottom - top) // 2
+        above = (rows[i - 1][1] + top) // 2 if i > 0 else 0
+        below = (bottom + rows[i + 1][0]) // 2 if i + 1 < len(rows) else mask.shape[0]
+        top, bottom = max(above, top - margin), min(below, bottom + margin)
+        boxes, glyph_h = _glyph_boxes(mask, top, bottom)
+        if len(boxes) >= 20:
+            lines.append((top, bottom, boxes, glyph_h))
+    if len(lines) >= 3:
+        lines = _most_alike(lines, 3) if _looks_like(lines, 3) else _most_alike(lines, 2)
+    if len(lines) not in LINE_LENGTHS:
+        return []
+    counts = sorted(len(boxes) for _, _, boxes, _ in lines)
+    length = min(LINE_LENGTHS[len(lines)], key=lambda n: abs(n - counts[-1]))
+    grids = []
+    for top, bottom, boxes, glyph_h in lines:
+        cells = _assign_cells(boxes, length)
+        if cells is None:
+            return []
+        whole = _whole_glyphs(mask, top, bottom, cells, glyph_h)
+        grids.append(LineGrid(top, bottom, length, glyph_h, tuple(whole)))
+    return grids
+
+
+Row = tuple[int, int, list[Box], float]
+
+
+def _looks_like(lines: list[Row], count: int) -> bool:
+    best = _most_alike(lines, count)
+    return all(abs(len(xs) - 30) <= 4 for _, _, xs, _ in best)
+
+
+def _most_alike(lines: list[Row], count: int) -> list[Row]:
+    """The ``count`` consecutive lines whose glyph counts agree best (the MRZ is last)."""
+    best = lines[-count:]
+    best_spread = float("inf")
+    for i in range(len(lines) - count, -1, -1):
+        group = lines[i : i + count]
+        sizes = [len(xs) for _, _, xs, _ in group]
+        spread = float(max(sizes) - min(sizes))
+        if spread < best_spread:
+            best, best_spread = group, spread
+    return best
+
+
+def _whole_glyphs(
+    mask: Image8, top: int, bottom: int, cells: Sequence[Box | None], glyph_h: float
+) -> list[Box | None]:
+    """Each cell's box grown to all ink in its slot (thin bars a blur cut off the stem)."""
+    centres = [(b[0] + b[2]) / 2 if b is not None else None for b in cells]
+    known = [c for c in centres if c is not None]
+    pitch = float(np.median(np.diff(known))) if len(known) > 1 else glyph_h
+    min_area = max(2, int(0.01 * glyph_h * glyph_h))
+    grown: list[Box | None] = []
+    for col, box in enumerate(cells):
+        if box is None:
+            grown.append(None)
+            continue
+        centre = (box[0] + box[2]) / 2
+        left = max(0, int(centre - 0.5 * pitch))
+        right = min(mask.shape[1], int(np.ceil(centre + 0.5 * pitch)))
+        window = mask[top:bottom, left:right]
+        count, _, stats, _ = cv2.connectedComponentsWithStats(window, connectivity=8)
+        x0, y0, x1, y1 = box
+        for i in range(1, count):
+            x, y, w, h, area = (int(v) for v in stats[i])
+            if area >= min_area:
+                x0, y0 = min(x0, left + x), min(y0, top + y)
+                x1, y1 = max(x1, left + x + w), max(y1, top + y + h)
+        grown.append((x0, y0, x1, y1) if col >= 0 else box)
+    return grown
+
+
+def _assign_cells(boxes: Sequence[Box], length: int) -> list[Box | None] | None:
+    """Glyph boxes placed in ``length`` cells, following the local pitch (perspective).
+
+    The MRZ has a glyph in every cell (fillers are glyphs too), so the longest run of
+    boxes without a wide gap is the line; None unless it spans exactly ``length`` cells.
+    """
+    centres = np.asarray([(b[0] + b[2]) / 2 for b in boxes])
+    if len(centres) < 0.8 * length:
+        return None
+    gaps = np.diff(centres)
+    typical = float(np.median(gaps))
+    if typical < MIN_PITCH_PX:
+        return None
+    runs: list[list[int]] = [[0]]
+    for i, gap in enumerate(gaps, start=1):
+        if gap > 2.5 * typical:
+            runs.append([i])
+        else:
+            runs[-1].append(i)
+    run = max(runs, key=len)
+    cells: list[Box | None] = [None] * length
+    col, pitch = 0, typical
+    cells[0] = boxes[run[0]]
+    for prev, cur in itertools.pairwise(run):
+        step = max(1, round((centres[cur] - centres[prev]) / pitch))
+        col += step
+        if col >= length:
+            return None
+        cells[col] = boxes[cur]
+        if step == 1:
+            pitch = 0.8 * pitch + 0.2 * float(centres[cur] - centres[prev])
+    return cells if col == length - 1 else None
+
+
+TEMPLATE_BLURS = (0.0, 0.8, 1.4)  # glyphs are compared with sharp and blurred templates
+
+
+@cache
+def _templates(glyph_height: int) -> NDArray[np.float32]:
+    """OCR-B glyph vectors at the observed glyph height: (blur variants, alphabet, features)."""
+    probe = ImageFont.truetype(str(ocrb_font_path()), 100)
+    cap = probe.getbbox("E")[3] - probe.getbbox("E")[1]
+    font = ImageFont.truetype(str(ocrb_font_path()), max(6, round(glyph_height * 100 / cap)))
+    size = glyph_height * 3
+    variants = []
+    for sigma in TEMPLATE_BLURS:
+        rows = []
+        for char in MRZ_ALPHABET:
+            canvas = Image.new("L", (size, size), 0)
+            ImageDraw.Draw(canvas).text(
+                (glyph_height, glyph_height // 2), char, fill=255, font=font
+            )
+            glyph = np.asarray(canvas)
+            ys, xs = np.nonzero(glyph > 100)
+            box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+            if sigma > 0:
+                glyph = cv2.GaussianBlur(glyph, (0, 0), sigma)
+            rows.append(_glyph_vector(glyph, box))
+        variants.append(np.stack(rows))
+    return np.stack(variants)
+
+
+def _glyph_vector(ink: Image8, box: Box) -> NDArray[np.float32]:
+    """The ink inside ``box`` centred in a box of CELL_SIZE's aspect, resized, normalised."""
+    x0, y0, x1, y1 = box
+    glyph = ink[y0:y1, x0:x1].astype(np.float32)
+    side_h = glyph.shape[0]
+    side_w = max(glyph.shape[1], round(side_h * CELL_SIZE[0] / CELL_SIZE[1]))
+    canvas = np.zeros((side_h, side_w), np.float32)
+    left = (side_w - glyph.shape[1]) // 2
+    canvas[:, left : left + glyph.shape[1]] = glyph
+    vector = np.asarray(cv2.resize(canvas, CELL_SIZE, interpolation=cv2.INTER_AREA),
+                        dtype=np.float32).ravel()
+    vector -= vector.mean()
+    norm = float(np.linalg.norm(vector))
+    return (vector / norm if norm > 0 else vector).astype(np.float32)
+
+
+def template_scores(band: Image8, grid: LineGrid) -> NDArray[np.float32]:
+    """Correlation of every cell of ``grid`` with every OCR-B template (cells x alphabet).
+
+    A cell without a glyph box scores zero everywhere.
+    """
+    ink = 255 - band
+    templates = _templates(max(6, round(grid.glyph_height)))
+    cells = np.zeros((grid.length, templates.shape[2]), np.float32)
+    for col, box in enumerate(grid.cells):
+        if box is not None:
+            cells[col] = _glyph_vector(ink, box)
+    scores: NDArray[np.float32] = np.max(np.einsum("cf,vaf->vca", cells, templates), axis=0)
+    return scores
+
+
+def _ink_height(ink: Image8, box: Box) -> float:
+    """The glyph's height with sub-pixel edges (half-maximum of its row ink profile)."""
+    x0, y0, x1, y1 = box
+    top, bottom = max(0, y0 - 2), min(ink.shape[0], y1 + 2)
+    profile = ink[top:bottom, x0:x1].astype(np.float32).max(axis=1)
+    base, peak = float(profile.min()), float(profile.max())
+    if peak - base < 1:
+        return float(y1 - y0)
+    level = (base + peak) / 2
+    above = np.flatnonzero(profile >= level)
+    first, last = int(above[0]), int(above[-1])
+
+    def cross(a: int, b: int) -> float:  # where the profile passes ``level`` between rows
+        va, vb = float(profile[a]), float(profile[b])
+        return a + (level - va) / (vb - va) * (b - a) if vb != va else float(a)
+
+    upper = cross(first - 1, first) if first > 0 else float(first)
+    lower = cross(last + 1, last) if last + 1 < len(profile) else float(last)
+    return lower - upper + 1
+
+
+def _relative_heights(ink: Image8, grids: Sequence[LineGrid]) -> list[list[float | None]]:
+    """Each glyph's height relative to the zone's tallest glyphs (digits)."""
+    measured = [[_ink_height(ink, b) if b is not None else None for b in g.cells] for g in grids]
+    heights = [h for row in measured for h in row if h is not None]
+    tall = float(np.percentile(heights, 90)) if heights else 0.0
+    return [[h / tall if h is not None and tall > 0 else None for h in row] for row in measured]
+
+
+def first_repairable(candidates: Sequence[tuple[str, ...]]) -> tuple[str, ...] | None:
+    """The first reading whose check digits pass after position-based repair."""
+    for lines in candidates:
+        try:
+            if repair_mrz(lines) is not None:
+                return lines
+        except InvalidInput:
+            continue
+    return None
+
+
+class MrzReader:
+    """Finds and reads MRZ lines in frames with one reused Tesseract API (thread-safe)."""
+
+    def __init__(
+        self, choose: Callable[[Sequence[tuple[str, ...]]], tuple[str, ...] | None] | None = None
+    ) -> None:
+        """``choose`` picks the best of several candidate readings (e.g. by check digits)."""
+        try:
+            self._api = tesserocr.PyTessBaseAPI(
+                path=str(tessdata_dir("eng")) + "/", lang="eng", psm=tesserocr.PSM.SINGLE_BLOCK
+            )
+        except RuntimeError as exc:
+            raise ScanError(f"Tesseract could not start: {exc}") from exc
+        self._api.SetVariable("tessedit_char_whitelist", MRZ_ALPHABET)
+        self._api.SetVariable("load_system_dawg", "0")
+        self._api.SetVariable("load_freq_dawg", "0")
+        self._lock = threading.Lock()
+        self._choose = choose or first_repairable
+
+    def close(self) -> None:
+        """Release the Tesseract API."""
+        with self._lock:
+            self._api.End()
+
+    def read(self, image: Image8) -> MrzRead | None:
+        """The MRZ lines of a BGR or grey frame, or None when no MRZ was found."""
+        gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        for box in find_mrz_bands(gray):
+            band = level_band(gray, box)
+            read = self.read_band(band)
+            if read is None:
+                read = self.read_band(cv2.rotate(band, cv2.ROTATE_180))
+            if read is not None:
+                return read
+        return None
+
+    def read_band(self, band: Image8) -> MrzRead | None:
+        """Read a levelled band; None when it does not hold 2-3 grid-aligned lines."""
+        mask = ink_mask(band)
+        grids = line_grids(mask)
+        if not grids:
+            return None
+        scores = [template_scores(band, grid) for grid in grids]
+        template_lines = tuple(
+            "".join(MRZ_ALPHABET[int(i)] for i in s.argmax(axis=1)) for s in scores
+        )
+        ocr_cells = self._ocr_cells(band, grids)
+        heights = _relative_heights(255 - band, grids)
+        decided = [
+            [
+                _decide(ocr_cells[row].get(col), s[col], heights[row][col])
+                for col in range(grid.length)
+            ]
+            for row, (grid, s) in enumerate(zip(grids, scores, strict=True))
+        ]
+        merged = tuple("".join(char for char, _ in row) for row in decided)
+        candidates = [merged] if merged == template_lines else [merged, template_lines]
+        chosen = self._choose(candidates)
+        certain = sum(ok for row in decided for _, ok in row) / sum(len(row) for row in decided)
+        return MrzRead(lines=chosen or merged, confidence=round(float(certain), 3))
+
+    def _ocr_cells(self, band: Image8, grids: list[LineGrid]) -> list[dict[int, str]]:
+        """Tesseract's symbols placed in grid cells: one {cell: char} per line."""
+        pitch = float(np.median([g.glyph_height for g in grids])) * 1.15
+        scale = 1.0 if pitch >= 18 else 18.0 / pitch
+        top = max(0, grids[0].top - round(pitch))
+        bottom = min(band.shape[0], grids[-1].bottom + round(pitch))
+        crop = band[top:bottom]
+        if scale != 1.0:
+            crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        cells: list[dict[int, tuple[str, float]]] = [{} for _ in grids]
+        with self._lock:
+            self._api.SetImage(Image.fromarray(crop))
+            self._api.Recognize()
+            iterator = self._api.GetIterator()
+            level = tesserocr.RIL.SYMBOL
+            for symbol in tesserocr.iterate_level(iterator, level):
+                text = symbol.GetUTF8Text(level)
+                box = symbol.BoundingBox(level)
+                if not text or box is None:
+                    continue
+                conf = symbol.Confidence(level)
+                cx = (box[0] + box[2]) / 2 / scale
+                cy = (box[1] + box[3]) / 2 / scale + top
+                for row, grid in enumerate(grids):
+                    if grid.top - 2 <= cy <= grid.bottom + 2:
+                        col = grid.cell_of(cx)
+                        if 0 <= col < grid.length and conf > cells[row].get(col, ("", -1))[1]:
+                            cells[row][col] = (text[0], conf)
+        return [{col: char for col, (char, _) in row.items()} for row in cells]
+
+
+# Confusions the position-based repair undoes with check digits (kiosk.identity.mrz).
+REPAIRABLE = frozenset(
+    frozenset(pair) for pair in ("O0", "D0", "Q0", "OD", "OQ", "I1", "L1", "B8", "S5", "Z2", "G6")
+)
+# A letter and the digit it looks like in OCR-B; the digit stands taller.
+TWINS = {
+    "O": "0",
+    "D": "0",
+    "Q": "0",
+    "B": "8",
+    "S": "5",
+    "Z": "2",
+    "G": "6",
+    "0": "O",
+    "8": "B",
+    "5": "S",
+    "2": "Z",
+    "6": "G",
+}
+MARGIN = 0.12  # a cell whose two best templates score closer than this is uncertain
+
+
+DIGIT_HEIGHT = 1.0  # OCR-B digits stand about 7% taller than capitals: heights
+LETTER_HEIGHT = 0.92  # relative to the tallest glyphs of the zone tell O from 0, B from 8
+
+
+def _decide(
+    ocr_char: str | None, scores: NDArray[np.float32], height: float | None
+) -> tuple[str, bool]:
+    """One cell's character and whether it is certain enough to be trusted.
+
+    The templates decide. A close call between a digit and the letter it is confused
+    with (O/0, B/8...) goes by the glyph's height and stays certain: the check digits
+    settle it later. Other close calls go to Tesseract if it names one of the two.
+    """
+    order = np.argsort(scores)[::-1]
+    best, second = MRZ_ALPHABET[int(order[0])], MRZ_ALPHABET[int(order[1])]
+    if scores[order[0]] <= 0:
+        return best, False
+    twin = TWINS.get(best)
+    if twin and height is not None and scores[MRZ_ALPHABET.index(twin)] > scores[order[0]] - 0.2:
+        middle = (DIGIT_HEIGHT + LETTER_HEIGHT) / 2
+        digit = height > middle
+        return (best if best.isdigit() == digit else twin), abs(height - middle) > 0.015
+    close = scores[order[0]] - scores[order[1]] < MARGIN
+    pair = frozenset(best + second)
+    if not close or pair in REPAIRABLE:
+        return best, True
+    if ocr_char in (best, second):
+        return ocr_char, True
+    return best, False

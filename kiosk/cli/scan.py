@@ -1,0 +1,180 @@
+"""`kioskctl scan IMAGE... [--json]`: decode barcodes and MRZ in image files.
+
+One result per image: barcodes (format, text), the MRZ (format, fields, each check digit,
+any position-based repair) and timing. Exit 0 when something valid was read from every
+image, 1 when some image yielded nothing valid, 2 when a file could not be read at all.
+Personnummer are printed masked (YYYYMMDD-****).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from kiosk.cli._fleet_common import cli_language
+from kiosk.errors import ConfigError, InvalidInput, KioskError
+from kiosk.i18n import LANGUAGES, describe_error, translate
+from kiosk.identity.mrz import MrzResult, parse_mrz, repair_mrz
+
+EXIT_ALL_READ = 0
+EXIT_SOME_UNREAD = 1
+EXIT_UNREADABLE = 2
+
+
+def register(subparsers: Any) -> None:
+    """Add ``scan``."""
+    parser = subparsers.add_parser("scan", help="read barcodes and MRZ in image files")
+    parser.add_argument("images", nargs="+", metavar="IMAGE")
+    parser.add_argument("--json", action="store_true", help="one JSON object per image")
+    parser.add_argument("--decoder", choices=("zxing", "pyzbar"),
+                        help="barcode decoder (default: settings.scanner.decoder)")
+    parser.add_argument("--no-mrz", action="store_true", help="skip MRZ reading")
+    parser.add_argument("--lang", choices=LANGUAGES, default=cli_language(),
+                        help="language of messages (default: KIOSKCTL_LANG or sv)")
+    parser.set_defaults(func=_scan)
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from kiosk.config_files import load_effective_config
+
+    from ._fleet_common import kiosk_paths
+
+    extra = Path(args.config) if getattr(args, "config", None) else None
+    scanner = load_effective_config(kiosk_paths(), extra).settings.scanner
+    if args.decoder:
+        scanner = replace(scanner, decoder=args.decoder)
+    if args.no_mrz:
+        scanner = replace(scanner, mrz=False)
+    return scanner
+
+
+def _mrz_fields(result: MrzResult) -> dict[str, Any]:
+    return {
+        "document_code": result.document_code,
+        "issuing_state": result.issuing_state,
+        "document_number": result.document_number,
+        "nationality": result.nationality,
+        "birth_date": result.birth_date.isoformat(),
+        "sex": result.sex,
+        "expiry_date": result.expiry_date.isoformat(),
+        "surname": result.surname,
+        "given_names": result.given_names,
+        "personnummer": result.personnummer.masked() if result.personnummer else None,
+    }
+
+
+def _mrz_payload(lines: tuple[str, ...], today: date) -> dict[str, Any]:
+    """What the MRZ says: repaired if check digits then pass, else the raw reading's checks."""
+    payload: dict[str, Any] = {"lines": list(lines), "valid": False}
+    try:
+        repair = repair_mrz(lines, today)
+    except InvalidInput as exc:
+        payload["problem"] = str(exc.data.get("check", "unusable"))
+        return payload
+    if repair is not None:
+        result = repair.result
+        payload["repaired"] = [
+            {"line": c.line + 1, "column": c.column + 1, "read": c.read, "now": c.replaced_by}
+            for c in repair.changes
+        ]
+        payload["lines"] = list(repair.lines)
+    else:
+        try:
+            result = parse_mrz(lines, today)
+        except InvalidInput as exc:
+            payload["problem"] = str(exc.data.get("check", "unusable"))
+            return payload
+    payload.update(
+        format=result.format,
+        valid=result.valid,
+        fields=_mrz_fields(result),
+        checks=[{"name": c.name, "ok": c.ok} for c in result.checks],
+    )
+    return payload
+
+
+def scan_image(path: str, scanner: Any, today: date) -> dict[str, Any]:
+    """Scan one image file; ``ok`` says whether something valid was read."""
+    import cv2
+
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        return {"file": path, "ok": False, "unreadable": True}
+    started = time.perf_counter()
+    reads = scanner.codes.scan(image) or scanner.codes.decoder.decode(
+        cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), thorough=True)
+    barcode_ms = (time.perf_counter() - started) * 1000
+    result: dict[str, Any] = {
+        "file": path,
+        "barcodes": [{"format": r.format, "text": r.text} for r in reads],
+    }
+    timing = {"barcodes_ms": round(barcode_ms, 1)}
+    mrz_valid = False
+    if scanner.reader is not None:
+        started = time.perf_counter()
+        reading = scanner.reader.read(image)
+        timing["mrz_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        if reading is not None:
+            mrz = _mrz_payload(reading.lines, today)
+            mrz["confidence"] = reading.confidence
+            result["mrz"] = mrz
+            mrz_valid = bool(mrz["valid"])
+        else:
+            result["mrz"] = None
+    result["timing"] = timing
+    result["ok"] = bool(reads) or mrz_valid
+    return result
+
+
+def _print_human(result: dict[str, Any], lang: str) -> None:
+    print(result["file"])
+    if result.get("unreadable"):
+        print("  " + translate("scan.cli.unreadable", lang))
+        return
+    for code in result["barcodes"]:
+        print(f"  {code['format']}: {code['text']}")
+    mrz = result.get("mrz")
+    if mrz:
+        state = translate("scan.cli.mrz_valid" if mrz["valid"] else "scan.cli.mrz_invalid", lang)
+        print(f"  MRZ {mrz.get('format', '?')}: {state}")
+        for line in mrz["lines"]:
+            print(f"    {line}")
+    if not result["ok"]:
+        print("  " + translate("scan.cli.nothing", lang))
+    timing = ", ".join(f"{k.removesuffix('_ms')} {v} ms" for k, v in result["timing"].items())
+    print(f"  ({timing})")
+
+
+def _scan(args: argparse.Namespace) -> int:
+    lang = args.lang
+    try:
+        settings = _settings(args)
+        from hardware.scan.scanner import FrameScanner
+
+        scanner = FrameScanner(settings)
+    except (ConfigError, KioskError) as exc:
+        message, next_step = describe_error(exc, lang)
+        print(json.dumps({"ok": False, "error": exc.code, "message": message,
+                          "next_step": next_step, "detail": exc.detail}, ensure_ascii=False))
+        return EXIT_UNREADABLE
+    today = date.today()
+    code = EXIT_ALL_READ
+    try:
+        for path in args.images:
+            result = scan_image(path, scanner, today)
+            if args.json:
+                print(json.dumps(result, ensure_ascii=False))
+            else:
+                _print_human(result, lang)
+            if result.get("unreadable"):
+                code = EXIT_UNREADABLE
+            elif not result["ok"] and code == EXIT_ALL_READ:
+                code = EXIT_SOME_UNREAD
+    finally:
+        scanner.close()
+    return code
