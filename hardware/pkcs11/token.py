@@ -17,7 +17,12 @@ from pkcs11 import Attribute, Mechanism, ObjectClass, TokenFlag
 from pkcs11 import exceptions as p11
 from pkcs11.types import SignMixin
 
-from hardware.certs import AUTHENTICATION, SIGNATURE, classify_card_certificates
+from hardware.certs import (
+    AUTHENTICATION,
+    SIGNATURE,
+    classify_card_certificates,
+    load_trust_anchors,
+)
 from hardware.pinformat import check_pin_format
 from hardware.pkcs11.errors import pkcs11_error
 from hardware.pkcs11.module import Pkcs11Module
@@ -25,7 +30,7 @@ from hardware.pkcs11.quirks import VendorQuirks
 from kiosk.errors import CardRemoved, CardUnreadable, ConfigError, PinLocked, TokenError
 from kiosk.model import CertificateInfo
 from kiosk.ports import PinStatus
-from kiosk.settings import PinPolicySettings, PolicyLevel
+from kiosk.settings import PinPolicySettings, PolicyLevel, Settings
 
 log = logging.getLogger(__name__)
 
@@ -244,13 +249,38 @@ class Pkcs11TokenProvider:
         policy_levels: Sequence[PolicyLevel] = (),
         trust_anchors: Sequence[bytes] = (),
         now: Callable[[], datetime] | None = None,
+        labels_carry_number: bool = False,
     ) -> None:
         self.module = module
         self.card_number_of = card_number_of
+        self.labels_carry_number = labels_carry_number
         self._token_args = (profile, pin_policy, tuple(policy_levels), tuple(trust_anchors), now)
 
+    @classmethod
+    def from_settings(
+        cls,
+        module: Pkcs11Module,
+        settings: Settings,
+        card_number_of: Callable[[str | None], str | None] | None = None,
+    ) -> Pkcs11TokenProvider:
+        """A provider with the card profile, PIN policy, policy OIDs and trust anchors set."""
+        hw = settings.hardware
+        return cls(
+            module,
+            card_number_of=card_number_of,
+            profile=hw.card_profile,
+            pin_policy=settings.pin_policy,
+            policy_levels=hw.policy_levels,
+            trust_anchors=load_trust_anchors(hw.trust_anchors),
+        )
+
     def open(self, reader: str | None = None) -> Pkcs11Token:
-        """The token of the card now in ``reader``: by card number, reader name, or the only one."""
+        """The token of the card now in ``reader``: by reader slot, card number, or the only one.
+
+        OpenSC names each slot after its reader; SoftHSM2 demo tokens carry the card
+        number in their label. With ``labels_carry_number`` a card whose number matches
+        no label is refused rather than matched to the only token present.
+        """
         with self.module.lock:
             try:
                 tokens = [
@@ -261,9 +291,11 @@ class Pkcs11TokenProvider:
                 raise pkcs11_error(exc, "list tokens") from None
         if not tokens:
             raise CardRemoved("no card token is present")
-        number = self.card_number_of(reader) if self.card_number_of else None
         chosen: pkcs11.Token | None = None
-        if number:
+        if reader:
+            chosen = next((t for s, t in tokens if reader in s.slot_description), None)
+        number = self.card_number_of(reader) if self.card_number_of and chosen is None else None
+        if chosen is None and number:
             chosen = next(
                 (
                     t
@@ -272,14 +304,12 @@ class Pkcs11TokenProvider:
                 ),
                 None,
             )
-            if chosen is None:
-                raise CardUnreadable(f"no PKCS#11 token for card {number}", card_number=number)
-        elif reader:
-            chosen = next((t for s, t in tokens if reader in s.slot_description), None)
-        if chosen is None and len(tokens) == 1:
+        if chosen is None and len(tokens) == 1 and not (number and self.labels_carry_number):
             chosen = tokens[0][1]
         if chosen is None:
-            raise CardUnreadable("cannot tell which PKCS#11 token belongs to the card")
+            raise CardUnreadable(
+                "cannot tell which PKCS#11 token belongs to the card", card_number=number
+            )
         profile, policy, levels, anchors, now = self._token_args
         return Pkcs11Token(
             self.module, chosen.label, _token_serial(chosen), profile, policy, levels, anchors, now

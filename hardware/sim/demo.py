@@ -245,6 +245,7 @@ def _softhsm_backend(
             policy_levels=hw.policy_levels,
             trust_anchors=anchors,
             now=now,
+            labels_carry_number=True,
         )
         module.use_softhsm_conf(conf)
         return provider.open()

@@ -158,6 +158,7 @@ def provider_for(
         profile=profile,
         policy_levels=DEFAULT_POLICY_LEVELS,
         trust_anchors=[pki.ca.root_der] if pki else [],
+        labels_carry_number=True,
     )
 
 
