@@ -100,12 +100,24 @@ def _process_start(pid: int) -> str:
 
 
 def claimer_alive(worker_id: str) -> bool:
-    """False only when the claimer was a process on this host that no longer runs."""
+    """False only when the claimer was a process on this host that surely no longer runs.
+
+    Doubt counts as alive (its lease then simply expires): a process hidden from /proc
+    (systemd ProtectProc=) or not ours to signal is never taken for dead.
+    """
     host, _, rest = worker_id.partition(":")
     pid_text, _, started = rest.partition(":")
     if host != socket.gethostname() or not pid_text.isdigit():
         return True
-    return _process_start(int(pid_text)) == started if started != "?" else True
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    now_started = _process_start(pid)
+    return now_started in ("?", started) or started == "?"
 
 
 @dataclass(frozen=True)

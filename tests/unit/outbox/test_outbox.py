@@ -131,3 +131,15 @@ def test_a_sent_result_keeps_only_digests_of_the_holders_blobs(outbox: Outbox) -
     assert "certificate" not in payload and "receipt" not in payload
     assert len(payload["certificate_sha256"]) == 64
     assert payload["activation_id"] == "act-1"
+
+
+def test_only_a_surely_dead_local_claimer_counts_as_dead() -> None:
+    from kiosk.outbox import claimer_alive, new_worker_id
+
+    host = socket.gethostname()
+    me = new_worker_id()
+    assert claimer_alive(me)
+    pid = me.split(":")[1]
+    assert not claimer_alive(f"{host}:{pid}:1")  # our pid, another start: a reused pid
+    assert claimer_alive(f"{host}:1:?")  # init exists; no start time to compare
+    assert claimer_alive(f"another-host:{pid}:1")  # not ours to judge
