@@ -87,6 +87,7 @@ def test_reader_check_fails_with_a_fix_when_no_reader_matches(emulator: VpcdEmul
     assert [(c.status, c.fix) for c in checks] == [(FAIL, "doctor.fix.no_reader")]
 
 
+@pytest.mark.softhsm
 def test_token_check_lists_softhsm_tokens(softhsm: SoftHsm, card_token: object) -> None:
     checks = check_token(with_hardware(token="softhsm"), softhsm.conf)
     assert checks[0].status == OK

@@ -31,6 +31,8 @@ KARIN = demo_admins(TODAY)[0]
 NEW_PIN = "482915"
 RECEIPT = b"Kvittens for kort 9752210000000001"
 
+pytestmark = pytest.mark.softhsm
+
 
 def settings_with(**hardware: object) -> Settings:
     """Default settings with some hardware fields replaced."""
