@@ -118,9 +118,12 @@ class AuditedRunner(EffectRunner):
             error = outcome.data.get("error")
             details["outcome"] = "failed"
             details["error"] = error.code if isinstance(error, KioskError) else "internal"
-        self.services.audit.append(
-            str(effect.kind), self.admin_hsa_id, self.clock.now(), self.card_number, details
-        )
+        try:
+            self.services.audit.append(
+                str(effect.kind), self.admin_hsa_id, self.clock.now(), self.card_number, details
+            )
+        except KioskError as exc:  # the effect happened: report it, never undo it here
+            log.error("audit entry for %s not written: %s", effect.kind, exc.detail)
         return outcome
 
 
