@@ -193,10 +193,13 @@ class AuditLog:
         details: Mapping[str, Any] | None = None,
     ) -> int:
         """Append one entry in its own transaction; return its seq."""
-        with self._lock, immediate(self._conn):
-            seq, digest, signature = self.append_in_transaction(
-                action, actor, at, card_number, details
-            )
+        try:
+            with self._lock, immediate(self._conn):
+                seq, digest, signature = self.append_in_transaction(
+                    action, actor, at, card_number, details
+                )
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot append to the audit log: {exc}") from exc
         self.write_head(seq, digest, signature)
         return seq
 
