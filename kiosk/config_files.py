@@ -76,7 +76,10 @@ def discover_paths() -> KioskPaths:
     first = resolve_paths()
     if not first.site_config.is_file():
         return first
-    section = read_toml_file(first.site_config).get("paths", {})
+    try:
+        section = read_toml_file(first.site_config).get("paths", {})
+    except ConfigError:
+        return first  # the loader reports the broken site file with its path
     if not isinstance(section, dict):
         return first
     return resolve_paths(

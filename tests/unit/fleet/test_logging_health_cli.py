@@ -209,3 +209,15 @@ def test_kioskctl_sign_refuses_a_bad_settings_file(
                         "--key", str(fleet.key_path), "--version", "1"], capsys)
     assert code == 1 and "ui.rotation" in err
     assert not (tmp_path / "x").exists()
+
+
+def test_status_still_reports_when_the_site_file_is_broken(
+    fleet: Fleet, kiosk_env: Callable[[], dict[str, str]], capsys: pytest.CaptureFixture[str],
+) -> None:
+    fleet.paths.site_config.write_text("[ui\n")
+    code, out, _ = run(["status", "--json", "--no-network"], capsys)
+    status = json.loads(out)
+    assert code == 0 and status["state"] == "degraded"
+    assert status["config"]["state"] == "invalid" and "not valid TOML" in status["config"]["reason"]
+    code, _, err = run(["config", "show"], capsys)
+    assert code == 1 and str(fleet.paths.site_config) in err
