@@ -8,11 +8,12 @@ from typing import Any
 from kiosk.errors import CardNotEligible, CardRemoved, KioskError, PinLocked, WrongPin
 from kiosk.model import CardIdentity, CardRecord, CardStatus, VisitKind
 from kiosk.visit.base import Effect, Event, Step
+from kiosk.visit.document_step import DocumentCheckedFlow
 from kiosk.visit.effects import EffectKind, SignedReceipt
-from kiosk.visit.flow import Handler, Progress, Stage, VisitFlow, b64, present
+from kiosk.visit.flow import Handler, Progress, Stage, b64, present
 
 
-class ActivationFlow(VisitFlow):
+class ActivationFlow(DocumentCheckedFlow):
     """Activate a Skickad card: the holder's PIN is written and the receipt signed."""
 
     kind = VisitKind.ACTIVATION
@@ -21,7 +22,6 @@ class ActivationFlow(VisitFlow):
     def transitions(self) -> dict[tuple[Stage, str], Handler]:
         return {
             **super().transitions(),
-            **self.document_transitions(),
             **self.pin_transitions(),
             (Stage.SIGN_RECEIPT, "pin_submit"): self.on_receipt_pin_submitted,
             (Stage.REINSERT, "card_inserted"): self.on_reinserted,

@@ -7,17 +7,18 @@ from typing import Any
 
 from kiosk.model import VisitKind
 from kiosk.visit.base import Step
+from kiosk.visit.document_step import DocumentCheckedFlow
 from kiosk.visit.effects import EffectKind
-from kiosk.visit.flow import Handler, Progress, Stage, VisitFlow
+from kiosk.visit.flow import Handler, Progress, Stage
 
 
-class UnlockFlow(VisitFlow):
+class UnlockFlow(DocumentCheckedFlow):
     """Unlock a locked PIN: document check, unlock credential, new PIN twice, unlock."""
 
     kind = VisitKind.UNLOCK
 
     def transitions(self) -> dict[tuple[Stage, str], Handler]:
-        return {**super().transitions(), **self.document_transitions(), **self.pin_transitions()}
+        return {**super().transitions(), **self.pin_transitions()}
 
     def success_handlers(self) -> dict[str, Callable[[Any], Step]]:
         return {
