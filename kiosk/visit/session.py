@@ -5,7 +5,9 @@ authentication certificate gives the HSA-id) -> ``authorise_admin`` (the portal'
 authorisation, judged by kiosk.rules.admin) -> HOME. From HOME, ``choose_visit`` with
 ``kind`` runs one visit flow, whose events the session passes through until it ends.
 The session ends after ``ui.admin_session_timeout_s`` (never in the middle of a visit:
-it ends when that visit ends) or on ``sign_out``.
+it ends when that visit ends) or on ``sign_out``. A step's ``finished`` is the visit's:
+true on the step that ends a visit; the session itself goes on (``home`` returns to HOME).
+HOME's actions are ``visit:<kind>`` (send ``choose_visit`` with that kind) and ``sign_out``.
 """
 
 from __future__ import annotations
