@@ -18,7 +18,7 @@ from typing import Any
 from kiosk.audit import AuditLog, evidence_summary
 from kiosk.devicekey import load_or_create
 from kiosk.errors import ConfigError, KioskError
-from kiosk.model import AdminAuthorisation, DocumentEvidence
+from kiosk.model import AdminAuthorisation, CertificateInfo, DocumentEvidence
 from kiosk.outbox import Outbox, SystemClock
 from kiosk.ports import CardDeck, CardReader, Clock, FrameSource, Portal, Scanner, TokenProvider
 from kiosk.settings import Settings
@@ -61,6 +61,7 @@ class Services:
     camera: FrameSource | None = None
     scanner: Scanner | None = None
     running_portal: Any = None  # portal.server.RunningPortal in demo mode
+    admin_hsa_id: str = "kiosk"  # the signed-in administrator, the actor in the audit log
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -90,7 +91,6 @@ class AuditedRunner(EffectRunner):
             services.reader, services.tokens, services.portal, services.outbox, services.clock
         )
         self.services = services
-        self.admin_hsa_id = "unknown"
         self.card_number: str | None = None
         self.handlers[EffectKind.SYNC_RESULT] = lambda a: services.sync.send_now(a["result"])
 
@@ -111,7 +111,9 @@ class AuditedRunner(EffectRunner):
             return outcome
         result = outcome.data.get("result")
         if isinstance(result, AdminAuthorisation):
-            self.admin_hsa_id = result.hsa_id
+            self.services.admin_hsa_id = result.hsa_id
+        elif isinstance(result, CertificateInfo) and result.hsa_id:
+            self.services.admin_hsa_id = result.hsa_id  # signed in, not yet authorised
         if outcome.kind == EFFECT_DONE:
             details["outcome"] = "done"
         else:
@@ -120,7 +122,11 @@ class AuditedRunner(EffectRunner):
             details["error"] = error.code if isinstance(error, KioskError) else "internal"
         try:
             self.services.audit.append(
-                str(effect.kind), self.admin_hsa_id, self.clock.now(), self.card_number, details
+                str(effect.kind),
+                self.services.admin_hsa_id,
+                self.clock.now(),
+                self.card_number,
+                details,
             )
         except KioskError as exc:  # the effect happened: report it, never undo it here
             log.error("audit entry for %s not written: %s", effect.kind, exc.detail)

@@ -27,13 +27,14 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from kiosk.devicekey import DeviceKey, canonical_json, verify_signature
-from kiosk.errors import AuditChainBroken, StorageError
+from kiosk.errors import AuditChainBroken, InvalidInput, StorageError
+from kiosk.identity.personnummer import parse_personnummer
 from kiosk.model import DocumentEvidence
 
 GENESIS = "0" * 64
 HEAD_FILE = "audit.head"
 SECRET_WORDS = ("pin", "puk", "credential", "password", "secret", "passcode")
-PERSONNUMMER_RE = re.compile(r"(?<!\d)(?:19|20)?\d{6}[-+]?\d{4}(?!\d)")
+PERSONNUMMER_RE = re.compile(r"(?<![0-9A-Za-z])(?:\d{8}|\d{6})[-+]?\d{4}(?![0-9A-Za-z])")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -110,8 +111,8 @@ def minimise(details: Mapping[str, Any], key: DeviceKey) -> dict[str, Any]:
         secret_name = any(word in lowered.split("_") for word in SECRET_WORDS)
         if secret_name and isinstance(value, str | bytes):
             raise ValueError(f"audit details must not carry a secret ({name!r})")
-        if lowered in ("personnummer", "holder_personnummer") and isinstance(value, str):
-            out[f"{lowered}_ref"] = key.pseudonym(_digits(value))
+        if isinstance(value, str) and _is_personnummer(value):
+            out[f"{lowered}_ref" if "personnummer" in lowered else name] = _reference(value, key)
             continue
         out[name] = _minimise_value(value, key)
     return out
@@ -123,12 +124,27 @@ def _minimise_value(value: Any, key: DeviceKey) -> Any:
     if isinstance(value, list | tuple):
         return [_minimise_value(v, key) for v in value]
     if isinstance(value, str):
-        return PERSONNUMMER_RE.sub(lambda m: "pnr:" + key.pseudonym(_digits(m.group())), value)
+        return PERSONNUMMER_RE.sub(
+            lambda m: _reference(m.group(), key) if _is_personnummer(m.group()) else m.group(),
+            value,
+        )
     return value
 
 
-def _digits(text: str) -> str:
-    return "".join(ch for ch in text if ch.isdigit())
+def _is_personnummer(text: str) -> bool:
+    """A valid personnummer or samordningsnummer (date and check digit), nothing else."""
+    if not PERSONNUMMER_RE.fullmatch(text.strip()):
+        return False
+    try:
+        parse_personnummer(text.strip())
+    except InvalidInput:
+        return False
+    return True
+
+
+def _reference(text: str, key: DeviceKey) -> str:
+    """The keyed hash standing in for a personnummer (12-digit form, so forms agree)."""
+    return "pnr:" + key.pseudonym(parse_personnummer(text.strip()).normalised)
 
 
 @dataclass(frozen=True)

@@ -387,11 +387,12 @@ class Outbox:
                             heads.append(
                                 self.audit.append_in_transaction(
                                     "result_synced",
-                                    worker_id.split(":")[0],
+                                    self._actor,
                                     now,
                                     claimed.result.card_number,
                                     {
                                         "outbox_id": claimed.outbox_id,
+                                        "sender": worker_id,
                                         "kind": claimed.result.kind.value,
                                         "idempotency_key": claimed.result.idempotency_key,
                                         "answer": answer,
@@ -438,10 +439,10 @@ class Outbox:
             if rejected:
                 head = self.audit.append_in_transaction(
                     "result_rejected",
-                    worker_id.split(":")[0],
+                    self._actor,
                     now,
                     claimed.result.card_number,
-                    {"outbox_id": claimed.outbox_id, "reason": error},
+                    {"outbox_id": claimed.outbox_id, "sender": worker_id, "reason": error},
                 )
         if head is not None:
             self.audit.write_head(*head)

@@ -107,7 +107,9 @@ def test_details_are_minimised(tmp_path: Path) -> None:
     )
     text = json.dumps(out)
     assert "2387" not in text and "19900315" not in text
-    assert out["personnummer_ref"] == key.pseudonym("199003152387")
+    assert out["personnummer_ref"] == "pnr:" + key.pseudonym("199003152387")
+    assert minimise({"hsa_id": "SE2321000016-ADM1", "how": {"personnummer": "scanned"}},
+                    key) == {"hsa_id": "SE2321000016-ADM1", "how": {"personnummer": "scanned"}}
     with pytest.raises(ValueError, match="secret"):
         minimise({"new_pin": "482913"}, key)
     with pytest.raises(ValueError, match="secret"):
