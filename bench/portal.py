@@ -40,7 +40,7 @@ from portal import db
 from portal.clock import PortalClock
 from portal.devpki import generate_dev_pki
 from portal.seed import insert_card
-from portal.server import prepare_database
+from portal.server import prepare_database, start_in_thread
 
 BENCH_PREFIX = "97522199"
 
@@ -117,23 +117,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lookups", type=int, default=2000, help="card lookups to run")
     parser.add_argument("--threads", type=int, default=1, help="client threads")
     parser.add_argument("--tls", action="store_true", help="HTTPS with client certificates")
+    parser.add_argument("--synchronous", default="FULL", choices=("FULL", "NORMAL"))
+    parser.add_argument(
+        "--in-process", action="store_true",
+        help="run the portal in a thread of this process (as the demo and tests do)",
+    )
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="portal-bench-"))
     db_path = work / "portal.db"
     numbers = populate(db_path, args.cards)
-    port = free_port()
-    command = [sys.executable, "-m", "portal.server", "--port", str(port), "--db", str(db_path),
-               "--log-level", "warning"]
     options: dict[str, str] = {}
     if args.tls:
         pki = generate_dev_pki(work / "tls")
-        command += ["--tls-dir", str(pki.directory)]
         options = {"ca_file": str(pki.ca_cert), "client_cert": str(pki.client_cert),
                    "client_key": str(pki.client_key)}
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"{'https' if args.tls else 'http'}://127.0.0.1:{port}"
+    stop: Callable[[], object]
+    if args.in_process:
+        running = start_in_thread(db_path, tls_dir=work / "tls" if args.tls else None,
+                                  synchronous=args.synchronous)
+        url, stop, where = running.url, running.stop, "in this process"
+    else:
+        port = free_port()
+        command = [sys.executable, "-m", "portal.server", "--port", str(port),
+                   "--db", str(db_path), "--log-level", "warning",
+                   "--synchronous", args.synchronous]
+        if args.tls:
+            command += ["--tls-dir", str(work / "tls")]
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                  env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        url = f"{'https' if args.tls else 'http'}://127.0.0.1:{port}"
+        where = "separate process"
+
+        def stop() -> None:
+            server.terminate()
+            server.wait(timeout=10)
+
     clients = [PortalClient(url, retries=0, **options) for _ in range(args.threads)]
     try:
         deadline = time.monotonic() + 20
@@ -142,10 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 clients[0].health()
                 break
             except Exception:
-                if time.monotonic() > deadline or server.poll() is not None:
+                if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        print(f"portal {url} (separate process), SQLite WAL synchronous=FULL, "
+        print(f"portal {url} ({where}), SQLite WAL synchronous={args.synchronous}, "
               f"{args.threads} client thread(s), python {sys.version.split()[0]}")
 
         def client_for(i: int) -> PortalClient:
@@ -185,8 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         for client in clients:
             client.close()
-        server.terminate()
-        server.wait(timeout=10)
+        stop()
     return 0
 
 

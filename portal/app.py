@@ -82,16 +82,17 @@ RawBody = Annotated[bytes, Depends(raw_body)]
 class Portal:
     """The database path and clock behind the routes."""
 
-    def __init__(self, db_path: str | Path, clock: PortalClock) -> None:
+    def __init__(self, db_path: str | Path, clock: PortalClock, synchronous: str = "FULL") -> None:
         self.db_path = Path(db_path)
         self.clock = clock
+        self.synchronous = synchronous
         self._local = threading.local()
 
     def connection(self) -> sqlite3.Connection:
         """This worker thread's connection (opening one costs more than most requests)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = db.connect(self.db_path)
+            conn = db.connect(self.db_path, self.synchronous)
             self._local.conn = conn
         return conn
 
@@ -138,10 +139,15 @@ class Portal:
 
 
 def create_app(
-    db_path: str | Path, clock: PortalClock | None = None, test_hooks: bool = False
+    db_path: str | Path,
+    clock: PortalClock | None = None,
+    test_hooks: bool = False,
+    synchronous: str = "FULL",
 ) -> FastAPI:
     """The portal application over the database at ``db_path`` (which must be initialised)."""
-    portal = Portal(db_path, clock or PortalClock())
+    if synchronous not in db.SYNCHRONOUS_MODES:
+        raise ValueError(f"synchronous must be one of {db.SYNCHRONOUS_MODES}")
+    portal = Portal(db_path, clock or PortalClock(), synchronous)
     app = FastAPI(
         title="Card-office portal API",
         version=f"{API_VERSION}.0.0",

@@ -27,4 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--today", type=date.fromisoformat, default=None, help="pretend date (demo, YYYY-MM-DD)"
     )
+    parser.add_argument(
+        "--synchronous",
+        default="FULL",
+        choices=("FULL", "NORMAL"),
+        help="SQLite fsync per commit (FULL, survives power loss) or per checkpoint (NORMAL)",
+    )
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))

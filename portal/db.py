@@ -75,11 +75,20 @@ CREATE TABLE IF NOT EXISTS idempotency (
 """
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
-    """A connection in autocommit mode; callers open transactions with ``transaction``."""
+SYNCHRONOUS_MODES = ("FULL", "NORMAL")
+
+
+def connect(path: str | Path, synchronous: str = "FULL") -> sqlite3.Connection:
+    """A connection in autocommit mode; callers open transactions with ``transaction``.
+
+    FULL (the default) fsyncs the WAL at every commit, so an answered change survives a
+    power cut; NORMAL survives a crash of the process but not of the machine.
+    """
+    if synchronous not in SYNCHRONOUS_MODES:
+        raise ValueError(f"synchronous must be one of {SYNCHRONOUS_MODES}, not {synchronous!r}")
     conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
     return conn
@@ -106,7 +115,8 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")

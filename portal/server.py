@@ -130,7 +130,9 @@ def _cert_hosts(host: str) -> tuple[str, ...]:
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto must say TCP: asyncio sets TCP_NODELAY on accepted sockets only when it does,
+    # and without it every keep-alive answer waits 40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     return sock
@@ -183,13 +185,14 @@ def start_in_thread(
     today: date | None = None,
     test_hooks: bool = False,
     sweep_interval_s: float = SWEEP_INTERVAL_S,
+    synchronous: str = "FULL",
 ) -> RunningPortal:
     """Start a portal in this process; port 0 picks a free port (see ``.url``)."""
     clock = PortalClock(today)
     path = Path(db_path)
     prepare_database(path, clock, seed_demo)
     tls = ensure_dev_pki(tls_dir, _cert_hosts(host)) if tls_dir is not None else None
-    app = create_app(path, clock, test_hooks=test_hooks)
+    app = create_app(path, clock, test_hooks=test_hooks, synchronous=synchronous)
     config = uvicorn_config(app, host, port, tls)
     server = uvicorn.Server(config)
     sock = _bind(host, port)
@@ -219,6 +222,7 @@ def serve(
     seed_demo: bool = False,
     today: date | None = None,
     log_level: str = "info",
+    synchronous: str = "FULL",
 ) -> int:
     """Serve in the foreground until interrupted; the exit code for the command line."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
@@ -227,7 +231,8 @@ def serve(
     tls = ensure_dev_pki(tls_dir, _cert_hosts(host)) if tls_dir is not None else None
     try:
         config = uvicorn_config(
-            create_app(db_path, clock, test_hooks=test_hooks), host, port, tls, log_level
+            create_app(db_path, clock, test_hooks=test_hooks, synchronous=synchronous),
+            host, port, tls, log_level,
         )
     except PlainHttpRefused as exc:
         print(f"kiosk-portal: {exc}", file=sys.stderr)
@@ -236,7 +241,8 @@ def serve(
     sweeper = Sweeper(Path(db_path), clock, SWEEP_INTERVAL_S)
     sweeper.start()
     print(f"kiosk-portal: serving {_url(host, port, tls is not None)}/api/v1 "
-          f"(database {db_path}{', test hooks ON' if test_hooks else ''})", flush=True)
+          f"(database {db_path}, synchronous={synchronous}"
+          f"{', test hooks ON' if test_hooks else ''})", flush=True)
     if tls is not None:
         print(f"kiosk-portal: kiosks must present a client certificate from {tls.ca_cert}",
               flush=True)
@@ -258,7 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The `kiosk-portal` command."""
     args = build_parser().parse_args(argv)
     return serve(
-        args.host, args.port, args.db, args.tls_dir, args.seed_demo, args.today, args.log_level
+        args.host, args.port, args.db, args.tls_dir, args.seed_demo, args.today, args.log_level,
+        args.synchronous,
     )
 
 

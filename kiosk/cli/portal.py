@@ -37,7 +37,8 @@ def _serve(args: argparse.Namespace) -> int:
     from portal.server import serve
 
     return serve(
-        args.host, args.port, args.db, args.tls_dir, args.seed_demo, args.today, args.log_level
+        args.host, args.port, args.db, args.tls_dir, args.seed_demo, args.today, args.log_level,
+        args.synchronous,
     )
 
 

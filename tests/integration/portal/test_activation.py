@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from datetime import date
 
@@ -164,3 +165,9 @@ def test_a_card_number_cannot_reach_another_route(
         client.block(f"{anna.card_number}/block?x=", demo_admins(today)[0].hsa_id, "x", key())
     assert caught.value.reason in {"card_not_found", "not_found"}
     assert client.card(anna.card_number).status is CardStatus.SENT
+
+
+def test_the_listening_socket_is_tcp_so_answers_are_not_nagled(portal: RunningPortal) -> None:
+    """asyncio sets TCP_NODELAY on accepted sockets only if the listener says IPPROTO_TCP;
+    without it each keep-alive answer waited 40 ms for a delayed ACK (bench/portal.py)."""
+    assert portal._socket.proto == socket.IPPROTO_TCP
