@@ -1,0 +1,308 @@
+"""The App: the GUI composition root. Settings -> services -> flows -> screens.
+
+Effects run on worker threads (DeskSession's executor); their outcomes come back
+through Clock.schedule_once into the flow, so the UI thread never waits on a device.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.lang import Builder
+from kivy.metrics import Metrics
+from kivy.properties import NumericProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+
+from kiosk.i18n import LANGUAGES
+from kiosk.ports import CardEvent
+from kiosk.ports import Clock as ClockPort
+from kiosk.settings import Settings
+from kiosk.visit.base import Flow
+from screens.session import DeskSession, EffectRunner, Shown
+from screens.texts import tr
+from screens.theme import COLOURS
+from screens.views import screen_classes
+from screens.views.base import KioskScreen, ScreenContext
+from screens.widgets import camera_preview, card_art, common, pin_pad, progress  # noqa: F401
+from screens.widgets.demo_panel import DemoPanel
+from screens.widgets.idle_warning import IdleWarning
+
+log = logging.getLogger(__name__)
+
+DESIGN_SIZE = (1280, 800)
+
+
+def key_size_px(window_width: int, window_height: int, ui_width_mm: float, min_key_mm: float,
+                dpi: float) -> int:
+    """PIN-pad key edge in pixels: at least ``min_key_mm`` on the panel, ~11% of its height.
+
+    Pixels per millimetre come from the panel's physical width in settings (the panel's
+    own DPI is often misreported over HDMI/DSI); without it, from Metrics.dpi.
+    """
+    px_per_mm = window_width / ui_width_mm if ui_width_mm > 0 else dpi / 25.4
+    return max(math.ceil(min_key_mm * px_per_mm), round(window_height * 0.11))
+
+
+class KioskRoot(BoxLayout):
+    """Top bar, notice, screens, and the demo panel in demo mode."""
+
+    admin_text = StringProperty("")
+    lang_text = StringProperty("")
+    notice = StringProperty("")
+    demo_text = StringProperty("")
+
+
+class KioskApp(App):
+    """The kiosk's touchscreen application."""
+
+    s = NumericProperty(1.0)  # layout scale: 1.0 on the 1280x800 design size
+    key_px = NumericProperty(88)  # PIN-pad key edge, >= settings.ui.min_key_mm on the panel
+    lang = StringProperty("sv")
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        make_flow: Callable[[], Flow],
+        clock: ClockPort,
+        run_effect: EffectRunner | None = None,
+        services: Any = None,
+        demo: bool = False,
+        on_ready: Callable[[KioskApp], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.make_flow = make_flow
+        self.clock_port = clock
+        self.run_effect = run_effect
+        self.services = services
+        self.demo = demo
+        self.on_ready = on_ready
+        self.lang = settings.ui.language if settings.ui.language in LANGUAGES else "sv"
+        self.title = "SITHS kiosk"
+        self.session: DeskSession | None = None
+        self.screens: dict[str, KioskScreen] = {}
+        self.idle_warning: IdleWarning | None = None
+        self.demo_panel: DemoPanel | None = None
+        self.reader_pin_pad = False
+        self._watcher: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self.frames_drawn = 0
+
+    # --- building ---------------------------------------------------------------------
+
+    def build(self) -> KioskRoot:
+        """Window, screens, session; then the first view."""
+        Window.clearcolor = COLOURS["background"]
+        self._rescale()
+        root = KioskRoot()
+        manager = root.ids.manager
+        for name, cls in screen_classes().items():
+            screen = cls(name=name.value, view_name=name.value)
+            self.screens[name.value] = screen
+            manager.add_widget(screen)
+        if self.demo:
+            self.demo_panel = DemoPanel(
+                insert_handler=self.demo_insert, remove_handler=self.demo_remove
+            )
+            root.ids.side.add_widget(self.demo_panel)
+        self.idle_warning = IdleWarning(stay_handler=self._stay)
+        self.session = DeskSession(
+            make_flow=self.make_flow,
+            clock=self.clock_port,
+            run_effect=self.run_effect,
+            post=lambda fn: Clock.schedule_once(lambda _dt: fn(), 0),
+            show=self.show,
+            ui=self.settings.ui,
+        )
+        Window.bind(on_touch_down=self._touched, size=lambda *_: self._rescale())
+        Window.bind(on_flip=self._flipped)
+        Clock.schedule_interval(self._tick, 0.5)
+        return root
+
+    def on_start(self) -> None:
+        """Start the visit machinery and the reader watcher once the window exists."""
+        if self.session is None:
+            raise RuntimeError("on_start before build")
+        self._refresh_chrome()
+        self._start_watcher()
+        self.session.begin()
+        ready = self.on_ready
+        if ready is not None:
+            Clock.schedule_once(lambda _dt: ready(self), 0)
+
+    def on_stop(self) -> None:
+        """Wipe the visit, stop the watcher and the workers."""
+        self._stopping.set()
+        reader = getattr(self.services, "reader", None)
+        if reader is not None:
+            reader.cancel()
+        if self.session is not None:
+            self.session.shutdown()
+        close = getattr(self.services, "close", None)
+        if callable(close):
+            close()
+
+    # --- rendering ----------------------------------------------------------------------
+
+    def context(self) -> ScreenContext:
+        """What the screens need besides the view."""
+        if self.session is None:
+            raise RuntimeError("no session yet")
+        return ScreenContext(
+            lang=self.lang,
+            input=self.session,
+            shuffle_pin_pad=self.settings.ui.shuffle_pin_pad,
+            pin_length=self.settings.pin_policy.length,
+            reader_pin_pad=self.reader_pin_pad,
+            frame_source=getattr(self.services, "camera", None),
+        )
+
+    def show(self, shown: Shown) -> None:
+        """Render a view on its screen and bring the screen up."""
+        screen = self.screens[shown.view.name.value]
+        screen.render(shown, self.context())
+        manager = self.root.ids.manager if self.root else None
+        if manager is not None and manager.current != screen.name:
+            manager.current = screen.name
+        self._refresh_chrome()
+
+    def current_screen(self) -> KioskScreen:
+        """The screen on display."""
+        return self.screens[self.root.ids.manager.current]
+
+    def switch_language(self) -> None:
+        """Swedish <-> English; the current view is drawn again in the other language."""
+        self.lang = "en" if self.lang == "sv" else "sv"
+        if self.session is not None:
+            self.session.touched()
+            if self.session.shown is not None:
+                self.show(self.session.shown)
+        self._refresh_chrome()
+
+    def _refresh_chrome(self) -> None:
+        root, session = self.root, self.session
+        if root is None or session is None:
+            return
+        lang = self.lang
+        admin = session.admin
+        root.admin_text = (tr("ui.admin.signed_in", lang, name=getattr(admin, "name", ""))
+                           if admin is not None else tr("ui.admin.not_signed_in", lang))
+        root.lang_text = tr("ui.lang.switch_to", lang)
+        root.notice = tr(session.notice, lang) if session.notice else ""
+        root.demo_text = tr("ui.app.demo_badge", lang) if self.demo else ""
+        if self.demo_panel is not None:
+            self.demo_panel.title = tr("ui.demo.panel_title", lang)
+            self.demo_panel.hint = tr("ui.demo.panel_hint", lang)
+            self.demo_panel.remove_text = tr("ui.demo.remove", lang)
+            self.demo_panel.set_cards(self._demo_cards())
+        if self.idle_warning is not None:
+            self.idle_warning.title = tr("ui.idle.title", lang)
+            self.idle_warning.stay_text = tr("ui.idle.stay", lang)
+
+    def _rescale(self) -> None:
+        width, height = Window.size
+        self.s = min(width / DESIGN_SIZE[0], height / DESIGN_SIZE[1])
+        ui = self.settings.ui
+        panel_mm = ui.panel_width_mm if ui.rotation in (0, 180) else ui.panel_height_mm
+        self.key_px = key_size_px(width, height, panel_mm, ui.min_key_mm, Metrics.dpi)
+
+    # --- input and time ---------------------------------------------------------------
+
+    def _touched(self, _window: Any, _touch: Any) -> None:
+        if self.session is not None:
+            hadnotice = bool(self.session.notice)
+            self.session.touched()
+            if hadnotice:
+                self._refresh_chrome()
+        if self.idle_warning is not None and self.idle_warning.parent is not None:
+            self.idle_warning.dismiss()
+
+    def _stay(self) -> None:
+        if self.session is not None:
+            self.session.touched()
+
+    def _tick(self, _dt: float) -> None:
+        session, warning = self.session, self.idle_warning
+        if session is None or warning is None:
+            return
+        before = session.shown
+        session.tick()
+        left = session.idle_seconds_left()
+        if left is not None and left > 0:
+            warning.message = tr("ui.idle.message", self.lang, seconds=math.ceil(left))
+            if warning.parent is None:
+                warning.open(animation=False)
+        elif warning.parent is not None:
+            warning.dismiss(animation=False)
+        if session.shown is not before:
+            self._refresh_chrome()
+
+    def _flipped(self, *_args: Any) -> None:
+        self.frames_drawn += 1
+
+    # --- the reader -------------------------------------------------------------------
+
+    def _start_watcher(self) -> None:
+        reader = getattr(self.services, "reader", None)
+        if reader is None:
+            return
+
+        def watch() -> None:
+            while not self._stopping.is_set():
+                try:
+                    event = reader.wait_for_change(0.5)
+                except Exception:  # a lost reader must not kill the watcher
+                    log.exception("reader watch failed")
+                    self._stopping.wait(1.0)
+                    continue
+                if event is not None:
+                    Clock.schedule_once(lambda _dt, e=event: self._card_event(e), 0)
+
+        self._watcher = threading.Thread(target=watch, name="kiosk-reader", daemon=True)
+        self._watcher.start()
+
+    def _card_event(self, event: CardEvent) -> None:
+        if self.session is not None:
+            self.session.card_event(event)
+            self._refresh_chrome()
+
+    # --- the demo panel ---------------------------------------------------------------
+
+    def _demo_cards(self) -> list[tuple[str, str]]:
+        deck = getattr(self.services, "deck", None)
+        if deck is None:
+            return []
+        from datetime import date
+
+        from kiosk.demo import demo_admins, demo_holders
+
+        today = date.today()
+        names = {h.card_number: h.name for h in demo_holders(today)}
+        names.update({a.card_number: f"{tr('ui.demo.admin_card', self.lang)}: {a.name}"
+                      for a in demo_admins(today)})
+        return [(n, f"{names[n]}\n…{n[-4:]}" if n in names else n) for n in deck.cards()]
+
+    def demo_insert(self, card_number: str) -> None:
+        """Put a simulated card in the reader (on a worker: the deck may talk to pcscd)."""
+        deck = getattr(self.services, "deck", None)
+        if deck is not None:
+            threading.Thread(target=deck.insert, args=(card_number,), daemon=True).start()
+
+    def demo_remove(self) -> None:
+        """Take the simulated card out."""
+        deck = getattr(self.services, "deck", None)
+        if deck is not None:
+            threading.Thread(target=deck.remove, daemon=True).start()
+
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))

@@ -1,0 +1,44 @@
+"""Build what the App runs on: services from the wiring, the top-level flow, the effect runner."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from kiosk.settings import Settings
+from kiosk.visit.base import Effect, Event, Flow
+
+
+@dataclass
+class Composition:
+    """Services (may be None without devices), a flow factory, and the effect runner."""
+
+    services: Any
+    make_flow: Callable[[], Flow]
+    run_effect: Callable[[Effect], Event] | None
+    clock: Any
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The demo runs at the demo cast's card office (its administrators work there)."""
+    from kiosk.demo import DEMO_OFFICE
+
+    return replace(settings, kiosk=replace(settings.kiosk, card_office=DEMO_OFFICE))
+
+
+def compose(settings: Settings, state_dir: Path, demo: bool) -> Composition:
+    """Services from hardware.wiring and KioskSession flows on top of them."""
+    from hardware.wiring import build_services
+    from kiosk.visit.session import KioskSession
+
+    if demo:
+        settings = demo_settings(settings)
+    services = build_services(settings, state_dir, demo)
+
+    def make_flow() -> Flow:
+        return KioskSession(settings, session_id=uuid.uuid4().hex[:12])
+
+    return Composition(services, make_flow, services.effect_runner().run, services.clock)

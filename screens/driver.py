@@ -1,0 +1,227 @@
+"""Drive the running app like a person: wait for a screen, tap real widgets, photograph it.
+
+Used by ``kiosk --demo`` without a display (the autopilot), by ``kiosk --demo --tour``
+and by the UI tests. A script is a generator that yields conditions (callables that
+return True when the app is ready to go on); between yields it taps widgets. Taps are
+real touch events through the window (kivy.tests.common.UnitTestTouch), so they take the
+same path as a finger on the panel.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Generator, Iterable
+from pathlib import Path
+from typing import Any
+
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.uix.widget import Widget
+
+from kiosk.visit.base import View, ViewName
+
+log = logging.getLogger(__name__)
+
+Condition = Callable[[], bool]
+Script = Generator[Condition, None, None]
+
+
+class DriverTimeout(RuntimeError):
+    """A script waited too long for a condition."""
+
+
+class EffectGate:
+    """Holds effects back so a script can photograph the progress screen they cause."""
+
+    def __init__(self, run_effect: Callable[[Any], Any]) -> None:
+        self._run_effect = run_effect
+        self._open = threading.Event()
+        self._open.set()
+        self.waiting = 0
+
+    def hold(self) -> None:
+        """Effects from now on wait until ``release``."""
+        self._open.clear()
+
+    def release(self) -> None:
+        """Let held and future effects run."""
+        self._open.set()
+
+    def __call__(self, effect: Any) -> Any:
+        """Run ``effect`` once the gate is open (worker thread)."""
+        self.waiting += 1
+        self._open.wait(timeout=120)
+        self.waiting -= 1
+        return self._run_effect(effect)
+
+
+def tap(widget: Widget) -> None:
+    """A real touch down and up at the widget's centre."""
+    from kivy.tests.common import UnitTestTouch
+
+    x, y = widget.to_window(*widget.center)
+    touch = UnitTestTouch(x, y)
+    touch.touch_down()
+    touch.touch_up()
+
+
+def save_window_png(path: Path) -> None:
+    """Write the frame just drawn (call from on_flip) as a compact PNG."""
+    from kivy.graphics.opengl import GL_RGBA, GL_UNSIGNED_BYTE, glReadPixels
+    from PIL import Image
+
+    width, height = Window.size
+    pixels = glReadPixels(0, 0, width, height, GL_RGBA, GL_UNSIGNED_BYTE)
+    image = Image.frombytes("RGBA", (width, height), pixels).transpose(
+        Image.Transpose.FLIP_TOP_BOTTOM
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.convert("RGB").quantize(colors=192, method=Image.Quantize.MEDIANCUT).save(
+        path, optimize=True
+    )
+
+
+class Driver:
+    """Runs one script on the Kivy clock, a condition per frame, with a timeout per wait."""
+
+    def __init__(self, app: Any, timeout_s: float = 30.0) -> None:
+        self.app = app
+        self.timeout_s = timeout_s
+        self._script: Script | None = None
+        self._waiting: Condition | None = None
+        self._waited = 0.0
+        self._on_finish: Callable[[BaseException | None], None] | None = None
+        self.shots: list[Path] = []
+
+    # --- running ------------------------------------------------------------------------
+
+    def run(self, script: Script, on_finish: Callable[[BaseException | None], None]) -> None:
+        """Start ``script``; ``on_finish`` gets None or the error that stopped it."""
+        self._script = script
+        self._on_finish = on_finish
+        self._advance()
+        Clock.schedule_interval(self._poll, 0)
+
+    def _poll(self, dt: float) -> None:
+        if self._waiting is None:
+            return
+        self._waited += dt
+        try:
+            ready = self._waiting()
+        except Exception as exc:
+            self._finish(exc)
+            return
+        if ready:
+            self._advance()
+        elif self._waited > self.timeout_s:
+            shown = self.app.session.shown if self.app.session else None
+            where = "nothing"
+            if shown is not None:
+                view = shown.view
+                error = view.error
+                where = f"{view.name.value} ({view.message}; {error.code if error else 'no error'}"
+                where += f": {error.params})" if error else ")"
+            self._finish(DriverTimeout(f"waited {self.timeout_s:.0f} s; showing {where}"))
+
+    def _advance(self) -> None:
+        if self._script is None:
+            return
+        try:
+            self._waiting = next(self._script)
+            self._waited = 0.0
+        except StopIteration:
+            self._finish(None)
+        except Exception as exc:
+            self._finish(exc)
+
+    def _finish(self, error: BaseException | None) -> None:
+        Clock.unschedule(self._poll)
+        self._waiting = None
+        if error is not None:
+            log.error("script stopped: %s", error)
+        if self._on_finish is not None:
+            self._on_finish(error)
+
+    # --- conditions ---------------------------------------------------------------------
+
+    def view(self) -> View | None:
+        """The view on screen now."""
+        shown = self.app.session.shown if self.app.session else None
+        return shown.view if shown else None
+
+    def until_view(self, name: ViewName, check: Callable[[View], bool] | None = None) -> Condition:
+        """Ready when ``name`` is on screen, idle (no effect running), and ``check`` holds."""
+
+        def ready() -> bool:
+            view = self.view()
+            if view is None or view.name is not name or self.app.session.busy:
+                return False
+            return check is None or check(view)
+
+        return ready
+
+    def until(self, condition: Callable[[], bool]) -> Condition:
+        """Ready when ``condition`` holds."""
+        return condition
+
+    def frames(self, count: int = 2) -> Condition:
+        """Ready after ``count`` more frames were drawn."""
+        target = self.app.frames_drawn + count
+        return lambda: self.app.frames_drawn >= target
+
+    def shot(self, path: Path) -> Condition:
+        """Ready once the next frame was drawn and saved to ``path``."""
+        done: list[bool] = []
+
+        def grab(*_args: Any) -> None:
+            Window.unbind(on_flip=grab)
+            save_window_png(path)
+            self.shots.append(path)
+            done.append(True)
+
+        def arm(_dt: float) -> None:
+            Window.bind(on_flip=grab)
+            Window.canvas.ask_update()
+
+        Clock.schedule_once(arm, 0)
+        return lambda: bool(done)
+
+    # --- finding widgets ----------------------------------------------------------------
+
+    def screen(self) -> Any:
+        """The screen on display."""
+        return self.app.current_screen()
+
+    def button(self, action: str) -> Widget:
+        """The visible button for ``action`` on the current screen."""
+        for widget in self.screen().walk(restrict=True):
+            if getattr(widget, "action", None) == action and not widget.disabled:
+                return widget
+        raise LookupError(f"no button {action!r} on {self.screen().name}")
+
+    def type_pin(self, digits: str, submit: bool = True) -> Iterable[Condition]:
+        """Tap the digits on the pad (each tap a real touch), then the submit key."""
+        pad = self.screen().ids.pad
+        for digit in digits:
+            tap(pad.digit_keys()[digit])
+            yield self.frames(1)
+        if submit:
+            tap(pad.key("submit"))
+            yield self.frames(1)
+
+    def insert_card(self, card_number: str) -> Condition:
+        """Tap the demo panel's button for ``card_number``."""
+        panel = self.app.demo_panel
+        if panel is None:
+            raise LookupError("no demo panel")
+        tap(panel.card_buttons()[card_number])
+        return self.frames(2)
+
+    def remove_card(self) -> Condition:
+        """Tap the demo panel's remove button."""
+        panel = self.app.demo_panel
+        if panel is None:
+            raise LookupError("no demo panel")
+        tap(panel.ids.remove_button)
+        return self.frames(2)

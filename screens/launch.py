@@ -1,0 +1,103 @@
+"""Start the App (Kivy is imported here, after screens.kivy_env prepared it)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Generator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from kiosk.paths import KioskPaths
+from kiosk.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def with_language(settings: Settings, lang: str | None) -> Settings:
+    """Settings with the start language replaced (if given)."""
+    return settings if not lang else replace(settings, ui=replace(settings.ui, language=lang))
+
+
+def build_app(settings: Settings, state_dir: Path, *, demo: bool,
+              on_ready: Callable[[Any], None] | None = None) -> Any:
+    """The App on real services (simulated ones in demo mode), effects behind a gate."""
+    from screens.app import KioskApp
+    from screens.compose import compose
+    from screens.driver import EffectGate
+
+    composition = compose(settings, state_dir, demo)
+    gate = EffectGate(composition.run_effect) if composition.run_effect else None
+    app = KioskApp(settings=settings, make_flow=composition.make_flow, clock=composition.clock,
+                   run_effect=gate, services=composition.services, demo=demo, on_ready=on_ready)
+    app.effect_gate = gate
+    return app
+
+
+def run_script(app: Any, script: Callable[[Any], Generator[Any, None, None]],
+               timeout_s: float = 60.0, stop_when_done: bool = True) -> list[BaseException | None]:
+    """Run a driver script once the app is up; returns a list holding its outcome."""
+    from screens.driver import Driver
+
+    outcome: list[BaseException | None] = []
+
+    def ready(running: Any) -> None:
+        driver = Driver(running, timeout_s=timeout_s)
+        running.driver = driver
+
+        def finished(error: BaseException | None) -> None:
+            outcome.append(error)
+            if stop_when_done:
+                running.stop()
+
+        driver.run(script(driver), finished)
+
+    app.on_ready = ready
+    return outcome
+
+
+def launch(settings: Settings, state_dir: Path, *, demo: bool, lang: str | None,
+           autopilot: bool, shots: Path | None, paths: KioskPaths, config_version: int) -> int:
+    """Run the kiosk until it is closed; with the autopilot, run the demo visit and stop."""
+    from screens.scripts import Walk, demo_visit
+
+    settings = with_language(settings, lang)
+    app = build_app(settings, state_dir, demo=demo)
+    if not autopilot:
+        if not demo:
+            _mark_healthy_when_drawn(app, paths, config_version)
+        app.run()
+        return 0
+    out = (shots or paths.state_dir / "demo-shots").resolve()
+    print(f"kiosk: no display: running the activation visit offscreen; screenshots in {out}")
+    walk_holder: list[Walk] = []
+
+    def script(driver: Any) -> Generator[Any, None, None]:
+        walk = Walk(driver, app.effect_gate, out)
+        walk_holder.append(walk)
+        return demo_visit(walk)
+
+    outcome = run_script(app, script)
+    app.run()
+    error = outcome[0] if outcome else RuntimeError("the app stopped before the visit ended")
+    shots_taken = sorted(out.glob("*.png"))
+    for path in shots_taken:
+        print(f"  {path}")
+    if error is not None:
+        print(f"kiosk: the demo visit did not finish: {error}", file=sys.stderr)
+        return 1
+    print(f"kiosk: the activation visit finished; {len(shots_taken)} screenshots in {out}")
+    return 0
+
+
+def _mark_healthy_when_drawn(app: Any, paths: KioskPaths, config_version: int) -> None:
+    from kiosk.health import mark_healthy
+
+    def ready(_app: Any) -> None:
+        try:
+            mark_healthy(paths, config_version)
+        except OSError:
+            log.exception("could not write the health marker")
+
+    app.on_ready = ready

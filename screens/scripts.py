@@ -1,0 +1,327 @@
+"""Scripted walks through the visits, by real taps on real widgets (autopilot, tour, tests).
+
+Each function is a generator for ``Driver.run``: it yields conditions and taps between
+them. ``shoot(name)`` yields a screenshot condition when a folder is set, else a frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from datetime import date
+from pathlib import Path
+
+from kiosk.demo import DEMO_ACTIVE_PIN, DemoHolder, demo_admins, demo_holder
+from kiosk.visit.base import View, ViewName
+from screens.driver import Condition, Driver, EffectGate, tap
+
+Steps = Generator[Condition, None, None]
+
+GOOD_PIN = "914273"
+RULE_BREAKING_PIN = "123456"  # a sequence: the PIN policy refuses it
+
+
+class Walk:
+    """A driver, an effect gate and an optional screenshot folder, with numbered shots."""
+
+    def __init__(self, driver: Driver, gate: EffectGate | None, out: Path | None,
+                 today: date | None = None) -> None:
+        self.driver = driver
+        self.gate = gate
+        self.out = out
+        self.today = today or date.today()
+        self.count = 0
+        self.names: list[str] = []
+
+    def shoot(self, name: str) -> Condition:
+        """Photograph the screen as ``NN-name.png`` (or just wait a frame)."""
+        self.count += 1
+        self.names.append(name)
+        if self.out is None:
+            return self.driver.frames(1)
+        return self.driver.shot(self.out / f"{self.count:02d}-{name}.png")
+
+    def wait(self, name: ViewName, check: Callable[[View], bool] | None = None) -> Condition:
+        """Until ``name`` is on screen and idle."""
+        return self.driver.until_view(name, check)
+
+    def hold(self) -> None:
+        """Hold effects back (to photograph the progress screen they show)."""
+        if self.gate is not None:
+            self.gate.hold()
+
+    def release(self) -> None:
+        """Let effects run."""
+        if self.gate is not None:
+            self.gate.release()
+
+    def progress(self, name: ViewName, shot: str) -> Steps:
+        """With effects held: wait for the progress view, photograph it, release."""
+        yield self.driver.until(lambda: _showing(self.driver, name))
+        yield self.shoot(shot)
+        self.release()
+
+    def act(self, action: str) -> Condition:
+        """Tap the button for ``action``."""
+        tap(self.driver.button(action))
+        return self.driver.frames(1)
+
+
+def _showing(driver: Driver, name: ViewName) -> bool:
+    view = driver.view()
+    return view is not None and view.name is name
+
+
+# --- sign-in --------------------------------------------------------------------------
+
+
+def sign_in(walk: Walk, shots: bool = True, admin_index: int = 0) -> Steps:
+    """Insert the administrator's card, type the PIN, reach HOME."""
+    d = walk.driver
+    admin = demo_admins(walk.today)[admin_index]
+    yield walk.wait(ViewName.ADMIN_SIGN_IN)
+    if shots:
+        yield walk.shoot("admin-sign-in")
+    yield d.insert_card(admin.card_number)
+    yield walk.wait(ViewName.ADMIN_SIGN_IN, lambda v: v.params.get("stage") == "pin")
+    yield from d.type_pin(admin.pin[:3], submit=False)
+    if shots:
+        yield walk.shoot("admin-pin")
+    walk.hold()
+    yield from d.type_pin(admin.pin[3:])
+    if shots:
+        yield from walk.progress(ViewName.WORKING, "signing-in")
+    walk.release()
+    yield walk.wait(ViewName.HOME)
+    yield d.remove_card()
+    if shots:
+        yield walk.shoot("home")
+
+
+def choose(walk: Walk, visit: str) -> Steps:
+    """From HOME, start ``visit``."""
+    yield walk.wait(ViewName.HOME)
+    yield walk.act(f"visit:{visit}")
+    yield walk.wait(ViewName.INSERT_CARD)
+
+
+def back_home(walk: Walk) -> Steps:
+    """From a visit's last screen to HOME."""
+    yield walk.act("home")
+    yield walk.wait(ViewName.HOME)
+
+
+# --- activation ---------------------------------------------------------------------
+
+
+def type_document(walk: Walk, holder: DemoHolder) -> Steps:
+    """Manual entry of the holder's document (the form's fields are set, the type tapped)."""
+    d = walk.driver
+    yield walk.act("document_manual")
+    yield walk.wait(ViewName.DOCUMENT_MANUAL)
+    screen = d.screen()
+    button = next(b for b in screen.ids.types.children if b.doc_type == holder.document.value)
+    tap(button)
+    screen.ids.number.text = holder.document_number
+    screen.ids.expiry.text = holder.document_expiry.isoformat()
+    screen.ids.pnr.text = holder.personnummer
+    yield d.frames(1)
+
+
+def activation(walk: Walk, holder_key: str = "anna", shots: bool = True,
+               mistakes: bool = True) -> Steps:
+    """The whole activation visit from HOME to DONE."""
+    d = walk.driver
+    holder = demo_holder(holder_key, walk.today)
+    yield from choose(walk, "activation")
+    if shots:
+        yield walk.shoot("insert-card")
+    walk.hold()
+    yield d.insert_card(holder.card_number)
+    if shots:
+        yield from walk.progress(ViewName.WORKING, "reading-card")
+    walk.release()
+    yield walk.wait(ViewName.CARD_RECORD)
+    if shots:
+        yield walk.shoot("card-record")
+    yield walk.act("continue")
+    yield walk.wait(ViewName.DOCUMENT_CHECK)
+    if shots:
+        yield d.frames(3)
+        yield walk.shoot("document-check")
+    yield from type_document(walk, holder)
+    if shots:
+        yield walk.shoot("document-manual")
+    tap(d.screen().ids.submit)
+    yield walk.wait(ViewName.DOCUMENT_CONFIRM)
+    if shots:
+        yield walk.shoot("document-confirm")
+    yield walk.act("document_confirmed")
+    yield walk.wait(ViewName.PIN_CHOOSE)
+    if mistakes:
+        yield from d.type_pin(RULE_BREAKING_PIN)
+        yield walk.wait(ViewName.PIN_CHOOSE, lambda v: v.error is not None)
+        if shots:
+            yield walk.shoot("pin-rule-broken")
+    yield from d.type_pin(GOOD_PIN[:2], submit=False)
+    if shots:
+        yield walk.shoot("pin-choose")
+    yield from d.type_pin(GOOD_PIN[2:])
+    yield walk.wait(ViewName.PIN_CONFIRM)
+    if mistakes:
+        yield from d.type_pin(GOOD_PIN[:5] + "0")
+        yield walk.wait(ViewName.PIN_CHOOSE, lambda v: v.error is not None)
+        if shots:
+            yield walk.shoot("pin-mismatch")
+        yield from d.type_pin(GOOD_PIN)
+        yield walk.wait(ViewName.PIN_CONFIRM)
+    yield from d.type_pin(GOOD_PIN[:4], submit=False)
+    if shots:
+        yield walk.shoot("pin-confirm")
+    walk.hold()
+    yield from d.type_pin(GOOD_PIN[4:])
+    if shots:
+        yield from walk.progress(ViewName.WRITING_PIN, "writing-pin")
+    walk.release()
+    yield walk.wait(ViewName.SIGN_RECEIPT)
+    if shots:
+        yield walk.shoot("sign-receipt")
+    yield from d.type_pin(GOOD_PIN)
+    yield walk.wait(ViewName.DONE)
+    if shots:
+        yield walk.shoot("done")
+    yield d.remove_card()
+    yield from back_home(walk)
+
+
+# --- the other visits ---------------------------------------------------------------
+
+
+def refused_card(walk: Walk) -> Steps:
+    """A reserve card: refused on the card record screen."""
+    d = walk.driver
+    yield from choose(walk, "activation")
+    yield d.insert_card(demo_holder("cecilia", walk.today).card_number)
+    yield walk.wait(ViewName.CARD_RECORD, lambda v: v.error is not None)
+    yield walk.shoot("card-refused")
+    yield d.remove_card()
+    yield from back_home(walk)
+
+
+def card_check(walk: Walk) -> Steps:
+    """Card check of an active card."""
+    d = walk.driver
+    yield from choose(walk, "card_check")
+    yield d.insert_card(demo_holder("eva", walk.today).card_number)
+    yield walk.wait(ViewName.CARD_INFO)
+    yield walk.shoot("card-info")
+    yield d.remove_card()
+    yield walk.act("done")
+    yield walk.wait(ViewName.CARD_INFO, lambda v: v.actions == ("home",))
+    yield from back_home(walk)
+
+
+def change_pin_cancelled(walk: Walk) -> Steps:
+    """PIN change: the current-PIN screen, then cancel (the ended screen explains)."""
+    d = walk.driver
+    yield from choose(walk, "change_pin")
+    yield d.insert_card(demo_holder("eva", walk.today).card_number)
+    yield walk.wait(ViewName.CARD_RECORD)
+    yield walk.act("continue")
+    yield walk.wait(ViewName.PIN_CURRENT)
+    yield from d.type_pin(DEMO_ACTIVE_PIN[:3], submit=False)
+    yield walk.shoot("pin-current")
+    yield walk.act("cancel")
+    yield walk.wait(ViewName.ERROR)
+    yield walk.shoot("visit-cancelled")
+    yield d.remove_card()
+    yield from back_home(walk)
+
+
+def card_removed(walk: Walk) -> Steps:
+    """The card is taken out during the document check: the visit ends and says so."""
+    d = walk.driver
+    yield from choose(walk, "activation")
+    yield d.insert_card(demo_holder("bertil", walk.today).card_number)
+    yield walk.wait(ViewName.CARD_RECORD)
+    yield walk.act("continue")
+    yield walk.wait(ViewName.DOCUMENT_CHECK)
+    yield d.remove_card()
+    yield walk.wait(ViewName.ERROR)
+    yield walk.shoot("card-removed")
+    yield from back_home(walk)
+
+
+def block(walk: Walk) -> Steps:
+    """Block a card: reason, confirm, done."""
+    d = walk.driver
+    yield from choose(walk, "block")
+    yield d.insert_card(demo_holder("eva", walk.today).card_number)
+    yield walk.wait(ViewName.CARD_RECORD)
+    yield walk.act("continue")
+    yield walk.wait(ViewName.BLOCK_REASON)
+    yield walk.shoot("block-reason")
+    yield walk.act("lost")
+    yield walk.wait(ViewName.BLOCK_CONFIRM)
+    yield walk.shoot("block-confirm")
+    yield walk.act("confirm")
+    yield walk.wait(ViewName.DONE)
+    yield walk.shoot("block-done")
+    yield d.remove_card()
+    yield from back_home(walk)
+
+
+def idle_warning(walk: Walk) -> Steps:
+    """The idle countdown over a visit screen (the idle clock is wound forward)."""
+    d = walk.driver
+    app = d.app
+    yield from choose(walk, "activation")
+    app.session.wind_idle_clock(app.settings.ui.idle_timeout_s - 9)
+    yield d.until(lambda: app.idle_warning is not None and app.idle_warning.parent is not None)
+    yield d.frames(3)
+    yield walk.shoot("idle-warning")
+    tap(app.idle_warning.ids.stay)
+    yield d.frames(2)
+    yield walk.act("cancel")
+    yield walk.wait(ViewName.ERROR)
+    yield from back_home(walk)
+
+
+def sign_out_and_fail(walk: Walk) -> Steps:
+    """Sign out; a wrong administrator PIN; an administrator whose training has lapsed."""
+    d = walk.driver
+    yield walk.act("sign_out")
+    yield walk.wait(ViewName.ADMIN_SIGN_IN)
+    admin = demo_admins(walk.today)[0]
+    yield d.insert_card(admin.card_number)
+    yield walk.wait(ViewName.ADMIN_SIGN_IN, lambda v: v.params.get("stage") == "pin")
+    yield from d.type_pin("000000")
+    yield walk.wait(ViewName.ADMIN_SIGN_IN, lambda v: v.error is not None)
+    yield walk.shoot("admin-wrong-pin")
+    yield d.remove_card()
+    yield walk.wait(ViewName.ADMIN_SIGN_IN, lambda v: v.params.get("stage") == "insert")
+    lapsed = demo_admins(walk.today)[1]
+    yield d.insert_card(lapsed.card_number)
+    yield walk.wait(ViewName.ADMIN_SIGN_IN, lambda v: v.params.get("stage") == "pin")
+    yield from d.type_pin(lapsed.pin)
+    yield walk.wait(ViewName.ADMIN_SIGN_IN, lambda v: v.error is not None)
+    yield walk.shoot("admin-not-authorised")
+    yield d.remove_card()
+
+
+def full_tour(walk: Walk) -> Steps:
+    """Every screen of every visit, and the main error screens."""
+    yield from sign_in(walk)
+    yield from activation(walk)
+    yield from refused_card(walk)
+    yield from card_check(walk)
+    yield from change_pin_cancelled(walk)
+    yield from block(walk)
+    yield from card_removed(walk)
+    yield from idle_warning(walk)
+    yield from sign_out_and_fail(walk)
+
+
+def demo_visit(walk: Walk) -> Steps:
+    """The autopilot: sign in and activate Anna's card, with screenshots."""
+    yield from sign_in(walk)
+    yield from activation(walk, mistakes=False)

@@ -1,0 +1,92 @@
+"""Every text on screen comes from here: translation keys in, words out (kiosk.i18n)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from kiosk.i18n import catalog, describe_error, translate
+from kiosk.visit.base import ErrorView, View, ViewName
+
+# Params a screen never lists as a fact: they steer a widget, or must never be shown.
+HIDDEN_PARAMS = frozenset({"pin", "new_pin", "old_pin", "puk", "credential", "checks", "read",
+                           "what", "visits", "pin_pad", "reader_pin_pad", "progress",
+                           "cancellable", "fields", "choices", "document_types", "reasons"})
+
+
+def has_key(key: str, lang: str) -> bool:
+    """Whether ``key`` is a translation key."""
+    return key in catalog(lang)
+
+
+def tr(key: str | None, lang: str, **params: Any) -> str:
+    """The translated text for ``key`` (empty for None), parameters formatted for display."""
+    if not key:
+        return ""
+    return translate(key, lang, **{k: show_value(v, lang) for k, v in params.items()})
+
+
+def show_value(value: Any, lang: str) -> str:
+    """A parameter value as the screen shows it: dates plain, keys translated, bools in words."""
+    if isinstance(value, bool):
+        return tr("ui.yes" if value else "ui.no", lang)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, str) and has_key(value, lang):
+        return translate(value, lang)
+    if isinstance(value, list | tuple):
+        return ", ".join(show_value(v, lang) for v in value)
+    return str(value)
+
+
+def action_label(action: str, lang: str) -> str:
+    """A button's text: the flow's action name looked up where the flows keep their words."""
+    name = action.split(":", 1)[-1]
+    for key in (f"visit.action.{name}", f"visit.title.{name}", f"visit.block.reason.{name}",
+                f"ui.action.{name}", action):
+        if has_key(key, lang):
+            return translate(key, lang)
+    return action
+
+
+def facts(view: View, lang: str) -> list[tuple[str, str]]:
+    """The view's displayable parameters as (label, value) rows, labelled ones only."""
+    rows = []
+    for name, value in view.params.items():
+        if name in HIDDEN_PARAMS or value is None or isinstance(value, dict):
+            continue
+        label = f"ui.field.{name}"
+        if has_key(label, lang):
+            rows.append((tr(label, lang), show_value(value, lang)))
+    return rows
+
+
+def facts_of(values: dict[str, Any], lang: str) -> list[tuple[str, str]]:
+    """(label, value) rows of a dict of facts, labelled ones only."""
+    return facts(View(ViewName.DONE, "", params=dict(values)), lang)
+
+
+def error_texts(error: ErrorView | None, lang: str) -> tuple[str, str]:
+    """The translated (message, next step) of an error view."""
+    if error is None:
+        return "", ""
+    return tr(error.message, lang, **error.params), tr(error.next_step, lang, **error.params)
+
+
+def error_view_for(exc: BaseException) -> ErrorView:
+    """An ErrorView for an exception, from the error table (used when the shell itself fails)."""
+    from kiosk.errors import KioskError, entry_for
+
+    entry = entry_for(exc)
+    code = exc.code if isinstance(exc, KioskError) else "internal"
+    params = exc.params() if isinstance(exc, KioskError) else {}
+    return ErrorView(code=code, message=entry.message, next_step=entry.next_step, params=params)
+
+
+__all__ = ["action_label", "describe_error", "error_texts", "error_view_for", "facts", "facts_of",
+           "has_key", "show_value", "tr"]

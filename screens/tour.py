@@ -1,0 +1,69 @@
+"""The tour: every screen of every visit in one language, one PNG each (run per language).
+
+``python -m screens.tour --out DIR --lang sv`` (``kiosk --demo --tour DIR`` runs it once per
+language in a fresh process, on fresh simulated cards and a fresh demo portal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Walk the full tour and save the screenshots."""
+    parser = argparse.ArgumentParser(prog="screens.tour")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--lang", default="sv")
+    parser.add_argument("--size", default="")
+    parser.add_argument("--config", type=Path)
+    parser.add_argument("--script", default="full_tour", help="a function of screens.scripts")
+    args = parser.parse_args(argv)
+
+    from kiosk.config_files import discover_paths, load_effective_config
+    from screens.kivy_env import plan_display, prepare_kivy
+
+    paths = discover_paths()
+    settings = load_effective_config(paths, args.config).settings
+    size = tuple(int(n) for n in args.size.split("x")) if args.size else None
+    plan = plan_display(settings.ui, windowed=True, force_headless=True,
+                        size=size)  # type: ignore[arg-type]
+    state = Path(tempfile.mkdtemp(prefix="kiosk-tour-"))
+    prepare_kivy(plan, settings.ui, state)
+    try:
+        return _run(settings, state, args.out, args.lang, args.script)
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def _run(settings: Any, state: Path, out: Path, lang: str, script_name: str) -> int:
+    from screens import scripts
+    from screens.launch import build_app, run_script, with_language
+    from screens.scripts import Walk
+
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.png"):
+        old.unlink()
+    app = build_app(with_language(settings, lang), state / "services", demo=True)
+    walk_function = getattr(scripts, script_name)
+
+    def script(driver: Any) -> Any:
+        return walk_function(Walk(driver, app.effect_gate, out))
+
+    outcome = run_script(app, script)
+    app.run()
+    error = outcome[0] if outcome else RuntimeError("the app stopped early")
+    count = len(list(out.glob("*.png")))
+    if error is not None:
+        print(f"tour ({lang}): stopped after {count} screenshots: {error}", file=sys.stderr)
+        return 1
+    print(f"tour ({lang}): {count} screenshots in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""The ID administrator signs in: own card in the reader, then own PIN on the pad."""
+
+from __future__ import annotations
+
+from kiosk.visit.base import View
+from screens.views.base import ScreenContext, load_kv
+from screens.views.pin_entry import PinEntryScreen
+
+
+def wants_pin(view: View) -> bool:
+    """Whether the sign-in flow is at the PIN step (it says so, or digits are typed)."""
+    return view.params.get("stage") == "pin" or view.pin_length > 0
+
+
+class AdminSignInScreen(PinEntryScreen):
+    """Insert your card; then type your PIN (dots only)."""
+
+    def render_parts(self, view: View, ctx: ScreenContext, new_view: bool) -> None:
+        """The pad only once the flow asks for the PIN."""
+        super().render_parts(view, ctx, new_view)
+        show = wants_pin(view)
+        self.ids.pad.opacity = 1 if show else 0
+        self.ids.pad.disabled = not show
+        self.ids.card_art.opacity = 0 if show else 1
+        self.ids.privacy.opacity = 1 if show else 0
+
+
+load_kv(__file__)
+SCREEN = AdminSignInScreen

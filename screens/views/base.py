@@ -1,0 +1,114 @@
+"""The base of every screen: render a View through translation, forward input to the session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from kivy.lang import Builder
+from kivy.properties import StringProperty
+from kivy.uix.screenmanager import Screen
+
+from kiosk.visit.base import View, ViewName
+from screens.session import Shown
+from screens.texts import action_label, error_texts, facts, tr
+from screens.widgets.common import role_for
+
+HOLDER_VIEWS = frozenset({ViewName.PIN_CHOOSE, ViewName.PIN_CONFIRM, ViewName.PIN_CURRENT,
+                          ViewName.SIGN_RECEIPT, ViewName.WRITING_PIN})
+
+
+class Input(Protocol):
+    """Where a screen sends what the user did (the desk session)."""
+
+    def action(self, name: str, /, **data: Any) -> None:
+        """A button."""
+        ...
+
+    def send(self, kind: str, /, **data: Any) -> None:
+        """Any other input (PIN key, form)."""
+        ...
+
+    def touched(self) -> None:
+        """The user is active."""
+        ...
+
+
+@dataclass
+class ScreenContext:
+    """What screens may use besides the view: language, input, devices to preview."""
+
+    lang: str
+    input: Input
+    shuffle_pin_pad: bool = False
+    pin_length: int = 6
+    reader_pin_pad: bool = False
+    frame_source: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def load_kv(module_file: str) -> None:
+    """Load the .kv file beside a screen module."""
+    Builder.load_file(str(Path(module_file).with_suffix(".kv")))
+
+
+class KioskScreen(Screen):
+    """Renders title, message, error, facts and actions; subclasses add their own parts."""
+
+    view_name = StringProperty("")
+    shown: Shown | None = None
+    ctx: ScreenContext | None = None
+
+    def render(self, shown: Shown, ctx: ScreenContext) -> None:
+        """Show ``shown`` in ``ctx.lang``."""
+        new_view = self.shown is None or self.shown.view is not shown.view
+        self.shown, self.ctx = shown, ctx
+        view, lang = shown.view, ctx.lang
+        ids = self.ids
+        if "header" in ids:
+            ids.header.title = tr(view.title, lang, **view.params)
+            ids.header.message = tr(view.message, lang, **view.params)
+        if "error" in ids:
+            message, next_step = error_texts(view.error, lang)
+            ids.error.message = message
+            ids.error.next_step = next_step
+            ids.error.next_heading = tr("ui.error.next_step", lang)
+        if "facts" in ids:
+            ids.facts.rows_data = facts(view, lang)
+        if "actions" in ids:
+            ids.actions.handler = self.on_action
+            ids.actions.set_actions(self.action_buttons(view, shown.finished, lang))
+        self.render_parts(view, ctx, new_view)
+
+    def render_parts(self, view: View, ctx: ScreenContext, new_view: bool) -> None:
+        """Screen-specific rendering (subclasses)."""
+
+    def action_buttons(self, view: View, finished: bool, lang: str) -> list[tuple[str, str, str]]:
+        """(action, label, role) for each button."""
+        actions = list(view.actions)
+        return [(a, action_label(a, lang), role_for(a)) for a in actions]
+
+    def on_action(self, name: str) -> None:
+        """A button was tapped."""
+        if self.ctx is not None:
+            self.ctx.input.action(name)
+
+    def send(self, kind: str, /, **data: Any) -> None:
+        """Forward input to the session."""
+        if self.ctx is not None:
+            self.ctx.input.send(kind, **data)
+
+    def texts(self) -> list[str]:
+        """Every text on this screen now (for tests): labels and buttons, top to bottom."""
+        found: list[str] = []
+        for widget in self.walk(restrict=True):
+            text = getattr(widget, "text", None)
+            if isinstance(text, str) and text and widget.opacity > 0:
+                found.append(text)
+        return found
+
+    def on_leave(self, *_args: Any) -> None:
+        """Forget the rendered view when leaving (no stale data on a shown-again screen)."""
+        self.shown = None
+load_kv(__file__)

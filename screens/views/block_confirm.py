@@ -1,0 +1,13 @@
+"""Confirm blocking a card: it cannot be undone."""
+
+from __future__ import annotations
+
+from screens.views.base import KioskScreen, load_kv
+
+
+class BlockConfirmScreen(KioskScreen):
+    """The card and the reason; a red confirm button."""
+
+
+load_kv(__file__)
+SCREEN = BlockConfirmScreen

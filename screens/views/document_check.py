@@ -1,0 +1,59 @@
+"""The ID document check: live camera with a framing guide, what was read, each check's result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiosk.visit.base import View
+from screens.texts import facts_of, has_key, tr
+from screens.views.base import KioskScreen, ScreenContext, load_kv
+from screens.widgets.common import CheckRow
+
+
+def check_rows(view: View, lang: str) -> list[tuple[str, str, str]]:
+    """(check name, result word, state) for each check the flow reports."""
+    rows = []
+    for check in view.params.get("checks") or ():
+        name = str(check.get("name", ""))
+        ok = check.get("ok")
+        state = "pending" if ok is None else ("passed" if ok else "failed")
+        label_key = f"ui.check.name.{name}"
+        label = tr(label_key, lang) if has_key(label_key, lang) else name
+        result = tr(f"ui.check.{state}", lang)
+        reason = check.get("reason")
+        if not ok and reason and has_key(f"rules.document.{reason}", lang):
+            result = tr(f"rules.document.{reason}", lang)
+        rows.append((label, result, state))
+    return rows
+
+
+class DocumentCheckScreen(KioskScreen):
+    """Camera on the left; the facts read and the checks on the right."""
+
+    def render_parts(self, view: View, ctx: ScreenContext, new_view: bool) -> None:
+        """Preview source, guide text, read facts and check rows."""
+        preview = self.ids.preview
+        preview.guide_text = tr("ui.camera.guide", ctx.lang)
+        preview.no_frame_text = tr("ui.camera.no_frame", ctx.lang)
+        if preview.source is not ctx.frame_source:
+            preview.source = ctx.frame_source
+        if new_view:
+            preview.start()
+        document = view.params.get("document")
+        self.ids.read_heading.text = tr("ui.read.heading", ctx.lang) if document else ""
+        self.ids.read.rows_data = facts_of(document or {}, ctx.lang)
+        rows = check_rows(view, ctx.lang)
+        self.ids.checks_heading.text = tr("ui.check.heading", ctx.lang) if rows else ""
+        box = self.ids.checks
+        box.clear_widgets()
+        for label, result, state in rows:
+            box.add_widget(CheckRow(name=label, result=result, state=state))
+
+    def on_leave(self, *args: Any) -> None:
+        """Stop the preview."""
+        super().on_leave(*args)
+        self.ids.preview.stop()
+
+
+load_kv(__file__)
+SCREEN = DocumentCheckScreen

@@ -1,0 +1,53 @@
+"""What every PIN screen shares: the pad, dots from the flow, the reader's own keypad."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiosk.visit.base import View
+from screens.texts import tr
+from screens.views.base import KioskScreen, ScreenContext, load_kv
+
+# The events a PIN pad sends to the flow: one per key, never the PIN itself in one piece.
+PAD_EVENTS = {
+    "digit": "pin_digit", "back": "pin_back", "clear": "pin_clear", "submit": "pin_submit",
+}
+
+
+class PinEntryScreen(KioskScreen):
+    """A screen with the PIN pad (``ids.pad``); the flow counts the digits."""
+
+    _laid_out = False
+
+    def render_parts(self, view: View, ctx: ScreenContext, new_view: bool) -> None:
+        """Dots, pad texts, and a fresh (maybe shuffled) layout on entering."""
+        pad = self.ids.pad
+        lang = ctx.lang
+        total = int(view.params.get("pin_total", ctx.pin_length))
+        pad.total = total
+        pad.typed = view.pin_length
+        pad.clear_text = tr("ui.pin.clear", lang)
+        pad.back_text = tr("ui.pin.back", lang)
+        pad.submit_text = tr("ui.pin.submit", lang)
+        pad.reader_text = tr("ui.pin.reader_pad", lang)
+        pad.progress_text = tr("ui.pin.progress", lang, typed=view.pin_length, total=total)
+        pad.use_reader_pad = bool(view.params.get("reader_pin_pad", ctx.reader_pin_pad))
+        pad.handler = self.on_pad
+        if "privacy" in self.ids:
+            self.ids.privacy.text = tr("ui.pin.private", lang)
+        if not self._laid_out:
+            pad.layout_keys(shuffled=ctx.shuffle_pin_pad)
+            self._laid_out = True
+
+    def on_pad(self, kind: str, digit: str) -> None:
+        """A key: the flow gets the digit (or back/clear) and answers with the dot count."""
+        data = {"digit": digit} if kind == "digit" else {}
+        self.send(PAD_EVENTS[kind], **data)
+
+    def on_leave(self, *args: Any) -> None:
+        """A new layout next time."""
+        super().on_leave(*args)
+        self._laid_out = False
+
+
+load_kv(__file__)

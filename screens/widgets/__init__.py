@@ -1,0 +1,1 @@
+"""Shared widgets: PIN pad, camera preview, progress, error panel, idle warning, demo panel."""

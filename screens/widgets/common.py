@@ -1,0 +1,117 @@
+"""Small shared widgets: wrapping labels, the screen header, action buttons, fact rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from kivy.lang import Builder
+from kivy.properties import (
+    BooleanProperty,
+    ListProperty,
+    NumericProperty,
+    ObjectProperty,
+    StringProperty,
+)
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.button import Button
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.label import Label
+from kivy.uix.widget import Widget
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))
+
+ActionHandler = Callable[[str], None]
+
+
+class WrapLabel(Label):
+    """A label that wraps to its width and grows to its text's height."""
+
+
+class KioskButton(Button):
+    """A large touch button; ``role`` picks its colour (primary, secondary, danger)."""
+
+    role = StringProperty("primary")
+    action = StringProperty("")
+
+
+class ErrorPanel(BoxLayout):
+    """An error's translated message and next step; collapses when there is none."""
+
+    message = StringProperty("")
+    next_step = StringProperty("")
+    heading = StringProperty("")
+    next_heading = StringProperty("")
+
+
+class ScreenHeader(BoxLayout):
+    """Title, message and error panel at the top of every screen."""
+
+    title = StringProperty("")
+    message = StringProperty("")
+
+
+class ActionRow(BoxLayout):
+    """The screen's buttons, one per action the flow offers."""
+
+    handler = ObjectProperty(None, allownone=True)
+    button_width = NumericProperty(300)
+
+    def set_actions(self, actions: Sequence[tuple[str, str, str]]) -> None:
+        """Replace the buttons with (action, label, role) triples."""
+        self.clear_widgets()
+        row = self.orientation == "horizontal"
+        ordered = sorted(actions, key=lambda a: a[2] == "primary") if row else list(actions)
+        if row:
+            self.add_widget(Widget())  # buttons sit at the right, the main one last
+        for action, label, role in ordered:
+            button = KioskButton(text=label, role=role, action=action)
+            if row:
+                button.size_hint_x = None
+                button.width = self.button_width
+            button.bind(on_release=self._pressed)
+            self.add_widget(button)
+
+    def _pressed(self, button: KioskButton) -> None:
+        if self.handler is not None:
+            self.handler(button.action)
+
+
+class FactsTable(GridLayout):
+    """Label/value rows."""
+
+    rows_data = ListProperty([])
+
+    def on_rows_data(self, _instance: object, rows: list[tuple[str, str]]) -> None:
+        """Rebuild the rows."""
+        self.clear_widgets()
+        for label, value in rows:
+            self.add_widget(FactLabel(text=label, bold=True))
+            self.add_widget(FactLabel(text=value))
+
+
+class FactLabel(WrapLabel):
+    """One cell of a FactsTable."""
+
+
+class CheckRow(BoxLayout):
+    """One check's name and its result (passed, failed, pending)."""
+
+    name = StringProperty("")
+    result = StringProperty("")
+    state = StringProperty("pending")
+    visible = BooleanProperty(True)
+
+
+DANGER_ACTIONS = frozenset({"confirm", "sign_out", "visit:block"})
+SECONDARY_ACTIONS = frozenset({"back", "cancel", "home", "document_manual", "document_scan",
+                               "retry"})
+
+
+def role_for(action: str) -> str:
+    """The button colour of an action (the block visit's confirm is the only red one)."""
+    if action in DANGER_ACTIONS:
+        return "danger"
+    if action in SECONDARY_ACTIONS:
+        return "secondary"
+    return "primary"
