@@ -190,10 +190,10 @@ def start_in_thread(
     """Start a portal in this process; port 0 picks a free port (see ``.url``)."""
     clock = PortalClock(today)
     path = Path(db_path)
-    prepare_database(path, clock, seed_demo)
     tls = ensure_dev_pki(tls_dir, _cert_hosts(host)) if tls_dir is not None else None
     app = create_app(path, clock, test_hooks=test_hooks, synchronous=synchronous)
     config = uvicorn_config(app, host, port, tls)
+    prepare_database(path, clock, seed_demo)
     server = uvicorn.Server(config)
     sock = _bind(host, port)
     bound_port = int(sock.getsockname()[1])

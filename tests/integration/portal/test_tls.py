@@ -97,11 +97,12 @@ def test_plain_http_to_the_tls_port_gets_no_answer(tls_portal: RunningPortal) ->
         requests.get(f"http://127.0.0.1:{tls_portal.port}/api/v1/health", timeout=3)
 
 
-def test_plain_http_is_refused_off_loopback(tmp_path: object) -> None:
+def test_plain_http_is_refused_off_loopback(tmp_path: Path) -> None:
     with pytest.raises(PlainHttpRefused):
         uvicorn_config(object(), "0.0.0.0", 8443, None)  # noqa: S104
     with pytest.raises(PlainHttpRefused):
-        start_in_thread(f"{tmp_path}/portal.db", host="192.0.2.10")
+        start_in_thread(tmp_path / "portal.db", host="192.0.2.10")
+    assert not (tmp_path / "portal.db").exists()
 
 
 def test_a_client_from_the_kiosk_settings_uses_its_ca_and_certificate(
