@@ -1,0 +1,62 @@
+"""`kioskctl demo visit`: the headless end-to-end activation, with and without the portal."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require_tool
+
+pytestmark = [pytest.mark.portal, pytest.mark.softhsm, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def demo_visit(tmp_path: Path, *extra: str) -> dict[str, object]:
+    require_tool("softhsm2-util", "the simulated card's token")
+    proc = subprocess.run(
+        [str(ROOT / ".venv/bin/kioskctl"), "demo", "visit", "--json", "--state-dir",
+         str(tmp_path / "state"), *extra],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "KIOSK_CONFIG_DIR": "/nonexistent"},
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result: dict[str, object] = json.loads(proc.stdout)
+    return result
+
+
+def test_the_demo_visit_ends_with_the_card_active(tmp_path: Path) -> None:
+    report = demo_visit(tmp_path)
+    assert report["final_view"] == "done"
+    assert report["final_message"] == "visit.done.activation"
+    assert report["queued"] is False
+    assert report["final_status"] == "Aktiv"
+    assert report["audit_ok"] is True
+    effects = [s.get("effect") for s in report["steps"]]  # type: ignore[union-attr]
+    for effect in ("identify_card", "fetch_record", "start_activation", "write_pin",
+                   "sign_receipt", "record_result", "sync_result"):
+        assert effect in effects
+
+
+def test_portal_down_queues_then_a_flush_makes_it_active(tmp_path: Path) -> None:
+    report = demo_visit(tmp_path, "--portal-down", "--holder", "bertil")
+    assert report["card_number"] == "9752210000000002"
+    assert report["final_message"] == "visit.done.activation.queued"
+    assert report["queued"] is True
+    assert report["outbox_after_visit"]["depth"] == 1  # type: ignore[index]
+    assert report["status_after_flush"] == "Aktiv"
+    assert report["final_status"] == "Aktiv"
+    assert report["audit_ok"] is True
+
+
+def test_an_unknown_holder_gets_a_clear_message(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [str(ROOT / ".venv/bin/kioskctl"), "demo", "visit", "--holder", "zelda", "--lang", "en"],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "KIOSK_CONFIG_DIR": "/nonexistent"},
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "no card holder zelda" in proc.stderr
