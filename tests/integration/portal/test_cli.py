@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,12 +15,15 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import requests
 
-from kiosk.demo import demo_holder
+from kiosk.demo import demo_admins, demo_holder
 from kiosk.errors import PortalError
 from kiosk.model import CardStatus
-from kiosk.portal_client import PortalClient
+from kiosk.portal_client import PortalClient, canonical_json, evidence_summary
 from portal.devpki import DevPki
+
+from .helpers import evidence
 
 pytestmark = pytest.mark.portal
 BIN = Path(sys.executable).parent
@@ -125,3 +130,46 @@ def test_ping_reports_a_reachable_and_an_unreachable_portal(tmp_path: Path) -> N
     )
     assert down.returncode == 1
     assert "could not be reached" in down.stdout
+
+
+def start_portal(port: int, db_path: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [str(BIN / "kiosk-portal"), "--port", str(port), "--db", str(db_path), "--seed-demo",
+         "--log-level", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def test_answers_survive_the_portal_being_killed(tmp_path: Path, today: date) -> None:
+    """The stored answer is committed with the change: after SIGKILL and a restart the same
+    idempotency key still returns the same bytes and starts nothing new."""
+    port, db_path = free_port(), tmp_path / "portal.db"
+    anna = demo_holder("anna", today)
+    url = f"http://127.0.0.1:{port}/api/v1/cards/{anna.card_number}/activations"
+    body = canonical_json({
+        "admin_hsa_id": demo_admins(today)[0].hsa_id,
+        "evidence": evidence_summary(evidence()),
+    })
+    headers = {"Idempotency-Key": "survives-sigkill", "Content-Type": "application/json"}
+    first_process = start_portal(port, db_path)
+    try:
+        with PortalClient(f"http://127.0.0.1:{port}", retries=0) as client:
+            wait_until_up(client, first_process)
+        first = requests.post(url, data=body, headers=headers, timeout=10)
+    finally:
+        first_process.send_signal(signal.SIGKILL)
+        first_process.wait(timeout=10)
+    second_process = start_portal(port, db_path)
+    try:
+        with PortalClient(f"http://127.0.0.1:{port}", retries=0) as client:
+            wait_until_up(client, second_process)
+            again = requests.post(url, data=body, headers=headers, timeout=10)
+            record = client.card(anna.card_number)
+    finally:
+        second_process.terminate()
+        second_process.wait(timeout=10)
+    assert first.status_code == again.status_code == 201
+    assert first.content == again.content
+    assert record.activation_started is not None
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT count(*) FROM activations").fetchone()[0] == 1
