@@ -236,3 +236,49 @@ def test_the_background_worker_sends_and_reports_a_heartbeat(
     conn.close()
     assert bodies and bodies[0]["kiosk_id"] == "kiosk-hb"
     assert "depth" in bodies[0]["outbox"] and bodies[0]["versions"] == {"kiosk": "test"}
+
+
+def test_a_killed_flusher_is_taken_over_at_once_without_a_second_activation(
+    portal: RunningPortal, tmp_path: Path
+) -> None:
+    import signal
+    import time
+
+    cards = add_cards(portal.db_path, 20, TODAY, prefix="97522188")
+    client = client_for(portal)
+    signer = holder_key(BENCH_HSA_ID)
+    state = tmp_path / "state"
+    box = Outbox(state, load_or_create(state), SystemClock())
+    for number in cards:
+        box.record(activation_result(client, number, BENCH_PERSONNUMMER, signer, TODAY))
+    box.close()
+    requests.post(f"{portal.url}/_test/faults",
+                  json={"kind": "delay_after", "seconds": 0.2, "count": 1000},
+                  timeout=5).raise_for_status()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    first_log = tmp_path / "first.log"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.outbox.flusher", str(state), portal.url,
+         str(first_log)], env=env, cwd=ROOT,
+    )
+    deadline = time.monotonic() + 60
+    while (not first_log.exists() or len(first_log.read_text().split()) < 4) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.02)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    requests.delete(f"{portal.url}/_test/faults", timeout=5).raise_for_status()
+    second = subprocess.run(
+        [sys.executable, "-m", "tests.integration.outbox.flusher", str(state), portal.url,
+         str(tmp_path / "second.log")], env=env, cwd=ROOT, timeout=120,
+    )
+    assert second.returncode == 0
+    counts = portal_counts(portal.db_path)
+    assert counts["completed"] == 20 and counts["activated_events"] == 20
+    box = Outbox(state, load_or_create(state), SystemClock())
+    try:
+        assert box.counts() == {"sent": 20}
+        assert box.audit.verify().ok
+    finally:
+        box.close()
