@@ -33,7 +33,7 @@ from kiosk.model import DocumentEvidence
 
 GENESIS = "0" * 64
 HEAD_FILE = "audit.head"
-SECRET_WORDS = ("pin", "puk", "credential", "password", "secret", "passcode")
+SECRET_WORDS = frozenset({"pin", "puk", "credential", "password", "secret", "passcode"})
 PERSONNUMMER_RE = re.compile(r"(?<![0-9A-Za-z])(?:\d{8}|\d{6})[-+]?\d{4}(?![0-9A-Za-z])")
 
 SCHEMA = """
@@ -108,10 +108,9 @@ def minimise(details: Mapping[str, Any], key: DeviceKey) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in details.items():
         lowered = name.lower()
-        secret_name = any(word in lowered.split("_") for word in SECRET_WORDS)
-        if secret_name and isinstance(value, str | bytes):
+        if isinstance(value, str | bytes) and not SECRET_WORDS.isdisjoint(lowered.split("_")):
             raise ValueError(f"audit details must not carry a secret ({name!r})")
-        if isinstance(value, str) and _is_personnummer(value):
+        if isinstance(value, str) and PERSONNUMMER_RE.search(value) and _is_personnummer(value):
             out[f"{lowered}_ref" if "personnummer" in lowered else name] = _reference(value, key)
             continue
         out[name] = _minimise_value(value, key)
@@ -123,7 +122,7 @@ def _minimise_value(value: Any, key: DeviceKey) -> Any:
         return minimise(value, key)
     if isinstance(value, list | tuple):
         return [_minimise_value(v, key) for v in value]
-    if isinstance(value, str):
+    if isinstance(value, str) and PERSONNUMMER_RE.search(value):
         return PERSONNUMMER_RE.sub(
             lambda m: _reference(m.group(), key) if _is_personnummer(m.group()) else m.group(),
             value,
