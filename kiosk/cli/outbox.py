@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.devicekey import PUBLIC_FILE, load_or_create
-from kiosk.errors import KioskError
+from kiosk.errors import KioskError, StorageError
 from kiosk.i18n import LANGUAGES, describe_error, translate
 from kiosk.outbox import Outbox, SystemClock, verify_export
 from kiosk.ports import Portal
@@ -59,6 +59,13 @@ def load_settings_for(args: argparse.Namespace) -> tuple[Settings, Path]:
 def open_context(args: argparse.Namespace) -> Context:
     """Load settings and open the outbox in the state directory."""
     settings, state_dir = load_settings_for(args)
+    if os.geteuid() == 0 and state_dir.exists() and state_dir.stat().st_uid != 0:
+        # Files root created here would lock the kiosk user out of its own state.
+        raise StorageError(
+            f"{state_dir} belongs to uid {state_dir.stat().st_uid}: run as that user "
+            "(e.g. sudo -u kiosk kioskctl ...)",
+            path=str(state_dir),
+        )
     outbox = Outbox(
         state_dir,
         load_or_create(state_dir),
@@ -88,6 +95,8 @@ def fail(error: KioskError, lang: str) -> int:
     """Print a translated error and its next step; the error exit code."""
     message, next_step = describe_error(error, lang)
     print(f"{message}\n{next_step}", file=sys.stderr)
+    if error.detail:
+        print(f"({error.detail})", file=sys.stderr)  # the technical detail, for the operator
     return EXIT_ERROR
 
 
