@@ -43,6 +43,7 @@ class DemoReport:
     holder: str
     card_number: str
     steps: list[dict[str, Any]] = field(default_factory=list)
+    document_source: str = ""  # "sample_scan" (bundled image through the scanner) or "demo_cast"
     final_view: str = ""
     final_message: str = ""
     status_after_visit: str = ""
@@ -90,6 +91,40 @@ def document_evidence(holder: demo.DemoHolder) -> DocumentEvidence:
     )
 
 
+def scanned_evidence(holder: demo.DemoHolder, settings: Any) -> DocumentEvidence | None:
+    """The holder's bundled sample document read through the real scanner (MRZ), or None
+    when there is no sample with a machine-readable zone or it does not read cleanly."""
+    from importlib import resources
+
+    import cv2
+
+    from hardware.scan.scanner import FrameScanner
+    from kiosk.document.evidence import evidence_from_mrz
+    from kiosk.identity.mrz import parse_mrz
+    from kiosk.ports import Frame
+
+    folder = resources.files("hardware.scan").joinpath("samples")
+    samples = sorted(p.name for p in folder.iterdir() if p.name.startswith(f"{holder.key}_"))
+    if not samples or not settings.scanner.mrz:
+        return None
+    image = cv2.imread(str(folder.joinpath(samples[0])), cv2.IMREAD_COLOR)
+    if image is None:
+        return None
+    scanner = FrameScanner(settings.scanner)
+    try:
+        reading = scanner.mrz(Frame(image, time.time(), 0))
+    finally:
+        scanner.close()
+    if reading is None:
+        return None
+    try:
+        result = parse_mrz(reading.lines)
+        evidence = evidence_from_mrz(result)
+    except KioskError:
+        return None
+    return evidence if evidence.personnummer == holder.personnummer else None
+
+
 def activation_script(
     reader: str, evidence: DocumentEvidence, pin: str
 ) -> list[tuple[str, dict[str, Any]] | str]:
@@ -116,6 +151,9 @@ def describe_step(event: Event | None, step: Step) -> dict[str, Any]:
             error = event.data.get("error")
             if isinstance(error, KioskError):
                 line["error"] = error.code
+    if step.view.error is not None:
+        line["error_message"] = step.view.error.message
+        line["next_step"] = step.view.error.next_step
     if step.view.message:
         line["message"] = step.view.message
         line["params"] = {
@@ -147,6 +185,7 @@ def run_activation(
     pin: str = DEMO_HOLDER_PIN,
     on_line: Callable[[dict[str, Any]], None] | None = None,
     after: Mapping[str, Callable[[], None]] | None = None,
+    evidence: DocumentEvidence | None = None,
 ) -> Step:
     """Run the scripted activation visit on ``services``; the final step.
 
@@ -165,12 +204,15 @@ def run_activation(
         runner.handlers[kind] = _then(runner.handlers[kind], hook)
     flow = ActivationFlow(admin, services.settings, str(uuid.uuid4()))
 
+    ended = {"yes": False}
+
     def note(event: Event | None, step: Step) -> None:
-        if on_line is not None:
+        if on_line is not None and not ended["yes"]:  # inputs after the end change nothing
             on_line(describe_step(event, step))
+        ended["yes"] = ended["yes"] or step.finished
 
     transcript = run_scripted(
-        flow, activation_script(reader, document_evidence(holder), pin), runner, note
+        flow, activation_script(reader, evidence or document_evidence(holder), pin), runner, note
     )
     return transcript.final
 
@@ -214,7 +256,8 @@ def _visit(args: argparse.Namespace) -> int:
         print(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
     else:
         _print_summary(report, args.lang)
-    return EXIT_OK if report.final_status == "Aktiv" else EXIT_FAILED
+    activated = report.final_view == "done" and report.final_status == "Aktiv"
+    return EXIT_OK if activated else EXIT_FAILED
 
 
 def run_demo(
@@ -240,7 +283,10 @@ def run_demo(
         after: dict[str, Callable[[], None]] = (
             {EffectKind.START_ACTIVATION: services.running_portal.stop} if portal_down else {}
         )
-        final = run_activation(services, holder, on_line=keep, after=after)
+        scanned = scanned_evidence(holder, settings)
+        report.document_source = "sample_scan" if scanned is not None else "demo_cast"
+        keep({"event": "document_source", "source": report.document_source})
+        final = run_activation(services, holder, on_line=keep, after=after, evidence=scanned)
         report.final_view = final.view.name.value
         report.final_message = final.view.message or ""
         status = services.outbox.status()
@@ -302,6 +348,9 @@ def _printer(lang: str) -> Callable[[dict[str, Any]], None]:
         if event == "outbox_flush":
             print(translate("sync.demo.flush", lang, sent=line["sent"], depth=line["depth"]))
             return
+        if event == "document_source":
+            print(translate(f"sync.demo.document.{line['source']}", lang))
+            return
         if event == "outbox_status":
             print(translate("sync.demo.queued", lang, depth=line["depth"]))
             return
@@ -315,6 +364,10 @@ def _printer(lang: str) -> Callable[[dict[str, Any]], None]:
             "message" in line
         ) else ""
         print(f"{counter['n']:>3}. {what:<20} {line.get('view', ''):<16} {message}{extra}")
+        if "error_message" in line:
+            params = line.get("params", {})
+            print(f"     {translate(line['error_message'], lang, **params)} "
+                  f"{translate(line['next_step'], lang, **params)}")
 
     return show
 
