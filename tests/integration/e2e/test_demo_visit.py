@@ -30,6 +30,7 @@ def demo_visit(tmp_path: Path, *extra: str) -> dict[str, object]:
 
 def test_the_demo_visit_ends_with_the_card_active(tmp_path: Path) -> None:
     report = demo_visit(tmp_path)
+    assert report["document_source"] == "sample_scan"  # anna's passport through the scanner
     assert report["final_view"] == "done"
     assert report["final_message"] == "visit.done.activation"
     assert report["queued"] is False
@@ -60,3 +61,16 @@ def test_an_unknown_holder_gets_a_clear_message(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert "no card holder zelda" in proc.stderr
+
+
+def test_a_reserve_card_is_refused_and_the_demo_says_so(tmp_path: Path) -> None:
+    require_tool("softhsm2-util", "the simulated card's token")
+    proc = subprocess.run(
+        [str(ROOT / ".venv/bin/kioskctl"), "demo", "visit", "--holder", "cecilia", "--lang",
+         "en", "--state-dir", str(tmp_path / "state")],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "KIOSK_CONFIG_DIR": "/nonexistent"},
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+    )
+    assert proc.returncode == 1
+    assert "reserve card" in proc.stdout
+    assert "status Skickad" in proc.stdout
