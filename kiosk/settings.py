@@ -220,7 +220,7 @@ class FleetSettings:
     pull_url: str = ""  # HTTPS URL of this kiosk's current bundle; empty = push only
     pull_ca_file: str = ""  # CA bundle for the pull URL; empty = system CAs
     pull_timeout_s: float = 20.0
-    health_timeout_s: int = 300  # roll back if the kiosk is not healthy this long after apply
+    health_timeout_s: int = 900  # roll back if not healthy this long after apply
     max_bundle_age_days: int = 45  # a pulled bundle signed longer ago is refused (freeze)
 
 

@@ -43,7 +43,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
   python3-venv python3-dev build-essential swig libpcsclite-dev \
-  pcscd libccid opensc \
+  pcscd libccid opensc acl \
   libzbar0 tesseract-ocr fonts-ocr-b \
   libgl1 libegl1 libgles2 libgl1-mesa-dri libmtdev1 libsdl2-2.0-0
 

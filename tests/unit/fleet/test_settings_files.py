@@ -192,4 +192,4 @@ def test_example_bundle_verifies_with_the_dev_key_and_carries_the_example_settin
     assert bundle.payload.settings_toml == example
     assert bundle.payload.targets.card_offices == ("demo-office",)
     packaged = parse_toml(packaged_defaults_text(), PACKAGED_NAME)
-    assert check_settings(bundle.layer, [packaged]).fleet.health_timeout_s == 900
+    assert check_settings(bundle.layer, [packaged]).fleet.health_timeout_s == 600
