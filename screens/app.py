@@ -97,6 +97,7 @@ class KioskApp(App):
         self._watcher: threading.Thread | None = None
         self._stopping = threading.Event()
         self.frames_drawn = 0
+        self.shown_frame = 0  # Clock.frames when the current view was rendered
 
     # --- building ---------------------------------------------------------------------
 
@@ -170,6 +171,7 @@ class KioskApp(App):
     def show(self, shown: Shown) -> None:
         """Render a view on its screen and bring the screen up."""
         screen = self.screens[shown.view.name.value]
+        self.shown_frame = Clock.frames
         screen.render(shown, self.context())
         manager = self.root.ids.manager if self.root else None
         if manager is not None and manager.current != screen.name:

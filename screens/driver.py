@@ -157,6 +157,8 @@ class Driver:
             view = self.view()
             if view is None or view.name is not name or self.app.session.busy:
                 return False
+            if Clock.frames < self.app.shown_frame + 3:
+                return False  # laid out and drawn before anyone taps it
             return check is None or check(view)
 
         return ready
@@ -166,9 +168,9 @@ class Driver:
         return condition
 
     def frames(self, count: int = 2) -> Condition:
-        """Ready after ``count`` more frames were drawn."""
-        target = self.app.frames_drawn + count
-        return lambda: self.app.frames_drawn >= target
+        """Ready after ``count`` more turns of the event loop (layout runs in between)."""
+        target = Clock.frames + count
+        return lambda: Clock.frames >= target
 
     def shot(self, path: Path) -> Condition:
         """Ready once the next frame was drawn and saved to ``path``."""

@@ -151,7 +151,7 @@ def activation(walk: Walk, holder_key: str = "anna", shots: bool = True,
     yield from type_document(walk, holder)
     if shots:
         yield walk.shoot("document-manual")
-    tap(d.screen().ids.submit)
+    yield walk.act("submit_document")
     yield walk.wait(ViewName.DOCUMENT_CONFIRM)
     if shots:
         yield walk.shoot("document-confirm")
@@ -280,7 +280,8 @@ def idle_warning(walk: Walk) -> Steps:
     yield d.frames(3)
     yield walk.shoot("idle-warning")
     tap(app.idle_warning.ids.stay)
-    yield d.frames(2)
+    yield d.until(lambda: app.idle_warning.parent is None)
+    yield walk.wait(ViewName.INSERT_CARD)
     yield walk.act("cancel")
     yield walk.wait(ViewName.ERROR)
     yield from back_home(walk)

@@ -6,13 +6,14 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
-from kiosk.i18n import catalog, describe_error, translate
+from kiosk.i18n import DEFAULT_LANGUAGE, catalog, describe_error, translate
 from kiosk.visit.base import ErrorView, View, ViewName
 
 # Params a screen never lists as a fact: they steer a widget, or must never be shown.
 HIDDEN_PARAMS = frozenset({"pin", "new_pin", "old_pin", "puk", "credential", "checks", "read",
                            "what", "visits", "pin_pad", "reader_pin_pad", "progress",
-                           "cancellable", "fields", "choices", "document_types", "reasons"})
+                           "cancellable", "fields", "choices", "document_types", "reasons",
+                           "certificates", "document", "atr", "stage"})
 
 
 def has_key(key: str, lang: str) -> bool:
@@ -39,6 +40,11 @@ def show_value(value: Any, lang: str) -> str:
         value = value.value
     if isinstance(value, str) and has_key(value, lang):
         return translate(value, lang)
+    if isinstance(value, str) and len(value) > 10 and value[4:5] == "-" and "T" in value:
+        try:
+            return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M")
+        except ValueError:
+            return value
     if isinstance(value, list | tuple):
         return ", ".join(show_value(v, lang) for v in value)
     return str(value)
@@ -62,7 +68,9 @@ def facts(view: View, lang: str) -> list[tuple[str, str]]:
             continue
         label = f"ui.field.{name}"
         if has_key(label, lang):
-            rows.append((tr(label, lang), show_value(value, lang)))
+            value_key = f"ui.value.{name}.{show_value(value, DEFAULT_LANGUAGE)}"
+            shown = tr(value_key, lang) if has_key(value_key, lang) else show_value(value, lang)
+            rows.append((tr(label, lang), shown))
     return rows
 
 

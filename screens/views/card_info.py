@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
-from screens.views.base import KioskScreen, load_kv
+from kiosk.visit.base import View
+from screens.texts import facts_of, show_value, tr
+from screens.views.base import KioskScreen, ScreenContext, load_kv
+from screens.widgets.common import FactsTable, WrapLabel
+
+CERTIFICATE_FACTS = ("subject", "not_after", "valid_now", "days_left", "chain_valid",
+                     "trust_level", "hsa_id", "personnummer")
 
 
 class CardInfoScreen(KioskScreen):
-    """The card's facts and certificates."""
+    """The card's record facts, then one small table per certificate."""
+
+    def render_parts(self, view: View, ctx: ScreenContext, new_view: bool) -> None:
+        """A heading and a table for each certificate."""
+        box = self.ids.certificates
+        box.clear_widgets()
+        for cert in view.params.get("certificates") or ():
+            usage = show_value(cert.get("usage", ""), ctx.lang)
+            usage_key = f"ui.value.usage.{cert.get('usage', '')}"
+            heading = tr(usage_key, ctx.lang) if usage_key != "ui.value.usage." else usage
+            box.add_widget(WrapLabel(text=f"{heading}: {cert.get('label', '')}", bold=True))
+            table = FactsTable()
+            table.rows_data = facts_of({k: cert.get(k) for k in CERTIFICATE_FACTS}, ctx.lang)
+            box.add_widget(table)
 
 
 load_kv(__file__)

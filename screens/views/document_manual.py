@@ -10,6 +10,7 @@ from kiosk.visit.base import View
 from screens.texts import error_texts, error_view_for, tr
 from screens.views.base import KioskScreen, ScreenContext, load_kv
 
+SUBMIT = "submit_document"
 TYPED_FACTS = ("doc_type", "expiry", "birth_date", "personnummer", "document_number")
 
 
@@ -54,7 +55,6 @@ class DocumentManualScreen(KioskScreen):
         self.ids.expiry_label.text = tr("ui.field.expiry", lang)
         self.ids.pnr_label.text = tr("ui.field.personnummer", lang)
         self.ids.expiry.hint_text = tr("ui.manual.date_format", lang)
-        self.ids.submit.text = tr("ui.manual.submit", lang)
         self.ids.form_error.text = ""
         box = self.ids.types
         for button in box.children:
@@ -63,6 +63,18 @@ class DocumentManualScreen(KioskScreen):
             for field in (self.ids.number, self.ids.expiry, self.ids.pnr):
                 field.text = ""
             self.choose("")
+
+    def action_buttons(self, view: View, finished: bool, lang: str) -> list[tuple[str, str, str]]:
+        """The flow's actions, and the form's own submit button as the main one."""
+        return [*super().action_buttons(view, finished, lang),
+                (SUBMIT, tr("ui.manual.submit", lang), "primary")]
+
+    def on_action(self, name: str) -> None:
+        """Submit is the form's; the rest go to the flow."""
+        if name == SUBMIT:
+            self.submit()
+        else:
+            super().on_action(name)
 
     def choose(self, doc_type: str) -> None:
         """Select a document type."""

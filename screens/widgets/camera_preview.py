@@ -13,7 +13,7 @@ from typing import Any
 from kivy.clock import Clock
 from kivy.graphics.texture import Texture
 from kivy.lang import Builder
-from kivy.properties import NumericProperty, ObjectProperty, StringProperty
+from kivy.properties import ListProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.floatlayout import FloatLayout
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
@@ -31,7 +31,15 @@ class CameraPreview(FloatLayout):
     no_frame_text = StringProperty("")
     guide_aspect = NumericProperty(ID1_ASPECT)
     frames_shown = NumericProperty(0)
+    guide = ListProperty([0, 0, 0, 0])  # the guide's x, y, w, h in window coordinates
     _last_index = -1
+
+    def on_size(self, *_args: object) -> None:
+        """Keep the guide centred."""
+        self.guide = list(self.guide_rect())
+
+    on_pos = on_size
+    on_guide_aspect = on_size
 
     def start(self) -> None:
         """Start polling the source (on entering the screen)."""

@@ -86,8 +86,8 @@ class FactsTable(GridLayout):
         """Rebuild the rows."""
         self.clear_widgets()
         for label, value in rows:
-            self.add_widget(FactLabel(text=label, bold=True))
-            self.add_widget(FactLabel(text=value))
+            self.add_widget(FactLabel(text=label, bold=True, size_hint_x=0.38))
+            self.add_widget(FactLabel(text=value, size_hint_x=0.62))
 
 
 class FactLabel(WrapLabel):
