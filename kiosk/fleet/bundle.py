@@ -240,11 +240,8 @@ def check_validity(
 ) -> None:
     """Refuse a bundle outside its validity window, or (when pulled) signed too long ago."""
     if payload.not_before is not None and now + CLOCK_SKEW < payload.not_before:
-        raise BundleRefused(
-            "not_yet_valid", f"valid from {_iso(payload.not_before)}", not_before=_iso(
-                payload.not_before
-            )
-        )
+        since = _iso(payload.not_before)
+        raise BundleRefused("not_yet_valid", f"valid from {since}", not_before=since)
     if now >= payload.not_after:
         raise BundleRefused(
             "expired", f"expired at {_iso(payload.not_after)}", not_after=_iso(payload.not_after)
