@@ -32,6 +32,7 @@ from kiosk.model import (
     AdminAuthorisation,
     CardIdentity,
     CardRecord,
+    CardStatus,
     DocumentEvidence,
     VisitKind,
     VisitResult,
@@ -346,7 +347,7 @@ class VisitFlow:
         }
         finish = completion_deadline(record, rules)
         params["completion_deadline"] = finish.isoformat(timespec="minutes") if finish else None
-        if self.now is not None:
+        if self.now is not None and record.status is CardStatus.SENT:
             deadline = next_deadline(record, self.now, rules)
             params["hours_left"] = round(hours_left(deadline, self.now))
             params["deadline_alert"] = deadline_alert(record, self.now, rules)

@@ -76,8 +76,8 @@ PLAIN_KINDS = [
 
 ANSWERS: dict[str, list[Any]] = {
     EffectKind.IDENTIFY_CARD: [
-        identity(ANNA.card_number), identity(EVA.card_number), identity(None),
-        identity(ANNA.card_number, CardClass.FOREIGN),
+        identity(ANNA.card_number), identity(EVA.card_number), identity(ANNA.card_number),
+        identity(EVA.card_number), identity(None), identity(ANNA.card_number, CardClass.FOREIGN),
     ],
     EffectKind.FETCH_RECORD: [record_of(ANNA), record_of(EVA), record_of(holder("cecilia"))],
     EffectKind.READ_CERTIFICATES: [[cert(EVA.hsa_id, "signature")], []],
@@ -92,6 +92,9 @@ ANSWERS: dict[str, list[Any]] = {
 }
 
 
+RECORDS = {h.card_number: record_of(h) for h in (ANNA, EVA)}
+
+
 def answer(flow: Any, pick: int, fail: bool) -> tuple[str, dict[str, Any]]:
     """An outcome for an effect the flow is waiting for (so random walks get deep)."""
     inner = getattr(flow, "visit", None) or flow
@@ -103,7 +106,11 @@ def answer(flow: Any, pick: int, fail: bool) -> tuple[str, dict[str, Any]]:
     if fail:
         return (EFFECT_FAILED, {"effect": kind, "error": ERRORS[pick % len(ERRORS)]})
     options = ANSWERS.get(kind, [None])
-    return (EFFECT_DONE, {"effect": kind, "result": options[pick % len(options)]})
+    result = options[pick % len(options)]
+    number = getattr(inner, "card_number", None)
+    if kind == EffectKind.FETCH_RECORD and number in RECORDS and pick % 5:
+        result = RECORDS[number]  # mostly the record of the card at hand
+    return (EFFECT_DONE, {"effect": kind, "result": result})
 
 
 def event_strategy() -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
@@ -111,9 +118,10 @@ def event_strategy() -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
         st.just("answer"),
         st.fixed_dictionaries({"pick": st.integers(0, 20), "fail": st.booleans()}),
     )
+    enabled = st.tuples(st.just("enabled"), st.integers(0, 50).map(lambda n: {"pick": n}))
     pin_typing = st.just(("pin_digit", {}))  # the digit comes from SECRET_PIN, in order
     return st.one_of(
-        answers, answers, answers, answers, answers,
+        answers, answers, answers, answers, answers, enabled, enabled, enabled, enabled,
         pin_typing, pin_typing, pin_typing,
         st.just(("pin_submit", {})),
         st.tuples(st.sampled_from(PLAIN_KINDS), st.just({})),
@@ -190,6 +198,10 @@ def feed(flow: Any, events: list[tuple[str, dict[str, Any]]]) -> list[Step]:
             typed += 1
         elif kind == "answer":
             kind, data = answer(flow, data["pick"], data["fail"] and data["pick"] % 4 == 0)
+            if kind == "teleport" and isinstance(flow, VisitFlow):  # nothing pending: go on
+                kind, data = enabled_event(flow, data.get("pick", typed))
+        elif kind == "enabled" and isinstance(flow, VisitFlow):
+            kind, data = enabled_event(flow, data["pick"])
         steps.append(flow.handle(Event(kind, T0 + timedelta(seconds=i + 1), data)))
     return steps
 
