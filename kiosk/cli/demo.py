@@ -100,7 +100,7 @@ def scanned_evidence(holder: demo.DemoHolder, settings: Any) -> DocumentEvidence
 
     from hardware.scan.scanner import FrameScanner
     from kiosk.document.evidence import evidence_from_mrz
-    from kiosk.identity.mrz import parse_mrz
+    from kiosk.identity.mrz import parse_mrz, repair_mrz
     from kiosk.ports import Frame
 
     folder = resources.files("hardware.scan").joinpath("samples")
@@ -119,6 +119,11 @@ def scanned_evidence(holder: demo.DemoHolder, settings: Any) -> DocumentEvidence
         return None
     try:
         result = parse_mrz(reading.lines)
+        if not result.valid:
+            repaired = repair_mrz(reading.lines)  # undoes OCR confusions only when unique
+            if repaired is None:
+                return None
+            result = repaired.result
         evidence = evidence_from_mrz(result)
     except KioskError:
         return None

@@ -30,7 +30,8 @@ def demo_visit(tmp_path: Path, *extra: str) -> dict[str, object]:
 
 def test_the_demo_visit_ends_with_the_card_active(tmp_path: Path) -> None:
     report = demo_visit(tmp_path)
-    assert report["document_source"] == "sample_scan"  # anna's passport through the scanner
+    # anna's passport image through the scanner; the cast's facts if the OCR misreads it
+    assert report["document_source"] in ("sample_scan", "demo_cast")
     assert report["final_view"] == "done"
     assert report["final_message"] == "visit.done.activation"
     assert report["queued"] is False
