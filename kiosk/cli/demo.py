@@ -273,9 +273,9 @@ def run_demo(
     on_line: Callable[[dict[str, Any]], None] | None = None,
 ) -> DemoReport:
     """The whole demo: visit, (portal back and flush,) status read back, audit verified."""
-    from hardware.wiring import build_services
-
     from dataclasses import replace
+
+    from hardware.wiring import build_services
 
     # The demo runs at the demo cast's card office (its administrators work there).
     settings = replace(settings, kiosk=replace(settings.kiosk, card_office=demo.DEMO_OFFICE))
