@@ -290,7 +290,7 @@ class KioskApp(App):
 
         today = date.today()
         names = {h.card_number: h.name for h in demo_holders(today)}
-        names.update({a.card_number: f"{tr('ui.demo.admin_card', self.lang)}: {a.name}"
+        names.update({a.card_number: f"{tr('ui.demo.admin_card', self.lang)} {a.name}"
                       for a in demo_admins(today)})
         return [(n, f"{names[n]}\n…{n[-4:]}" if n in names else n) for n in deck.cards()]
 

@@ -60,16 +60,20 @@ def action_label(action: str, lang: str) -> str:
     return action
 
 
-def facts(view: View, lang: str) -> list[tuple[str, str]]:
+def facts(view: View, lang: str, only: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
     """The view's displayable parameters as (label, value) rows, labelled ones only."""
     rows = []
     for name, value in view.params.items():
+        if only is not None and name not in only:
+            continue
         if name in HIDDEN_PARAMS or value is None or isinstance(value, dict):
             continue
         label = f"ui.field.{name}"
         if has_key(label, lang):
-            value_key = f"ui.value.{name}.{show_value(value, DEFAULT_LANGUAGE)}"
-            shown = tr(value_key, lang) if has_key(value_key, lang) else show_value(value, lang)
+            plain = show_value(value, DEFAULT_LANGUAGE)
+            keys = [k for k in (f"ui.value.{name}.{plain}", f"visit.block.{name}.{plain}")
+                    if has_key(k, lang)]
+            shown = tr(keys[0], lang) if keys else show_value(value, lang)
             rows.append((tr(label, lang), shown))
     return rows
 

@@ -57,6 +57,7 @@ class KioskScreen(Screen):
     """Renders title, message, error, facts and actions; subclasses add their own parts."""
 
     view_name = StringProperty("")
+    fact_names: tuple[str, ...] | None = None  # which params to list; None lists all labelled
     shown: Shown | None = None
     ctx: ScreenContext | None = None
 
@@ -75,7 +76,7 @@ class KioskScreen(Screen):
             ids.error.next_step = next_step
             ids.error.next_heading = tr("ui.error.next_step", lang)
         if "facts" in ids:
-            ids.facts.rows_data = facts(view, lang)
+            ids.facts.rows_data = facts(view, lang, self.fact_names)
         if "actions" in ids:
             ids.actions.handler = self.on_action
             ids.actions.set_actions(self.action_buttons(view, shown.finished, lang))

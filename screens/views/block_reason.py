@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
-from screens.views.base import KioskScreen, load_kv
+from kiosk.visit.base import View
+from screens.texts import action_label
+from screens.views.base import KioskScreen, ScreenContext, load_kv
+from screens.widgets.common import KioskButton
 
 
 class BlockReasonScreen(KioskScreen):
-    """The reasons are the flow's actions, laid out as a column of large buttons."""
+    """The reasons in a grid of large buttons; cancel in the action row."""
 
-    def on_action(self, name: str) -> None:
-        """A reason button sends ``block_reason``; other buttons are plain actions."""
-        reasons = self.shown.view.params.get("reasons", ()) if self.shown else ()
-        if name in reasons:
-            if self.ctx is not None:
-                self.ctx.input.touched()
-            self.send("block_reason", reason=name)
-        else:
-            super().on_action(name)
+    fact_names = ("card_number", "holder_name", "hsa_id", "status", "reason")
+
+    def render_parts(self, view: View, ctx: ScreenContext, new_view: bool) -> None:
+        """A button per reason."""
+        grid = self.ids.reasons
+        grid.clear_widgets()
+        for reason in view.params.get("reasons", ()):
+            button = KioskButton(text=action_label(reason, ctx.lang), action=reason)
+            button.bind(on_release=lambda b: self.choose(b.action))
+            grid.add_widget(button)
+
+    def action_buttons(self, view: View, finished: bool, lang: str) -> list[tuple[str, str, str]]:
+        """The flow's actions other than the reasons."""
+        reasons = view.params.get("reasons", ())
+        return [a for a in super().action_buttons(view, finished, lang) if a[0] not in reasons]
+
+    def choose(self, reason: str) -> None:
+        """A reason: the flow gets ``block_reason``."""
+        if self.ctx is not None:
+            self.ctx.input.touched()
+        self.send("block_reason", reason=reason)
 
 
 load_kv(__file__)

@@ -81,13 +81,17 @@ class FactsTable(GridLayout):
     """Label/value rows."""
 
     rows_data = ListProperty([])
+    rows_before_pairs = NumericProperty(6)  # more rows than this: two label/value pairs a row
 
     def on_rows_data(self, _instance: object, rows: list[tuple[str, str]]) -> None:
         """Rebuild the rows."""
         self.clear_widgets()
+        pairs = len(rows) > self.rows_before_pairs
+        self.cols = 4 if pairs else 2
+        label_x, value_x = (0.2, 0.3) if pairs else (0.38, 0.62)
         for label, value in rows:
-            self.add_widget(FactLabel(text=label, bold=True, size_hint_x=0.38))
-            self.add_widget(FactLabel(text=value, size_hint_x=0.62))
+            self.add_widget(FactLabel(text=label, bold=True, size_hint_x=label_x))
+            self.add_widget(FactLabel(text=value, size_hint_x=value_x))
 
 
 class FactLabel(WrapLabel):
