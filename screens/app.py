@@ -25,7 +25,8 @@ from kiosk.i18n import LANGUAGES
 from kiosk.ports import CardEvent
 from kiosk.ports import Clock as ClockPort
 from kiosk.settings import Settings
-from kiosk.visit.base import Flow
+from kiosk.visit.base import Flow, ViewName
+from screens.scanning import DocumentScan
 from screens.session import DeskSession, EffectRunner, Shown
 from screens.texts import tr
 from screens.theme import COLOURS
@@ -95,6 +96,9 @@ class KioskApp(App):
         self.demo_panel: DemoPanel | None = None
         self.reader_pin_pad = False
         self._watcher: threading.Thread | None = None
+        self.scan: DocumentScan | None = None
+        self.frame_source: Any = None  # the camera while DOCUMENT_CHECK is on screen
+        self.demo_card: str | None = None  # the simulated card last put in the reader
         self._stopping = threading.Event()
         self.frames_drawn = 0
         self.shown_frame = 0  # Clock.frames when the current view was rendered
@@ -117,6 +121,12 @@ class KioskApp(App):
             )
             root.ids.side.add_widget(self.demo_panel)
         self.idle_warning = IdleWarning(stay_handler=self._stay)
+        self.scan = DocumentScan(
+            getattr(self.services, "scanner", None),
+            self.settings.scanner,
+            post=lambda fn: Clock.schedule_once(lambda _dt: fn(), 0),
+            deliver=self._scan_update,
+        )
         self.session = DeskSession(
             make_flow=self.make_flow,
             clock=self.clock_port,
@@ -147,6 +157,8 @@ class KioskApp(App):
         reader = getattr(self.services, "reader", None)
         if reader is not None:
             reader.cancel()
+        if self.scan is not None:
+            self.scan.stop()
         if self.session is not None:
             self.session.shutdown()
         close = getattr(self.services, "close", None)
@@ -165,11 +177,12 @@ class KioskApp(App):
             shuffle_pin_pad=self.settings.ui.shuffle_pin_pad,
             pin_length=self.settings.pin_policy.length,
             reader_pin_pad=self.reader_pin_pad,
-            frame_source=getattr(self.services, "camera", None),
+            frame_source=self.frame_source,
         )
 
     def show(self, shown: Shown) -> None:
         """Render a view on its screen and bring the screen up."""
+        self._camera_for(shown.view.name)
         screen = self.screens[shown.view.name.value]
         self.shown_frame = Clock.frames
         screen.render(shown, self.context())
@@ -177,6 +190,48 @@ class KioskApp(App):
         if manager is not None and manager.current != screen.name:
             manager.current = screen.name
         self._refresh_chrome()
+
+    def _camera_for(self, name: ViewName) -> None:
+        """The camera and the scan run exactly while the document check is on screen."""
+        scan = self.scan
+        if scan is None:
+            return
+        if name is ViewName.DOCUMENT_CHECK and self.frame_source is None:
+            self.frame_source = self._document_source()
+            scan.start(self.frame_source)
+        elif name is not ViewName.DOCUMENT_CHECK and self.frame_source is not None:
+            self.frame_source = None
+            scan.stop()
+
+    def _document_source(self) -> Any:
+        """The configured camera; in the demo, the inserted holder's bundled document."""
+        if self.demo and self.demo_card is not None:
+            from datetime import date
+
+            from hardware.camera.sources import FolderSource
+            from kiosk.demo import demo_holders
+            from screens.scanning import demo_document_folder
+
+            holder = next((h for h in demo_holders(date.today())
+                           if h.card_number == self.demo_card), None)
+            state_dir = getattr(self.services, "state_dir", None)
+            if holder is not None and state_dir is not None:
+                folder = demo_document_folder(state_dir, holder.key)
+                if folder is not None:
+                    return FolderSource(str(folder), self.settings.camera, fps=10)
+        return getattr(self.services, "camera", None)
+
+    def _scan_update(self, update: Any) -> None:
+        """A scan result while the document check is on screen: to the flow as an event."""
+        session = self.session
+        if session is None or session.shown is None:
+            return
+        if session.shown.view.name is not ViewName.DOCUMENT_CHECK:
+            return
+        if update.kind == "evidence" and update.evidence is not None:
+            session.send("document_scanned", evidence=update.evidence)
+        elif update.kind == "error" and update.error is not None:
+            session.send("scan_failed", error=update.error)
 
     def current_screen(self) -> KioskScreen:
         """The screen on display."""
@@ -298,6 +353,7 @@ class KioskApp(App):
         """Put a simulated card in the reader (on a worker: the deck may talk to pcscd)."""
         deck = getattr(self.services, "deck", None)
         if deck is not None:
+            self.demo_card = card_number
             threading.Thread(target=deck.insert, args=(card_number,), daemon=True).start()
 
     def demo_remove(self) -> None:

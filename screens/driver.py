@@ -163,6 +163,10 @@ class Driver:
 
         return ready
 
+    def waited(self) -> float:
+        """Seconds spent on the current wait so far."""
+        return self._waited
+
     def until(self, condition: Callable[[], bool]) -> Condition:
         """Ready when ``condition`` holds."""
         return condition

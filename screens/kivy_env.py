@@ -59,6 +59,8 @@ def prepare_kivy(plan: DisplayPlan, ui: UiSettings, state_dir: Path) -> None:
     os.environ["KIVY_NO_CONFIG"] = "1"  # never read or write a stray config.ini
     os.environ.setdefault("KIVY_LOG_MODE", "MIXED")
     os.environ.setdefault("KIVY_CLIPBOARD", "sdl2")  # no probing for xclip/xsel
+    if not os.environ.get("KIOSK_KIVY_CONSOLE"):
+        os.environ["KIVY_NO_CONSOLELOG"] = "1"  # Kivy logs to KIVY_HOME/logs only
     if plan.headless:
         os.environ["SDL_VIDEODRIVER"] = "offscreen"
     from kivy.config import Config

@@ -18,6 +18,7 @@ Steps = Generator[Condition, None, None]
 
 GOOD_PIN = "914273"
 RULE_BREAKING_PIN = "123456"  # a sequence: the PIN policy refuses it
+SCAN_WAIT_S = 20.0  # how long the walk lets the camera scan before typing the document
 
 
 class Walk:
@@ -127,6 +128,34 @@ def type_document(walk: Walk, holder: DemoHolder) -> Steps:
     yield d.frames(1)
 
 
+def document(walk: Walk, holder: DemoHolder, shots: bool) -> Steps:
+    """The document check: the live camera scan, else manual entry; ends at DOCUMENT_CONFIRM.
+
+    The scan's results are held while the check and the manual form are photographed.
+    """
+    d = walk.driver
+    scan = d.app.scan
+    scan.hold = True
+    yield walk.wait(ViewName.DOCUMENT_CHECK)
+    preview = d.screen().ids.preview
+    yield d.until(lambda: preview.frames_shown > 0 or d.waited() > 5)
+    if shots:
+        yield walk.shoot("document-check")
+        yield walk.act("document_manual")
+        yield walk.wait(ViewName.DOCUMENT_MANUAL)
+        yield walk.shoot("document-manual")
+        yield walk.act("document_scan")
+        yield walk.wait(ViewName.DOCUMENT_CHECK)
+    scan.release()
+    yield d.until(lambda: _showing(d, ViewName.DOCUMENT_CONFIRM) or d.waited() > SCAN_WAIT_S)
+    if not _showing(d, ViewName.DOCUMENT_CONFIRM):
+        yield from type_document(walk, holder)
+        yield walk.act("submit_document")
+    yield walk.wait(ViewName.DOCUMENT_CONFIRM)
+    if shots:
+        yield walk.shoot("document-confirm")
+
+
 def activation(walk: Walk, holder_key: str = "anna", shots: bool = True,
                mistakes: bool = True) -> Steps:
     """The whole activation visit from HOME to DONE."""
@@ -144,17 +173,7 @@ def activation(walk: Walk, holder_key: str = "anna", shots: bool = True,
     if shots:
         yield walk.shoot("card-record")
     yield walk.act("continue")
-    yield walk.wait(ViewName.DOCUMENT_CHECK)
-    if shots:
-        yield d.frames(3)
-        yield walk.shoot("document-check")
-    yield from type_document(walk, holder)
-    if shots:
-        yield walk.shoot("document-manual")
-    yield walk.act("submit_document")
-    yield walk.wait(ViewName.DOCUMENT_CONFIRM)
-    if shots:
-        yield walk.shoot("document-confirm")
+    yield from document(walk, holder, shots)
     yield walk.act("document_confirmed")
     yield walk.wait(ViewName.PIN_CHOOSE)
     if mistakes:

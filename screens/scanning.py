@@ -1,0 +1,116 @@
+"""The live document scan while DOCUMENT_CHECK is on screen: camera + ScanSession on workers.
+
+Starting and stopping the camera and the scan loops may block (device open, thread
+joins), so both happen on a worker thread; scan updates come back to the UI thread
+through ``post`` and go to the flow as ``document_scanned`` / ``scan_failed`` events.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+Post = Callable[[Callable[[], None]], None]
+
+
+class DocumentScan:
+    """One camera source and scan session at a time, started and stopped off the UI thread."""
+
+    def __init__(self, scanner: Any, scanner_settings: Any, post: Post,
+                 deliver: Callable[[Any], None]) -> None:
+        self.scanner = scanner
+        self.scanner_settings = scanner_settings
+        self.post = post
+        self.deliver = deliver  # gets each ScanUpdate on the UI thread
+        self.source: Any = None
+        self._session: Any = None
+        self._lock = threading.Lock()
+        self.held: list[Any] = []  # updates held back while ``hold`` is set (tour, tests)
+        self.hold = False
+
+    def start(self, source: Any) -> None:
+        """Start ``source`` and the scan loops on a worker."""
+        self.stop()
+        self.source = source
+        if source is None:
+            return
+
+        def work() -> None:
+            from hardware.scan.session import ScanSession
+
+            try:
+                source.start()
+            except Exception:  # a camera that cannot start shows as "no picture"
+                log.exception("camera did not start")
+                return
+            if self.scanner is None:
+                return
+            session = ScanSession(source, self.scanner, self._listener, self.scanner_settings)
+            with self._lock:
+                if self.source is not source:
+                    source.stop()
+                    return
+                self._session = session
+            session.start()
+
+        threading.Thread(target=work, name="kiosk-scan-start", daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop the scan loops and the camera on a worker."""
+        with self._lock:
+            session, self._session = self._session, None
+            source, self.source = self.source, None
+        self.held.clear()
+        if session is None and source is None:
+            return
+
+        def work() -> None:
+            if session is not None:
+                session.stop()
+            if source is not None:
+                try:
+                    source.stop()
+                except Exception:
+                    log.exception("camera did not stop cleanly")
+
+        threading.Thread(target=work, name="kiosk-scan-stop", daemon=True).start()
+
+    def release(self) -> None:
+        """Deliver the updates held back, and stop holding."""
+        self.hold = False
+        held, self.held = self.held, []
+        for update in held:
+            self.deliver(update)
+
+    def _listener(self, update: Any) -> None:
+        source = self.source
+
+        def on_ui() -> None:
+            if self.source is not source:
+                return  # from a scan that has been stopped
+            if self.hold:
+                self.held.append(update)
+            else:
+                self.deliver(update)
+
+        self.post(on_ui)
+
+
+def demo_document_folder(state_dir: Path, holder_key: str) -> Path | None:
+    """A folder holding only this demo holder's bundled document image (the demo's camera)."""
+    from hardware.camera.sources import BUILTIN_SAMPLES
+
+    samples = sorted(BUILTIN_SAMPLES.glob(f"{holder_key}_*"))
+    if not samples:
+        return None
+    folder = state_dir / "demo-documents" / holder_key
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / samples[0].name
+    if not target.exists():
+        target.symlink_to(samples[0])
+    return folder
