@@ -75,6 +75,18 @@ def assert_nowhere(secret: str, files: list[Path]) -> None:
     assert not hits, f"{secret!r} found in {hits}"
 
 
+def kiosk_written(root: Path) -> list[Path]:
+    """Files the kiosk wrote: the simulated card (its token and certificates) and the
+    portal's own records legitimately hold the personnummer; the kiosk's must not."""
+    return [p for p in files_under(root)
+            if not {"softhsm", "democa", "portal", "demo-portal"} & set(p.parts)]
+
+
+def personnummer_forms() -> tuple[str, ...]:
+    pnr = ANNA.personnummer
+    return (pnr, f"{pnr[:8]}-{pnr[8:]}", pnr[2:], f"{pnr[2:8]}-{pnr[8:]}")
+
+
 KILL_POINTS = [
     "after_pin_written",
     "after_result_committed",
@@ -99,6 +111,9 @@ def test_a_killed_kiosk_restarts_to_exactly_one_activation(
     # The crash left what the kill point says: the WAL unmerged, the row (not) queued.
     assert (state / "outbox.sqlite3-wal").exists()
     assert_nowhere(DEMO_HOLDER_PIN, files_under(tmp_path))
+    assert (state / "outbox.sqlite3-wal") in kiosk_written(tmp_path)
+    for form in personnummer_forms():
+        assert_nowhere(form, kiosk_written(tmp_path))
     queued = outbox_rows(state / "outbox.sqlite3")
     completed = portal_counts(portal.db_path)["completed"]
     expected = {
@@ -146,16 +161,10 @@ def test_no_pin_or_personnummer_in_logs_databases_or_audit(
     assert audit.returncode == 0 and '"result_recorded"' in audit.stdout
     (tmp_path / "audit-show.out").write_text(audit.stdout)
 
-    kiosk_files = [
-        p for p in files_under(tmp_path)
-        # the simulated card (its token and certificates) and the portal's own records
-        # legitimately hold the personnummer; everything the kiosk writes must not
-        if not {"softhsm", "democa", "portal", "demo-portal"} & set(p.parts)
-    ]
+    kiosk_files = kiosk_written(tmp_path)
     names = {p.name for p in kiosk_files}
     assert {"outbox.sqlite3", "audit.head", "kiosk.log"} <= names, names
     assert any(p.name.endswith("-wal") or p.name == "outbox.sqlite3" for p in kiosk_files)
     assert_nowhere(DEMO_HOLDER_PIN, files_under(tmp_path))
-    for form in (ANNA.personnummer, f"{ANNA.personnummer[:8]}-{ANNA.personnummer[8:]}",
-                 ANNA.personnummer[2:]):
+    for form in personnummer_forms():
         assert_nowhere(form, kiosk_files)
