@@ -17,7 +17,7 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -286,11 +286,19 @@ class AuditLog:
     def verify(self, public_key: Ed25519PublicKey | None = None) -> AuditReport:
         """Check every hash, signature and link; name the index of each problem."""
         key = public_key or self._key.public
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT entry, prev_hash, hash, signature FROM audit ORDER BY rowid"
-            ).fetchall()
-        return verify_rows(rows, key, _read_head(self._head_path))
+        with self._lock:  # two streaming passes: the sequence numbers, then the entries
+            self._conn.execute("BEGIN")  # one snapshot for both passes
+            try:
+                seqs = [
+                    _seq_of(entry)
+                    for (entry,) in self._conn.execute("SELECT entry FROM audit ORDER BY rowid")
+                ]
+                rows = self._conn.execute(
+                    "SELECT entry, prev_hash, hash, signature FROM audit ORDER BY rowid"
+                )
+                return verify_rows(rows, seqs, key, _read_head(self._head_path))
+            finally:
+                self._conn.execute("COMMIT")
 
     def require_intact(self) -> AuditReport:
         """Verify, raising AuditChainBroken at the first problem."""
@@ -301,18 +309,21 @@ class AuditLog:
         return report
 
 
+def _seq_of(entry_json: str) -> int:
+    try:
+        return int(json.loads(entry_json)["seq"])
+    except (ValueError, KeyError, TypeError):
+        return -1
+
+
 def verify_rows(
-    rows: list[tuple[str, str, str, str]],
+    rows: Iterable[tuple[str, str, str, str]],
+    seqs: list[int],
     key: Ed25519PublicKey,
     head: dict[str, Any] | None,
 ) -> AuditReport:
-    """Verify stored rows (entry, prev_hash, hash, signature) against a key and a head."""
-    seqs = []
-    for entry_json, *_ in rows:
-        try:
-            seqs.append(int(json.loads(entry_json)["seq"]))
-        except (ValueError, KeyError, TypeError):
-            seqs.append(-1)
+    """Verify stored rows (entry, prev_hash, hash, signature), whose sequence numbers are
+    ``seqs`` in the same order, against a key and a head."""
     problems: list[AuditProblem] = []
     expected_seq, expected_prev = 0, GENESIS
     seen: dict[int, int] = {}
@@ -353,19 +364,19 @@ def verify_rows(
         seen.setdefault(seq, index)
         expected_seq = max(expected_seq, seq + 1)
         expected_prev = digest
+    count = len(seqs)
     head_seq = None
     if head is not None:
         head_seq = int(head.get("seq", -1))
         if not verify_signature(key, str(head.get("signature", "")), str(head["hash"]).encode()):
-            problems.append(AuditProblem(len(rows), "forged", "the head file is not signed"))
-        elif head_seq >= len(rows) and head_seq not in seen:
+            problems.append(AuditProblem(count, "forged", "the head file is not signed"))
+        elif head_seq >= count and head_seq not in seen:
             problems.append(
                 AuditProblem(
-                    len(rows), "truncated",
-                    f"entries {len(rows)}-{head_seq} were cut off the end",
+                    count, "truncated", f"entries {count}-{head_seq} were cut off the end"
                 )
             )
-    return AuditReport(len(rows), problems, head_seq)
+    return AuditReport(count, problems, head_seq)
 
 
 def _read_head(path: Path) -> dict[str, Any] | None:
