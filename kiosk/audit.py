@@ -265,14 +265,20 @@ class AuditLog:
         except OSError as exc:
             raise StorageError(f"cannot write {self._head_path}: {exc}") from exc
 
-    def entries(self) -> list[AuditEntry]:
-        """Every entry in storage order."""
+    def entries(self, last: int = 0) -> list[AuditEntry]:
+        """Entries in storage order; only the ``last`` ones when it is positive."""
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT entry, hash FROM audit ORDER BY rowid"
-            ).fetchall()
+            self._conn.execute("BEGIN")  # the count and the rows from one snapshot
+            try:
+                total = int(self._conn.execute("SELECT COUNT(*) FROM audit").fetchone()[0])
+                first = max(0, total - last) if last > 0 else 0
+                rows = self._conn.execute(
+                    "SELECT entry, hash FROM audit ORDER BY rowid LIMIT -1 OFFSET ?", (first,)
+                ).fetchall()
+            finally:
+                self._conn.execute("COMMIT")
         out = []
-        for index, (entry_json, digest) in enumerate(rows):
+        for index, (entry_json, digest) in enumerate(rows, start=first):
             body = json.loads(entry_json)
             out.append(
                 AuditEntry(

@@ -77,13 +77,11 @@ def _show(args: argparse.Namespace) -> int:
     except KioskError as exc:
         return fail(exc, args.lang)
     try:
-        entries = ctx.outbox.audit.entries()
+        entries = ctx.outbox.audit.entries(last=max(0, args.last))
     except KioskError as exc:
         return fail(exc, args.lang)
     finally:
         ctx.outbox.close()
-    if args.last > 0:
-        entries = entries[-args.last :]
     if args.json:
         print(json.dumps([e.__dict__ for e in entries], indent=2, ensure_ascii=False))
         return EXIT_OK
