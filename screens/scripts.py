@@ -17,7 +17,7 @@ from screens.driver import Condition, Driver, EffectGate, tap
 Steps = Generator[Condition, None, None]
 
 GOOD_PIN = "914273"
-RULE_BREAKING_PIN = "123456"  # a sequence: the PIN policy refuses it
+RULE_BREAKING_PIN = "345678"  # a run of digits: the PIN policy refuses it
 SCAN_WAIT_S = 20.0  # how long the walk lets the camera scan before typing the document
 
 

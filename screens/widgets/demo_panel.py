@@ -32,6 +32,9 @@ class DemoPanel(BoxLayout):
     def set_cards(self, cards: Sequence[tuple[str, str]]) -> None:
         """(card number, label) for each simulated card."""
         box = self.ids.cards
+        current = [(b.card_number, b.text) for b in reversed(box.children)]
+        if current == list(cards):
+            return  # unchanged: keep the laid-out buttons
         box.clear_widgets()
         for number, label in cards:
             button = DemoCardButton(text=label, role="secondary", card_number=number)

@@ -1,0 +1,100 @@
+"""One real Kivy window per test session, rendered offscreen, on the demo's simulated devices.
+
+Kivy allows one window per process, so the app is session-scoped; each test starts a
+fresh flow (signed out, no card) and drives it with real touches through screens.driver.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kiosk.settings import Settings, UiSettings
+
+STATE = Path(tempfile.mkdtemp(prefix="kiosk-ui-tests-"))
+SETTINGS = Settings(ui=replace(UiSettings(), fullscreen=False, idle_timeout_s=90,
+                               idle_warning_s=15))
+
+
+def _prepare_kivy() -> None:
+    from screens.kivy_env import plan_display, prepare_kivy
+
+    for name in ("DISPLAY", "WAYLAND_DISPLAY"):
+        os.environ.pop(name, None)
+    prepare_kivy(plan_display(SETTINGS.ui, force_headless=True), SETTINGS.ui, STATE)
+
+
+_prepare_kivy()  # before any test module imports screens (and so kivy)
+
+
+class Harness:
+    """The running app, pumped by hand: run driver scripts and wait for conditions."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def pump(self, until: Callable[[], bool], timeout_s: float = 30.0) -> None:
+        """Turn the event loop until ``until()`` holds."""
+        from kivy.base import EventLoop
+
+        deadline = time.monotonic() + timeout_s
+        while not until():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the app did not get there in time")
+            EventLoop.idle()
+
+    def run(self, script: Callable[[Any], Generator[Any, None, None]],
+            timeout_s: float = 60.0) -> None:
+        """Run a driver script to its end; its failure fails the test."""
+        from screens.driver import Driver
+
+        driver = Driver(self.app, timeout_s=timeout_s)
+        outcome: list[BaseException | None] = []
+        driver.run(script(driver), outcome.append)
+        self.pump(lambda: bool(outcome), timeout_s + 10)
+        if outcome[0] is not None:
+            raise outcome[0]
+
+    def fresh_start(self) -> None:
+        """A new flow at sign-in, no card in the reader, Swedish."""
+        app = self.app
+        app.services.deck.remove()
+        app.demo_card = None
+        if app.lang != "sv":
+            app.switch_language()
+        app.session.begin()
+        self.pump(lambda: app.current_screen().name == "admin_sign_in")
+
+    def texts(self) -> list[str]:
+        """Every text on the current screen."""
+        return self.app.current_screen().texts()
+
+
+@pytest.fixture(scope="session")
+def harness() -> Iterator[Harness]:
+    """The app on simulated devices and a demo portal, in one offscreen window."""
+    from screens.launch import build_app
+
+    app = build_app(SETTINGS, STATE / "services", demo=True)
+    app._run_prepare()  # window, build(), on_start(): what App.run() does before its loop
+    try:
+        yield Harness(app)
+    finally:
+        app.stop()
+        from kivy.base import EventLoop
+
+        EventLoop.idle()
+
+
+@pytest.fixture
+def kiosk(harness: Harness) -> Harness:
+    """The harness at a fresh sign-in screen."""
+    harness.fresh_start()
+    return harness

@@ -1,0 +1,225 @@
+"""Visits driven by real touches on real widgets, rendered offscreen, on simulated devices."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from kiosk.demo import DEMO_ACTIVE_PIN, demo_holder
+from kiosk.i18n import translate
+from kiosk.model import CardStatus
+from kiosk.visit.base import ViewName
+from screens.driver import tap
+from screens.scripts import GOOD_PIN, RULE_BREAKING_PIN, Walk, activation, choose, sign_in
+from tests.ui.conftest import Harness
+
+pytestmark = pytest.mark.ui
+
+
+def walk_of(kiosk: Harness, driver: Any) -> Walk:
+    return Walk(driver, kiosk.app.effect_gate, None)
+
+
+def test_full_activation_visit_makes_the_card_active(kiosk: Harness) -> None:
+    anna = demo_holder("anna", date.today())
+
+    def script(driver: Any) -> Any:
+        walk = walk_of(kiosk, driver)
+        yield from sign_in(walk, shots=False)
+        yield from activation(walk, "anna", shots=False, mistakes=False)
+
+    kiosk.run(script, timeout_s=90)
+    assert kiosk.app.current_screen().name == "home"
+    record = kiosk.app.services.portal.card(anna.card_number)
+    assert record.status is CardStatus.ACTIVE
+
+
+def _to_pin_choice(kiosk: Harness, walk: Walk, holder_key: str) -> Any:
+    """Sign in, start an activation, insert the card and type the document in."""
+    d = walk.driver
+    holder = demo_holder(holder_key, walk.today)
+    yield from sign_in(walk, shots=False)
+    yield from choose(walk, "activation")
+    yield d.insert_card(holder.card_number)
+    yield walk.wait(ViewName.CARD_RECORD)
+    yield walk.act("continue")
+    yield walk.wait(ViewName.DOCUMENT_CHECK)
+    yield walk.act("document_manual")
+    yield walk.wait(ViewName.DOCUMENT_MANUAL)
+    screen = d.screen()
+    tap(next(b for b in screen.ids.types.children if b.doc_type == holder.document.value))
+    screen.ids.number.text = holder.document_number
+    screen.ids.expiry.text = holder.document_expiry.isoformat()
+    screen.ids.pnr.text = holder.personnummer
+    yield walk.act("submit_document")
+    yield walk.wait(ViewName.DOCUMENT_CONFIRM)
+    yield walk.act("document_confirmed")
+    yield walk.wait(ViewName.PIN_CHOOSE)
+
+
+def test_rule_breaking_pin_and_wrong_confirmation_are_shown_in_words(kiosk: Harness) -> None:
+    seen: dict[str, list[str]] = {}
+
+    def script(driver: Any) -> Any:
+        walk = walk_of(kiosk, driver)
+        yield from _to_pin_choice(kiosk, walk, "bertil")
+        pad = driver.screen().ids.pad
+        yield from driver.type_pin(RULE_BREAKING_PIN[:4], submit=False)
+        assert pad.typed == 4
+        seen["typing"] = kiosk.texts()
+        yield from driver.type_pin(RULE_BREAKING_PIN[4:])
+        yield walk.wait(ViewName.PIN_CHOOSE, lambda v: v.error is not None)
+        seen["rule"] = kiosk.texts()
+        error = driver.view().error
+        seen["rule_keys"] = [error.code, error.message, error.next_step]
+        assert pad.typed == 0
+        yield from driver.type_pin(GOOD_PIN)
+        yield walk.wait(ViewName.PIN_CONFIRM)
+        yield from driver.type_pin(GOOD_PIN[:5] + "0")
+        yield walk.wait(ViewName.PIN_CHOOSE, lambda v: v.error is not None)
+        seen["mismatch"] = kiosk.texts()
+        yield walk.act("cancel")
+        yield walk.wait(ViewName.ERROR)
+        seen["ended"] = kiosk.texts()
+        yield walk.act("home")
+        yield walk.wait(ViewName.HOME)
+
+    kiosk.run(script, timeout_s=90)
+    assert "4 av 6 siffror" in seen["typing"]
+    rule_texts = " ".join(seen["rule"])
+    code, message_key, next_key = seen["rule_keys"]
+    assert code == "pin_rule" and message_key.endswith(".sequence")  # 123456 is a run
+    assert translate(message_key, "sv") in rule_texts  # the broken rule, in words
+    assert translate(next_key, "sv") in rule_texts
+    assert translate("error.pin_mismatch", "sv") in seen["mismatch"]
+    assert translate("error.visit_cancelled", "sv") in seen["ended"]
+    for name in ("typing", "rule", "mismatch", "ended"):  # the PIN never shows, only dots
+        texts = seen[name]
+        assert not any(GOOD_PIN in t or RULE_BREAKING_PIN in t for t in texts)
+
+
+def test_card_removed_mid_visit_ends_it_with_a_next_step(kiosk: Harness) -> None:
+    eva = demo_holder("eva", date.today())
+    seen: list[str] = []
+
+    def script(driver: Any) -> Any:
+        walk = walk_of(kiosk, driver)
+        yield from sign_in(walk, shots=False)
+        yield from choose(walk, "change_pin")
+        yield driver.insert_card(eva.card_number)
+        yield walk.wait(ViewName.CARD_RECORD)
+        yield walk.act("continue")
+        yield walk.wait(ViewName.PIN_CURRENT)
+        yield from driver.type_pin(DEMO_ACTIVE_PIN[:2], submit=False)
+        yield driver.remove_card()
+        yield walk.wait(ViewName.ERROR)
+        seen.extend(kiosk.texts())
+        yield walk.act("home")
+        yield walk.wait(ViewName.HOME)
+
+    kiosk.run(script)
+    assert translate("error.card_removed", "sv") in seen
+    assert translate("next.reinsert_card", "sv") in seen
+    assert DEMO_ACTIVE_PIN[:2] not in " ".join(seen)
+
+
+def test_idle_timeout_warns_then_ends_the_visit_and_returns_home(kiosk: Harness) -> None:
+    app = kiosk.app
+    ui = app.settings.ui
+    seen: dict[str, Any] = {}
+
+    def script(driver: Any) -> Any:
+        walk = walk_of(kiosk, driver)
+        yield from sign_in(walk, shots=False)
+        yield from choose(walk, "activation")
+        app.session.wind_idle_clock(ui.idle_timeout_s - 5)
+        yield driver.until(lambda: app.idle_warning.parent is not None)
+        seen["warning"] = app.idle_warning.ids.countdown.text
+        app.session.wind_idle_clock(ui.idle_timeout_s + 1)
+        yield walk.wait(ViewName.ERROR)
+        seen["ended"] = kiosk.texts()
+        seen["warning_open"] = app.idle_warning.parent is not None
+        app.session.wind_idle_clock(ui.idle_timeout_s + 1)
+        yield walk.wait(ViewName.HOME)
+
+    kiosk.run(script)
+    assert "sekunder" in seen["warning"]
+    assert translate("error.visit_timed_out", "sv") in seen["ended"]
+    assert seen["warning_open"] is False
+
+
+def test_language_switch_redraws_the_screen_in_english_and_back(kiosk: Harness) -> None:
+    seen: dict[str, list[str]] = {}
+
+    def script(driver: Any) -> Any:
+        walk = walk_of(kiosk, driver)
+        yield from sign_in(walk, shots=False)
+        seen["sv"] = kiosk.texts()
+        tap(kiosk.app.root.ids.language)
+        yield driver.frames(2)
+        seen["en"] = kiosk.texts()
+        seen["en_bar"] = [kiosk.app.root.ids.language.text]
+        tap(kiosk.app.root.ids.language)
+        yield driver.frames(2)
+        seen["back"] = kiosk.texts()
+
+    kiosk.run(script)
+    assert translate("visit.session.home_title", "sv") in seen["sv"]
+    assert translate("visit.session.home_title", "en") in seen["en"]
+    assert translate("visit.title.activation", "en") in seen["en"]
+    assert seen["en_bar"] == ["Svenska"]
+    assert seen["back"] == seen["sv"]
+
+
+def test_wrong_admin_pin_is_refused_with_tries_left(kiosk: Harness) -> None:
+    from kiosk.demo import demo_admins
+
+    admin = demo_admins(date.today())[0]
+    seen: list[str] = []
+
+    def script(driver: Any) -> Any:
+        walk = walk_of(kiosk, driver)
+        yield driver.insert_card(admin.card_number)
+        yield walk.wait(ViewName.ADMIN_SIGN_IN, lambda v: v.params.get("stage") == "pin")
+        yield from driver.type_pin("000000")
+        yield walk.wait(ViewName.ADMIN_SIGN_IN, lambda v: v.error is not None)
+        seen.extend(kiosk.texts())
+        yield from driver.type_pin(admin.pin)  # the right one resets the counter
+        yield walk.wait(ViewName.HOME)
+
+    kiosk.run(script)
+    assert translate("error.wrong_pin", "sv") in seen
+    assert "000000" not in " ".join(seen)
+
+
+def test_pin_keys_are_at_least_12_mm_on_the_panel(kiosk: Harness) -> None:
+    app = kiosk.app
+    ui = app.settings.ui
+
+    def script(driver: Any) -> Any:
+        from kiosk.demo import demo_admins
+
+        admin = demo_admins(date.today())[0]
+        yield driver.insert_card(admin.card_number)
+        yield driver.until_view(ViewName.ADMIN_SIGN_IN, lambda v: v.params.get("stage") == "pin")
+
+    kiosk.run(script)
+    pad = app.current_screen().ids.pad
+    px_per_mm = app.root.width / ui.panel_width_mm
+    for key in pad.digit_keys().values():
+        assert key.width / px_per_mm >= ui.min_key_mm
+        assert key.height / px_per_mm >= ui.min_key_mm
+    assert sorted(pad.digit_keys()) == list("0123456789")
+
+
+def test_shuffled_pad_keeps_every_digit_and_moves_them(kiosk: Harness) -> None:
+    from screens.widgets.pin_pad import key_layout
+
+    layouts = {tuple(key_layout(shuffled=True)) for _ in range(20)}
+    assert all(sorted(f for f in layout if f.isdigit()) == list("0123456789")
+               for layout in layouts)
+    assert all(layout[9] == "clear" and layout[11] == "back" for layout in layouts)
+    assert len(layouts) > 1
+    assert tuple(key_layout(shuffled=False)) == (*"123456789", "clear", "0", "back")
