@@ -89,7 +89,7 @@ class KioskApp(App):
         self.demo = demo
         self.on_ready = on_ready
         self.lang = settings.ui.language if settings.ui.language in LANGUAGES else "sv"
-        self.title = "SITHS kiosk"
+        self.title = tr("ui.app.name", self.lang)
         self.session: DeskSession | None = None
         self.screens: dict[str, KioskScreen] = {}
         self.idle_warning: IdleWarning | None = None
