@@ -176,10 +176,15 @@ class BarcodeRead:
 
 @dataclass(frozen=True)
 class MrzRead:
-    """MRZ lines read from a frame, not yet validated by kiosk.identity.mrz."""
+    """MRZ lines read from a frame, not yet validated by kiosk.identity.mrz.
+
+    ``uncertain`` lists the (line, column) cells the reader could not tell apart from
+    another character; ``confidence`` is the share of cells read with certainty.
+    """
 
     lines: tuple[str, ...]
     confidence: float
+    uncertain: tuple[tuple[int, int], ...] = ()
 
 
 @runtime_checkable

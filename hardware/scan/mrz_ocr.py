@@ -16,7 +16,7 @@ import itertools
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import cv2
@@ -26,8 +26,9 @@ from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
 from hardware.scan.resources import ocrb_font_path, tessdata_dir
+from kiosk.document.consensus import checked_positions
 from kiosk.errors import InvalidInput, ScanError
-from kiosk.identity.mrz import repair_mrz
+from kiosk.identity.mrz import MrzFormat, position_kinds, repair_mrz
 from kiosk.ports import MrzRead
 
 Image8 = NDArray[Any]  # an OpenCV image (uint8, grey or BGR)
@@ -309,30 +310,36 @@ def _assign_cells(boxes: Sequence[Box], length: int) -> list[Box | None] | None:
     return cells if col == length - 1 else None
 
 
-TEMPLATE_BLURS = (0.0, 0.8, 1.4)  # glyphs are compared with sharp and blurred templates
+TEMPLATE_BLURS = (0.0, 0.8, 1.4, 2.0, 2.8)  # glyphs are compared with sharp and blurred templates
 
 
 @cache
 def _templates(glyph_height: int) -> NDArray[np.float32]:
-    """OCR-B glyph vectors at the observed glyph height: (blur variants, alphabet, features)."""
+    """OCR-B glyph vectors at the observed glyph height: (blur variants, alphabet, features).
+
+    Glyphs are drawn four times larger and shrunk, as print is, so that the font's
+    hinting at small sizes (which reshapes 3, R, E) does not distort the templates.
+    """
+    big = glyph_height * 4
     probe = ImageFont.truetype(str(ocrb_font_path()), 100)
     cap = probe.getbbox("E")[3] - probe.getbbox("E")[1]
-    font = ImageFont.truetype(str(ocrb_font_path()), max(6, round(glyph_height * 100 / cap)))
-    size = glyph_height * 3
+    font = ImageFont.truetype(str(ocrb_font_path()), max(6, round(big * 100 / cap)))
+    glyphs = []
+    for char in MRZ_ALPHABET:
+        canvas = Image.new("L", (big * 3, big * 3), 0)
+        ImageDraw.Draw(canvas).text((big, big // 2), char, fill=255, font=font)
+        small = cv2.resize(np.asarray(canvas), (glyph_height * 3, glyph_height * 3),
+                           interpolation=cv2.INTER_AREA)
+        ys, xs = np.nonzero(small > 100)
+        glyphs.append((small, (int(xs.min()), int(ys.min()), int(xs.max()) + 1,
+                               int(ys.max()) + 1)))
     variants = []
     for sigma in TEMPLATE_BLURS:
         rows = []
-        for char in MRZ_ALPHABET:
-            canvas = Image.new("L", (size, size), 0)
-            ImageDraw.Draw(canvas).text(
-                (glyph_height, glyph_height // 2), char, fill=255, font=font
-            )
-            glyph = np.asarray(canvas)
-            ys, xs = np.nonzero(glyph > 100)
-            box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
-            if sigma > 0:
-                glyph = cv2.GaussianBlur(glyph, (0, 0), sigma)
-            rows.append(_glyph_vector(glyph, box))
+        for glyph, box in glyphs:
+            blurred = np.asarray(cv2.GaussianBlur(glyph, (0, 0), sigma) if sigma > 0 else glyph)
+            # the box is found as on a camera glyph: blurred, at the same low ink level
+            rows.append(_glyph_vector(blurred, _faint_box(blurred, box, grow=round(2 * sigma) + 2)))
         variants.append(np.stack(rows))
     return np.stack(variants)
 
@@ -353,19 +360,60 @@ def _glyph_vector(ink: Image8, box: Box) -> NDArray[np.float32]:
     return (vector / norm if norm > 0 else vector).astype(np.float32)
 
 
-def template_scores(band: Image8, grid: LineGrid) -> NDArray[np.float32]:
-    """Correlation of every cell of ``grid`` with every OCR-B template (cells x alphabet).
+def _faint_box(ink: Image8, box: Box, grow: int = 2) -> Box:
+    """The glyph's box redrawn at a low ink level, so thin faint strokes stay inside."""
+    x0, y0 = max(0, box[0] - grow), max(0, box[1] - grow)
+    x1, y1 = min(ink.shape[1], box[2] + grow), min(ink.shape[0], box[3] + grow)
+    window = ink[y0:y1, x0:x1].astype(np.float32)
+    low, high = np.percentile(window, 10), np.percentile(window, 98)
+    ys, xs = np.nonzero(window > low + 0.35 * (high - low))
+    if ys.size == 0:
+        return box
+    return (x0 + int(xs.min()), y0 + int(ys.min()), x0 + int(xs.max()) + 1,
+            y0 + int(ys.max()) + 1)
 
-    A cell without a glyph box scores zero everywhere.
-    """
+
+@dataclass(frozen=True)
+class CellMatch:
+    """A line's glyphs against the OCR-B templates."""
+
+    scores: NDArray[np.float32]  # cells x alphabet: best correlation over blur variants
+    vectors: NDArray[np.float32]  # cells x features: the normalised glyphs
+    variants: NDArray[np.intp]  # cells x alphabet: which blur variant scored best
+    templates: NDArray[np.float32]  # variants x alphabet x features
+
+    def separation(self, col: int, first: str, second: str) -> float:
+        """Where the glyph lies between two templates: +0.5 is ``first``, -0.5 ``second``.
+
+        Only the pixels where the two characters differ count (E and F differ only in
+        the bottom bar), which separates look-alikes far better than whole-glyph scores.
+        """
+        a, b = MRZ_ALPHABET.index(first), MRZ_ALPHABET.index(second)
+        variant = int(self.variants[col, a])
+        ta, tb = self.templates[variant, a], self.templates[variant, b]
+        direction = ta - tb
+        length = float(direction @ direction)
+        if length <= 1e-9:
+            return 0.0
+        return float((self.vectors[col] - (ta + tb) / 2) @ direction) / length
+
+
+def template_match(band: Image8, grid: LineGrid) -> CellMatch:
+    """Every cell of ``grid`` against every OCR-B template; empty cells score zero."""
     ink = 255 - band
     templates = _templates(max(6, round(grid.glyph_height)))
     cells = np.zeros((grid.length, templates.shape[2]), np.float32)
     for col, box in enumerate(grid.cells):
         if box is not None:
-            cells[col] = _glyph_vector(ink, box)
-    scores: NDArray[np.float32] = np.max(np.einsum("cf,vaf->vca", cells, templates), axis=0)
-    return scores
+            cells[col] = _glyph_vector(ink, _faint_box(ink, box))
+    all_scores = np.einsum("cf,vaf->vca", cells, templates)
+    return CellMatch(all_scores.max(axis=0).astype(np.float32), cells,
+                     all_scores.argmax(axis=0), templates)
+
+
+def template_scores(band: Image8, grid: LineGrid) -> NDArray[np.float32]:
+    """Correlation of every cell of ``grid`` with every OCR-B template (cells x alphabet)."""
+    return template_match(band, grid).scores
 
 
 def _ink_height(ink: Image8, box: Box) -> float:
@@ -450,24 +498,34 @@ class MrzReader:
         grids = line_grids(mask)
         if not grids:
             return None
-        scores = [template_scores(band, grid) for grid in grids]
+        matches = [template_match(band, grid) for grid in grids]
         template_lines = tuple(
-            "".join(MRZ_ALPHABET[int(i)] for i in s.argmax(axis=1)) for s in scores
+            "".join(MRZ_ALPHABET[int(i)] for i in m.scores.argmax(axis=1)) for m in matches
         )
         ocr_cells = self._ocr_cells(band, grids)
         heights = _relative_heights(255 - band, grids)
+        formats: dict[int, MrzFormat] = {30: "TD1", 36: "TD2", 44: "TD3"}
+        mrz_format = formats[grids[0].length]
+        kinds, guarded = position_kinds(mrz_format), checked_positions(mrz_format)
         decided = [
             [
-                _decide(ocr_cells[row].get(col), s[col], heights[row][col])
+                _decide(ocr_cells[row].get(col), m.scores[col], heights[row][col],
+                        kinds[row][col], (row, col) in guarded, partial(m.separation, col))
                 for col in range(grid.length)
             ]
-            for row, (grid, s) in enumerate(zip(grids, scores, strict=True))
+            for row, (grid, m) in enumerate(zip(grids, matches, strict=True))
         ]
-        merged = tuple("".join(char for char, _ in row) for row in decided)
+        merged = tuple("".join(char for char, _, _ in row) for row in decided)
         candidates = [merged] if merged == template_lines else [merged, template_lines]
         chosen = self._choose(candidates)
-        certain = sum(ok for row in decided for _, ok in row) / sum(len(row) for row in decided)
-        return MrzRead(lines=chosen or merged, confidence=round(float(certain), 3))
+        rescued = sum(r for row in decided for _, _, r in row)
+        # One guess a check digit notices is safe; two might cancel each other out.
+        uncertain = tuple((row, col) for row, cells in enumerate(decided)
+                          for col, (_, ok, r) in enumerate(cells)
+                          if not ok or (r and rescued > 1))
+        total = sum(len(row) for row in decided)
+        return MrzRead(lines=chosen or merged, confidence=round(1 - len(uncertain) / total, 3),
+                       uncertain=uncertain)
 
     def _ocr_cells(self, band: Image8, grids: list[LineGrid]) -> list[dict[int, str]]:
         """Tesseract's symbols placed in grid cells: one {cell: char} per line."""
@@ -500,54 +558,76 @@ class MrzReader:
         return [{col: char for col, (char, _) in row.items()} for row in cells]
 
 
-# Confusions the position-based repair undoes with check digits (kiosk.identity.mrz).
-REPAIRABLE = frozenset(
-    frozenset(pair) for pair in ("O0", "D0", "Q0", "OD", "OQ", "I1", "L1", "B8", "S5", "Z2", "G6")
-)
-# A letter and the digit it looks like in OCR-B; the digit stands taller.
-TWINS = {
-    "O": "0",
-    "D": "0",
-    "Q": "0",
-    "B": "8",
-    "S": "5",
-    "Z": "2",
-    "G": "6",
-    "0": "O",
-    "8": "B",
-    "5": "S",
-    "2": "Z",
-    "6": "G",
+# Letters and digits that look alike in OCR-B; the digit stands taller.
+LOOKALIKES = frozenset(frozenset(pair) for pair in ("O0", "D0", "Q0", "B8", "S5", "S8", "Z2", "G6"))
+DIGITS = frozenset("0123456789")
+ALLOWED = {  # the characters each field kind may hold (kiosk.identity.mrz.position_kinds)
+    "numeric": np.array([c in DIGITS or c == "<" for c in MRZ_ALPHABET]),
+    "alpha": np.array([c not in DIGITS for c in MRZ_ALPHABET]),
+    "sex": np.array([c in "MFX<" for c in MRZ_ALPHABET]),
 }
-MARGIN = 0.12  # a cell whose two best templates score closer than this is uncertain
-
-
+LEAN = 0.15  # how far (of 0.5) a glyph must lean to its template over the closest rival
+UNGUARDED_LEAN = 0.25  # the same where no check digit guards the cell
+TWIN_RANGE = 0.12  # look-alikes scoring this close are told apart by height
+HEIGHT_MARGIN = 0.03  # a height this close to the digit/letter midpoint is a guess
 DIGIT_HEIGHT = 1.0  # OCR-B digits stand about 7% taller than capitals: heights
 LETTER_HEIGHT = 0.92  # relative to the tallest glyphs of the zone tell O from 0, B from 8
 
 
-def _decide(
-    ocr_char: str | None, scores: NDArray[np.float32], height: float | None
-) -> tuple[str, bool]:
-    """One cell's character and whether it is certain enough to be trusted.
+def _check_digit_notices(digit: str, letter: str) -> bool:
+    """Whether a check digit notices ``digit`` read as ``letter``, or back (not S/8, G/6)."""
+    value = 0 if letter == "<" else ord(letter) - ord("A") + 10
+    return (value - int(digit)) % 10 != 0
 
-    The templates decide. A close call between a digit and the letter it is confused
-    with (O/0, B/8...) goes by the glyph's height and stays certain: the check digits
-    settle it later. Other close calls go to Tesseract if it names one of the two.
+
+def _decide(
+    ocr_char: str | None,
+    scores: NDArray[np.float32],
+    height: float | None,
+    kind: str = "alnum",
+    guarded: bool = False,
+    separation: Callable[[str, str], float] | None = None,
+) -> tuple[str, bool, bool]:
+    """One cell's character, whether it is certain enough, and whether only a check digit
+    makes it so (a letter/digit guess in a mixed field that its check digit would notice).
+
+    The OCR-B templates decide. Between a letter and a digit that look alike (O/0, B/8,
+    S/8...) the glyph's height decides; in a numeric or alphabetic field the repair
+    settles such a call by the field's kind anyway, in a mixed field (document number)
+    only a clear height counts as certain. Within one kind the best template and its
+    closest rival are compared on the pixels where they differ (``separation``): a
+    clear lean is certain, as is Tesseract reading the same character; fields that no
+    check digit guards (names, nationality) need a clearer lean.
     """
-    order = np.argsort(scores)[::-1]
-    best, second = MRZ_ALPHABET[int(order[0])], MRZ_ALPHABET[int(order[1])]
+    allowed = ALLOWED.get(kind)
+    if allowed is not None:  # a date holds no letter, a name no digit: classify within
+        scores = np.where(allowed, scores, -1.0).astype(np.float32)
+    order = [int(i) for i in np.argsort(scores)[::-1]]
+    best = MRZ_ALPHABET[order[0]]
     if scores[order[0]] <= 0:
-        return best, False
-    twin = TWINS.get(best)
-    if twin and height is not None and scores[MRZ_ALPHABET.index(twin)] > scores[order[0]] - 0.2:
+        return best, False, False
+    top_digit = next(MRZ_ALPHABET[i] for i in order if MRZ_ALPHABET[i] in DIGITS)
+    top_other = next(MRZ_ALPHABET[i] for i in order if MRZ_ALPHABET[i] not in DIGITS)
+    close_kinds = abs(float(scores[MRZ_ALPHABET.index(top_digit)]
+                            - scores[MRZ_ALPHABET.index(top_other)])) < TWIN_RANGE
+    height_sure, rescued = True, False
+    if (height is not None and close_kinds and allowed is None
+            and frozenset(top_digit + top_other) in LOOKALIKES):
         middle = (DIGIT_HEIGHT + LETTER_HEIGHT) / 2
-        digit = height > middle
-        return (best if best.isdigit() == digit else twin), abs(height - middle) > 0.015
-    close = scores[order[0]] - scores[order[1]] < MARGIN
-    pair = frozenset(best + second)
-    if not close or pair in REPAIRABLE:
-        return best, True
-    if ocr_char in (best, second):
-        return ocr_char, True
-    return best, False
+        best = top_digit if height > middle else top_other
+        height_sure = kind != "alnum" or abs(height - middle) >= HEIGHT_MARGIN
+        rescued = not height_sure and _check_digit_notices(top_digit, top_other)
+    rival = next((MRZ_ALPHABET[i] for i in order
+                  if MRZ_ALPHABET[i] != best and (MRZ_ALPHABET[i] in DIGITS) == (best in DIGITS)
+                  and scores[i] > -1), best)
+    if rival == best:
+        return best, True, False
+    if separation is not None:
+        lean = separation(best, rival)
+        if lean < 0:
+            best, lean = rival, -lean
+    else:
+        lean = float(scores[MRZ_ALPHABET.index(best)] - scores[MRZ_ALPHABET.index(rival)])
+    needed = LEAN if guarded else UNGUARDED_LEAN
+    sure = lean >= needed or (ocr_char == best and lean >= LEAN / 2)
+    return best, sure and (height_sure or rescued), rescued

@@ -143,7 +143,7 @@ class ScanSession:
             return None
         self.stats.mrz_readings += 1
         self.consensus.on = self.today()
-        result = self.consensus.offer(reading.lines, reading.confidence)
+        result = self.consensus.offer(reading.lines, reading.uncertain)
         if result is not None:
             evidence = evidence_from_mrz(result)
             self._evidence(

@@ -122,6 +122,7 @@ def scan_image(path: str, scanner: Any, today: date) -> dict[str, Any]:
         if reading is not None:
             mrz = _mrz_payload(reading.lines, today)
             mrz["confidence"] = reading.confidence
+            mrz["uncertain_cells"] = [[row + 1, col + 1] for row, col in reading.uncertain]
             result["mrz"] = mrz
             mrz_valid = bool(mrz["valid"])
         else:

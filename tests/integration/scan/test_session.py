@@ -1,0 +1,127 @@
+"""The live loop end to end: MJPEG/folder source -> scanner -> evidence, camera errors."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import cv2
+import pytest
+
+from hardware.camera.mjpeg_server import MjpegServer
+from hardware.camera.sources import BUILTIN_SAMPLES, FolderSource, MjpegSource
+from hardware.scan.scanner import FrameScanner
+from hardware.scan.session import ScanSession, ScanUpdate
+from hardware.scan.synth import SAMPLE_FILES
+from kiosk.demo import demo_holder
+from kiosk.model import DocumentType, Provenance
+from kiosk.settings import CameraSettings, ScannerSettings
+
+ON = date(2026, 1, 1)
+
+
+class Listener:
+    """Collects updates from the worker threads."""
+
+    def __init__(self) -> None:
+        self.updates: list[ScanUpdate] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, update: ScanUpdate) -> None:
+        with self.lock:
+            self.updates.append(update)
+
+    def kinds(self) -> list[str]:
+        with self.lock:
+            return [u.kind for u in self.updates]
+
+    def wait(self, kind: str, timeout: float = 20.0) -> ScanUpdate:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                for update in self.updates:
+                    if update.kind == kind:
+                        return update
+            time.sleep(0.02)
+        raise AssertionError(f"no {kind!r} update; got {self.kinds()}")
+
+
+@pytest.fixture(scope="module")
+def scanner(tessdata: Path) -> Any:
+    frame_scanner = FrameScanner(ScannerSettings())
+    yield frame_scanner
+    frame_scanner.close()
+
+
+def sample(name: str) -> Any:
+    return cv2.imread(str(BUILTIN_SAMPLES / name), cv2.IMREAD_COLOR)
+
+
+def test_passport_over_mjpeg_becomes_scanned_evidence(scanner: FrameScanner) -> None:
+    anna = demo_holder("anna", ON)
+    with MjpegServer([sample(SAMPLE_FILES[0])], fps=10) as server:
+        source = MjpegSource(server.url)
+        source.start()
+        listener = Listener()
+        session = ScanSession(source, scanner, listener, today=lambda: ON)
+        session.start()
+        try:
+            update = listener.wait("evidence")
+        finally:
+            session.stop()
+            source.stop()
+    evidence = update.evidence
+    assert evidence is not None and update.mrz is not None
+    assert evidence.doc_type is DocumentType.PASSPORT
+    assert evidence.personnummer == anna.personnummer
+    assert evidence.document_number == anna.document_number
+    assert evidence.how["personnummer"] is Provenance.SCANNED
+    assert session.consensus.offered >= 2  # two agreeing frames were needed
+    assert listener.kinds().count("evidence") == 1
+
+
+def test_licence_qr_from_a_folder_becomes_evidence(scanner: FrameScanner,
+                                                   tmp_path: Path) -> None:
+    shutil.copy(BUILTIN_SAMPLES / SAMPLE_FILES[2], tmp_path / SAMPLE_FILES[2])
+    source = FolderSource(str(tmp_path), CameraSettings(fps=15))
+    source.start()
+    listener = Listener()
+    session = ScanSession(source, scanner, listener, today=lambda: ON)
+    session.start()
+    try:
+        update = listener.wait("evidence")
+    finally:
+        session.stop()
+        source.stop()
+    assert listener.kinds()[0] == "barcodes"
+    assert update.evidence is not None
+    assert update.evidence.doc_type is DocumentType.DRIVING_LICENCE
+    assert update.evidence.personnummer == demo_holder("eva", ON).personnummer
+
+
+def test_camera_gone_is_reported_once_and_recovery_too(scanner: FrameScanner) -> None:
+    server = MjpegServer([sample(SAMPLE_FILES[1])], fps=10).start()
+    source = MjpegSource(server.url, timeout_s=1.0, stale_after_s=1.0)
+    source.start()
+    listener = Listener()
+    session = ScanSession(source, scanner, listener,
+                          ScannerSettings(mrz=False), today=lambda: ON)
+    session.start()
+    try:
+        time.sleep(0.5)
+        port = server.port
+        server.stop()
+        error = listener.wait("error")
+        assert error.error is not None and error.error.code == "camera_unavailable"
+        server = MjpegServer([sample(SAMPLE_FILES[1])], fps=10, port=port).start()
+        listener.wait("camera_back")
+        assert listener.kinds().count("error") == 1
+        assert session.running
+    finally:
+        session.stop()
+        source.stop()
+        server.stop()
