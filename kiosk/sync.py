@@ -280,7 +280,11 @@ class SyncWorker:
     def heartbeat_status(self) -> dict[str, Any]:
         """The outbox part of the kiosk's heartbeat: depth, oldest age, deadline alerts."""
         status = self.outbox.status()
-        return {"outbox": status.as_json(), "alerts": len(status.alerts)}
+        return {
+            "outbox_depth": status.depth,  # the portal API's heartbeat field
+            "outbox": status.as_json(),
+            "alerts": len(status.alerts),
+        }
 
     def send_heartbeat(self, extra: dict[str, Any] | None = None) -> bool:
         """Report the outbox (and ``extra`` health facts) to the portal; False if it failed."""

@@ -236,6 +236,7 @@ def test_the_background_worker_sends_and_reports_a_heartbeat(
     conn.close()
     assert bodies and bodies[0]["kiosk_id"] == "kiosk-hb"
     assert "depth" in bodies[0]["outbox"] and bodies[0]["versions"] == {"kiosk": "test"}
+    assert bodies[0]["outbox_depth"] == bodies[0]["outbox"]["depth"]
 
 
 def test_a_killed_flusher_is_taken_over_at_once_without_a_second_activation(
