@@ -10,6 +10,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,13 @@ from kivy.uix.boxlayout import BoxLayout
 
 from kiosk.i18n import LANGUAGES
 from kiosk.ports import CardEvent
-from kiosk.ports import Clock as ClockPort
 from kiosk.settings import Settings
-from kiosk.visit.base import Flow, ViewName
+from kiosk.visit.base import Effect, Event, Flow, View, ViewName
+from screens.compose import Composition
+from screens.driver import EffectGate
 from screens.scanning import DocumentScan
-from screens.session import DeskSession, EffectRunner, Shown
-from screens.texts import tr
+from screens.session import DeskSession, Shown
+from screens.texts import error_view_for, tr
 from screens.theme import COLOURS
 from screens.views import screen_classes
 from screens.views.base import KioskScreen, ScreenContext
@@ -72,21 +74,18 @@ class KioskApp(App):
         self,
         *,
         settings: Settings,
-        make_flow: Callable[[], Flow],
-        clock: ClockPort,
-        run_effect: EffectRunner | None = None,
-        services: Any = None,
+        compose: Callable[[], Composition],
         demo: bool = False,
         on_ready: Callable[[KioskApp], None] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.settings = settings
-        self.make_flow = make_flow
-        self.clock_port = clock
-        self.run_effect = run_effect
-        self.services = services
+        self.compose = compose
+        self.composition: Composition | None = None
+        self.services: Any = None
         self.demo = demo
+        self.effect_gate = EffectGate(self._run_effect)
         self.on_ready = on_ready
         self.lang = settings.ui.language if settings.ui.language in LANGUAGES else "sv"
         self.title = tr("ui.app.name", self.lang)
@@ -122,15 +121,15 @@ class KioskApp(App):
             root.ids.side.add_widget(self.demo_panel)
         self.idle_warning = IdleWarning(stay_handler=self._stay)
         self.scan = DocumentScan(
-            getattr(self.services, "scanner", None),
+            None,
             self.settings.scanner,
             post=lambda fn: Clock.schedule_once(lambda _dt: fn(), 0),
             deliver=self._scan_update,
         )
         self.session = DeskSession(
-            make_flow=self.make_flow,
-            clock=self.clock_port,
-            run_effect=self.run_effect,
+            make_flow=self._make_flow,
+            clock=self,
+            run_effect=self.effect_gate,
             post=lambda fn: Clock.schedule_once(lambda _dt: fn(), 0),
             show=self.show,
             ui=self.settings.ui,
@@ -141,15 +140,54 @@ class KioskApp(App):
         return root
 
     def on_start(self) -> None:
-        """Start the visit machinery and the reader watcher once the window exists."""
-        if self.session is None:
-            raise RuntimeError("on_start before build")
-        self._refresh_chrome()
+        """The window is up: show "starting" and compose the services on a worker."""
+        self.show(Shown(View(ViewName.WORKING, "ui.app.name", "ui.app.starting"), False))
+
+        def work() -> None:
+            try:
+                composition = self.compose()
+            except Exception as exc:  # shown on screen with its next step, and logged
+                log.exception("the kiosk's services did not start")
+                Clock.schedule_once(lambda _dt, failure=exc: self._failed_to_start(failure), 0)
+                return
+            Clock.schedule_once(lambda _dt: self._services_ready(composition), 0)
+
+        threading.Thread(target=work, name="kiosk-compose", daemon=True).start()
+
+    def _services_ready(self, composition: Composition) -> None:
+        if self._stopping.is_set():
+            composition.close()
+            return
+        self.composition = composition
+        self.services = composition.services
+        if self.scan is not None:
+            self.scan.scanner = getattr(self.services, "scanner", None)
         self._start_watcher()
-        self.session.begin()
+        if self.session is not None:
+            self.session.begin()
+        self._refresh_chrome()
         ready = self.on_ready
         if ready is not None:
             Clock.schedule_once(lambda _dt: ready(self), 0)
+
+    def _failed_to_start(self, exc: BaseException) -> None:
+        view = View(ViewName.ERROR, "ui.app.name", "ui.app.not_started", error=error_view_for(exc))
+        self.show(Shown(view, True))
+
+    def _make_flow(self) -> Flow:
+        if self.composition is None:
+            raise RuntimeError("services are not ready")
+        return self.composition.make_flow()
+
+    def _run_effect(self, effect: Effect) -> Event:
+        if self.composition is None or self.composition.run_effect is None:
+            raise RuntimeError("services are not ready")
+        return self.composition.run_effect(effect)
+
+    def now(self) -> datetime:
+        """The services' clock once they are up (the session's Clock port)."""
+        clock = getattr(self.composition, "clock", None)
+        return clock.now() if clock is not None else datetime.now(UTC)
 
     def on_stop(self) -> None:
         """Wipe the visit, stop the watcher and the workers."""
@@ -161,9 +199,8 @@ class KioskApp(App):
             self.scan.stop()
         if self.session is not None:
             self.session.shutdown()
-        close = getattr(self.services, "close", None)
-        if callable(close):
-            close()
+        if self.composition is not None:
+            self.composition.close()
 
     # --- rendering ----------------------------------------------------------------------
 

@@ -21,6 +21,12 @@ class Composition:
     run_effect: Callable[[Effect], Event] | None
     clock: Any
 
+    def close(self) -> None:
+        """Release the services (devices, workers, the demo portal)."""
+        close = getattr(self.services, "close", None)
+        if callable(close):
+            close()
+
 
 def demo_settings(settings: Settings) -> Settings:
     """The demo runs at the demo cast's card office (its administrators work there)."""

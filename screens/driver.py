@@ -167,6 +167,14 @@ class Driver:
         """Seconds spent on the current wait so far."""
         return self._waited
 
+    def until_view_named(self, name: str) -> Condition:
+        """``until_view`` by the view's string name."""
+        return self.until_view(ViewName(name))
+
+    def insert_card_named(self, card_number: str) -> Condition:
+        """``insert_card`` (for callers that only have the number)."""
+        return self.insert_card(card_number)
+
     def until(self, condition: Callable[[], bool]) -> Condition:
         """Ready when ``condition`` holds."""
         return condition

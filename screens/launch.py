@@ -22,17 +22,12 @@ def with_language(settings: Settings, lang: str | None) -> Settings:
 
 def build_app(settings: Settings, state_dir: Path, *, demo: bool,
               on_ready: Callable[[Any], None] | None = None) -> Any:
-    """The App on real services (simulated ones in demo mode), effects behind a gate."""
+    """The App; its services (simulated in demo mode) are composed on a worker at start."""
     from screens.app import KioskApp
     from screens.compose import compose
-    from screens.driver import EffectGate
 
-    composition = compose(settings, state_dir, demo)
-    gate = EffectGate(composition.run_effect) if composition.run_effect else None
-    app = KioskApp(settings=settings, make_flow=composition.make_flow, clock=composition.clock,
-                   run_effect=gate, services=composition.services, demo=demo, on_ready=on_ready)
-    app.effect_gate = gate
-    return app
+    return KioskApp(settings=settings, compose=lambda: compose(settings, state_dir, demo),
+                    demo=demo, on_ready=on_ready)
 
 
 def run_script(app: Any, script: Callable[[Any], Generator[Any, None, None]],

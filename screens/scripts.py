@@ -256,6 +256,24 @@ def change_pin_cancelled(walk: Walk) -> Steps:
     yield from back_home(walk)
 
 
+def change_pin(walk: Walk, old_pin: str, new_pin: str, holder_key: str = "eva") -> Steps:
+    """A whole PIN change visit (current PIN, new PIN twice, write), from HOME to HOME."""
+    d = walk.driver
+    yield from choose(walk, "change_pin")
+    yield d.insert_card(demo_holder(holder_key, walk.today).card_number)
+    yield walk.wait(ViewName.CARD_RECORD)
+    yield walk.act("continue")
+    yield walk.wait(ViewName.PIN_CURRENT)
+    yield from d.type_pin(old_pin)
+    yield walk.wait(ViewName.PIN_CHOOSE)
+    yield from d.type_pin(new_pin)
+    yield walk.wait(ViewName.PIN_CONFIRM)
+    yield from d.type_pin(new_pin)
+    yield walk.wait(ViewName.DONE)
+    yield d.remove_card()
+    yield from back_home(walk)
+
+
 def card_removed(walk: Walk) -> Steps:
     """The card is taken out during the document check: the visit ends and says so."""
     d = walk.driver

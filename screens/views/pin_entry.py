@@ -30,7 +30,7 @@ class PinEntryScreen(KioskScreen):
         pad.back_text = tr("ui.pin.back", lang)
         pad.submit_text = tr("ui.pin.submit", lang)
         pad.reader_text = tr("ui.pin.reader_pad", lang)
-        pad.progress_text = tr("ui.pin.progress", lang, typed=view.pin_length, total=total)
+        pad.progress_text = tr("ui.pin.length", lang, total=total)  # the dots count, not words
         pad.use_reader_pad = bool(view.params.get("reader_pin_pad", ctx.reader_pin_pad))
         pad.handler = self.on_pad
         if "privacy" in self.ids:

@@ -56,9 +56,14 @@ class ActionRow(BoxLayout):
 
     handler = ObjectProperty(None, allownone=True)
     button_width = NumericProperty(300)
+    _shown: list[tuple[str, ...]] | None = None
 
     def set_actions(self, actions: Sequence[tuple[str, str, str]]) -> None:
-        """Replace the buttons with (action, label, role) triples."""
+        """Replace the buttons with (action, label, role) triples (kept if unchanged)."""
+        wanted = [tuple(a) for a in actions]
+        if wanted == self._shown:
+            return  # a PIN-pad tap re-renders the screen: no new buttons, no new textures
+        self._shown = wanted
         self.clear_widgets()
         row = self.orientation == "horizontal"
         ordered = sorted(actions, key=lambda a: a[2] == "primary") if row else list(actions)

@@ -84,8 +84,10 @@ def harness() -> Iterator[Harness]:
 
     app = build_app(SETTINGS, STATE / "services", demo=True)
     app._run_prepare()  # window, build(), on_start(): what App.run() does before its loop
+    harness = Harness(app)
+    harness.pump(lambda: app.composition is not None, timeout_s=60)  # services on a worker
     try:
-        yield Harness(app)
+        yield harness
     finally:
         app.stop()
         from kivy.base import EventLoop

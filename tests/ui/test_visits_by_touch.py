@@ -67,7 +67,7 @@ def test_rule_breaking_pin_and_wrong_confirmation_are_shown_in_words(kiosk: Harn
         yield from _to_pin_choice(kiosk, walk, "bertil")
         pad = driver.screen().ids.pad
         yield from driver.type_pin(RULE_BREAKING_PIN[:4], submit=False)
-        assert pad.typed == 4
+        assert pad.typed == 4 and pad.ids.dots.typed == 4  # four filled dots
         seen["typing"] = kiosk.texts()
         yield from driver.type_pin(RULE_BREAKING_PIN[4:])
         yield walk.wait(ViewName.PIN_CHOOSE, lambda v: v.error is not None)
@@ -87,7 +87,7 @@ def test_rule_breaking_pin_and_wrong_confirmation_are_shown_in_words(kiosk: Harn
         yield walk.wait(ViewName.HOME)
 
     kiosk.run(script, timeout_s=90)
-    assert "4 av 6 siffror" in seen["typing"]
+    assert "Säkerhetskod med 6 siffror" in seen["typing"]
     rule_texts = " ".join(seen["rule"])
     code, message_key, next_key = seen["rule_keys"]
     assert code == "pin_rule" and message_key.endswith(".sequence")  # 123456 is a run
