@@ -243,11 +243,8 @@ def _production_hardware(settings: Settings) -> tuple[CardReader, TokenProvider]
 
     reader = PcscReader.from_settings(hardware)
     module = Pkcs11Module.load(hardware.pkcs11_module)
-    tokens = Pkcs11TokenProvider(
-        module,
-        card_number_of=lambda name: reader.identify(name).card_number,
-        profile=hardware.card_profile,
-        pin_policy=settings.pin_policy,
+    tokens = Pkcs11TokenProvider.from_settings(
+        module, settings, card_number_of=lambda name: reader.identify(name).card_number
     )
     return reader, tokens
 
