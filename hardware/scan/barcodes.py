@@ -203,17 +203,25 @@ def level_crop(
 class BarcodeScanner:
     """Barcodes of the configured formats in frames, with the tilted-code fallback."""
 
-    def __init__(self, decoder: BarcodeDecoder, fallback: bool = True) -> None:
-        """``fallback`` enables the locate-and-level pass for tilted 1D/PDF417 codes."""
+    def __init__(self, decoder: BarcodeDecoder, fallback: bool = True,
+                 fallback_every: int = 1) -> None:
+        """``fallback`` enables the locate-and-level pass for tilted 1D/PDF417 codes;
+        the live loop runs it on every ``fallback_every``-th frame that found nothing."""
         self.decoder = decoder
         self.fallback = fallback and bool(FALLBACK_FORMATS & set(decoder.formats))
+        self.fallback_every = max(1, fallback_every)
+        self._misses = 0
 
     def scan(self, image: Image8) -> list[BarcodeRead]:
         """Codes in a BGR or grey frame: the fast pass, then the fallback if it found none."""
         gray = _gray(image)
         reads = self.decoder.decode(gray)
         if reads or not self.fallback:
+            self._misses = 0
             return reads
+        self._misses += 1
+        if (self._misses - 1) % self.fallback_every:
+            return []
         return self.scan_tilted(gray)
 
     def scan_tilted(self, gray: Image8) -> list[BarcodeRead]:

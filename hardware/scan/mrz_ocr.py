@@ -1,13 +1,16 @@
 """Read the machine-readable zone of a passport or ID card from a camera frame.
 
 1. Locate: morphology on a downscaled frame finds wide bands of dense small dark text.
-2. Level: the band is cut out at full resolution and rotated level.
-3. Grid: text lines by row projection, glyphs by connected components; MRZ lines have a
-   fixed character count (30, 36 or 44) and pitch, so each line gets a grid of cells.
-4. Read: one reused Tesseract API (A-Z 0-9 < only) reads the band; each symbol lands in
-   the cell under its centre. OCR-B templates classify every cell too: they decide the
-   fillers (``<``, which Tesseract often reads as K or C) and fill cells Tesseract missed.
-The lines returned are NOT validated: kiosk.identity.mrz repairs and checks them.
+2. Level: the band is cut out at full resolution, rotated level and enlarged.
+3. Grid: text rows by projection, glyphs by connected components; an MRZ line has a
+   glyph in every one of its 30, 36 or 44 cells, so the longest evenly spaced run of
+   glyphs is the line (the local pitch follows perspective).
+4. Read: OCR-B templates (Debian's fonts-ocr-b) classify every cell within its field's
+   kind (no letter in a date, no digit in a name); look-alike letters and digits go by
+   glyph height; other close calls compare the two candidates where they differ. One
+   reused Tesseract API (A-Z 0-9 < only) reads the band too and breaks ties.
+5. Doubt: cells whose call is not clear are reported in ``MrzRead.uncertain``.
+The lines returned are NOT validated: kiosk.document.consensus repairs and checks them.
 """
 
 from __future__ import annotations

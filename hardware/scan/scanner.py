@@ -7,6 +7,8 @@ from hardware.scan.mrz_ocr import MrzReader
 from kiosk.ports import BarcodeRead, Frame, MrzRead
 from kiosk.settings import ScannerSettings
 
+LIVE_FALLBACK_EVERY = 2  # a tilted code stays in view for many frames: try every other one
+
 
 class FrameScanner:
     """Decodes barcodes and reads MRZ lines in frames, as settings.scanner configures."""
@@ -15,7 +17,9 @@ class FrameScanner:
         """Load the configured decoder and, if the MRZ is enabled, the Tesseract API."""
         self.settings = settings
         self.codes = BarcodeScanner(
-            make_decoder(settings.decoder, settings.formats), fallback=settings.tilt_fallback
+            make_decoder(settings.decoder, settings.formats),
+            fallback=settings.tilt_fallback,
+            fallback_every=LIVE_FALLBACK_EVERY,
         )
         self.reader = MrzReader() if settings.mrz else None
 

@@ -106,8 +106,11 @@ def scan_image(path: str, scanner: Any, today: date) -> dict[str, Any]:
     if image is None:
         return {"file": path, "ok": False, "unreadable": True}
     started = time.perf_counter()
-    reads = scanner.codes.scan(image) or scanner.codes.decoder.decode(
-        cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), thorough=True)
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    codes = scanner.codes
+    # one image, no live loop: every pass, down to a full rotated and inverted search
+    reads = (codes.decoder.decode(gray) or (codes.scan_tilted(gray) if codes.fallback else [])
+             or codes.decoder.decode(gray, thorough=True))
     barcode_ms = (time.perf_counter() - started) * 1000
     result: dict[str, Any] = {
         "file": path,
