@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Generator, Iterable
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,11 @@ class Driver:
     def until(self, condition: Callable[[], bool]) -> Condition:
         """Ready when ``condition`` holds."""
         return condition
+
+    def pause(self, seconds: float) -> Condition:
+        """Ready after ``seconds`` (e.g. a pressed key's highlight to fade)."""
+        until = time.monotonic() + seconds
+        return lambda: time.monotonic() >= until
 
     def frames(self, count: int = 2) -> Condition:
         """Ready after ``count`` more turns of the event loop (layout runs in between)."""

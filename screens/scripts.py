@@ -1,7 +1,7 @@
 """Scripted walks through the visits, by real taps on real widgets (autopilot, tour, tests).
 
 Each function is a generator for ``Driver.run``: it yields conditions and taps between
-them. ``shoot(name)`` yields a screenshot condition when a folder is set, else a frame.
+them. ``shoot(name)`` yields the conditions of a screenshot when a folder is set.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ Steps = Generator[Condition, None, None]
 
 GOOD_PIN = "914273"
 RULE_BREAKING_PIN = "345678"  # a run of digits: the PIN policy refuses it
+KEY_HIGHLIGHT_S = 0.1  # Kivy keeps a released button drawn "down" for min_state_time
 SCAN_WAIT_S = 20.0  # how long the walk lets the camera scan before typing the document
 
 
@@ -33,13 +34,14 @@ class Walk:
         self.count = 0
         self.names: list[str] = []
 
-    def shoot(self, name: str) -> Condition:
-        """Photograph the screen as ``NN-name.png`` (or just wait a frame)."""
+    def shoot(self, name: str) -> Generator[Condition, None, None]:
+        """Photograph the screen as ``NN-name.png`` once a pressed key has faded."""
         self.count += 1
         self.names.append(name)
         if self.out is None:
-            return self.driver.frames(1)
-        return self.driver.shot(self.out / f"{self.count:02d}-{name}.png")
+            return
+        yield self.driver.pause(KEY_HIGHLIGHT_S)
+        yield self.driver.shot(self.out / f"{self.count:02d}-{name}.png")
 
     def wait(self, name: ViewName, check: Callable[[View], bool] | None = None) -> Condition:
         """Until ``name`` is on screen and idle."""
@@ -58,7 +60,7 @@ class Walk:
     def progress(self, name: ViewName, shot: str) -> Steps:
         """With effects held: wait for the progress view, photograph it, release."""
         yield self.driver.until(lambda: _showing(self.driver, name))
-        yield self.shoot(shot)
+        yield from self.shoot(shot)
         self.release()
 
     def act(self, action: str) -> Condition:
@@ -81,12 +83,12 @@ def sign_in(walk: Walk, shots: bool = True, admin_index: int = 0) -> Steps:
     admin = demo_admins(walk.today)[admin_index]
     yield walk.wait(ViewName.ADMIN_SIGN_IN)
     if shots:
-        yield walk.shoot("admin-sign-in")
+        yield from walk.shoot("admin-sign-in")
     yield d.insert_card(admin.card_number)
     yield walk.wait(ViewName.ADMIN_SIGN_IN, lambda v: v.params.get("stage") == "pin")
     yield from d.type_pin(admin.pin[:3], submit=False)
     if shots:
-        yield walk.shoot("admin-pin")
+        yield from walk.shoot("admin-pin")
     walk.hold()
     yield from d.type_pin(admin.pin[3:])
     if shots:
@@ -95,7 +97,7 @@ def sign_in(walk: Walk, shots: bool = True, admin_index: int = 0) -> Steps:
     yield walk.wait(ViewName.HOME)
     yield d.remove_card()
     if shots:
-        yield walk.shoot("home")
+        yield from walk.shoot("home")
 
 
 def choose(walk: Walk, visit: str) -> Steps:
@@ -140,10 +142,10 @@ def document(walk: Walk, holder: DemoHolder, shots: bool) -> Steps:
     preview = d.screen().ids.preview
     yield d.until(lambda: preview.frames_shown > 0 or d.waited() > 5)
     if shots:
-        yield walk.shoot("document-check")
+        yield from walk.shoot("document-check")
         yield walk.act("document_manual")
         yield walk.wait(ViewName.DOCUMENT_MANUAL)
-        yield walk.shoot("document-manual")
+        yield from walk.shoot("document-manual")
         yield walk.act("document_scan")
         yield walk.wait(ViewName.DOCUMENT_CHECK)
     scan.release()
@@ -153,7 +155,7 @@ def document(walk: Walk, holder: DemoHolder, shots: bool) -> Steps:
         yield walk.act("submit_document")
     yield walk.wait(ViewName.DOCUMENT_CONFIRM)
     if shots:
-        yield walk.shoot("document-confirm")
+        yield from walk.shoot("document-confirm")
 
 
 def activation(walk: Walk, holder_key: str = "anna", shots: bool = True,
@@ -163,7 +165,7 @@ def activation(walk: Walk, holder_key: str = "anna", shots: bool = True,
     holder = demo_holder(holder_key, walk.today)
     yield from choose(walk, "activation")
     if shots:
-        yield walk.shoot("insert-card")
+        yield from walk.shoot("insert-card")
     walk.hold()
     yield d.insert_card(holder.card_number)
     if shots:
@@ -171,7 +173,7 @@ def activation(walk: Walk, holder_key: str = "anna", shots: bool = True,
     walk.release()
     yield walk.wait(ViewName.CARD_RECORD)
     if shots:
-        yield walk.shoot("card-record")
+        yield from walk.shoot("card-record")
     yield walk.act("continue")
     yield from document(walk, holder, shots)
     yield walk.act("document_confirmed")
@@ -180,22 +182,22 @@ def activation(walk: Walk, holder_key: str = "anna", shots: bool = True,
         yield from d.type_pin(RULE_BREAKING_PIN)
         yield walk.wait(ViewName.PIN_CHOOSE, lambda v: v.error is not None)
         if shots:
-            yield walk.shoot("pin-rule-broken")
+            yield from walk.shoot("pin-rule-broken")
     yield from d.type_pin(GOOD_PIN[:2], submit=False)
     if shots:
-        yield walk.shoot("pin-choose")
+        yield from walk.shoot("pin-choose")
     yield from d.type_pin(GOOD_PIN[2:])
     yield walk.wait(ViewName.PIN_CONFIRM)
     if mistakes:
         yield from d.type_pin(GOOD_PIN[:5] + "0")
         yield walk.wait(ViewName.PIN_CHOOSE, lambda v: v.error is not None)
         if shots:
-            yield walk.shoot("pin-mismatch")
+            yield from walk.shoot("pin-mismatch")
         yield from d.type_pin(GOOD_PIN)
         yield walk.wait(ViewName.PIN_CONFIRM)
     yield from d.type_pin(GOOD_PIN[:4], submit=False)
     if shots:
-        yield walk.shoot("pin-confirm")
+        yield from walk.shoot("pin-confirm")
     walk.hold()
     yield from d.type_pin(GOOD_PIN[4:])
     if shots:
@@ -203,11 +205,11 @@ def activation(walk: Walk, holder_key: str = "anna", shots: bool = True,
     walk.release()
     yield walk.wait(ViewName.SIGN_RECEIPT)
     if shots:
-        yield walk.shoot("sign-receipt")
+        yield from walk.shoot("sign-receipt")
     yield from d.type_pin(GOOD_PIN)
     yield walk.wait(ViewName.DONE)
     if shots:
-        yield walk.shoot("done")
+        yield from walk.shoot("done")
     yield d.remove_card()
     yield from back_home(walk)
 
@@ -221,7 +223,7 @@ def refused_card(walk: Walk) -> Steps:
     yield from choose(walk, "activation")
     yield d.insert_card(demo_holder("cecilia", walk.today).card_number)
     yield walk.wait(ViewName.CARD_RECORD, lambda v: v.error is not None)
-    yield walk.shoot("card-refused")
+    yield from walk.shoot("card-refused")
     yield d.remove_card()
     yield from back_home(walk)
 
@@ -232,7 +234,7 @@ def card_check(walk: Walk) -> Steps:
     yield from choose(walk, "card_check")
     yield d.insert_card(demo_holder("eva", walk.today).card_number)
     yield walk.wait(ViewName.CARD_INFO)
-    yield walk.shoot("card-info")
+    yield from walk.shoot("card-info")
     yield d.remove_card()
     yield walk.act("done")
     yield walk.wait(ViewName.CARD_INFO, lambda v: v.actions == ("home",))
@@ -248,10 +250,10 @@ def change_pin_cancelled(walk: Walk) -> Steps:
     yield walk.act("continue")
     yield walk.wait(ViewName.PIN_CURRENT)
     yield from d.type_pin(DEMO_ACTIVE_PIN[:3], submit=False)
-    yield walk.shoot("pin-current")
+    yield from walk.shoot("pin-current")
     yield walk.act("cancel")
     yield walk.wait(ViewName.ERROR)
-    yield walk.shoot("visit-cancelled")
+    yield from walk.shoot("visit-cancelled")
     yield d.remove_card()
     yield from back_home(walk)
 
@@ -284,7 +286,7 @@ def card_removed(walk: Walk) -> Steps:
     yield walk.wait(ViewName.DOCUMENT_CHECK)
     yield d.remove_card()
     yield walk.wait(ViewName.ERROR)
-    yield walk.shoot("card-removed")
+    yield from walk.shoot("card-removed")
     yield from back_home(walk)
 
 
@@ -296,14 +298,14 @@ def block(walk: Walk) -> Steps:
     yield walk.wait(ViewName.CARD_RECORD)
     yield walk.act("continue")
     yield walk.wait(ViewName.BLOCK_REASON)
-    yield walk.shoot("block-reason")
+    yield from walk.shoot("block-reason")
     tap(next(b for b in d.screen().ids.reasons.children if b.action == "lost"))
     yield d.frames(1)
     yield walk.wait(ViewName.BLOCK_CONFIRM)
-    yield walk.shoot("block-confirm")
+    yield from walk.shoot("block-confirm")
     yield walk.act("confirm")
     yield walk.wait(ViewName.DONE)
-    yield walk.shoot("block-done")
+    yield from walk.shoot("block-done")
     yield d.remove_card()
     yield from back_home(walk)
 
@@ -316,7 +318,7 @@ def idle_warning(walk: Walk) -> Steps:
     app.session.wind_idle_clock(app.settings.ui.idle_timeout_s - 9)
     yield d.until(lambda: app.idle_warning is not None and app.idle_warning.parent is not None)
     yield d.frames(3)
-    yield walk.shoot("idle-warning")
+    yield from walk.shoot("idle-warning")
     tap(app.idle_warning.ids.stay)
     yield d.until(lambda: app.idle_warning.parent is None)
     yield walk.wait(ViewName.INSERT_CARD)
@@ -335,7 +337,7 @@ def sign_out_and_fail(walk: Walk) -> Steps:
     yield walk.wait(ViewName.ADMIN_SIGN_IN, lambda v: v.params.get("stage") == "pin")
     yield from d.type_pin("000000")
     yield walk.wait(ViewName.ADMIN_SIGN_IN, lambda v: v.error is not None)
-    yield walk.shoot("admin-wrong-pin")
+    yield from walk.shoot("admin-wrong-pin")
     yield d.remove_card()
     yield walk.wait(ViewName.ADMIN_SIGN_IN, lambda v: v.params.get("stage") == "insert")
     lapsed = demo_admins(walk.today)[1]
@@ -343,7 +345,7 @@ def sign_out_and_fail(walk: Walk) -> Steps:
     yield walk.wait(ViewName.ADMIN_SIGN_IN, lambda v: v.params.get("stage") == "pin")
     yield from d.type_pin(lapsed.pin)
     yield walk.wait(ViewName.ADMIN_SIGN_IN, lambda v: v.error is not None)
-    yield walk.shoot("admin-not-authorised")
+    yield from walk.shoot("admin-not-authorised")
     yield d.remove_card()
 
 

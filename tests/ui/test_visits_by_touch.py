@@ -66,6 +66,9 @@ def test_rule_breaking_pin_and_wrong_confirmation_are_shown_in_words(kiosk: Harn
         walk = walk_of(kiosk, driver)
         yield from _to_pin_choice(kiosk, walk, "bertil")
         pad = driver.screen().ids.pad
+        actions = {getattr(w, "action", "") for w in kiosk.app.root.walk() if
+                   getattr(w, "action", "") and w.get_root_window() is not None}
+        seen["holder_actions"] = sorted(actions)
         yield from driver.type_pin(RULE_BREAKING_PIN[:4], submit=False)
         assert pad.typed == 4 and pad.ids.dots.typed == 4  # four filled dots
         seen["typing"] = kiosk.texts()
@@ -88,6 +91,7 @@ def test_rule_breaking_pin_and_wrong_confirmation_are_shown_in_words(kiosk: Harn
 
     kiosk.run(script, timeout_s=90)
     assert "Säkerhetskod med 6 siffror" in seen["typing"]
+    assert seen["holder_actions"] == ["cancel"]  # no way from the holder's screen to admin
     rule_texts = " ".join(seen["rule"])
     code, message_key, next_key = seen["rule_keys"]
     assert code == "pin_rule" and message_key.endswith(".sequence")  # 123456 is a run
