@@ -1,0 +1,133 @@
+"""The shell around the flow, without Kivy: events in, effects on workers, stale results out."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from kiosk.settings import UiSettings
+from kiosk.visit.base import Effect, Event, Step, View, ViewName
+from screens.session import DeskSession, Shown
+
+
+class Clock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class RecordingFlow:
+    """A flow double at the shell's boundary: asks for one effect per 'work' event."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.wiped = False
+
+    def start(self, at: datetime) -> Step:
+        return Step(View(ViewName.INSERT_CARD, "t"))
+
+    def handle(self, event: Event) -> Step:
+        self.events.append(event)
+        if event.kind == "work":
+            return Step(View(ViewName.WORKING, "t"), (Effect("slow", {}),))
+        return Step(View(ViewName.CARD_RECORD, "t"))
+
+    def wipe(self) -> None:
+        self.wiped = True
+
+
+class Shell:
+    def __init__(self, ui: UiSettings | None = None) -> None:
+        self.flows: list[RecordingFlow] = []
+        self.shown: list[Shown] = []
+        self.posted: list[Callable[[], None]] = []
+        self.release = threading.Event()
+        self.ran = threading.Event()
+        self.now = 1000.0
+
+        def make_flow() -> RecordingFlow:
+            self.flows.append(RecordingFlow())
+            return self.flows[-1]
+
+        def run_effect(effect: Effect) -> Event:
+            self.ran.set()
+            self.release.wait(5)
+            return Event("effect_done", datetime.now(UTC), {"effect": effect.kind})
+
+        self.session = DeskSession(
+            make_flow=make_flow, clock=Clock(), run_effect=run_effect,
+            post=self.posted.append, show=self.shown.append,
+            ui=ui or UiSettings(idle_timeout_s=90, idle_warning_s=15),
+            monotonic=lambda: self.now,
+        )
+
+    def settle(self) -> None:
+        """Let the worker finish and run what it posted to the 'UI thread'."""
+        self.release.set()
+        for _ in range(100):
+            if self.posted:
+                break
+            threading.Event().wait(0.01)
+        while self.posted:
+            self.posted.pop(0)()
+
+
+def test_effect_outcome_goes_back_into_the_same_flow() -> None:
+    shell = Shell()
+    shell.session.begin()
+    shell.session.send("work")
+    assert shell.ran.wait(5)
+    assert shell.session.busy == 1
+    shell.settle()
+    flow = shell.flows[0]
+    assert [e.kind for e in flow.events] == ["work", "effect_done"]
+    assert shell.session.busy == 0
+
+
+def test_outcome_of_a_replaced_flow_is_dropped_and_the_old_flow_wiped() -> None:
+    shell = Shell()
+    shell.session.begin()
+    shell.session.send("work")
+    assert shell.ran.wait(5)
+    shell.session.begin()  # e.g. after a flow failure: a new flow
+    shell.settle()
+    old, new = shell.flows
+    assert old.wiped
+    assert [e.kind for e in old.events] == ["work"]
+    assert new.events == []
+
+
+def test_idle_timeout_never_cuts_off_a_running_effect_then_ends_the_visit() -> None:
+    shell = Shell()
+    shell.session.begin()
+    shell.session.send("continue")  # a CARD_RECORD view: idle applies
+    shell.now += 80
+    assert shell.session.idle_seconds_left() == 10
+    shell.session.send("work")
+    shell.now += 200
+    assert shell.session.idle_seconds_left() is None  # busy
+    shell.session.tick()
+    assert shell.flows[0].events[-1].kind == "work"
+    shell.settle()  # the effect ends; the idle clock restarts from its outcome
+    shell.session.tick()
+    assert shell.flows[0].events[-1].kind == "effect_done"
+    shell.now += 91
+    shell.session.tick()
+    assert shell.flows[0].events[-1].kind == "idle_timeout"
+    assert shell.session.notice == "ui.idle.ended"
+
+
+def test_visit_buttons_become_choose_visit_events() -> None:
+    shell = Shell()
+    shell.session.begin()
+    shell.session.action("visit:block")
+    event = shell.flows[0].events[-1]
+    assert (event.kind, event.data) == ("choose_visit", {"kind": "block"})
+
+
+def test_shutdown_wipes_the_flow() -> None:
+    shell = Shell()
+    shell.session.begin()
+    shell.session.shutdown()
+    assert shell.flows[0].wiped
+    assert shell.session.flow is None
