@@ -349,6 +349,22 @@ def sign_out_and_fail(walk: Walk) -> Steps:
     yield d.remove_card()
 
 
+def portal_down(walk: Walk) -> Steps:
+    """The demo portal stops: the administrator's authorisation cannot be checked."""
+    d = walk.driver
+    running = getattr(d.app.services, "running_portal", None)
+    if running is None:
+        return
+    running.stop()
+    admin = demo_admins(walk.today)[0]
+    yield d.insert_card(admin.card_number)
+    yield walk.wait(ViewName.ADMIN_SIGN_IN, lambda v: v.params.get("stage") == "pin")
+    yield from d.type_pin(admin.pin)
+    yield walk.wait(ViewName.ADMIN_SIGN_IN, lambda v: v.error is not None)
+    yield from walk.shoot("portal-unreachable")
+    yield d.remove_card()
+
+
 def full_tour(walk: Walk) -> Steps:
     """Every screen of every visit, and the main error screens."""
     yield from sign_in(walk)
@@ -360,6 +376,7 @@ def full_tour(walk: Walk) -> Steps:
     yield from card_removed(walk)
     yield from idle_warning(walk)
     yield from sign_out_and_fail(walk)
+    yield from portal_down(walk)
 
 
 def demo_visit(walk: Walk) -> Steps:

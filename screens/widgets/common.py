@@ -76,6 +76,21 @@ class ActionRow(BoxLayout):
                 button.width = self.button_width
             button.bind(on_release=self._pressed)
             self.add_widget(button)
+        self._fit()
+
+    def on_size(self, *_args: object) -> None:
+        """Buttons share a narrow row instead of running past its end."""
+        self._fit()
+
+    def _fit(self) -> None:
+        if self.orientation != "horizontal":
+            return
+        buttons = [c for c in self.children if isinstance(c, KioskButton)]
+        if not buttons:
+            return
+        room = (self.width - self.spacing * len(buttons)) / len(buttons)
+        for button in buttons:
+            button.width = max(1.0, min(self.button_width, room))
 
     def _pressed(self, button: KioskButton) -> None:
         if self.handler is not None:
