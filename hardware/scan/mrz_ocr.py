@@ -486,14 +486,15 @@ class MrzReader:
     def read(self, image: Image8) -> MrzRead | None:
         """The MRZ lines of a BGR or grey frame, or None when no MRZ was found."""
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        fallback: MrzRead | None = None
         for box in find_mrz_bands(gray):
             band = level_band(gray, box)
-            read = self.read_band(band)
-            if read is None:
-                read = self.read_band(cv2.rotate(band, cv2.ROTATE_180))
-            if read is not None:
-                return read
-        return None
+            for turned in (band, cv2.rotate(band, cv2.ROTATE_180)):  # held upside down?
+                read = self.read_band(turned)
+                if read is not None and self._choose([read.lines]) is not None:
+                    return read
+                fallback = fallback or read
+        return fallback  # lines that do not pass yet: the consensus will say so
 
     def read_band(self, band: Image8) -> MrzRead | None:
         """Read a levelled band; None when it does not hold 2-3 grid-aligned lines."""

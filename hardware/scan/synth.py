@@ -188,6 +188,31 @@ def desk_background(size: tuple[int, int], seed: int = 0) -> Image8:
     return np.clip(desk, 0, 255).astype(np.uint8)
 
 
+def placed_corners(doc_size: tuple[int, int], frame_size: tuple[int, int],
+                   look: Degradation, seed: int = 0) -> NDArray[np.float32]:
+    """Where ``place`` puts a document's four corners in the frame."""
+    rng = np.random.default_rng(seed)
+    width, height = frame_size
+    doc_w, doc_h = doc_size
+    corners = np.array([[0, 0], [doc_w, 0], [doc_w, doc_h], [0, doc_h]], dtype=np.float32)
+    centred = corners - np.array([doc_w / 2, doc_h / 2], dtype=np.float32)
+    theta = np.deg2rad(look.angle)
+    rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    jitter = rng.uniform(-1, 1, (4, 2)) * look.perspective * np.array([doc_w, doc_h])
+    centre = np.array([width / 2 + look.offset[0] * width, height / 2 + look.offset[1] * height])
+    placed: NDArray[np.float32] = ((centred + jitter) @ rotation.T + centre).astype(np.float32)
+    return placed
+
+
+def fits(document: Image8, frame_size: tuple[int, int], look: Degradation, seed: int = 0
+         ) -> bool:
+    """Whether the whole document is in view (a kiosk's guide asks for that)."""
+    doc_h, doc_w = document.shape[:2]
+    corners = placed_corners((doc_w, doc_h), frame_size, look, seed)
+    return bool((corners >= 0).all() and (corners[:, 0] < frame_size[0]).all()
+                and (corners[:, 1] < frame_size[1]).all())
+
+
 def place(
     document: Image8,
     frame_size: tuple[int, int] = (1280, 720),
@@ -195,16 +220,9 @@ def place(
     seed: int = 0,
 ) -> Image8:
     """Put ``document`` on a desk in a frame of ``frame_size`` as a camera would see it."""
-    rng = np.random.default_rng(seed)
-    width, height = frame_size
     doc_h, doc_w = document.shape[:2]
     corners = np.array([[0, 0], [doc_w, 0], [doc_w, doc_h], [0, doc_h]], dtype=np.float32)
-    centred = corners - np.array([doc_w / 2, doc_h / 2], dtype=np.float32)
-    theta = np.deg2rad(look.angle)
-    rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
-    jitter = rng.uniform(-1, 1, (4, 2)) * look.perspective * np.array([doc_w, doc_h])
-    centre = np.array([width / 2 + look.offset[0] * width, height / 2 + look.offset[1] * height])
-    target = ((centred + jitter) @ rotation.T + centre).astype(np.float32)
+    target = placed_corners((doc_w, doc_h), frame_size, look, seed)
     matrix = cv2.getPerspectiveTransform(corners, target)
     frame = desk_background(frame_size, seed)
     warped = cv2.warpPerspective(document, matrix, frame_size, flags=cv2.INTER_AREA)

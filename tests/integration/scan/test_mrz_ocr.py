@@ -94,3 +94,19 @@ def test_demo_samples_match_the_demo_cast(mrz_reader: MrzReader) -> None:
     assert result.personnummer.normalised == anna.personnummer
     assert result.document_number == anna.document_number
     assert result.expiry_date.year >= 2036
+
+
+def test_check_digits_miss_some_letter_digit_swaps() -> None:
+    from hardware.scan.mrz_ocr import _check_digit_notices
+
+    assert not _check_digit_notices("8", "S")  # S = 28: same weight mod 10
+    assert not _check_digit_notices("6", "G")
+    assert _check_digit_notices("7", "Z")
+    assert _check_digit_notices("0", "O")
+
+
+def test_a_document_held_upside_down_is_read(mrz_reader: MrzReader) -> None:
+    lines = td1()
+    upside_down = [np.ascontiguousarray(np.rot90(frame, 2)) for frame in frames(lines, 6)]
+    accepted, _ = accept(mrz_reader, upside_down)
+    assert accepted == lines

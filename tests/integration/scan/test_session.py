@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 import pytest
 
 from hardware.camera.mjpeg_server import MjpegServer
-from hardware.camera.sources import BUILTIN_SAMPLES, FolderSource, MjpegSource
+from hardware.camera.sources import BUILTIN_SAMPLES, FileSource, FolderSource, MjpegSource
 from hardware.scan.scanner import FrameScanner
 from hardware.scan.session import ScanSession, ScanUpdate
 from hardware.scan.synth import SAMPLE_FILES
@@ -125,3 +126,29 @@ def test_camera_gone_is_reported_once_and_recovery_too(scanner: FrameScanner) ->
         session.stop()
         source.stop()
         server.stop()
+
+
+def test_video_file_of_a_licence_becomes_evidence(scanner: FrameScanner, tmp_path: Path) -> None:
+    frame = sample(SAMPLE_FILES[2])
+    path = tmp_path / "licence.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 10,
+                             (frame.shape[1], frame.shape[0]))
+    assert writer.isOpened()
+    blank = np.full_like(frame, 90)
+    for image in (blank, blank, frame, frame, frame):  # the licence comes into view
+        writer.write(image)
+    writer.release()
+    source = FileSource(str(path), CameraSettings())
+    source.start()
+    listener = Listener()
+    session = ScanSession(source, scanner, listener, ScannerSettings(mrz=False),
+                          today=lambda: ON)
+    session.start()
+    try:
+        update = listener.wait("evidence")
+    finally:
+        session.stop()
+        source.stop()
+    assert update.evidence is not None
+    assert update.evidence.doc_type is DocumentType.DRIVING_LICENCE
+    assert update.barcodes[0].format == "QRCode"
