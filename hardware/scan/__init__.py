@@ -1,0 +1,1 @@
+"""Document scanning: barcodes, MRZ OCR, the live scan loop and synthetic documents."""

@@ -326,8 +326,8 @@ def sample_documents(on: date = SAMPLE_DATE) -> dict[str, Image8]:
             ("1.", eva.surname.upper()),
             ("2.", eva.given_names.upper()),
             ("4b.", f"{SAMPLE_EXPIRY:%Y-%m-%d}"),
-            ("4d.", f"{pnr[:8]}-{pnr[8:]}"),
-            ("5.", eva.document_number),
+            ("4d.", eva.document_number),
+            ("5.", f"{pnr[:8]}-{pnr[8:]}"),  # DOMAIN.md: field 5 holds the personnummer
         ],
         px_per_mm=9.0,
         seed=13,
