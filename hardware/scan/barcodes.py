@@ -76,9 +76,8 @@ class ZxingDecoder:
             )
         self._zx = zxingcpp
         self.formats = tuple(formats)
-        self._wanted = zxingcpp.barcode_formats_from_str(
-            ",".join(ZXING_FORMATS[f] for f in formats)
-        )
+        # kept as text: a zxing-cpp object alive at interpreter exit is reported as a leak
+        self._wanted = ",".join(ZXING_FORMATS[f] for f in formats)
 
     def decode(self, gray: Image8, thorough: bool = False) -> list[BarcodeRead]:
         """Codes in ``gray`` of the configured formats."""
@@ -87,7 +86,7 @@ class ZxingDecoder:
         try:
             found = self._zx.read_barcodes(
                 gray,
-                formats=self._wanted,
+                formats=self._zx.barcode_formats_from_str(self._wanted),
                 try_rotate=thorough,
                 try_invert=thorough,
                 try_downscale=True,
