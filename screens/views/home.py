@@ -15,6 +15,9 @@ class HomeScreen(KioskScreen):
     def render_parts(self, view: View, ctx: ScreenContext, new_view: bool) -> None:
         """Visit buttons from the view's actions."""
         grid = self.ids.visits
+        labels = [(a, action_label(a, ctx.lang)) for a in visit_actions(view)]
+        if labels == [(b.action, b.text) for b in reversed(grid.children)]:
+            return  # the same buttons: keep them
         grid.clear_widgets()
         for action in visit_actions(view):
             button = KioskButton(text=action_label(action, ctx.lang),

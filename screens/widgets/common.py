@@ -104,14 +104,27 @@ class FactsTable(GridLayout):
     rows_before_pairs = NumericProperty(6)  # more rows than this: two label/value pairs a row
 
     def on_rows_data(self, _instance: object, rows: list[tuple[str, str]]) -> None:
-        """Rebuild the rows."""
-        self.clear_widgets()
+        """Show the rows, reusing the label widgets (no new widgets per visit)."""
         pairs = len(rows) > self.rows_before_pairs
         self.cols = 4 if pairs else 2
         label_x, value_x = (0.2, 0.3) if pairs else (0.38, 0.62)
-        for label, value in rows:
-            self.add_widget(FactLabel(text=label, bold=True, size_hint_x=label_x))
-            self.add_widget(FactLabel(text=value, size_hint_x=value_x))
+        while len(self._pool) < 2 * len(rows):
+            self._pool.append(FactLabel())
+        self.clear_widgets()
+        for index, (label, value) in enumerate(rows):
+            name, shown = self._pool[2 * index], self._pool[2 * index + 1]
+            name.text, name.bold, name.size_hint_x = label, True, label_x
+            shown.text, shown.bold, shown.size_hint_x = value, False, value_x
+            self.add_widget(name)
+            self.add_widget(shown)
+
+    @property
+    def _pool(self) -> list[FactLabel]:
+        pool: list[FactLabel] | None = self.__dict__.get("_labels")
+        if pool is None:
+            pool = []
+            self.__dict__["_labels"] = pool
+        return pool
 
 
 class FactLabel(WrapLabel):

@@ -46,23 +46,24 @@ class PinDots(Widget):
 
         from screens.theme import COLOURS
 
-        self.canvas.clear()
         count = max(int(self.total), int(self.typed))
-        if count <= 0:
-            return
-        d = min(self.height * 0.7, self.width / (count * 1.8))
+        dots: list[tuple[Color, Ellipse, Color, Line]] = self.__dict__.setdefault("_dots", [])
+        while len(dots) < count:  # instructions are made once and then only moved
+            with self.canvas:
+                dots.append((Color(*COLOURS["dot"]), Ellipse(), Color(*COLOURS["dot_empty"]),
+                             Line(width=2)))
+        d = min(self.height * 0.7, self.width / (max(count, 1) * 1.8))
         gap = d * 0.8
         x0 = self.center_x - (count * d + (count - 1) * gap) / 2
         y = self.center_y - d / 2
-        with self.canvas:
-            for i in range(count):
-                x = x0 + i * (d + gap)
-                if i < self.typed:
-                    Color(*COLOURS["dot"])
-                    Ellipse(pos=(x, y), size=(d, d))
-                else:
-                    Color(*COLOURS["dot_empty"])
-                    Line(ellipse=(x, y, d, d), width=2)
+        for i, (fill_colour, fill, ring_colour, ring) in enumerate(dots):
+            shown = i < count
+            filled = shown and i < self.typed
+            fill_colour.a = 1.0 if filled else 0.0
+            ring_colour.a = 1.0 if shown and not filled else 0.0
+            x = x0 + i * (d + gap)
+            fill.pos, fill.size = (x, y), (d, d)
+            ring.ellipse = (x, y, d, d)
 
 
 class PinKey(Button):
@@ -86,19 +87,24 @@ class PinPad(BoxLayout):
     handler = ObjectProperty(None, allownone=True)
 
     def layout_keys(self, shuffled: bool) -> None:
-        """Lay the keys out (again): a new shuffle for each new PIN entry."""
+        """Lay the faces out (again): a new shuffle for each new PIN entry.
+
+        The twelve keys are made once and only get new faces: widgets made per entry
+        would each leave bindings behind on the app's properties.
+        """
         grid = self.ids.keypad
-        grid.clear_widgets()
-        for face in key_layout(shuffled):
+        if not grid.children:
+            for _ in range(12):
+                key = PinKey()
+                key.bind(on_press=self._pressed)
+                grid.add_widget(key)
+            self.ids.submit.bind(on_press=self._pressed)
+        keys = list(reversed(grid.children))
+        for key, face in zip(keys, key_layout(shuffled), strict=True):
             if face in ("clear", "back"):
-                key = PinKey(kind=face)
-                key.text = self.clear_text if face == "clear" else self.back_text
+                key.kind, key.digit = face, ""
             else:
-                key = PinKey(kind="digit", digit=face, text=face)
-            key.bind(on_press=self._pressed)
-            grid.add_widget(key)
-        self.ids.submit.unbind(on_press=self._pressed)
-        self.ids.submit.bind(on_press=self._pressed)
+                key.kind, key.digit, key.text = "digit", face, face
         self.on_clear_text()
 
     def on_clear_text(self, *_args: object) -> None:
