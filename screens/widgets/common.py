@@ -58,6 +58,11 @@ class ActionRow(BoxLayout):
     button_width = NumericProperty(300)
     _shown: list[tuple[str, ...]] | None = None
 
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self._buttons: list[KioskButton] = []
+        self._spacer = Widget()
+
     def set_actions(self, actions: Sequence[tuple[str, str, str]]) -> None:
         """Replace the buttons with (action, label, role) triples (kept if unchanged)."""
         wanted = [tuple(a) for a in actions]
@@ -68,13 +73,14 @@ class ActionRow(BoxLayout):
         row = self.orientation == "horizontal"
         ordered = sorted(actions, key=lambda a: a[2] == "primary") if row else list(actions)
         if row:
-            self.add_widget(Widget())  # buttons sit at the right, the main one last
-        for action, label, role in ordered:
-            button = KioskButton(text=label, role=role, action=action)
-            if row:
-                button.size_hint_x = None
-                button.width = self.button_width
+            self.add_widget(self._spacer)  # buttons sit at the right, the main one last
+        while len(self._buttons) < len(ordered):  # made once, reused: see FactsTable
+            button = KioskButton()
             button.bind(on_release=self._pressed)
+            self._buttons.append(button)
+        for button, (action, label, role) in zip(self._buttons, ordered, strict=False):
+            button.text, button.role, button.action = label, role, action
+            button.size_hint_x = None if row else 1
             self.add_widget(button)
         self._fit()
 
@@ -103,6 +109,10 @@ class FactsTable(GridLayout):
     rows_data = ListProperty([])
     rows_before_pairs = NumericProperty(6)  # more rows than this: two label/value pairs a row
 
+    def __init__(self, **kwargs: object) -> None:
+        self._pool: list[FactLabel] = []  # before super(): kv may set rows_data
+        super().__init__(**kwargs)
+
     def on_rows_data(self, _instance: object, rows: list[tuple[str, str]]) -> None:
         """Show the rows, reusing the label widgets (no new widgets per visit)."""
         pairs = len(rows) > self.rows_before_pairs
@@ -118,13 +128,6 @@ class FactsTable(GridLayout):
             self.add_widget(name)
             self.add_widget(shown)
 
-    @property
-    def _pool(self) -> list[FactLabel]:
-        pool: list[FactLabel] | None = self.__dict__.get("_labels")
-        if pool is None:
-            pool = []
-            self.__dict__["_labels"] = pool
-        return pool
 
 
 class FactLabel(WrapLabel):

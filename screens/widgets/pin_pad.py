@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
@@ -38,6 +39,7 @@ class PinDots(Widget):
     total = NumericProperty(6)
 
     def __init__(self, **kwargs: object) -> None:
+        self._dots: list[tuple[Any, Any, Any, Any]] = []  # (fill colour, dot, ring colour, ring)
         super().__init__(**kwargs)
         self.bind(typed=self._draw, total=self._draw, pos=self._draw, size=self._draw)
 
@@ -47,7 +49,7 @@ class PinDots(Widget):
         from screens.theme import COLOURS
 
         count = max(int(self.total), int(self.typed))
-        dots: list[tuple[Color, Ellipse, Color, Line]] = self.__dict__.setdefault("_dots", [])
+        dots = self._dots
         while len(dots) < count:  # instructions are made once and then only moved
             with self.canvas:
                 dots.append((Color(*COLOURS["dot"]), Ellipse(), Color(*COLOURS["dot_empty"]),
