@@ -39,6 +39,7 @@ Image8 = NDArray[Any]  # an OpenCV image (uint8, grey or BGR)
 MRZ_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
 LINE_LENGTHS = {3: (30,), 2: (44, 36)}  # lines in the zone -> possible characters per line
 LOCATE_WIDTH = 640  # the frame is searched at this width
+UPRIGHT_FIT = 0.75  # glyphs matching OCR-B this well are the right way up
 BAND_WIDTH = 1100  # a narrower MRZ band is enlarged to this width before reading
 CELL_SIZE = (20, 28)  # template comparison size (width, height)
 FILLER_SCORE = 0.55  # template score above which a cell is a filler '<'
@@ -448,6 +449,23 @@ def _relative_heights(ink: Image8, grids: Sequence[LineGrid]) -> list[list[float
     return [[h / tall if h is not None and tall > 0 else None for h in row] for row in measured]
 
 
+def _template_fit(band: Image8) -> float:
+    """How well a band's glyphs match OCR-B (mean best score); 0 without an MRZ grid."""
+    grids = line_grids(ink_mask(band))
+    if not grids:
+        return 0.0
+    return float(np.mean([template_match(band, g).scores.max(axis=1).mean() for g in grids]))
+
+
+def upright(band: Image8) -> Image8:
+    """The band turned the right way up: a document may be held upside down."""
+    fit = _template_fit(band)
+    if fit >= UPRIGHT_FIT:
+        return band
+    turned = cv2.rotate(band, cv2.ROTATE_180)
+    return np.asarray(turned) if _template_fit(turned) > fit else band
+
+
 def first_repairable(candidates: Sequence[tuple[str, ...]]) -> tuple[str, ...] | None:
     """The first reading whose check digits pass after position-based repair."""
     for lines in candidates:
@@ -488,12 +506,10 @@ class MrzReader:
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         fallback: MrzRead | None = None
         for box in find_mrz_bands(gray):
-            band = level_band(gray, box)
-            for turned in (band, cv2.rotate(band, cv2.ROTATE_180)):  # held upside down?
-                read = self.read_band(turned)
-                if read is not None and self._choose([read.lines]) is not None:
-                    return read
-                fallback = fallback or read
+            read = self.read_band(upright(level_band(gray, box)))
+            if read is not None and self._choose([read.lines]) is not None:
+                return read
+            fallback = fallback or read
         return fallback  # lines that do not pass yet: the consensus will say so
 
     def read_band(self, band: Image8) -> MrzRead | None:
