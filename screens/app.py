@@ -91,6 +91,7 @@ class KioskApp(App):
         self.title = tr("ui.app.name", self.lang)
         self.session: DeskSession | None = None
         self.screens: dict[str, KioskScreen] = {}
+        self.current_name = ""
         self.idle_warning: IdleWarning | None = None
         self.demo_panel: DemoPanel | None = None
         self.reader_pin_pad = False
@@ -109,11 +110,8 @@ class KioskApp(App):
         Window.clearcolor = COLOURS["background"]
         self._rescale()
         root = KioskRoot()
-        manager = root.ids.manager
         for name, cls in screen_classes().items():
-            screen = cls(name=name.value, view_name=name.value)
-            self.screens[name.value] = screen
-            manager.add_widget(screen)
+            self.screens[name.value] = cls(name=name.value, view_name=name.value)
         if self.demo:
             self.demo_panel = DemoPanel(
                 insert_handler=self.demo_insert, remove_handler=self.demo_remove
@@ -223,9 +221,7 @@ class KioskApp(App):
         screen = self.screens[shown.view.name.value]
         self.shown_frame = Clock.frames
         screen.render(shown, self.context())
-        manager = self.root.ids.manager if self.root else None
-        if manager is not None and manager.current != screen.name:
-            manager.current = screen.name
+        self._bring_up(screen)
         self._refresh_chrome()
 
     def _camera_for(self, name: ViewName) -> None:
@@ -272,7 +268,24 @@ class KioskApp(App):
 
     def current_screen(self) -> KioskScreen:
         """The screen on display."""
-        return self.screens[self.root.ids.manager.current]
+        return self.screens[self.current_name]
+
+    def _bring_up(self, screen: KioskScreen) -> None:
+        """Exactly one screen in the window: the old one leaves before the new one enters.
+
+        (A ScreenManager switched twice within one transition can leave the old screen
+        in the tree, drawn under the new one.)
+        """
+        if self.root is None or self.current_name == screen.name:
+            return
+        stage = self.root.ids.stage
+        old = self.screens.get(self.current_name)
+        if old is not None and old.parent is not None:
+            old.parent.remove_widget(old)
+            old.dispatch("on_leave")
+        stage.add_widget(screen)
+        self.current_name = screen.name
+        screen.dispatch("on_enter")
 
     def switch_language(self) -> None:
         """Swedish <-> English; the current view is drawn again in the other language."""

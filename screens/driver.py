@@ -57,6 +57,47 @@ class EffectGate:
         return self._run_effect(effect)
 
 
+def _ancestor(older: Widget, widget: Widget) -> bool:
+    """Whether ``older`` contains ``widget``."""
+    node = widget.parent
+    while node is not None and node is not node.parent:
+        if node is older:
+            return True
+        node = getattr(node, "parent", None)
+    return False
+
+
+def _clipped(widget: Widget, box: tuple[float, float, float, float]
+             ) -> tuple[float, float, float, float] | None:
+    """The box as seen through every ScrollView around the widget (they clip); None if hidden."""
+    from kivy.uix.scrollview import ScrollView
+
+    x0, y0, x1, y1 = box
+    node = widget.parent
+    while node is not None and node is not getattr(node, "parent", None):
+        if isinstance(node, ScrollView):
+            sx, sy = node.to_window(node.x, node.y)
+            x0, y0 = max(x0, sx), max(y0, sy)
+            x1, y1 = min(x1, sx + node.width), min(y1, sy + node.height)
+            if x1 - x0 <= 2 or y1 - y0 <= 2:
+                return None
+        node = getattr(node, "parent", None)
+    return (x0, y0, x1, y1)
+
+
+def _visible(widget: Widget) -> bool:
+    """Drawn with some size and not hidden by its own or a parent's opacity."""
+    if widget.width <= 1 or widget.height <= 1:
+        return False
+    node: Any = widget
+    while node is not None:
+        if getattr(node, "opacity", 1) <= 0:
+            return False
+        parent = getattr(node, "parent", None)
+        node = parent if parent is not node else None
+    return True
+
+
 def tap(widget: Widget) -> None:
     """A real touch down and up at the widget's centre."""
     from kivy.tests.common import UnitTestTouch
@@ -206,6 +247,30 @@ class Driver:
 
         Clock.schedule_once(arm, 0)
         return lambda: bool(done)
+
+    # --- layout checks ------------------------------------------------------------------
+
+    def overlapping_texts(self) -> list[tuple[str, str]]:
+        """Pairs of visible texts on the app's window whose boxes overlap (layout faults)."""
+        boxes = []
+        for widget in self.app.root.walk(restrict=True):
+            text = getattr(widget, "text", None)
+            if not isinstance(text, str) or not text.strip() or not _visible(widget):
+                continue
+            x, y = widget.to_window(widget.x, widget.y)
+            box = _clipped(widget, (x, y, x + widget.width, y + widget.height))
+            if box is not None:
+                boxes.append((widget, text, *box))
+        found = []
+        for i, (a, ta, ax0, ay0, ax1, ay1) in enumerate(boxes):
+            for b, tb, bx0, by0, bx1, by1 in boxes[i + 1:]:
+                if _ancestor(a, b) or _ancestor(b, a):
+                    continue
+                overlap_x = min(ax1, bx1) - max(ax0, bx0)
+                overlap_y = min(ay1, by1) - max(ay0, by0)
+                if overlap_x > 2 and overlap_y > 2:
+                    found.append((ta[:60], tb[:60]))
+        return found
 
     # --- finding widgets ----------------------------------------------------------------
 

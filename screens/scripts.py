@@ -33,6 +33,7 @@ class Walk:
         self.today = today or date.today()
         self.count = 0
         self.names: list[str] = []
+        self.problems: list[str] = []  # overlapping texts found when photographing
 
     def shoot(self, name: str) -> Generator[Condition, None, None]:
         """Photograph the screen as ``NN-name.png`` once a pressed key has faded."""
@@ -41,6 +42,8 @@ class Walk:
         if self.out is None:
             return
         yield self.driver.pause(KEY_HIGHLIGHT_S)
+        for pair in self.driver.overlapping_texts():
+            self.problems.append(f"{name}: {pair[0]!r} overlaps {pair[1]!r}")
         yield self.driver.shot(self.out / f"{self.count:02d}-{name}.png")
 
     def wait(self, name: ViewName, check: Callable[[View], bool] | None = None) -> Condition:

@@ -51,13 +51,18 @@ def _run(settings: Any, state: Path, out: Path, lang: str, script_name: str) -> 
     app = build_app(with_language(settings, lang), state / "services", demo=True)
     walk_function = getattr(scripts, script_name)
 
+    walks: list[Walk] = []
+
     def script(driver: Any) -> Any:
-        return walk_function(Walk(driver, app.effect_gate, out))
+        walks.append(Walk(driver, app.effect_gate, out))
+        return walk_function(walks[-1])
 
     outcome = run_script(app, script)
     app.run()
     error = outcome[0] if outcome else RuntimeError("the app stopped early")
     count = len(list(out.glob("*.png")))
+    for problem in walks[0].problems if walks else ():
+        print(f"tour ({lang}): layout: {problem}", file=sys.stderr)
     if error is not None:
         print(f"tour ({lang}): stopped after {count} screenshots: {error}", file=sys.stderr)
         return 1

@@ -51,6 +51,19 @@ def test_tour_saves_every_screen_in_swedish_and_english(tmp_path: Path) -> None:
         assert any(n.endswith(f"-{name}.png") for n in swedish), name
     assert all(is_drawn(out / "sv" / n) for n in swedish)
     assert str(out.resolve()) in result.stdout
+    assert "layout:" not in result.stderr  # no overlapping texts on any screen
+
+
+def test_tour_fits_the_small_panel(tmp_path: Path) -> None:
+    out = tmp_path / "tour"
+    result = kiosk("--demo", "--tour", str(out), "--lang", "en", "--size", "800x480",
+                   tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    names = sorted((out / "en").glob("*.png"))
+    assert len(names) >= 25
+    with Image.open(names[0]) as image:
+        assert image.size == (800, 480)
+    assert "layout:" not in result.stderr
 
 
 def test_demo_without_display_runs_the_visit_and_says_where_the_screenshots_are(

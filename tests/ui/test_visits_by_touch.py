@@ -227,3 +227,22 @@ def test_shuffled_pad_keeps_every_digit_and_moves_them(kiosk: Harness) -> None:
     assert all(layout[9] == "clear" and layout[11] == "back" for layout in layouts)
     assert len(layouts) > 1
     assert tuple(key_layout(shuffled=False)) == (*"123456789", "clear", "0", "back")
+
+
+def test_layout_check_finds_overlapping_texts(kiosk: Harness) -> None:
+    from kivy.uix.floatlayout import FloatLayout
+    from kivy.uix.label import Label
+
+    from screens.driver import Driver
+
+    driver = Driver(kiosk.app)
+    assert driver.overlapping_texts() == []  # the sign-in screen is clean
+    layer = FloatLayout()
+    layer.add_widget(Label(text="första", size_hint=(None, None), size=(200, 50), pos=(10, 10)))
+    layer.add_widget(Label(text="andra", size_hint=(None, None), size=(200, 50), pos=(60, 30)))
+    kiosk.app.root.add_widget(layer)
+    try:
+        kiosk.pump(lambda: True)
+        assert ("första", "andra") in driver.overlapping_texts()
+    finally:
+        kiosk.app.root.remove_widget(layer)
