@@ -131,3 +131,26 @@ def test_shutdown_wipes_the_flow() -> None:
     shell.session.shutdown()
     assert shell.flows[0].wiped
     assert shell.session.flow is None
+
+
+class HomeFlow(RecordingFlow):
+    def start(self, at: datetime) -> Step:
+        return Step(View(ViewName.HOME, "t"))
+
+    def handle(self, event: Event) -> Step:
+        self.events.append(event)
+        return Step(View(ViewName.HOME, "t"))
+
+
+def test_home_gets_clock_events_so_the_sign_in_can_expire_untouched() -> None:
+    shell = Shell()
+    flow = HomeFlow()
+    shell.session._make_flow = lambda: flow
+    shell.session.begin()
+    shell.now += 5
+    shell.session.tick()
+    assert flow.events == []
+    shell.now += 6
+    shell.session.tick()
+    assert [e.kind for e in flow.events] == ["clock"]
+    assert shell.session.idle_seconds_left() is None  # HOME has nothing to lose
