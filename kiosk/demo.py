@@ -52,7 +52,9 @@ class DemoHolder:
         return f"{self.given_names} {self.surname}"
 
 
-DEMO_OFFICE = "Kortkontoret Demo"
+# The office id, as in settings kiosk.card_office (the packaged default), so that the
+# demo administrators are authorised at a kiosk running on the packaged defaults.
+DEMO_OFFICE = "demo-office"
 HSA_PREFIX = "SE2321000016-"
 # The PIN of Eva's card, which is Aktiv (demo only: the card change/check visits use it).
 DEMO_ACTIVE_PIN = "462951"

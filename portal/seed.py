@@ -56,13 +56,17 @@ def insert_card(
 
 
 def seed_demo(conn: sqlite3.Connection, today: date) -> int:
-    """Insert the demo cast (existing rows are left as they are); return rows added."""
+    """Insert the demo cast; existing cards are left as they are, admins are brought up to date."""
     added = 0
     now = datetime.now(UTC)
     for admin in demo.demo_admins(today):
         cursor = conn.execute(
-            "INSERT OR IGNORE INTO admins(hsa_id, name, card_office, training_valid_until) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO admins(hsa_id, name, card_office, training_valid_until) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT(hsa_id) DO UPDATE SET "
+            "card_office = excluded.card_office, "
+            "training_valid_until = excluded.training_valid_until "
+            "WHERE card_office != excluded.card_office "
+            "OR training_valid_until != excluded.training_valid_until",
             (admin.hsa_id, admin.name, demo.DEMO_OFFICE, admin.training_valid_until.isoformat()),
         )
         added += cursor.rowcount
