@@ -52,7 +52,8 @@ MASK = "********"
 def is_secret(path: str) -> bool:
     """Whether the setting at ``path`` is a secret to mask."""
     leaf = path.rsplit(".", 1)[-1].lower()
-    return path in SECRET_KEYS or any(part in leaf for part in SECRET_NAME_PARTS)
+    # the name's last word decides: client_key and api_token are secrets, min_key_mm is not
+    return path in SECRET_KEYS or leaf.rsplit("_", 1)[-1] in SECRET_NAME_PARTS
 
 
 def settings_mapping(settings: Settings, masked: bool = True) -> dict[str, Any]:
@@ -84,7 +85,7 @@ def report_error(error: ConfigError, lang: str) -> int:
         print(translate("fleet.config_invalid", lang), file=sys.stderr)
     print(f"  {error.detail}", file=sys.stderr)
     hint = error.data.get("hint")
-    if hint:
+    if hint and str(hint) not in error.detail:
         print(f"  {translate('fleet.hint', lang)}: {hint}", file=sys.stderr)
     return 1
 

@@ -1,0 +1,43 @@
+"""QA regressions: kioskctl config masking and hints, portal ping on broken settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from kiosk.cli import main
+from kiosk.cli.config import is_secret, settings_mapping
+from kiosk.settings import Settings
+
+
+def test_only_secret_names_are_masked() -> None:
+    assert is_secret("portal.api_token") and is_secret("portal.client_key")
+    assert not is_secret("ui.min_key_mm")
+    shown = settings_mapping(Settings())
+    assert shown["ui"]["min_key_mm"] == Settings().ui.min_key_mm
+
+
+def test_config_check_prints_the_did_you_mean_hint_once(
+    kiosk_env: Callable[[], dict[str, str]], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bad = tmp_path / "typo.toml"
+    bad.write_text('[portal]\nulr = "https://portal.example"\n')
+    assert main(["config", "check", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "portal.ulr" in err
+    assert err.count("did you mean 'portal.url'?") == 1
+
+
+def test_portal_ping_on_broken_settings_says_settings_not_unreachable(
+    kiosk_env: Callable[[], dict[str, str]], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[portal\nurl = "x"\n')
+    assert main(["--config", str(broken), "portal", "ping"]) == 1
+    out = capsys.readouterr().out
+    assert "could not be reached" not in out
+    assert "settings" in out.lower() and "not valid TOML" in out
