@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kiosk.errors import KioskError
+from kiosk.cli._fleet_common import cli_language
+from kiosk.errors import ConfigError, KioskError
 from kiosk.i18n import LANGUAGES, describe_error, translate
 
 
@@ -29,7 +30,8 @@ def register(subparsers: Any) -> None:
 
     ping = sub.add_parser("ping", help="check that this kiosk reaches its portal")
     ping.add_argument("--json", action="store_true", help="print one JSON object")
-    ping.add_argument("--lang", choices=LANGUAGES, default="sv", help="language of messages")
+    ping.add_argument("--lang", choices=LANGUAGES, default=cli_language(),
+                      help="language of messages (default: KIOSKCTL_LANG or sv)")
     ping.set_defaults(func=_ping)
 
 
@@ -60,8 +62,12 @@ def _ping(args: argparse.Namespace) -> int:
                               "next_step": next_step, "detail": exc.detail},
                              ensure_ascii=False))
         else:
-            print(translate("portal.ping.failed", args.lang, url=url))
+            # a settings error never reached the portal: say so instead of "unreachable"
+            if not isinstance(exc, ConfigError):
+                print(translate("portal.ping.failed", args.lang, url=url))
             print(f"{message} {next_step}")
+            if isinstance(exc, ConfigError):
+                print(f"({exc.detail})")
         return 1
     if args.json:
         print(json.dumps({"ok": True, "url": url, "portal_time": answer.get("time"),
