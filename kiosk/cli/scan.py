@@ -102,6 +102,8 @@ def scan_image(path: str, scanner: Any, today: date) -> dict[str, Any]:
     """Scan one image file; ``ok`` says whether something valid was read."""
     import cv2
 
+    if not Path(path).is_file():
+        return {"file": path, "ok": False, "unreadable": True, "missing": True}
     image = cv2.imread(path, cv2.IMREAD_COLOR)
     if image is None:
         return {"file": path, "ok": False, "unreadable": True}
@@ -138,7 +140,8 @@ def scan_image(path: str, scanner: Any, today: date) -> dict[str, Any]:
 def _print_human(result: dict[str, Any], lang: str) -> None:
     print(result["file"])
     if result.get("unreadable"):
-        print("  " + translate("scan.cli.unreadable", lang))
+        key = "scan.cli.missing" if result.get("missing") else "scan.cli.unreadable"
+        print("  " + translate(key, lang))
         return
     for code in result["barcodes"]:
         print(f"  {code['format']}: {code['text']}")
