@@ -37,7 +37,7 @@ def test_every_table_entry_is_translated(lang: str) -> None:
 
 def test_describe_error_fills_parameters() -> None:
     message, next_step = describe_error(errors.WrongPin(tries_left=2), "en")
-    assert message == "Wrong security code."
+    assert message == "Wrong PIN."
     assert next_step == "Try again. Tries left: 2."
 
 
