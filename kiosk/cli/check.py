@@ -83,6 +83,8 @@ def _emit(payload: dict[str, Any], code: int) -> int:
 def _invalid(error: InvalidInput, lang: str) -> int:
     field = str(error.data.get("field", ""))
     check = str(error.data.get("check", ""))
+    if check == "length" and error.data.get("length") == 0:
+        return _empty(field, lang)  # "at most 31 characters" would mislead about empty input
     payload = {
         "ok": False,
         "field": field,
@@ -97,7 +99,8 @@ def _invalid(error: InvalidInput, lang: str) -> int:
 def _empty(field: str, lang: str) -> int:
     return _emit(
         {"ok": False, "field": field, "check": "empty", "reason": f"no {field} given",
-         "message": translate("error.invalid_input", lang, detail=field)},
+         "message": translate("error.invalid_input", lang, detail=field),
+         "next_step": translate("next.check_and_retype", lang)},
         EXIT_UNUSABLE,
     )
 
