@@ -199,8 +199,14 @@ def _export(args: argparse.Namespace) -> int:
     if args.output:
         path = Path(args.output)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            print(translate("sync.export.unwritable", args.lang, path=str(path),
+                            error=exc.strerror or str(exc)), file=sys.stderr)
+            return EXIT_ERROR
         print(translate("sync.export.written", args.lang, path=str(path),
                         count=len(document["results"]), fingerprint=document["key_fingerprint"]))
     else:
