@@ -215,12 +215,23 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    path = args.file  # named in the message: the export or the key file, whichever failed
     try:
-        document = json.loads(Path(args.file).read_text(encoding="utf-8"))
-        trusted = Path(args.key).read_text(encoding="ascii") if args.key else None
+        raw = Path(path).read_bytes()
+        if args.key:
+            path = args.key
+            trusted: str | None = Path(path).read_text(encoding="ascii")
+        else:
+            trusted = None
     except (OSError, ValueError) as exc:
-        print(translate("sync.verify.unreadable", args.lang, path=args.file, error=str(exc)),
+        error = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(translate("sync.verify.unreadable", args.lang, path=path, error=error),
               file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        print(translate("sync.verify.format", args.lang))
         return EXIT_INVALID
     check = verify_export(document, trusted)
     if args.json:

@@ -24,3 +24,29 @@ def test_export_to_a_missing_folder_says_what_to_do(tmp_path: Path) -> None:
     assert f"The file {target} could not be written" in done.stderr
     assert "without -o" in done.stderr
     assert not target.parent.exists()
+
+
+def _kioskctl(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KIOSK_CONFIG_DIR": str(tmp_path / "etc"), "KIOSKCTL_LANG": "en"}
+    return subprocess.run(
+        [str(ROOT / ".venv/bin/kioskctl"), *args, "--lang", "en"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+def test_verify_calls_a_binary_file_no_export_and_names_a_bad_key_file(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(bytes(range(256)))
+    done = _kioskctl(tmp_path, "outbox", "verify", str(garbage))
+    assert done.returncode == 3
+    assert "The file is not a kiosk export." in done.stdout
+    assert "codec" not in done.stdout + done.stderr
+
+    state = tmp_path / "state"
+    state.mkdir()
+    export = tmp_path / "export.json"
+    written = _kioskctl(tmp_path, "outbox", "export", "-o", str(export), "--state-dir", str(state))
+    assert written.returncode == 0, written.stderr
+    done = _kioskctl(tmp_path, "outbox", "verify", str(export), "--key", str(garbage))
+    assert done.returncode == 3
+    assert f"The file {garbage} could not be read" in done.stderr
