@@ -130,8 +130,21 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _parse_time(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("use an ISO time, e.g. 2027-01-31T12:00+00:00") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _bundle_version(text: str) -> int:
+    try:
+        version = int(text)
+    except ValueError:
+        version = 0
+    if version < 1:
+        raise argparse.ArgumentTypeError("use a whole number of 1 or more")
+    return version
 
 
 def _sign(args: argparse.Namespace) -> int:
@@ -144,10 +157,8 @@ def _sign(args: argparse.Namespace) -> int:
         payload = BundlePayload(
             version=args.version,
             issued_at=now,
-            not_before=_parse_time(args.not_before) if args.not_before else None,
-            not_after=_parse_time(args.not_after)
-            if args.not_after
-            else now + timedelta(days=args.valid_days),
+            not_before=args.not_before,
+            not_after=args.not_after or now + timedelta(days=args.valid_days),
             settings_toml=settings_text,
             targets=Targets(tuple(args.kiosk), tuple(args.office)),
             comment=args.comment,
@@ -160,7 +171,12 @@ def _sign(args: argparse.Namespace) -> int:
         return 1
     except ConfigError as exc:
         return report_error(exc, lang)
-    Path(args.output).write_bytes(raw)
+    try:
+        Path(args.output).write_bytes(raw)
+    except OSError as exc:
+        print(translate("fleet.unwritable", lang, file=args.output,
+                        error=exc.strerror or str(exc)), file=sys.stderr)
+        return 1
     print(translate("fleet.signed", lang, file=args.output, version=args.version))
     return 0
 
@@ -282,11 +298,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sign.add_argument("settings", help="settings TOML (the bundle layer)")
     sign.add_argument("-o", "--output", required=True, help="bundle file to write")
     sign.add_argument("--key", required=True, help="Ed25519 private key (PEM)")
-    sign.add_argument("--version", required=True, type=int, help="bundle version (> current)")
+    sign.add_argument("--version", required=True, type=_bundle_version,
+                      help="bundle version (> current)")
     sign.add_argument("--kiosk", action="append", default=[], help="target kiosk id (repeat)")
     sign.add_argument("--office", action="append", default=[], help="target card office")
-    sign.add_argument("--not-before", help="ISO time the bundle becomes valid")
-    sign.add_argument("--not-after", help="ISO time the bundle expires")
+    sign.add_argument("--not-before", type=_parse_time, help="ISO time the bundle becomes valid")
+    sign.add_argument("--not-after", type=_parse_time, help="ISO time the bundle expires")
     sign.add_argument("--valid-days", type=int, default=60, help="expiry if no --not-after")
     sign.add_argument("--comment", default="", help="free text kept in the bundle")
     sign.add_argument("--trust-key", action="append", default=[], metavar="PUB",

@@ -11,6 +11,8 @@ from kiosk.cli import main
 from kiosk.cli.config import is_secret, settings_mapping
 from kiosk.settings import Settings
 
+from .conftest import Fleet
+
 
 def test_only_secret_names_are_masked() -> None:
     assert is_secret("portal.api_token") and is_secret("portal.client_key")
@@ -41,3 +43,25 @@ def test_portal_ping_on_broken_settings_says_settings_not_unreachable(
     out = capsys.readouterr().out
     assert "could not be reached" not in out
     assert "settings" in out.lower() and "not valid TOML" in out
+
+
+def test_config_sign_refuses_bad_arguments_and_unwritable_output(
+    fleet: Fleet, kiosk_env: Callable[[], dict[str, str]], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings = tmp_path / "fleet.toml"
+    settings.write_text("[ui]\nrotation = 90\n")
+    sign = ["config", "sign", str(settings), "--key", str(fleet.key_path)]
+    for bad in (["--version", "-5"], ["--version", "2", "--not-after", "garbage"]):
+        with pytest.raises(SystemExit) as stopped:
+            main([*sign, "-o", str(tmp_path / "b.bundle"), *bad])
+        assert stopped.value.code == 2
+        err = capsys.readouterr().err
+        assert "use a whole number" in err or "use an ISO time" in err
+        assert str(settings) not in err  # the settings file is not to blame
+    missing = tmp_path / "no-such-folder" / "b.bundle"
+    assert main([*sign, "-o", str(missing), "--version", "3"]) == 1
+    err = capsys.readouterr().err
+    assert f"The file {missing} could not be written" in err and "Traceback" not in err
+    assert main([*sign, "-o", str(tmp_path / "ok.bundle"), "--version", "3",
+                 "--not-after", "2099-01-01"]) == 0
