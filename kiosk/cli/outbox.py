@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kiosk.cli._fleet_common import cli_language
 from kiosk.devicekey import PUBLIC_FILE, load_or_create
-from kiosk.errors import KioskError, StorageError
+from kiosk.errors import InvalidInput, KioskError, StorageError
 from kiosk.i18n import LANGUAGES, describe_error, translate
 from kiosk.outbox import Outbox, SystemClock, verify_export
 from kiosk.ports import Portal
@@ -42,7 +43,8 @@ class Context:
 def add_common(parser: argparse.ArgumentParser) -> None:
     """Options every outbox and audit command takes."""
     parser.add_argument("--state-dir", help="the kiosk's state directory (default: resolved)")
-    parser.add_argument("--lang", choices=LANGUAGES, default="sv", help="language of messages")
+    parser.add_argument("--lang", choices=LANGUAGES, default=cli_language(),
+                        help="language of messages (default: KIOSKCTL_LANG or sv)")
 
 
 def load_settings_for(args: argparse.Namespace) -> tuple[Settings, Path]:
@@ -59,6 +61,10 @@ def load_settings_for(args: argparse.Namespace) -> tuple[Settings, Path]:
 def open_context(args: argparse.Namespace) -> Context:
     """Load settings and open the outbox in the state directory."""
     settings, state_dir = load_settings_for(args)
+    if getattr(args, "state_dir", None) and not state_dir.is_dir():
+        # a mistyped --state-dir must not become a fresh, empty (and "healthy") kiosk state
+        raise InvalidInput(f"--state-dir {state_dir} is not an existing directory",
+                           path=str(state_dir))
     if os.geteuid() == 0 and state_dir.exists() and state_dir.stat().st_uid != 0:
         # Files root created here would lock the kiosk user out of its own state.
         raise StorageError(

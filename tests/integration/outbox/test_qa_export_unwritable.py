@@ -50,3 +50,13 @@ def test_verify_calls_a_binary_file_no_export_and_names_a_bad_key_file(tmp_path:
     done = _kioskctl(tmp_path, "outbox", "verify", str(export), "--key", str(garbage))
     assert done.returncode == 3
     assert f"The file {garbage} could not be read" in done.stderr
+
+
+def test_a_mistyped_state_dir_is_refused_not_created(tmp_path: Path) -> None:
+    typo = tmp_path / "stat"
+    for command in (["audit", "verify"], ["outbox", "status"]):
+        done = _kioskctl(tmp_path, *command, "--state-dir", str(typo))
+        assert done.returncode == 1, done.stdout
+        assert f"--state-dir {typo} is not an existing directory" in done.stderr
+        assert "Check the input" in done.stderr
+    assert not typo.exists()
