@@ -387,4 +387,7 @@ def _print_summary(report: DemoReport, lang: str) -> None:
     print(translate("sync.demo.final", lang, card=report.card_number, status=report.final_status))
     print(translate("sync.demo.audit", lang, count=report.audit_entries,
                     ok=translate("sync.demo.yes" if report.audit_ok else "sync.demo.no", lang)))
-    print(translate("sync.demo.elapsed", lang, seconds=report.elapsed_s))
+    seconds = f"{report.elapsed_s:.1f}"
+    if lang == "sv":
+        seconds = seconds.replace(".", ",")  # Swedish writes a decimal comma
+    print(translate("sync.demo.elapsed", lang, seconds=seconds))
