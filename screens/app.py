@@ -28,6 +28,7 @@ from kiosk.settings import Settings
 from kiosk.visit.base import Effect, Event, Flow, View, ViewName
 from screens.compose import Composition
 from screens.driver import EffectGate
+from screens.ops import Operations
 from screens.scanning import DocumentScan
 from screens.session import DeskSession, Shown
 from screens.texts import error_view_for, tr
@@ -102,6 +103,8 @@ class KioskApp(App):
         self._stopping = threading.Event()
         self.frames_drawn = 0
         self.shown_frame = 0  # Clock.frames when the current view was rendered
+        self.ops: Operations | None = None  # watchdog, background sync, banner, signals
+        self.exit_code = 0  # 75 after SIGHUP: systemd restarts the kiosk
 
     # --- building ---------------------------------------------------------------------
 
@@ -135,6 +138,8 @@ class KioskApp(App):
         Window.bind(on_touch_down=self._touched, size=lambda *_: self._rescale())
         Window.bind(on_flip=self._flipped)
         Clock.schedule_interval(self._tick, 0.5)
+        self.ops = Operations(self)
+        self.ops.install(root)
         return root
 
     def on_start(self) -> None:
@@ -163,12 +168,16 @@ class KioskApp(App):
         self._start_watcher()
         if self.session is not None:
             self.session.begin()
+        if self.ops is not None:
+            self.ops.services_ready(self.services)
         self._refresh_chrome()
         ready = self.on_ready
         if ready is not None:
             Clock.schedule_once(lambda _dt: ready(self), 0)
 
     def _failed_to_start(self, exc: BaseException) -> None:
+        if self.ops is not None:
+            self.ops.services_failed(exc)
         view = View(ViewName.ERROR, "ui.app.name", "ui.app.not_started", error=error_view_for(exc))
         self.show(Shown(view, True))
 
@@ -190,6 +199,8 @@ class KioskApp(App):
     def on_stop(self) -> None:
         """Wipe the visit, stop the watcher and the workers."""
         self._stopping.set()
+        if self.ops is not None:
+            self.ops.stop()
         reader = getattr(self.services, "reader", None)
         if reader is not None:
             reader.cancel()
@@ -315,6 +326,8 @@ class KioskApp(App):
         if self.idle_warning is not None:
             self.idle_warning.title = tr("ui.idle.title", lang)
             self.idle_warning.stay_text = tr("ui.idle.stay", lang)
+        if self.ops is not None:
+            self.ops.refresh_banner()
 
     def _rescale(self) -> None:
         width, height = Window.size

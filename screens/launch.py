@@ -63,7 +63,7 @@ def launch(settings: Settings, state_dir: Path, *, demo: bool, lang: str | None,
         if not demo:
             _mark_healthy_when_drawn(app, paths, config_version)
         app.run()
-        return 0
+        return int(app.exit_code)  # 75 after SIGHUP: systemd restarts the kiosk
     out = (shots or paths.state_dir / "demo-shots").resolve()
     print(f"kiosk: no display: running the activation visit offscreen; screenshots in {out}")
     walk_holder: list[Walk] = []
