@@ -105,6 +105,7 @@ class KioskApp(App):
         self.shown_frame = 0  # Clock.frames when the current view was rendered
         self.ops: Operations | None = None  # watchdog, background sync, banner, signals
         self.exit_code = 0  # 75 after SIGHUP: systemd restarts the kiosk
+        self.handle_signals = False  # SIGHUP/SIGTERM handlers (set by screens.launch)
 
     # --- building ---------------------------------------------------------------------
 

@@ -59,6 +59,7 @@ def launch(settings: Settings, state_dir: Path, *, demo: bool, lang: str | None,
 
     settings = with_language(settings, lang)
     app = build_app(settings, state_dir, demo=demo)
+    app.handle_signals = True  # SIGHUP: exit 75 after the visit; SIGTERM: wipe, exit 0
     if not autopilot:
         if not demo:
             _mark_healthy_when_drawn(app, paths, config_version)

@@ -93,8 +93,9 @@ class Operations:
     def install(self, root: Any) -> None:
         """Banner under the top bar, signal handlers, the tick and the watchdog pings."""
         root.add_widget(self.banner, index=len(root.children) - 1)
-        for signum, handler in ((signal.SIGHUP, self._on_sighup),
-                                (signal.SIGTERM, self._on_sigterm)):
+        # Only a kiosk run by screens.launch owns the process's signals (not a test harness).
+        signals = ((signal.SIGHUP, self._on_sighup), (signal.SIGTERM, self._on_sigterm))
+        for signum, handler in signals if self.app.handle_signals else ():
             try:
                 self._previous_handlers[signum] = signal.signal(signum, handler)
             except ValueError:  # not the main thread: the embedding process owns signals

@@ -35,6 +35,7 @@ def main(state: Path, visit: bool) -> int:
         return launch(settings, state / "services", demo=True, lang=None, autopilot=False,
                       shots=None, paths=paths, config_version=0)
     app = build_app(settings, state / "services", demo=True)
+    app.handle_signals = True  # as screens.launch does
     run_script(app, lambda driver: _start_visit(app, driver), stop_when_done=False)
     app.run()
     return int(app.exit_code)
