@@ -22,10 +22,12 @@ from typing import Any
 
 import pytest
 
-from kiosk.demo import demo_admins, demo_holders
+from kiosk.demo import demo_admins, demo_holder, demo_holders
 from kiosk.devicekey import load_or_create
 from kiosk.model import VisitKind, VisitResult
 from kiosk.outbox import DATABASE_FILE, Outbox, SystemClock
+from kiosk.visit.base import ViewName
+from screens.scripts import Walk, choose, sign_in
 from tests.ui.conftest import Harness
 
 REPO = Path(__file__).resolve().parents[2]
@@ -205,6 +207,23 @@ def test_banner_shows_results_near_their_deadline(kiosk: Harness) -> None:
         assert ops.banner.height > 0
         app.switch_language()
         assert ops.banner.text == "A result must reach the portal within 5 hours. Contact support."
+        seen: dict[str, str] = {}
+
+        def script(driver: Any) -> Any:
+            walk = Walk(driver, app.effect_gate, None)
+            yield from sign_in(walk, shots=False)
+            yield from choose(walk, "change_pin")
+            yield driver.insert_card(demo_holder("eva", walk.today).card_number)
+            yield walk.wait(ViewName.CARD_RECORD)
+            seen["card_record"] = ops.banner.text
+            yield walk.act("continue")
+            yield walk.wait(ViewName.PIN_CURRENT)
+            seen["pin_current"] = ops.banner.text
+            yield driver.remove_card()
+
+        kiosk.run(script)
+        assert seen["card_record"].startswith("A result must reach the portal")
+        assert seen["pin_current"] == ""  # the holder's PIN screen shows no admin banner
     finally:
         claimed = services.outbox.claim_key("test-ops", result.idempotency_key, 60)
         assert claimed is not None
