@@ -87,6 +87,7 @@ class Operations:
         self._previous_handlers: dict[int, Any] = {}
         self._events: list[Any] = []
         self._stopped = False
+        self._ready_sent = False
 
     # --- start and stop ----------------------------------------------------------------
 
@@ -151,6 +152,7 @@ class Operations:
         Window.unbind(on_flip=self._first_frame)
         self.watchdog.ready("ready")
         self._status = "ready"
+        self._ready_sent = True
         log.info("kiosk ready")
 
     def _ping(self, _dt: float) -> None:
@@ -173,7 +175,7 @@ class Operations:
             self.app.exit_code = RESTART_EXIT_CODE
             self.app.stop()
             return
-        if self._awaiting_first_frame or self._status == "starting":
+        if not self._ready_sent:  # starting, or the services failed: that status stays
             return
         if self.restart_requested:
             self.set_status("restart requested: waiting for the visit to end")
