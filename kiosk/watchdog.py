@@ -53,8 +53,11 @@ class Watchdog:
             address = "\0" + address[1:]  # abstract namespace
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+                # A full receiver queue must drop the datagram, never freeze the caller
+                # (the app pings from its UI thread); the next ping tries again.
+                sock.setblocking(False)
                 sock.sendto(message.encode(), address)
-        except OSError:
+        except OSError:  # BlockingIOError included
             return False
         return True
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import math
 import signal
-import socket
 import threading
 from collections.abc import Callable
 from types import FrameType
@@ -36,29 +35,6 @@ HOLDER_VIEWS = frozenset({
 })
 
 
-class MainLoopWatchdog(Watchdog):
-    """kiosk.watchdog.Watchdog that never blocks: a full notify queue drops the datagram.
-
-    A blocking sendto on a datagram socket waits while the receiver's queue is full; on
-    the UI thread that would freeze the kiosk instead of letting systemd judge it.
-    """
-
-    def notify(self, message: str) -> bool:
-        """Send one sd_notify datagram without waiting; False if not sent."""
-        if self._address is None:
-            return False
-        address = self._address
-        if address.startswith("@"):
-            address = "\0" + address[1:]  # abstract namespace
-        try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-                sock.setblocking(False)
-                sock.sendto(message.encode(), address)
-        except OSError:  # BlockingIOError included: the next ping tries again
-            return False
-        return True
-
-
 def banner_text(alerts: list[Any], lang: str) -> str:
     """The banner for the outbox's deadline alerts (empty when there are none)."""
     if not alerts:
@@ -75,7 +51,7 @@ class Operations:
     def __init__(self, app: Any, watchdog: Watchdog | None = None,
                  banner_poll_s: float = BANNER_POLL_S) -> None:
         self.app = app
-        self.watchdog = watchdog or MainLoopWatchdog.from_env()
+        self.watchdog = watchdog or Watchdog.from_env()
         self.banner_poll_s = banner_poll_s
         self.banner = OpsBanner()
         self.alerts: list[Any] = []

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,3 +118,23 @@ def test_abstract_socket_address() -> None:
         assert sock.recv(100) == b"STOPPING=1"
     finally:
         sock.close()
+
+
+def test_a_receiver_that_stops_reading_never_blocks_the_sender(tmp_path: Path) -> None:
+    path = str(tmp_path / "notify.sock")
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(path)  # bound, never read: its queue fills up
+    try:
+        watchdog = Watchdog(path)
+        results: list[bool] = []
+        sender = threading.Thread(
+            target=lambda: results.extend(watchdog.notify("WATCHDOG=1") for _ in range(500)),
+            daemon=True,
+        )
+        sender.start()
+        sender.join(timeout=30)
+        assert not sender.is_alive(), "notify blocked on a full notify socket"
+        assert results[0] is True
+        assert False in results  # the full queue dropped datagrams instead of waiting
+    finally:
+        receiver.close()
