@@ -13,10 +13,23 @@ DEFAULT_PORT = 8443
 DEFAULT_DB = "portal.db"
 
 
+def port_number(text: str) -> int:
+    """A TCP port 0-65535 (0 = any free port), or an argparse error naming the range."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is outside 0-65535")
+    return port
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the serve options to ``parser``."""
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (loopback)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="TCP port")
+    parser.add_argument(
+        "--port", type=port_number, default=DEFAULT_PORT, help="TCP port (0 = any free port)"
+    )
     parser.add_argument("--db", default=DEFAULT_DB, help="SQLite database file")
     parser.add_argument(
         "--tls-dir",

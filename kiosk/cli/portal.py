@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from kiosk.cli._fleet_common import cli_language
 from kiosk.errors import ConfigError, KioskError
 from kiosk.i18n import LANGUAGES, describe_error, translate
-
-MAX_PORT = 65535
 
 
 def register(subparsers: Any) -> None:
@@ -41,10 +38,6 @@ def register(subparsers: Any) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from portal.server import serve
 
-    if not 0 <= args.port <= MAX_PORT:
-        print(f"kioskctl portal serve: --port must be 0-{MAX_PORT}, not {args.port}",
-              file=sys.stderr)
-        return 2
     return serve(
         args.host, args.port, args.db, args.tls_dir, args.seed_demo, args.today, args.log_level,
         args.synchronous,

@@ -9,5 +9,16 @@ from kiosk.cli import main
 
 @pytest.mark.parametrize("port", ["99999", "-1"])
 def test_serve_refuses_a_port_out_of_range(port: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["portal", "serve", "--port", port]) == 2
-    assert f"--port must be 0-65535, not {port}" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["portal", "serve", "--port", port])
+    assert exited.value.code == 2
+    assert f"{int(port)} is outside 0-65535" in capsys.readouterr().err
+
+
+def test_kiosk_portal_refuses_a_port_out_of_range(capsys: pytest.CaptureFixture[str]) -> None:
+    from portal.server import main as portal_main
+
+    with pytest.raises(SystemExit) as exited:
+        portal_main(["--port", "99999"])
+    assert exited.value.code == 2
+    assert "99999 is outside 0-65535" in capsys.readouterr().err
