@@ -272,6 +272,25 @@ class Driver:
                     found.append((ta[:60], tb[:60]))
         return found
 
+    def clipped_texts(self) -> list[str]:
+        """Visible texts drawn larger than their own box or running off the window."""
+        found = []
+        for widget in self.app.root.walk(restrict=True):
+            text = getattr(widget, "text", None)
+            texture_size = getattr(widget, "texture_size", None)
+            if (not isinstance(text, str) or not text.strip() or texture_size is None
+                    or not _visible(widget)):
+                continue
+            x, y = widget.to_window(widget.x, widget.y)
+            if _clipped(widget, (x, y, x + widget.width, y + widget.height)) is None:
+                continue  # scrolled out of sight: the scroll view shows it on demand
+            tw, th = texture_size
+            outside = x < -2 or y < -2 or x + widget.width > Window.width + 2 or (
+                y + widget.height > Window.height + 2)
+            if tw > widget.width + 2 or th > widget.height + 2 or outside:
+                found.append(text[:60])
+        return found
+
     # --- finding widgets ----------------------------------------------------------------
 
     def screen(self) -> Any:

@@ -33,7 +33,7 @@ class Walk:
         self.today = today or date.today()
         self.count = 0
         self.names: list[str] = []
-        self.problems: list[str] = []  # overlapping texts found when photographing
+        self.problems: list[str] = []  # overlapping or clipped texts found when photographing
 
     def shoot(self, name: str) -> Generator[Condition, None, None]:
         """Photograph the screen as ``NN-name.png`` once a pressed key has faded."""
@@ -44,6 +44,8 @@ class Walk:
         yield self.driver.pause(KEY_HIGHLIGHT_S)
         for pair in self.driver.overlapping_texts():
             self.problems.append(f"{name}: {pair[0]!r} overlaps {pair[1]!r}")
+        for text in self.driver.clipped_texts():
+            self.problems.append(f"{name}: {text!r} does not fit its box")
         yield self.driver.shot(self.out / f"{self.count:02d}-{name}.png")
 
     def wait(self, name: ViewName, check: Callable[[View], bool] | None = None) -> Condition:
@@ -148,6 +150,9 @@ def document(walk: Walk, holder: DemoHolder, shots: bool) -> Steps:
         yield from walk.shoot("document-check")
         yield walk.act("document_manual")
         yield walk.wait(ViewName.DOCUMENT_MANUAL)
+        screen = d.screen()
+        tap(next(b for b in screen.ids.types.children if b.doc_type == holder.document.value))
+        yield d.frames(1)
         yield from walk.shoot("document-manual")
         yield walk.act("document_scan")
         yield walk.wait(ViewName.DOCUMENT_CHECK)

@@ -25,7 +25,19 @@ def tr(key: str | None, lang: str, **params: Any) -> str:
     """The translated text for ``key`` (empty for None), parameters formatted for display."""
     if not key:
         return ""
-    return translate(key, lang, **{k: show_value(v, lang) for k, v in params.items()})
+    return translate(key, lang, **{k: show_param(k, v, lang) for k, v in params.items()})
+
+
+def show_param(name: str, value: Any, lang: str) -> str:
+    """A named parameter as the screen shows it (a reference without its internal suffix)."""
+    if name == "reference" and isinstance(value, str):
+        return support_reference(value)
+    return show_value(value, lang)
+
+
+def support_reference(key: str) -> str:
+    """The part of a result's idempotency key to quote to support: the visit id."""
+    return key.partition(":")[0]
 
 
 def show_value(value: Any, lang: str) -> str:
@@ -73,7 +85,7 @@ def facts(view: View, lang: str, only: tuple[str, ...] | None = None) -> list[tu
             plain = show_value(value, DEFAULT_LANGUAGE)
             keys = [k for k in (f"ui.value.{name}.{plain}", f"visit.block.{name}.{plain}")
                     if has_key(k, lang)]
-            shown = tr(keys[0], lang) if keys else show_value(value, lang)
+            shown = tr(keys[0], lang) if keys else show_param(name, value, lang)
             rows.append((tr(label, lang), shown))
     return rows
 
@@ -101,4 +113,4 @@ def error_view_for(exc: BaseException) -> ErrorView:
 
 
 __all__ = ["action_label", "describe_error", "error_texts", "error_view_for", "facts", "facts_of",
-           "has_key", "show_value", "tr"]
+           "has_key", "show_param", "show_value", "support_reference", "tr"]

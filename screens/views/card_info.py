@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from kivy.factory import Factory
+
 from kiosk.visit.base import View
-from screens.texts import facts_of, show_value, tr
+from screens.texts import facts_of, has_key, show_value, tr
 from screens.views.base import KioskScreen, ScreenContext, load_kv
-from screens.widgets.common import FactsTable, WrapLabel
 
 CERTIFICATE_FACTS = ("not_after", "valid_now", "chain_valid", "trust_level", "hsa_id",
                      "personnummer")
+# Facts the record already lists: a certificate repeats them only when they differ.
+SHARED_FACTS = ("trust_level", "hsa_id", "personnummer")
+
+
+def certificate_heading(cert: dict[str, Any], lang: str) -> str:
+    """The certificate's translated usage (its raw label only when the usage is unknown)."""
+    usage = str(cert.get("usage") or "")
+    key = f"ui.value.usage.{usage}"
+    if usage and has_key(key, lang):
+        return tr(key, lang)
+    return show_value(usage or cert.get("label") or "", lang)
+
+
+def certificate_facts(cert: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """The facts to list for one certificate: shared ones only where they differ."""
+    return {name: cert.get(name) for name in CERTIFICATE_FACTS
+            if name not in SHARED_FACTS or str(cert.get(name)) != str(record.get(name))}
 
 
 class CardInfoScreen(KioskScreen):
@@ -22,13 +42,12 @@ class CardInfoScreen(KioskScreen):
         box = self.ids.certificates
         box.clear_widgets()
         for cert in view.params.get("certificates") or ():
-            usage = show_value(cert.get("usage", ""), ctx.lang)
-            usage_key = f"ui.value.usage.{cert.get('usage', '')}"
-            heading = tr(usage_key, ctx.lang) if usage_key != "ui.value.usage." else usage
-            box.add_widget(WrapLabel(text=f"{heading}: {cert.get('label', '')}", bold=True))
-            table = FactsTable(rows_before_pairs=99)
-            table.rows_data = facts_of({k: cert.get(k) for k in CERTIFICATE_FACTS}, ctx.lang)
+            box.add_widget(Factory.CertificateHeading(text=certificate_heading(cert, ctx.lang)))
+            table = Factory.CardInfoTable()
+            table.rows_data = facts_of(certificate_facts(cert, view.params), ctx.lang)
             box.add_widget(table)
+        if new_view:
+            self.ids.scroller.scroll_y = 1
 
 
 load_kv(__file__)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from kiosk.errors import InvalidInput
+from kiosk.i18n import DEFAULT_LANGUAGE
 from kiosk.model import DocumentEvidence, DocumentType, Provenance
 from kiosk.visit.base import View
 from screens.texts import error_texts, error_view_for, tr
@@ -59,6 +60,7 @@ class DocumentManualScreen(KioskScreen):
         box = self.ids.types
         for button in box.children:
             button.text = tr(f"ui.document.{button.doc_type}", lang)
+        self._show_choice()
         if new_view:
             for field in (self.ids.number, self.ids.expiry, self.ids.pnr):
                 field.text = ""
@@ -81,6 +83,14 @@ class DocumentManualScreen(KioskScreen):
         self.doc_type = doc_type
         for button in self.ids.types.children:
             button.state = "down" if button.doc_type == doc_type else "normal"
+        self._show_choice()
+
+    def _show_choice(self) -> None:
+        """Say in words which document type is selected (or that none is yet)."""
+        lang = self.ctx.lang if self.ctx is not None else DEFAULT_LANGUAGE
+        chosen = (tr(f"ui.document.{self.doc_type}", lang) if self.doc_type
+                  else tr("ui.manual.type_none", lang))
+        self.ids.type_state.text = tr("ui.manual.type_chosen", lang, chosen=chosen)
 
     def submit(self) -> None:
         """Send the typed evidence to the flow, or say which field cannot be read."""

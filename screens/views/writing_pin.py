@@ -14,9 +14,10 @@ class WritingPinScreen(KioskScreen):
 
     def render_parts(self, view: View, ctx: ScreenContext, new_view: bool) -> None:
         """The warning in the current language; the ring turns."""
-        self.ids.warning.text = tr("ui.writing.do_not_remove", ctx.lang)
-        if not view.message:
-            self.ids.header.message = tr("ui.writing.message", ctx.lang)
+        warning = tr("ui.writing.do_not_remove", ctx.lang)
+        self.ids.warning.text = warning
+        message = " ".join(self.ids.header.message.replace(warning, "").split())
+        self.ids.header.message = message or tr("ui.writing.message", ctx.lang)
         self.ids.ring.start()
 
     def on_leave(self, *args: Any) -> None:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from kivy.app import App
 from kivy.lang import Builder
 from kivy.properties import ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
+from kiosk.i18n import DEFAULT_LANGUAGE
+from screens.texts import has_key, tr
 from screens.widgets.common import KioskButton
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
@@ -31,6 +34,7 @@ class DemoPanel(BoxLayout):
 
     def set_cards(self, cards: Sequence[tuple[str, str]]) -> None:
         """(card number, label) for each simulated card."""
+        cards = [(number, self._readable(number, label)) for number, label in cards]
         box = self.ids.cards
         current = [(b.card_number, b.text) for b in reversed(box.children)]
         if current == list(cards):
@@ -40,6 +44,13 @@ class DemoPanel(BoxLayout):
             button = DemoCardButton(text=label, role="secondary", card_number=number)
             button.bind(on_release=self._insert)
             box.add_widget(button)
+
+    @staticmethod
+    def _readable(number: str, label: str) -> str:
+        """A translated name for a card the cast knows only by its key (the foreign card)."""
+        lang = getattr(App.get_running_app(), "lang", DEFAULT_LANGUAGE)
+        key = f"ui.demo.card.{number}"
+        return tr(key, lang) if label == number and has_key(key, lang) else label
 
     def card_buttons(self) -> dict[str, DemoCardButton]:
         """The card buttons by card number (for tests and the tour)."""
