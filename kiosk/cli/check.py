@@ -106,20 +106,12 @@ def _empty(field: str, lang: str) -> int:
 
 
 def _mrz_payload(result: MrzResult) -> dict[str, Any]:
+    # A support tool shows the full personnummer the user typed in; `kioskctl scan` masks it.
     return {
         "ok": result.valid,
         "format": result.format,
-        "document_code": result.document_code,
-        "issuing_state": result.issuing_state,
-        "document_number": result.document_number,
-        "nationality": result.nationality,
-        "birth_date": result.birth_date.isoformat(),
-        "sex": result.sex,
-        "expiry_date": result.expiry_date.isoformat(),
-        "surname": result.surname,
-        "given_names": result.given_names,
+        **result.document_fields(mask_personnummer=False),
         "optional_data": list(result.optional_data),
-        "personnummer": result.personnummer.normalised if result.personnummer else None,
         "checks": [
             {"name": c.name, "expected": c.expected, "found": c.found, "ok": c.ok}
             for c in result.checks

@@ -19,7 +19,7 @@ from typing import Any
 from kiosk.cli._fleet_common import cli_language
 from kiosk.errors import ConfigError, InvalidInput, KioskError
 from kiosk.i18n import LANGUAGES, describe_error, translate
-from kiosk.identity.mrz import MrzResult, parse_mrz, repair_mrz
+from kiosk.identity.mrz import parse_mrz, repair_mrz
 
 EXIT_ALL_READ = 0
 EXIT_SOME_UNREAD = 1
@@ -53,21 +53,6 @@ def _settings(args: argparse.Namespace) -> Any:
     return scanner
 
 
-def _mrz_fields(result: MrzResult) -> dict[str, Any]:
-    return {
-        "document_code": result.document_code,
-        "issuing_state": result.issuing_state,
-        "document_number": result.document_number,
-        "nationality": result.nationality,
-        "birth_date": result.birth_date.isoformat(),
-        "sex": result.sex,
-        "expiry_date": result.expiry_date.isoformat(),
-        "surname": result.surname,
-        "given_names": result.given_names,
-        "personnummer": result.personnummer.masked() if result.personnummer else None,
-    }
-
-
 def _mrz_payload(lines: tuple[str, ...], today: date) -> dict[str, Any]:
     """What the MRZ says: repaired if check digits then pass, else the raw reading's checks."""
     payload: dict[str, Any] = {"lines": list(lines), "valid": False}
@@ -92,7 +77,7 @@ def _mrz_payload(lines: tuple[str, ...], today: date) -> dict[str, Any]:
     payload.update(
         format=result.format,
         valid=result.valid,
-        fields=_mrz_fields(result),
+        fields=result.document_fields(mask_personnummer=True),
         checks=[{"name": c.name, "ok": c.ok} for c in result.checks],
     )
     return payload

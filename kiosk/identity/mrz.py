@@ -106,6 +106,24 @@ class MrzResult:
         """Whether the document's expiry date is before ``on``."""
         return self.expiry_date < on
 
+    def document_fields(self, *, mask_personnummer: bool) -> dict[str, str | None]:
+        """The document's fields as JSON-ready strings (personnummer masked if asked)."""
+        pnr = self.personnummer
+        return {
+            "document_code": self.document_code,
+            "issuing_state": self.issuing_state,
+            "document_number": self.document_number,
+            "nationality": self.nationality,
+            "birth_date": self.birth_date.isoformat(),
+            "sex": self.sex,
+            "expiry_date": self.expiry_date.isoformat(),
+            "surname": self.surname,
+            "given_names": self.given_names,
+            "personnummer": None if pnr is None else (
+                pnr.masked() if mask_personnummer else pnr.normalised
+            ),
+        }
+
 
 @dataclass(frozen=True)
 class _Span:
