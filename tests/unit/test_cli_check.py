@@ -115,7 +115,7 @@ def test_a_pin_tied_to_the_holder_is_rejected_with_reasons() -> None:
     code, out, text = kioskctl("check", "pin", *HOLDER, "--lang", "en", stdin="150390\n")
     assert code == 1
     assert out["broken"] == ["birth_date"]
-    assert out["messages"] == ["The code must not be your date of birth."]
+    assert out["messages"] == ["The PIN must not be your date of birth."]
     assert "150390" not in text
 
 
