@@ -5,14 +5,8 @@ from __future__ import annotations
 import base64
 import sqlite3
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from kiosk import demo
 from kiosk.model import (
@@ -28,41 +22,15 @@ from kiosk.model import (
 from kiosk.portal_client import PortalClient
 from portal import db
 from portal.seed import insert_card
+from tests.integration.portal.helpers import Signer, make_signer
 
 BENCH_HSA_ID = demo.HSA_PREFIX + "SYNC1"
 BENCH_PERSONNUMMER = "198112189876"
 
 
-@dataclass(frozen=True)
-class HolderKey:
-    """A holder's signing key and a certificate that names their HSA-id."""
-
-    key: ec.EllipticCurvePrivateKey
-    certificate_der: bytes
-
-    def sign(self, receipt: bytes) -> bytes:
-        return self.key.sign(receipt, ec.ECDSA(hashes.SHA256()))
-
-
-def holder_key(hsa_id: str, name: str = "Test Holder") -> HolderKey:
+def holder_key(hsa_id: str, name: str = "Test Holder") -> Signer:
     """A fresh P-256 key and a self-issued certificate naming ``hsa_id``."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([
-        x509.NameAttribute(NameOID.COMMON_NAME, name),
-        x509.NameAttribute(NameOID.SERIAL_NUMBER, hsa_id),
-    ])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
-    return HolderKey(key, cert.public_bytes(serialization.Encoding.DER))
+    return make_signer("ec", name, hsa_id)
 
 
 def evidence_for(personnummer: str, today: date) -> DocumentEvidence:
@@ -101,7 +69,7 @@ def activation_result(
     client: PortalClient,
     card_number: str,
     personnummer: str,
-    signer: HolderKey,
+    signer: Signer,
     today: date,
 ) -> VisitResult:
     """Start an activation at the portal and build the result a visit would record."""
@@ -120,7 +88,7 @@ def activation_result(
             "activation_id": ticket.activation_id,
             "receipt": base64.b64encode(receipt).decode(),
             "signature": base64.b64encode(signer.sign(receipt)).decode(),
-            "certificate": base64.b64encode(signer.certificate_der).decode(),
+            "certificate": base64.b64encode(signer.der).decode(),
         },
         deadline=ticket.deadline,
     )
