@@ -243,11 +243,7 @@ class PortalClient:
         idempotency_key: str,
     ) -> ActivationTicket:
         """Start an activation; the answer carries the credential for the first PIN."""
-        body = {"admin_hsa_id": admin_hsa_id, "evidence": evidence_summary(evidence)}
-        data = self._call(
-            "POST", f"/cards/{_seg(card_number)}/activations", body, idempotency_key, card_number
-        )
-        return self._parse(parse_ticket, data)
+        return self._start("activations", card_number, admin_hsa_id, evidence, idempotency_key)
 
     def complete_activation(
         self,
@@ -276,9 +272,19 @@ class PortalClient:
         idempotency_key: str,
     ) -> ActivationTicket:
         """The unlock credential after an ID check."""
+        return self._start("unlock", card_number, admin_hsa_id, evidence, idempotency_key)
+
+    def _start(
+        self,
+        action: str,
+        card_number: str,
+        admin_hsa_id: str,
+        evidence: DocumentEvidence,
+        idempotency_key: str,
+    ) -> ActivationTicket:
         body = {"admin_hsa_id": admin_hsa_id, "evidence": evidence_summary(evidence)}
         data = self._call(
-            "POST", f"/cards/{_seg(card_number)}/unlock", body, idempotency_key, card_number
+            "POST", f"/cards/{_seg(card_number)}/{action}", body, idempotency_key, card_number
         )
         return self._parse(parse_ticket, data)
 
