@@ -120,6 +120,12 @@ class PinLocked(CardError):
     code = "pin_locked"
 
 
+class PinEntryCancelled(CardError):
+    """PIN entry on the reader's own PIN pad was cancelled there or timed out."""
+
+    code = "pin_entry_cancelled"
+
+
 class TokenError(CardError):
     """The PKCS#11 module or token failed in a way not covered above."""
 
@@ -272,6 +278,9 @@ ERROR_TABLE: dict[str, ErrorEntry] = {
     "card_unreadable": ErrorEntry("error.card_unreadable", "next.card_unreadable", "admin", False),
     "wrong_pin": ErrorEntry("error.wrong_pin", "next.wrong_pin", "holder", True),
     "pin_locked": ErrorEntry("error.pin_locked", "next.pin_locked", "admin", False),
+    "pin_entry_cancelled": ErrorEntry(
+        "error.pin_entry_cancelled", "next.pin_entry_cancelled", "holder", True
+    ),
     "token_error": ErrorEntry("error.token_error", "next.reinsert_card", "admin", True),
     "scan_error": ErrorEntry("error.scan_error", "next.manual_entry", "admin", True),
     "camera_unavailable": ErrorEntry(

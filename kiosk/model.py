@@ -48,6 +48,9 @@ class CardIdentity:
     generation: str | None = None
     issuer: str | None = None
     card_number: str | None = None
+    # PINs for this card are typed on the reader's own PIN pad (PKCS#11 protected
+    # authentication path), never on the kiosk's screen.
+    pin_pad: bool = False
 
 
 @dataclass(frozen=True)

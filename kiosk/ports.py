@@ -76,27 +76,45 @@ class PinStatus:
     locked: bool = False
 
 
+ON_READER_PAD = None
+"""A PIN argument of ``None``: the holder types that PIN on the reader's own PIN pad.
+
+The PIN then never passes through the kiosk: the adapter asks the token to prompt on its
+protected authentication path (PKCS#11 ``C_Login``/``C_InitPIN``/``C_SetPIN`` without a
+PIN), and the reader asks for it (for a new PIN: twice). Pass it only when
+``Token.pin_pad()`` is true; the reader's pad refusals arrive as PinEntryCancelled,
+PinRuleViolation("length"), PinMismatch or WrongPin.
+"""
+
+
 @runtime_checkable
 class Token(Protocol):
-    """PKCS#11 access to the card in the reader (python-pkcs11, or an in-memory token)."""
+    """PKCS#11 access to the card in the reader (python-pkcs11, or an in-memory token).
+
+    Every PIN argument may be ON_READER_PAD (None) when ``pin_pad()`` is true.
+    """
+
+    def pin_pad(self) -> bool:
+        """Whether PINs are typed on the reader's own PIN pad (protected authentication path)."""
+        ...
 
     def pin_status(self) -> PinStatus:
         """The user PIN's state as the token reports it."""
         ...
 
-    def admin_sign_in(self, pin: str) -> CertificateInfo:
+    def admin_sign_in(self, pin: str | None) -> CertificateInfo:
         """Log in with the administrator's own PIN; return their authentication cert."""
         ...
 
-    def set_initial_pin(self, credential: str, new_pin: str) -> None:
+    def set_initial_pin(self, credential: str, new_pin: str | None) -> None:
         """Write the holder's first PIN using the credential the card profile needs."""
         ...
 
-    def change_pin(self, old_pin: str, new_pin: str) -> None:
-        """Change the user PIN."""
+    def change_pin(self, old_pin: str | None, new_pin: str | None) -> None:
+        """Change the user PIN (on the reader's pad: both None, asked old, new, new)."""
         ...
 
-    def unlock_pin(self, credential: str, new_pin: str) -> None:
+    def unlock_pin(self, credential: str, new_pin: str | None) -> None:
         """Unlock a locked PIN with a PUK/SO credential and set a new one."""
         ...
 
@@ -104,7 +122,7 @@ class Token(Protocol):
         """The card's certificates, classified."""
         ...
 
-    def sign_receipt(self, pin: str, receipt: bytes) -> bytes:
+    def sign_receipt(self, pin: str | None, receipt: bytes) -> bytes:
         """Log in with ``pin`` and sign ``receipt`` with the signature (or auth) key."""
         ...
 

@@ -23,7 +23,7 @@ from hardware.certs import (
     classify_card_certificates,
     load_trust_anchors,
 )
-from hardware.pinformat import check_pin_format
+from hardware.pinformat import check_pin_format, typed_pin
 from hardware.pkcs11.errors import pkcs11_error
 from hardware.pkcs11.module import Pkcs11Module
 from hardware.pkcs11.quirks import VendorQuirks
@@ -132,6 +132,10 @@ class Pkcs11Token:
 
     # --- the Token port ----------------------------------------------------------------
 
+    def pin_pad(self) -> bool:
+        """Whether the module asks for PINs on the reader's own pad (protected auth path)."""
+        return bool(self._flags() & TokenFlag.PROTECTED_AUTHENTICATION_PATH)
+
     def pin_status(self) -> PinStatus:
         """The user PIN's state as the token reports it."""
         with self.module.lock:
@@ -143,8 +147,9 @@ class Pkcs11Token:
             locked=bool(flags & TokenFlag.USER_PIN_LOCKED),
         )
 
-    def admin_sign_in(self, pin: str) -> CertificateInfo:
+    def admin_sign_in(self, pin: str | None) -> CertificateInfo:
         """Log in with the administrator's PIN; return their authentication certificate."""
+        pin = typed_pin(pin)
         check_pin_format(pin, self.pin_policy)
         with self._session("admin sign-in", user_pin=pin) as session:
             certs = self._classified(session)
@@ -153,8 +158,9 @@ class Pkcs11Token:
                 return info
         raise CardUnreadable("the card holds no authentication certificate")
 
-    def set_initial_pin(self, credential: str, new_pin: str) -> None:
+    def set_initial_pin(self, credential: str, new_pin: str | None) -> None:
         """Write the first PIN: C_InitPIN as SO, or C_SetPIN from the transport PIN."""
+        new_pin = typed_pin(new_pin)
         check_pin_format(new_pin, self.pin_policy)
         if self.profile == "init_pin":
             with self._session("write first PIN", so_pin=credential, rw=True) as session:
@@ -163,15 +169,18 @@ class Pkcs11Token:
             with self._session("write first PIN", user_pin=credential, rw=True) as session:
                 session.set_pin(credential, new_pin)
 
-    def change_pin(self, old_pin: str, new_pin: str) -> None:
+    def change_pin(self, old_pin: str | None, new_pin: str | None) -> None:
         """Change the user PIN (C_SetPIN after logging in with the old one)."""
+        old_pin = typed_pin(old_pin)
+        new_pin = typed_pin(new_pin)
         check_pin_format(old_pin, self.pin_policy)
         check_pin_format(new_pin, self.pin_policy)
         with self._session("change PIN", user_pin=old_pin, rw=True) as session:
             session.set_pin(old_pin, new_pin)
 
-    def unlock_pin(self, credential: str, new_pin: str) -> None:
+    def unlock_pin(self, credential: str, new_pin: str | None) -> None:
         """Unlock with the PUK/SO credential: C_InitPIN as SO sets a new user PIN."""
+        new_pin = typed_pin(new_pin)
         check_pin_format(new_pin, self.pin_policy)
         with self._session("unlock PIN", so_pin=credential, rw=True) as session:
             session.init_pin(new_pin)
@@ -181,8 +190,9 @@ class Pkcs11Token:
         with self._session("read certificates") as session:
             return self._classified(session)
 
-    def sign_receipt(self, pin: str, receipt: bytes) -> bytes:
+    def sign_receipt(self, pin: str | None, receipt: bytes) -> bytes:
         """Log in with ``pin`` and sign ``receipt`` (SHA-256) with the signature key."""
+        pin = typed_pin(pin)
         check_pin_format(pin, self.pin_policy)
         with self._session("sign receipt", user_pin=pin) as session:
             key = self._signing_key(session)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from hardware.pinformat import check_pin_format
+from hardware.pinformat import check_pin_format, typed_pin
 from hardware.pkcs11.quirks import VendorQuirks
 from hardware.sim.cast import SimCard
 from kiosk.errors import (
@@ -162,6 +162,10 @@ class SimToken:
             self.deck.remove()
             raise CardRemoved("the card was pulled out while the PIN was written")
 
+    def pin_pad(self) -> bool:
+        """Whether the simulated reader takes PINs on its own pad."""
+        return self.inner.pin_pad()
+
     def pin_status(self) -> PinStatus:
         """The PIN's state, with the tries the simulation keeps."""
         self._guard()
@@ -175,20 +179,24 @@ class SimToken:
             locked=self.state.locked,
         )
 
-    def admin_sign_in(self, pin: str) -> CertificateInfo:
+    def admin_sign_in(self, pin: str | None) -> CertificateInfo:
         """Log in with the administrator's PIN; their authentication certificate."""
+        pin = typed_pin(pin)
         self._guard()
         return self._with_user_pin(lambda: self.inner.admin_sign_in(pin))
 
-    def set_initial_pin(self, credential: str, new_pin: str) -> None:
+    def set_initial_pin(self, credential: str, new_pin: str | None) -> None:
         """Write the holder's first PIN."""
+        new_pin = typed_pin(new_pin)
         self._guard()
         self._before_write(new_pin)
         self.inner.set_initial_pin(credential, new_pin)
         self.state.pin_set, self.state.locked, self.state.wrong_tries = True, False, 0
 
-    def change_pin(self, old_pin: str, new_pin: str) -> None:
+    def change_pin(self, old_pin: str | None, new_pin: str | None) -> None:
         """Change the PIN (the old one counts as a try)."""
+        old_pin = typed_pin(old_pin)
+        new_pin = typed_pin(new_pin)
         self._guard()
         check_pin_format(new_pin, self.pin_policy)
 
@@ -198,8 +206,9 @@ class SimToken:
 
         self._with_user_pin(change)
 
-    def unlock_pin(self, credential: str, new_pin: str) -> None:
+    def unlock_pin(self, credential: str, new_pin: str | None) -> None:
         """Unlock with the SO credential and set a new PIN."""
+        new_pin = typed_pin(new_pin)
         self._guard()
         self._before_write(new_pin)
         self.inner.unlock_pin(credential, new_pin)
@@ -210,8 +219,9 @@ class SimToken:
         self._guard()
         return self.inner.certificates()
 
-    def sign_receipt(self, pin: str, receipt: bytes) -> bytes:
+    def sign_receipt(self, pin: str | None, receipt: bytes) -> bytes:
         """Log in and sign the receipt."""
+        pin = typed_pin(pin)
         self._guard()
         return self._with_user_pin(lambda: self.inner.sign_receipt(pin, receipt))
 

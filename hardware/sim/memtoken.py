@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hardware.certs import AUTHENTICATION, classify_card_certificates
-from hardware.pinformat import check_pin_format
+from hardware.pinformat import check_pin_format, typed_pin
 from hardware.pkcs11.quirks import VendorQuirks
 from hardware.sim.democa import PersonCredentials
 from kiosk.errors import CardUnreadable, TokenError, WrongPin
@@ -60,12 +60,17 @@ class MemoryToken:
         if credential != self._so_pin:
             raise WrongPin("SO login refused")
 
+    def pin_pad(self) -> bool:
+        """An in-memory token has no reader, so no PIN pad."""
+        return False
+
     def pin_status(self) -> PinStatus:
         """Initialised or not; the memory token keeps no counters."""
         return PinStatus(initialised=self._user_pin is not None)
 
-    def admin_sign_in(self, pin: str) -> CertificateInfo:
+    def admin_sign_in(self, pin: str | None) -> CertificateInfo:
         """Log in and return the authentication certificate."""
+        pin = typed_pin(pin)
         check_pin_format(pin, self.pin_policy)
         self._login(pin)
         for info in self.certificates():
@@ -73,8 +78,9 @@ class MemoryToken:
                 return info
         raise CardUnreadable("the card holds no authentication certificate")
 
-    def set_initial_pin(self, credential: str, new_pin: str) -> None:
+    def set_initial_pin(self, credential: str, new_pin: str | None) -> None:
         """Write the first PIN per the card profile."""
+        new_pin = typed_pin(new_pin)
         check_pin_format(new_pin, self.pin_policy)
         if self.profile == "init_pin":
             self._so_login(credential)
@@ -82,15 +88,18 @@ class MemoryToken:
             self._login(credential)
         self._user_pin = new_pin
 
-    def change_pin(self, old_pin: str, new_pin: str) -> None:
+    def change_pin(self, old_pin: str | None, new_pin: str | None) -> None:
         """Change the user PIN."""
+        old_pin = typed_pin(old_pin)
+        new_pin = typed_pin(new_pin)
         check_pin_format(old_pin, self.pin_policy)
         check_pin_format(new_pin, self.pin_policy)
         self._login(old_pin)
         self._user_pin = new_pin
 
-    def unlock_pin(self, credential: str, new_pin: str) -> None:
+    def unlock_pin(self, credential: str, new_pin: str | None) -> None:
         """Set a new user PIN with the SO credential."""
+        new_pin = typed_pin(new_pin)
         check_pin_format(new_pin, self.pin_policy)
         self._so_login(credential)
         self._user_pin = new_pin
@@ -109,8 +118,9 @@ class MemoryToken:
             self._now() if self._now else None,
         )
 
-    def sign_receipt(self, pin: str, receipt: bytes) -> bytes:
+    def sign_receipt(self, pin: str | None, receipt: bytes) -> bytes:
         """Log in and sign with the signature key (RSA PKCS#1 v1.5, SHA-256)."""
+        pin = typed_pin(pin)
         check_pin_format(pin, self.pin_policy)
         self._login(pin)
         return self._creds.signature.key.sign(receipt, padding.PKCS1v15(), hashes.SHA256())

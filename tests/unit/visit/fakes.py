@@ -170,6 +170,9 @@ class FakeToken:
             raise WrongPin(tries_left=self.card.tries_left)
         self.card.tries_left = 3
 
+    def pin_pad(self) -> bool:
+        return False
+
     def pin_status(self) -> PinStatus:
         return PinStatus(initialised=self.card.pin is not None, locked=self.card.locked)
 
