@@ -36,6 +36,9 @@ class ActivationFlow(DocumentCheckedFlow):
             EffectKind.SYNC_RESULT: self.on_synced,
         }
 
+    def pad_effects(self) -> dict[Stage, EffectKind]:
+        return {Stage.PIN_CHOOSE: EffectKind.WRITE_PIN, Stage.SIGN_RECEIPT: EffectKind.SIGN_RECEIPT}
+
     def on_document_accepted(self) -> Step:
         return self.start_ticket(EffectKind.START_ACTIVATION)
 
@@ -49,7 +52,7 @@ class ActivationFlow(DocumentCheckedFlow):
         if self.credential is not None:
             self.credential.wipe()
             self.credential = None
-        return self.show(Stage.SIGN_RECEIPT)
+        return self.enter_pin_stage(Stage.SIGN_RECEIPT)
 
     def on_receipt_pin_submitted(self, event: Event) -> Step:
         self.require_full(self.receipt_pin)
@@ -110,7 +113,8 @@ class ActivationFlow(DocumentCheckedFlow):
             )
             return self.show(Stage.REINSERT, wrong)
         self.reinserting = False
-        return self.show(Stage.SIGN_RECEIPT)
+        self.pin_pad = identity.pin_pad if isinstance(identity, CardIdentity) else False
+        return self.enter_pin_stage(Stage.SIGN_RECEIPT)
 
     def on_failure(self, effect: Effect, error: KioskError) -> Step:
         if effect.kind == EffectKind.IDENTIFY_CARD and self.reinserting:

@@ -27,8 +27,11 @@ class ChangePinFlow(VisitFlow):
     def success_handlers(self) -> dict[str, Callable[[Any], Step]]:
         return {**super().success_handlers(), EffectKind.CHANGE_PIN: self.on_changed}
 
+    def pad_effects(self) -> dict[Stage, EffectKind]:
+        return {Stage.PIN_CURRENT: EffectKind.CHANGE_PIN}
+
     def on_record_accepted(self, event: Event) -> Step:
-        return self.show(Stage.PIN_CURRENT)
+        return self.enter_pin_stage(Stage.PIN_CURRENT)
 
     def on_current_submitted(self, event: Event) -> Step:
         self.require_full(self.current_pin)

@@ -153,4 +153,4 @@ class DocumentCheckedFlow(VisitFlow):
         self.activation_id = ticket.activation_id
         self.deadline = ticket.deadline
         self.credential = Secret(ticket.credential)
-        return self.show(Stage.PIN_CHOOSE)
+        return self.enter_pin_stage(Stage.PIN_CHOOSE)

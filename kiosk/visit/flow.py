@@ -19,6 +19,7 @@ from kiosk.errors import (
     CardRemoved,
     InvalidInput,
     KioskError,
+    PinEntryCancelled,
     PinMismatch,
     PinRuleViolation,
     PortalError,
@@ -129,6 +130,9 @@ SECRET_EFFECTS: frozenset[str] = frozenset(
     {EffectKind.WRITE_PIN, EffectKind.UNLOCK_PIN, EffectKind.CHANGE_PIN, EffectKind.SIGN_RECEIPT}
 )
 
+# What the reader's own PIN pad refuses before the card is touched: typed again there.
+PAD_REFUSALS: tuple[type[KioskError], ...] = (PinEntryCancelled, PinMismatch, PinRuleViolation)
+
 
 def ended_message_key(kind: VisitKind, progress: Progress) -> str:
     """The key explaining the card's state after a visit ended early (kind-specific first)."""
@@ -166,6 +170,7 @@ class VisitFlow:
         self.now: datetime | None = None
         self.reader: str | None = None
         self.card_in = False
+        self.pin_pad = False  # PINs are typed on the reader's own pad, not on the screen
         self.identity: CardIdentity | None = None
         self.card_number: str | None = None
         self.record: CardRecord | None = None
@@ -230,11 +235,17 @@ class VisitFlow:
         if event.kind == "card_removed":
             return self.on_card_removed()
         if event.kind == "cancel" and self.stage in USER_STAGES:
+            if self.waiting_for_pad():
+                return self.show(self.stage)  # the reader holds the PIN entry: cancel there
             return self.abort(VisitCancelled())
         if event.kind == "retry" and self.stage is Stage.FAILED:
             return self.retry()
         if event.kind in ("pin_digit", "pin_back", "pin_clear") and self.stage in PIN_STAGES:
+            if self.pin_pad:
+                return self.show(self.stage)  # the screen has no pad: nothing is typed here
             return self.on_pin_key(event)
+        if event.kind == "pad_start" and self.pin_pad and self.stage in PIN_STAGES:
+            return self.enter_pin_stage(self.stage)
         handler = self.transitions().get((self.stage, event.kind))
         if handler is None:
             return self.show(self.stage)
@@ -261,6 +272,8 @@ class VisitFlow:
     def view(self, stage: Stage, error: BaseException | None = None) -> View:
         """The view of ``stage`` from the flow's state (never a PIN, only its length)."""
         shown_error = error_view(error) if error is not None else None
+        if stage in PIN_STAGES and self.pin_pad:
+            return self.pad_view(stage, shown_error)
         if stage in PIN_STAGES:
             return View(
                 PIN_STAGES[stage],
@@ -316,6 +329,23 @@ class VisitFlow:
             f"visit.working.{stage.value}",
             {"what": stage.value},
             shown_error,
+        )
+
+    def pad_view(self, stage: Stage, error: Any) -> View:
+        """A PIN stage when the reader's own pad takes the PIN: what to type there."""
+        waiting = self.waiting_for_pad()
+        return View(
+            PIN_STAGES[stage],
+            self.title(),
+            f"visit.pin.pad.{self.pad_effects().get(stage, stage.value)}",
+            {
+                "length": self.settings.pin_policy.length,
+                "pin_pad": True,
+                "waiting": waiting,
+                **self.deadline_params(),
+            },
+            error,
+            () if waiting else ("pad_start", "cancel"),
         )
 
     def extra_view(self, stage: Stage, error: Any) -> View | None:
@@ -422,15 +452,24 @@ class VisitFlow:
         return effect
 
     def pin_effect(self, kind: EffectKind) -> Effect:
-        """A card effect that needs secrets, built from the flow's buffers (copies)."""
+        """A card effect that needs secrets, built from the flow's buffers (copies).
+
+        With the reader's own pad, every PIN argument is ON_READER_PAD (None): the reader
+        asks the holder, and the PIN never reaches the kiosk.
+        """
+        pad = self.pin_pad
+
+        def pin(buffer: PinBuffer) -> Secret | None:
+            return None if pad else buffer.copy()
+
         args: dict[str, Any] = {"reader": self.reader}
         if kind in (EffectKind.WRITE_PIN, EffectKind.UNLOCK_PIN):
             credential = present(self.credential, "credential")
-            args.update(credential=credential.copy(), pin=self.new_pin.copy())
+            args.update(credential=credential.copy(), pin=pin(self.new_pin))
         elif kind is EffectKind.CHANGE_PIN:
-            args.update(old_pin=self.current_pin.copy(), new_pin=self.new_pin.copy())
+            args.update(old_pin=pin(self.current_pin), new_pin=pin(self.new_pin))
         else:
-            args.update(pin=self.receipt_pin.copy(), receipt=self.receipt_bytes())
+            args.update(pin=pin(self.receipt_pin), receipt=self.receipt_bytes())
         return Effect(kind, args)
 
     def receipt_bytes(self) -> bytes:
@@ -529,6 +568,8 @@ class VisitFlow:
         if effect.kind in SECRET_EFFECTS and self.progress is Progress.WRITING:
             # The card answered with a refusal: the write did not happen.
             self.progress = Progress.NOTHING if self.activation_id is None else Progress.STARTED
+        if self.pin_pad and effect.kind in SECRET_EFFECTS and isinstance(error, PAD_REFUSALS):
+            return self.show(self.stage, error)  # typed again on the reader: "pad_start"
         if can_retry(error) and not isinstance(error, PortalRejected):
             return self.fail(error, effect)
         return self.abort(error)
@@ -561,6 +602,7 @@ class VisitFlow:
         if not isinstance(identity, CardIdentity):
             return self.show(Stage.INSERT_CARD, KioskError("identify returned no identity"))
         self.identity = identity
+        self.pin_pad = identity.pin_pad
         refused = identity_refusal(identity)
         if refused is not None:
             return self.refuse(refused)
@@ -605,6 +647,25 @@ class VisitFlow:
             Stage.PIN_CONFIRM: self.confirm_pin,
             Stage.SIGN_RECEIPT: self.receipt_pin,
         }[stage]
+
+    def pad_effects(self) -> dict[Stage, EffectKind]:
+        """With the reader's own pad: the card effect that each PIN stage runs at once."""
+        return {}
+
+    def waiting_for_pad(self) -> bool:
+        """Whether the reader's own pad is asking the holder for a PIN now."""
+        return self.pin_pad and any(kind in SECRET_EFFECTS for kind in self.pending)
+
+    def enter_pin_stage(self, stage: Stage) -> Step:
+        """Show a PIN stage; with the reader's own pad, start its card effect at once."""
+        kind = self.pad_effects().get(stage) if self.pin_pad else None
+        if kind is None:
+            return self.show(stage)
+        if self.waiting_for_pad():
+            return self.show(self.stage)
+        if kind is not EffectKind.SIGN_RECEIPT:
+            self.progress = Progress.WRITING  # from the first key on the reader, unknown
+        return self.run(stage, self.pin_effect(kind))
 
     def on_pin_key(self, event: Event) -> Step:
         buffer = self.buffer_for(self.stage)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from kiosk.errors import KioskError
-from kiosk.model import CertificateInfo, VisitKind, VisitResult
-from kiosk.ports import CardReader, Clock, Portal, ResultStore, TokenProvider
+from kiosk.model import CardIdentity, CertificateInfo, VisitKind, VisitResult
+from kiosk.ports import ON_READER_PAD, CardReader, Clock, Portal, ResultStore, TokenProvider
 from kiosk.visit.base import Effect, Event, Step, View
 from kiosk.visit.effects import EFFECT_DONE, EFFECT_FAILED, SECRET_ARGS, EffectKind, SignedReceipt
 from kiosk.visit.secret import Secret
@@ -32,11 +32,22 @@ class ScriptableFlow(Protocol):
     def handle(self, event: Event) -> Step: ...
 
 
-def _secret(args: dict[str, Any], name: str) -> str:
+def _secret(args: dict[str, Any], name: str) -> str | None:
+    """The revealed secret, or ON_READER_PAD (None) when the flow passed None for it."""
     value = args.get(name)
+    if value is ON_READER_PAD and name in args:
+        return ON_READER_PAD
     if not isinstance(value, Secret):
         raise KioskError(f"effect argument {name!r} must be a Secret", argument=name)
     return value.reveal()
+
+
+def _credential(args: dict[str, Any]) -> str:
+    """The unlock/activation credential: always held by the kiosk, never typed on a pad."""
+    value = _secret(args, "credential")
+    if value is None:
+        raise KioskError("effect argument 'credential' must be a Secret", argument="credential")
+    return value
 
 
 def _bytes_arg(args: dict[str, Any], name: str) -> bytes:
@@ -93,7 +104,7 @@ class EffectRunner:
         self.store = store
         self.clock = clock
         self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
-            EffectKind.IDENTIFY_CARD: lambda a: self.reader.identify(a.get("reader")),
+            EffectKind.IDENTIFY_CARD: self.identify,
             EffectKind.FETCH_RECORD: lambda a: self.portal.card(a["card_number"]),
             EffectKind.READ_CERTIFICATES: lambda a: self.token(a).certificates(),
             EffectKind.ADMIN_SIGN_IN: lambda a: self.token(a).admin_sign_in(_secret(a, "pin")),
@@ -105,10 +116,10 @@ class EffectRunner:
                 a["card_number"], a["admin_hsa_id"], a["evidence"], a["idempotency_key"]
             ),
             EffectKind.WRITE_PIN: lambda a: self.token(a).set_initial_pin(
-                _secret(a, "credential"), _secret(a, "pin")
+                _credential(a), _secret(a, "pin")
             ),
             EffectKind.UNLOCK_PIN: lambda a: self.token(a).unlock_pin(
-                _secret(a, "credential"), _secret(a, "pin")
+                _credential(a), _secret(a, "pin")
             ),
             EffectKind.CHANGE_PIN: lambda a: self.token(a).change_pin(
                 _secret(a, "old_pin"), _secret(a, "new_pin")
@@ -120,6 +131,15 @@ class EffectRunner:
             EffectKind.RECORD_RESULT: lambda a: self.store.record(a["result"]),
             EffectKind.SYNC_RESULT: lambda a: push_result(self.portal, a["result"]),
         }
+
+    def identify(self, args: dict[str, Any]) -> CardIdentity:
+        """The card's identity, and whether its PINs are typed on the reader's own pad."""
+        identity = self.reader.identify(args.get("reader"))
+        try:
+            pin_pad = self.tokens.open(args.get("reader")).pin_pad()
+        except KioskError:
+            pin_pad = False  # no token to ask (not a PKCS#11 card): the flow judges the card
+        return replace(identity, pin_pad=pin_pad)
 
     def token(self, args: dict[str, Any]) -> Any:
         """The token of the card in the effect's reader."""

@@ -1,6 +1,7 @@
 """The administrator's session: sign in with own card and PIN, choose visits, time out.
 
-Sign-in: card inserted -> PIN typed on the pad -> ``admin_sign_in`` (the card's
+Sign-in: card inserted (``identify_card`` tells whether the reader's own PIN pad takes the
+PIN) -> PIN typed on the screen's pad, or on the reader's -> ``admin_sign_in`` (the card's
 authentication certificate gives the HSA-id) -> ``authorise_admin`` (the portal's
 authorisation, judged by kiosk.rules.admin) -> HOME. From HOME, ``choose_visit`` with
 ``kind`` runs one visit flow, whose events the session passes through until it ends.
@@ -25,7 +26,7 @@ from kiosk.errors import (
     PortalRejected,
     WrongPin,
 )
-from kiosk.model import AdminAuthorisation, CertificateInfo, VisitKind
+from kiosk.model import AdminAuthorisation, CardIdentity, CertificateInfo, VisitKind
 from kiosk.rules.admin import admin_refusal
 from kiosk.settings import Settings
 from kiosk.visit.activation import ActivationFlow
@@ -35,7 +36,7 @@ from kiosk.visit.card_check import CardCheckFlow
 from kiosk.visit.change_pin import ChangePinFlow
 from kiosk.visit.effects import EFFECT_DONE, EFFECT_FAILED, EffectKind
 from kiosk.visit.errorview import can_retry, error_view
-from kiosk.visit.flow import VisitFlow
+from kiosk.visit.flow import PAD_REFUSALS, VisitFlow
 from kiosk.visit.secret import PinBuffer
 from kiosk.visit.unlock import UnlockFlow
 
@@ -55,6 +56,7 @@ class SessionStage(StrEnum):
 
     SIGNED_OUT = "signed_out"
     ADMIN_PIN = "admin_pin"
+    ADMIN_PAD = "admin_pad"  # the reader's own PIN pad takes the administrator's PIN
     SIGNING_IN = "signing_in"
     AUTHORISING = "authorising"
     AUTH_FAILED = "auth_failed"
@@ -80,6 +82,7 @@ class KioskSession:
         self.now: datetime | None = None
         self.reader: str | None = None
         self.pin = PinBuffer(settings.pin_policy.length)
+        self.pin_pad = False
         self.pending: Effect | None = None
         self.card_hsa_id: str | None = None
         self.admin: AdminAuthorisation | None = None
@@ -121,6 +124,7 @@ class KioskSession:
         handler = {
             SessionStage.SIGNED_OUT: self.on_signed_out,
             SessionStage.ADMIN_PIN: self.on_admin_pin,
+            SessionStage.ADMIN_PAD: self.on_admin_pad,
             SessionStage.AUTH_FAILED: self.on_auth_failed,
             SessionStage.HOME: self.on_home,
             SessionStage.VISIT_ENDED: self.on_visit_ended,
@@ -145,8 +149,29 @@ class KioskSession:
             reader = event.data.get("reader")
             self.reader = reader if isinstance(reader, str) else None
             self.pin.clear()
-            return self.show(SessionStage.ADMIN_PIN)
+            self.pin_pad = False
+            # The screen's pad shows at once; the card's answer may move the PIN to the reader.
+            return self.run(
+                SessionStage.ADMIN_PIN, Effect(EffectKind.IDENTIFY_CARD, {"reader": self.reader})
+            )
         return self.show(self.stage)
+
+    def on_admin_pad(self, event: Event) -> Step:
+        if event.kind == "card_removed":
+            self.pending = None
+            return self.show(SessionStage.SIGNED_OUT)
+        if self.pending is not None:
+            return self.show(self.stage)  # the reader holds the PIN entry: cancel there
+        if event.kind == "retry":
+            return self.pad_sign_in()
+        if event.kind in ("idle_timeout", "cancel"):
+            return self.show(SessionStage.SIGNED_OUT)
+        return self.show(self.stage)
+
+    def pad_sign_in(self) -> Step:
+        """Sign in with the PIN typed on the reader's own pad (it never reaches the kiosk)."""
+        args = {"reader": self.reader, "pin": None}
+        return self.run(SessionStage.ADMIN_PAD, Effect(EffectKind.ADMIN_SIGN_IN, args))
 
     def on_admin_pin(self, event: Event) -> Step:
         if event.kind == "pin_digit":
@@ -157,6 +182,7 @@ class KioskSession:
             self.pin.clear()
         elif event.kind in ("card_removed", "idle_timeout", "cancel"):
             self.pin.wipe()
+            self.pending = None
             return self.show(SessionStage.SIGNED_OUT)
         elif event.kind == "pin_submit":
             if len(self.pin) != self.settings.pin_policy.length:
@@ -231,9 +257,18 @@ class KioskSession:
             error = event.data.get("error")
             return self.on_failure(effect, error if isinstance(error, KioskError) else KioskError())
         result = event.data.get("result")
+        if effect.kind == EffectKind.IDENTIFY_CARD:
+            return self.on_admin_card_identified(result)
         if effect.kind == EffectKind.ADMIN_SIGN_IN:
             return self.on_signed_in(result)
         return self.on_authorised(result)
+
+    def on_admin_card_identified(self, identity: Any) -> Step:
+        if isinstance(identity, CardIdentity) and identity.pin_pad:
+            self.pin_pad = True
+            self.pin.wipe()
+            return self.pad_sign_in()
+        return self.show(SessionStage.ADMIN_PIN)
 
     def on_signed_in(self, cert: Any) -> Step:
         hsa_id = cert.hsa_id if isinstance(cert, CertificateInfo) else None
@@ -256,8 +291,11 @@ class KioskSession:
         return self.show(SessionStage.HOME)
 
     def on_failure(self, effect: Effect, error: KioskError) -> Step:
-        if effect.kind == EffectKind.ADMIN_SIGN_IN and isinstance(error, WrongPin):
-            return self.show(SessionStage.ADMIN_PIN, error)
+        if effect.kind == EffectKind.IDENTIFY_CARD:
+            return self.show(SessionStage.ADMIN_PIN)  # the PIN is typed on the screen
+        if effect.kind == EffectKind.ADMIN_SIGN_IN and isinstance(error, (WrongPin, *PAD_REFUSALS)):
+            stage = SessionStage.ADMIN_PAD if self.pin_pad else SessionStage.ADMIN_PIN
+            return self.show(stage, error)
         if effect.kind == EffectKind.AUTHORISE_ADMIN and can_retry(error):
             if not isinstance(error, PortalRejected):
                 return self.show(SessionStage.AUTH_FAILED, error)
@@ -283,6 +321,16 @@ class KioskSession:
                 shown,
                 ("cancel",),
                 pin_length=len(self.pin),
+            )
+        if stage is SessionStage.ADMIN_PAD:
+            waiting = self.pending is not None
+            return View(
+                ViewName.ADMIN_SIGN_IN,
+                title,
+                "visit.session.pad_pin",
+                {"stage": "pin", "pin_pad": True, "waiting": waiting},
+                shown,
+                () if waiting else ("retry", "cancel"),
             )
         if stage in (SessionStage.SIGNING_IN, SessionStage.AUTHORISING):
             message = f"visit.working.{stage.value}"

@@ -27,6 +27,9 @@ class UnlockFlow(DocumentCheckedFlow):
             EffectKind.UNLOCK_PIN: self.on_unlocked,
         }
 
+    def pad_effects(self) -> dict[Stage, EffectKind]:
+        return {Stage.PIN_CHOOSE: EffectKind.UNLOCK_PIN}
+
     def on_document_accepted(self) -> Step:
         return self.start_ticket(EffectKind.START_UNLOCK)
 

@@ -17,7 +17,10 @@ from kiosk.errors import (
     CardNotFound,
     CardRemoved,
     KioskError,
+    PinEntryCancelled,
     PinLocked,
+    PinMismatch,
+    PinRuleViolation,
     PortalRejected,
     PortalUnreachable,
     StorageError,
@@ -146,13 +149,54 @@ class FakeCard:
     signed: list[bytes] = field(default_factory=list)
 
 
+class FakePad:
+    """A reader's own PIN pad: ``typed`` holds what the holder will type, one entry a prompt.
+
+    An entry of "cancel" is the reader's cancel key (or its timeout).
+    """
+
+    def __init__(self, length: int = 6) -> None:
+        self.length = length
+        self.typed: list[str] = []
+        self.prompts: list[str] = []
+
+    def ask(self, prompt: str) -> str:
+        self.prompts.append(prompt)
+        entry = self.typed.pop(0) if self.typed else "cancel"
+        if entry == "cancel":
+            raise PinEntryCancelled("cancelled on the reader")
+        if len(entry) != self.length:
+            raise PinRuleViolation("length", length=self.length)
+        return entry
+
+    def ask_new(self) -> str:
+        new, again = self.ask("new_pin"), self.ask("confirm_pin")
+        if new != again:
+            raise PinMismatch()
+        return new
+
+
 class FakeToken:
     """A card's token; ``faults`` maps a method name to the KioskError it raises once."""
 
-    def __init__(self, card: FakeCard, faults: dict[str, KioskError], admin_pin: str) -> None:
+    def __init__(
+        self,
+        card: FakeCard,
+        faults: dict[str, KioskError],
+        admin_pin: str,
+        pad: FakePad | None = None,
+    ) -> None:
         self.card = card
         self.faults = faults
         self.admin_pin = admin_pin
+        self.pad = pad
+
+    def _typed(self, pin: str | None, prompt: str = "pin") -> str:
+        if pin is not None:
+            return pin
+        if self.pad is None:
+            raise KioskError("a PIN pad entry reached a token without a PIN pad")
+        return self.pad.ask_new() if prompt == "new_pin" else self.pad.ask(prompt)
 
     def _fault(self, name: str) -> None:
         error = self.faults.pop(name, None)
@@ -171,31 +215,31 @@ class FakeToken:
         self.card.tries_left = 3
 
     def pin_pad(self) -> bool:
-        return False
+        return self.pad is not None
 
     def pin_status(self) -> PinStatus:
         return PinStatus(initialised=self.card.pin is not None, locked=self.card.locked)
 
-    def admin_sign_in(self, pin: str) -> CertificateInfo:
+    def admin_sign_in(self, pin: str | None) -> CertificateInfo:
         self._fault("admin_sign_in")
-        if pin != self.admin_pin:
+        if self._typed(pin) != self.admin_pin:
             raise WrongPin(tries_left=2)
         return self.card.certificates[0]
 
-    def set_initial_pin(self, credential: str, new_pin: str) -> None:
+    def set_initial_pin(self, credential: str, new_pin: str | None) -> None:
         self._fault("set_initial_pin")
         if credential != "CRED-" + self.card.number:
             raise KioskError("bad credential")
-        self.card.pin = new_pin
+        self.card.pin = self._typed(new_pin, "new_pin")
 
-    def change_pin(self, old_pin: str, new_pin: str) -> None:
+    def change_pin(self, old_pin: str | None, new_pin: str | None) -> None:
         self._fault("change_pin")
-        self._check(old_pin)
-        self.card.pin = new_pin
+        self._check(self._typed(old_pin, "old_pin"))
+        self.card.pin = self._typed(new_pin, "new_pin")
 
-    def unlock_pin(self, credential: str, new_pin: str) -> None:
+    def unlock_pin(self, credential: str, new_pin: str | None) -> None:
         self._fault("unlock_pin")
-        self.card.pin = new_pin
+        self.card.pin = self._typed(new_pin, "new_pin")
         self.card.locked = False
         self.card.tries_left = 3
 
@@ -203,9 +247,9 @@ class FakeToken:
         self._fault("certificates")
         return list(self.card.certificates)
 
-    def sign_receipt(self, pin: str, receipt: bytes) -> bytes:
+    def sign_receipt(self, pin: str | None, receipt: bytes) -> bytes:
         self._fault("sign_receipt")
-        self._check(pin)
+        self._check(self._typed(pin))
         self.card.signed.append(receipt)
         return b"SIG:" + receipt[:8]
 
@@ -216,11 +260,12 @@ class FakeTokens:
         self.cards: dict[str, FakeCard] = {}
         self.faults: dict[str, KioskError] = {}
         self.admin_pin = demo_admins(TODAY)[0].pin
+        self.pad: FakePad | None = None  # set: the reader has its own PIN pad
 
     def open(self, reader: str | None = None) -> FakeToken:
         if self.reader.card is None:
             raise CardRemoved("no card")
-        return FakeToken(self.cards[self.reader.card], self.faults, self.admin_pin)
+        return FakeToken(self.cards[self.reader.card], self.faults, self.admin_pin, self.pad)
 
 
 class FakePortal:

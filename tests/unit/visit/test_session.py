@@ -37,7 +37,7 @@ def test_sign_in_reaches_home_with_the_admin_and_training() -> None:
     assert d.view.name is ViewName.ADMIN_SIGN_IN and d.view.params["stage"] == "insert"
     sign_in(d)
     assert d.view.name is ViewName.HOME, d.view
-    assert d.effects_run == ["admin_sign_in", "authorise_admin"]
+    assert d.effects_run == ["identify_card", "admin_sign_in", "authorise_admin"]
     assert d.view.params["admin_name"] == ADMIN.name
     assert d.view.params["training_days_left"] == 200
     assert "visit:activation" in d.view.actions and "sign_out" in d.view.actions
@@ -55,7 +55,7 @@ def test_pin_pad_for_the_admin_shows_only_the_length() -> None:
     assert d.view.pin_length == 3
     d.send("pin_submit")
     assert d.view.error is not None and d.view.error.message == "pin.rule.length"
-    assert d.effects_run == []
+    assert d.effects_run == ["identify_card"]  # no sign-in with a short PIN
 
 
 def test_wrong_admin_pin_shows_tries_left_and_stays_on_the_pad() -> None:
