@@ -52,7 +52,7 @@ def test_activation_on_the_reader_pad_reaches_aktiv_without_the_pin_in_the_kiosk
 
 
 def test_the_screen_pad_is_dead_while_the_reader_asks() -> None:
-    r, pad = pad_rig()
+    r, _pad = pad_rig()
     d = visit(VisitKind.ACTIVATION, r)
     to_document_confirmed(d)
     d.send("document_confirmed", hold=True)
