@@ -11,10 +11,11 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Build: python3-venv python3-dev swig libpcsclite-dev (pyscard has no Linux wheel).
-# Cards: pcscd vsmartcard-vpcd softhsm2 opensc. Scanning: libzbar0 tesseract-ocr fonts-ocr-b.
+# Cards: pcscd vsmartcard-vpcd softhsm2 opensc, libp11-kit-dev (pkcs11.h for the simulated
+# PIN-pad shim, built with build-essential's cc). Scanning: libzbar0 tesseract-ocr fonts-ocr-b.
 # UI: Mesa GL for Kivy's offscreen SDL2 rendering, xvfb. systemd: unit verification.
 APT_PACKAGES := python3-venv python3-dev build-essential swig libpcsclite-dev \
-	pcscd pcsc-tools vsmartcard-vpcd softhsm2 opensc \
+	pcscd pcsc-tools vsmartcard-vpcd softhsm2 opensc libp11-kit-dev \
 	libzbar0 tesseract-ocr fonts-ocr-b \
 	libgl1 libegl1 libgl1-mesa-dri libmtdev1 xvfb \
 	systemd openssl sqlite3

@@ -10,7 +10,9 @@ from kiosk.errors import (
     CardRemoved,
     CardUnreadable,
     KioskError,
+    PinEntryCancelled,
     PinLocked,
+    PinMismatch,
     PinRuleViolation,
     TokenError,
     WrongPin,
@@ -26,9 +28,23 @@ _CARD_GONE = (
 )
 
 
-def pkcs11_error(exc: pkcs11.PKCS11Error, action: str, tries_left: int | None = None) -> KioskError:
-    """The kiosk error for a PKCS#11 failure while doing ``action`` (never carries a PIN)."""
+def pkcs11_error(
+    exc: pkcs11.PKCS11Error,
+    action: str,
+    tries_left: int | None = None,
+    pad: bool = False,
+    pin_length: int | None = None,
+) -> KioskError:
+    """The kiosk error for a PKCS#11 failure while doing ``action`` (never carries a PIN).
+
+    ``pad``: a PIN was typed on the reader's own PIN pad in this operation, so the
+    reader's refusals are told apart (see PAD_ERRORS in docs/hardware.md).
+    """
     detail = f"{action}: {type(exc).__name__}"
+    if pad:
+        padded = _pad_error(exc, detail, pin_length)
+        if padded is not None:
+            return padded
     if isinstance(exc, p11.PinIncorrect):
         return WrongPin(detail, tries_left=tries_left)
     if isinstance(exc, p11.PinLocked):
@@ -42,6 +58,16 @@ def pkcs11_error(exc: pkcs11.PKCS11Error, action: str, tries_left: int | None = 
     if isinstance(exc, p11.UserPinNotInitialized):
         return TokenError(detail, reason="pin_not_initialised")
     return TokenError(detail)
+
+
+def _pad_error(exc: pkcs11.PKCS11Error, detail: str, pin_length: int | None) -> KioskError | None:
+    if isinstance(exc, p11.FunctionCancelled):  # cancel key or the reader's timeout
+        return PinEntryCancelled(detail)
+    if isinstance(exc, p11.PinInvalid):  # OpenSC's code for the two new PINs differing
+        return PinMismatch(detail)
+    if isinstance(exc, p11.PinLenRange):
+        return PinRuleViolation("length", detail, length=pin_length)
+    return None
 
 
 def is_card_error(error: KioskError) -> bool:

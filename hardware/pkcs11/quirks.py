@@ -12,6 +12,11 @@ class VendorQuirks:
     name: str
     locks_pin: bool = True  # the token itself locks the PIN after too many wrong tries
     reports_pin_counters: bool = True  # CKF_USER_PIN_COUNT_LOW / FINAL_TRY / LOCKED are set
+    # With CKF_PROTECTED_AUTHENTICATION_PATH, a PIN of length 0 in C_InitPIN / C_SetPIN
+    # means "ask on the reader's pad" (OpenSC-style; python-pkcs11 cannot pass NULL there,
+    # only C_Login gets NULL). False: new PINs cannot be typed on the pad, so the kiosk
+    # does not use the pad at all for this module.
+    empty_pin_uses_pad: bool = True
 
 
 STANDARD = VendorQuirks("standard")

@@ -3,6 +3,10 @@
 Every operation looks its token up again (by serial, then label) so a card that left
 the reader is reported as CardRemoved instead of failing on stale handles. A failed
 login re-initialises the module (see hardware.pkcs11.module) before anything else runs.
+
+A PIN argument of None (kiosk.ports.ON_READER_PAD) is typed on the reader's own PIN pad:
+C_Login gets no PIN (python-pkcs11's PROTECTED_AUTH), C_InitPIN / C_SetPIN an empty one
+(VendorQuirks.empty_pin_uses_pad). The PIN then never passes through the kiosk.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from kiosk.settings import PinPolicySettings, PolicyLevel, Settings
 log = logging.getLogger(__name__)
 
 PROFILES = ("init_pin", "transport_pin")
+PAD_PIN = ""  # C_InitPIN / C_SetPIN: take this PIN on the reader's pad (empty_pin_uses_pad)
 
 
 def _token_serial(token: pkcs11.Token) -> bytes:
@@ -54,6 +59,7 @@ class Pkcs11Token:
         policy_levels: Sequence[PolicyLevel] = (),
         trust_anchors: Sequence[bytes] = (),
         now: Callable[[], datetime] | None = None,
+        use_pin_pad: bool = True,
     ) -> None:
         if profile not in PROFILES:
             raise ConfigError(f"card_profile {profile!r} is not one of {', '.join(PROFILES)}")
@@ -65,6 +71,7 @@ class Pkcs11Token:
         self.policy_levels = tuple(policy_levels)
         self.trust_anchors = tuple(trust_anchors)
         self._now = now
+        self.use_pin_pad = use_pin_pad
 
     @property
     def quirks(self) -> VendorQuirks:
@@ -100,26 +107,32 @@ class Pkcs11Token:
     def _session(
         self,
         action: str,
-        user_pin: str | None = None,
+        user_pin: str | object | None = None,
         so_pin: str | None = None,
         rw: bool = False,
+        pad: bool = False,
     ) -> Iterator[pkcs11.Session]:
+        """A session, logged in if a PIN is given; ``pad``: a PIN is typed on the reader."""
         with self.module.lock:
             token = self._token()
             try:
                 session = token.open(rw=rw, user_pin=user_pin, so_pin=so_pin)
             except pkcs11.PKCS11Error as exc:
                 self.module.reinitialize()  # the failed C_Login left its session open
-                raise self._login_error(exc, action, so=so_pin is not None) from None
+                raise self._login_error(exc, action, so=so_pin is not None, pad=pad) from None
             try:
                 yield session
             except pkcs11.PKCS11Error as exc:
+                if pad:  # C_SetPIN checks the old PIN typed on the pad: a try, as a login
+                    raise self._login_error(exc, action, so=False, pad=True) from None
                 raise pkcs11_error(exc, action) from None
             finally:
                 with contextlib.suppress(pkcs11.PKCS11Error):
                     session.close()
 
-    def _login_error(self, exc: pkcs11.PKCS11Error, action: str, so: bool) -> Exception:
+    def _login_error(
+        self, exc: pkcs11.PKCS11Error, action: str, so: bool, pad: bool = False
+    ) -> Exception:
         if isinstance(exc, p11.PinIncorrect):
             try:
                 tries = self._tries_left(so)
@@ -128,13 +141,32 @@ class Pkcs11Token:
             if tries == 0:
                 return PinLocked(f"{action}: PIN locked after this try")
             return pkcs11_error(exc, action, tries_left=tries)
-        return pkcs11_error(exc, action)
+        return pkcs11_error(exc, action, pad=pad, pin_length=self.pin_policy.length)
+
+    def _login_pin(self, pin: str | None) -> str | object:
+        """What C_Login gets: PROTECTED_AUTH for a PIN typed on the pad, else the PIN."""
+        if pin is None and self.pin_pad():
+            return pkcs11.PROTECTED_AUTH
+        pin = typed_pin(pin)
+        check_pin_format(pin, self.pin_policy)
+        return pin
+
+    def _new_pin(self, pin: str | None) -> str:
+        """What C_InitPIN / C_SetPIN get: "" for a PIN typed on the pad, else the PIN."""
+        if pin is None and self.pin_pad():
+            return PAD_PIN
+        pin = typed_pin(pin)
+        check_pin_format(pin, self.pin_policy)
+        return pin
 
     # --- the Token port ----------------------------------------------------------------
 
     def pin_pad(self) -> bool:
-        """Whether the module asks for PINs on the reader's own pad (protected auth path)."""
-        return bool(self._flags() & TokenFlag.PROTECTED_AUTHENTICATION_PATH)
+        """Whether PINs are typed on the reader's own pad (protected auth path, if allowed)."""
+        if not (self.use_pin_pad and self.quirks.empty_pin_uses_pad):
+            return False
+        with self.module.lock:
+            return bool(self._flags() & TokenFlag.PROTECTED_AUTHENTICATION_PATH)
 
     def pin_status(self) -> PinStatus:
         """The user PIN's state as the token reports it."""
@@ -149,9 +181,8 @@ class Pkcs11Token:
 
     def admin_sign_in(self, pin: str | None) -> CertificateInfo:
         """Log in with the administrator's PIN; return their authentication certificate."""
-        pin = typed_pin(pin)
-        check_pin_format(pin, self.pin_policy)
-        with self._session("admin sign-in", user_pin=pin) as session:
+        login = self._login_pin(pin)
+        with self._session("admin sign-in", user_pin=login, pad=pin is None) as session:
             certs = self._classified(session)
         for info in certs:
             if info.usage == AUTHENTICATION:
@@ -160,30 +191,35 @@ class Pkcs11Token:
 
     def set_initial_pin(self, credential: str, new_pin: str | None) -> None:
         """Write the first PIN: C_InitPIN as SO, or C_SetPIN from the transport PIN."""
-        new_pin = typed_pin(new_pin)
-        check_pin_format(new_pin, self.pin_policy)
+        new, pad = self._new_pin(new_pin), new_pin is None
         if self.profile == "init_pin":
-            with self._session("write first PIN", so_pin=credential, rw=True) as session:
-                session.init_pin(new_pin)
+            with self._session("write first PIN", so_pin=credential, rw=True, pad=pad) as session:
+                session.init_pin(new)
         else:
-            with self._session("write first PIN", user_pin=credential, rw=True) as session:
-                session.set_pin(credential, new_pin)
+            with self._session("write first PIN", user_pin=credential, rw=True, pad=pad) as session:
+                session.set_pin(credential, new)
 
     def change_pin(self, old_pin: str | None, new_pin: str | None) -> None:
-        """Change the user PIN (C_SetPIN after logging in with the old one)."""
-        old_pin = typed_pin(old_pin)
-        new_pin = typed_pin(new_pin)
-        check_pin_format(old_pin, self.pin_policy)
-        check_pin_format(new_pin, self.pin_policy)
-        with self._session("change PIN", user_pin=old_pin, rw=True) as session:
-            session.set_pin(old_pin, new_pin)
+        """Change the user PIN (C_SetPIN after logging in with the old one).
+
+        With the old PIN on the reader's pad there is no login: C_SetPIN in a R/W public
+        session asks old, new and new again on the pad and checks the old PIN itself.
+        """
+        new = self._new_pin(new_pin)
+        if old_pin is None and self.pin_pad():
+            with self._session("change PIN", rw=True, pad=True) as session:
+                session.set_pin(PAD_PIN, new)
+            return
+        old = typed_pin(old_pin)
+        check_pin_format(old, self.pin_policy)
+        with self._session("change PIN", user_pin=old, rw=True, pad=new_pin is None) as session:
+            session.set_pin(old, new)
 
     def unlock_pin(self, credential: str, new_pin: str | None) -> None:
         """Unlock with the PUK/SO credential: C_InitPIN as SO sets a new user PIN."""
-        new_pin = typed_pin(new_pin)
-        check_pin_format(new_pin, self.pin_policy)
-        with self._session("unlock PIN", so_pin=credential, rw=True) as session:
-            session.init_pin(new_pin)
+        new = self._new_pin(new_pin)
+        with self._session("unlock PIN", so_pin=credential, rw=True, pad=new_pin is None) as s:
+            s.init_pin(new)
 
     def certificates(self) -> list[CertificateInfo]:
         """The card's end-entity certificates, classified (no PIN needed)."""
@@ -192,9 +228,8 @@ class Pkcs11Token:
 
     def sign_receipt(self, pin: str | None, receipt: bytes) -> bytes:
         """Log in with ``pin`` and sign ``receipt`` (SHA-256) with the signature key."""
-        pin = typed_pin(pin)
-        check_pin_format(pin, self.pin_policy)
-        with self._session("sign receipt", user_pin=pin) as session:
+        login = self._login_pin(pin)
+        with self._session("sign receipt", user_pin=login, pad=pin is None) as session:
             key = self._signing_key(session)
             if key.key_type == pkcs11.KeyType.EC:
                 from cryptography.hazmat.primitives import hashes
@@ -260,10 +295,12 @@ class Pkcs11TokenProvider:
         trust_anchors: Sequence[bytes] = (),
         now: Callable[[], datetime] | None = None,
         labels_carry_number: bool = False,
+        use_pin_pad: bool = True,
     ) -> None:
         self.module = module
         self.card_number_of = card_number_of
         self.labels_carry_number = labels_carry_number
+        self.use_pin_pad = use_pin_pad
         self._token_args = (profile, pin_policy, tuple(policy_levels), tuple(trust_anchors), now)
 
     @classmethod
@@ -282,6 +319,7 @@ class Pkcs11TokenProvider:
             pin_policy=settings.pin_policy,
             policy_levels=hw.policy_levels,
             trust_anchors=load_trust_anchors(hw.trust_anchors),
+            use_pin_pad=hw.use_reader_pin_pad,
         )
 
     def open(self, reader: str | None = None) -> Pkcs11Token:
@@ -322,5 +360,13 @@ class Pkcs11TokenProvider:
             )
         profile, policy, levels, anchors, now = self._token_args
         return Pkcs11Token(
-            self.module, chosen.label, _token_serial(chosen), profile, policy, levels, anchors, now
+            self.module,
+            chosen.label,
+            _token_serial(chosen),
+            profile,
+            policy,
+            levels,
+            anchors,
+            now,
+            use_pin_pad=self.use_pin_pad,
         )

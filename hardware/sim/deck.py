@@ -3,6 +3,10 @@
 SoftHSM2 (and the memory token) never count wrong PINs, so where the token's quirks say
 it does not lock, ``SimToken`` keeps the tries itself: three wrong PINs lock the PIN
 until it is unlocked with the SO credential, as on a SITHS card.
+
+A PIN of None (kiosk.ports.ON_READER_PAD) is typed on the reader's own pad: the inner
+token's, if it has one (PKCS#11 protected authentication path), else the simulated
+reader's ``SimulatedPinPad`` (hardware.sim_pin_pad), which asks a new PIN twice.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from typing import Any, Protocol, TypeVar
 from hardware.pinformat import check_pin_format, typed_pin
 from hardware.pkcs11.quirks import VendorQuirks
 from hardware.sim.cast import SimCard
+from hardware.sim.pinpad import PadPrompt, SimulatedPinPad
 from kiosk.errors import (
     CardRemoved,
     CardUnreadable,
     InvalidInput,
     PinLocked,
+    PinMismatch,
     TokenError,
     WrongPin,
 )
@@ -114,13 +120,19 @@ class SimToken:
     """A card token with the deck's fault hooks and, where needed, PIN tries and locking."""
 
     def __init__(
-        self, inner: QuirkyToken, card: SimCard, deck: SimDeck, pin_policy: PinPolicySettings
+        self,
+        inner: QuirkyToken,
+        card: SimCard,
+        deck: SimDeck,
+        pin_policy: PinPolicySettings,
+        pad: SimulatedPinPad | None = None,
     ) -> None:
         self.inner = inner
         self.card = card
         self.deck = deck
         self.state = deck.states[card.card_number]
         self.pin_policy = pin_policy
+        self.pad = pad
         self.counts_tries = not inner.quirks.locks_pin
 
     def _guard(self) -> None:
@@ -155,16 +167,34 @@ class SimToken:
             raise PinLocked("the PIN is locked after too many wrong tries")
         raise WrongPin(exc.detail, tries_left=left)
 
-    def _before_write(self, *new_pins: str) -> None:
+    def _before_write(self, *new_pins: str | None) -> None:
         for pin in new_pins:
-            check_pin_format(pin, self.pin_policy)
+            if pin is not None:  # None: the inner token's own pad takes it
+                check_pin_format(pin, self.pin_policy)
         if self.deck.take_fault("remove_mid_write"):
             self.deck.remove()
             raise CardRemoved("the card was pulled out while the PIN was written")
 
+    def _pin(self, pin: str | None, prompt: PadPrompt) -> str | None:
+        """``pin``; for None: None if the inner token has a pad, else asked on ours."""
+        if pin is not None or self.inner.pin_pad():
+            return pin
+        if self.pad is None:
+            return typed_pin(pin)
+        return self.pad.ask(prompt)
+
+    def _new_pin(self, pin: str | None) -> str | None:
+        """As ``_pin`` for a new PIN: our pad asks it twice and compares, as a reader does."""
+        if pin is not None or self.inner.pin_pad() or self.pad is None:
+            return self._pin(pin, PadPrompt.NEW_PIN)
+        first = self.pad.ask(PadPrompt.NEW_PIN)
+        if self.pad.ask(PadPrompt.CONFIRM_PIN) != first:
+            raise PinMismatch("the two new PINs typed on the reader differ")
+        return first
+
     def pin_pad(self) -> bool:
-        """Whether the simulated reader takes PINs on its own pad."""
-        return self.inner.pin_pad()
+        """Whether PINs are typed on the reader's own pad (the token's, or the simulated one)."""
+        return self.pad is not None or self.inner.pin_pad()
 
     def pin_status(self) -> PinStatus:
         """The PIN's state, with the tries the simulation keeps."""
@@ -181,35 +211,35 @@ class SimToken:
 
     def admin_sign_in(self, pin: str | None) -> CertificateInfo:
         """Log in with the administrator's PIN; their authentication certificate."""
-        pin = typed_pin(pin)
         self._guard()
-        return self._with_user_pin(lambda: self.inner.admin_sign_in(pin))
+        return self._with_user_pin(lambda: self.inner.admin_sign_in(self._pin(pin, PadPrompt.PIN)))
 
     def set_initial_pin(self, credential: str, new_pin: str | None) -> None:
         """Write the holder's first PIN."""
-        new_pin = typed_pin(new_pin)
         self._guard()
+        new_pin = self._new_pin(new_pin)
         self._before_write(new_pin)
         self.inner.set_initial_pin(credential, new_pin)
         self.state.pin_set, self.state.locked, self.state.wrong_tries = True, False, 0
 
     def change_pin(self, old_pin: str | None, new_pin: str | None) -> None:
-        """Change the PIN (the old one counts as a try)."""
-        old_pin = typed_pin(old_pin)
-        new_pin = typed_pin(new_pin)
+        """Change the PIN (the old one counts as a try); on the pad: old, new, new."""
         self._guard()
-        check_pin_format(new_pin, self.pin_policy)
+        if new_pin is not None:
+            check_pin_format(new_pin, self.pin_policy)
 
         def change() -> None:
-            self._before_write()
-            self.inner.change_pin(old_pin, new_pin)
+            old = self._pin(old_pin, PadPrompt.OLD_PIN)
+            new = self._new_pin(new_pin)
+            self._before_write(new)
+            self.inner.change_pin(old, new)
 
         self._with_user_pin(change)
 
     def unlock_pin(self, credential: str, new_pin: str | None) -> None:
         """Unlock with the SO credential and set a new PIN."""
-        new_pin = typed_pin(new_pin)
         self._guard()
+        new_pin = self._new_pin(new_pin)
         self._before_write(new_pin)
         self.inner.unlock_pin(credential, new_pin)
         self.state.pin_set, self.state.locked, self.state.wrong_tries = True, False, 0
@@ -221,9 +251,10 @@ class SimToken:
 
     def sign_receipt(self, pin: str | None, receipt: bytes) -> bytes:
         """Log in and sign the receipt."""
-        pin = typed_pin(pin)
         self._guard()
-        return self._with_user_pin(lambda: self.inner.sign_receipt(pin, receipt))
+        return self._with_user_pin(
+            lambda: self.inner.sign_receipt(self._pin(pin, PadPrompt.PIN), receipt)
+        )
 
 
 class SimTokenProvider:
@@ -234,10 +265,12 @@ class SimTokenProvider:
         deck: SimDeck,
         open_inner: Callable[[SimCard], QuirkyToken],
         pin_policy: PinPolicySettings,
+        pad: SimulatedPinPad | None = None,
     ) -> None:
         self.deck = deck
         self.open_inner = open_inner
         self.pin_policy = pin_policy
+        self.pad = pad
 
     def open(self, reader: str | None = None) -> SimToken:
         """The token of the card now in the reader."""
@@ -246,4 +279,4 @@ class SimTokenProvider:
             raise CardRemoved("no card in the reader")
         if card.owner is None:
             raise CardUnreadable("the card has no SITHS token", card_number=card.card_number)
-        return SimToken(self.open_inner(card), card, self.deck, self.pin_policy)
+        return SimToken(self.open_inner(card), card, self.deck, self.pin_policy, self.pad)

@@ -71,6 +71,7 @@ class SimulatedPinPad:
                 if self._closed:
                     raise PinEntryCancelled("the PIN pad is closed", reason="closed")
                 self._asking, self._answer = prompt, None
+            log.debug("PIN pad: asking for %s", prompt)
             self._notify(prompt)
             try:
                 with self._cond:
@@ -89,6 +90,7 @@ class SimulatedPinPad:
         if len(answer) != self.length:
             log.info("PIN pad: %s refused, wrong length", prompt)
             raise PinRuleViolation("length", "PIN pad: wrong length", length=self.length)
+        log.debug("PIN pad: %s entered", prompt)
         return answer
 
     @property
