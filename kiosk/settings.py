@@ -134,6 +134,7 @@ class HardwareSettings:
     pkcs11_module: str = ""  # e.g. /usr/lib/aarch64-linux-gnu/opensc-pkcs11.so
     card_profile: str = "init_pin"  # "init_pin" (C_InitPIN as SO) or "transport_pin"
     use_reader_pin_pad: bool = True
+    sim_pin_pad: bool = False  # the simulated reader has its own PIN pad; demo and tests
     atr_table: tuple[AtrEntry, ...] = DEFAULT_ATR_TABLE
     trust_anchors: tuple[str, ...] = ()  # PEM files of the roots a card's chain must reach
     policy_levels: tuple[PolicyLevel, ...] = DEFAULT_POLICY_LEVELS
