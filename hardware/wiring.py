@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.audit import AuditLog, evidence_summary
 from kiosk.devicekey import load_or_create
@@ -26,6 +26,9 @@ from kiosk.sync import SyncWorker
 from kiosk.visit.base import Effect, Event
 from kiosk.visit.effects import EFFECT_DONE, EffectKind
 from kiosk.visit.runner import EffectRunner
+
+if TYPE_CHECKING:
+    from hardware.sim.pinpad import SimulatedPinPad
 
 log = logging.getLogger("kiosk.wiring")
 
@@ -61,6 +64,7 @@ class Services:
     camera: FrameSource | None = None
     scanner: Scanner | None = None
     running_portal: Any = None  # portal.server.RunningPortal in demo mode
+    pin_pad: SimulatedPinPad | None = None  # the simulated reader's keypad (sim_pin_pad)
     admin_hsa_id: str = "kiosk"  # the signed-in administrator, the actor in the audit log
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -174,9 +178,11 @@ def build_services(
             hardware = build_demo_hardware(state_dir, today or clock.now().date(), settings)
             closers.append(hardware.close)
             reader, tokens, deck = hardware.reader, hardware.tokens, hardware.deck
+            pin_pad = hardware.pin_pad
         else:
             reader, tokens = _production_hardware(settings)
             deck = None
+            pin_pad = None
         camera, scanner = _camera_and_scanner(settings) if with_camera else (None, None)
         if camera is not None:
             closers.append(camera.stop)
@@ -193,6 +199,7 @@ def build_services(
             camera,
             scanner,
             running_portal=running,
+            pin_pad=pin_pad,
             _closers=closers,
         )
     except BaseException:

@@ -17,6 +17,7 @@ from hardware.sim.cast import CardOwner, SimCard, demo_cards
 from hardware.sim.deck import QuirkyToken, SimDeck, SimTokenProvider
 from hardware.sim.democa import DemoCA, IssuedKey, PersonCredentials
 from hardware.sim.memtoken import MemoryToken
+from hardware.sim.pinpad import SimulatedPinPad
 from hardware.sim.reader import MemoryReader
 from kiosk.errors import ConfigError, KioskError, ReaderUnavailable
 from kiosk.ports import CardDeck, CardReader, TokenProvider
@@ -35,6 +36,7 @@ class DemoHardware:
     reader_backend: str
     token_backend: str
     trust_anchors: list[bytes]
+    pin_pad: SimulatedPinPad | None = None  # the reader's own keypad (hardware.sim_pin_pad)
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -120,9 +122,38 @@ def build_demo_hardware(state_dir: Path, today: date, settings: Settings) -> Dem
         )
     deck = SimDeck(cards, place)
     closers.append(deck.remove)
-    tokens = SimTokenProvider(deck, open_inner, settings.pin_policy)
-    log.info("demo hardware: %s reader, %s card tokens", reader_backend, token_backend)
-    return DemoHardware(reader, tokens, deck, reader_backend, token_backend, anchors, closers)
+    pad = _reader_pin_pad(settings)
+    if pad is not None:
+        closers.append(pad.close)
+    tokens = SimTokenProvider(deck, open_inner, settings.pin_policy, pad)
+    log.info(
+        "demo hardware: %s reader%s, %s card tokens",
+        reader_backend,
+        " with its own PIN pad" if pad else "",
+        token_backend,
+    )
+    return DemoHardware(
+        reader,
+        tokens,
+        deck,
+        reader_backend,
+        token_backend,
+        anchors,
+        pin_pad=pad,
+        _closers=closers,
+    )
+
+
+def _reader_pin_pad(settings: Settings) -> SimulatedPinPad | None:
+    """The simulated reader's keypad, when it has one and the kiosk may use it.
+
+    SimToken asks it for every PIN of None, whatever the token backend (SoftHSM2 or
+    memory): simpler and sturdier than the C PKCS#11 shim, which the tests use instead.
+    """
+    hw = settings.hardware
+    if not (hw.sim_pin_pad and hw.use_reader_pin_pad):
+        return None
+    return SimulatedPinPad(length=settings.pin_policy.length)
 
 
 def _emulated_reader(
@@ -246,6 +277,7 @@ def _softhsm_backend(
             trust_anchors=anchors,
             now=now,
             labels_carry_number=True,
+            use_pin_pad=hw.use_reader_pin_pad,
         )
         module.use_softhsm_conf(conf)
         return provider.open()

@@ -4,10 +4,8 @@ PIN-pad shim (hardware/sim/pinpad_pkcs11.c), the simulated pad answering over it
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -35,12 +33,10 @@ from tests.integration.card.conftest import (
     SoftHsm,
     provider_for,
 )
+from tests.integration.card.holder import CANCEL, WAIT, Holder
 from tests.integration.card.test_pkcs11_token import NEW_PIN, OTHER_PIN, RECEIPT, verify
 
 pytestmark = pytest.mark.softhsm
-
-CANCEL = "<cancel>"
-WAIT = "<let it time out>"
 
 
 @dataclass(frozen=True)
@@ -86,41 +82,6 @@ def pad_hsm(
 def pad_token(pad_hsm: SoftHsm, card_token: Pkcs11Token, demo_pki: DemoPki) -> Pkcs11Token:
     """Anna's card token (no PIN known yet) through the shim: the reader has a PIN pad."""
     return provider_for(pad_hsm, demo_pki).open()
-
-
-@dataclass
-class Holder:
-    """Answers the pad's prompts in order from another thread, as a person at the reader."""
-
-    pad: SimulatedPinPad
-    prompts: list[PadPrompt] = field(default_factory=list)
-    _seen: queue.Queue[PadPrompt] = field(default_factory=queue.Queue)
-    _thread: threading.Thread | None = None
-
-    def __post_init__(self) -> None:
-        self.pad.on_prompt(lambda p: None if p is None else self._seen.put(p))
-
-    def will_type(self, *keys: str) -> Holder:
-        """Answer the next prompts with these digits, CANCEL or WAIT."""
-        self.prompts.clear()
-        self._thread = threading.Thread(target=self._answer, args=(keys,), daemon=True)
-        self._thread.start()
-        return self
-
-    def _answer(self, keys: tuple[str, ...]) -> None:
-        for key in keys:
-            self.prompts.append(self._seen.get(timeout=20))
-            if key == CANCEL:
-                self.pad.cancel()
-            elif key != WAIT:
-                self.pad.enter(key)
-
-    def done(self) -> list[PadPrompt]:
-        """Wait for the answers to be given; the prompts the pad showed."""
-        assert self._thread is not None
-        self._thread.join(timeout=20)
-        assert not self._thread.is_alive(), f"the pad asked less than expected: {self.prompts}"
-        return self.prompts
 
 
 @pytest.fixture
