@@ -4,6 +4,9 @@ PIN-pad shim (hardware/sim/pinpad_pkcs11.c), the simulated pad answering over it
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -309,3 +312,30 @@ def test_the_pad_never_logs_the_digits(
     assert "PIN pad" in caplog.text  # the pad did log what happened
     for digits in ("271828", "314159", "161803", "577215"):
         assert digits not in caplog.text
+
+
+def test_an_unreachable_pad_is_a_token_error(
+    pad_token: Pkcs11Token, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pad_token.set_initial_pin(SO_PIN, NEW_PIN)
+    monkeypatch.setenv(SOCKET_ENV, str(tmp_path / "no-reader.sock"))
+    with pytest.raises(TokenError):
+        pad_token.admin_sign_in(None)  # CKR_DEVICE_ERROR from the shim
+    assert pad_token.admin_sign_in(NEW_PIN).usage == "authentication"
+
+
+def test_the_shim_without_a_real_module_fails_to_load(shim_build: ShimBuild) -> None:
+    script = (
+        "from hardware.pkcs11 import Pkcs11Module\n"
+        "from kiosk.errors import TokenError\n"
+        "try:\n"
+        f"    Pkcs11Module.load({str(shim_build.shim)!r})\n"
+        "except TokenError:\n"
+        "    print('refused')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != MODULE_ENV}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.stdout.strip() == "refused", result.stderr
+    assert "KIOSK_PINPAD_MODULE is not set" in result.stderr
