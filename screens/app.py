@@ -95,7 +95,6 @@ class KioskApp(App):
         self.current_name = ""
         self.idle_warning: IdleWarning | None = None
         self.demo_panel: DemoPanel | None = None
-        self.reader_pin_pad = False
         self._watcher: threading.Thread | None = None
         self.scan: DocumentScan | None = None
         self.frame_source: Any = None  # the camera while DOCUMENT_CHECK is on screen
@@ -167,6 +166,7 @@ class KioskApp(App):
         if self.scan is not None:
             self.scan.scanner = getattr(self.services, "scanner", None)
         self._start_watcher()
+        self._connect_demo_reader_pad()
         if self.session is not None:
             self.session.begin()
         if self.ops is not None:
@@ -223,7 +223,6 @@ class KioskApp(App):
             input=self.session,
             shuffle_pin_pad=self.settings.ui.shuffle_pin_pad,
             pin_length=self.settings.pin_policy.length,
-            reader_pin_pad=self.reader_pin_pad,
             frame_source=self.frame_source,
         )
 
@@ -324,6 +323,9 @@ class KioskApp(App):
             self.demo_panel.hint = tr("ui.demo.panel_hint", lang)
             self.demo_panel.remove_text = tr("ui.demo.remove", lang)
             self.demo_panel.set_cards(self._demo_cards())
+            self.demo_panel.pad_cancel_text = tr("ui.demo.reader.cancel", lang)
+            self.demo_panel.pad_hint = tr("ui.demo.reader.hint", lang)
+            self._show_demo_pad_prompt()
         if self.idle_warning is not None:
             self.idle_warning.title = tr("ui.idle.title", lang)
             self.idle_warning.stay_text = tr("ui.idle.stay", lang)
@@ -419,6 +421,34 @@ class KioskApp(App):
         if deck is not None:
             self.demo_card = card_number
             threading.Thread(target=deck.insert, args=(card_number,), daemon=True).start()
+
+    def _connect_demo_reader_pad(self) -> None:
+        """The simulated PIN-pad reader's keypad lives in the demo panel."""
+        pad = getattr(self.services, "pin_pad", None)
+        if pad is None or self.demo_panel is None:
+            return
+        self.demo_panel.pad_handler = self.demo_pad_entry
+        post = Clock.schedule_once
+        pad.on_prompt(lambda _prompt: post(lambda _dt: self._show_demo_pad_prompt(), 0))
+
+    def _show_demo_pad_prompt(self) -> None:
+        pad = getattr(self.services, "pin_pad", None)
+        if pad is None or self.demo_panel is None:
+            return
+        asking = pad.asking
+        text = tr(f"ui.demo.reader.{asking.value}", self.lang) if asking is not None else ""
+        if text != self.demo_panel.pad_prompt:
+            self.demo_panel.ask_on_reader(text)
+
+    def demo_pad_entry(self, digits: str | None) -> None:
+        """OK (digits) or cancel (None) on the simulated reader's own keypad."""
+        pad = getattr(self.services, "pin_pad", None)
+        if pad is None:
+            return
+        if digits is None:
+            pad.cancel()
+        elif digits:
+            pad.enter(digits)  # OK with nothing typed: a reader ignores it too
 
     def demo_remove(self) -> None:
         """Take the simulated card out."""

@@ -192,12 +192,16 @@ class Driver:
         shown = self.app.session.shown if self.app.session else None
         return shown.view if shown else None
 
-    def until_view(self, name: ViewName, check: Callable[[View], bool] | None = None) -> Condition:
-        """Ready when ``name`` is on screen, idle (no effect running), and ``check`` holds."""
+    def until_view(self, name: ViewName, check: Callable[[View], bool] | None = None,
+                   idle: bool = True) -> Condition:
+        """Ready when ``name`` is on screen, idle (no effect running), and ``check`` holds.
+
+        ``idle=False`` for a screen shown while its effect runs (the reader's own PIN pad).
+        """
 
         def ready() -> bool:
             view = self.view()
-            if view is None or view.name is not name or self.app.session.busy:
+            if view is None or view.name is not name or (idle and self.app.session.busy):
                 return False
             if Clock.frames < self.app.shown_frame + 3:
                 return False  # laid out and drawn before anyone taps it
@@ -313,6 +317,20 @@ class Driver:
         if submit:
             tap(pad.key("submit"))
             yield self.frames(1)
+
+    def type_on_reader(self, digits: str) -> Iterable[Condition]:
+        """Type on the simulated reader's own keypad (demo panel), press OK, see it take them."""
+        panel = self.app.demo_panel
+        if panel is None:
+            raise LookupError("no demo panel")
+        yield self.until(lambda: bool(panel.pad_prompt))
+        asked = panel.pad_prompt
+        keys = panel.reader_keys()
+        for digit in digits:
+            tap(keys[digit])
+            yield self.frames(1)
+        tap(keys["OK"])
+        yield self.until(lambda: panel.pad_prompt != asked)
 
     def insert_card(self, card_number: str) -> Condition:
         """Tap the demo panel's button for ``card_number``."""

@@ -62,14 +62,20 @@ def run_tour(args: argparse.Namespace) -> int:
     out: Path = args.tour
     languages = [args.lang] if args.lang else list(LANGUAGES)
     failed = 0
+    # The reader's own PIN pad changes the PIN screens: a second walk, in reader-pad/.
+    walks: tuple[tuple[list[str], str], ...] = (
+        ([], ""), (["--reader-pad", "--script", "reader_pad_tour"], "reader-pad"),
+    )
     for lang in languages:
-        command = [sys.executable, "-m", "screens.tour", "--out", str(out / lang), "--lang", lang]
-        if args.size:
-            command += ["--size", args.size]
-        if args.config:
-            command += ["--config", str(args.config)]
-        result = subprocess.run(command, check=False)  # noqa: S603 -- our own module
-        failed += result.returncode != 0
+        for extra, folder in walks:
+            where = out / lang / folder if folder else out / lang
+            command = [sys.executable, "-m", "screens.tour", "--out", str(where), "--lang", lang]
+            if args.size:
+                command += ["--size", args.size]
+            if args.config:
+                command += ["--config", str(args.config)]
+            result = subprocess.run([*command, *extra], check=False)  # noqa: S603 -- our module
+            failed += result.returncode != 0
     print(f"kiosk: tour screenshots in {out.resolve()}")
     return 1 if failed else 0
 

@@ -387,6 +387,59 @@ def full_tour(walk: Walk) -> Steps:
     yield from portal_down(walk)
 
 
+# --- the card reader's own PIN pad (hardware.sim_pin_pad) -----------------------------
+
+
+def reader_pad_sign_in(walk: Walk) -> Steps:
+    """The administrator's PIN typed on the reader's keypad (the demo panel's)."""
+    d = walk.driver
+    admin = demo_admins(walk.today)[0]
+    yield walk.wait(ViewName.ADMIN_SIGN_IN)
+    yield d.insert_card(admin.card_number)
+    yield d.until_view(ViewName.ADMIN_SIGN_IN, lambda v: bool(v.params.get("waiting")), idle=False)
+    yield d.until(lambda: bool(d.app.demo_panel.pad_prompt))
+    yield from walk.shoot("reader-pad-admin")
+    yield from d.type_on_reader(admin.pin)
+    yield walk.wait(ViewName.HOME)
+    yield d.remove_card()
+
+
+def reader_pad_activation(walk: Walk, holder_key: str = "anna") -> Steps:
+    """Activation with every PIN on the reader's keypad, a mismatch on the way."""
+    d = walk.driver
+    holder = demo_holder(holder_key, walk.today)
+    yield from choose(walk, "activation")
+    yield d.insert_card(holder.card_number)
+    yield walk.wait(ViewName.CARD_RECORD)
+    yield walk.act("continue")
+    yield from document(walk, holder, shots=False)
+    yield walk.act("document_confirmed")
+    yield d.until_view(ViewName.PIN_CHOOSE, lambda v: bool(v.params.get("waiting")), idle=False)
+    yield d.until(lambda: bool(d.app.demo_panel.pad_prompt))
+    yield from walk.shoot("reader-pad-choose")
+    yield from d.type_on_reader(GOOD_PIN)
+    yield from d.type_on_reader(GOOD_PIN[:5] + "0")
+    yield walk.wait(ViewName.PIN_CHOOSE, lambda v: v.error is not None)
+    yield from walk.shoot("reader-pad-mismatch")
+    yield walk.act("pad_start")
+    yield from d.type_on_reader(GOOD_PIN)
+    yield from d.type_on_reader(GOOD_PIN)
+    yield d.until_view(ViewName.SIGN_RECEIPT, lambda v: bool(v.params.get("waiting")), idle=False)
+    yield from walk.shoot("reader-pad-sign")
+    yield from d.type_on_reader(GOOD_PIN)
+    # This message only once the portal has the card Aktiv (not queued, not refused).
+    yield walk.wait(ViewName.DONE, lambda v: v.message == "visit.done.activation")
+    yield from walk.shoot("reader-pad-done")
+    yield d.remove_card()
+    yield from back_home(walk)
+
+
+def reader_pad_tour(walk: Walk) -> Steps:
+    """The screens that differ when the reader has its own PIN pad."""
+    yield from reader_pad_sign_in(walk)
+    yield from reader_pad_activation(walk)
+
+
 def demo_visit(walk: Walk) -> Steps:
     """The autopilot: sign in and activate Anna's card, with screenshots."""
     yield from sign_in(walk)

@@ -11,7 +11,7 @@ from kiosk.visit.base import ErrorView, View, ViewName
 
 # Params a screen never lists as a fact: they steer a widget, or must never be shown.
 HIDDEN_PARAMS = frozenset({"pin", "new_pin", "old_pin", "puk", "credential", "checks", "read",
-                           "what", "visits", "pin_pad", "reader_pin_pad", "progress",
+                           "what", "visits", "pin_pad", "waiting", "progress",
                            "cancellable", "fields", "choices", "document_types", "reasons",
                            "certificates", "document", "atr", "stage"})
 

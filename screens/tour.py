@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="")
     parser.add_argument("--config", type=Path)
     parser.add_argument("--script", default="full_tour", help="a function of screens.scripts")
+    parser.add_argument("--reader-pad", action="store_true",
+                        help="the simulated reader has its own PIN pad (hardware.sim_pin_pad)")
     args = parser.parse_args(argv)
 
     from kiosk.config_files import discover_paths, load_effective_config
@@ -29,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
 
     paths = discover_paths()
     settings = load_effective_config(paths, args.config).settings
+    if args.reader_pad:
+        from dataclasses import replace
+
+        settings = replace(settings, hardware=replace(settings.hardware, sim_pin_pad=True))
     size = tuple(int(n) for n in args.size.split("x")) if args.size else None
     plan = plan_display(settings.ui, windowed=True, force_headless=True,
                         size=size)  # type: ignore[arg-type]

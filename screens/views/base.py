@@ -43,7 +43,6 @@ class ScreenContext:
     input: Input
     shuffle_pin_pad: bool = False
     pin_length: int = 6
-    reader_pin_pad: bool = False
     frame_source: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
 

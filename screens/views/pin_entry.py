@@ -30,11 +30,15 @@ class PinEntryScreen(KioskScreen):
         pad.back_text = tr("ui.pin.back", lang)
         pad.submit_text = tr("ui.pin.submit", lang)
         pad.reader_text = tr("ui.pin.reader_pad", lang)
+        pad.waiting_text = tr("ui.pin.reader_waiting", lang)
         pad.progress_text = tr("ui.pin.length", lang, total=total)  # the dots count, not words
-        pad.use_reader_pad = bool(view.params.get("reader_pin_pad", ctx.reader_pin_pad))
+        # The reader's own pad takes the PIN: the screen shows where to type, never keys.
+        pad.use_reader_pad = bool(view.params.get("pin_pad"))
+        pad.waiting = bool(view.params.get("waiting"))
         pad.handler = self.on_pad
         if "privacy" in self.ids:
-            self.ids.privacy.text = tr("ui.pin.private", lang)
+            private = "ui.pin.private_reader" if pad.use_reader_pad else "ui.pin.private"
+            self.ids.privacy.text = tr(private, lang)
         if not self._laid_out:
             pad.layout_keys(shuffled=ctx.shuffle_pin_pad)
             self._laid_out = True

@@ -75,13 +75,21 @@ class PinKey(Button):
     digit = StringProperty("")
 
 
+class ReaderKeypadArt(Widget):
+    """A card reader with its own keypad, drawn; its display lights while it asks."""
+
+    lit = BooleanProperty(False)
+
+
 class PinPad(BoxLayout):
     """Digits as dots, twelve large keys, or a note to use the reader's own keypad."""
 
     typed = NumericProperty(0)
     total = NumericProperty(6)
     use_reader_pad = BooleanProperty(False)
+    waiting = BooleanProperty(False)  # the reader's pad is asking now
     reader_text = StringProperty("")
+    waiting_text = StringProperty("")
     progress_text = StringProperty("")
     clear_text = StringProperty("")
     back_text = StringProperty("")

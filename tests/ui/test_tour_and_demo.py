@@ -50,6 +50,14 @@ def test_tour_saves_every_screen_in_swedish_and_english(tmp_path: Path) -> None:
                  "admin-wrong-pin", "portal-unreachable"):
         assert any(n.endswith(f"-{name}.png") for n in swedish), name
     assert all(is_drawn(out / "sv" / n) for n in swedish)
+    # A second walk with the reader's own PIN pad: sign-in and activation typed there.
+    for lang in ("sv", "en"):
+        pad = sorted(p.name for p in (out / lang / "reader-pad").glob("*.png"))
+        assert [n[3:-4] for n in pad] == [
+            "reader-pad-admin", "reader-pad-choose", "reader-pad-mismatch", "reader-pad-sign",
+            "reader-pad-done",
+        ], pad
+        assert all(is_drawn(out / lang / "reader-pad" / n) for n in pad)
     assert str(out.resolve()) in result.stdout
     assert "layout:" not in result.stderr  # no overlapping texts on any screen
 
