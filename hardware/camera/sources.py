@@ -15,11 +15,7 @@ import time
 import urllib.parse
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
-
-import cv2
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING, Any
 
 from kiosk.errors import CameraUnavailable, ConfigError
 from kiosk.ports import Frame, FrameSource
@@ -27,7 +23,11 @@ from kiosk.settings import CameraSettings
 
 log = logging.getLogger(__name__)
 
-Image8 = NDArray[Any]  # an OpenCV image (uint8, grey or BGR)
+if TYPE_CHECKING:  # OpenCV and numpy load when a source opens, not on import
+    import cv2
+    from numpy.typing import NDArray
+
+    Image8 = NDArray[Any]  # an OpenCV image (uint8, grey or BGR)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 BUILTIN_SAMPLES = Path(__file__).resolve().parent.parent / "scan" / "samples"
 
@@ -152,6 +152,7 @@ class V4l2Source(ThreadedSource):
         self._capture: cv2.VideoCapture | None = None
 
     def _open(self) -> None:
+        import cv2
         capture = cv2.VideoCapture(self.device, cv2.CAP_V4L2)
         if not capture.isOpened():
             capture.release()
@@ -165,6 +166,7 @@ class V4l2Source(ThreadedSource):
         self._capture = capture
 
     def _read(self) -> Image8:
+        import numpy as np
         capture = self._capture
         if capture is None:
             raise CaptureError(f"{self.describe} is closed")
@@ -207,6 +209,7 @@ class FileSource(PacedSource):
         self._capture: cv2.VideoCapture | None = None
 
     def _open(self) -> None:
+        import cv2
         if not Path(self.path).is_file():
             raise CaptureError(f"{self.describe} does not exist")
         capture = cv2.VideoCapture(self.path)
@@ -219,6 +222,8 @@ class FileSource(PacedSource):
         self._capture = capture
 
     def _read(self) -> Image8:
+        import cv2
+        import numpy as np
         capture = self._capture
         if capture is None:
             raise CaptureError(f"{self.describe} is closed")
@@ -250,6 +255,8 @@ class FolderSource(PacedSource):
         self._position = 0
 
     def _open(self) -> None:
+        import cv2
+        import numpy as np
         if not self.folder.is_dir():
             raise CaptureError(f"{self.describe} does not exist")
         paths = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -311,6 +318,8 @@ class MjpegSource(ThreadedSource):
         self._conn, self._response = conn, response
 
     def _read(self) -> Image8:
+        import cv2
+        import numpy as np
         response = self._response
         if response is None:
             raise CaptureError(f"{self.describe} is closed")
