@@ -2,8 +2,9 @@
 
 Used by `kioskctl demo` and by the Kivy app. ``build_services(settings, state_dir, demo)``
 returns every service a visit needs; in demo mode that includes the simulated card deck
-and a reference portal on loopback (seeded with the demo cast). A configured backend that
-fails to load fails loudly: a production kiosk never falls back to simulation.
+and a reference portal on loopback (seeded with the demo cast) in a child process, so the
+kiosk process never loads FastAPI or uvicorn. A configured backend that fails to load
+fails loudly: a production kiosk never falls back to simulation.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hardware.memory import HeapTrimmer
 from kiosk.audit import AuditLog, evidence_summary
 from kiosk.devicekey import load_or_create
 from kiosk.errors import ConfigError, KioskError
@@ -28,6 +30,7 @@ from kiosk.visit.effects import EFFECT_DONE, EffectKind
 from kiosk.visit.runner import EffectRunner
 
 if TYPE_CHECKING:
+    from hardware.scan.on_demand import OnDemandScanner
     from hardware.sim.pinpad import SimulatedPinPad
 
 log = logging.getLogger("kiosk.wiring")
@@ -63,9 +66,10 @@ class Services:
     deck: CardDeck | None = None
     camera: FrameSource | None = None
     scanner: Scanner | None = None
-    running_portal: Any = None  # portal.server.RunningPortal in demo mode
+    running_portal: Any = None  # portal.process.PortalProcess in demo mode
     pin_pad: SimulatedPinPad | None = None  # the simulated reader's keypad (sim_pin_pad)
     admin_hsa_id: str = "kiosk"  # the signed-in administrator, the actor in the audit log
+    trimmer: HeapTrimmer = field(default_factory=HeapTrimmer)
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -111,6 +115,7 @@ class AuditedRunner(EffectRunner):
         if isinstance(card, str):
             self.card_number = card
         outcome = super().run(effect)
+        self.services.trimmer.poke()  # a visit step's garbage goes back to the system when quiet
         if names is None:
             return outcome
         result = outcome.data.get("result")
@@ -160,7 +165,7 @@ def build_services(
             running = _start_demo_portal(state_dir, today)
             closers.append(running.stop)
             portal_url = running.url
-        portal = _portal_client(settings, portal_url)
+        portal = _portal_client(settings, portal_url)  # the child starts meanwhile
         closers.append(portal.close)
         outbox = Outbox(
             state_dir,
@@ -183,9 +188,13 @@ def build_services(
             reader, tokens = _production_hardware(settings)
             deck = None
             pin_pad = None
-        camera, scanner = _camera_and_scanner(settings) if with_camera else (None, None)
+        camera, scanner = _camera_and_scanner(settings, demo) if with_camera else (None, None)
         if camera is not None:
             closers.append(camera.stop)
+        if scanner is not None:
+            closers.append(scanner.close)
+        if running is not None:
+            running.wait_until_ready()
         return Services(
             settings,
             state_dir,
@@ -212,11 +221,12 @@ def build_services(
 
 
 def _start_demo_portal(state_dir: Path, today: date | None) -> Any:
-    from portal.server import start_in_thread
+    """The demo portal's child process, started (not yet answering: see wait_until_ready)."""
+    from portal.process import start_process
 
-    return start_in_thread(
-        state_dir / "demo-portal" / "portal.db", "127.0.0.1", 0, seed_demo=True, today=today
-    )
+    folder = state_dir / "demo-portal"
+    return start_process(folder / "portal.db", seed_demo=True, today=today,
+                         log_path=folder / "portal.log", wait=False)
 
 
 def _portal_client(settings: Settings, url: str | None) -> Any:
@@ -256,10 +266,17 @@ def _production_hardware(settings: Settings) -> tuple[CardReader, TokenProvider]
     return reader, tokens
 
 
-def _camera_and_scanner(settings: Settings) -> tuple[FrameSource, Scanner]:
+def _camera_and_scanner(settings: Settings, demo: bool) -> tuple[FrameSource, OnDemandScanner]:
+    """The camera (not started) and a scanner that loads at the first document check.
+
+    A production kiosk loads the scanner once at start, so that a bad scanner setting
+    fails here, loudly; either way the OCR engine is let go after each document check.
+    """
     from hardware.camera.sources import open_source
-    from hardware.scan.scanner import FrameScanner
+    from hardware.scan.on_demand import OnDemandScanner
 
     camera = open_source(settings.camera.source, settings.camera)
-    scanner: Scanner = FrameScanner(settings.scanner)
+    scanner = OnDemandScanner(settings.scanner)
+    if not demo:
+        scanner.check()
     return camera, scanner

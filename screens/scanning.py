@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,14 +30,18 @@ class DocumentScan:
         self.deliver = deliver  # gets each ScanUpdate on the UI thread
         self.source: Any = None
         self._session: Any = None
+        self._scanner: Any = None  # the scanner the running session acquired
         self._lock = threading.Lock()
         self.held: list[Any] = []  # updates held back while ``hold`` is set (tour, tests)
         self.hold = False
+        self.started_at = 0.0  # perf_counter when the current scan was asked for
+        self.first_update_s: float | None = None  # from then to its first result (bench)
 
     def start(self, source: Any) -> None:
         """Start ``source`` and the scan loops on a worker."""
         self.stop()
         self.source = source
+        self.started_at, self.first_update_s = time.perf_counter(), None
         if source is None:
             return
 
@@ -48,35 +53,47 @@ class DocumentScan:
             except Exception:  # a camera that cannot start shows as "no picture"
                 log.exception("camera did not start")
                 return
-            if self.scanner is None:
+            scanner = self.scanner
+            if scanner is None:
                 return
-            session = ScanSession(source, self.scanner, self._listener, self.scanner_settings)
+            try:
+                _call(scanner, "acquire")  # an on-demand scanner loads its engine now
+            except Exception:  # no reading then: the holder's document is typed in
+                log.exception("the scanner did not load")
+                return
+            session = ScanSession(source, scanner, self._listener, self.scanner_settings)
             with self._lock:
                 if self.source is not source:
                     source.stop()
+                    _call(scanner, "release")
                     return
-                self._session = session
+                self._session, self._scanner = session, scanner
             session.start()
 
         threading.Thread(target=work, name="kiosk-scan-start", daemon=True).start()
 
     def stop(self) -> None:
-        """Stop the scan loops and the camera on a worker."""
+        """Stop the scan loops and the camera on a worker; the scanner may let its engine go."""
         with self._lock:
             session, self._session = self._session, None
+            scanner, self._scanner = self._scanner, None
             source, self.source = self.source, None
         self.held.clear()
         if session is None and source is None:
             return
 
         def work() -> None:
+            from hardware.memory import release_free_memory
+
             if session is not None:
                 session.stop()
+                _call(scanner, "release")
             if source is not None:
                 try:
                     source.stop()
                 except Exception:
                     log.exception("camera did not stop cleanly")
+            release_free_memory()  # the frames and scan buffers are garbage now
 
         threading.Thread(target=work, name="kiosk-scan-stop", daemon=True).start()
 
@@ -89,6 +106,10 @@ class DocumentScan:
 
     def _listener(self, update: Any) -> None:
         source = self.source
+        if self.first_update_s is None:
+            self.first_update_s = time.perf_counter() - self.started_at
+            log.info("first scan result %.2f s after the document check opened",
+                     self.first_update_s)
 
         def on_ui() -> None:
             if self.source is not source:
@@ -99,6 +120,13 @@ class DocumentScan:
                 self.deliver(update)
 
         self.post(on_ui)
+
+
+def _call(scanner: Any, name: str) -> None:
+    """Call ``acquire``/``release`` on scanners that have them (OnDemandScanner)."""
+    method = getattr(scanner, name, None)
+    if callable(method):
+        method()
 
 
 def demo_document_folder(state_dir: Path, holder_key: str) -> Path | None:
