@@ -136,7 +136,13 @@ def check_token(settings: Settings, softhsm_conf: Path | None = None) -> list[Ch
         "module": path,
         "manufacturer": module.lib.manufacturer_id,
         "tokens": [
-            {"label": t.label, "model": t.model, "initialised": _initialised(t)} for t in tokens
+            {
+                "label": t.label,
+                "model": t.model,
+                "initialised": _initialised(t),
+                "pin_pad": _protected_path(t),
+            }
+            for t in tokens
         ],
     }
     return [Check("pkcs11", OK, f"{path}: {len(tokens)} token(s)", facts=facts)]
@@ -146,6 +152,13 @@ def _initialised(token: Any) -> bool:
     from pkcs11 import TokenFlag
 
     return bool(token.flags & TokenFlag.TOKEN_INITIALIZED)
+
+
+def _protected_path(token: Any) -> bool:
+    """Whether the module takes PINs on the reader's own pad for this token."""
+    from pkcs11 import TokenFlag
+
+    return bool(token.flags & TokenFlag.PROTECTED_AUTHENTICATION_PATH)
 
 
 def check_camera(settings: Settings) -> list[Check]:

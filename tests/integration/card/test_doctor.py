@@ -93,6 +93,8 @@ def test_token_check_lists_softhsm_tokens(softhsm: SoftHsm, card_token: object) 
     assert checks[0].status == OK
     labels = [t["label"] for t in checks[0].facts["tokens"] if t["initialised"]]
     assert labels == ["SITHS 9752210000000001"]
+    # SoftHSM2 has no protected authentication path: PINs are typed on the screen.
+    assert {t["pin_pad"] for t in checks[0].facts["tokens"]} == {False}
 
 
 def test_token_check_fails_for_a_missing_module(tmp_path: Path) -> None:
