@@ -87,7 +87,8 @@ class DocumentScan:
 
             if session is not None:
                 session.stop()
-                _call(scanner, "release")
+                if not session.running:  # a loop stuck in a read keeps the engine it uses
+                    _call(scanner, "release")
             if source is not None:
                 try:
                     source.stop()
