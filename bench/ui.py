@@ -126,7 +126,8 @@ def tap_to_frame(driver: Any, taps: int, result: dict[str, Any]) -> Any:
     """Tap a PIN-pad key inside the loop, time to the frame that shows the new dot count."""
     from kivy.base import EventLoop
     from kivy.core.window import Window
-    from kivy.tests.common import UnitTestTouch
+
+    from screens.driver import ScriptedTouch
 
     app = driver.app
     # the administrator's PIN pad: digits then back, so the count moves every tap
@@ -147,7 +148,7 @@ def tap_to_frame(driver: Any, taps: int, result: dict[str, Any]) -> Any:
         key = pad.digit_keys()["5"] if index % 2 == 0 else pad.key("back")
         want = pad.typed + (1 if index % 2 == 0 else -1)
         x, y = key.to_window(*key.center)
-        touch = UnitTestTouch(x, y)
+        touch = ScriptedTouch(x, y)
         pending["t"] = time.perf_counter()
         pending["want"] = want
         EventLoop.post_dispatch_input("begin", touch)
@@ -235,8 +236,7 @@ def main() -> None:
               f"{rested[-1]:.0f} MB (target < 200 MB); growth visits 2->{len(rested)}: "
               f"{growth:+.1f} MB")
     if r.get("pytest_loaded"):
-        print("  (the script's touches come from kivy.tests.common, which loads pytest into the "
-              "measured process: ~14 MB that a kiosk without the driver does not have)")
+        print("  (pytest was loaded into the measured process: its ~14 MB are in the figures)")
     for key, when in (("portal_rss_ready_mb", "services up"), ("portal_rss_end_mb", "the end")):
         if r.get(key) is not None:
             print(f"demo portal process RSS at {when}: {r[key]:.0f} MB (not the kiosk's; "

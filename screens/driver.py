@@ -3,7 +3,7 @@
 Used by ``kiosk --demo`` without a display (the autopilot), by ``kiosk --demo --tour``
 and by the UI tests. A script is a generator that yields conditions (callables that
 return True when the app is ready to go on); between yields it taps widgets. Taps are
-real touch events through the window (kivy.tests.common.UnitTestTouch), so they take the
+real touch events through the window's event loop (``ScriptedTouch``), so they take the
 same path as a finger on the panel.
 """
 
@@ -16,8 +16,10 @@ from collections.abc import Callable, Generator, Iterable
 from pathlib import Path
 from typing import Any
 
+from kivy.base import EventLoop
 from kivy.clock import Clock
 from kivy.core.window import Window
+from kivy.input.motionevent import MotionEvent
 from kivy.uix.widget import Widget
 
 from kiosk.visit.base import View, ViewName
@@ -98,12 +100,39 @@ def _visible(widget: Widget) -> bool:
     return True
 
 
+class ScriptedTouch(MotionEvent):
+    """One finger at window pixel (x, y), put into the window's event loop.
+
+    What kivy.tests.common.UnitTestTouch does, without importing that module: it imports
+    pytest (~14 MB) into the kiosk, the tour and the bench.
+    """
+
+    def __init__(self, x: float, y: float) -> None:
+        window = EventLoop.window
+        super().__init__("scripted", 99, {"x": x / (window.width - 1.0),
+                                          "y": y / (window.height - 1.0)},
+                         is_touch=True, type_id="touch")
+        self.profile = ["pos"]
+
+    def depack(self, args: dict[str, float]) -> None:
+        """Position as a fraction of the window (what a touch provider hands Kivy)."""
+        self.sx = args["x"]
+        self.sy = args["y"]
+        super().depack(args)
+
+    def touch_down(self) -> None:
+        """The finger lands."""
+        EventLoop.post_dispatch_input("begin", self)
+
+    def touch_up(self) -> None:
+        """The finger lifts."""
+        EventLoop.post_dispatch_input("end", self)
+
+
 def tap(widget: Widget) -> None:
     """A real touch down and up at the widget's centre."""
-    from kivy.tests.common import UnitTestTouch
-
     x, y = widget.to_window(*widget.center)
-    touch = UnitTestTouch(x, y)
+    touch = ScriptedTouch(x, y)
     touch.touch_down()
     touch.touch_up()
 
