@@ -80,6 +80,7 @@ def child(mode: str, started_at: float, taps: int, visits: int, eager_scanner: b
         result.setdefault("rss_first_frame_mb", rss_mb())
 
     Window.bind(on_flip=first_flip)
+    switches = time_switches(app)
 
     def script(driver: Any) -> Any:
         walk = Walk(driver, app.effect_gate, None)
@@ -119,7 +120,40 @@ def child(mode: str, started_at: float, taps: int, visits: int, eager_scanner: b
     Clock.schedule_once(lambda _dt: None, 0)
     app.run()
     result["error"] = repr(outcome[0]) if outcome and outcome[0] else None
+    result["switch_ms"], result["switch_frame_ms"] = switches
+    result["switch_slowest"] = app.slowest_switches
     print("BENCH " + json.dumps(result), flush=True)
+
+
+def time_switches(app: Any) -> tuple[list[float], list[float]]:
+    """Time every screen switch: ``show`` itself, and ``show`` -> the frame that has it."""
+    from kivy.core.window import Window
+
+    in_show: list[float] = []
+    to_frame: list[float] = []
+    pending: list[float] = []
+    slowest: list[tuple[float, str]] = []
+    app.slowest_switches = slowest
+    show = app.show
+
+    def timed_show(shown: Any) -> None:
+        switching = shown.view.name.value != app.current_name
+        started = time.perf_counter()
+        show(shown)
+        if switching:
+            in_show.append((time.perf_counter() - started) * 1000)
+            slowest.append((in_show[-1], shown.view.name.value))
+            slowest.sort(reverse=True)
+            del slowest[3:]
+            pending[:] = [started]
+
+    def flipped(*_args: Any) -> None:
+        if pending:
+            to_frame.append((time.perf_counter() - pending.pop()) * 1000)
+
+    app.show = timed_show
+    Window.bind(on_flip=flipped)
+    return in_show, to_frame
 
 
 def tap_to_frame(driver: Any, taps: int, result: dict[str, Any]) -> Any:
@@ -226,6 +260,15 @@ def main() -> None:
               f"{r['first_scan_s']:.2f} s; scanner engine loads: {r.get('scanner_loads')}"
               + (f"; RSS after the eager load {r['rss_scanner_loaded_mb']:.0f} MB"
                  if r.get("rss_scanner_loaded_mb") else ""))
+    for key, what in (("switch_ms", "in show()"), ("switch_frame_ms", "show() -> its frame")):
+        times = r.get(key) or []
+        if times:
+            print(f"screen switches over the visits, {what}: n={len(times)} median "
+                  f"{statistics.median(times):.1f} ms, p95 {percentile(times, 95):.1f} ms, "
+                  f"max {max(times):.1f} ms")
+    if r.get("switch_slowest"):
+        print("  slowest switches in show(): " + ", ".join(
+            f"{name} {ms:.0f} ms" for ms, name in r["switch_slowest"]))
     if rss:
         print("kiosk RSS right after each visit (MB): " + ", ".join(f"{v:.0f}" for v in rss))
     if rested:

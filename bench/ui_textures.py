@@ -169,6 +169,18 @@ def main() -> None:
             gc.collect()
             release_free_memory()
             report(app, "screens not on display dropped, gc, trimmed")
+            from kivy.cache import Cache
+
+            for category, objects in sorted(Cache._objects.items()):
+                print(f"   {category}: limit {Cache._categories[category].get('limit')}, "
+                      f"timeout {Cache._categories[category].get('timeout')}, keys e.g. "
+                      + ", ".join(repr(k)[:70] for k in list(objects)[:3]))
+            for category in ("kv.texture", "kv.image"):
+                Cache.remove(category)
+            gc.collect()
+            yield driver.frames(3)
+            release_free_memory()
+            report(app, "kv.texture and kv.image emptied, gc, trimmed")
             import time
 
             from screens.views import screen_classes

@@ -91,7 +91,9 @@ class KioskApp(App):
         self.lang = settings.ui.language if settings.ui.language in LANGUAGES else "sv"
         self.title = tr("ui.app.name", self.lang)
         self.session: DeskSession | None = None
+        # the screens built so far, by view name: each is built when first shown, then kept
         self.screens: dict[str, KioskScreen] = {}
+        self._screen_classes: dict[ViewName, type[KioskScreen]] = {}
         self.current_name = ""
         self.idle_warning: IdleWarning | None = None
         self.demo_panel: DemoPanel | None = None
@@ -113,8 +115,7 @@ class KioskApp(App):
         Window.clearcolor = COLOURS["background"]
         self._rescale()
         root = KioskRoot()
-        for name, cls in screen_classes().items():
-            self.screens[name.value] = cls(name=name.value, view_name=name.value)
+        self._screen_classes = screen_classes()
         if self.demo:
             self.demo_panel = DemoPanel(
                 insert_handler=self.demo_insert, remove_handler=self.demo_remove
@@ -229,7 +230,7 @@ class KioskApp(App):
     def show(self, shown: Shown) -> None:
         """Render a view on its screen and bring the screen up."""
         self._camera_for(shown.view.name)
-        screen = self.screens[shown.view.name.value]
+        screen = self._screen(shown.view.name)
         self.shown_frame = Clock.frames
         screen.render(shown, self.context())
         self._bring_up(screen)
@@ -281,11 +282,21 @@ class KioskApp(App):
         """The screen on display."""
         return self.screens[self.current_name]
 
+    def _screen(self, name: ViewName) -> KioskScreen:
+        """The screen for ``name``; built when first shown (~5-15 ms), then kept."""
+        # a screen never shown costs nothing: all 18 built at start held 14 MB (docs/ui.md)
+        screen = self.screens.get(name.value)
+        if screen is None:
+            screen = self._screen_classes[name](name=name.value, view_name=name.value)
+            self.screens[name.value] = screen
+        return screen
+
     def _bring_up(self, screen: KioskScreen) -> None:
         """Exactly one screen in the window: the old one leaves before the new one enters.
 
         (A ScreenManager switched twice within one transition can leave the old screen
-        in the tree, drawn under the new one.)
+        in the tree, drawn under the new one.) The old screen is kept for its next showing:
+        dropping it costs a 50-120 ms garbage collection on the UI thread (docs/ui.md).
         """
         if self.root is None or self.current_name == screen.name:
             return
