@@ -1,0 +1,45 @@
+"""Screens are built when first shown and kept; one screen in the window after fast switches."""
+
+from __future__ import annotations
+
+from kiosk.visit.base import View, ViewName
+from screens.session import Shown
+from screens.texts import tr
+
+from tests.ui.conftest import Harness
+
+
+def _shown(name: ViewName) -> Shown:
+    return Shown(View(name, "ui.app.name", "ui.app.starting"), False)
+
+
+def test_a_screen_is_built_when_first_shown_then_reused(kiosk: Harness) -> None:
+    app = kiosk.app
+    app.screens.pop(ViewName.DONE.value, None)  # other tests may have shown it already
+    assert ViewName.DONE.value not in app.screens
+    app.show(_shown(ViewName.DONE))
+    built = app.screens[ViewName.DONE.value]
+    assert app.current_screen() is built
+    kiosk.pump(lambda: tr("ui.app.starting", app.lang) in kiosk.texts(), timeout_s=10)
+    app.show(app.session.shown)  # back to the sign-in screen the flow is on
+    assert app.current_screen().name == ViewName.ADMIN_SIGN_IN.value
+    assert built.parent is None
+    app.show(_shown(ViewName.DONE))
+    assert app.screens[ViewName.DONE.value] is built
+    app.show(app.session.shown)
+
+
+def test_two_switches_before_a_frame_leave_only_the_last_screen(kiosk: Harness) -> None:
+    app = kiosk.app
+    app.show(_shown(ViewName.DONE))
+    app.show(_shown(ViewName.ERROR))
+    from kivy.clock import Clock
+
+    drawn = Clock.frames
+    kiosk.pump(lambda: Clock.frames >= drawn + 2, timeout_s=10)
+    stage = app.root.ids.stage
+    assert [child.name for child in stage.children] == [ViewName.ERROR.value]
+    assert app.screens[ViewName.DONE.value].parent is None
+    app.show(app.session.shown)
+    kiosk.pump(lambda: app.current_screen().name == ViewName.ADMIN_SIGN_IN.value)
+    assert [child.name for child in stage.children] == [ViewName.ADMIN_SIGN_IN.value]
