@@ -104,7 +104,7 @@ class ScriptedTouch(MotionEvent):
     """One finger at window pixel (x, y), put into the window's event loop.
 
     What kivy.tests.common.UnitTestTouch does, without importing that module: it imports
-    pytest (~14 MB) into the kiosk, the tour and the bench.
+    pytest (+7.5 MB) into the kiosk, the tour and the bench.
     """
 
     def __init__(self, x: float, y: float) -> None:
