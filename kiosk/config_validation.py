@@ -40,7 +40,8 @@ def one_of(*allowed: object) -> Check:
     return lambda value: value in allowed
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is localhost or a loopback address."""
     if host == "localhost":
         return True
     try:
@@ -54,7 +55,7 @@ def is_service_url(value: Any) -> bool:
     parts = urlsplit(str(value))
     if not parts.hostname:
         return False
-    return parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname))
+    return parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname))
 
 
 def empty_or(check: Check) -> Check:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import ipaddress
 import logging
 import os
 import socket
@@ -23,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import IO, Any
+
+from kiosk.config_validation import is_loopback
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
@@ -117,7 +118,7 @@ def start_process(
     With ``wait`` it returns once the portal answers; without, the caller does other work
     first and calls ``wait_until_ready`` (the URL is known at once).
     """
-    if not _is_loopback(host):
+    if not is_loopback(host):
         raise ValueError(f"the portal child serves plain HTTP on loopback only, not {host}")
     db = Path(db_path)
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -148,15 +149,6 @@ def start_process(
     if wait:
         running.wait_until_ready()
     return running
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _child_env() -> dict[str, str]:
