@@ -227,13 +227,39 @@ def check_portal_and_clock(settings: Settings, probe_network: bool = True) -> li
     return checks
 
 
+def check_pin_pad(settings: Settings, readers: list[Check], tokens: list[Check]) -> list[Check]:
+    """Where PINs are typed: whether a reader's own PIN pad is there, and used.
+
+    The reader reports its pad over PC/SC (part 10); the kiosk uses it only when the
+    PKCS#11 module does too (protected authentication path) and the setting allows it.
+    """
+    reader_pad = any(c.facts.get("pin_pad") for c in readers)
+    module_pads = [t.get("pin_pad") for c in tokens for t in c.facts.get("tokens", [])]
+    if not reader_pad and not any(module_pads):
+        return []
+    allowed = settings.hardware.use_reader_pin_pad
+    if any(module_pads) and not allowed:
+        return [Check("pin_pad", WARN, "the PKCS#11 module takes PINs on the reader's pad, "
+                      "but hardware.use_reader_pin_pad is off", "doctor.fix.pin_pad_off")]
+    if any(module_pads):
+        return [Check("pin_pad", OK, "PINs are typed on the reader's own PIN pad")]
+    if module_pads:  # tokens are there, and their module does not use the pad
+        return [Check("pin_pad", WARN, "the reader has its own PIN pad, but the PKCS#11 module "
+                      "does not use it: PINs are typed on the screen", "doctor.fix.pin_pad_unused")]
+    return [Check("pin_pad", OK, "the reader has its own PIN pad; insert a card to see "
+                  "whether the PKCS#11 module uses it")]
+
+
 def run_checks(
     settings: Settings, probe_network: bool = True, softhsm_conf: Path | None = None
 ) -> list[Check]:
     """Every doctor check for these settings."""
+    readers = check_reader(settings)
+    tokens = check_token(settings, softhsm_conf)
     return [
-        *check_reader(settings),
-        *check_token(settings, softhsm_conf),
+        *readers,
+        *tokens,
+        *check_pin_pad(settings, readers, tokens),
         *check_camera(settings),
         *check_portal_and_clock(settings, probe_network),
     ]
