@@ -129,9 +129,14 @@ class ScriptedTouch(MotionEvent):
         EventLoop.post_dispatch_input("end", self)
 
 
+LAST_TAP: list[str] = []  # the last tap's target and position, for timeout reports
+
+
 def tap(widget: Widget) -> None:
     """A real touch down and up at the widget's centre."""
     x, y = widget.to_window(*widget.center)
+    LAST_TAP[:] = [f"{type(widget).__name__} {getattr(widget, 'text', '')!r} at "
+                   f"({x:.0f}, {y:.0f})"]
     touch = ScriptedTouch(x, y)
     touch.touch_down()
     touch.touch_up()
@@ -193,7 +198,17 @@ class Driver:
                 error = view.error
                 where = f"{view.name.value} ({view.message}; {error.code if error else 'no error'}"
                 where += f": {error.params})" if error else ")"
-            self._finish(DriverTimeout(f"waited {self.timeout_s:.0f} s; showing {where}"))
+            self._finish(DriverTimeout(f"waited {self.timeout_s:.0f} s; showing {where}; "
+                                       f"{self._state()}"))
+
+    def _state(self) -> str:
+        """What else a timeout report needs: the card, effects in flight, the last tap."""
+        app = self.app
+        deck = getattr(getattr(app, "services", None), "deck", None)
+        current = getattr(deck, "current", None)
+        return (f"demo card {app.demo_card!r}, in reader "
+                f"{getattr(current, 'card_number', None)!r}, busy "
+                f"{getattr(app.session, 'busy', None)}, last tap {LAST_TAP or None}")
 
     def _advance(self) -> None:
         if self._script is None:

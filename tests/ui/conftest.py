@@ -71,6 +71,10 @@ class Harness:
             app.switch_language()
         app.session.begin()
         self.pump(lambda: app.current_screen().name == "admin_sign_in")
+        from kivy.clock import Clock
+
+        laid_out = Clock.frames + 3  # the chrome a language switch rebuilt is laid out
+        self.pump(lambda: Clock.frames >= laid_out)
 
     def texts(self) -> list[str]:
         """Every text on the current screen."""
