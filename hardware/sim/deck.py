@@ -25,6 +25,7 @@ from kiosk.errors import (
     CardRemoved,
     CardUnreadable,
     InvalidInput,
+    PinEntryCancelled,
     PinLocked,
     PinMismatch,
     TokenError,
@@ -181,14 +182,29 @@ class SimToken:
             return pin
         if self.pad is None:
             return typed_pin(pin)
-        return self.pad.ask(prompt)
+        return self._ask(prompt)
+
+    def _ask(self, prompt: PadPrompt) -> str:
+        """Ask on the reader's pad; a card pulled out meanwhile ends the entry as CardRemoved."""
+        if self.pad is None:
+            raise TokenError("the simulated reader has no PIN pad", reason="no_pin_pad")
+        try:
+            return self.pad.ask(prompt)
+        except PinEntryCancelled as ended:
+            if self.deck.current is not self.card:
+                raise CardRemoved(
+                    "the card left the reader during PIN entry",
+                    card_number=self.card.card_number,
+                    entry_ended=ended.data.get("reason"),
+                ) from None
+            raise
 
     def _new_pin(self, pin: str | None) -> str | None:
         """As ``_pin`` for a new PIN: our pad asks it twice and compares, as a reader does."""
         if pin is not None or self.inner.pin_pad() or self.pad is None:
             return self._pin(pin, PadPrompt.NEW_PIN)
-        first = self.pad.ask(PadPrompt.NEW_PIN)
-        if self.pad.ask(PadPrompt.CONFIRM_PIN) != first:
+        first = self._ask(PadPrompt.NEW_PIN)
+        if self._ask(PadPrompt.CONFIRM_PIN) != first:
             raise PinMismatch("the two new PINs typed on the reader differ")
         return first
 

@@ -120,11 +120,11 @@ def build_demo_hardware(state_dir: Path, today: date, settings: Settings) -> Dem
             "'memory' or 'emulated'",
             path="hardware.reader",
         )
-    deck = SimDeck(cards, place)
-    closers.append(deck.remove)
     pad = _reader_pin_pad(settings)
     if pad is not None:
         closers.append(pad.close)
+    deck = SimDeck(cards, _aborting_pin_entry(place, pad))
+    closers.append(deck.remove)
     tokens = SimTokenProvider(deck, open_inner, settings.pin_policy, pad)
     log.info(
         "demo hardware: %s reader%s, %s card tokens",
@@ -142,6 +142,20 @@ def build_demo_hardware(state_dir: Path, today: date, settings: Settings) -> Dem
         pin_pad=pad,
         _closers=closers,
     )
+
+
+def _aborting_pin_entry(
+    place: Callable[[SimCard | None], None], pad: SimulatedPinPad | None
+) -> Callable[[SimCard | None], None]:
+    """``place``, and a card going in or out ends a PIN entry on the pad, as a reader does."""
+    if pad is None:
+        return place
+
+    def place_card(card: SimCard | None) -> None:
+        place(card)
+        pad.cancel()  # ignored when the pad asks nothing
+
+    return place_card
 
 
 def _reader_pin_pad(settings: Settings) -> SimulatedPinPad | None:

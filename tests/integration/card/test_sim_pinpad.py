@@ -13,6 +13,7 @@ from hardware.sim.pinpad import PadPrompt, SimulatedPinPad
 from hardware.wiring import build_services
 from kiosk.demo import DEMO_ACTIVE_PIN, demo_so_pin
 from kiosk.errors import (
+    CardRemoved,
     PinEntryCancelled,
     PinLocked,
     PinMismatch,
@@ -139,6 +140,22 @@ def test_refusals_on_the_reader_leave_the_card_usable(demo: DemoHardware, holder
     holder.will_type(NEW_PIN)
     assert token.admin_sign_in(None).hsa_id == ANNA.hsa_id
     holder.done()
+
+
+def test_pulling_the_card_out_ends_the_entry_on_the_reader(demo: DemoHardware) -> None:
+    demo.deck.insert(ANNA.card_number)
+    token = demo.tokens.open()
+    pad = demo.pin_pad
+    assert pad is not None
+    seen: list[PadPrompt] = []
+    pad.on_prompt(lambda p: None if p is None else (seen.append(p), demo.deck.remove()))
+    with pytest.raises(CardRemoved) as caught:
+        token.set_initial_pin(demo_so_pin(ANNA.card_number), None)
+    assert caught.value.data["entry_ended"] == "cancel"  # at once, not the pad's timeout
+    assert seen == [NEW]
+    assert pad.asking is None  # the reader's display is free again
+    demo.deck.insert(ANNA.card_number)
+    assert demo.tokens.open().pin_status().initialised is False  # nothing was written
 
 
 def test_wrong_pins_on_the_reader_count_tries_and_lock(demo: DemoHardware, holder: Holder) -> None:
