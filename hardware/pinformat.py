@@ -17,8 +17,9 @@ def check_pin_format(pin: str, policy: PinPolicySettings) -> None:
         raise PinRuleViolation(broken[0], length=policy.length, broken=tuple(broken))
 
 
-def typed_pin(pin: str | None) -> str:
-    """``pin``; TokenError if it is ON_READER_PAD (None) and this token has no PIN pad."""
+def held_pin(pin: str | None, policy: PinPolicySettings) -> str:
+    """A PIN the kiosk holds, format-checked; TokenError for ON_READER_PAD (None): no pad here."""
     if pin is None:
         raise TokenError("a PIN pad entry reached a token without a PIN pad", reason="no_pin_pad")
+    check_pin_format(pin, policy)
     return pin

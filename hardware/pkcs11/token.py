@@ -27,7 +27,7 @@ from hardware.certs import (
     classify_card_certificates,
     load_trust_anchors,
 )
-from hardware.pinformat import check_pin_format, typed_pin
+from hardware.pinformat import held_pin
 from hardware.pkcs11.errors import pkcs11_error
 from hardware.pkcs11.module import Pkcs11Module
 from hardware.pkcs11.quirks import VendorQuirks
@@ -147,17 +147,13 @@ class Pkcs11Token:
         """What C_Login gets: PROTECTED_AUTH for a PIN typed on the pad, else the PIN."""
         if pin is None and self.pin_pad():
             return pkcs11.PROTECTED_AUTH
-        pin = typed_pin(pin)
-        check_pin_format(pin, self.pin_policy)
-        return pin
+        return held_pin(pin, self.pin_policy)
 
     def _new_pin(self, pin: str | None) -> str:
         """What C_InitPIN / C_SetPIN get: "" for a PIN typed on the pad, else the PIN."""
         if pin is None and self.pin_pad():
             return PAD_PIN
-        pin = typed_pin(pin)
-        check_pin_format(pin, self.pin_policy)
-        return pin
+        return held_pin(pin, self.pin_policy)
 
     # --- the Token port ----------------------------------------------------------------
 
@@ -210,8 +206,7 @@ class Pkcs11Token:
             with self._session("change PIN", rw=True, pad=True) as session:
                 session.set_pin(PAD_PIN, new)
             return
-        old = typed_pin(old_pin)
-        check_pin_format(old, self.pin_policy)
+        old = held_pin(old_pin, self.pin_policy)
         with self._session("change PIN", user_pin=old, rw=True, pad=new_pin is None) as session:
             session.set_pin(old, new)
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from hardware.pinformat import check_pin_format, typed_pin
+from hardware.pinformat import check_pin_format, held_pin
 from hardware.pkcs11.quirks import VendorQuirks
 from hardware.sim.cast import SimCard
 from hardware.sim.pinpad import PadPrompt, SimulatedPinPad
@@ -181,7 +181,7 @@ class SimToken:
         if pin is not None or self.inner.pin_pad():
             return pin
         if self.pad is None:
-            return typed_pin(pin)
+            return held_pin(pin, self.pin_policy)
         return self._ask(prompt)
 
     def _ask(self, prompt: PadPrompt) -> str:

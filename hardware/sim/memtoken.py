@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hardware.certs import AUTHENTICATION, classify_card_certificates
-from hardware.pinformat import check_pin_format, typed_pin
+from hardware.pinformat import held_pin
 from hardware.pkcs11.quirks import VendorQuirks
 from hardware.sim.democa import PersonCredentials
 from kiosk.errors import CardUnreadable, TokenError, WrongPin
@@ -70,8 +70,7 @@ class MemoryToken:
 
     def admin_sign_in(self, pin: str | None) -> CertificateInfo:
         """Log in and return the authentication certificate."""
-        pin = typed_pin(pin)
-        check_pin_format(pin, self.pin_policy)
+        pin = held_pin(pin, self.pin_policy)
         self._login(pin)
         for info in self.certificates():
             if info.usage == AUTHENTICATION:
@@ -80,8 +79,7 @@ class MemoryToken:
 
     def set_initial_pin(self, credential: str, new_pin: str | None) -> None:
         """Write the first PIN per the card profile."""
-        new_pin = typed_pin(new_pin)
-        check_pin_format(new_pin, self.pin_policy)
+        new_pin = held_pin(new_pin, self.pin_policy)
         if self.profile == "init_pin":
             self._so_login(credential)
         else:
@@ -90,17 +88,14 @@ class MemoryToken:
 
     def change_pin(self, old_pin: str | None, new_pin: str | None) -> None:
         """Change the user PIN."""
-        old_pin = typed_pin(old_pin)
-        new_pin = typed_pin(new_pin)
-        check_pin_format(old_pin, self.pin_policy)
-        check_pin_format(new_pin, self.pin_policy)
+        old_pin = held_pin(old_pin, self.pin_policy)
+        new_pin = held_pin(new_pin, self.pin_policy)
         self._login(old_pin)
         self._user_pin = new_pin
 
     def unlock_pin(self, credential: str, new_pin: str | None) -> None:
         """Set a new user PIN with the SO credential."""
-        new_pin = typed_pin(new_pin)
-        check_pin_format(new_pin, self.pin_policy)
+        new_pin = held_pin(new_pin, self.pin_policy)
         self._so_login(credential)
         self._user_pin = new_pin
 
@@ -120,7 +115,6 @@ class MemoryToken:
 
     def sign_receipt(self, pin: str | None, receipt: bytes) -> bytes:
         """Log in and sign with the signature key (RSA PKCS#1 v1.5, SHA-256)."""
-        pin = typed_pin(pin)
-        check_pin_format(pin, self.pin_policy)
+        pin = held_pin(pin, self.pin_policy)
         self._login(pin)
         return self._creds.signature.key.sign(receipt, padding.PKCS1v15(), hashes.SHA256())
