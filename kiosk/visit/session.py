@@ -82,7 +82,6 @@ class KioskSession:
         self.now: datetime | None = None
         self.reader: str | None = None
         self.pin = PinBuffer(settings.pin_policy.length)
-        self.pin_pad = False
         self.pending: Effect | None = None
         self.card_hsa_id: str | None = None
         self.admin: AdminAuthorisation | None = None
@@ -149,7 +148,6 @@ class KioskSession:
             reader = event.data.get("reader")
             self.reader = reader if isinstance(reader, str) else None
             self.pin.clear()
-            self.pin_pad = False
             # The screen's pad shows at once; the card's answer may move the PIN to the reader.
             return self.run(
                 SessionStage.ADMIN_PIN, Effect(EffectKind.IDENTIFY_CARD, {"reader": self.reader})
@@ -265,7 +263,6 @@ class KioskSession:
 
     def on_admin_card_identified(self, identity: Any) -> Step:
         if isinstance(identity, CardIdentity) and identity.pin_pad:
-            self.pin_pad = True
             self.pin.wipe()
             return self.pad_sign_in()
         return self.show(SessionStage.ADMIN_PIN)
@@ -294,8 +291,9 @@ class KioskSession:
         if effect.kind == EffectKind.IDENTIFY_CARD:
             return self.show(SessionStage.ADMIN_PIN)  # the PIN is typed on the screen
         if effect.kind == EffectKind.ADMIN_SIGN_IN and isinstance(error, (WrongPin, *PAD_REFUSALS)):
-            stage = SessionStage.ADMIN_PAD if self.pin_pad else SessionStage.ADMIN_PIN
-            return self.show(stage, error)
+            # A sign-in on the reader's pad ran in ADMIN_PAD; one typed here in SIGNING_IN.
+            on_pad = self.stage is SessionStage.ADMIN_PAD
+            return self.show(SessionStage.ADMIN_PAD if on_pad else SessionStage.ADMIN_PIN, error)
         if effect.kind == EffectKind.AUTHORISE_ADMIN and can_retry(error):
             if not isinstance(error, PortalRejected):
                 return self.show(SessionStage.AUTH_FAILED, error)
