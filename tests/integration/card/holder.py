@@ -6,7 +6,11 @@ import queue
 import threading
 from dataclasses import dataclass, field
 
+import pytest
+
 from hardware.sim.pinpad import PadPrompt, SimulatedPinPad
+from kiosk.errors import PinLocked, WrongPin
+from kiosk.ports import Token
 
 CANCEL = "<cancel>"
 WAIT = "<let it time out>"
@@ -45,3 +49,19 @@ class Holder:
         self._thread.join(timeout=20)
         assert not self._thread.is_alive(), f"the pad asked less than expected: {self.prompts}"
         return self.prompts
+
+
+def wrong_pins_until_locked(token: Token, holder: Holder, wrong_pin: str, receipt: bytes) -> None:
+    """Three wrong PINs typed on the pad: tries left 2, then 1, then the PIN locks."""
+    for left in (2, 1):
+        holder.will_type(wrong_pin)
+        with pytest.raises(WrongPin) as caught:
+            token.sign_receipt(None, receipt)
+        holder.done()
+        assert caught.value.tries_left == left
+    holder.will_type(wrong_pin)
+    with pytest.raises(PinLocked):
+        token.admin_sign_in(None)
+    holder.done()
+    with pytest.raises(PinLocked):
+        token.admin_sign_in(None)  # locked before the pad is even asked

@@ -22,7 +22,6 @@ from hardware.sim.pinpad import PadPrompt, SimulatedPinPad
 from hardware.sim.pinpad_build import MODULE_ENV, SOCKET_ENV, private_module_copy, shim_module
 from kiosk.errors import (
     PinEntryCancelled,
-    PinLocked,
     PinMismatch,
     PinRuleViolation,
     TokenError,
@@ -36,7 +35,7 @@ from tests.integration.card.conftest import (
     SoftHsm,
     provider_for,
 )
-from tests.integration.card.holder import CANCEL, WAIT, Holder
+from tests.integration.card.holder import CANCEL, WAIT, Holder, wrong_pins_until_locked
 from tests.integration.card.test_pkcs11_token import NEW_PIN, OTHER_PIN, RECEIPT, verify
 
 pytestmark = pytest.mark.softhsm
@@ -275,18 +274,7 @@ def test_wrong_pins_on_the_pad_count_tries_in_the_simulation_and_lock(
     deck.states[card.card_number].pin_set = True
     token = SimToken(pad_token, card, deck, PinPolicySettings())
     assert token.pin_pad() is True
-    for left in (2, 1):
-        holder.will_type(OTHER_PIN)
-        with pytest.raises(WrongPin) as caught:
-            token.sign_receipt(None, RECEIPT)
-        holder.done()
-        assert caught.value.tries_left == left
-    holder.will_type(OTHER_PIN)
-    with pytest.raises(PinLocked):
-        token.admin_sign_in(None)
-    holder.done()
-    with pytest.raises(PinLocked):
-        token.admin_sign_in(None)  # locked before the pad is even asked
+    wrong_pins_until_locked(token, holder, OTHER_PIN, RECEIPT)
     holder.will_type(OTHER_PIN, OTHER_PIN)
     token.unlock_pin(SO_PIN, None)
     holder.done()

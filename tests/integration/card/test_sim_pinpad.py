@@ -15,14 +15,13 @@ from kiosk.demo import DEMO_ACTIVE_PIN, demo_so_pin
 from kiosk.errors import (
     CardRemoved,
     PinEntryCancelled,
-    PinLocked,
     PinMismatch,
     PinRuleViolation,
     TokenError,
     WrongPin,
 )
 from tests.conftest import require_tool
-from tests.integration.card.holder import CANCEL, WAIT, Holder
+from tests.integration.card.holder import CANCEL, WAIT, Holder, wrong_pins_until_locked
 from tests.integration.card.test_sim import (
     ANNA,
     EVA,
@@ -161,19 +160,8 @@ def test_pulling_the_card_out_ends_the_entry_on_the_reader(demo: DemoHardware) -
 def test_wrong_pins_on_the_reader_count_tries_and_lock(demo: DemoHardware, holder: Holder) -> None:
     demo.deck.insert(EVA.card_number)
     token = demo.tokens.open()
-    for left in (2, 1):
-        holder.will_type(OTHER_PIN)
-        with pytest.raises(WrongPin) as caught:
-            token.sign_receipt(None, RECEIPT)
-        holder.done()
-        assert caught.value.tries_left == left
-    holder.will_type(OTHER_PIN)
-    with pytest.raises(PinLocked):
-        token.admin_sign_in(None)
-    holder.done()
+    wrong_pins_until_locked(token, holder, OTHER_PIN, RECEIPT)
     assert token.pin_status().locked is True
-    with pytest.raises(PinLocked):
-        token.admin_sign_in(None)  # refused before the reader asks
     assert demo.pin_pad is not None and demo.pin_pad.asking is None
 
 
