@@ -24,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hardware.wiring import build_services  # noqa: E402
+from composition.cli.demo import run_activation  # noqa: E402
+from composition.wiring import build_services  # noqa: E402
 from kiosk import demo  # noqa: E402
-from kiosk.cli.demo import run_activation  # noqa: E402
 from kiosk.settings import Settings  # noqa: E402
 
 

@@ -27,7 +27,7 @@ from kiosk.ports import CardEvent
 from kiosk.settings import Settings
 from kiosk.visit.base import Effect, Event, Flow, View, ViewName
 from screens.compose import Composition
-from screens.driver import EffectGate
+from screens.effect_gate import EffectGate
 from screens.ops import Operations
 from screens.scanning import DocumentScan
 from screens.session import DeskSession, Shown

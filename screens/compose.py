@@ -36,8 +36,8 @@ def demo_settings(settings: Settings) -> Settings:
 
 
 def compose(settings: Settings, state_dir: Path, demo: bool) -> Composition:
-    """Services from hardware.wiring and KioskSession flows on top of them."""
-    from hardware.wiring import build_services
+    """Services from composition.wiring and KioskSession flows on top of them."""
+    from composition.wiring import build_services
     from kiosk.visit.session import KioskSession
 
     if demo:

@@ -10,7 +10,6 @@ same path as a finger on the panel.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Generator, Iterable
 from pathlib import Path
@@ -32,31 +31,6 @@ Script = Generator[Condition, None, None]
 
 class DriverTimeout(RuntimeError):
     """A script waited too long for a condition."""
-
-
-class EffectGate:
-    """Holds effects back so a script can photograph the progress screen they cause."""
-
-    def __init__(self, run_effect: Callable[[Any], Any]) -> None:
-        self._run_effect = run_effect
-        self._open = threading.Event()
-        self._open.set()
-        self.waiting = 0
-
-    def hold(self) -> None:
-        """Effects from now on wait until ``release``."""
-        self._open.clear()
-
-    def release(self) -> None:
-        """Let held and future effects run."""
-        self._open.set()
-
-    def __call__(self, effect: Any) -> Any:
-        """Run ``effect`` once the gate is open (worker thread)."""
-        self.waiting += 1
-        self._open.wait(timeout=120)
-        self.waiting -= 1
-        return self._run_effect(effect)
 
 
 def _ancestor(older: Widget, widget: Widget) -> bool:

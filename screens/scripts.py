@@ -12,7 +12,8 @@ from pathlib import Path
 
 from kiosk.demo import DEMO_ACTIVE_PIN, DemoHolder, demo_admins, demo_holder
 from kiosk.visit.base import View, ViewName
-from screens.driver import Condition, Driver, EffectGate, tap
+from screens.driver import Condition, Driver, tap
+from screens.effect_gate import EffectGate
 
 Steps = Generator[Condition, None, None]
 

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from kiosk.cli.doctor import OK, WARN, Check, check_pin_pad
+from composition.cli.doctor import OK, WARN, Check, check_pin_pad
 from kiosk.i18n import translate
 from kiosk.settings import HardwareSettings, Settings
 

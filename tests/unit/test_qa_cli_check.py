@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.cli import main
+from composition.cli import main
 
 
 @pytest.fixture(autouse=True)

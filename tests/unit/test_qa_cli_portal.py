@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.cli import main
+from composition.cli import main
 
 
 @pytest.mark.parametrize("port", ["99999", "-1"])

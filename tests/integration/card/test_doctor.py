@@ -12,11 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from hardware.emulator import EmulatedCard, VpcdEmulator
-from hardware.pcsc import PcscReader
-from hardware.sim.cast import SITHS_GEN3_ATR
-from kiosk.cli import main
-from kiosk.cli.doctor import (
+from composition.cli import main
+from composition.cli.doctor import (
     FAIL,
     OK,
     check_camera,
@@ -24,6 +21,9 @@ from kiosk.cli.doctor import (
     check_reader,
     check_token,
 )
+from hardware.emulator import EmulatedCard, VpcdEmulator
+from hardware.pcsc import PcscReader
+from hardware.sim.cast import SITHS_GEN3_ATR
 from kiosk.ports import CardEventKind
 from kiosk.settings import CameraSettings, HardwareSettings, PortalSettings, Settings
 from tests.integration.card.conftest import SoftHsm, wait_for

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from composition.wiring import _production_hardware
 from hardware.pkcs11.module import find_softhsm_module
-from hardware.wiring import _production_hardware
 from kiosk.errors import ConfigError
 from kiosk.settings import load_settings
 from tests.conftest import IN_CI, require_tool

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from composition.wiring import build_services
 from hardware.sim import DemoHardware, build_demo_hardware
 from hardware.sim.pinpad import PadPrompt, SimulatedPinPad
-from hardware.wiring import build_services
 from kiosk.demo import DEMO_ACTIVE_PIN, demo_so_pin
 from kiosk.errors import (
     CardRemoved,

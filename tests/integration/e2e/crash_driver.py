@@ -20,9 +20,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from hardware.wiring import build_services
+from composition.cli.demo import DEMO_HOLDER_PIN, run_activation
+from composition.wiring import build_services
 from kiosk import demo
-from kiosk.cli.demo import DEMO_HOLDER_PIN, run_activation
 from kiosk.settings import Settings
 from kiosk.visit.effects import EffectKind
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from composition.cli.demo import DEMO_HOLDER_PIN
 from kiosk import demo
-from kiosk.cli.demo import DEMO_HOLDER_PIN
 from portal.server import RunningPortal, start_in_thread
 from tests.conftest import require_tool
 from tests.integration.outbox.portalkit import card_status, portal_counts

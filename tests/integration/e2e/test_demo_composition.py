@@ -17,7 +17,7 @@ def test_the_demo_services_load_no_web_server_and_no_scanner_into_the_kiosk(
     code = (
         "import json, sys\n"
         "from pathlib import Path\n"
-        "from hardware.wiring import build_services\n"
+        "from composition.wiring import build_services\n"
         "from kiosk.settings import Settings\n"
         "from screens.compose import demo_settings\n"
         f"services = build_services(demo_settings(Settings()), Path({str(tmp_path)!r}), True)\n"

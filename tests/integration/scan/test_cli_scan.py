@@ -16,7 +16,7 @@ from hardware.scan.synth import SAMPLE_FILES
 
 def kioskctl(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", "import sys; from kiosk.cli import main; sys.exit(main())",
+        [sys.executable, "-c", "import sys; from composition.cli import main; sys.exit(main())",
          "scan", *args],
         capture_output=True, text=True, timeout=120, check=False,
     )

@@ -12,7 +12,7 @@ def test_scan_names_a_missing_file_and_exits_2(tessdata: Path, tmp_path: Path) -
     junk = tmp_path / "junk.png"
     junk.write_bytes(b"not an image")
     result = subprocess.run(
-        [sys.executable, "-c", "import sys; from kiosk.cli import main; sys.exit(main())",
+        [sys.executable, "-c", "import sys; from composition.cli import main; sys.exit(main())",
          "scan", "--no-mrz", "--lang", "en", str(missing), str(junk)],
         capture_output=True, text=True, timeout=120, check=False,
     )

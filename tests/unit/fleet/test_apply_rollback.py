@@ -139,7 +139,7 @@ APPLY_STEPS = [
 
 
 def kioskctl(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    code = "import sys; from kiosk.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from composition.cli import main; sys.exit(main(sys.argv[1:]))"
     return subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True,
                           text=True, timeout=60, check=False)
 

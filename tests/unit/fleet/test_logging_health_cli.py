@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.cli import main
+from composition.cli import main
 from kiosk.fleet.apply import apply_bundle
 from kiosk.health import collect_status, mark_healthy
 from kiosk.logging_setup import setup_logging

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.cli import main
-from kiosk.cli.config import is_secret, settings_mapping
+from composition.cli import main
+from composition.cli.config import is_secret, settings_mapping
 from kiosk.settings import Settings
 
 from .conftest import Fleet

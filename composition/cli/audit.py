@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kiosk.cli.outbox import EXIT_OK, add_common, fail, open_context
+from composition.cli.outbox import EXIT_OK, add_common, fail, open_context
 from kiosk.devicekey import load_public_key
 from kiosk.errors import KioskError, StorageError
 from kiosk.i18n import translate

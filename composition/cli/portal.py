@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kiosk.cli._fleet_common import cli_language
+from composition.cli._fleet_common import cli_language
 from kiosk.errors import ConfigError, KioskError
 from kiosk.i18n import LANGUAGES, describe_error, translate
 

@@ -1,6 +1,6 @@
 """`kioskctl`: the administrator and fleet command line.
 
-Each subcommand lives in its own module under kiosk.cli with a
+Each subcommand lives in its own module under composition.cli with a
 ``register(subparsers)`` function that adds its parser and sets ``func``; add the
 module's name to ``COMMAND_MODULES``. Modules import device libraries only inside
 their handlers, never at module level.
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="extra settings file layered over the defaults")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
-        module = importlib.import_module(f"kiosk.cli.{name}")
+        module = importlib.import_module(f"composition.cli.{name}")
         module.register(sub)
     return parser
 

@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from kiosk.cli._fleet_common import cli_language
+from composition.cli._fleet_common import cli_language
 from kiosk.errors import ConfigError, InvalidInput, KioskError
 from kiosk.i18n import LANGUAGES, describe_error, translate
 from kiosk.identity.mrz import parse_mrz, repair_mrz

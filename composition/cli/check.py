@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from kiosk.cli._fleet_common import cli_language
+from composition.cli._fleet_common import cli_language
 from kiosk.errors import ConfigError, InvalidInput
 from kiosk.i18n import LANGUAGES, translate
 from kiosk.identity.hsaid import parse_hsa_id

@@ -234,7 +234,7 @@ def _then(
 
 
 def _visit(args: argparse.Namespace) -> int:
-    from kiosk.cli.outbox import load_settings_for
+    from composition.cli.outbox import load_settings_for
 
     try:
         settings, _ = load_settings_for(argparse.Namespace(config=args.config, state_dir=None))
@@ -275,7 +275,7 @@ def run_demo(
     """The whole demo: visit, (portal back and flush,) status read back, audit verified."""
     from dataclasses import replace
 
-    from hardware.wiring import build_services
+    from composition.wiring import build_services
 
     # The demo runs at the demo cast's card office (its administrators work there).
     settings = replace(settings, kiosk=replace(settings.kiosk, card_office=demo.DEMO_OFFICE))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kiosk.cli._fleet_common import cli_language
+from composition.cli._fleet_common import cli_language
 from kiosk.devicekey import PUBLIC_FILE, load_or_create
 from kiosk.errors import InvalidInput, KioskError, StorageError
 from kiosk.i18n import LANGUAGES, describe_error, translate
