@@ -33,7 +33,7 @@ from screens.scanning import DocumentScan
 from screens.session import DeskSession, Shown
 from screens.texts import error_view_for, tr
 from screens.theme import COLOURS
-from screens.views import screen_classes
+from screens.views import screen_class
 from screens.views.base import KioskScreen, ScreenContext
 from screens.widgets import camera_preview, card_art, common, pin_pad, progress  # noqa: F401
 from screens.widgets.demo_panel import DemoPanel
@@ -93,7 +93,6 @@ class KioskApp(App):
         self.session: DeskSession | None = None
         # the screens built so far, by view name: each is built when first shown, then kept
         self.screens: dict[str, KioskScreen] = {}
-        self._screen_classes: dict[ViewName, type[KioskScreen]] = {}
         self.current_name = ""
         self.idle_warning: IdleWarning | None = None
         self.demo_panel: DemoPanel | None = None
@@ -115,7 +114,6 @@ class KioskApp(App):
         Window.clearcolor = COLOURS["background"]
         self._rescale()
         root = KioskRoot()
-        self._screen_classes = screen_classes()
         if self.demo:
             self.demo_panel = DemoPanel(
                 insert_handler=self.demo_insert, remove_handler=self.demo_remove
@@ -287,7 +285,8 @@ class KioskApp(App):
         # a screen never shown costs nothing: all 18 built at start held 14 MB (docs/ui.md)
         screen = self.screens.get(name.value)
         if screen is None:
-            screen = self._screen_classes[name](name=name.value, view_name=name.value)
+            # its module and .kv load here too: start-up parses only what the first view needs
+            screen = screen_class(name)(name=name.value, view_name=name.value)
             self.screens[name.value] = screen
         return screen
 
