@@ -127,6 +127,98 @@ class Token(Protocol):
         ...
 
 
+class PinRole(StrEnum):
+    """Which of a card's two PINs guards a key.
+
+    The authentication PIN (säkerhetskod) guards the authentication key; the signature
+    PIN (underskriftskod) guards the signature key. Real cards' modules usually show
+    them as two PKCS#11 tokens (slots) for one card; a card with one PIN has one token.
+    """
+
+    AUTHENTICATION = "authentication"
+    SIGNATURE = "signature"
+
+
+class KeyAlgorithm(StrEnum):
+    """Key pairs the kiosk asks a card to generate (whichever the card offers)."""
+
+    RSA_2048 = "rsa-2048"
+    EC_P256 = "ec-p256"
+
+
+@dataclass(frozen=True)
+class CardKey:
+    """A key pair on the card: its CKA_ID, label, PIN and public key (SubjectPublicKeyInfo DER)."""
+
+    key_id: bytes
+    label: str
+    role: PinRole
+    algorithm: KeyAlgorithm
+    public_key: bytes
+
+
+@runtime_checkable
+class CertificateToken(Token, Protocol):
+    """A card token that can make key pairs and hold the certificates issued for them.
+
+    ``role`` chooses the PIN (and on a two-PIN card the token) a key lives under; ``pin``
+    is that PIN, or ON_READER_PAD. ``key_id`` is chosen by the caller, so a repeated call
+    (a retry after a crash) finds the key pair made the first time instead of a second.
+    The private key never leaves the card (sensitive, never extractable).
+    """
+
+    def has_signature_pin(self) -> bool:
+        """Whether the card has a signature PIN of its own (a second token)."""
+        ...
+
+    def signature_pin_status(self) -> PinStatus:
+        """The signature PIN's state (the authentication PIN's on a one-PIN card)."""
+        ...
+
+    def set_signature_pin(self, credential: str, new_pin: str | None) -> None:
+        """Set the holder's signature PIN with the card's PUK/SO credential."""
+        ...
+
+    def key_algorithms(self, role: PinRole) -> tuple[KeyAlgorithm, ...]:
+        """The key pairs the card can generate under ``role``, the kiosk's preference first."""
+        ...
+
+    def card_keys(self) -> list[CardKey]:
+        """Every key pair on the card, read from its public keys (no PIN needed)."""
+        ...
+
+    def generate_key_pair(
+        self,
+        role: PinRole,
+        pin: str | None,
+        key_id: bytes,
+        label: str,
+        algorithm: KeyAlgorithm | None = None,
+    ) -> CardKey:
+        """Generate (or find, if ``key_id`` exists) a key pair on the card."""
+        ...
+
+    def certificate_request(
+        self, role: PinRole, pin: str | None, key_id: bytes, common_name: str, serial_number: str
+    ) -> bytes:
+        """A PKCS#10 request (DER) for the key ``key_id``, signed by that key on the card."""
+        ...
+
+    def write_certificate(
+        self, role: PinRole, pin: str | None, key_id: bytes, label: str, der: bytes
+    ) -> None:
+        """Store a certificate for the key ``key_id`` (replacing one with the same id)."""
+        ...
+
+    def delete_key_pair(self, role: PinRole, pin: str | None, key_id: bytes) -> None:
+        """Remove the certificate, private and public key with CKA_ID ``key_id``."""
+        ...
+
+    def sign(self, role: PinRole, pin: str | None, key_id: bytes, data: bytes) -> bytes:
+        """Sign ``data`` (SHA-256) with the key ``key_id``: PKCS#1 v1.5 or DER ECDSA."""
+        ...
+
+
 @runtime_checkable
 class TokenProvider(Protocol):
     """Opens the PKCS#11 token of the card in a reader."""

@@ -28,6 +28,13 @@ def token_label(card_number: str) -> str:
     return f"SITHS {card_number}"
 
 
+def signature_token_label(card_number: str) -> str:
+    """The label of a simulated two-PIN card's signature-PIN token (SoftHSM2 has one user
+    PIN per token, so a demo card with a signature PIN is two tokens; see
+    hardware.pkcs11.token.SIGNATURE_LABEL_MARKS)."""
+    return f"{token_label(card_number)} PIN2"
+
+
 def write_softhsm_conf(directory: Path) -> Path:
     """A SoftHSM2 config whose tokens live in ``directory``/tokens; returns its path."""
     tokens = directory / "tokens"
