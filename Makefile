@@ -20,17 +20,21 @@ APT_PACKAGES := python3-venv python3-dev build-essential swig libpcsclite-dev \
 	libgl1 libegl1 libgl1-mesa-dri libmtdev1 xvfb \
 	systemd openssl sqlite3
 
-.PHONY: run test lint typecheck unit bootstrap apt venv bytecode tour bench clean
+.PHONY: run test lint layers typecheck unit bootstrap apt venv bytecode tour bench clean
 
 run: bootstrap
 	$(BIN)/kiosk --demo
 
-test: bootstrap lint typecheck
+test: bootstrap lint layers typecheck
 	@set +e; $(BIN)/python -m pytest $(PYTEST_ARGS); code=$$?; \
 	if [ $$code -eq 5 ]; then echo "pytest ran no test: failing"; exit 1; fi; exit $$code
 
 lint: bootstrap
 	$(BIN)/ruff check .
+
+# The layer contracts (import-linter, [tool.importlinter] in pyproject.toml).
+layers: bootstrap
+	$(BIN)/lint-imports
 
 typecheck: bootstrap
 	$(BIN)/mypy

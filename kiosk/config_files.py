@@ -1,4 +1,7 @@
-"""Finding and reading the config layers: packaged defaults < /etc/kiosk/kiosk.toml < bundle.
+"""Finding and reading the config files: packaged defaults < /etc/kiosk/kiosk.toml.
+
+The applied bundle is the third layer; it is read by kiosk/fleet/effective.py, which gives
+the settings in force (the fleet store sits above this module, not beside it).
 
 The packaged defaults are kiosk/default_config.toml, a symlink to config/kiosk.toml in
 the source tree that setuptools copies into the wheel, so `pip install .` and the editable
@@ -15,7 +18,6 @@ from typing import Any
 
 from kiosk.errors import ConfigError
 from kiosk.paths import KioskPaths, resolve_paths
-from kiosk.settings import Settings, load_settings
 
 PACKAGED_NAME = "default_config.toml"
 
@@ -28,15 +30,6 @@ class ConfigLayer:
     source: str
     data: dict[str, Any]
     version: int = 0  # the bundle's version for the "bundle" layer
-
-
-@dataclass(frozen=True)
-class EffectiveConfig:
-    """The settings in force, the layers they came from and the applied bundle's version."""
-
-    settings: Settings
-    layers: tuple[ConfigLayer, ...]
-    bundle_version: int  # 0 when no bundle is applied
 
 
 def packaged_defaults_text() -> str:
@@ -86,42 +79,3 @@ def discover_paths() -> KioskPaths:
         state_dir_setting=str(section.get("state_dir", "")),
         log_dir_setting=str(section.get("log_dir", "")),
     )
-
-
-def load_layers(paths: KioskPaths, extra: Path | None = None) -> list[ConfigLayer]:
-    """Every layer in order: packaged, site, applied bundle, then an extra file if given."""
-    from kiosk.fleet.store import applied  # the store decodes bundles, which need settings
-
-    layers = base_layers(paths)
-    stored = applied(paths)
-    if stored is not None:
-        layers.append(
-            ConfigLayer("bundle", str(stored.path), stored.layer, stored.payload.version)
-        )
-    if extra is not None:
-        layers.append(ConfigLayer("extra", str(extra), read_toml_file(extra)))
-    return layers
-
-
-def _culprit(layers: list[ConfigLayer]) -> ConfigLayer:
-    for count in range(1, len(layers) + 1):
-        try:
-            load_settings(*(layer.data for layer in layers[:count]))
-        except ConfigError:
-            return layers[count - 1]
-    return layers[-1]
-
-
-def load_effective_config(
-    paths: KioskPaths | None = None, extra: Path | None = None
-) -> EffectiveConfig:
-    """The settings in force now, with where each layer came from."""
-    paths = paths or discover_paths()
-    layers = load_layers(paths, extra)
-    try:
-        settings = load_settings(*(layer.data for layer in layers))
-    except ConfigError as exc:
-        culprit = _culprit(layers).source
-        raise ConfigError(f"{culprit}: {exc.detail}", **{**exc.data, "source": culprit}) from exc
-    version = next((layer.version for layer in layers if layer.name == "bundle"), 0)
-    return EffectiveConfig(settings, tuple(layers), version)

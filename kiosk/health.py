@@ -1,73 +1,31 @@
-"""Kiosk health: the app's health marker and the status report for `kioskctl status` and heartbeats.
+"""Kiosk health: the status report for `kioskctl status` and heartbeats.
 
-The app calls ``mark_healthy(paths, config_version)`` once it is up (screens drawn, reader
-and portal adapters built); `kioskctl config confirm-or-rollback` confirms a new bundle
-only when this marker names the bundle's version. ``collect_status`` gathers what an
-operator needs; any part it cannot read is reported as "unknown" instead of failing.
+The app's health marker (``mark_healthy``) lives in kiosk/fleet/health_marker.py, next to
+the probation it ends. ``collect_status`` gathers what an operator needs; any part it
+cannot read is reported as "unknown" instead of failing.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
 import sqlite3
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from kiosk.fleet.atomic import atomic_write
+from kiosk.fleet import store
+from kiosk.fleet.apply import trusted_keys
+from kiosk.fleet.health_marker import read_health_marker
 from kiosk.paths import KioskPaths
 from kiosk.settings import Settings
 
 UNKNOWN = "unknown"
 PCSCD_SOCKET = Path("/run/pcscd/pcscd.comm")
-
-
-@dataclass(frozen=True)
-class HealthMarker:
-    """The app's last "I am up" report."""
-
-    config_version: int
-    at: datetime
-    started_at: datetime
-    pid: int
-
-
-def mark_healthy(
-    paths: KioskPaths,
-    config_version: int,
-    started_at: datetime | None = None,
-    now: datetime | None = None,
-) -> None:
-    """Record that the app is up and healthy on ``config_version`` (atomic replace)."""
-    now = now or datetime.now(UTC)
-    data = {
-        "config_version": config_version,
-        "at": now.isoformat(),
-        "started_at": (started_at or now).isoformat(),
-        "pid": os.getpid(),
-    }
-    atomic_write(paths.health_marker, (json.dumps(data) + "\n").encode())
-
-
-def read_health_marker(paths: KioskPaths) -> HealthMarker | None:
-    """The app's health marker, or None if absent or unreadable."""
-    try:
-        data = json.loads(paths.health_marker.read_text(encoding="utf-8"))
-        return HealthMarker(
-            int(data["config_version"]),
-            datetime.fromisoformat(data["at"]),
-            datetime.fromisoformat(data["started_at"]),
-            int(data["pid"]),
-        )
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def _package_version() -> str:
@@ -200,9 +158,6 @@ EXPIRY_WARNING = timedelta(days=7)
 
 def config_status(paths: KioskPaths, now: datetime) -> dict[str, Any]:
     """Applied bundle version, validity, probation, last-known-good, rollbacks, trusted keys."""
-    from kiosk.fleet import store
-    from kiosk.fleet.apply import trusted_keys
-
     try:
         applied = store.applied(paths)
         good = store.last_known_good(paths)

@@ -88,7 +88,7 @@ def launch(settings: Settings, state_dir: Path, *, demo: bool, lang: str | None,
 
 
 def _mark_healthy_when_drawn(app: Any, paths: KioskPaths, config_version: int) -> None:
-    from kiosk.health import mark_healthy
+    from kiosk.fleet.health_marker import mark_healthy
 
     def ready(_app: Any) -> None:
         try:

@@ -82,8 +82,9 @@ def run_tour(args: argparse.Namespace) -> int:
 
 def run_app(args: argparse.Namespace) -> int:
     """The app itself."""
-    from kiosk.config_files import discover_paths, load_effective_config
+    from kiosk.config_files import discover_paths
     from kiosk.errors import KioskError
+    from kiosk.fleet.effective import load_effective_config
     from kiosk.i18n import describe_error
     from screens.kivy_env import plan_display, prepare_kivy
 

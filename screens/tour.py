@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the simulated reader has its own PIN pad (hardware.sim_pin_pad)")
     args = parser.parse_args(argv)
 
-    from kiosk.config_files import discover_paths, load_effective_config
+    from kiosk.config_files import discover_paths
+    from kiosk.fleet.effective import load_effective_config
     from screens.kivy_env import plan_display, prepare_kivy
 
     paths = discover_paths()

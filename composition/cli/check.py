@@ -196,7 +196,7 @@ def _check_hsa_id(args: argparse.Namespace) -> int:
 
 def _settings(args: argparse.Namespace) -> Settings:
     """The settings in force (packaged < site < bundle), with --config layered on top."""
-    from kiosk.config_files import load_effective_config
+    from kiosk.fleet.effective import load_effective_config
 
     extra = Path(args.config) if getattr(args, "config", None) else None
     return load_effective_config(extra=extra).settings

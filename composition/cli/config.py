@@ -15,7 +15,6 @@ import tomli_w
 from kiosk.config_files import (
     PACKAGED_NAME,
     base_layers,
-    load_effective_config,
     packaged_defaults_text,
     parse_toml,
     read_toml_file,
@@ -37,6 +36,7 @@ from kiosk.fleet.bundle import (
     parse_settings_layer,
     sign_bundle,
 )
+from kiosk.fleet.effective import load_effective_config
 from kiosk.fleet.keys import key_id, load_private_key, load_public_key, load_trusted_keys
 from kiosk.fleet.pull import pull_bundle
 from kiosk.i18n import translate

@@ -266,7 +266,7 @@ def run_checks(
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from kiosk.config_files import load_effective_config
+    from kiosk.fleet.effective import load_effective_config
 
     from ._fleet_common import cli_language, kiosk_paths
 

@@ -49,7 +49,8 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 
 def load_settings_for(args: argparse.Namespace) -> tuple[Settings, Path]:
     """The effective settings and the state directory for a command."""
-    from kiosk.config_files import discover_paths, load_effective_config
+    from kiosk.config_files import discover_paths
+    from kiosk.fleet.effective import load_effective_config
 
     paths = discover_paths()
     extra = Path(args.config) if getattr(args, "config", None) else None

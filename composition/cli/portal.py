@@ -45,7 +45,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _ping(args: argparse.Namespace) -> int:
-    from kiosk.config_files import discover_paths, load_effective_config
+    from kiosk.config_files import discover_paths
+    from kiosk.fleet.effective import load_effective_config
     from kiosk.portal_client import PortalClient
 
     extra = Path(args.config) if getattr(args, "config", None) else None

@@ -40,7 +40,7 @@ def register(subparsers: Any) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from kiosk.config_files import load_effective_config
+    from kiosk.fleet.effective import load_effective_config
 
     from ._fleet_common import kiosk_paths
 

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kiosk.config_files import load_effective_config
 from kiosk.errors import ConfigError
+from kiosk.fleet.effective import load_effective_config
 from kiosk.health import collect_status
 from kiosk.i18n import translate
 from kiosk.settings import Settings

@@ -30,8 +30,8 @@ from kiosk.fleet.bundle import (
     open_bundle,
     trusted_after,
 )
+from kiosk.fleet.health_marker import read_health_marker
 from kiosk.fleet.keys import load_trusted_keys
-from kiosk.health import read_health_marker
 from kiosk.paths import KioskPaths
 from kiosk.settings import Settings, load_settings
 

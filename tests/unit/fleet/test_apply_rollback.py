@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.config_files import load_effective_config
 from kiosk.errors import BundleRefused
 from kiosk.fleet import store
 from kiosk.fleet.apply import apply_bundle, confirm_or_rollback, now_utc
-from kiosk.health import mark_healthy
+from kiosk.fleet.effective import load_effective_config
+from kiosk.fleet.health_marker import mark_healthy
 
 from .conftest import Fleet
 
@@ -26,8 +26,8 @@ APP = textwrap.dedent(
     """
     import socket, sys
     from urllib.parse import urlsplit
-    from kiosk.config_files import load_effective_config
-    from kiosk.health import mark_healthy
+    from kiosk.fleet.effective import load_effective_config
+    from kiosk.fleet.health_marker import mark_healthy
     from kiosk.paths import resolve_paths
 
     paths = resolve_paths()

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from kiosk.config_files import load_effective_config
 from kiosk.errors import BundleRefused
 from kiosk.fleet import store
 from kiosk.fleet.apply import apply_bundle, confirm_or_rollback
 from kiosk.fleet.bundle import Targets, open_bundle
+from kiosk.fleet.effective import load_effective_config
+from kiosk.fleet.health_marker import mark_healthy
 from kiosk.fleet.keys import load_trusted_keys
-from kiosk.health import mark_healthy
 
 from .conftest import Fleet
 

@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kiosk.errors import BundleRefused
 from kiosk.fleet.apply import apply_bundle, confirm_or_rollback, trusted_keys
 from kiosk.fleet.bundle import BundlePayload, sign_bundle
+from kiosk.fleet.health_marker import mark_healthy
 from kiosk.fleet.keys import key_id, public_pem
-from kiosk.health import mark_healthy
 
 from .conftest import GOOD_SETTINGS, Fleet
 

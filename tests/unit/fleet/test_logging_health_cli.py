@@ -15,7 +15,8 @@ import pytest
 
 from composition.cli import main
 from kiosk.fleet.apply import apply_bundle
-from kiosk.health import collect_status, mark_healthy
+from kiosk.fleet.health_marker import mark_healthy
+from kiosk.health import collect_status
 from kiosk.logging_setup import setup_logging
 from kiosk.settings import Settings
 

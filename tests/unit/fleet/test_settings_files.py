@@ -10,14 +10,10 @@ from typing import Any
 
 import pytest
 
-from kiosk.config_files import (
-    PACKAGED_NAME,
-    load_effective_config,
-    packaged_defaults_text,
-    parse_toml,
-)
+from kiosk.config_files import PACKAGED_NAME, packaged_defaults_text, parse_toml
 from kiosk.config_validation import RULES, setting_at
 from kiosk.errors import ConfigError
+from kiosk.fleet.effective import load_effective_config
 from kiosk.paths import KioskPaths, resolve_paths
 from kiosk.settings import Settings, load_settings
 
