@@ -153,6 +153,21 @@ class NothingRead(ScanError):
     code = "nothing_read"
 
 
+class ImageRefused(ScanError):
+    """An image was not decoded: too many pixels declared, not an image, damaged, unreadable.
+
+    ``reason``: too_large, not_image, damaged, empty, missing, directory, not_file, unreadable.
+    """
+
+    code = "image_refused"
+
+
+class ScannerRestarted(ScanError):
+    """The document reader's worker process ended (crash, memory, OpenCV) and was restarted."""
+
+    code = "scanner_restarted"
+
+
 # --- the portal -----------------------------------------------------------------------
 
 
@@ -287,6 +302,10 @@ ERROR_TABLE: dict[str, ErrorEntry] = {
         "error.camera_unavailable", "next.manual_entry", "admin", True
     ),
     "nothing_read": ErrorEntry("error.nothing_read", "next.hold_still_or_type", "admin", True),
+    "image_refused": ErrorEntry("error.image_refused", "next.image_refused", "admin", True),
+    "scanner_restarted": ErrorEntry(
+        "error.scanner_restarted", "next.scanner_restarted", "admin", True
+    ),
     "portal_error": ErrorEntry("error.portal_error", "next.try_later", "admin", True),
     "portal_unreachable": ErrorEntry(
         "error.portal_unreachable", "next.portal_unreachable", "admin", True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import time
 from dataclasses import replace
 from datetime import date
@@ -17,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from composition.cli._fleet_common import cli_language
-from kiosk.errors import ConfigError, InvalidInput, KioskError
+from kiosk.errors import ConfigError, ImageRefused, InvalidInput, KioskError
 from kiosk.i18n import LANGUAGES, describe_error, translate
 from kiosk.identity.mrz import parse_mrz, repair_mrz
+
+log = logging.getLogger(__name__)
 
 EXIT_ALL_READ = 0
 EXIT_SOME_UNREAD = 1
@@ -84,14 +87,25 @@ def _mrz_payload(lines: tuple[str, ...], today: date) -> dict[str, Any]:
 
 
 def scan_image(path: str, scanner: Any, today: date) -> dict[str, Any]:
-    """Scan one image file; ``ok`` says whether something valid was read."""
+    """Scan one image file; ``ok`` says whether something valid was read.
+
+    A file that is missing, a folder, unreadable, not an image, damaged or declaring too
+    many pixels is reported (``unreadable`` and ``reason``) without decoding its pixels.
+    """
+    from hardware.camera.images import read_image_file
+
+    try:
+        image = read_image_file(path)
+    except ImageRefused as exc:
+        reason = str(exc.data.get("reason", "unreadable"))
+        return {"file": path, "ok": False, "unreadable": True, "reason": reason,
+                "missing": reason == "missing"}
+    return _scan_decoded(path, image, scanner, today)
+
+
+def _scan_decoded(path: str, image: Any, scanner: Any, today: date) -> dict[str, Any]:
     import cv2
 
-    if not Path(path).is_file():
-        return {"file": path, "ok": False, "unreadable": True, "missing": True}
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    if image is None:
-        return {"file": path, "ok": False, "unreadable": True}
     started = time.perf_counter()
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     codes = scanner.codes
@@ -125,8 +139,7 @@ def scan_image(path: str, scanner: Any, today: date) -> dict[str, Any]:
 def _print_human(result: dict[str, Any], lang: str) -> None:
     print(result["file"])
     if result.get("unreadable"):
-        key = "scan.cli.missing" if result.get("missing") else "scan.cli.unreadable"
-        print("  " + translate(key, lang))
+        print("  " + translate(f"scan.cli.{result.get('reason', 'unreadable')}", lang))
         return
     for code in result["barcodes"]:
         print(f"  {code['format']}: {code['text']}")
@@ -158,7 +171,11 @@ def _scan(args: argparse.Namespace) -> int:
     code = EXIT_ALL_READ
     try:
         for path in args.images:
-            result = scan_image(path, scanner, today)
+            try:
+                result = scan_image(path, scanner, today)
+            except Exception:  # a library error on one image: report it, go on with the rest
+                log.exception("scanning %s failed", path)
+                result = {"file": path, "ok": False, "unreadable": True, "reason": "failed"}
             if args.json:
                 print(json.dumps(result, ensure_ascii=False))
             else:

@@ -17,7 +17,8 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiosk.errors import CameraUnavailable, ConfigError
+from hardware.camera.images import decode_image, read_image_file
+from kiosk.errors import CameraUnavailable, ConfigError, ImageRefused
 from kiosk.ports import Frame, FrameSource
 from kiosk.settings import CameraSettings
 
@@ -34,6 +35,13 @@ BUILTIN_SAMPLES = Path(__file__).resolve().parent.parent / "scan" / "samples"
 
 class CaptureError(Exception):
     """The device failed inside a capture thread (translated to CameraUnavailable)."""
+
+
+class BadFrame(Exception):
+    """One frame could not be used (not a JPEG, too large, damaged): skip it, keep the device."""
+
+
+BAD_FRAMES_BEFORE_REOPEN = 30  # so many bad frames in a row: reopen the device
 
 
 class ThreadedSource(ABC):
@@ -54,6 +62,7 @@ class ThreadedSource(ABC):
         self._stale_after = stale_after_s
         self._backoff = backoff_s
         self.reopened = 0  # how many times the device came back after a failure
+        self.bad_frames = 0  # frames skipped because they could not be used
 
     # --- the port ---------------------------------------------------------------------
 
@@ -108,28 +117,48 @@ class ThreadedSource(ABC):
     # --- the capture thread ------------------------------------------------------------
 
     def _run(self) -> None:
+        """Capture until stopped. No frame and no library error ends this thread: a bad
+        frame is skipped, anything else closes the device and reopens it with backoff."""
         pause = self._backoff[0]
         failed = False
         while not self._stop.is_set():
             try:
                 self._open()
+                bad_in_a_row = 0
                 while not self._stop.is_set():
-                    image = self._read()
+                    try:
+                        image = self._read()
+                    except BadFrame as exc:
+                        self.bad_frames += 1
+                        bad_in_a_row += 1
+                        log.warning("%s: skipped a bad frame (%s)", self.describe, exc)
+                        if bad_in_a_row >= BAD_FRAMES_BEFORE_REOPEN:
+                            raise CaptureError(f"{self.describe} sends only bad frames") from exc
+                        continue
+                    bad_in_a_row = 0
                     self._publish(image)
                     if failed:
                         failed = False
                         self.reopened += 1
                         log.info("%s is back", self.describe)
                     pause = self._backoff[0]
-            except CaptureError as exc:
+            except Exception as exc:  # CaptureError, or any library error: reopen
                 if self._stop.is_set():
                     break
                 failed = True
+                message = str(exc) if isinstance(exc, CaptureError) else (
+                    f"{self.describe} failed ({type(exc).__name__})"
+                )
+                if not isinstance(exc, CaptureError):
+                    log.exception("%s: unexpected error in the capture thread", self.describe)
                 with self._lock:
-                    self._error = str(exc)
-                log.warning("%s unavailable: %s; retrying in %.1f s", self.describe, exc, pause)
+                    self._error = message
+                log.warning("%s unavailable: %s; retrying in %.1f s", self.describe, message, pause)
             finally:
-                self._close()
+                try:
+                    self._close()
+                except Exception:
+                    log.exception("%s did not close cleanly", self.describe)
             self._stop.wait(pause)
             pause = min(self._backoff[1], pause * 2)
 
@@ -255,13 +284,16 @@ class FolderSource(PacedSource):
         self._position = 0
 
     def _open(self) -> None:
-        import cv2
-        import numpy as np
         if not self.folder.is_dir():
             raise CaptureError(f"{self.describe} does not exist")
         paths = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        images = [cv2.imread(str(p), cv2.IMREAD_COLOR) for p in paths]
-        self._images = [np.asarray(i, dtype=np.uint8) for i in images if i is not None]
+        self._images = []
+        for path in paths:
+            try:
+                self._images.append(read_image_file(path))
+            except ImageRefused as exc:
+                self.bad_frames += 1
+                log.warning("%s: skipped %s", self.describe, exc.detail)
         if not self._images:
             raise CaptureError(f"{self.describe} holds no readable image")
 
@@ -318,8 +350,6 @@ class MjpegSource(ThreadedSource):
         self._conn, self._response = conn, response
 
     def _read(self) -> Image8:
-        import cv2
-        import numpy as np
         response = self._response
         if response is None:
             raise CaptureError(f"{self.describe} is closed")
@@ -346,10 +376,10 @@ class MjpegSource(ThreadedSource):
             raise CaptureError(f"{self.describe} failed ({exc})") from exc
         if len(data) != length:
             raise CaptureError(f"{self.describe} ended in the middle of a frame")
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-        if image is None:
-            raise CaptureError(f"{self.describe} sent a frame that is not a JPEG")
-        return np.asarray(image, dtype=np.uint8)
+        try:
+            return decode_image(data, f"a frame of {self.describe}")
+        except ImageRefused as exc:
+            raise BadFrame(exc.detail) from None
 
     def _close(self) -> None:
         conn, self._conn, self._response = self._conn, None, None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +62,51 @@ def test_scan_with_pyzbar_reads_the_qr(zbar: str) -> None:
                       str(BUILTIN_SAMPLES / SAMPLE_FILES[2]))
     assert result.returncode == 0, result.stderr
     assert "QRCode: SE-DL1;PNR=194601012349" in result.stdout
+
+
+def _png_bomb() -> bytes:
+    """A ~100 KB PNG declaring 30000x30000 pixels (about 2.7 GB once decoded)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0)
+    body = zlib.compress(b"\0" * (30000 * 3 + 1) * 300, 9)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body)
+            + chunk(b"IEND", b""))
+
+
+def test_scan_explains_every_bad_file_and_reads_the_rest(tessdata: Path, tmp_path: Path) -> None:
+    good = BUILTIN_SAMPLES / SAMPLE_FILES[2]
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_png_bomb())
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    text = tmp_path / "notes.jpg"
+    text.write_text("not an image at all")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    folder = tmp_path / "folder.png"
+    folder.mkdir()
+    locked = tmp_path / "locked.png"
+    locked.write_bytes(good.read_bytes())
+    locked.chmod(0)
+    paths = [bomb, truncated, text, empty, folder, locked, tmp_path / "missing.png", good]
+    result = kioskctl("--json", "--no-mrz", *map(str, paths))
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 2
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    reasons = [row.get("reason") for row in rows]
+    unlocked_reason = "unreadable" if not os.access(locked, os.R_OK) else None
+    assert reasons[:5] == ["too_large", "damaged", "not_image", "empty", "directory"]
+    assert reasons[5] == unlocked_reason
+    assert reasons[6] == "missing"
+    assert rows[-1]["ok"] is True and rows[-1]["barcodes"]
+    human = kioskctl("--no-mrz", "--lang", "en", str(bomb), str(folder), str(good))
+    assert "Traceback" not in human.stderr
+    assert "more pixels than the kiosk decodes" in human.stdout
+    assert "a folder, not an image file" in human.stdout
+    assert "QRCode" in human.stdout

@@ -205,3 +205,97 @@ def test_mjpeg_camera_gone_then_back() -> None:
     finally:
         source.stop()
         server.stop()
+
+
+def _bomb_jpeg() -> bytes:
+    """A valid small JPEG whose header declares 65000x65000 pixels."""
+    import struct
+
+    ok, data = cv2.imencode(".jpg", numbered(1))
+    assert ok
+    jpeg = bytearray(data.tobytes())
+    sof = jpeg.find(b"\xff\xc0")
+    jpeg[sof + 5 : sof + 9] = struct.pack(">HH", 65000, 65000)
+    return bytes(jpeg)
+
+
+class _BadFramesServer(MjpegServer):
+    """The loopback server, sending a run of hostile frames between good ones."""
+
+    BAD = (b"", b"\xff\xd8 not a jpeg", _bomb_jpeg(), b"GIF89a\x01\x00")
+
+    def __init__(self) -> None:
+        super().__init__(numbered, fps=40)
+        self.sent_bad = 0
+
+    def jpeg(self, number: int) -> bytes:
+        if 5 <= number < 5 + 4 * len(self.BAD):
+            self.sent_bad += 1
+            return self.BAD[number % len(self.BAD)]
+        return super().jpeg(number)
+
+
+def test_mjpeg_bad_frames_are_skipped_and_the_camera_goes_on() -> None:
+    with _BadFramesServer() as server:
+        source = MjpegSource(server.url, timeout_s=1.0, stale_after_s=2.0)
+        source.start()
+        try:
+            assert wait_for(lambda: server.sent_bad >= 4 * len(server.BAD))
+            later = next_frame(source)
+            assert later.image.shape == (120, 160, 3)
+            assert source.bad_frames >= 4 * len(server.BAD) - 2  # a frame may be missed
+            after = next_frame(source, later.index)  # frames keep coming
+            assert after.index > later.index
+            thread = source._thread
+            assert thread is not None and thread.is_alive()
+        finally:
+            source.stop()
+
+
+def test_capture_thread_survives_a_library_error_and_reopens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), numbered(3))
+    source = FolderSource(str(tmp_path), SETTINGS, fps=50)
+    source._backoff = (0.01, 0.05)
+    calls = {"n": 0}
+    real_read = FolderSource._read
+
+    def flaky(self: FolderSource) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise MemoryError("a library blew up")
+        return real_read(self)
+
+    monkeypatch.setattr(FolderSource, "_read", flaky)
+    source.start()
+    try:
+        assert wait_for(lambda: calls["n"] > 6)
+        assert source._thread is not None and source._thread.is_alive()
+        assert next_frame(source).index > 0
+    finally:
+        source.stop()
+
+
+def test_folder_source_skips_a_decompression_bomb(tmp_path: Path) -> None:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0)
+    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\0" * 100_000)) + chunk(b"IEND", b""))
+    (tmp_path / "0-bomb.png").write_bytes(bomb)
+    cv2.imwrite(str(tmp_path / "1-good.png"), numbered(7))
+    source = FolderSource(str(tmp_path), SETTINGS)
+    source.start()
+    try:
+        frame = next_frame(source)
+        assert int(frame.image[0, 0, 0]) == 7
+        assert source.bad_frames == 1
+    finally:
+        source.stop()

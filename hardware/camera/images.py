@@ -1,0 +1,111 @@
+"""Decode an image only after its header says it is a sane size.
+
+A compressed image can declare far more pixels than its bytes suggest (a 109 KB PNG that
+declares 30000x30000 pixels took 5 GB to decode). Every image the kiosk decodes (image
+files for ``kioskctl scan`` and the folder camera, MJPEG frames) goes through here: the
+header is read first with Pillow (which parses headers without decoding pixels) and the
+image is refused with ``ImageRefused`` when it declares more than ``MAX_IMAGE_PIXELS``
+pixels, is not an image, is truncated, or cannot be read at all. Only then does OpenCV
+decode it, and any OpenCV error is turned into ``ImageRefused`` as well.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kiosk.errors import ImageRefused
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+MAX_IMAGE_PIXELS = 40_000_000  # a 8000x5000 scan; a camera frame is 1-8 MP
+MAX_IMAGE_SIDE = 20_000
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+def header_size(data: bytes | Path, describe: str = "image") -> tuple[int, int]:
+    """(width, height) the image declares, read from its header without decoding pixels."""
+    from PIL import Image, UnidentifiedImageError
+
+    Image.MAX_IMAGE_PIXELS = None  # we check the size ourselves, below, with our own limit
+    try:
+        source: Any = io.BytesIO(data) if isinstance(data, bytes) else data
+        with Image.open(source) as image:
+            width, height = image.size
+            kind = image.format or ""
+    except UnidentifiedImageError:
+        raise ImageRefused(f"{describe} is not an image", reason="not_image") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise ImageRefused(f"{describe} has a damaged header ({exc})",
+                           reason="damaged") from None
+    check_size(width, height, describe)
+    if isinstance(data, bytes) and not _complete(data, kind):
+        raise ImageRefused(f"{describe} is truncated", reason="damaged")
+    return width, height
+
+
+def _complete(data: bytes, kind: str) -> bool:
+    """Whether the image's end marker is there (JPEG EOI, PNG IEND); other kinds: yes."""
+    if kind == "JPEG":
+        return b"\xff\xd9" in data[-4096:]
+    if kind == "PNG":
+        return b"IEND" in data[-4096:]
+    return True
+
+
+def check_size(width: int, height: int, describe: str = "image") -> None:
+    """ImageRefused(reason="too_large") when the size is beyond the kiosk's limits."""
+    if width <= 0 or height <= 0:
+        raise ImageRefused(f"{describe} declares no pixels", reason="damaged")
+    if width * height > MAX_IMAGE_PIXELS or max(width, height) > MAX_IMAGE_SIDE:
+        raise ImageRefused(
+            f"{describe} declares {width}x{height} pixels, more than the kiosk decodes",
+            reason="too_large", width=width, height=height, limit=MAX_IMAGE_PIXELS,
+        )
+
+
+def decode_image(data: bytes, describe: str = "image") -> NDArray[Any]:
+    """A BGR image from encoded bytes (JPEG, PNG, BMP), size-checked before decoding."""
+    import cv2
+    import numpy as np
+
+    if not data:
+        raise ImageRefused(f"{describe} is empty", reason="empty")
+    header_size(data, describe)
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        raise ImageRefused(f"{describe} could not be decoded ({exc})",
+                           reason="damaged") from None
+    if image is None:
+        raise ImageRefused(f"{describe} could not be decoded", reason="damaged")
+    return np.asarray(image, dtype=np.uint8)
+
+
+def read_image_file(path: str | Path) -> NDArray[Any]:
+    """A BGR image from a file; ImageRefused (with ``reason``) for anything unusable."""
+    target = Path(path)
+    describe = f"file {target}"
+    try:
+        if not target.exists():
+            raise ImageRefused(f"{describe} does not exist", reason="missing")
+        if target.is_dir():
+            raise ImageRefused(f"{describe} is a directory", reason="directory")
+        if not target.is_file():
+            raise ImageRefused(f"{describe} is not a regular file", reason="not_file")
+        size = target.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ImageRefused(f"{describe} is {size} bytes, too large",
+                               reason="too_large", bytes=size)
+        with open(target, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except PermissionError:
+        raise ImageRefused(f"{describe} cannot be read (permission denied)",
+                           reason="unreadable") from None
+    except OSError as exc:
+        raise ImageRefused(f"{describe} cannot be read ({os.strerror(exc.errno or 0)})",
+                           reason="unreadable") from None
+    return decode_image(data, describe)
