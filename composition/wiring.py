@@ -179,8 +179,11 @@ def build_services(
         closers.append(sync.stop)
         if demo:
             from hardware.sim import build_demo_hardware
+            from hardware.sim.material import demo_material_dir
 
-            hardware = build_demo_hardware(state_dir, today or clock.now().date(), settings)
+            hardware = build_demo_hardware(
+                state_dir, today or clock.now().date(), settings, demo_material_dir()
+            )
             closers.append(hardware.close)
             reader, tokens, deck = hardware.reader, hardware.tokens, hardware.deck
             pin_pad = hardware.pin_pad

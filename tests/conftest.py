@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 
 import pytest
 
@@ -19,6 +20,15 @@ def require_tool(name: str, why: str = "") -> str:
             pytest.fail(message + "; CI must install it (see Makefile apt packages)")
         pytest.skip(message)
     return path
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Demo material (CA, cast keys, fresh SoftHSM2 tokens) made once per run, not per test.
+
+    In a directory of this run's own, so no test depends on a developer's ~/.cache.
+    """
+    if "KIOSK_DEMO_MATERIAL_DIR" not in os.environ:
+        os.environ["KIOSK_DEMO_MATERIAL_DIR"] = tempfile.mkdtemp(prefix="kiosk-demo-material-")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -71,7 +72,10 @@ def register(subparsers: Any) -> None:
                        help="the portal goes down after the ticket; flush once it is back")
     visit.add_argument("--holder", default="anna",
                        help="demo holder (anna, bertil, ...); default anna")
-    visit.add_argument("--state-dir", help="keep the kiosk state here (default: a temp dir)")
+    visit.add_argument("--state-dir", help="keep the kiosk state here (default: a temp dir, "
+                       "removed at exit)")
+    visit.add_argument("--keep-state", action="store_true",
+                       help="keep the temp state dir (outbox, audit log) after the visit")
     visit.add_argument("--lang", choices=LANGUAGES, default="sv")
     visit.set_defaults(func=_visit)
 
@@ -250,6 +254,7 @@ def _visit(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir) if args.state_dir else Path(
         tempfile.mkdtemp(prefix="kiosk-demo-")
     )
+    removed = not (args.state_dir or args.keep_state)
     try:
         report = run_demo(settings, state_dir, holder, args.portal_down,
                           None if args.json else _printer(args.lang))
@@ -257,6 +262,11 @@ def _visit(args: argparse.Namespace) -> int:
         message, next_step = describe_error(exc, args.lang)
         print(f"{message}\n{next_step}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        if removed:
+            shutil.rmtree(state_dir, ignore_errors=True)
+    if removed:
+        report.state_dir = ""  # gone: --keep-state or --state-dir keeps it
     if args.json:
         print(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
     else:

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hardware.certs import load_trust_anchors
 from hardware.sim.cast import CardOwner, SimCard, demo_cards
 from hardware.sim.deck import QuirkyToken, SimDeck, SimTokenProvider
-from hardware.sim.democa import DemoCA, IssuedKey, PersonCredentials
+from hardware.sim.democa import DemoCA, IssuedKey, PersonCredentials, load_pair
+from hardware.sim.material import fingerprint, keep, restore
 from hardware.sim.memtoken import MemoryToken
 from hardware.sim.pinpad import SimulatedPinPad
 from hardware.sim.reader import MemoryReader
@@ -55,7 +55,16 @@ def _person_credentials(
     """The card's keys and certificates, issued once and kept under ``directory``."""
     folder = directory / card.card_number
     names = ("auth", "sign")
-    if all((folder / f"{n}.pem").exists() and (folder / f"{n}-key.pem").exists() for n in names):
+    # the certificates name the owner and the issuing CA: if either changed they are stale
+    stamp = fingerprint(
+        [repr(owner), str(ca.issuing.cert.serial_number), str(card.card_number)]
+    )
+    stamp_file = folder / "issued-for"
+    if (
+        all((folder / f"{n}.pem").exists() and (folder / f"{n}-key.pem").exists() for n in names)
+        and stamp_file.exists()
+        and stamp_file.read_text() == stamp
+    ):
         pairs = [_read_pair(folder, n) for n in names]
         return PersonCredentials(pairs[0], pairs[1], ca.issuing.cert)
     creds = ca.issue_person(
@@ -78,32 +87,43 @@ def _person_credentials(
         )
         key_path.chmod(0o600)
         (folder / f"{name}.pem").write_bytes(pair.cert.public_bytes(serialization.Encoding.PEM))
+    stamp_file.write_text(stamp)
     return creds
 
 
 def _read_pair(folder: Path, name: str) -> IssuedKey:
-    key = serialization.load_pem_private_key((folder / f"{name}-key.pem").read_bytes(), None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ConfigError(f"{folder / name}-key.pem is not an RSA key")
-    return IssuedKey(key, x509.load_pem_x509_certificate((folder / f"{name}.pem").read_bytes()))
+    return load_pair(folder / f"{name}-key.pem", folder / f"{name}.pem")
 
 
-def build_demo_hardware(state_dir: Path, today: date, settings: Settings) -> DemoHardware:
-    """Simulated reader + deck of the demo cast + SoftHSM2 (or in-memory) card tokens."""
+def build_demo_hardware(
+    state_dir: Path, today: date, settings: Settings, material_dir: Path | None = None
+) -> DemoHardware:
+    """Simulated reader + deck of the demo cast + SoftHSM2 (or in-memory) card tokens.
+
+    With ``material_dir`` the CA, the cast's keys and fresh SoftHSM2 tokens are copied from
+    there when this state directory has none, and kept there when made (hardware.sim.material).
+    """
     hw = settings.hardware
     cards = demo_cards(today)
-    ca = DemoCA.load_or_create(state_dir / "democa", today)
+    democa_dir = state_dir / "democa"
+    if material_dir is not None:
+        restore(material_dir / "democa", democa_dir)
+    ca = DemoCA.load_or_create(democa_dir, today)
     people = {
-        c.card_number: _person_credentials(ca, c, c.owner, state_dir / "democa" / "cards")
+        c.card_number: _person_credentials(ca, c, c.owner, democa_dir / "cards")
         for c in cards
         if c.owner is not None
     }
+    if material_dir is not None:
+        _keep_current(democa_dir, material_dir / "democa")
     anchors = [ca.root_der, *load_trust_anchors(hw.trust_anchors)]
 
     def now() -> datetime:
         return datetime.now(UTC)
 
-    open_inner, token_backend = _token_backend(state_dir, settings, cards, people, anchors, now)
+    open_inner, token_backend = _token_backend(
+        state_dir, settings, cards, people, anchors, now, material_dir
+    )
     closers: list[Callable[[], None]] = []
     reader: CardReader
     place: Callable[[SimCard | None], None]
@@ -200,6 +220,19 @@ def _emulated_reader(
     return pcsc, place, close
 
 
+def _keep_current(made: Path, cached: Path) -> None:
+    """Replace the cached copy of ``made`` when it differs (material made again, stale)."""
+    if cached.is_dir() and _tree_stamp(cached) == _tree_stamp(made):
+        return
+    shutil.rmtree(cached, ignore_errors=True)
+    keep(made, cached)
+
+
+def _tree_stamp(folder: Path) -> str:
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return fingerprint(f"{p.relative_to(folder)}:{p.read_bytes().hex()}" for p in files)
+
+
 def _token_backend(
     state_dir: Path,
     settings: Settings,
@@ -207,6 +240,7 @@ def _token_backend(
     people: dict[str, PersonCredentials],
     anchors: list[bytes],
     now: Callable[[], datetime],
+    material_dir: Path | None = None,
 ) -> tuple[Callable[[SimCard], QuirkyToken], str]:
     hw = settings.hardware
     backend = hw.token
@@ -220,7 +254,9 @@ def _token_backend(
                 "keys (install softhsm2 for PKCS#11 tokens)"
             )
         else:
-            return _softhsm_backend(state_dir, settings, module_path, cards, people, anchors, now)
+            return _softhsm_backend(
+                state_dir, settings, module_path, cards, people, anchors, now, material_dir
+            )
     elif backend != "memory":
         raise ConfigError(
             f"hardware.token {hw.token!r} is not softhsm, pkcs11 or memory", path="hardware.token"
@@ -252,6 +288,7 @@ def _softhsm_backend(
     people: dict[str, PersonCredentials],
     anchors: list[bytes],
     now: Callable[[], datetime],
+    material_dir: Path | None = None,
 ) -> tuple[Callable[[SimCard], QuirkyToken], str]:
     from hardware.pkcs11 import Pkcs11Module, Pkcs11TokenProvider
     from hardware.sim.softhsm import (
@@ -265,9 +302,20 @@ def _softhsm_backend(
     )
 
     hw = settings.hardware
-    conf = write_softhsm_conf(Path(hw.softhsm_dir) if hw.softhsm_dir else state_dir / "softhsm")
+    softhsm_dir = Path(hw.softhsm_dir) if hw.softhsm_dir else state_dir / "softhsm"
+    template: Path | None = None
+    if material_dir is not None and not hw.softhsm_dir:
+        # fresh tokens of exactly these cards and certificates, as they were just made
+        template = material_dir / "softhsm" / fingerprint(
+            [f"{c.card_number}:{c.so_pin}:{c.pin}" for c in cards if c.owner is not None]
+            + [p.authentication.cert_der.hex() + p.signature.cert_der.hex()
+               for _, p in sorted(people.items())]
+        )
+        restore(template, softhsm_dir)
+    conf = write_softhsm_conf(softhsm_dir)
     module = Pkcs11Module.load(module_path, conf)
     existing = token_labels(module)
+    created = False
     for card in cards:
         if card.owner is None:
             continue
@@ -277,9 +325,12 @@ def _softhsm_backend(
             init_token(conf, label, card.so_pin, pin)
             module.reinitialize()
             store_credentials(module, label, pin, people[card.card_number])
+            created = True
             log.info("created the SoftHSM2 token of demo card %s", card.card_number)
         elif card.pin is not None:
             reset_user_pin(module, label, card.so_pin, card.pin)
+    if template is not None and created and len(existing) == 0:
+        keep(softhsm_dir, template)
 
     def open_inner(card: SimCard) -> QuirkyToken:
         provider = Pkcs11TokenProvider(

@@ -138,10 +138,13 @@ class DemoCA:
         """The CA kept in ``directory`` (created there on first use)."""
         files = {n: directory / f"{n}.pem" for n in ("root", "root-key", "issuing", "issuing-key")}
         if all(p.exists() for p in files.values()):
-            return cls(
-                _load_pair(files["root-key"], files["root"]),
-                _load_pair(files["issuing-key"], files["issuing"]),
+            kept = cls(
+                load_pair(files["root-key"], files["root"]),
+                load_pair(files["issuing-key"], files["issuing"]),
             )
+            if kept.issuing.cert.not_valid_after_utc.date() > today + timedelta(days=365):
+                return kept
+            # stale: a CA about to expire is made again (and with it every card's certificates)
         ca = cls.create(today)
         directory.mkdir(parents=True, exist_ok=True)
         for name, pair in (("root", ca.root), ("issuing", ca.issuing)):
@@ -273,8 +276,12 @@ def _write_pair(pair: IssuedKey, key_path: Path, cert_path: Path) -> None:
     cert_path.write_bytes(pair.cert.public_bytes(serialization.Encoding.PEM))
 
 
-def _load_pair(key_path: Path, cert_path: Path) -> IssuedKey:
-    key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+def load_pair(key_path: Path, cert_path: Path) -> IssuedKey:
+    """A key and certificate this module wrote (PEM files)."""
+    # the RSA consistency check costs ~70 ms a key; these are keys we generated and kept 0600
+    key = serialization.load_pem_private_key(
+        key_path.read_bytes(), password=None, unsafe_skip_rsa_key_validation=True
+    )
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError(f"{key_path} is not an RSA key")
     return IssuedKey(key, x509.load_pem_x509_certificate(cert_path.read_bytes()))

@@ -75,3 +75,18 @@ def test_a_reserve_card_is_refused_and_the_demo_says_so(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "reserve card" in proc.stdout
     assert "status Skickad" in proc.stdout
+
+
+def test_a_demo_visit_in_a_temp_dir_leaves_nothing_behind(tmp_path: Path) -> None:
+    require_tool("softhsm2-util", "the simulated card's token")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    proc = subprocess.run(
+        [str(ROOT / ".venv/bin/kioskctl"), "demo", "visit", "--json"],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "KIOSK_CONFIG_DIR": "/nonexistent",
+             "TMPDIR": str(temp)},
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout)["state_dir"] == ""
+    assert [p.name for p in temp.iterdir() if p.name.startswith("kiosk-demo-")] == []

@@ -1,0 +1,88 @@
+"""Demo material made once and kept: CA, cast keys and fresh SoftHSM2 tokens reused, not shared."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+import hardware.sim.softhsm as softhsm_module
+from hardware.sim import build_demo_hardware
+from hardware.sim.democa import DemoCA, load_pair
+from kiosk.demo import DEMO_ACTIVE_PIN, demo_holder
+from kiosk.settings import HardwareSettings, Settings
+from tests.conftest import require_tool
+
+TODAY = date.today()
+EVA = demo_holder("eva", TODAY)
+NEW_PIN = "482915"
+
+pytestmark = pytest.mark.softhsm
+
+
+def softhsm_settings() -> Settings:
+    return dataclasses.replace(
+        Settings(), hardware=dataclasses.replace(HardwareSettings(), token="softhsm")
+    )
+
+
+def test_a_second_run_copies_the_kept_tokens_and_makes_no_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require_tool("softhsm2-util", "SoftHSM2")
+    material = tmp_path / "material"
+    first = build_demo_hardware(tmp_path / "run1", TODAY, softhsm_settings(), material)
+    first.deck.insert(EVA.card_number)
+    first.tokens.open().change_pin(DEMO_ACTIVE_PIN, NEW_PIN)  # a visit changes the card
+    first.close()
+    root_before = (material / "democa" / "root.pem").read_bytes()
+
+    def no_new_material(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a warm run made new keys or tokens")
+
+    monkeypatch.setattr(softhsm_module, "init_token", no_new_material)
+    monkeypatch.setattr(DemoCA, "create", no_new_material)
+    monkeypatch.setattr(DemoCA, "issue_person", no_new_material)
+    second = build_demo_hardware(tmp_path / "run2", TODAY, softhsm_settings(), material)
+    try:
+        second.deck.insert(EVA.card_number)
+        # the cast's PIN, not the one the first run's visit chose: runs share no card state
+        assert len(second.tokens.open().sign_receipt(DEMO_ACTIVE_PIN, b"receipt")) == 256
+    finally:
+        second.close()
+    assert (tmp_path / "run2" / "democa" / "root.pem").read_bytes() == root_before
+
+
+def test_a_ca_about_to_expire_is_made_again_with_new_card_certificates(tmp_path: Path) -> None:
+    settings = dataclasses.replace(
+        Settings(), hardware=dataclasses.replace(HardwareSettings(), token="memory")
+    )
+    material = tmp_path / "material"
+    build_demo_hardware(tmp_path / "run1", TODAY, settings, material).close()
+    old_root = (material / "democa" / "root.pem").read_bytes()
+    card = material / "democa" / "cards" / EVA.card_number
+    old_auth = (card / "auth.pem").read_bytes()
+
+    later = TODAY + timedelta(days=365 * 10)  # the issuing CA (10 years) is stale by then
+    build_demo_hardware(tmp_path / "run2", later, settings, material).close()
+    assert (material / "democa" / "root.pem").read_bytes() != old_root
+    assert (card / "auth.pem").read_bytes() != old_auth
+    issued = load_pair(card / "auth-key.pem", card / "auth.pem").cert
+    issuing = load_pair(
+        material / "democa" / "issuing-key.pem", material / "democa" / "issuing.pem"
+    ).cert
+    assert issued.issuer == issuing.subject
+    issued.verify_directly_issued_by(issuing)
+
+
+def test_a_broken_cache_is_made_again(tmp_path: Path) -> None:
+    settings = dataclasses.replace(
+        Settings(), hardware=dataclasses.replace(HardwareSettings(), token="memory")
+    )
+    material = tmp_path / "material"
+    material.mkdir()
+    (material / "democa").write_text("not a directory")
+    build_demo_hardware(tmp_path / "run", TODAY, settings, material).close()
+    assert (tmp_path / "run" / "democa" / "root.pem").exists()
