@@ -18,6 +18,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -297,12 +298,17 @@ def run_demo(
             on_line(line)
 
     started = time.perf_counter()
+    # the sample scan (OpenCV, the MRZ templates) needs none of the services: it runs while
+    # they start (OpenCV and the SoftHSM2 calls release the GIL)
+    scan_pool = ThreadPoolExecutor(1, thread_name_prefix="demo-sample-scan")
+    scanning = scan_pool.submit(scanned_evidence, holder, settings)
+    scan_pool.shutdown(wait=False)
     services = build_services(settings, state_dir, demo=True, with_camera=False)
     try:
         after: dict[str, Callable[[], None]] = (
             {EffectKind.START_ACTIVATION: services.running_portal.stop} if portal_down else {}
         )
-        scanned = scanned_evidence(holder, settings)
+        scanned = scanning.result()
         report.document_source = "sample_scan" if scanned is not None else "demo_cast"
         keep({"event": "document_source", "source": report.document_source})
         final = run_activation(services, holder, on_line=keep, after=after, evidence=scanned)
