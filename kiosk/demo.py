@@ -55,6 +55,7 @@ class DemoHolder:
 # The office id, as in settings kiosk.card_office (the packaged default), so that the
 # demo administrators are authorised at a kiosk running on the packaged defaults.
 DEMO_OFFICE = "demo-office"
+DEMO_KIOSK_ID = "demo-kiosk-1"
 HSA_PREFIX = "SE2321000016-"
 # The PIN of Eva's card, which is Aktiv (demo only: the card change/check visits use it).
 DEMO_ACTIVE_PIN = "462951"

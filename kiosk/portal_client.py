@@ -154,6 +154,10 @@ def _is_tls_failure(exc: BaseException) -> bool:
     return False
 
 
+KIOSK_IDENTITY_REASONS = ("kiosk_not_enrolled", "kiosk_mismatch")
+"""Refusals of the kiosk itself (its certificate is not enrolled, or not this kiosk's)."""
+
+
 class PortalClient:
     """The card-office portal over HTTPS (kiosk.ports.Portal)."""
 
@@ -299,9 +303,12 @@ class PortalClient:
         return self._parse(parse_card, data)
 
     def heartbeat(self, status: dict[str, Any], idempotency_key: str | None = None) -> None:
-        """Report the kiosk's health (kiosk_id defaults to this client's)."""
+        """Report the kiosk's health. The portal files it under the kiosk its certificate
+        is enrolled to; the kiosk_id sent (this client's, by default) only lets it refuse a
+        kiosk configured with another kiosk's id."""
         body = dict(status)
-        body.setdefault("kiosk_id", self.kiosk_id or "unknown")
+        if self.kiosk_id:
+            body.setdefault("kiosk_id", self.kiosk_id)
         self._call("POST", "/heartbeat", body, idempotency_key or str(uuid.uuid4()))
 
     # --- transport ---------------------------------------------------------------------
@@ -411,7 +418,7 @@ class PortalClient:
             )
         if reason == "card_not_found" and card_number is not None:
             raise CardNotFound(card_number, detail)
-        if status == 401:
+        if status == 401 or reason in KIOSK_IDENTITY_REASONS:
             raise PortalAuthError(f"the portal refused this kiosk: {detail}", reason=reason)
         raise PortalRejected(reason, detail, status=status)
 

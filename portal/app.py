@@ -16,9 +16,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from portal import db, service
+from portal import db, kiosks, service
 from portal.clock import PortalClock, iso
 from portal.faults import FaultInjector, install_test_hooks
+from portal.kiosks import Kiosk
 from portal.schemas import (
     AdminBody,
     BlockRequest,
@@ -79,14 +80,53 @@ async def raw_body(request: Request) -> bytes:
 RawBody = Annotated[bytes, Depends(raw_body)]
 
 
-class Portal:
-    """The database path and clock behind the routes."""
+def client_certificate(scope: Any) -> str | None:
+    """The client's leaf certificate (PEM) from the ASGI TLS extension, if TLS carried one."""
+    tls = (scope.get("extensions") or {}).get("tls") or {}
+    chain = tls.get("client_cert_chain") or []
+    return str(chain[0]) if chain else None
 
-    def __init__(self, db_path: str | Path, clock: PortalClock, synchronous: str = "FULL") -> None:
+
+class Portal:
+    """The database path and clock behind the routes, and who is calling.
+
+    ``loopback_kiosk`` names the kiosk every caller without a client certificate is
+    taken to be: only for a portal on plain-HTTP loopback (demo, tests). Under TLS it is
+    None and a request without an enrolled certificate is refused.
+    """
+
+    def __init__(
+        self,
+        db_path: str | Path,
+        clock: PortalClock,
+        synchronous: str = "FULL",
+        loopback_kiosk: str | None = None,
+    ) -> None:
         self.db_path = Path(db_path)
         self.clock = clock
         self.synchronous = synchronous
+        self.loopback_kiosk = loopback_kiosk
         self._local = threading.local()
+
+    def identify(self, scope: Any) -> Kiosk:
+        """The enrolled kiosk behind this request (ApiError 403 when there is none)."""
+        pem = client_certificate(scope)
+        conn = self.connection()
+        if pem is not None:
+            kiosk = kiosks.by_fingerprint(conn, kiosks.pem_fingerprint(pem))
+            if kiosk is None:
+                raise service.ApiError(
+                    403, "kiosk_not_enrolled",
+                    "this client certificate is not enrolled to a kiosk, or was revoked",
+                )
+            return kiosk
+        if self.loopback_kiosk is not None:
+            kiosk = kiosks.by_id(conn, self.loopback_kiosk)
+            if kiosk is not None:
+                return kiosk
+        raise service.ApiError(
+            403, "kiosk_not_enrolled", "no enrolled kiosk certificate came with the request"
+        )
 
     def connection(self) -> sqlite3.Connection:
         """This worker thread's connection (opening one costs more than most requests)."""
@@ -107,16 +147,19 @@ class Portal:
     def change(
         self, request: Request, key: str, body: bytes, action: Action, status: int = 200
     ) -> Response:
-        """Run a state change once per idempotency key, storing the answer in the same
-        transaction; a repeated key returns the stored bytes, a reused key with another
-        request is refused."""
+        """Run a state change once per kiosk and idempotency key, storing the answer in the
+        same transaction; a repeated key returns the stored bytes, a reused key with another
+        request is refused. Keys are the calling kiosk's own: another kiosk repeating a key
+        starts afresh and never sees the first kiosk's answer."""
+        kiosk = caller(request)
         fingerprint = hashlib.sha256(
             f"{request.method} {request.url.path}\n".encode() + body
         ).hexdigest()
         conn = self.connection()
         with db.transaction(conn):
             row = conn.execute(
-                "SELECT fingerprint, status, body FROM idempotency WHERE key = ?", (key,)
+                "SELECT fingerprint, status, body FROM idempotency WHERE kiosk_id = ? AND key = ?",
+                (kiosk.kiosk_id, key),
             ).fetchone()
             if row is not None:
                 if row["fingerprint"] != fingerprint:
@@ -131,11 +174,25 @@ class Portal:
             except service.ApiError as exc:
                 answer_status, answer = exc.status, json_bytes(exc.body())
             conn.execute(
-                "INSERT INTO idempotency(key, fingerprint, status, body, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (key, fingerprint, answer_status, answer, iso(self.clock.now())),
+                "INSERT INTO idempotency(kiosk_id, key, fingerprint, status, body, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (kiosk.kiosk_id, key, fingerprint, answer_status, answer,
+                 iso(self.clock.now())),
             )
         return json_response(answer_status, answer)
+
+
+def caller(request: Request) -> Kiosk:
+    """The kiosk calling (identified once per request)."""
+    known: Kiosk | None = getattr(request.state, "kiosk", None)
+    if known is None:
+        portal: Portal = request.app.state.portal
+        known = portal.identify(request.scope)
+        request.state.kiosk = known
+    return known
+
+
+Caller = Annotated[Kiosk, Depends(caller)]
 
 
 def create_app(
@@ -143,11 +200,16 @@ def create_app(
     clock: PortalClock | None = None,
     test_hooks: bool = False,
     synchronous: str = "FULL",
+    loopback_kiosk: str | None = None,
 ) -> FastAPI:
-    """The portal application over the database at ``db_path`` (which must be initialised)."""
+    """The portal application over the database at ``db_path`` (which must be initialised).
+
+    Behind TLS the server must put the client certificate into the ASGI TLS extension
+    (``portal.server`` does); ``loopback_kiosk`` is for plain-HTTP loopback only.
+    """
     if synchronous not in db.SYNCHRONOUS_MODES:
         raise ValueError(f"synchronous must be one of {db.SYNCHRONOUS_MODES}")
-    portal = Portal(db_path, clock or PortalClock(), synchronous)
+    portal = Portal(db_path, clock or PortalClock(), synchronous, loopback_kiosk)
     app = FastAPI(
         title="Card-office portal API",
         version=f"{API_VERSION}.0.0",
@@ -164,6 +226,10 @@ def create_app(
 
 
 def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(service.ApiError)
+    async def refused(request: Request, exc: service.ApiError) -> Response:
+        return json_response(exc.status, json_bytes(exc.body()))
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
@@ -208,16 +274,16 @@ def _install_routes(app: FastAPI, portal: Portal) -> None:
         responses=ERRORS,
         tags=["cards"],
     )
-    def get_card(card_number: str) -> Response:
+    def get_card(card_number: str, kiosk: Caller) -> Response:
         """The card's record (a card past a deadline is blocked first)."""
-        return portal.read(lambda conn: service.get_card(conn, clock, card_number))
+        return portal.read(lambda conn: service.get_card(conn, clock, card_number, kiosk))
 
     @app.get(
         f"{PREFIX}/admins/{{hsa_id}}", response_model=AdminBody, responses=ERRORS, tags=["admins"]
     )
-    def get_admin(hsa_id: str) -> Response:
+    def get_admin(hsa_id: str, kiosk: Caller) -> Response:
         """The ID administrator's authorisation at the card office."""
-        return portal.read(lambda conn: service.get_admin(conn, clock, hsa_id))
+        return portal.read(lambda conn: service.get_admin(conn, clock, hsa_id, kiosk))
 
     @app.post(
         f"{PREFIX}/cards/{{card_number}}/activations",
@@ -232,12 +298,13 @@ def _install_routes(app: FastAPI, portal: Portal) -> None:
         payload: StartActivationRequest,
         key: IdempotencyKey,
         body: RawBody,
+        kiosk: Caller,
     ) -> Response:
         """Start an activation; the answer carries the credential for the first PIN."""
         data = payload.model_dump(mode="json")
         return portal.change(
             request, key, body,
-            lambda conn: service.start_activation(conn, clock, card_number, data), 201,
+            lambda conn: service.start_activation(conn, clock, card_number, data, kiosk), 201,
         )
 
     @app.post(
@@ -252,12 +319,13 @@ def _install_routes(app: FastAPI, portal: Portal) -> None:
         payload: CompleteActivationRequest,
         key: IdempotencyKey,
         body: RawBody,
+        kiosk: Caller,
     ) -> Response:
         """Complete an activation with the holder's signed receipt; the card becomes Aktiv."""
         data = payload.model_dump(mode="json")
         return portal.change(
             request, key, body,
-            lambda conn: service.complete_activation(conn, clock, activation_id, data),
+            lambda conn: service.complete_activation(conn, clock, activation_id, data, kiosk),
         )
 
     @app.post(
@@ -273,12 +341,13 @@ def _install_routes(app: FastAPI, portal: Portal) -> None:
         payload: UnlockRequest,
         key: IdempotencyKey,
         body: RawBody,
+        kiosk: Caller,
     ) -> Response:
         """The unlock credential of an active card, after an ID check."""
         data = payload.model_dump(mode="json")
         return portal.change(
             request, key, body,
-            lambda conn: service.start_unlock(conn, clock, card_number, data), 201,
+            lambda conn: service.start_unlock(conn, clock, card_number, data, kiosk), 201,
         )
 
     @app.post(
@@ -293,19 +362,26 @@ def _install_routes(app: FastAPI, portal: Portal) -> None:
         payload: BlockRequest,
         key: IdempotencyKey,
         body: RawBody,
+        kiosk: Caller,
     ) -> Response:
         """Block (spärra) a card with a reason; the card becomes Spärrad."""
         data = payload.model_dump(mode="json")
         return portal.change(
-            request, key, body, lambda conn: service.block(conn, clock, card_number, data)
+            request, key, body, lambda conn: service.block(conn, clock, card_number, data, kiosk)
         )
 
     @app.post(
         f"{PREFIX}/heartbeat", response_model=HeartbeatBody, responses=ERRORS, tags=["kiosk"]
     )
     def heartbeat(
-        request: Request, payload: HeartbeatRequest, key: IdempotencyKey, body: RawBody
+        request: Request,
+        payload: HeartbeatRequest,
+        key: IdempotencyKey,
+        body: RawBody,
+        kiosk: Caller,
     ) -> Response:
         """A kiosk's health: versions, outbox depth, hardware."""
         data = payload.model_dump(mode="json")
-        return portal.change(request, key, body, lambda conn: service.heartbeat(conn, clock, data))
+        return portal.change(
+            request, key, body, lambda conn: service.heartbeat(conn, clock, data, kiosk)
+        )

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -48,7 +48,9 @@ CREATE TABLE IF NOT EXISTS activations (
     evidence TEXT NOT NULL,
     completed_at TEXT,
     receipt_sha256 TEXT,
-    signer TEXT
+    signer TEXT,
+    kiosk_id TEXT,
+    card_office TEXT
 );
 CREATE INDEX IF NOT EXISTS activations_by_card ON activations(card_number);
 CREATE TABLE IF NOT EXISTS events (
@@ -66,11 +68,32 @@ CREATE TABLE IF NOT EXISTS heartbeats (
     body TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS idempotency (
-    key TEXT PRIMARY KEY,
+    kiosk_id TEXT NOT NULL,
+    key TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
     status INTEGER NOT NULL,
     body BLOB NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (kiosk_id, key)
+);
+CREATE TABLE IF NOT EXISTS kiosks (
+    kiosk_id TEXT PRIMARY KEY,
+    card_office TEXT NOT NULL,
+    enrolled_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kiosk_certs (
+    sha256 TEXT PRIMARY KEY,
+    kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id),
+    subject TEXT NOT NULL,
+    not_after TEXT NOT NULL,
+    enrolled_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS audit_heads (
+    kiosk_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    head TEXT NOT NULL,
+    received_at TEXT NOT NULL
 );
 """
 
@@ -100,6 +123,7 @@ def initialise(path: str | Path) -> None:
     conn = connect(path)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
+        _migrate(conn)
         conn.executescript(SCHEMA)
         conn.execute(
             "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
@@ -107,6 +131,26 @@ def initialise(path: str | Path) -> None:
         )
     finally:
         conn.close()
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a version 1 database forward: idempotency keys become per kiosk (answers stored
+    under a global key are dropped: no kiosk can claim them), activations record the
+    kiosk and card office that started them."""
+    if "key" in _columns(conn, "idempotency") and "kiosk_id" not in _columns(conn, "idempotency"):
+        conn.execute("DROP TABLE idempotency")
+    activation_columns = _columns(conn, "activations")
+    if activation_columns and "kiosk_id" not in activation_columns:
+        conn.execute("ALTER TABLE activations ADD COLUMN kiosk_id TEXT")
+        conn.execute("ALTER TABLE activations ADD COLUMN card_office TEXT")
+    if _columns(conn, "meta"):
+        conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+        )
 
 
 @contextmanager

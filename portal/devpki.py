@@ -188,3 +188,21 @@ def ensure_dev_pki(directory: str | Path, hosts: tuple[str, ...] = DEFAULT_HOSTS
     """The dev PKI in ``directory``, generated on first use."""
     pki = DevPki(Path(directory))
     return pki if pki.complete() else generate_dev_pki(directory, hosts)
+
+
+def issue_client_cert(pki: DevPki, kiosk_id: str, directory: str | Path) -> tuple[Path, Path]:
+    """Another kiosk's client certificate from the dev CA (certificate and key paths);
+    it reaches the portal only once enrolled (``kiosk-portal kiosk enrol``)."""
+    ca_cert = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise ValueError("the dev CA key is not an EC key")
+    cert, key = _leaf(
+        kiosk_id, ca_cert, ca_key, ExtendedKeyUsageOID.CLIENT_AUTH, (), datetime.now(UTC)
+    )
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = out / f"{kiosk_id}.pem", out / f"{kiosk_id}.dev-key.pem"
+    _write_cert(cert_path, cert)
+    _write_key(key_path, key)
+    return cert_path, key_path

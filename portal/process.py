@@ -236,6 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import uvicorn
 
+    from kiosk.demo import DEMO_KIOSK_ID
     from portal.app import create_app
     from portal.clock import PortalClock
     from portal.server import SWEEP_INTERVAL_S, Sweeper, prepare_database, uvicorn_config
@@ -245,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     clock = PortalClock(args.today)
     db_path = Path(args.db)
     prepare_database(db_path, clock, args.seed_demo)
-    app = create_app(db_path, clock, synchronous=args.synchronous)
+    app = create_app(db_path, clock, synchronous=args.synchronous, loopback_kiosk=DEMO_KIOSK_ID)
     server = uvicorn.Server(uvicorn_config(app, host, 0, None))
     _watch_lifeline(server)
     sweeper = Sweeper(db_path, clock, SWEEP_INTERVAL_S)

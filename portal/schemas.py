@@ -113,7 +113,11 @@ class HeartbeatRequest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    kiosk_id: str = Field(min_length=1, max_length=128)
+    kiosk_id: str | None = Field(
+        default=None, min_length=1, max_length=128,
+        description="optional: the portal takes the kiosk from its certificate; another "
+        "kiosk's id here is refused",
+    )
     versions: dict[str, str] = Field(default_factory=dict)
     outbox_depth: int = Field(default=0, ge=0)
     hardware: dict[str, Any] = Field(default_factory=dict)

@@ -18,10 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-from portal import db, service
+from kiosk.demo import DEMO_KIOSK_ID, DEMO_OFFICE
+from portal import db, kiosks, service
 from portal.app import create_app
 from portal.cli_args import DEFAULT_DB, DEFAULT_HOST, DEFAULT_PORT, add_arguments
 from portal.clock import PortalClock
@@ -48,15 +51,52 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def prepare_database(db_path: str | Path, clock: PortalClock, seed_demo: bool) -> None:
-    """Create the schema, seed the demo cast if asked, and run one deadline sweep."""
+class ClientCertProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
+    """uvicorn's HTTP protocol, handing the TLS client certificate to the application.
+
+    uvicorn does not fill the ASGI TLS extension; this puts the peer's certificate into
+    ``scope["extensions"]["tls"]["client_cert_chain"]`` (PEM, as the extension names it)
+    for every request on the connection, so the portal knows which kiosk is calling.
+    """
+
+    app: Any
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        ssl_object = transport.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        if not der:
+            return
+        chain = [ssl.DER_cert_to_PEM_cert(der)]
+        inner: Any = self.app
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            if scope.get("type") == "http":
+                scope = {**scope, "extensions": {**(scope.get("extensions") or {}),
+                                                 "tls": {"client_cert_chain": chain}}}
+            await inner(scope, receive, send)
+
+        self.app = app
+
+
+def prepare_database(
+    db_path: str | Path,
+    clock: PortalClock,
+    seed_demo: bool,
+    demo_kiosk_cert: Path | None = None,
+) -> None:
+    """Create the schema, seed the demo cast if asked (with the demo kiosk enrolled at the
+    demo office, its dev certificate too when given), and run one deadline sweep."""
     db.initialise(db_path)
     conn = db.connect(db_path)
     try:
         with db.transaction(conn):
             if seed_demo:
                 seed_demo_cast(conn, clock.today())
+                kiosks.ensure_kiosk(conn, DEMO_KIOSK_ID, DEMO_OFFICE, clock.now())
             service.sweep(conn, clock.now())
+        if seed_demo and demo_kiosk_cert is not None and demo_kiosk_cert.is_file():
+            kiosks.enrol(conn, demo_kiosk_cert.read_bytes(), DEMO_OFFICE, DEMO_KIOSK_ID)
     finally:
         conn.close()
 
@@ -104,6 +144,7 @@ def uvicorn_config(
     options: dict[str, object] = {}
     if tls is not None:
         options = {
+            "http": ClientCertProtocol,
             "ssl_certfile": str(tls.server_cert),
             "ssl_keyfile": str(tls.server_key),
             "ssl_ca_certs": str(tls.ca_cert),
@@ -186,14 +227,20 @@ def start_in_thread(
     test_hooks: bool = False,
     sweep_interval_s: float = SWEEP_INTERVAL_S,
     synchronous: str = "FULL",
+    loopback_kiosk: str = DEMO_KIOSK_ID,
 ) -> RunningPortal:
-    """Start a portal in this process; port 0 picks a free port (see ``.url``)."""
+    """Start a portal in this process; port 0 picks a free port (see ``.url``).
+
+    Without TLS every caller is taken to be ``loopback_kiosk`` (enrolled by ``seed_demo``);
+    with TLS the caller is the kiosk its client certificate is enrolled to.
+    """
     clock = PortalClock(today)
     path = Path(db_path)
     tls = ensure_dev_pki(tls_dir, _cert_hosts(host)) if tls_dir is not None else None
-    app = create_app(path, clock, test_hooks=test_hooks, synchronous=synchronous)
+    app = create_app(path, clock, test_hooks=test_hooks, synchronous=synchronous,
+                     loopback_kiosk=loopback_kiosk if tls is None else None)
     config = uvicorn_config(app, host, port, tls)
-    prepare_database(path, clock, seed_demo)
+    prepare_database(path, clock, seed_demo, tls.client_cert if tls is not None else None)
     server = uvicorn.Server(config)
     sock = _bind(host, port)
     bound_port = int(sock.getsockname()[1])
@@ -231,13 +278,14 @@ def serve(
     tls = ensure_dev_pki(tls_dir, _cert_hosts(host)) if tls_dir is not None else None
     try:
         config = uvicorn_config(
-            create_app(db_path, clock, test_hooks=test_hooks, synchronous=synchronous),
+            create_app(db_path, clock, test_hooks=test_hooks, synchronous=synchronous,
+                       loopback_kiosk=DEMO_KIOSK_ID if tls is None else None),
             host, port, tls, log_level,
         )
     except PlainHttpRefused as exc:
         print(f"kiosk-portal: {exc}", file=sys.stderr)
         return 2
-    prepare_database(db_path, clock, seed_demo)
+    prepare_database(db_path, clock, seed_demo, tls.client_cert if tls is not None else None)
     sweeper = Sweeper(Path(db_path), clock, SWEEP_INTERVAL_S)
     sweeper.start()
     print(f"kiosk-portal: serving {_url(host, port, tls is not None)}/api/v1 "
@@ -261,8 +309,11 @@ def build_parser(prog: str = "kiosk-portal") -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The `kiosk-portal` command."""
-    args = build_parser().parse_args(argv)
+    """The `kiosk-portal` command (`kiosk-portal kiosk ...` enrols and revokes kiosks)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["kiosk"]:
+        return kiosks.main(arguments[1:])
+    args = build_parser().parse_args(arguments)
     return serve(
         args.host, args.port, args.db, args.tls_dir, args.seed_demo, args.today, args.log_level,
         args.synchronous,

@@ -20,6 +20,7 @@ from typing import Any
 
 from portal import db
 from portal.clock import PortalClock, add_months, iso, parse_iso
+from portal.kiosks import Kiosk
 from portal.receipts import ReceiptInvalid, verify_receipt
 
 ACTIVATION_WINDOW_MONTHS = 3
@@ -125,17 +126,35 @@ def _card_row(conn: sqlite3.Connection, card_number: str) -> sqlite3.Row:
     return row
 
 
-def card_json(row: sqlite3.Row) -> dict[str, Any]:
-    """A card row as the API's CardRecord."""
+def actionable(row: sqlite3.Row) -> bool:
+    """Whether a card office could act on this card in a visit (activate or unlock it):
+    a Skickad or Aktiv SITHS card that is not a reserve card. Only then does the kiosk
+    need the holder's full personnummer (to match the ID document, to check the PIN)."""
+    return (
+        row["status"] in ("Skickad", "Aktiv")
+        and row["kind"] != "reserve"
+        and row["issuer"] in ACCEPTED_ISSUERS
+    )
+
+
+def masked_personnummer(personnummer: str) -> str:
+    """The birth date only: ``YYYYMMDD-****`` (what a card check may show)."""
+    digits = _digits(personnummer)
+    return f"{digits[:8]}-****" if len(digits) >= 8 else "****"
+
+
+def card_json(row: sqlite3.Row, full_personnummer: bool = True) -> dict[str, Any]:
+    """A card row as the API's CardRecord; the personnummer masked unless asked for."""
     started = row["activation_started"]
     manufactured = date.fromisoformat(row["manufactured"])
+    personnummer = str(row["personnummer"])
     return {
         "card_number": row["card_number"],
         "status": row["status"],
         "kind": row["kind"],
         "issuer": row["issuer"],
         "holder_name": row["holder_name"],
-        "personnummer": row["personnummer"],
+        "personnummer": personnummer if full_personnummer else masked_personnummer(personnummer),
         "hsa_id": row["hsa_id"],
         "trust_level": row["trust_level"],
         "manufactured": row["manufactured"],
@@ -150,14 +169,17 @@ def card_json(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def get_card(conn: sqlite3.Connection, clock: PortalClock, card_number: str) -> dict[str, Any]:
-    """The card's record, after enforcing its deadlines (call outside a transaction)."""
+def get_card(
+    conn: sqlite3.Connection, clock: PortalClock, card_number: str, kiosk: Kiosk
+) -> dict[str, Any]:
+    """The card's record, after enforcing its deadlines (call outside a transaction); the
+    full personnummer only for a card a visit could act on."""
     now = clock.now()
     row = _card_row(conn, card_number)
     if overdue_reason(row, now) is not None:
         with db.transaction(conn):
             row = enforce_deadlines(conn, _card_row(conn, card_number), now)
-    return card_json(row)
+    return card_json(row, full_personnummer=actionable(row))
 
 
 def _admin_row(conn: sqlite3.Connection, hsa_id: str) -> sqlite3.Row | None:
@@ -178,19 +200,32 @@ def admin_json(row: sqlite3.Row, today: date) -> dict[str, Any]:
     }
 
 
-def get_admin(conn: sqlite3.Connection, clock: PortalClock, hsa_id: str) -> dict[str, Any]:
-    """The administrator's authorisation."""
+def _outside_remit(what: str) -> ApiError:
+    return ApiError(403, "outside_remit", f"{what} is outside this kiosk's card office")
+
+
+def get_admin(
+    conn: sqlite3.Connection, clock: PortalClock, hsa_id: str, kiosk: Kiosk
+) -> dict[str, Any]:
+    """The administrator's authorisation; only administrators of the kiosk's own office."""
     row = _admin_row(conn, hsa_id)
     if row is None:
         raise ApiError(404, "admin_not_found", f"no ID administrator with HSA-id {hsa_id}")
+    if row["card_office"] != kiosk.card_office:
+        raise _outside_remit(f"administrator {hsa_id}")
     return admin_json(row, clock.today())
 
 
-def require_authorised_admin(conn: sqlite3.Connection, hsa_id: str, today: date) -> None:
-    """Refuse an unknown administrator or one whose yearly training has lapsed."""
+def require_authorised_admin(
+    conn: sqlite3.Connection, hsa_id: str, today: date, kiosk: Kiosk
+) -> None:
+    """Refuse an unknown administrator, one of another card office than the kiosk's, or
+    one whose yearly training has lapsed."""
     row = _admin_row(conn, hsa_id)
     if row is None:
         raise ApiError(403, "admin_not_authorised", f"unknown ID administrator {hsa_id}")
+    if row["card_office"] != kiosk.card_office:
+        raise _outside_remit(f"administrator {hsa_id}")
     valid_until = date.fromisoformat(row["training_valid_until"])
     if valid_until < today:
         raise ApiError(
@@ -259,13 +294,17 @@ def _ticket(activation_id: str, card: sqlite3.Row, kind: str, started: datetime,
 
 
 def start_activation(
-    conn: sqlite3.Connection, clock: PortalClock, card_number: str, body: dict[str, Any]
+    conn: sqlite3.Connection,
+    clock: PortalClock,
+    card_number: str,
+    body: dict[str, Any],
+    kiosk: Kiosk,
 ) -> dict[str, Any]:
     """Start (or restart) an activation; the 5-day window runs from the first start."""
     now = clock.now()
     card = _require_activatable(conn, card_number, now)
     admin = str(body["admin_hsa_id"])
-    require_authorised_admin(conn, admin, now.date())
+    require_authorised_admin(conn, admin, now.date(), kiosk)
     check_evidence(body["evidence"], card, now.date())
     started = (
         parse_iso(card["activation_started"]) if card["activation_started"] else now
@@ -278,9 +317,10 @@ def start_activation(
     activation_id = str(uuid.uuid4())
     conn.execute(
         "INSERT INTO activations(id, card_number, kind, admin_hsa_id, started_at, deadline, "
-        "state, evidence) VALUES (?, ?, 'activation', ?, ?, ?, 'started', ?)",
+        "state, evidence, kiosk_id, card_office) "
+        "VALUES (?, ?, 'activation', ?, ?, ?, 'started', ?, ?, ?)",
         (activation_id, card_number, admin, iso(now), iso(deadline),
-         json.dumps(body["evidence"], sort_keys=True)),
+         json.dumps(body["evidence"], sort_keys=True), kiosk.kiosk_id, kiosk.card_office),
     )
     conn.execute(
         "UPDATE cards SET activation_started = ? WHERE card_number = ?",
@@ -298,15 +338,22 @@ def _decode(body: dict[str, Any], field: str) -> bytes:
 
 
 def complete_activation(
-    conn: sqlite3.Connection, clock: PortalClock, activation_id: str, body: dict[str, Any]
+    conn: sqlite3.Connection,
+    clock: PortalClock,
+    activation_id: str,
+    body: dict[str, Any],
+    kiosk: Kiosk,
 ) -> dict[str, Any]:
-    """Verify the holder's signed receipt and make the card Aktiv."""
+    """Verify the holder's signed receipt and make the card Aktiv (only a kiosk of the
+    card office that started the activation may complete it)."""
     now = clock.now()
     activation = conn.execute(
         "SELECT * FROM activations WHERE id = ?", (activation_id,)
     ).fetchone()
     if activation is None or activation["kind"] != "activation":
         raise ApiError(404, "activation_not_found", f"no activation {activation_id}")
+    if activation["card_office"] != kiosk.card_office:
+        raise _outside_remit(f"activation {activation_id}")
     card = enforce_deadlines(conn, _card_row(conn, activation["card_number"]), now)
     if card["status"] == "Aktiv":
         raise ApiError(409, "already_active", "the card is already active")
@@ -340,7 +387,11 @@ def complete_activation(
 
 
 def start_unlock(
-    conn: sqlite3.Connection, clock: PortalClock, card_number: str, body: dict[str, Any]
+    conn: sqlite3.Connection,
+    clock: PortalClock,
+    card_number: str,
+    body: dict[str, Any],
+    kiosk: Kiosk,
 ) -> dict[str, Any]:
     """Hand out the unlock credential of an active card after an ID check."""
     now = clock.now()
@@ -350,41 +401,56 @@ def start_unlock(
     if card["status"] != "Aktiv":
         raise ApiError(422, "not_eligible", "only an active card can be unlocked")
     admin = str(body["admin_hsa_id"])
-    require_authorised_admin(conn, admin, now.date())
+    require_authorised_admin(conn, admin, now.date(), kiosk)
     check_evidence(body["evidence"], card, now.date())
     unlock_id = str(uuid.uuid4())
     deadline = now + UNLOCK_WINDOW
     conn.execute(
         "INSERT INTO activations(id, card_number, kind, admin_hsa_id, started_at, deadline, "
-        "state, evidence) VALUES (?, ?, 'unlock', ?, ?, ?, 'issued', ?)",
+        "state, evidence, kiosk_id, card_office) "
+        "VALUES (?, ?, 'unlock', ?, ?, ?, 'issued', ?, ?, ?)",
         (unlock_id, card_number, admin, iso(now), iso(deadline),
-         json.dumps(body["evidence"], sort_keys=True)),
+         json.dumps(body["evidence"], sort_keys=True), kiosk.kiosk_id, kiosk.card_office),
     )
     record_event(conn, now, card_number, "unlock_issued", admin, unlock_id)
     return _ticket(unlock_id, card, "unlock", now, deadline)
 
 
 def block(
-    conn: sqlite3.Connection, clock: PortalClock, card_number: str, body: dict[str, Any]
+    conn: sqlite3.Connection,
+    clock: PortalClock,
+    card_number: str,
+    body: dict[str, Any],
+    kiosk: Kiosk,
 ) -> dict[str, Any]:
-    """Block (spärra) a card; blocking a blocked card changes nothing."""
+    """Block (spärra) a card; blocking a blocked card changes nothing. A lost card may be
+    blocked from any card office, by an administrator of the calling kiosk's office."""
     now = clock.now()
     card = _card_row(conn, card_number)
     admin = str(body["admin_hsa_id"])
-    require_authorised_admin(conn, admin, now.date())
+    require_authorised_admin(conn, admin, now.date(), kiosk)
     if card["status"] != "Spärrad":
         block_row(conn, card_number, str(body["reason"]), now, admin)
-    return card_json(_card_row(conn, card_number))
+    return card_json(_card_row(conn, card_number), full_personnummer=False)
 
 
-def heartbeat(conn: sqlite3.Connection, clock: PortalClock, body: dict[str, Any]) -> dict[str, Any]:
-    """Store a kiosk's heartbeat."""
+def heartbeat(
+    conn: sqlite3.Connection, clock: PortalClock, body: dict[str, Any], kiosk: Kiosk
+) -> dict[str, Any]:
+    """Store a kiosk's heartbeat under the calling kiosk's id (a body naming another
+    kiosk is refused)."""
     now = clock.now()
+    claimed = body.get("kiosk_id")
+    if claimed is not None and claimed != kiosk.kiosk_id:
+        raise ApiError(
+            403, "kiosk_mismatch", f"this certificate is kiosk {kiosk.kiosk_id}, not {claimed}"
+        )
+    body = {**body, "kiosk_id": kiosk.kiosk_id}
     conn.execute(
         "INSERT INTO heartbeats(kiosk_id, at, body) VALUES (?, ?, ?)",
-        (str(body["kiosk_id"]), iso(now), json.dumps(body, sort_keys=True)),
+        (kiosk.kiosk_id, iso(now), json.dumps(body, sort_keys=True)),
     )
-    return {"kiosk_id": body["kiosk_id"], "received_at": iso(now)}
+    return {"kiosk_id": kiosk.kiosk_id, "received_at": iso(now)}
 
 
 def new_credential() -> str:

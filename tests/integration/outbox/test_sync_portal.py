@@ -216,7 +216,7 @@ def test_the_background_worker_sends_and_reports_a_heartbeat(
     import time
 
     anna = demo.demo_holder("anna", TODAY)
-    client = PortalClient(portal.url, retries=0, kiosk_id="kiosk-hb")
+    client = PortalClient(portal.url, retries=0, kiosk_id="demo-kiosk-1")
     worker = fast_worker(outbox, client)
     worker.heartbeat_extra = lambda: {"versions": {"kiosk": "test"}}
     worker.start(interval_s=0.2, heartbeat_s=60)
@@ -234,7 +234,7 @@ def test_the_background_worker_sends_and_reports_a_heartbeat(
     conn = sqlite3.connect(portal.db_path)
     bodies = [json.loads(b) for (b,) in conn.execute("SELECT body FROM heartbeats")]
     conn.close()
-    assert bodies and bodies[0]["kiosk_id"] == "kiosk-hb"
+    assert bodies and bodies[0]["kiosk_id"] == "demo-kiosk-1"
     assert "depth" in bodies[0]["outbox"] and bodies[0]["versions"] == {"kiosk": "test"}
     assert bodies[0]["outbox_depth"] == bodies[0]["outbox"]["depth"]
 

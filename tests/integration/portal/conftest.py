@@ -75,7 +75,7 @@ def make_client(sleeps: SleepRecorder) -> Iterator[ClientFactory]:
         options.setdefault("sleep", sleeps)
         options.setdefault("connect_timeout_s", 2.0)
         options.setdefault("read_timeout_s", 5.0)
-        options.setdefault("kiosk_id", "test-kiosk")
+        options.setdefault("kiosk_id", "demo-kiosk-1")
         client = PortalClient(url, **options)
         made.append(client)
         return client

@@ -151,7 +151,7 @@ def test_heartbeat_is_stored(portal: RunningPortal, make_client: ClientFactory) 
     client.heartbeat({"versions": {"kiosk": "0.1.0"}, "outbox_depth": 3, "hardware": {"ok": 1}})
     assert count(
         portal.db_path,
-        "SELECT count(*) FROM heartbeats WHERE kiosk_id = 'test-kiosk' "
+        "SELECT count(*) FROM heartbeats WHERE kiosk_id = 'demo-kiosk-1' "
         "AND json_extract(body, '$.outbox_depth') = 3",
     ) == 1
 

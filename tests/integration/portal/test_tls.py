@@ -117,7 +117,7 @@ def test_a_client_from_the_kiosk_settings_uses_its_ca_and_certificate(
         read_timeout_s=4.0,
         retries=1,
     )
-    with PortalClient.from_settings(settings, "kiosk-7") as client:
+    with PortalClient.from_settings(settings, "demo-kiosk-1") as client:
         assert client.timeout == (2.0, 4.0)
         client.heartbeat({"outbox_depth": 0})
         assert client.card(demo_holder("eva", today).card_number).status is CardStatus.ACTIVE
