@@ -31,7 +31,8 @@ _PROBE_DATES = (date(1980, 1, 1), date(2030, 1, 1))
 def _probe(mrz_format: MrzFormat) -> tuple[str, ...]:
     optional = {"TD1": ("1234567890", "12345678901"), "TD2": ("1234567",),
                 "TD3": ("12345678901",)}[mrz_format]
-    return build_mrz(mrz_format, document_number="AB1234567", birth_date=_PROBE_DATES[0],
+    return build_mrz(mrz_format, document_number="AB1234567", issuing_state="UTO",
+                     birth_date=_PROBE_DATES[0],
                      expiry_date=_PROBE_DATES[1], surname="X", given_names="Y",
                      optional_data=optional)
 

@@ -88,7 +88,7 @@ def with_typed_personnummer(
 ) -> DocumentEvidence:
     """Scanned evidence completed with a typed personnummer (a document without one)."""
     parsed = parse_personnummer(personnummer, on)
-    if evidence.birth_date is not None and parsed.birth_date != evidence.birth_date:
+    if evidence.birth_date is not None and not parsed.may_be_born_on(evidence.birth_date):
         raise InvalidInput("the personnummer's birth date differs from the document's",
                            field="personnummer", check="birth_date_mismatch")
     how = dict(evidence.how)

@@ -36,6 +36,14 @@ DOCUMENT_CODES: dict[MrzFormat, frozenset[str]] = {
     "TD3": frozenset("P"),
 }
 SWEDEN = "SWE"
+STATE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ<")
+# Document-number formats of issuers whose numbers we know, by (issuing state, first letter
+# of the document code): a reading that breaks its issuer's format is no reading, because
+# letter/digit swaps (0 read as O twice, 6 as G) can leave every check digit passing.
+ISSUER_NUMBER_FORMATS: dict[tuple[str, str], str] = {
+    (SWEDEN, "P"): "0123456789",  # Swedish passports: digits only
+    (SWEDEN, "I"): "0123456789",  # Swedish national ID cards: digits only
+}
 
 # OCR confusions: the letter read where a digit belongs, and the reverse.
 LETTER_TO_DIGIT: dict[str, str] = {
@@ -325,6 +333,25 @@ def _long_document_number(text: Sequence[str], layout: _Layout) -> tuple[str, st
     return continuation[:-1], continuation[-1]
 
 
+def _issuer_number_chars(text: Sequence[str], layout: _Layout) -> str | None:
+    """The characters the issuer's document numbers may hold, if the issuer is known."""
+    key = (_field(text, layout.issuing_state), _text(text, layout.document_code)[0])
+    return ISSUER_NUMBER_FORMATS.get(key)
+
+
+def _check_issuer_format(
+    text: Sequence[str], layout: _Layout, long_number: tuple[str, str] | None
+) -> None:
+    allowed = _issuer_number_chars(text, layout)
+    if allowed is None:
+        return
+    number = _field(text, layout.document_number) + (long_number[0] if long_number else "")
+    if not number or not set(number) <= set(allowed):
+        raise _invalid("document_number_format",
+                       "the document number does not have its issuer's format",
+                       mrz_field="document_number")
+
+
 def _document_number_check(
     text: Sequence[str], layout: _Layout, long_number: tuple[str, str] | None
 ) -> MrzCheck:
@@ -352,10 +379,15 @@ def parse_mrz(lines: Sequence[str] | str, on: date | None = None) -> MrzResult:
             "document_code", f"a {mrz_format} MRZ cannot start with this code",
             format=mrz_format,
         )
+    for name in ("issuing_state", "nationality"):
+        if not set(_text(text, getattr(layout, name))) <= STATE_CHARS:
+            raise _invalid("state_code", f"the {name} must be letters (a state code)",
+                           mrz_field=name)
     birth_date = _date(text, layout.birth_date, "birth_date", on, expiry=False)
     expiry_date = _date(text, layout.expiry_date, "expiry_date", on, expiry=True)
     sex = _sex(text, layout.sex)
     long_number = _long_document_number(text, layout)
+    _check_issuer_format(text, layout, long_number)
     checks = [
         _document_number_check(text, layout, long_number),
         _check(text, "birth_date", [layout.birth_date], layout.birth_date_check),
@@ -433,12 +465,16 @@ def position_kinds(mrz_format: MrzFormat) -> list[list[str]]:
     for span in spans:
         for column in range(span.start, span.end):
             kinds[span.line][column] = span.kind
+    # ICAO 9303: the document code's second character is the issuer's choice: a letter
+    # (ID, IR, AC), a digit (C1) or a filler.
+    code = layout.document_code
+    kinds[code.line][code.start + 1] = "alnum"
     return kinds
 
 
 def _options(char: str, kind: str) -> list[str]:
     """What ``char`` may really be at a position of this kind, most likely first."""
-    if char == FILLER:
+    if char == FILLER or kind == "as_read":
         return [char]
     if kind == "numeric":
         return [LETTER_TO_DIGIT.get(char, char)]
@@ -457,12 +493,22 @@ def _repair_kinds(text: Sequence[str], mrz_format: MrzFormat) -> list[list[str]]
 
     Swedish documents carry the personnummer (10 or 12 digits) in the optional data; a
     letter there is an OCR confusion that no check digit may catch (6 and G weigh the same).
+    An issuer whose document numbers are digits (ISSUER_NUMBER_FORMATS) makes the document
+    number numeric too. The document code's second character is kept as read.
     """
     kinds = position_kinds(mrz_format)
     layout = LAYOUT_OF[mrz_format]
+    code = layout.document_code
+    kinds[code.line][code.start + 1] = "as_read"  # no check digit tells C1 from CI: keep it
     state = "".join(
         _options(char, "alpha")[0] for char in _text(text, layout.issuing_state)
     )
+    first_letter = _options(_text(text, code)[0], "alpha")[0]
+    allowed = ISSUER_NUMBER_FORMATS.get((state, first_letter))
+    if allowed is not None and set(allowed) <= set("0123456789"):
+        number = layout.document_number
+        for column in range(number.start, number.end):
+            kinds[number.line][column] = "numeric"
     if state != SWEDEN:
         return kinds
     for span in layout.optional:

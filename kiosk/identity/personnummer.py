@@ -1,8 +1,15 @@
 """Swedish personal identity numbers (personnummer) and coordination numbers.
 
 Forms accepted: ``YYMMDD-NNNC``, ``YYMMDD+NNNC``, ``YYMMDDNNNC``, ``YYYYMMDD-NNNC`` and
-``YYYYMMDDNNNC``, with optional spaces. ``C`` is the Luhn check digit over the ten digits
-``YYMMDDNNN``. A coordination number (samordningsnummer) adds 60 to the day.
+``YYYYMMDDNNNC`` (blanks around the number are ignored; a blank inside it is refused, the
+separator is ``-`` or ``+``). ``C`` is the Luhn check digit over the ten digits
+``YYMMDDNNN``; the birth number ``NNN`` is never ``000``.
+
+A coordination number (samordningsnummer) adds 60 to the day. Skatteverket issues them
+also when the birth date is not fully known: the month is then ``00``, and an unknown day
+is written ``60`` (00 + 60). ``birth_date`` is then the latest date the holder can have
+been born on (so an age computed from it is never too high) and ``month_known`` /
+``day_known`` say which parts are real.
 
 Century inference follows Folkbokföringslagen 18 §: from the calendar year a person turns
 100 the separator is ``+``. So for a ten-digit number read on date ``on``, ``-`` (or no
@@ -12,6 +19,7 @@ means the century before that. A birth date after ``on`` is refused (check ``dat
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -33,6 +41,15 @@ class Personnummer:
     normalised: str
     birth_date: date
     is_coordination: bool
+    month_known: bool = True
+    day_known: bool = True
+
+    def may_be_born_on(self, day: date) -> bool:
+        """Whether ``day`` fits the birth date as far as the number knows it."""
+        born = self.birth_date
+        return (day.year == born.year
+                and (not self.month_known or day.month == born.month)
+                and (not self.day_known or day.day == born.day))
 
     @property
     def sex(self) -> str:
@@ -83,7 +100,7 @@ def _invalid(check: str, detail: str, **data: object) -> InvalidInput:
 
 def _split(text: str) -> tuple[str, str]:
     """(digits, separator) from the raw text; separator is "" when there is none."""
-    compact = "".join(text.split()).translate(DASHES)
+    compact = text.strip().translate(DASHES)
     if not compact:
         raise _invalid("length", "personnummer is empty", length=0)
     if not _ALLOWED.fullmatch(compact):
@@ -118,21 +135,41 @@ def parse_personnummer(text: str, on: date | None = None) -> Personnummer:
     else:
         year = _century_year(int(digits[:2]), separator, on)
     month, written_day = int(digits[-8:-6]), int(digits[-6:-4])
-    is_coordination = written_day > COORDINATION_DAY_OFFSET
+    is_coordination = written_day >= COORDINATION_DAY_OFFSET
     day = written_day - COORDINATION_DAY_OFFSET if is_coordination else written_day
-    try:
-        birth_date = date(year, month, day)
-    except ValueError:
-        raise _invalid(
-            "date", "the date part is not a real date", coordination=is_coordination
-        ) from None
-    if birth_date > on:
+    earliest, latest = _birth_range(year, month, day, is_coordination)
+    if earliest > on:
         raise _invalid("date", "the birth date lies in the future", future=True)
+    if digits[-4:-1] == "000":
+        raise _invalid("serial", "the birth number 000 is never issued")
     ten = digits[-10:]
     expected = luhn_check_digit(ten[:9])
     if expected != int(ten[9]):
         raise _invalid("luhn", "the check digit does not match")
-    return Personnummer(f"{year:04d}{digits[-8:]}", birth_date, is_coordination)
+    return Personnummer(f"{year:04d}{digits[-8:]}", min(latest, on), is_coordination,
+                        month_known=month != 0, day_known=day != 0)
+
+
+def _birth_range(year: int, month: int, day: int, coordination: bool) -> tuple[date, date]:
+    """The earliest and latest birth date the date part allows.
+
+    Month 00 and day 00 (written 60) mean "not known" and exist only in coordination
+    numbers; anything else must be a real date.
+    """
+    not_a_date = _invalid("date", "the date part is not a real date", coordination=coordination)
+    if (month == 0 or day == 0) and not coordination:
+        raise not_a_date
+    if month > 12 or day > 31:
+        raise not_a_date
+    months = range(1, 13) if month == 0 else range(month, month + 1)
+    possible = []
+    for candidate in months:
+        last = calendar.monthrange(year, candidate)[1]
+        days = range(1, last + 1) if day == 0 else range(day, day + 1) if day <= last else ()
+        possible += [date(year, candidate, d) for d in (days[0], days[-1])] if days else []
+    if not possible:
+        raise not_a_date
+    return min(possible), max(possible)
 
 
 def is_valid_personnummer(text: str, on: date | None = None) -> bool:

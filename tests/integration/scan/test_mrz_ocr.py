@@ -20,7 +20,7 @@ STILL = Degradation(angle=3.0, perspective=0.01, blur=0.6, noise=2.0, jpeg_quali
 
 def td3() -> tuple[str, ...]:
     return build_mrz(
-        "TD3", document_number="XA4711081", birth_date=date(1979, 11, 30),
+        "TD3", document_number="84711081", birth_date=date(1979, 11, 30),
         expiry_date=date(2033, 8, 9), surname="Lindqvist", given_names="Karin", sex="F",
         optional_data=("7911302384",),
     )
@@ -28,7 +28,7 @@ def td3() -> tuple[str, ...]:
 
 def td1() -> tuple[str, ...]:
     return build_mrz(
-        "TD1", document_number="XB2233445", birth_date=date(2001, 2, 3),
+        "TD1", document_number="82233445", birth_date=date(2001, 2, 3),
         expiry_date=date(2029, 12, 24), surname="Öberg", given_names="Åke", sex="M",
         optional_data=("0102031234", ""),
     )

@@ -18,5 +18,5 @@ def test_scan_names_a_missing_file_and_exits_2(tessdata: Path, tmp_path: Path) -
     )
     assert result.returncode == 2
     assert "The file does not exist. Check the path." in result.stdout
-    assert "could not be read as an image" in result.stdout
+    assert "The file is not an image. Use a JPEG or PNG file." in result.stdout
     assert "WARN" not in result.stderr and "imread" not in result.stderr

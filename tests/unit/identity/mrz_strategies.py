@@ -11,13 +11,13 @@ from kiosk.identity.mrz import build_mrz
 
 ON = date(2026, 11, 25)
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-ALNUM = LETTERS + "0123456789"
+DIGITS = "0123456789"
+ALNUM = LETTERS + DIGITS
 
 words = st.text(alphabet=LETTERS, min_size=1, max_size=8)
 surnames = st.lists(words, min_size=1, max_size=2).map(" ".join)  # at most 17 characters
 given_names = st.one_of(st.just(""), words)  # so "SURNAME<<GIVEN" fits TD1's 30
 states = st.sampled_from(["SWE", "NOR", "UTO", "D", "GBR", "FIN"])
-document_numbers = st.text(alphabet=ALNUM, min_size=1, max_size=9)
 births = st.dates(min_value=date(1927, 1, 1), max_value=ON)
 expiries = st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31))
 
@@ -30,10 +30,13 @@ def mrz_fields(draw: st.DrawFn, mrz_format: str | None = None) -> dict[str, Any]
     _, optional_widths = widths[fmt]
     surname = draw(surnames)
     given = draw(given_names)
-    number = draw(document_numbers)
+    state = draw(states)
+    # Swedish passport and ID-card numbers are digits (ISSUER_NUMBER_FORMATS)
+    alphabet = DIGITS if state == "SWE" else ALNUM
+    number = draw(st.text(alphabet=alphabet, min_size=1, max_size=9))
     if fmt != "TD3" and draw(st.booleans()):
         # A long number continues in the first optional field: rest, check digit, filler.
-        number = draw(st.text(alphabet=ALNUM, min_size=10, max_size=12))
+        number = draw(st.text(alphabet=alphabet, min_size=10, max_size=12))
         first = optional_widths[0] - (len(number) - 9) - 2
         optional_widths = (first, *optional_widths[1:])
     optional = tuple(
@@ -47,7 +50,7 @@ def mrz_fields(draw: st.DrawFn, mrz_format: str | None = None) -> dict[str, Any]
         "surname": surname,
         "given_names": given,
         "sex": draw(st.sampled_from(["M", "F", "X"])),
-        "issuing_state": draw(states),
+        "issuing_state": state,
         "nationality": draw(states),
         "optional_data": optional,
     }

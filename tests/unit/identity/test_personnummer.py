@@ -30,8 +30,8 @@ def failed_check(text: str, on: date = ON) -> str:
 
 @pytest.mark.parametrize(
     "text",
-    ["900315-2387", "9003152387", "19900315-2387", "199003152387", " 900315 - 2387 ",
-     "19900315 2387"],
+    ["900315-2387", "9003152387", "19900315-2387", "199003152387", " 900315-2387 ",
+     "\t199003152387\n"],
 )
 def test_every_accepted_form_gives_the_same_number(text: str) -> None:
     number = parse_personnummer(text, ON)
@@ -159,9 +159,61 @@ def test_coordination_leap_day() -> None:
     assert failed_check(with_check("010289123")) == "date"
 
 
-@pytest.mark.parametrize("day", ["00", "32", "45", "60", "92", "99"])
+@pytest.mark.parametrize("day", ["00", "32", "45", "92", "99"])
 def test_days_that_are_neither_dates_nor_coordination_days(day: str) -> None:
     assert failed_check(with_check(f"9501{day}123")) == "date"
+
+
+# --- samordningsnummer with a birth date not fully known (Skatteverket) -----------------
+
+
+def test_coordination_number_with_unknown_month() -> None:
+    number = parse_personnummer(with_check("850075123"), ON)  # month 00, day 15 (+60)
+    assert number.is_coordination and not number.month_known and number.day_known
+    assert number.birth_date == date(1985, 12, 15)  # the latest possible: never too old
+    assert number.may_be_born_on(date(1985, 4, 15))
+    assert not number.may_be_born_on(date(1985, 4, 16))
+
+
+def test_coordination_number_with_unknown_day() -> None:
+    number = parse_personnummer(with_check("850260123"), ON)  # February, day unknown (60)
+    assert number.is_coordination and number.month_known and not number.day_known
+    assert number.birth_date == date(1985, 2, 28)
+    assert number.may_be_born_on(date(1985, 2, 1)) and not number.may_be_born_on(date(1985, 3, 1))
+
+
+def test_coordination_number_with_unknown_month_and_day() -> None:
+    number = parse_personnummer("19850060-" + with_check("850060123")[6:], ON)
+    assert (number.month_known, number.day_known) == (False, False)
+    assert number.birth_date == date(1985, 12, 31)
+    assert number.age_on(date(2003, 12, 30)) == 17  # 18 only once every possible date passed
+
+
+def test_unknown_date_parts_this_year_are_not_in_the_future() -> None:
+    this_year = parse_personnummer(with_check(f"{ON:%y}0060123"), ON)
+    assert this_year.birth_date == ON
+    assert failed_check(with_check(f"{ON:%y}{ON.month + 1:02d}60123")) == "date"
+
+
+@pytest.mark.parametrize("text", ["850015", "850060", "850000"])
+def test_unknown_date_parts_exist_only_in_coordination_numbers(text: str) -> None:
+    if text == "850060":
+        assert parse_personnummer(with_check(text + "123"), ON).is_coordination
+    else:
+        assert failed_check(with_check(text + "123")) == "date"
+
+
+@pytest.mark.parametrize("serial", ["000"])
+def test_birth_number_000_is_never_issued(serial: str) -> None:
+    assert failed_check(with_check(f"900315{serial}")) == "serial"
+    assert failed_check(with_check(f"900375{serial}")) == "serial"
+    assert parse_personnummer(with_check("900315001"), ON).birth_number == "001"
+
+
+@pytest.mark.parametrize("text", ["900315 2387", "19900315 2387", "900315 - 2387",
+                                  "9003 15-2387", "900315\t2387", "900315\u00a02387"])
+def test_a_blank_inside_the_number_is_refused(text: str) -> None:
+    assert failed_check(text) == "characters"
 
 
 # --- bad input, each check named --------------------------------------------------------
@@ -215,7 +267,7 @@ def test_is_valid_personnummer() -> None:
 # --- properties ---------------------------------------------------------------------------
 
 births = st.dates(min_value=date(1880, 1, 1), max_value=ON)
-birth_numbers = st.integers(min_value=0, max_value=999).map(lambda n: f"{n:03d}")
+birth_numbers = st.integers(min_value=1, max_value=999).map(lambda n: f"{n:03d}")
 
 
 def twelve_digits(born: date, birth_number: str, coordination: bool) -> str:
@@ -251,7 +303,8 @@ def test_arbitrary_text_either_parses_or_names_a_known_check(text: str) -> None:
     try:
         parse_personnummer(text, ON)
     except InvalidInput as error:
-        assert error.data["check"] in {"length", "characters", "separator", "date", "luhn"}
+        checks = {"length", "characters", "separator", "date", "luhn", "serial"}
+        assert error.data["check"] in checks
 
 
 def test_str_and_repr_are_masked_so_logs_stay_minimised() -> None:

@@ -12,12 +12,12 @@ from kiosk.identity.mrz import build_mrz
 
 ON = date(2026, 1, 1)
 TD3 = build_mrz(
-    "TD3", document_number="AA1234567", birth_date=date(1990, 3, 15),
+    "TD3", document_number="81234567", birth_date=date(1990, 3, 15),
     expiry_date=date(2031, 5, 2), surname="Andersson", given_names="Anna", sex="F",
     optional_data=("9003152387",),
 )
 TD1 = build_mrz(
-    "TD1", document_number="BB7654321", birth_date=date(1985, 7, 22),
+    "TD1", document_number="87654321", birth_date=date(1985, 7, 22),
     expiry_date=date(2030, 1, 31), surname="Berg", given_names="Bertil", sex="M",
     optional_data=("8507224510", ""),
 )

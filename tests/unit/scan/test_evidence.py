@@ -29,7 +29,7 @@ ON = date(2026, 1, 1)
 
 def passport(issuing_state: str = "SWE", optional: str = "9003152387") -> tuple[str, ...]:
     return build_mrz(
-        "TD3", document_number="AA1234567", birth_date=date(1990, 3, 15),
+        "TD3", document_number="81234567", birth_date=date(1990, 3, 15),
         expiry_date=date(2031, 5, 2), surname="Andersson", given_names="Anna Maria", sex="F",
         issuing_state=issuing_state, nationality=issuing_state, optional_data=(optional,),
     )
@@ -37,7 +37,7 @@ def passport(issuing_state: str = "SWE", optional: str = "9003152387") -> tuple[
 
 def id_card() -> tuple[str, ...]:
     return build_mrz(
-        "TD1", document_number="BB7654321", birth_date=date(1985, 7, 22),
+        "TD1", document_number="87654321", birth_date=date(1985, 7, 22),
         expiry_date=date(2030, 1, 31), surname="Berg", given_names="Bertil", sex="M",
         optional_data=("8507224510", ""),
     )
@@ -50,7 +50,7 @@ def test_swedish_passport_mrz_becomes_scanned_passport_evidence() -> None:
     assert evidence.expiry == date(2031, 5, 2)
     assert evidence.birth_date == date(1990, 3, 15)
     assert evidence.personnummer == "199003152387"
-    assert evidence.document_number == "AA1234567"
+    assert evidence.document_number == "81234567"
     assert set(evidence.how) == {"doc_type", "expiry", "birth_date", "personnummer",
                                  "document_number"}
     assert set(evidence.how.values()) == {Provenance.SCANNED}
@@ -118,6 +118,19 @@ def test_scanned_foreign_passport_completed_with_typed_personnummer() -> None:
     other = replace(scanned, birth_date=date(1991, 1, 1))
     with pytest.raises(InvalidInput):
         with_typed_personnummer(other, "199003152387", ON)
+
+
+def test_a_coordination_number_with_an_unknown_month_fits_the_documents_birth_date() -> None:
+    from kiosk.identity.luhn import luhn_check_digit
+
+    scanned = evidence_from_mrz(parse_mrz(passport("NOR", ""), ON))  # born 1990-03-15
+    nine = "900075123"  # month 00 (not known), day 15 + 60
+    number = f"19{nine}{luhn_check_digit(nine)}"
+    completed = with_typed_personnummer(scanned, number, ON)
+    assert completed.personnummer == number
+    with pytest.raises(InvalidInput):
+        with_typed_personnummer(scanned, "19900076" + number[8:11] + str(
+            luhn_check_digit("900076123")), ON)  # day 16: another day
 
 
 def test_licence_payload_round_trips_and_becomes_scanned_evidence() -> None:
