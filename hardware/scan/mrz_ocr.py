@@ -28,6 +28,7 @@ import tesserocr
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
+from hardware.scan.mrz_locate import find_zones
 from hardware.scan.resources import ocrb_font_path, tessdata_dir
 from kiosk.document.consensus import checked_positions
 from kiosk.errors import InvalidInput, ScanError
@@ -141,10 +142,20 @@ def _order_corners(box: NDArray[np.float32]) -> NDArray[np.float32]:
     return box[order].astype(np.float32)
 
 
+INK_KERNEL = BAND_WIDTH // 16  # wider than any MRZ glyph of a band enlarged to BAND_WIDTH
+
+
 def ink_mask(band: Image8) -> Image8:
-    """Dark text as 255 on 0 (Otsu on a lightly smoothed band)."""
+    """Dark text as 255 on 0: Otsu on the black-hat of a lightly smoothed band.
+
+    The black-hat keeps only dark marks smaller than a few glyphs, so shading, glare and
+    a dark card edge beside the zone do not move the threshold.
+    """
     smooth = cv2.GaussianBlur(band, (3, 3), 0)
-    _, mask = cv2.threshold(smooth, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    side = min(INK_KERNEL, max(15, band.shape[0] // 2 * 2 + 1))
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (INK_KERNEL, side))
+    dark = cv2.morphologyEx(smooth, cv2.MORPH_BLACKHAT, kernel)
+    _, mask = cv2.threshold(dark, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     return mask
 
 
@@ -505,7 +516,8 @@ class MrzReader:
         """The MRZ lines of a BGR or grey frame, or None when no MRZ was found."""
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         fallback: MrzRead | None = None
-        for box in find_mrz_bands(gray):
+        boxes = [zone.box for zone in find_zones(gray)] + find_mrz_bands(gray)
+        for box in boxes:
             read = self.read_band(upright(level_band(gray, box)))
             if read is not None and self._choose([read.lines]) is not None:
                 return read

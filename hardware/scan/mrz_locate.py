@@ -1,0 +1,205 @@
+"""Find the machine-readable zone in a picture at any scale and in any of four orientations.
+
+An MRZ is 2 or 3 parallel text lines of the same length, each 30, 36 or 44 evenly spaced
+characters of one size: a text line 20-60 times longer than it is high, with siblings of
+the same length, direction and thickness at 1.3-3.5 line heights. The locator finds text
+lines, not bands: lines that sit far apart (passport pages, clean scans) or that a band
+filter would merge with the card edge or nearby print stay separate and are grouped by
+these rules.
+
+1. Scales: the picture is searched at widths where an MRZ filling 20-100% of it has
+   characters of about 6-16 px (two scales for a camera frame, more for large scans;
+   small pictures are enlarged).
+2. Lines: black-hat morphology keeps small dark print, a short closing along the line
+   joins its characters (and not the lines), each blob's rotated rectangle is a line
+   candidate. Lines running across (a document turned 90 or 270 degrees) are found on
+   the transposed picture, whose rectangles map straight back.
+3. Groups: 2-3 lines that agree in direction, length, thickness and spacing are a zone;
+   the zone's rotated box (frame pixels) goes to the reader, best first.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+Image8 = NDArray[Any]
+Rect = tuple[tuple[float, float], tuple[float, float], float]  # cv2 rotated rectangle
+
+SEARCH_WIDTHS = (400, 640, 1000, 1600)  # long sides at which a picture is searched
+MIN_LINE_ASPECT = 12.0  # an MRZ line is 30-44 characters of about its height
+MAX_LINE_ASPECT = 90.0
+MIN_THICKNESS = 3.0  # px at the search scale: thinner blobs are rules or noise
+MAX_THICKNESS = 28.0
+JOIN = 15  # px: the closing that joins the characters of a line (not the lines)
+
+
+@dataclass(frozen=True)
+class Zone:
+    """A found MRZ: its rotated box in picture pixels and how well its lines agree."""
+
+    box: NDArray[np.float32]  # 4 corners, picture pixels
+    lines: int  # 2 or 3
+    score: float  # higher is better
+
+
+def search_scales(width: int, height: int) -> list[float]:
+    """Scale factors at which the picture is searched: its long side at each of
+    SEARCH_WIDTHS that is at most twice the picture (small pictures are enlarged)."""
+    side = max(width, height)
+    return [target / side for target in SEARCH_WIDTHS if target <= 2 * side] or [
+        SEARCH_WIDTHS[0] / side]
+
+
+def text_lines(small: Image8) -> list[Rect]:
+    """Rotated rectangles of text lines that run roughly along the x axis."""
+    blackhat = cv2.morphologyEx(
+        small, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (31, 23))
+    )
+    _, ink = cv2.threshold(blackhat, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    joined = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((1, JOIN), np.uint8))
+    joined = cv2.morphologyEx(joined, cv2.MORPH_OPEN, np.ones((2, 1), np.uint8))  # thin rules
+    contours, _ = cv2.findContours(joined, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    lines = []
+    for contour in contours:
+        if len(contour) < 5:
+            continue
+        rect = cv2.minAreaRect(contour)
+        (w, h) = rect[1]
+        long_side, short_side = max(w, h), min(w, h)
+        if short_side < MIN_THICKNESS or short_side > MAX_THICKNESS:
+            continue
+        if not MIN_LINE_ASPECT <= long_side / short_side <= MAX_LINE_ASPECT:
+            continue
+        fill = cv2.contourArea(contour) / max(1.0, long_side * short_side)
+        if fill < 0.45:
+            continue
+        lines.append(_normal(rect))
+    return lines
+
+
+def _normal(rect: Rect) -> Rect:
+    """The rectangle with its long side as width and the angle in (-90, 90]."""
+    (cx, cy), (w, h), angle = rect
+    if h > w:
+        w, h, angle = h, w, angle + 90.0
+    while angle > 90.0:
+        angle -= 180.0
+    while angle <= -90.0:
+        angle += 180.0
+    return ((cx, cy), (w, h), angle)
+
+
+def group_lines(lines: list[Rect]) -> list[tuple[list[Rect], float]]:
+    """Groups of 2-3 lines that could be one MRZ, each with a score (higher is better)."""
+    order = sorted(range(len(lines)), key=lambda i: lines[i][0][1])
+    pairs: dict[int, list[int]] = {i: [] for i in order}
+    for a, b in itertools.combinations(order, 2):
+        if _siblings(lines[a], lines[b]):
+            pairs[a].append(b)
+            pairs[b].append(a)
+    groups: list[tuple[list[Rect], float]] = []
+    seen: set[frozenset[int]] = set()
+    for a in order:
+        for b in pairs[a]:
+            for c in [*pairs[b], None]:
+                members = [a, b] if c is None else [a, b, c]
+                if c is not None and (c == a or c not in pairs[a] and not _between(lines, a, b, c)):
+                    continue
+                key = frozenset(members)
+                if key in seen:
+                    continue
+                seen.add(key)
+                rects = [lines[i] for i in members]
+                groups.append((rects, _score(rects)))
+    groups.sort(key=lambda item: -item[1])
+    return groups
+
+
+def _between(lines: list[Rect], a: int, b: int, c: int) -> bool:
+    """Whether b lies between a and c (three lines in a row, a and c too far to pair)."""
+    ys = [_across(lines[a], lines[i]) for i in (a, b, c)]
+    return min(ys[0], ys[2]) < ys[1] < max(ys[0], ys[2])
+
+
+def _across(ref: Rect, other: Rect) -> float:
+    """Signed distance of ``other``'s centre from ``ref``'s centre line, across it."""
+    theta = np.deg2rad(ref[2])
+    nx, ny = -np.sin(theta), np.cos(theta)
+    return float((other[0][0] - ref[0][0]) * nx + (other[0][1] - ref[0][1]) * ny)
+
+
+def _along(ref: Rect, other: Rect) -> float:
+    theta = np.deg2rad(ref[2])
+    return float((other[0][0] - ref[0][0]) * np.cos(theta)
+                 + (other[0][1] - ref[0][1]) * np.sin(theta))
+
+
+def _siblings(a: Rect, b: Rect) -> bool:
+    """Two neighbouring lines of one MRZ: parallel, alike, one to three heights apart."""
+    angle = abs(a[2] - b[2])
+    angle = min(angle, 180.0 - angle)
+    if angle > 5.0:
+        return False
+    len_a, len_b = a[1][0], b[1][0]
+    if min(len_a, len_b) < 0.7 * max(len_a, len_b):
+        return False
+    thick = (a[1][1] + b[1][1]) / 2
+    if min(a[1][1], b[1][1]) < 0.5 * max(a[1][1], b[1][1]):
+        return False
+    gap = abs(_across(a, b))
+    if not 1.2 * thick <= gap <= 4.0 * thick:
+        return False
+    return abs(_along(a, b)) <= 0.15 * max(len_a, len_b)
+
+
+def _score(rects: list[Rect]) -> float:
+    """Longer, more alike groups score higher; three lines of TD1 length beat two."""
+    lengths = [r[1][0] for r in rects]
+    thick = [r[1][1] for r in rects]
+    alike = min(lengths) / max(lengths) * min(thick) / max(thick)
+    return float(np.mean(lengths) * alike * (1.0 + 0.1 * (len(rects) - 2)))
+
+
+def zone_box(rects: list[Rect]) -> NDArray[np.float32]:
+    """The rotated box around a group's lines."""
+    points = np.concatenate([cv2.boxPoints(r) for r in rects]).astype(np.float32)
+    box: NDArray[np.float32] = cv2.boxPoints(cv2.minAreaRect(points)).astype(np.float32)
+    return box
+
+
+def find_zones(gray: Image8, max_zones: int = 4) -> list[Zone]:
+    """Candidate MRZ boxes in ``gray`` (picture pixels), best first."""
+    height, width = gray.shape[:2]
+    zones: list[Zone] = []
+    for scale in search_scales(width, height):
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=interpolation)
+        for transposed in (False, True):
+            view = np.ascontiguousarray(small.T) if transposed else small
+            for rects, score in group_lines(text_lines(view))[:max_zones]:
+                box = zone_box(rects)
+                if transposed:
+                    box = box[:, ::-1]
+                zones.append(Zone(np.ascontiguousarray(box / scale, dtype=np.float32),
+                                  len(rects), score / scale * (0.999 if transposed else 1.0)))
+    return _distinct(zones)[:max_zones]
+
+
+def _distinct(zones: list[Zone]) -> list[Zone]:
+    """Best first, without zones that cover the same place as a better one."""
+    kept: list[Zone] = []
+    for zone in sorted(zones, key=lambda z: -z.score):
+        centre = zone.box.mean(axis=0)
+        size = float(np.linalg.norm(zone.box[1] - zone.box[0]) + np.linalg.norm(
+            zone.box[2] - zone.box[1]))
+        if any(float(np.linalg.norm(k.box.mean(axis=0) - centre)) < 0.1 * size
+               and k.lines == zone.lines for k in kept):
+            continue
+        kept.append(zone)
+    return kept
