@@ -271,6 +271,12 @@ def _whole_glyphs(
     known = [c for c in centres if c is not None]
     pitch = float(np.median(np.diff(known))) if len(known) > 1 else glyph_h
     min_area = max(2, int(0.01 * glyph_h * glyph_h))
+    # ink above or below the line's glyphs (guilloche, a stray mark) is not part of a glyph
+    tops = [b[1] for b in cells if b is not None]
+    bottoms = [b[3] for b in cells if b is not None]
+    if tops:
+        top = max(top, int(np.median(tops) - 0.2 * glyph_h))
+        bottom = min(bottom, int(np.median(bottoms) + 0.2 * glyph_h) + 1)
     grown: list[Box | None] = []
     for col, box in enumerate(cells):
         if box is None:
@@ -379,8 +385,12 @@ def _faint_box(ink: Image8, box: Box, grow: int = 2) -> Box:
     """The glyph's box redrawn at a low ink level, so thin faint strokes stay inside."""
     x0, y0 = max(0, box[0] - grow), max(0, box[1] - grow)
     x1, y1 = min(ink.shape[1], box[2] + grow), min(ink.shape[0], box[3] + grow)
-    window = ink[y0:y1, x0:x1].astype(np.float32)
-    low, high = np.percentile(window, 10), np.percentile(window, 98)
+    window = ink[y0:y1, x0:x1]
+    values = np.sort(window, axis=None)
+    if values.size == 0:
+        return box
+    low = float(values[int(0.10 * (values.size - 1))])
+    high = float(values[int(0.98 * (values.size - 1))])
     ys, xs = np.nonzero(window > low + 0.35 * (high - low))
     if ys.size == 0:
         return box
@@ -460,21 +470,45 @@ def _relative_heights(ink: Image8, grids: Sequence[LineGrid]) -> list[list[float
     return [[h / tall if h is not None and tall > 0 else None for h in row] for row in measured]
 
 
+@dataclass(frozen=True)
+class BandGrid:
+    """A levelled band with its MRZ line grids and each line's template match."""
+
+    band: Image8
+    grids: list[LineGrid]
+    matches: list[CellMatch]
+
+    @property
+    def fit(self) -> float:
+        """How well the glyphs match OCR-B (mean best score); 0 without an MRZ grid."""
+        if not self.grids:
+            return 0.0
+        return float(np.mean([m.scores.max(axis=1).mean() for m in self.matches]))
+
+
+def band_grid(band: Image8) -> BandGrid:
+    """The band's line grids and template matches (empty when it holds no MRZ grid)."""
+    grids = line_grids(ink_mask(band))
+    return BandGrid(band, grids, [template_match(band, grid) for grid in grids])
+
+
 def _template_fit(band: Image8) -> float:
     """How well a band's glyphs match OCR-B (mean best score); 0 without an MRZ grid."""
-    grids = line_grids(ink_mask(band))
-    if not grids:
-        return 0.0
-    return float(np.mean([template_match(band, g).scores.max(axis=1).mean() for g in grids]))
+    return band_grid(band).fit
+
+
+def upright_grid(band: Image8) -> BandGrid:
+    """The band the right way up, with its grid: a document may be held upside down."""
+    found = band_grid(band)
+    if found.fit >= UPRIGHT_FIT:
+        return found
+    turned = band_grid(np.asarray(cv2.rotate(band, cv2.ROTATE_180)))
+    return turned if turned.fit > found.fit else found
 
 
 def upright(band: Image8) -> Image8:
     """The band turned the right way up: a document may be held upside down."""
-    fit = _template_fit(band)
-    if fit >= UPRIGHT_FIT:
-        return band
-    turned = cv2.rotate(band, cv2.ROTATE_180)
-    return np.asarray(turned) if _template_fit(turned) > fit else band
+    return upright_grid(band).band
 
 
 def first_repairable(candidates: Sequence[tuple[str, ...]]) -> tuple[str, ...] | None:
@@ -518,7 +552,7 @@ class MrzReader:
         fallback: MrzRead | None = None
         boxes = [zone.box for zone in find_zones(gray)] + find_mrz_bands(gray)
         for box in boxes:
-            read = self.read_band(upright(level_band(gray, box)))
+            read = self._read_grid(upright_grid(level_band(gray, box)))
             if read is not None and self._choose([read.lines]) is not None:
                 return read
             fallback = fallback or read
@@ -526,23 +560,31 @@ class MrzReader:
 
     def read_band(self, band: Image8) -> MrzRead | None:
         """Read a levelled band; None when it does not hold 2-3 grid-aligned lines."""
-        mask = ink_mask(band)
-        grids = line_grids(mask)
-        if not grids:
+        return self._read_grid(band_grid(band))
+
+    def _read_grid(self, found: BandGrid) -> MrzRead | None:
+        """The templates decide; Tesseract is asked only when they leave doubt."""
+        if not found.grids:
             return None
-        matches = [template_match(band, grid) for grid in grids]
+        read = self._decide_lines(found, None)
+        if read.uncertain or self._choose([read.lines]) is None:
+            read = self._decide_lines(found, self._ocr_cells(found.band, found.grids))
+        return read
+
+    def _decide_lines(self, found: BandGrid, ocr_cells: list[dict[int, str]] | None) -> MrzRead:
+        band, grids, matches = found.band, found.grids, found.matches
         template_lines = tuple(
             "".join(MRZ_ALPHABET[int(i)] for i in m.scores.argmax(axis=1)) for m in matches
         )
-        ocr_cells = self._ocr_cells(band, grids)
         heights = _relative_heights(255 - band, grids)
         formats: dict[int, MrzFormat] = {30: "TD1", 36: "TD2", 44: "TD3"}
         mrz_format = formats[grids[0].length]
         kinds, guarded = position_kinds(mrz_format), checked_positions(mrz_format)
         decided = [
             [
-                _decide(ocr_cells[row].get(col), m.scores[col], heights[row][col],
-                        kinds[row][col], (row, col) in guarded, partial(m.separation, col))
+                _decide(ocr_cells[row].get(col) if ocr_cells else None, m.scores[col],
+                        heights[row][col], kinds[row][col], (row, col) in guarded,
+                        partial(m.separation, col))
                 for col in range(grid.length)
             ]
             for row, (grid, m) in enumerate(zip(grids, matches, strict=True))
@@ -600,6 +642,7 @@ ALLOWED = {  # the characters each field kind may hold (kiosk.identity.mrz.posit
 }
 LEAN = 0.15  # how far (of 0.5) a glyph must lean to its template over the closest rival
 UNGUARDED_LEAN = 0.25  # the same where no check digit guards the cell
+SCORE_GAP = 0.15  # a template this far ahead of its rival (and leaning to it) is certain
 TWIN_RANGE = 0.12  # look-alikes scoring this close are told apart by height
 HEIGHT_MARGIN = 0.03  # a height this close to the digit/letter midpoint is a guess
 DIGIT_HEIGHT = 1.0  # OCR-B digits stand about 7% taller than capitals: heights
@@ -661,5 +704,7 @@ def _decide(
     else:
         lean = float(scores[MRZ_ALPHABET.index(best)] - scores[MRZ_ALPHABET.index(rival)])
     needed = LEAN if guarded else UNGUARDED_LEAN
-    sure = lean >= needed or (ocr_char == best and lean >= LEAN / 2)
+    gap = float(scores[MRZ_ALPHABET.index(best)] - scores[MRZ_ALPHABET.index(rival)])
+    sure = (lean >= needed or (ocr_char == best and lean >= LEAN / 2)
+            or (gap >= SCORE_GAP and lean >= LEAN / 2))
     return best, sure and (height_sure or rescued), rescued
