@@ -63,11 +63,13 @@ def text_lines(small: Image8) -> list[Rect]:
     )
     _, ink = cv2.threshold(blackhat, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     joined = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((1, JOIN), np.uint8))
-    joined = cv2.morphologyEx(joined, cv2.MORPH_OPEN, np.ones((2, 1), np.uint8))  # thin rules
-    contours, _ = cv2.findContours(joined, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    # page outlines, rules and card edges are thinner than a joined text line: they go, so
+    # that a line touching them (or a frame around the whole page) stays a line of its own
+    joined = cv2.morphologyEx(joined, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    contours, hierarchy = cv2.findContours(joined, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     lines = []
-    for contour in contours:
-        if len(contour) < 5:
+    for index, contour in enumerate(contours):
+        if len(contour) < 5 or hierarchy[0][index][3] != -1:  # holes are not lines
             continue
         rect = cv2.minAreaRect(contour)
         (w, h) = rect[1]

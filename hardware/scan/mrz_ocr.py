@@ -462,11 +462,39 @@ def _ink_height(ink: Image8, box: Box) -> float:
     return lower - upper + 1
 
 
-def _relative_heights(ink: Image8, grids: Sequence[LineGrid]) -> list[list[float | None]]:
-    """Each glyph's height relative to the zone's tallest glyphs (digits)."""
+def _relative_heights(
+    ink: Image8, grids: Sequence[LineGrid], kinds: Sequence[Sequence[str]] | None = None,
+    template_lines: Sequence[str] | None = None,
+) -> list[list[float | None]]:
+    """Each glyph's height on a scale where digits stand at DIGIT_HEIGHT, capitals at
+    LETTER_HEIGHT.
+
+    The zone calibrates itself where it can: glyphs in digit-only fields (dates, check
+    digits) that read as digits give the digit height, glyphs in letter-only fields
+    (names, state) that read as letters give the capital height; without both, the
+    zone's tallest glyphs (digits) are the reference.
+    """
     measured = [[_ink_height(ink, b) if b is not None else None for b in g.cells] for g in grids]
     heights = [h for row in measured for h in row if h is not None]
     tall = float(np.percentile(heights, 90)) if heights else 0.0
+    digit_h: list[float] = []
+    letter_h: list[float] = []
+    if kinds is not None and template_lines is not None:
+        for row, line in enumerate(measured):
+            for col, height in enumerate(line):
+                char = template_lines[row][col]
+                if height is None or char == "<":
+                    continue
+                if kinds[row][col] == "numeric" and char in DIGITS:
+                    digit_h.append(height)
+                elif kinds[row][col] == "alpha" and char not in DIGITS:
+                    letter_h.append(height)
+    if len(digit_h) >= 4 and len(letter_h) >= 4:
+        digit, letter = float(np.median(digit_h)), float(np.median(letter_h))
+        if 0.02 * digit < digit - letter < 0.2 * digit:
+            span = DIGIT_HEIGHT - LETTER_HEIGHT
+            return [[LETTER_HEIGHT + (h - letter) / (digit - letter) * span if h is not None
+                     else None for h in row] for row in measured]
     return [[h / tall if h is not None and tall > 0 else None for h in row] for row in measured]
 
 
@@ -549,14 +577,21 @@ class MrzReader:
     def read(self, image: Image8) -> MrzRead | None:
         """The MRZ lines of a BGR or grey frame, or None when no MRZ was found."""
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        fallback: MrzRead | None = None
+        best: MrzRead | None = None
+        best_rank = (False, 0)
         boxes = [zone.box for zone in find_zones(gray)] + find_mrz_bands(gray)
         for box in boxes:
             read = self._read_grid(upright_grid(level_band(gray, box)))
-            if read is not None and self._choose([read.lines]) is not None:
+            if read is None:
+                continue
+            # a reading whose check digits pass with no doubtful cell ends the search;
+            # otherwise the other candidates (the same zone cut at another scale) may do better
+            rank = (self._choose([read.lines]) is not None, -len(read.uncertain))
+            if rank == (True, 0):
                 return read
-            fallback = fallback or read
-        return fallback  # lines that do not pass yet: the consensus will say so
+            if best is None or rank > best_rank:
+                best, best_rank = read, rank
+        return best  # lines that do not pass yet: the consensus will say so
 
     def read_band(self, band: Image8) -> MrzRead | None:
         """Read a levelled band; None when it does not hold 2-3 grid-aligned lines."""
@@ -576,10 +611,10 @@ class MrzReader:
         template_lines = tuple(
             "".join(MRZ_ALPHABET[int(i)] for i in m.scores.argmax(axis=1)) for m in matches
         )
-        heights = _relative_heights(255 - band, grids)
         formats: dict[int, MrzFormat] = {30: "TD1", 36: "TD2", 44: "TD3"}
         mrz_format = formats[grids[0].length]
         kinds, guarded = position_kinds(mrz_format), checked_positions(mrz_format)
+        heights = _relative_heights(255 - band, grids, kinds, template_lines)
         decided = [
             [
                 _decide(ocr_cells[row].get(col) if ocr_cells else None, m.scores[col],
