@@ -145,16 +145,21 @@ def _order_corners(box: NDArray[np.float32]) -> NDArray[np.float32]:
 INK_KERNEL = BAND_WIDTH // 16  # wider than any MRZ glyph of a band enlarged to BAND_WIDTH
 
 
-def ink_mask(band: Image8) -> Image8:
-    """Dark text as 255 on 0: Otsu on the black-hat of a lightly smoothed band.
+def ink_level(band: Image8) -> Image8:
+    """How much darker each pixel is than the paper around it (a black-hat).
 
-    The black-hat keeps only dark marks smaller than a few glyphs, so shading, glare and
-    a dark card edge beside the zone do not move the threshold.
+    It keeps only dark marks smaller than a few glyphs, so shading, glare, background
+    print wider than a stroke and a dark card edge beside the zone fall away.
     """
     smooth = cv2.GaussianBlur(band, (3, 3), 0)
     side = min(INK_KERNEL, max(15, band.shape[0] // 2 * 2 + 1))
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (INK_KERNEL, side))
-    dark = cv2.morphologyEx(smooth, cv2.MORPH_BLACKHAT, kernel)
+    return np.asarray(cv2.morphologyEx(smooth, cv2.MORPH_BLACKHAT, kernel))
+
+
+def ink_mask(band: Image8, level: Image8 | None = None) -> Image8:
+    """Dark text as 255 on 0: Otsu on the band's ink level."""
+    dark = ink_level(band) if level is None else level
     _, mask = cv2.threshold(dark, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     return mask
 
@@ -423,9 +428,12 @@ class CellMatch:
         return float((self.vectors[col] - (ta + tb) / 2) @ direction) / length
 
 
-def template_match(band: Image8, grid: LineGrid) -> CellMatch:
-    """Every cell of ``grid`` against every OCR-B template; empty cells score zero."""
-    ink = 255 - band
+def template_match(band: Image8, grid: LineGrid, ink: Image8 | None = None) -> CellMatch:
+    """Every cell of ``grid`` against every OCR-B template; empty cells score zero.
+
+    ``ink``: the band's ink level (dark = high); by default the inverted band.
+    """
+    ink = 255 - band if ink is None else ink
     templates = _templates(max(6, round(grid.glyph_height)))
     cells = np.zeros((grid.length, templates.shape[2]), np.float32)
     for col, box in enumerate(grid.cells):
@@ -503,6 +511,7 @@ class BandGrid:
     """A levelled band with its MRZ line grids and each line's template match."""
 
     band: Image8
+    ink: Image8  # the band's ink level (ink_level)
     grids: list[LineGrid]
     matches: list[CellMatch]
 
@@ -516,8 +525,9 @@ class BandGrid:
 
 def band_grid(band: Image8) -> BandGrid:
     """The band's line grids and template matches (empty when it holds no MRZ grid)."""
-    grids = line_grids(ink_mask(band))
-    return BandGrid(band, grids, [template_match(band, grid) for grid in grids])
+    ink = ink_level(band)
+    grids = line_grids(ink_mask(band, ink))
+    return BandGrid(band, ink, grids, [template_match(band, grid, ink) for grid in grids])
 
 
 def _template_fit(band: Image8) -> float:
@@ -614,7 +624,7 @@ class MrzReader:
         formats: dict[int, MrzFormat] = {30: "TD1", 36: "TD2", 44: "TD3"}
         mrz_format = formats[grids[0].length]
         kinds, guarded = position_kinds(mrz_format), checked_positions(mrz_format)
-        heights = _relative_heights(255 - band, grids, kinds, template_lines)
+        heights = _relative_heights(found.ink, grids, kinds, template_lines)
         decided = [
             [
                 _decide(ocr_cells[row].get(col) if ocr_cells else None, m.scores[col],
