@@ -36,6 +36,7 @@ MIN_LINE_ASPECT = 12.0  # an MRZ line is 30-44 characters of about its height
 MAX_LINE_ASPECT = 90.0
 MIN_THICKNESS = 3.0  # px at the search scale: thinner blobs are rules or noise
 MAX_THICKNESS = 28.0
+MIN_TILT = 4.0  # degrees: lines leaning more are searched again turned level
 JOIN = 15  # px: the closing that joins the characters of a line (not the lines)
 
 
@@ -175,6 +176,34 @@ def zone_box(rects: list[Rect]) -> NDArray[np.float32]:
     return box
 
 
+def zones_in(view: Image8, max_zones: int = 4) -> list[tuple[NDArray[np.float32], int, float]]:
+    """Zones in ``view`` (its pixels) as (box, lines, score), best first.
+
+    The closing that joins characters runs along the x axis, so a line tilted more than
+    a few degrees falls apart into steps: when the longest lines lean, the view is
+    turned level by their angle and searched again (boxes map back).
+    """
+    lines = text_lines(view)
+    found = [(zone_box(rects), len(rects), score)
+             for rects, score in group_lines(lines)[:max_zones]]
+    longest = sorted(lines, key=lambda r: -r[1][0])[:5]
+    tilt = float(np.median([r[2] for r in longest])) if longest else 0.0
+    if abs(tilt) >= MIN_TILT:
+        height, width = view.shape[:2]
+        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), tilt, 1.0)
+        cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+        size = (int(width * cos + height * sin), int(width * sin + height * cos))
+        matrix[0, 2] += size[0] / 2 - width / 2
+        matrix[1, 2] += size[1] / 2 - height / 2
+        level = cv2.warpAffine(view, matrix, size, flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
+        back = cv2.invertAffineTransform(matrix)
+        for rects, score in group_lines(text_lines(level))[:max_zones]:
+            box = cv2.transform(zone_box(rects)[None], back)[0].astype(np.float32)
+            found.append((box, len(rects), score))
+    return found
+
+
 def find_zones(gray: Image8, max_zones: int = 4) -> list[Zone]:
     """Candidate MRZ boxes in ``gray`` (picture pixels), best first."""
     height, width = gray.shape[:2]
@@ -184,12 +213,11 @@ def find_zones(gray: Image8, max_zones: int = 4) -> list[Zone]:
         small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=interpolation)
         for transposed in (False, True):
             view = np.ascontiguousarray(small.T) if transposed else small
-            for rects, score in group_lines(text_lines(view))[:max_zones]:
-                box = zone_box(rects)
+            for box, count, score in zones_in(view, max_zones):
                 if transposed:
                     box = box[:, ::-1]
                 zones.append(Zone(np.ascontiguousarray(box / scale, dtype=np.float32),
-                                  len(rects), score / scale * (0.999 if transposed else 1.0)))
+                                  count, score / scale * (0.999 if transposed else 1.0)))
     return _distinct(zones)[:max_zones]
 
 

@@ -180,15 +180,21 @@ def _text_rows(mask: Image8) -> list[tuple[int, int]]:
     return [(a, b) for a, b in rows if b - a >= 4]
 
 
-def _glyph_boxes(mask: Image8, top: int, bottom: int) -> tuple[list[Box], float]:
-    """Glyph boxes of one text row, left to right; broken glyphs are joined."""
+def _glyph_boxes(
+    mask: Image8, top: int, bottom: int, core: float | None = None
+) -> tuple[list[Box], float]:
+    """Glyph boxes of one text row, left to right; broken glyphs are joined.
+
+    ``core``: the height of the row's ink (the strip may be taller, to keep slanted
+    glyphs whole); fillers '<' stand about 0.7 of it.
+    """
     strip = mask[top:bottom]
     count, _, stats, _ = cv2.connectedComponentsWithStats(strip, connectivity=8)
     if count <= 1:
         return [], 0.0
     heights = stats[1:, cv2.CC_STAT_HEIGHT]
     widths = stats[1:, cv2.CC_STAT_WIDTH]
-    tall = heights >= 0.3 * strip.shape[0]
+    tall = heights >= (0.3 * strip.shape[0] if core is None else 0.45 * core)
     if not tall.any():
         return [], 0.0
     median_h = float(np.median(heights[tall]))
@@ -218,17 +224,31 @@ def _glyph_boxes(mask: Image8, top: int, bottom: int) -> tuple[list[Box], float]
     return merged, median_h
 
 
+def _without_rules(mask: Image8, rows: Sequence[tuple[int, int]]) -> Image8:
+    """The mask without printed rules and frames (longer than any glyph), which would
+    otherwise join the glyphs they touch into one blob."""
+    if not rows:
+        return mask
+    row_h = float(np.median([b - a for a, b in rows]))
+    across = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, BAND_WIDTH // 30), np.uint8))
+    upright_rules = cv2.morphologyEx(
+        mask, cv2.MORPH_OPEN, np.ones((max(3, round(1.6 * row_h)), 1), np.uint8))
+    return np.asarray(cv2.subtract(mask, cv2.bitwise_or(across, upright_rules)))
+
+
 def line_grids(mask: Image8) -> list[LineGrid]:
     """The MRZ lines of a levelled band's ink mask, each with its character grid."""
     lines: list[tuple[int, int, list[Box], float]] = []
     rows = _text_rows(mask)
+    mask = _without_rules(mask, rows)
     for i, (top, bottom) in enumerate(rows):
         # widen the row so that a slightly slanted line keeps its glyphs whole
         margin = (bottom - top) // 2
         above = (rows[i - 1][1] + top) // 2 if i > 0 else 0
         below = (bottom + rows[i + 1][0]) // 2 if i + 1 < len(rows) else mask.shape[0]
+        core = bottom - top
         top, bottom = max(above, top - margin), min(below, bottom + margin)
-        boxes, glyph_h = _glyph_boxes(mask, top, bottom)
+        boxes, glyph_h = _glyph_boxes(mask, top, bottom, core)
         if len(boxes) >= 20:
             lines.append((top, bottom, boxes, glyph_h))
     if len(lines) >= 3:
