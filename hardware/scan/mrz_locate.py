@@ -57,12 +57,21 @@ def search_scales(width: int, height: int) -> list[float]:
         SEARCH_WIDTHS[0] / side]
 
 
-def text_lines(small: Image8) -> list[Rect]:
-    """Rotated rectangles of text lines that run roughly along the x axis."""
+def ink_of(small: Image8) -> Image8:
+    """Small dark print as 255 on 0 (Otsu on a black-hat wider than a glyph)."""
     blackhat = cv2.morphologyEx(
         small, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (31, 23))
     )
     _, ink = cv2.threshold(blackhat, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    return ink
+
+
+def text_lines(small: Image8, ink: Image8 | None = None) -> list[Rect]:
+    """Rotated rectangles of text lines that run roughly along the x axis.
+
+    ``ink``: ``ink_of(small)`` when the caller has it already.
+    """
+    ink = ink_of(small) if ink is None else ink
     joined = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((1, JOIN), np.uint8))
     # page outlines, rules and card edges are thinner than a joined text line: they go, so
     # that a line touching them (or a frame around the whole page) stays a line of its own
@@ -82,7 +91,8 @@ def text_lines(small: Image8) -> list[Rect]:
         fill = cv2.contourArea(contour) / max(1.0, long_side * short_side)
         if fill < 0.45:
             continue
-        lines.append(_normal(rect))
+        (cx, cy) = rect[0]
+        lines.append(_normal(((float(cx), float(cy)), (float(w), float(h)), float(rect[2]))))
     return lines
 
 
@@ -112,7 +122,9 @@ def group_lines(lines: list[Rect]) -> list[tuple[list[Rect], float]]:
         for b in pairs[a]:
             for c in [*pairs[b], None]:
                 members = [a, b] if c is None else [a, b, c]
-                if c is not None and (c == a or c not in pairs[a] and not _between(lines, a, b, c)):
+                if c is not None and (
+                    c == a or (c not in pairs[a] and not _between(lines, a, b, c))
+                ):
                     continue
                 key = frozenset(members)
                 if key in seen:
@@ -176,14 +188,16 @@ def zone_box(rects: list[Rect]) -> NDArray[np.float32]:
     return box
 
 
-def zones_in(view: Image8, max_zones: int = 4) -> list[tuple[NDArray[np.float32], int, float]]:
+def zones_in(
+    view: Image8, max_zones: int = 4, ink: Image8 | None = None
+) -> list[tuple[NDArray[np.float32], int, float]]:
     """Zones in ``view`` (its pixels) as (box, lines, score), best first.
 
     The closing that joins characters runs along the x axis, so a line tilted more than
     a few degrees falls apart into steps: when the longest lines lean, the view is
     turned level by their angle and searched again (boxes map back).
     """
-    lines = text_lines(view)
+    lines = text_lines(view, ink)
     found = [(zone_box(rects), len(rects), score)
              for rects, score in group_lines(lines)[:max_zones]]
     longest = sorted(lines, key=lambda r: -r[1][0])[:5]
@@ -208,12 +222,19 @@ def find_zones(gray: Image8, max_zones: int = 4) -> list[Zone]:
     """Candidate MRZ boxes in ``gray`` (picture pixels), best first."""
     height, width = gray.shape[:2]
     zones: list[Zone] = []
-    for scale in search_scales(width, height):
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=interpolation)
+    source, source_scale = gray, 1.0
+    for scale in sorted(search_scales(width, height), reverse=True):
+        # each scale is shrunk from the previous one (cheaper than from the full frame)
+        factor = scale / source_scale
+        interpolation = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
+        small = cv2.resize(source, None, fx=factor, fy=factor, interpolation=interpolation)
+        source, source_scale = small, scale
+        scale = small.shape[1] / width  # the exact factor after rounding the size
+        ink = ink_of(small)
         for transposed in (False, True):
             view = np.ascontiguousarray(small.T) if transposed else small
-            for box, count, score in zones_in(view, max_zones):
+            view_ink = np.ascontiguousarray(ink.T) if transposed else ink
+            for box, count, score in zones_in(view, max_zones, view_ink):
                 if transposed:
                     box = box[:, ::-1]
                 zones.append(Zone(np.ascontiguousarray(box / scale, dtype=np.float32),

@@ -45,6 +45,7 @@ BAND_WIDTH = 1100  # a narrower MRZ band is enlarged to this width before readin
 CELL_SIZE = (20, 28)  # template comparison size (width, height)
 FILLER_SCORE = 0.55  # template score above which a cell is a filler '<'
 MIN_PITCH_PX = 6.0  # below this the characters are too small to read
+OCR_MAX_DOUBTS = 8  # Tesseract breaks ties in a reading with at most this many doubtful cells
 
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive) in band pixels
@@ -586,7 +587,8 @@ class MrzReader:
     def __init__(
         self, choose: Callable[[Sequence[tuple[str, ...]]], tuple[str, ...] | None] | None = None
     ) -> None:
-        """``choose`` picks the best of several candidate readings (e.g. by check digits)."""
+        """``choose`` returns the first acceptable of several candidate readings (by
+        default the first whose check digits pass after repair), or None."""
         try:
             self._api = tesserocr.PyTessBaseAPI(
                 path=str(tessdata_dir("eng")) + "/", lang="eng", psm=tesserocr.PSM.SINGLE_BLOCK
@@ -598,6 +600,7 @@ class MrzReader:
         self._api.SetVariable("load_freq_dawg", "0")
         self._lock = threading.Lock()
         self._choose = choose or first_repairable
+        self._verdicts: dict[tuple[str, ...], bool] = {}  # lines -> chosen (repair is slow)
 
     def close(self) -> None:
         """Release the Tesseract API."""
@@ -607,21 +610,39 @@ class MrzReader:
     def read(self, image: Image8) -> MrzRead | None:
         """The MRZ lines of a BGR or grey frame, or None when no MRZ was found."""
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        best: MrzRead | None = None
-        best_rank = (False, 0)
-        boxes = [zone.box for zone in find_zones(gray)] + find_mrz_bands(gray)
-        for box in boxes:
-            read = self._read_grid(upright_grid(level_band(gray, box)))
-            if read is None:
+        tried: list[tuple[tuple[bool, int], BandGrid, MrzRead]] = []
+        for box in [zone.box for zone in find_zones(gray)] + find_mrz_bands(gray):
+            found = upright_grid(level_band(gray, box))
+            if not found.grids:
                 continue
-            # a reading whose check digits pass with no doubtful cell ends the search;
-            # otherwise the other candidates (the same zone cut at another scale) may do better
-            rank = (self._choose([read.lines]) is not None, -len(read.uncertain))
+            read = self._decide_lines(found, None)
+            rank = (self._passes(read.lines), -len(read.uncertain))
             if rank == (True, 0):
-                return read
-            if best is None or rank > best_rank:
-                best, best_rank = read, rank
-        return best  # lines that do not pass yet: the consensus will say so
+                return read  # check digits pass and no cell is in doubt
+            tried.append((rank, found, read))
+        if not tried:
+            return None
+        # the other candidates (the same zone cut at another scale) may have done better;
+        # Tesseract, which breaks ties, is asked once, about the best of them
+        _, found, read = max(tried, key=lambda item: item[0])
+        return self._with_ocr(found, read)
+
+    def _with_ocr(self, found: BandGrid, read: MrzRead) -> MrzRead:
+        """The reading with Tesseract's symbols breaking the templates' ties, if better."""
+        if len(read.uncertain) > OCR_MAX_DOUBTS:
+            return read  # not an MRZ, or too far gone for tie-breaking to save it
+        second = self._decide_lines(found, self._ocr_cells(found.band, found.grids))
+        rank = (self._passes(read.lines), -len(read.uncertain))
+        return second if (self._passes(second.lines), -len(second.uncertain)) >= rank else read
+
+    def _passes(self, lines: tuple[str, ...]) -> bool:
+        """Whether ``choose`` takes these lines (remembered: the repair search is slow)."""
+        verdict = self._verdicts.get(lines)
+        if verdict is None:
+            if len(self._verdicts) > 256:
+                self._verdicts.clear()
+            verdict = self._verdicts[lines] = self._choose([lines]) is not None
+        return verdict
 
     def read_band(self, band: Image8) -> MrzRead | None:
         """Read a levelled band; None when it does not hold 2-3 grid-aligned lines."""
@@ -632,12 +653,12 @@ class MrzReader:
         if not found.grids:
             return None
         read = self._decide_lines(found, None)
-        if read.uncertain or self._choose([read.lines]) is None:
-            read = self._decide_lines(found, self._ocr_cells(found.band, found.grids))
+        if read.uncertain or not self._passes(read.lines):
+            read = self._with_ocr(found, read)
         return read
 
     def _decide_lines(self, found: BandGrid, ocr_cells: list[dict[int, str]] | None) -> MrzRead:
-        band, grids, matches = found.band, found.grids, found.matches
+        grids, matches = found.grids, found.matches
         template_lines = tuple(
             "".join(MRZ_ALPHABET[int(i)] for i in m.scores.argmax(axis=1)) for m in matches
         )
@@ -656,7 +677,7 @@ class MrzReader:
         ]
         merged = tuple("".join(char for char, _, _ in row) for row in decided)
         candidates = [merged] if merged == template_lines else [merged, template_lines]
-        chosen = self._choose(candidates)
+        chosen = next((lines for lines in candidates if self._passes(lines)), None)
         rescued = sum(r for row in decided for _, _, r in row)
         # One guess a check digit notices is safe; two might cancel each other out.
         uncertain = tuple((row, col) for row, cells in enumerate(decided)
