@@ -18,8 +18,10 @@ from typing import Any
 
 from kiosk.errors import ConfigError
 from kiosk.paths import KioskPaths, resolve_paths
+from kiosk.settings import MAX_DEPTH, check_depth
 
 PACKAGED_NAME = "default_config.toml"
+MAX_CONFIG_CHARS = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,29 @@ def packaged_defaults_text() -> str:
 
 
 def parse_toml(text: str, source: str) -> dict[str, Any]:
-    """A TOML document as a mapping; ConfigError naming the source and line if malformed."""
+    """A TOML document as a mapping; ConfigError naming the source if malformed.
+
+    Hostile files too: files over 64 KiB (the fully commented defaults are 9 KiB), tables
+    or arrays nested thousands deep (tomllib recurses) and integers longer than Python
+    converts (4,300 digits) are refused, never a traceback.
+    """
+    if len(text) > MAX_CONFIG_CHARS:
+        hint = f"a settings file has at most {MAX_CONFIG_CHARS // 1024} KiB"
+        raise ConfigError(f"{source}: too large; {hint}", path=source, hint=hint)
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}", path=source) from exc
+    except RecursionError:
+        hint = f"tables and lists nest at most {MAX_DEPTH} deep"
+        raise ConfigError(f"{source}: nested too deeply; {hint}", path=source,
+                          hint=hint) from None
+    except ValueError:  # int_max_str_digits: Python reads no integer of over 4,300 digits
+        hint = "integers have at most 4,300 digits"
+        raise ConfigError(f"{source}: not valid TOML: a number is too long; {hint}",
+                          path=source, hint=hint) from None
+    check_depth(data, source)
+    return data
 
 
 def read_toml_file(path: Path) -> dict[str, Any]:

@@ -249,6 +249,16 @@ class ConfigError(KioskError):
 
     code = "config_error"
 
+    @property
+    def path(self) -> str:
+        """The dotted key (or the file) at fault; empty if none was named."""
+        return str(self.data.get("path", ""))
+
+    @property
+    def hint(self) -> str:
+        """What would be allowed, or the key that was probably meant; may be empty."""
+        return str(self.data.get("hint", ""))
+
 
 class BundleRefused(ConfigError):
     """A config bundle was refused; ``reason`` says why; the running config is untouched."""

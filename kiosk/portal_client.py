@@ -43,6 +43,7 @@ from kiosk.model import (
 )
 from kiosk.ports import ActivationTicket
 from kiosk.settings import PortalSettings
+from kiosk.urls import check_service_url
 
 log = logging.getLogger("kiosk.portal")
 
@@ -178,7 +179,7 @@ class PortalClient:
         jitter: Callable[[], float] = random.random,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_service_url(base_url, "portal.url").rstrip("/")
         self.timeout = (connect_timeout_s, read_timeout_s)
         self.retries = max(0, retries)
         self.backoff_s = backoff_s

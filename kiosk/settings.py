@@ -1,60 +1,123 @@
-"""The kiosk's typed settings: one frozen dataclass per section, DOMAIN.md values as defaults.
+"""The kiosk's settings as one typed schema: a frozen dataclass per section, the allowed
+values on each field, DOMAIN.md values as defaults.
 
 ``load_settings`` builds a ``Settings`` from layered TOML mappings (packaged defaults <
-/etc/kiosk/kiosk.toml < applied bundle), rejecting unknown keys and wrong types with the
-key's dotted path and a "did you mean" hint. config/kiosk.toml documents every key.
+/etc/kiosk/kiosk.toml < applied bundle) with pydantic: strict types, unknown keys refused,
+and each field's ``Allowed`` constraint checked. Every refusal is a ConfigError naming the
+key's dotted path (``.path``) and a hint (``.hint``): the allowed values, the expected
+type, or "did you mean" for a misspelt key. config/kiosk.toml documents every key;
+config/SCHEMA.md is generated from these fields (kiosk/config_schema.py).
 """
 
 from __future__ import annotations
 
 import difflib
-import types
+import json
+import math
+import re
 import typing
-from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
+from pydantic_core import PydanticCustomError, core_schema
 
 from kiosk.errors import ConfigError
+from kiosk.i18n import LANGUAGES
+from kiosk.urls import SERVICE_URL_HINT, is_service_url
+
+STRICT = ConfigDict(extra="forbid", strict=True)
 
 
+@dataclass(frozen=True)
+class Allowed:
+    """A setting's constraint: the values it allows, and the hint shown for any other."""
+
+    check: Callable[[Any], bool]
+    hint: str
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: Callable[[Any], core_schema.CoreSchema]
+    ) -> core_schema.CoreSchema:
+        def validate(value: Any) -> Any:
+            if not self.check(value):
+                raise PydanticCustomError("not_allowed", "{hint}", {"hint": self.hint})
+            return value
+
+        return core_schema.no_info_after_validator_function(validate, handler(source))
+
+
+def between(low: float, high: float, unit: str = "", hint: str = "") -> Allowed:
+    """A number in [low, high] (NaN never is)."""
+    return Allowed(lambda v: not (isinstance(v, float) and math.isnan(v)) and low <= v <= high,
+                   hint or f"between {low:g} and {high:g}" + (f" {unit}" if unit else ""))
+
+
+def one_of(*allowed: object) -> Allowed:
+    """One of ``allowed``."""
+    return Allowed(lambda v: v in allowed, "one of " + ", ".join(map(repr, allowed)))
+
+
+def matches(pattern: str, hint: str) -> Allowed:
+    """A string matching ``pattern`` in full."""
+    compiled = re.compile(pattern)
+    return Allowed(lambda v: bool(compiled.fullmatch(v)), hint)
+
+
+NAME = matches(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}",
+               "letters, digits, '.', '_' or '-', at most 64 characters")
+ATR_PATTERN = re.compile(r"([0-9A-Fa-f]{2}|\.\.)( ?([0-9A-Fa-f]{2}|\.\.))*")
+HEX = re.compile(r"[0-9A-Fa-f]+")
+SECONDS = "seconds"
+
+
+@with_config(STRICT)
 @dataclass(frozen=True)
 class KioskIdentitySettings:
     """Who this kiosk is in the fleet."""
 
-    kiosk_id: str = "demo-kiosk-1"
-    card_office: str = "demo-office"
+    kiosk_id: Annotated[str, NAME] = "demo-kiosk-1"
+    card_office: Annotated[str, NAME] = "demo-office"
 
 
+@with_config(STRICT)
 @dataclass(frozen=True)
 class PinPolicySettings:
     """The holder's PIN rules (DOMAIN: exactly 6 digits, nothing tied to the person)."""
 
-    length: int = 6
+    length: Annotated[int, Allowed(lambda v: v == 6,
+                                   "SITHS security codes are exactly 6 digits")] = 6
     reject_repeated: bool = True
     reject_sequences: bool = True
     reject_birth_date: bool = True
     reject_personnummer_tail: bool = True
     reject_phone_tail: bool = True
-    deny_list: tuple[str, ...] = ("123123", "121212", "112233", "101010", "696969", "159753")
+    deny_list: Annotated[tuple[str, ...], Allowed(
+        lambda v: all(p.isdigit() and len(p) == 6 for p in v),
+        "every denied code must be exactly 6 digits",
+    )] = ("123123", "121212", "112233", "101010", "696969", "159753")
 
 
+@with_config(STRICT)
 @dataclass(frozen=True)
 class CardRulesSettings:
     """Which cards may be activated, and the deadlines (DOMAIN: 3 months, 5 days)."""
 
-    activation_window_months: int = 3
-    completion_window_days: int = 5
-    deadline_alert_hours: int = 24
+    activation_window_months: Annotated[int, between(1, 12, "months")] = 3
+    completion_window_days: Annotated[int, between(1, 30, "days")] = 5
+    deadline_alert_hours: Annotated[int, between(1, 720, "hours")] = 24
     accepted_issuers: tuple[str, ...] = ("SITHS",)
-    card_validity_years: int = 5
+    card_validity_years: Annotated[int, between(1, 10, "years")] = 5
 
 
+@with_config(STRICT)
 @dataclass(frozen=True)
 class DocumentRulesSettings:
     """The ID document control process (DOMAIN: LoA3 18+, LoA2 15+)."""
 
-    loa3_min_age: int = 18
-    loa2_min_age: int = 15
+    loa3_min_age: Annotated[int, between(0, 120, hint="an age between 0 and 120")] = 18
+    loa2_min_age: Annotated[int, between(0, 120, hint="an age between 0 and 120")] = 15
     loa3_documents: tuple[str, ...] = (
         "passport",
         "national_id",
@@ -72,6 +135,7 @@ class DocumentRulesSettings:
     )
 
 
+@with_config(STRICT)
 @dataclass(frozen=True)
 class AtrEntry:
     """One row of the ATR table: a hex pattern (``..`` matches any byte) and its class."""
@@ -108,6 +172,7 @@ DEFAULT_ATR_TABLE: tuple[AtrEntry, ...] = (
 )
 
 
+@with_config(STRICT)
 @dataclass(frozen=True)
 class PolicyLevel:
     """One certificate policy OID and the trust level (2 or 3) it stands for."""
@@ -124,45 +189,59 @@ DEFAULT_POLICY_LEVELS: tuple[PolicyLevel, ...] = (
 )
 
 
+@with_config(STRICT)
 @dataclass(frozen=True)
 class HardwareSettings:
     """Which reader and token backends to use."""
 
-    reader: str = "memory"  # "pcsc" (pyscard), "emulated" (vpcd emulator), "memory"
+    # "pcsc" (pyscard), "emulated" (vpcd emulator), "memory"
+    reader: Annotated[str, one_of("pcsc", "emulated", "memory")] = "memory"
     reader_name: str = ""  # substring of the PC/SC reader to use; empty = first
-    token: str = "softhsm"  # noqa: S105 -- a backend name, not a secret; "pkcs11" (module below), "softhsm", "memory"
+    # a backend name, not a secret; "pkcs11" (module below), "softhsm", "memory"
+    token: Annotated[str, one_of("pkcs11", "softhsm", "memory")] = "softhsm"  # noqa: S105
     pkcs11_module: str = ""  # e.g. /usr/lib/aarch64-linux-gnu/opensc-pkcs11.so
-    card_profile: str = "init_pin"  # "init_pin" (C_InitPIN as SO) or "transport_pin"
+    # "init_pin" (C_InitPIN as SO) or "transport_pin"
+    card_profile: Annotated[str, one_of("init_pin", "transport_pin")] = "init_pin"
     use_reader_pin_pad: bool = True
     sim_pin_pad: bool = False  # the simulated reader has its own PIN pad; demo and tests
-    atr_table: tuple[AtrEntry, ...] = DEFAULT_ATR_TABLE
+    atr_table: Annotated[tuple[AtrEntry, ...], Allowed(
+        lambda v: all(ATR_PATTERN.fullmatch(e.pattern) for e in v),
+        "ATR patterns are hex bytes, '..' for any byte, e.g. '3B 7F .. 00'")] = DEFAULT_ATR_TABLE
     trust_anchors: tuple[str, ...] = ()  # PEM files of the roots a card's chain must reach
-    policy_levels: tuple[PolicyLevel, ...] = DEFAULT_POLICY_LEVELS
+    policy_levels: Annotated[tuple[PolicyLevel, ...], Allowed(
+        lambda v: all(p.level in (2, 3) for p in v),
+        "each policy OID maps to trust level 2 or 3")] = DEFAULT_POLICY_LEVELS
     # APDUs (hex) sent in turn to read the card number; the last answer holds it as ASCII
     # digits. The default is the card emulator's card-info file (docs/hardware.md).
-    card_number_apdus: tuple[str, ...] = ("00A4040008F05349544853434E", "00B0000000")
+    card_number_apdus: Annotated[tuple[str, ...], Allowed(
+        lambda v: all(HEX.fullmatch(a) and len(a) % 2 == 0 for a in v),
+        "APDUs are hex strings with an even number of digits",
+    )] = ("00A4040008F05349544853434E", "00B0000000")
     vpcd_host: str = "127.0.0.1"  # where pcscd's vpcd driver listens (emulated reader)
-    vpcd_port: int = 35963
+    vpcd_port: Annotated[int, between(1, 65535, hint="a TCP port between 1 and 65535")] = 35963
     softhsm_dir: str = ""  # demo SoftHSM2 tokens; empty = <state_dir>/softhsm
 
 
+@with_config(STRICT)
 @dataclass(frozen=True)
 class CameraSettings:
     """Where frames come from: ``v4l2:0``, ``file:PATH``, ``folder:DIR``, ``mjpeg:URL``."""
 
-    source: str = "folder:builtin"
-    width: int = 1280
-    height: int = 720
-    fps: int = 30
+    source: Annotated[str, matches(r"(v4l2:\d+|file:.+|folder:.+|mjpeg:https?://.+)",
+                                   "v4l2:N, file:PATH, folder:DIR or mjpeg:URL")] = "folder:builtin"
+    width: Annotated[int, between(16, 8192, "pixels")] = 1280
+    height: Annotated[int, between(16, 8192, "pixels")] = 720
+    fps: Annotated[int, between(1, 120, "frames per second")] = 30
     autofocus: bool = True
     stale_after_s: float = 3.0  # no new frame for this long: the camera counts as gone
 
 
+@with_config(STRICT)
 @dataclass(frozen=True)
 class ScannerSettings:
     """Barcode decoder and formats."""
 
-    decoder: str = "zxing"  # "zxing" or "pyzbar"
+    decoder: Annotated[str, one_of("zxing", "pyzbar")] = "zxing"  # "zxing" or "pyzbar"
     formats: tuple[str, ...] = ("QRCode", "Code128", "PDF417", "DataMatrix", "Aztec")
     mrz: bool = True
     tilt_fallback: bool = True  # locate and level tilted 1D/PDF417 codes when none decodes
@@ -170,42 +249,46 @@ class ScannerSettings:
     mrz_interval_s: float = 0.0  # least time between MRZ attempts in the live loop
 
 
+@with_config(STRICT)
 @dataclass(frozen=True)
 class PortalSettings:
     """The card-office portal and how to reach it."""
 
-    url: str = "http://127.0.0.1:8443"
+    url: Annotated[str, Allowed(is_service_url, SERVICE_URL_HINT)] = "http://127.0.0.1:8443"
     ca_file: str = ""
     client_cert: str = ""
     client_key: str = ""
-    connect_timeout_s: float = 3.0
-    read_timeout_s: float = 10.0
-    retries: int = 3
-    backoff_s: float = 0.5
-    backoff_max_s: float = 8.0
+    connect_timeout_s: Annotated[float, between(0.1, 120, SECONDS)] = 3.0
+    read_timeout_s: Annotated[float, between(0.1, 300, SECONDS)] = 10.0
+    retries: Annotated[int, between(0, 20)] = 3
+    backoff_s: Annotated[float, between(0, 60, SECONDS)] = 0.5
+    backoff_max_s: Annotated[float, between(0, 600, SECONDS)] = 8.0
     api_token: str = ""  # a secret: masked in `kioskctl config show`
 
 
+@with_config(STRICT)
 @dataclass(frozen=True)
 class UiSettings:
     """Screen, language and session timing."""
 
-    language: str = "sv"
-    width: int = 1280
-    height: int = 800
-    rotation: int = 0
+    language: Annotated[str, one_of(*LANGUAGES)] = "sv"
+    width: Annotated[int, between(320, 8192, "pixels")] = 1280
+    height: Annotated[int, between(240, 8192, "pixels")] = 800
+    rotation: Annotated[int, one_of(0, 90, 180, 270)] = 0
     fullscreen: bool = True
     shuffle_pin_pad: bool = False
-    idle_timeout_s: int = 90
-    idle_warning_s: int = 15
-    admin_session_timeout_s: int = 3600
-    panel_width_mm: float = 217.0  # visible width of the panel (10.1" 16:10: 217 x 136 mm)
-    panel_height_mm: float = 136.0
-    min_key_mm: float = 12.0  # smallest PIN-pad key edge on the panel
+    idle_timeout_s: Annotated[int, between(10, 3600, SECONDS)] = 90
+    idle_warning_s: Annotated[int, between(1, 600, SECONDS)] = 15  # < idle_timeout_s
+    admin_session_timeout_s: Annotated[int, between(60, 86400, SECONDS)] = 3600
+    # visible size of the panel (10.1" 16:10: 217 x 136 mm)
+    panel_width_mm: Annotated[float, between(20, 2000, "mm")] = 217.0
+    panel_height_mm: Annotated[float, between(20, 2000, "mm")] = 136.0
+    min_key_mm: Annotated[float, between(5, 50, "mm")] = 12.0  # smallest PIN-pad key edge
     input_provider: str = "mouse"  # the ONE Kivy input provider, e.g. "hidinput,/dev/input/event0"
     show_cursor: bool = False
 
 
+@with_config(STRICT)
 @dataclass(frozen=True)
 class PathSettings:
     """Where the kiosk keeps its state; empty means a per-user default."""
@@ -214,17 +297,23 @@ class PathSettings:
     log_dir: str = ""
 
 
+@with_config(STRICT)
 @dataclass(frozen=True)
 class FleetSettings:
     """Signed config bundles: where to pull them, how long to wait for health, staleness."""
 
-    pull_url: str = ""  # HTTPS URL of this kiosk's current bundle; empty = push only
+    # HTTPS URL of this kiosk's current bundle; empty = push only
+    pull_url: Annotated[str, Allowed(lambda v: v == "" or is_service_url(v),
+                                     f"empty, or {SERVICE_URL_HINT}")] = ""
     pull_ca_file: str = ""  # CA bundle for the pull URL; empty = system CAs
-    pull_timeout_s: float = 20.0
-    health_timeout_s: int = 900  # roll back if not healthy this long after apply
-    max_bundle_age_days: int = 45  # a pulled bundle signed longer ago is refused (freeze)
+    pull_timeout_s: Annotated[float, between(1, 600, SECONDS)] = 20.0
+    # roll back if not healthy this long after apply
+    health_timeout_s: Annotated[int, between(10, 86400, SECONDS)] = 900
+    # a pulled bundle signed longer ago is refused (freeze)
+    max_bundle_age_days: Annotated[int, between(1, 3650, "days")] = 45
 
 
+@with_config(STRICT)
 @dataclass(frozen=True)
 class Settings:
     """All of the kiosk's settings."""
@@ -244,8 +333,6 @@ class Settings:
 
 SECRET_KEYS: frozenset[str] = frozenset({"portal.api_token"})
 
-T = TypeVar("T")
-
 
 def merge_layers(*layers: Mapping[str, Any]) -> dict[str, Any]:
     """Deep-merge mappings, later layers winning key by key."""
@@ -261,58 +348,111 @@ def merge_layers(*layers: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+
+MAX_DEPTH = 8  # tables and lists nested deeper than any setting are refused before parsing
+
+_ADAPTER: TypeAdapter[Settings] = TypeAdapter(Settings)
+_TYPE_NAMES = {"int_type": "int", "string_type": "str", "bool_type": "bool",
+               "float_type": "float", "tuple_type": "list", "list_type": "list",
+               "dataclass_type": "table", "dict_type": "table"}
+
+
+def check_depth(data: Any, source: str, limit: int = MAX_DEPTH) -> None:
+    """ConfigError if ``data`` nests tables or lists deeper than ``limit`` (no recursion)."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, Mapping | list | tuple):
+            if depth > limit:
+                hint = f"tables and lists nest at most {limit} deep"
+                raise ConfigError(f"{source}: nested too deeply; {hint}", path=source, hint=hint)
+            items = value.values() if isinstance(value, Mapping) else value
+            stack.extend((item, depth + 1) for item in items)
+
+
 def load_settings(*layers: Mapping[str, Any]) -> Settings:
     """Typed, validated settings from layered mappings; ConfigError names the bad key's path."""
-    settings = _build(Settings, merge_layers(*layers), "")
-    from kiosk.config_validation import validate_settings  # imports Settings: import here
-
-    validate_settings(settings)
+    for layer in layers:
+        check_depth(layer, "settings")
+    try:
+        document = json.dumps(merge_layers(*layers), default=_not_json, allow_nan=True)
+        settings = _ADAPTER.validate_json(document, strict=True)
+    except ValidationError as exc:
+        raise _config_error(exc.errors()[0]) from None
+    except ValueError as exc:  # an integer too long to write out (int_max_str_digits)
+        raise ConfigError(f"settings: a value cannot be read ({exc})", path="settings") from None
+    ui = settings.ui
+    if ui.idle_warning_s >= ui.idle_timeout_s:
+        hint = "the warning must come before the timeout"
+        raise ConfigError(
+            f"ui.idle_warning_s ({ui.idle_warning_s}) must be less than ui.idle_timeout_s "
+            f"({ui.idle_timeout_s}): {hint}",
+            path="ui.idle_warning_s",
+            hint=hint,
+        )
     return settings
 
 
-def _build(cls: type[T], data: Mapping[str, Any], prefix: str) -> T:
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{prefix or 'settings'} must be a table", path=prefix)
-    hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        path = f"{prefix}{key}"
-        if key not in known:
-            close = difflib.get_close_matches(key, list(known), n=1)
-            hint = f"did you mean '{prefix}{close[0]}'?" if close else ""
-            raise ConfigError(
-                f"unknown setting {path!r}" + (f"; {hint}" if hint else ""), path=path, hint=hint
-            )
-        kwargs[key] = _convert(hints[key], value, path)
-    for name, f in known.items():
-        if name not in kwargs and f.default is MISSING and f.default_factory is MISSING:
-            raise ConfigError(f"missing setting {prefix}{name!r}", path=f"{prefix}{name}")
-    return cls(**kwargs)
+def _not_json(value: Any) -> dict[str, str]:
+    """TOML dates and times: a table no setting accepts, named by its type."""
+    return {"__toml__": type(value).__name__}
 
 
-def _convert(hint: Any, value: Any, path: str) -> Any:
-    origin = typing.get_origin(hint)
-    if is_dataclass(hint) and isinstance(hint, type):
-        return _build(hint, value, path + ".")
-    if origin is tuple:
-        item_type = typing.get_args(hint)[0]
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{path} must be a list", path=path)
-        return tuple(_convert(item_type, v, f"{path}[{i}]") for i, v in enumerate(value))
-    if origin in (types.UnionType, typing.Union):
-        options = typing.get_args(hint)
-        if value is None and type(None) in options:
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def section_type(loc: tuple[int | str, ...]) -> Any:
+    """The dataclass that holds the key at ``loc`` (loc names the key itself)."""
+    current: Any = Settings
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        hint = typing.get_type_hints(current).get(str(part))
+        if typing.get_origin(hint) is tuple:
+            hint = typing.get_args(hint)[0]
+        if not (is_dataclass(hint) and isinstance(hint, type)):
             return None
-        hint = next(o for o in options if o is not type(None))
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint in (str, int, float, bool):
-        if type(value) is not hint:
-            raise ConfigError(
-                f"{path} must be {hint.__name__}, not {type(value).__name__}",
-                path=path,
-                expected=hint.__name__,
-            )
-        return value
-    raise ConfigError(f"{path}: unsupported setting type {hint!r}", path=path)
+        current = hint
+    return current
+
+
+def _config_error(error: Any) -> ConfigError:
+    loc = tuple(error["loc"])
+    path = _dotted(loc) or "settings"
+    kind = error["type"]
+    if kind in ("unexpected_keyword_argument", "extra_forbidden"):
+        cls = section_type(loc)
+        known = [f.name for f in fields(cls)] if cls is not None else []
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        prefix = path[: len(path) - len(str(loc[-1]))]
+        hint = f"did you mean '{prefix}{close[0]}'?" if close else ""
+        return ConfigError(f"unknown setting {path!r}" + (f"; {hint}" if hint else ""),
+                           path=path, hint=hint)
+    if kind in ("missing", "missing_keyword_argument"):
+        return ConfigError(f"missing setting {path!r}", path=path)
+    if kind == "not_allowed":
+        hint = str(error["ctx"]["hint"])
+        shown = repr(error["input"])
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        return ConfigError(f"{path} = {shown} is not allowed: {hint}", path=path, hint=hint)
+    expected = _TYPE_NAMES.get(kind)
+    got = error.get("input")
+    got_name = (got.get("__toml__") if isinstance(got, dict) else None) or _toml_type(got)
+    if expected in ("list", "table"):
+        return ConfigError(f"{path} must be a {expected}, not {got_name}", path=path)
+    if expected is not None:
+        return ConfigError(f"{path} must be {expected}, not {got_name}", path=path,
+                           expected=expected)
+    return ConfigError(f"{path}: {error['msg']}", path=path)
+
+
+def _toml_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return "table"
+    if isinstance(value, list):
+        return "list"
+    return type(value).__name__

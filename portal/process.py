@@ -23,7 +23,7 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
-from kiosk.config_validation import is_loopback
+from kiosk.urls import is_loopback
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0

@@ -7,7 +7,6 @@ with client-certificate authentication of kiosks (--tls-dir).
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import os
 import socket
@@ -24,6 +23,7 @@ import uvicorn
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from kiosk.demo import DEMO_KIOSK_ID, DEMO_OFFICE
+from kiosk.urls import is_loopback
 from portal import db, kiosks, service
 from portal.app import create_app
 from portal.cli_args import DEFAULT_DB, DEFAULT_HOST, DEFAULT_PORT, add_arguments
@@ -39,16 +39,6 @@ log = logging.getLogger("portal")
 
 class PlainHttpRefused(ValueError):
     """Plain HTTP was asked for on an address other than loopback."""
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names a loopback address."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class ClientCertProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]

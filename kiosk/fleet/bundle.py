@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from kiosk.config_files import parse_toml
 from kiosk.errors import BundleRefused, ConfigError
 from kiosk.fleet.keys import key_id, load_public_key
 from kiosk.settings import Settings, load_settings
@@ -127,7 +127,7 @@ def verify_signature(raw: bytes, trusted: Mapping[str, Ed25519PublicKey]) -> tup
         raise BundleRefused("malformed_bundle", f"bundle is larger than {MAX_BUNDLE_BYTES} bytes")
     try:
         envelope = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BundleRefused("malformed_bundle", "not a config bundle (bad JSON envelope)") from exc
     if not isinstance(envelope, dict) or envelope.get("format") != FORMAT:
         raise BundleRefused("malformed_bundle", f"not a {FORMAT} envelope")
@@ -179,7 +179,7 @@ def parse_payload(payload_bytes: bytes) -> BundlePayload:
     """The payload's fields; BundleRefused('malformed_bundle') if any is missing or wrong."""
     try:
         body = json.loads(payload_bytes)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BundleRefused("malformed_bundle", "payload is not JSON") from exc
     if not isinstance(body, dict):
         raise BundleRefused("malformed_bundle", "payload is not a JSON object")
@@ -215,9 +215,9 @@ def parse_payload(payload_bytes: bytes) -> BundlePayload:
 def parse_settings_layer(text: str) -> dict[str, Any]:
     """The bundle's settings TOML as a mapping; refused if malformed or touching identity."""
     try:
-        layer = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise BundleRefused("malformed_settings", f"settings inside the bundle: {exc}") from exc
+        layer = parse_toml(text, "settings inside the bundle")
+    except ConfigError as exc:
+        raise BundleRefused("malformed_settings", exc.detail) from exc
     for section in FORBIDDEN_SECTIONS:
         if section in layer:
             raise BundleRefused(

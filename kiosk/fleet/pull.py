@@ -19,6 +19,7 @@ from kiosk.fleet.apply import ApplyResult, apply_bundle
 from kiosk.fleet.bundle import MAX_BUNDLE_BYTES
 from kiosk.paths import KioskPaths
 from kiosk.settings import FleetSettings
+from kiosk.urls import check_service_url
 
 # Refusals that the same bytes will always get: remember the validators so we get a 304.
 SETTLED_REFUSALS = frozenset({"replayed_version", "old_version", "rolled_back_version"})
@@ -73,7 +74,12 @@ def fetch(url: str, paths: KioskPaths, fleet: FleetSettings) -> requests.Respons
 def pull_bundle(
     url: str, paths: KioskPaths, fleet: FleetSettings, now: datetime | None = None
 ) -> PullResult:
-    """Fetch ``url`` and apply it if it changed; refusals raise BundleRefused."""
+    """Fetch ``url`` and apply it if it changed; refusals raise BundleRefused.
+
+    ConfigError before any connection if the HTTP client would not reach ``url`` safely
+    (kiosk/urls.py): the URL may come from the command line, not only from the settings.
+    """
+    check_service_url(url, "fleet.pull_url")
     response = fetch(url, paths, fleet)
     if response.status_code == 304:
         return PullResult("not_modified", 304)
