@@ -42,6 +42,7 @@ from tests.integration.outbox.portalkit import (  # noqa: E402
     evidence_for,
     holder_key,
 )
+from tests.receipt_ca import receipt_trust  # noqa: E402
 
 
 def rss_mib() -> float:
@@ -124,7 +125,8 @@ def main() -> int:
     port = free_port()
     portal = subprocess.Popen(
         [str(ROOT / ".venv/bin/kiosk-portal"), "--port", str(port), "--db",
-         str(work / "portal.db"), "--log-level", "warning"],
+         str(work / "portal.db"), "--log-level", "warning",
+         *[arg for trust in receipt_trust() for arg in ("--receipt-trust", str(trust))]],
         stdout=subprocess.DEVNULL,
     )
     client = PortalClient(f"http://127.0.0.1:{port}", retries=0)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 # This file is named like the portal package; keep its folder off the import path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, for tests.receipt_ca
 
 import argparse
 import os
@@ -26,12 +27,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from cryptography.x509.oid import NameOID
 
 from kiosk.demo import demo_admins
 from kiosk.model import CardKind, CardStatus, DocumentEvidence, DocumentType, TrustLevel
@@ -41,6 +40,7 @@ from portal.clock import PortalClock
 from portal.devpki import generate_dev_pki
 from portal.seed import insert_card
 from portal.server import prepare_database, start_in_thread
+from tests.receipt_ca import issue, receipt_trust
 
 BENCH_PREFIX = "97522199"
 
@@ -52,23 +52,14 @@ def free_port() -> int:
 
 
 def holder_cert(key: ed25519.Ed25519PrivateKey, hsa_id: str) -> bytes:
-    name = x509.Name([
-        x509.NameAttribute(NameOID.COMMON_NAME, "Bench Holder"),
-        x509.NameAttribute(NameOID.SERIAL_NUMBER, hsa_id),
-    ])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=365))
-        .sign(key, None)
-    )
+    """A holder certificate from the test holder CA (the portal validates the chain)."""
+    cert = issue(key.public_key(), "Bench Holder", hsa_id, valid_days=365)
     return cert.public_bytes(serialization.Encoding.DER)
 
 
-def populate(db_path: Path, cards: int) -> list[str]:
+def populate(db_path: Path, cards: int, kiosk_cert: Path | None = None) -> list[str]:
     clock = PortalClock()
-    prepare_database(db_path, clock, seed_demo=True)
+    prepare_database(db_path, clock, seed_demo=True, demo_kiosk_cert=kiosk_cert)
     numbers = [f"{BENCH_PREFIX}{i:08d}" for i in range(cards)]
     conn = db.connect(db_path)
     with db.transaction(conn):
@@ -126,22 +117,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="portal-bench-"))
     db_path = work / "portal.db"
-    numbers = populate(db_path, args.cards)
     options: dict[str, str] = {}
-    if args.tls:
-        pki = generate_dev_pki(work / "tls")
+    pki = generate_dev_pki(work / "tls") if args.tls else None
+    numbers = populate(db_path, args.cards, pki.client_cert if pki is not None else None)
+    if pki is not None:
         options = {"ca_file": str(pki.ca_cert), "client_cert": str(pki.client_cert),
                    "client_key": str(pki.client_key)}
     stop: Callable[[], object]
     if args.in_process:
         running = start_in_thread(db_path, tls_dir=work / "tls" if args.tls else None,
-                                  synchronous=args.synchronous)
+                                  synchronous=args.synchronous, receipt_trust=receipt_trust())
         url, stop, where = running.url, running.stop, "in this process"
     else:
         port = free_port()
         command = [sys.executable, "-m", "portal.server", "--port", str(port),
                    "--db", str(db_path), "--log-level", "warning",
                    "--synchronous", args.synchronous]
+        for trust in receipt_trust():
+            command += ["--receipt-trust", str(trust)]
         if args.tls:
             command += ["--tls-dir", str(work / "tls")]
         server = subprocess.Popen(command, stdout=subprocess.DEVNULL,

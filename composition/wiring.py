@@ -225,11 +225,13 @@ def build_services(
 
 def _start_demo_portal(state_dir: Path, today: date | None) -> Any:
     """The demo portal's child process, started (not yet answering: see wait_until_ready)."""
+    from hardware.sim.democa import trust_files
     from portal.process import start_process
 
     folder = state_dir / "demo-portal"
     return start_process(folder / "portal.db", seed_demo=True, today=today,
-                         log_path=folder / "portal.log", wait=False)
+                         log_path=folder / "portal.log", wait=False,
+                         receipt_trust=trust_files(state_dir / "democa"))
 
 
 def _portal_client(settings: Settings, url: str | None) -> Any:

@@ -7,7 +7,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -101,8 +101,10 @@ class Portal:
         clock: PortalClock,
         synchronous: str = "FULL",
         loopback_kiosk: str | None = None,
+        receipt_trust: tuple[Path, ...] = (),
     ) -> None:
         self.db_path = Path(db_path)
+        self.receipt_trust = receipt_trust
         self.clock = clock
         self.synchronous = synchronous
         self.loopback_kiosk = loopback_kiosk
@@ -172,6 +174,8 @@ class Portal:
             try:
                 answer_status, answer = status, json_bytes(action(conn))
             except service.ApiError as exc:
+                if exc.status >= 500:
+                    raise  # transient: rolled back, not stored, the same key may retry
                 answer_status, answer = exc.status, json_bytes(exc.body())
             conn.execute(
                 "INSERT INTO idempotency(kiosk_id, key, fingerprint, status, body, created_at) "
@@ -201,6 +205,7 @@ def create_app(
     test_hooks: bool = False,
     synchronous: str = "FULL",
     loopback_kiosk: str | None = None,
+    receipt_trust: Sequence[str | Path] = (),
 ) -> FastAPI:
     """The portal application over the database at ``db_path`` (which must be initialised).
 
@@ -209,7 +214,8 @@ def create_app(
     """
     if synchronous not in db.SYNCHRONOUS_MODES:
         raise ValueError(f"synchronous must be one of {db.SYNCHRONOUS_MODES}")
-    portal = Portal(db_path, clock or PortalClock(), synchronous, loopback_kiosk)
+    portal = Portal(db_path, clock or PortalClock(), synchronous, loopback_kiosk,
+                    tuple(Path(p) for p in receipt_trust))
     app = FastAPI(
         title="Card-office portal API",
         version=f"{API_VERSION}.0.0",
@@ -325,7 +331,9 @@ def _install_routes(app: FastAPI, portal: Portal) -> None:
         data = payload.model_dump(mode="json")
         return portal.change(
             request, key, body,
-            lambda conn: service.complete_activation(conn, clock, activation_id, data, kiosk),
+            lambda conn: service.complete_activation(
+                conn, clock, activation_id, data, kiosk, portal.receipt_trust
+            ),
         )
 
     @app.post(

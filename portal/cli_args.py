@@ -38,6 +38,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed-demo", action="store_true", help="add the demo cast's cards")
     parser.add_argument(
+        "--receipt-trust",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="PEM/DER file with the holder certificates' root and issuing CA certificates "
+        "and their CRLs (repeat); receipts are accepted only with a valid, unrevoked chain",
+    )
+    parser.add_argument(
         "--today", type=date.fromisoformat, default=None, help="pretend date (demo, YYYY-MM-DD)"
     )
     parser.add_argument(

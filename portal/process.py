@@ -47,6 +47,7 @@ class PortalProcess:
     db_path: Path
     log_path: Path
     process: subprocess.Popen[bytes]
+    receipt_trust: tuple[Path, ...] = ()
     stopped: bool = field(default=False)
 
     @property
@@ -112,6 +113,7 @@ def start_process(
     log_path: str | Path | None = None,
     synchronous: str = "FULL",
     wait: bool = True,
+    receipt_trust: Sequence[str | Path] = (),
 ) -> PortalProcess:
     """Start the portal in a child process on a free loopback port.
 
@@ -137,6 +139,8 @@ def start_process(
             command.append("--seed-demo")
         if today is not None:
             command += ["--today", today.isoformat()]
+        for trust in receipt_trust:
+            command += ["--receipt-trust", str(trust)]
         with logfile.open("ab") as out:
             process = subprocess.Popen(  # noqa: S603 -- our own interpreter and module
                 command, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT,
@@ -145,7 +149,8 @@ def start_process(
     finally:
         sock.close()
     shown = f"[{host}]" if ":" in host else host
-    running = PortalProcess(f"http://{shown}:{port}", host, port, db, logfile, process)
+    running = PortalProcess(f"http://{shown}:{port}", host, port, db, logfile, process,
+                            receipt_trust=tuple(Path(p) for p in receipt_trust))
     if wait:
         running.wait_until_ready()
     return running
@@ -231,6 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed-demo", action="store_true")
     parser.add_argument("--today", type=date.fromisoformat, default=None)
     parser.add_argument("--synchronous", default="FULL", choices=("FULL", "NORMAL"))
+    parser.add_argument("--receipt-trust", action="append", default=[])
     args = parser.parse_args(argv)
     logging.basicConfig(level="INFO", format="%(asctime)s %(name)s %(message)s")
 
@@ -246,7 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     clock = PortalClock(args.today)
     db_path = Path(args.db)
     prepare_database(db_path, clock, args.seed_demo)
-    app = create_app(db_path, clock, synchronous=args.synchronous, loopback_kiosk=DEMO_KIOSK_ID)
+    app = create_app(db_path, clock, synchronous=args.synchronous, loopback_kiosk=DEMO_KIOSK_ID,
+                     receipt_trust=args.receipt_trust)
     server = uvicorn.Server(uvicorn_config(app, host, 0, None))
     _watch_lifeline(server)
     sweeper = Sweeper(db_path, clock, SWEEP_INTERVAL_S)

@@ -1,15 +1,41 @@
-"""Verification of a holder's signed receipt: the signature, and whose certificate signed it."""
+"""Verification of a holder's signed receipt: the signature, whose certificate signed it,
+and that the certificate chains to the issuing CA and is not revoked.
+
+The chain is validated by pyhanko-certvalidator (as the kiosk validates card
+certificates), never by hand-written path logic, to the roots in the portal's receipt
+trust files, with revocation required: every certificate below the root must be covered
+by a current CRL from those files, or the receipt is not accepted.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
+from asn1crypto import crl as asn1_crl
+from asn1crypto import pem
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.serialization import Encoding
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
+from pyhanko_certvalidator.errors import (
+    InsufficientRevinfoError,
+    PathBuildingError,
+    PathValidationError,
+    RevokedError,
+    StaleRevinfoError,
+    ValidationError,
+)
+
+log = logging.getLogger("portal")
 
 HASHES: tuple[type[hashes.HashAlgorithm], ...] = (hashes.SHA256, hashes.SHA384, hashes.SHA512)
 
@@ -21,6 +47,88 @@ class ReceiptInvalid(Exception):
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+
+
+class ReceiptTrustUnavailable(RuntimeError):
+    """The portal's receipt trust files are missing or unreadable (the portal's fault)."""
+
+
+@dataclass(frozen=True)
+class TrustMaterial:
+    """Roots, intermediate CA certificates and CRLs, as asn1crypto objects."""
+
+    roots: list[asn1_x509.Certificate] = field(default_factory=list)
+    intermediates: list[asn1_x509.Certificate] = field(default_factory=list)
+    crls: list[asn1_crl.CertificateList] = field(default_factory=list)
+
+
+def _blocks(data: bytes) -> list[tuple[str, bytes]]:
+    if pem.detect(data):
+        return [(kind, der) for kind, _headers, der in pem.unarmor(data, multiple=True)]
+    return [("DER", data)]
+
+
+def load_trust_files(paths: Sequence[str | Path]) -> TrustMaterial:
+    """Certificates (self-signed ones are roots) and CRLs from PEM or DER files; read at
+    each verification, so a renewed CRL counts at once."""
+    material = TrustMaterial()
+    for path in paths:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise ReceiptTrustUnavailable(f"receipt trust file {path}: {exc.strerror}") from exc
+        try:
+            for kind, der in _blocks(data):
+                if kind == "X509 CRL" or (kind == "DER" and _is_crl(der)):
+                    material.crls.append(asn1_crl.CertificateList.load(der))
+                    continue
+                cert = asn1_x509.Certificate.load(der)
+                cert.native  # noqa: B018 -- parse now: a bad file is the portal's error
+                if cert.self_signed != "no":
+                    material.roots.append(cert)
+                else:
+                    material.intermediates.append(cert)
+        except (ValueError, TypeError) as exc:
+            raise ReceiptTrustUnavailable(f"receipt trust file {path}: {exc}") from exc
+    if not material.roots:
+        raise ReceiptTrustUnavailable("no receipt trust root is configured")
+    return material
+
+
+def _is_crl(der: bytes) -> bool:
+    try:
+        asn1_crl.CertificateList.load(der).native  # noqa: B018
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def check_chain(cert: x509.Certificate, material: TrustMaterial, now: datetime) -> None:
+    """Refuse a certificate that does not chain to a trusted root at ``now``, or whose
+    revocation status (every certificate below the root) is not known to be good."""
+    context = ValidationContext(
+        trust_roots=material.roots,
+        other_certs=material.intermediates,
+        crls=material.crls,
+        moment=now,
+        allow_fetching=False,
+        revocation_mode="require",
+    )
+    leaf = asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))
+    validator = CertificateValidator(leaf, validation_context=context)
+    try:
+        asyncio.run(validator.async_validate_path())
+    except RevokedError as exc:
+        raise ReceiptInvalid("certificate_revoked", "the certificate is revoked") from exc
+    except (InsufficientRevinfoError, StaleRevinfoError) as exc:
+        log.warning("receipt certificate revocation unknown: %s", exc)
+        raise ReceiptInvalid(
+            "revocation_unknown", "the certificate's revocation status is not known now"
+        ) from exc
+    except (PathBuildingError, PathValidationError, ValidationError) as exc:
+        raise ReceiptInvalid(
+            "untrusted_certificate", f"the certificate does not chain to the issuing CA: {exc}"
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -129,12 +237,15 @@ def verify_receipt(
     hsa_id: str,
     personnummer: str,
     now: datetime,
+    trust: Sequence[str | Path] = (),
 ) -> VerifiedReceipt:
-    """Check the certificate names the holder, is valid now, and verifies the signature."""
+    """Check the certificate names the holder, is valid now, chains to a root in the
+    ``trust`` files and is not revoked, and verifies the signature."""
     if not receipt:
         raise ReceiptInvalid("bad_receipt", "the receipt is empty")
     cert = load_certificate(certificate)
     check_holder(cert, hsa_id, personnummer)
     check_validity(cert, now)
+    check_chain(cert, load_trust_files(trust), now)
     algorithm = verify_signature(cert, receipt, signature)
     return VerifiedReceipt(algorithm, cert.subject.rfc4514_string())

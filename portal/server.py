@@ -188,6 +188,7 @@ class RunningPortal:
     _thread: threading.Thread
     _sweeper: Sweeper
     _socket: socket.socket
+    receipt_trust: tuple[Path, ...] = ()
     stopped: bool = field(default=False)
 
     def stop(self) -> None:
@@ -218,6 +219,7 @@ def start_in_thread(
     sweep_interval_s: float = SWEEP_INTERVAL_S,
     synchronous: str = "FULL",
     loopback_kiosk: str = DEMO_KIOSK_ID,
+    receipt_trust: Sequence[str | Path] = (),
 ) -> RunningPortal:
     """Start a portal in this process; port 0 picks a free port (see ``.url``).
 
@@ -228,7 +230,8 @@ def start_in_thread(
     path = Path(db_path)
     tls = ensure_dev_pki(tls_dir, _cert_hosts(host)) if tls_dir is not None else None
     app = create_app(path, clock, test_hooks=test_hooks, synchronous=synchronous,
-                     loopback_kiosk=loopback_kiosk if tls is None else None)
+                     loopback_kiosk=loopback_kiosk if tls is None else None,
+                     receipt_trust=receipt_trust)
     config = uvicorn_config(app, host, port, tls)
     prepare_database(path, clock, seed_demo, tls.client_cert if tls is not None else None)
     server = uvicorn.Server(config)
@@ -247,7 +250,7 @@ def start_in_thread(
     sweeper.start()
     return RunningPortal(
         _url(host, bound_port, tls is not None), host, bound_port, path, clock, tls,
-        server, thread, sweeper, sock,
+        server, thread, sweeper, sock, receipt_trust=tuple(Path(p) for p in receipt_trust),
     )
 
 
@@ -260,6 +263,7 @@ def serve(
     today: date | None = None,
     log_level: str = "info",
     synchronous: str = "FULL",
+    receipt_trust: Sequence[str | Path] = (),
 ) -> int:
     """Serve in the foreground until interrupted; the exit code for the command line."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
@@ -269,7 +273,8 @@ def serve(
     try:
         config = uvicorn_config(
             create_app(db_path, clock, test_hooks=test_hooks, synchronous=synchronous,
-                       loopback_kiosk=DEMO_KIOSK_ID if tls is None else None),
+                       loopback_kiosk=DEMO_KIOSK_ID if tls is None else None,
+                       receipt_trust=receipt_trust),
             host, port, tls, log_level,
         )
     except PlainHttpRefused as exc:
@@ -306,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(arguments)
     return serve(
         args.host, args.port, args.db, args.tls_dir, args.seed_demo, args.today, args.log_level,
-        args.synchronous,
+        args.synchronous, args.receipt_trust,
     )
 
 

@@ -14,14 +14,16 @@ import json
 import secrets
 import sqlite3
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from portal import db
 from portal.clock import PortalClock, add_months, iso, parse_iso
 from portal.kiosks import Kiosk
-from portal.receipts import ReceiptInvalid, verify_receipt
+from portal.receipts import ReceiptInvalid, ReceiptTrustUnavailable, verify_receipt
 
 ACTIVATION_WINDOW_MONTHS = 3
 COMPLETION_WINDOW = timedelta(days=5)
@@ -32,6 +34,7 @@ LOA3_DOCUMENTS = ("passport", "national_id", "driving_licence", "sis_id", "tax_a
 MANUFACTURE_DEADLINE_PASSED = "not activated within 3 months of manufacture"
 COMPLETION_DEADLINE_PASSED = "activation not completed within 5 days of its start"
 DEADLINE_REASONS = (MANUFACTURE_DEADLINE_PASSED, COMPLETION_DEADLINE_PASSED)
+TRANSIENT_RECEIPT_REASONS = ("revocation_unknown",)
 
 
 @dataclass
@@ -343,8 +346,10 @@ def complete_activation(
     activation_id: str,
     body: dict[str, Any],
     kiosk: Kiosk,
+    trust: Sequence[str | Path] = (),
 ) -> dict[str, Any]:
-    """Verify the holder's signed receipt and make the card Aktiv (only a kiosk of the
+    """Verify the holder's signed receipt (its certificate validated to a root in the
+    ``trust`` files, revocation included) and make the card Aktiv (only a kiosk of the
     card office that started the activation may complete it)."""
     now = clock.now()
     activation = conn.execute(
@@ -366,10 +371,17 @@ def complete_activation(
     )
     try:
         verified = verify_receipt(
-            receipt, signature, certificate, card["hsa_id"], card["personnummer"], now
+            receipt, signature, certificate, card["hsa_id"], card["personnummer"], now, trust
         )
     except ReceiptInvalid as exc:
-        raise ApiError(422, exc.reason, exc.detail) from exc
+        # not knowing whether a certificate is revoked is the portal's state, not the receipt's
+        status = 503 if exc.reason in TRANSIENT_RECEIPT_REASONS else 422
+        raise ApiError(status, exc.reason, exc.detail) from exc
+    except ReceiptTrustUnavailable as exc:
+        raise ApiError(
+            503, "receipt_trust_unavailable",
+            "the portal cannot verify receipts now; the request can be retried",
+        ) from exc
     conn.execute(
         "UPDATE activations SET state = 'completed', completed_at = ?, receipt_sha256 = ?, "
         "signer = ? WHERE id = ?",

@@ -344,7 +344,7 @@ def _restart_and_flush(
     from portal.server import start_in_thread
 
     old = services.running_portal
-    running = start_in_thread(old.db_path, "127.0.0.1", 0)
+    running = start_in_thread(old.db_path, "127.0.0.1", 0, receipt_trust=old.receipt_trust)
     services.running_portal = running
     services._closers.append(running.stop)
     client = PortalClient.from_settings(replace(services.settings.portal, url=running.url),

@@ -40,7 +40,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     return serve(
         args.host, args.port, args.db, args.tls_dir, args.seed_demo, args.today, args.log_level,
-        args.synchronous,
+        args.synchronous, args.receipt_trust,
     )
 
 

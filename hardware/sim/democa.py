@@ -25,6 +25,10 @@ from kiosk.settings import DEFAULT_POLICY_LEVELS, PolicyLevel
 ROOT_NAME = "SITHS e-id Root CA v2 TEST (demo)"
 ISSUING_NAME = "SITHS e-id Person ID 3 CA v1 TEST (demo)"
 KEY_SIZE = 2048
+ROOT_CRL = "root.crl"
+ISSUING_CRL = "issuing.crl"
+REVOKED_FILE = "revoked.txt"
+CRL_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -143,13 +147,49 @@ class DemoCA:
                 load_pair(files["issuing-key"], files["issuing"]),
             )
             if kept.issuing.cert.not_valid_after_utc.date() > today + timedelta(days=365):
+                kept.write_crls(directory, today)
                 return kept
             # stale: a CA about to expire is made again (and with it every card's certificates)
         ca = cls.create(today)
         directory.mkdir(parents=True, exist_ok=True)
         for name, pair in (("root", ca.root), ("issuing", ca.issuing)):
             _write_pair(pair, files[f"{name}-key"], files[name])
+        (directory / REVOKED_FILE).unlink(missing_ok=True)
+        ca.write_crls(directory, today)
         return ca
+
+    def write_crls(self, directory: Path, today: date) -> None:
+        """The root's CRL (over the issuing CA) and the issuing CA's (over person
+        certificates), valid from yesterday for CRL_DAYS, listing the serials revoked."""
+        revoked = revoked_serials(directory)
+        start = _midnight(today - timedelta(days=1))
+        for issuer, name in ((self.root, ROOT_CRL), (self.issuing, ISSUING_CRL)):
+            builder = (
+                x509.CertificateRevocationListBuilder()
+                .issuer_name(issuer.cert.subject)
+                .last_update(start)
+                .next_update(start + timedelta(days=CRL_DAYS))
+                .add_extension(x509.CRLNumber(len(revoked) + 1), critical=False)
+                .add_extension(
+                    x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
+                    critical=False,
+                )
+            )
+            for serial in revoked:
+                builder = builder.add_revoked_certificate(
+                    x509.RevokedCertificateBuilder()
+                    .serial_number(serial)
+                    .revocation_date(start)
+                    .build()
+                )
+            crl = builder.sign(issuer.key, hashes.SHA256())
+            (directory / name).write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+
+    def revoke(self, directory: Path, cert: x509.Certificate, today: date) -> None:
+        """Revoke a certificate this CA issued and publish new CRLs."""
+        with (directory / REVOKED_FILE).open("a", encoding="ascii") as out:
+            out.write(f"{cert.serial_number}\n")
+        self.write_crls(directory, today)
 
     @property
     def root_der(self) -> bytes:
@@ -248,6 +288,24 @@ class DemoCA:
                 x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
             )
         return IssuedKey(key, builder.sign(self.issuing.key, hashes.SHA256()))
+
+
+def revoked_serials(directory: Path) -> list[int]:
+    """The serial numbers revoked so far in the CA kept in ``directory``."""
+    try:
+        lines = (directory / REVOKED_FILE).read_text(encoding="ascii").split()
+    except OSError:
+        return []
+    return [int(line) for line in lines if line.isdigit()]
+
+
+def trust_files(directory: Path) -> tuple[Path, ...]:
+    """What the portal needs to validate the demo cast's receipts: both CA certificates
+    and both CRLs (``--receipt-trust`` each)."""
+    return (
+        directory / "root.pem", directory / "issuing.pem",
+        directory / ROOT_CRL, directory / ISSUING_CRL,
+    )
 
 
 def _ca_key_usage() -> x509.KeyUsage:

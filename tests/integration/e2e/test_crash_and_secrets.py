@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from composition.cli.demo import DEMO_HOLDER_PIN
+from hardware.sim.democa import trust_files
 from kiosk import demo
 from portal.server import RunningPortal, start_in_thread
 from tests.conftest import require_tool
@@ -33,7 +34,8 @@ ANNA = demo.demo_holder("anna", TODAY)
 def portal(tmp_path: Path) -> Iterator[RunningPortal]:
     require_tool("softhsm2-util", "the simulated card's token")
     running = start_in_thread(tmp_path / "portal" / "portal.db", seed_demo=True, today=TODAY,
-                              test_hooks=True)
+                              test_hooks=True,
+                              receipt_trust=trust_files(tmp_path / "kiosk" / "democa"))
     yield running
     running.stop()
 

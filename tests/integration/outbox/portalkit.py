@@ -29,7 +29,7 @@ BENCH_PERSONNUMMER = "198112189876"
 
 
 def holder_key(hsa_id: str, name: str = "Test Holder") -> Signer:
-    """A fresh P-256 key and a self-issued certificate naming ``hsa_id``."""
+    """A fresh P-256 key and a certificate from the test holder CA naming ``hsa_id``."""
     return make_signer("ec", name, hsa_id)
 
 

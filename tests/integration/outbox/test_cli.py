@@ -17,6 +17,7 @@ from kiosk.outbox import Outbox, SystemClock
 from kiosk.portal_client import PortalClient
 from portal.server import RunningPortal, start_in_thread
 from tests.integration.outbox.portalkit import activation_result, card_status, holder_key
+from tests.receipt_ca import receipt_trust
 from tests.unit.outbox.helpers import rewrite_audit
 
 pytestmark = pytest.mark.portal
@@ -27,7 +28,8 @@ ANNA = demo.demo_holder("anna", TODAY)
 
 @pytest.fixture
 def portal(tmp_path: Path) -> Iterator[RunningPortal]:
-    running = start_in_thread(tmp_path / "portal.db", seed_demo=True, today=TODAY)
+    running = start_in_thread(tmp_path / "portal.db", seed_demo=True, today=TODAY,
+                              receipt_trust=receipt_trust())
     yield running
     running.stop()
 

@@ -29,6 +29,7 @@ from tests.integration.outbox.portalkit import (
     holder_key,
     portal_counts,
 )
+from tests.receipt_ca import receipt_trust
 
 pytestmark = pytest.mark.portal
 TODAY = date.today()
@@ -38,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[3]
 @pytest.fixture
 def portal(tmp_path: Path) -> Iterator[RunningPortal]:
     running = start_in_thread(tmp_path / "portal.db", seed_demo=True, today=TODAY,
-                              test_hooks=True)
+                              test_hooks=True, receipt_trust=receipt_trust())
     yield running
     running.stop()
 
@@ -76,7 +77,8 @@ def test_flush_makes_the_card_active(portal: RunningPortal, outbox: Outbox) -> N
 
 def test_portal_down_then_up(tmp_path: Path, outbox: Outbox) -> None:
     anna = demo.demo_holder("anna", TODAY)
-    first = start_in_thread(tmp_path / "portal.db", seed_demo=True, today=TODAY)
+    first = start_in_thread(tmp_path / "portal.db", seed_demo=True, today=TODAY,
+                            receipt_trust=receipt_trust())
     result = activation_result(client_for(first), anna.card_number, anna.personnummer,
                                holder_key(anna.hsa_id), TODAY)
     down_client = client_for(first)
@@ -86,7 +88,8 @@ def test_portal_down_then_up(tmp_path: Path, outbox: Outbox) -> None:
     assert (report.sent, report.deferred) == (0, 1)
     status = outbox.status()
     assert status.depth == 1 and "portal_unreachable" in (status.last_error or "")
-    second = start_in_thread(tmp_path / "portal.db", today=TODAY)
+    second = start_in_thread(tmp_path / "portal.db", today=TODAY,
+                             receipt_trust=receipt_trust())
     try:
         worker = fast_worker(outbox, client_for(second))
         import time

@@ -12,6 +12,7 @@ import pytest
 from kiosk.portal_client import PortalClient
 from portal.devpki import DevPki, generate_dev_pki
 from portal.server import RunningPortal, start_in_thread
+from tests.receipt_ca import receipt_trust
 
 ClientFactory = Callable[..., PortalClient]
 
@@ -24,7 +25,8 @@ def today() -> date:
 @pytest.fixture
 def portal(tmp_path: Path) -> Iterator[RunningPortal]:
     """A seeded plain-HTTP portal on loopback with test hooks."""
-    running = start_in_thread(tmp_path / "portal.db", seed_demo=True, test_hooks=True)
+    running = start_in_thread(tmp_path / "portal.db", seed_demo=True, test_hooks=True,
+                              receipt_trust=receipt_trust())
     yield running
     running.stop()
 
@@ -44,7 +46,8 @@ def other_pki(tmp_path_factory: pytest.TempPathFactory) -> DevPki:
 def tls_portal(tmp_path: Path, pki: DevPki) -> Iterator[RunningPortal]:
     """A seeded portal over TLS with client-certificate authentication."""
     running = start_in_thread(
-        tmp_path / "portal.db", tls_dir=pki.directory, seed_demo=True, test_hooks=True
+        tmp_path / "portal.db", tls_dir=pki.directory, seed_demo=True, test_hooks=True,
+        receipt_trust=receipt_trust(),
     )
     yield running
     running.stop()

@@ -19,6 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from kiosk.model import DocumentEvidence, DocumentType, Provenance
 from portal.server import RunningPortal
+from tests.receipt_ca import issue
 
 PrivateKey = ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -49,8 +50,11 @@ class Signer:
         return r.to_bytes(size, "big") + s.to_bytes(size, "big")
 
 
-def make_signer(kind: str, holder_name: str, serial_number: str) -> Signer:
-    """A self-signed holder certificate whose subject serialNumber names the holder."""
+def make_signer(
+    kind: str, holder_name: str, serial_number: str, self_signed: bool = False
+) -> Signer:
+    """A holder key and a certificate from the test holder CA (tests.receipt_ca) whose
+    subject serialNumber names the holder; ``self_signed`` for one no CA vouches for."""
     key: PrivateKey
     if kind == "ed25519":
         key = ed25519.Ed25519PrivateKey.generate()
@@ -61,6 +65,8 @@ def make_signer(kind: str, holder_name: str, serial_number: str) -> Signer:
     else:
         key = ec.generate_private_key(ec.SECP256R1())
         algorithm = hashes.SHA256()
+    if not self_signed:
+        return Signer(key, issue(key.public_key(), holder_name, serial_number))
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.COMMON_NAME, holder_name),

@@ -24,6 +24,7 @@ from kiosk.demo import DEMO_KIOSK_ID, DEMO_OFFICE, demo_admins, demo_holder
 from portal import kiosks
 from portal.devpki import DevPki, issue_client_cert
 from portal.server import RunningPortal, main, start_in_thread
+from tests.receipt_ca import receipt_trust
 
 from .helpers import make_signer, receipt_for
 
@@ -54,7 +55,8 @@ class Caller:
 @pytest.fixture
 def world(tmp_path: Path, pki: DevPki) -> Iterator[dict[str, Any]]:
     running = start_in_thread(
-        tmp_path / "portal.db", tls_dir=pki.directory, seed_demo=True
+        tmp_path / "portal.db", tls_dir=pki.directory, seed_demo=True,
+        receipt_trust=receipt_trust(),
     )
     certs = tmp_path / "kiosk-certs"
     b_cert, b_key = issue_client_cert(pki, "kiosk-b", certs)

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import base64
+import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
 
-from portal.receipts import ReceiptInvalid, verify_receipt
+from hardware.sim.democa import DemoCA, trust_files
+from kiosk.demo import demo_admins, demo_holder
+from kiosk.model import TrustLevel
+from portal.receipts import ReceiptInvalid, ReceiptTrustUnavailable, verify_receipt
+from portal.server import start_in_thread
+from tests.receipt_ca import issue, receipt_trust, revoke
 
-from .helpers import make_signer
+from .helpers import make_signer, receipt_for
 
 HSA, PNR = "SE2321000016-A1B2", "199003152387"
 RECEIPT = b"Kvittens: kort 9752210000000001"
@@ -27,7 +35,7 @@ def test_rsa_pss_and_a_pem_certificate_verify() -> None:
         hashes.SHA384(),
     )
     pem = signer.certificate.public_bytes(serialization.Encoding.PEM)
-    verified = verify_receipt(RECEIPT, signature, pem, HSA, PNR, NOW)
+    verified = verify_receipt(RECEIPT, signature, pem, HSA, PNR, NOW, receipt_trust())
     assert verified.algorithm == "rsa-pss-sha384"
     assert HSA in verified.signer_subject
 
@@ -36,25 +44,19 @@ def test_raw_ecdsa_as_pkcs11_returns_it_verifies() -> None:
     signer = make_signer("ec", "Anna", HSA)
     raw = signer.sign(RECEIPT, raw_ecdsa=True)
     assert len(raw) == 64
-    assert verify_receipt(RECEIPT, raw, signer.der, HSA, PNR, NOW).algorithm == "ecdsa-sha256"
+    verified = verify_receipt(RECEIPT, raw, signer.der, HSA, PNR, NOW, receipt_trust())
+    assert verified.algorithm == "ecdsa-sha256"
 
 
 def test_a_personnummer_in_the_subject_alt_name_names_the_holder() -> None:
     signer = make_signer("ed25519", "Anna", "something-else")
-    key = signer.key
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Anna")])
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(1)
-        .not_valid_before(NOW - timedelta(days=1)).not_valid_after(NOW + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.OtherName(x509.ObjectIdentifier("1.3.6.1.4.1.311.20.2.3"),
-                           b"\x0c\x0c" + PNR.encode()),
-        ]), critical=False)
-        .sign(key, None)
-    )
+    cert = issue(signer.key.public_key(), "Anna", "something-else", alt_names=[
+        x509.OtherName(x509.ObjectIdentifier("1.3.6.1.4.1.311.20.2.3"),
+                       b"\x0c\x0c" + PNR.encode()),
+    ])
     der = cert.public_bytes(serialization.Encoding.DER)
-    assert verify_receipt(RECEIPT, signer.sign(RECEIPT), der, HSA, PNR, NOW).algorithm == "ed25519"
+    verified = verify_receipt(RECEIPT, signer.sign(RECEIPT), der, HSA, PNR, NOW, receipt_trust())
+    assert verified.algorithm == "ed25519"
 
 
 @pytest.mark.parametrize(
@@ -75,5 +77,124 @@ def test_refusals_have_their_reason(case: str, reason: str) -> None:
     signed = RECEIPT + b"!" if case == "tampered" else receipt
     now = NOW + timedelta(days=4000) if case == "expired" else NOW
     with pytest.raises(ReceiptInvalid) as caught:
-        verify_receipt(signed, signature, certificate, HSA, PNR, now)
+        verify_receipt(signed, signature, certificate, HSA, PNR, now, receipt_trust())
     assert caught.value.reason == reason
+
+
+@pytest.fixture(scope="module")
+def other_ca(tmp_path_factory: pytest.TempPathFactory) -> DemoCA:
+    return DemoCA.load_or_create(tmp_path_factory.mktemp("other-ca"), NOW.date())
+
+
+@pytest.mark.parametrize("case", ["self_signed", "other_ca", "revoked", "no_crl"])
+def test_a_certificate_the_issuing_ca_does_not_vouch_for_now_is_refused(
+    case: str, other_ca: DemoCA
+) -> None:
+    """The old portal took any certificate naming the holder: all four were accepted."""
+    signer = make_signer("ec", "Anna", HSA, self_signed=case == "self_signed")
+    der = signer.der
+    trust = list(receipt_trust())
+    if case == "other_ca":
+        issued = other_ca.issue_person("Anna", "A", HSA, PNR, TrustLevel.LOA3, NOW.date())
+        der = issued.signature.cert_der
+    elif case == "revoked":
+        revoke(signer.certificate)
+    elif case == "no_crl":
+        trust = [p for p in trust if p.suffix != ".crl"]
+    with pytest.raises(ReceiptInvalid) as caught:
+        verify_receipt(RECEIPT, signer.sign(RECEIPT), der, HSA, PNR, NOW, trust)
+    assert caught.value.reason == {
+        "self_signed": "untrusted_certificate",
+        "other_ca": "untrusted_certificate",
+        "revoked": "certificate_revoked",
+        "no_crl": "revocation_unknown",
+    }[case]
+
+
+def test_the_portal_without_its_trust_files_accepts_no_receipt(tmp_path: Path) -> None:
+    signer = make_signer("ec", "Anna", HSA)
+    signature = signer.sign(RECEIPT)
+    for trust in ([], [tmp_path / "missing.pem"], [tmp_path / "garbage.pem"]):
+        (tmp_path / "garbage.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\nAAAA\n")
+        with pytest.raises(ReceiptTrustUnavailable):
+            verify_receipt(RECEIPT, signature, signer.der, HSA, PNR, NOW, trust)
+    assert trust_files(tmp_path)[0].name == "root.pem"
+
+
+def test_a_portal_that_cannot_check_a_receipt_stores_nothing_and_the_retry_succeeds(
+    tmp_path: Path,
+) -> None:
+    """Missing trust files: 503, nothing stored under the key, the same key works later."""
+    trust_dir = tmp_path / "trust"
+    shutil.copytree(receipt_trust()[0].parent, trust_dir)
+    running = start_in_thread(tmp_path / "portal.db", seed_demo=True,
+                              receipt_trust=trust_files(trust_dir))
+    try:
+        anna = demo_holder("anna", NOW.date())
+        admin = demo_admins(NOW.date())[0].hsa_id
+        evidence = {"doc_type": "passport", "photo_confirmed": True, "age_confirmed": True,
+                    "expiry": (NOW.date() + timedelta(days=900)).isoformat()}
+        started = requests.post(
+            f"{running.url}/api/v1/cards/{anna.card_number}/activations",
+            json={"admin_hsa_id": admin, "evidence": evidence},
+            headers={"Idempotency-Key": "start"}, timeout=10,
+        ).json()
+        signer = make_signer("ec", anna.name, anna.hsa_id)
+        receipt = receipt_for(anna.card_number, started["activation_id"])
+        body = {"receipt": base64.b64encode(receipt).decode(),
+                "signature": base64.b64encode(signer.sign(receipt)).decode(),
+                "certificate": base64.b64encode(signer.der).decode()}
+
+        def complete() -> requests.Response:
+            return requests.post(
+                f"{running.url}/api/v1/activations/{started['activation_id']}/complete",
+                json=body, headers={"Idempotency-Key": "complete"}, timeout=10,
+            )
+
+        ca = DemoCA.load_or_create(trust_dir, NOW.date())
+        ca.write_crls(trust_dir, NOW.date() - timedelta(days=60))  # stale CRLs
+        unknown = complete()
+        assert (unknown.status_code, unknown.json()["reason"]) == (503, "revocation_unknown")
+        (trust_dir / "root.pem").rename(tmp_path / "root.pem")
+        missing = complete()
+        assert (missing.status_code, missing.json()["reason"]) == (
+            503, "receipt_trust_unavailable"
+        )
+        (tmp_path / "root.pem").rename(trust_dir / "root.pem")
+        ca.write_crls(trust_dir, NOW.date())
+        done = complete()
+        assert done.status_code == 200 and done.json()["status"] == "Aktiv"
+        ca.revoke(trust_dir, signer.certificate, NOW.date())
+        assert complete().content == done.content  # the stored answer, not a new check
+    finally:
+        running.stop()
+
+
+def test_the_portal_refuses_a_revoked_holder_certificate(tmp_path: Path) -> None:
+    running = start_in_thread(tmp_path / "portal.db", seed_demo=True,
+                              receipt_trust=receipt_trust())
+    try:
+        anna = demo_holder("anna", NOW.date())
+        admin = demo_admins(NOW.date())[0].hsa_id
+        evidence = {"doc_type": "passport", "photo_confirmed": True, "age_confirmed": True,
+                    "expiry": (NOW.date() + timedelta(days=900)).isoformat()}
+        started = requests.post(
+            f"{running.url}/api/v1/cards/{anna.card_number}/activations",
+            json={"admin_hsa_id": admin, "evidence": evidence},
+            headers={"Idempotency-Key": "start"}, timeout=10,
+        ).json()
+        signer = make_signer("ec", anna.name, anna.hsa_id)
+        revoke(signer.certificate)
+        receipt = receipt_for(anna.card_number, started["activation_id"])
+        refused = requests.post(
+            f"{running.url}/api/v1/activations/{started['activation_id']}/complete",
+            json={"receipt": base64.b64encode(receipt).decode(),
+                  "signature": base64.b64encode(signer.sign(receipt)).decode(),
+                  "certificate": base64.b64encode(signer.der).decode()},
+            headers={"Idempotency-Key": "complete"}, timeout=10,
+        )
+        assert (refused.status_code, refused.json()["reason"]) == (422, "certificate_revoked")
+        status = requests.get(f"{running.url}/api/v1/cards/{anna.card_number}", timeout=10)
+        assert status.json()["status"] == "Skickad"
+    finally:
+        running.stop()

@@ -1,0 +1,76 @@
+"""A holder CA for tests: receipts are accepted only from certificates that chain to it.
+
+One demo-shaped CA (root, issuing CA, CRLs) per test process, in a temporary directory
+removed at exit. ``issue`` certifies any public key (RSA, EC, Ed25519) for a holder, so
+tests can cover every signature algorithm with a chain the portal validates.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import shutil
+import tempfile
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
+from cryptography.x509.oid import NameOID
+
+from hardware.sim.democa import DemoCA, trust_files
+
+
+@functools.cache
+def _ca() -> tuple[DemoCA, Path]:
+    directory = Path(tempfile.mkdtemp(prefix="receipt-ca-"))
+    atexit.register(shutil.rmtree, directory, True)
+    return DemoCA.load_or_create(directory, date.today()), directory
+
+
+def receipt_trust() -> tuple[Path, ...]:
+    """The files a test portal needs (``receipt_trust=``) to accept these holders."""
+    return trust_files(_ca()[1])
+
+
+def revoke(cert: x509.Certificate) -> None:
+    """Revoke a holder certificate: the CRLs the portal reads change at once."""
+    ca, directory = _ca()
+    ca.revoke(directory, cert, date.today())
+
+
+def issue(
+    public_key: CertificateIssuerPublicKeyTypes,
+    holder_name: str,
+    serial_number: str,
+    *,
+    valid_days: int = 3650,
+    alt_names: list[x509.GeneralName] | None = None,
+) -> x509.Certificate:
+    """A holder certificate from the test issuing CA whose serialNumber names the holder."""
+    ca, _ = _ca()
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, holder_name),
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, serial_number),
+        ]
+    )
+    now = datetime.now(UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(ca.issuing.cert.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=valid_days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.issuing.key.public_key()),
+            critical=False,
+        )
+    )
+    if alt_names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+    return builder.sign(ca.issuing.key, hashes.SHA256())
