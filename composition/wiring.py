@@ -10,6 +10,7 @@ fails loudly: a production kiosk never falls back to simulation.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -150,6 +151,7 @@ def build_services(
     today: date | None = None,
     portal_url: str | None = None,
     with_camera: bool = True,
+    wait_for_portal: bool = True,
 ) -> Services:
     """Compose the adapters the settings name; demo adds the card deck and a loopback portal.
 
@@ -197,7 +199,10 @@ def build_services(
         if scanner is not None:
             closers.append(scanner.close)
         if running is not None:
-            running.wait_until_ready()
+            if wait_for_portal:
+                running.wait_until_ready()
+            else:
+                _watch_portal_start(running)
         return Services(
             settings,
             state_dir,
@@ -221,6 +226,21 @@ def build_services(
             except Exception:
                 log.exception("closing after a failed start failed")
         raise
+
+
+def _watch_portal_start(running: Any) -> None:
+    """Wait for the demo portal on a thread: its port already listens, so requests sent
+    meanwhile queue until it serves; a portal that fails to start is logged (and the kiosk
+    then works offline, as with any unreachable portal)."""
+
+    def wait() -> None:
+        try:
+            running.wait_until_ready()
+        except Exception:
+            if not running.stopped:  # not when the kiosk itself stopped it meanwhile
+                log.exception("the demo portal did not start")
+
+    threading.Thread(target=wait, name="demo-portal-start", daemon=True).start()
 
 
 def _start_demo_portal(state_dir: Path, today: date | None) -> Any:

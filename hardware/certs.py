@@ -9,7 +9,6 @@ configured trust anchors by pyhanko-certvalidator, never by hand-written path lo
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -20,8 +19,6 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
-from pyhanko_certvalidator import CertificateValidator, ValidationContext
-from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError, ValidationError
 
 from kiosk.errors import CardUnreadable, ConfigError
 from kiosk.model import CertificateInfo, TrustLevel
@@ -148,6 +145,16 @@ def chain_valid(
     """Whether ``der`` chains to one of ``anchors`` at ``moment``; None with no anchors."""
     if not anchors:
         return None
+    # imported here, not at start-up: pyhanko and asyncio cost ~0.35 s on the way to sign-in
+    import asyncio
+
+    from pyhanko_certvalidator import CertificateValidator, ValidationContext
+    from pyhanko_certvalidator.errors import (
+        PathBuildingError,
+        PathValidationError,
+        ValidationError,
+    )
+
     context = ValidationContext(
         trust_roots=[asn1_x509.Certificate.load(a) for a in anchors],
         other_certs=[asn1_x509.Certificate.load(i) for i in intermediates],

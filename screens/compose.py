@@ -42,7 +42,8 @@ def compose(settings: Settings, state_dir: Path, demo: bool) -> Composition:
 
     if demo:
         settings = demo_settings(settings)
-    services = build_services(settings, state_dir, demo)
+    # the sign-in screen needs no portal: the demo portal's start is waited for meanwhile
+    services = build_services(settings, state_dir, demo, wait_for_portal=False)
 
     def make_flow() -> Flow:
         return KioskSession(settings, session_id=uuid.uuid4().hex[:12])
