@@ -21,13 +21,25 @@ from hardware.memory import HeapTrimmer
 from kiosk.audit import AuditLog, evidence_summary
 from kiosk.devicekey import load_or_create
 from kiosk.errors import ConfigError, KioskError
-from kiosk.model import AdminAuthorisation, CertificateInfo, DocumentEvidence
+from kiosk.model import CardRecord, VisitResult
 from kiosk.outbox import Outbox, SystemClock
 from kiosk.ports import CardDeck, CardReader, Clock, FrameSource, Portal, Scanner, TokenProvider
 from kiosk.settings import Settings
 from kiosk.sync import SyncWorker
-from kiosk.visit.base import Effect, Event
-from kiosk.visit.effects import EFFECT_DONE, EffectKind
+from kiosk.visit.effects import (
+    AdminSignIn,
+    AuthoriseAdmin,
+    BlockCard,
+    ChangePin,
+    Effect,
+    FetchRecord,
+    SignReceipt,
+    StartTicket,
+    SyncResult,
+    UnlockPin,
+    WritePin,
+)
+from kiosk.visit.events import AdminAuthorised, AdminSignedIn, EffectFailed, Outcome
 from kiosk.visit.runner import EffectRunner
 
 if TYPE_CHECKING:
@@ -36,20 +48,29 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kiosk.wiring")
 
-# Effects worth an audit entry, and the argument names safe to copy into it.
-AUDITED_EFFECTS: dict[str, tuple[str, ...]] = {
-    EffectKind.ADMIN_SIGN_IN: (),
-    EffectKind.AUTHORISE_ADMIN: ("hsa_id",),
-    EffectKind.FETCH_RECORD: ("card_number",),
-    EffectKind.START_ACTIVATION: ("card_number", "idempotency_key"),
-    EffectKind.START_UNLOCK: ("card_number", "idempotency_key"),
-    EffectKind.WRITE_PIN: ("card_number",),
-    EffectKind.UNLOCK_PIN: ("card_number",),
-    EffectKind.CHANGE_PIN: ("card_number",),
-    EffectKind.SIGN_RECEIPT: ("card_number",),
-    EffectKind.BLOCK_CARD: ("card_number", "reason", "idempotency_key"),
-    EffectKind.SYNC_RESULT: (),
-}
+
+def audit_details(effect: Effect) -> dict[str, Any] | None:
+    """What an audit entry copies from an effect worth one (never a secret); None if not."""
+    match effect:
+        case AuthoriseAdmin():
+            return {"hsa_id": effect.hsa_id}
+        case FetchRecord():
+            return {"card_number": effect.card_number}
+        case StartTicket():  # how each fact of the document was established
+            return {
+                "card_number": effect.card_number,
+                "idempotency_key": effect.idempotency_key,
+                "evidence": evidence_summary(effect.evidence),
+            }
+        case BlockCard():
+            return {
+                "card_number": effect.card_number,
+                "reason": effect.reason,
+                "idempotency_key": effect.idempotency_key,
+            }
+        case AdminSignIn() | WritePin() | UnlockPin() | ChangePin() | SignReceipt() | SyncResult():
+            return {}
+    return None
 
 
 @dataclass
@@ -101,35 +122,29 @@ class AuditedRunner(EffectRunner):
         )
         self.services = services
         self.card_number: str | None = None
-        self.handlers[EffectKind.SYNC_RESULT] = lambda a: services.sync.send_now(a["result"])
 
-    def run(self, effect: Effect) -> Event:
+    def sync(self, result: VisitResult) -> CardRecord | None:
+        """Send through the outbox's sync worker (its lease keeps two senders apart)."""
+        return self.services.sync.send_now(result)
+
+    def run(self, effect: Effect) -> Outcome:
         """Run the effect, then record who did what to which card (never a secret)."""
-        names = AUDITED_EFFECTS.get(effect.kind)
-        details: dict[str, Any] = {
-            name: str(effect.args[name]) for name in names or () if name in effect.args
-        }
-        evidence = effect.args.get("evidence")
-        if isinstance(evidence, DocumentEvidence):
-            details["evidence"] = evidence_summary(evidence)  # how each fact was established
-        card = effect.args.get("card_number")
-        if isinstance(card, str):
-            self.card_number = card
+        details = audit_details(effect)
+        if isinstance(effect, FetchRecord | StartTicket | BlockCard):
+            self.card_number = effect.card_number
         outcome = super().run(effect)
         self.services.trimmer.poke()  # a visit step's garbage goes back to the system when quiet
-        if names is None:
+        if details is None:
             return outcome
-        result = outcome.data.get("result")
-        if isinstance(result, AdminAuthorisation):
-            self.services.admin_hsa_id = result.hsa_id
-        elif isinstance(result, CertificateInfo) and result.hsa_id:
-            self.services.admin_hsa_id = result.hsa_id  # signed in, not yet authorised
-        if outcome.kind == EFFECT_DONE:
-            details["outcome"] = "done"
-        else:
-            error = outcome.data.get("error")
+        if isinstance(outcome, AdminAuthorised):
+            self.services.admin_hsa_id = outcome.authorisation.hsa_id
+        elif isinstance(outcome, AdminSignedIn) and outcome.certificate.hsa_id:
+            self.services.admin_hsa_id = outcome.certificate.hsa_id  # signed in, not authorised
+        if isinstance(outcome, EffectFailed):
             details["outcome"] = "failed"
-            details["error"] = error.code if isinstance(error, KioskError) else "internal"
+            details["error"] = outcome.error.code
+        else:
+            details["outcome"] = "done"
         try:
             self.services.audit.append(
                 str(effect.kind),

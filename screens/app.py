@@ -25,7 +25,9 @@ from kivy.uix.boxlayout import BoxLayout
 from kiosk.i18n import LANGUAGES
 from kiosk.ports import CardEvent
 from kiosk.settings import Settings
-from kiosk.visit.base import Effect, Event, Flow, View, ViewName
+from kiosk.visit.base import Flow, View, ViewName
+from kiosk.visit.effects import Effect
+from kiosk.visit.events import DocumentScanned, Outcome, ScanFailed
 from screens.compose import Composition
 from screens.effect_gate import EffectGate
 from screens.ops import Operations
@@ -186,7 +188,7 @@ class KioskApp(App):
             raise RuntimeError("services are not ready")
         return self.composition.make_flow()
 
-    def _run_effect(self, effect: Effect) -> Event:
+    def _run_effect(self, effect: Effect) -> Outcome:
         if self.composition is None or self.composition.run_effect is None:
             raise RuntimeError("services are not ready")
         return self.composition.run_effect(effect)
@@ -272,9 +274,9 @@ class KioskApp(App):
         if session.shown.view.name is not ViewName.DOCUMENT_CHECK:
             return
         if update.kind == "evidence" and update.evidence is not None:
-            session.send("document_scanned", evidence=update.evidence)
+            session.send(DocumentScanned(update.evidence))
         elif update.kind == "error" and update.error is not None:
-            session.send("scan_failed", error=update.error)
+            session.send(ScanFailed(update.error))
 
     def current_screen(self) -> KioskScreen:
         """The screen on display."""

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.settings import Settings
-from kiosk.visit.base import Effect, Event, Flow
+from kiosk.visit.base import Flow
+from kiosk.visit.effects import Effect
+from kiosk.visit.events import Outcome
 
 
 @dataclass
@@ -18,7 +20,7 @@ class Composition:
 
     services: Any
     make_flow: Callable[[], Flow]
-    run_effect: Callable[[Effect], Event] | None
+    run_effect: Callable[[Effect], Outcome] | None
     clock: Any
 
     def close(self) -> None:

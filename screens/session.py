@@ -17,14 +17,25 @@ from typing import Any
 
 from kiosk.ports import CardEvent, CardEventKind, Clock
 from kiosk.settings import UiSettings
-from kiosk.visit.base import Effect, Event, Flow, Step, View, ViewName
+from kiosk.visit.base import Flow, Step, View, ViewName
+from kiosk.visit.effects import Effect
+from kiosk.visit.events import (
+    CardInserted,
+    CardTakenOut,
+    ClockTick,
+    Event,
+    Home,
+    IdleTimeout,
+    Outcome,
+    ReaderChanged,
+    action_event,
+)
 
 log = logging.getLogger(__name__)
 
-EffectRunner = Callable[[Effect], Event]
+EffectRunner = Callable[[Effect], Outcome]
 Post = Callable[[Callable[[], None]], None]
 
-VISIT_ACTION_PREFIX = "visit:"
 CLOCK_EVENT_EVERY_S = 10.0  # lets the flow notice its sign-in timeout while nobody taps
 
 
@@ -95,23 +106,24 @@ class DeskSession:
         self._last_input = self._monotonic()
         self.notice = None
 
-    def action(self, name: str, /, **data: Any) -> None:
-        """A button: ``visit:<kind>`` chooses a visit, anything else is the event itself."""
+    def action(self, name: str, /) -> None:
+        """A button of the view's ``actions``: the event it stands for (kiosk.visit.events)."""
         self.touched()
-        if name.startswith(VISIT_ACTION_PREFIX):
-            self.send("choose_visit", kind=name[len(VISIT_ACTION_PREFIX):])
-        else:
-            self.send(name, **data)
+        event = action_event(name)
+        if event is None:
+            log.warning("no event for the button %r", name)
+            return
+        self.send(event)
 
-    def send(self, kind: str, /, **data: Any) -> None:
+    def send(self, event: Event, /) -> None:
         """Give the flow an event now (UI thread) and show its answer."""
         flow = self.flow
         if flow is None:
             return
         try:
-            step = flow.handle(Event(kind, self._clock.now(), dict(data)))
+            step = flow.handle(event, self._clock.now())
         except Exception as exc:  # a flow bug must not take the kiosk down
-            log.exception("flow failed on %s", kind)
+            log.exception("flow failed on %s", event.kind)
             self._show_failure(exc)
             return
         self._apply(step)
@@ -119,11 +131,11 @@ class DeskSession:
     def card_event(self, event: CardEvent) -> None:
         """A presence change from the reader watcher (UI thread)."""
         if event.kind == CardEventKind.INSERTED:
-            self.send("card_inserted", reader=event.reader, atr=event.atr.hex())
+            self.send(CardInserted(event.reader))
         elif event.kind == CardEventKind.REMOVED:
-            self.send("card_removed", reader=event.reader)
+            self.send(CardTakenOut(event.reader))
         else:
-            self.send(str(event.kind), reader=event.reader)
+            self.send(ReaderChanged(event.reader))
 
     # --- time -------------------------------------------------------------------------
 
@@ -144,7 +156,7 @@ class DeskSession:
         if self._idle_applies() and now - self._last_input >= self._ui.idle_timeout_s:
             log.info("idle timeout")
             finished = self.shown is not None and self.shown.finished
-            self.send("home" if finished else "idle_timeout")
+            self.send(Home() if finished else IdleTimeout())
             self._last_input = now
             self.notice = "ui.idle.ended"
             return
@@ -152,7 +164,7 @@ class DeskSession:
             self._last_clock_event = now
             shown = self.shown
             if shown is not None and (shown.view.name is ViewName.HOME or shown.finished):
-                self.send("clock")
+                self.send(ClockTick())
 
     def _idle_applies(self) -> bool:
         shown = self.shown
@@ -186,14 +198,14 @@ class DeskSession:
 
         self._executor.submit(work)
 
-    def _deliver(self, generation: int, outcome: Event) -> None:
+    def _deliver(self, generation: int, outcome: Outcome) -> None:
         self.busy = max(0, self.busy - 1)
         self.effects_run += 1
         self._last_input = self._monotonic()
         if generation != self._generation or self.flow is None:
             return  # the flow this answers is gone; its outcome is dropped
         try:
-            step = self.flow.handle(outcome)
+            step = self.flow.handle(outcome, self._clock.now())
         except Exception as exc:
             log.exception("flow failed on %s", outcome.kind)
             self._show_failure(exc)

@@ -28,8 +28,20 @@ from kiosk import demo
 from kiosk.errors import KioskError
 from kiosk.i18n import LANGUAGES, describe_error, translate
 from kiosk.model import AdminAuthorisation, DocumentEvidence, Provenance
-from kiosk.visit.base import Effect, Event, Step
-from kiosk.visit.effects import EFFECT_DONE, EFFECT_FAILED, EffectKind
+from kiosk.visit.base import Step
+from kiosk.visit.effects import AdminSignIn, AuthoriseAdmin, Effect, StartActivation
+from kiosk.visit.events import (
+    AdminAuthorised,
+    CardInserted,
+    Continue,
+    DocumentConfirmed,
+    DocumentScanned,
+    EffectFailed,
+    Event,
+    Outcome,
+    PinDigit,
+    PinSubmit,
+)
 from kiosk.visit.secret import Secret
 
 # The holder's scripted PIN: passes the PIN policy for every demo holder.
@@ -135,19 +147,17 @@ def scanned_evidence(holder: demo.DemoHolder, settings: Any) -> DocumentEvidence
     return evidence if evidence.personnummer == holder.personnummer else None
 
 
-def activation_script(
-    reader: str, evidence: DocumentEvidence, pin: str
-) -> list[tuple[str, dict[str, Any]] | str]:
+def activation_script(reader: str, evidence: DocumentEvidence, pin: str) -> list[Event]:
     """The inputs of an activation visit: card, record, document, PIN twice, receipt PIN."""
-    digits: list[tuple[str, dict[str, Any]] | str] = [("pin_digit", {"digit": d}) for d in pin]
+    digits: list[Event] = [PinDigit(d) for d in pin]
     return [
-        ("card_inserted", {"reader": reader}),
-        "continue",
-        ("document_scanned", {"evidence": evidence}),
-        ("document_confirmed", {"photo": True, "age": True}),
-        *digits, "pin_submit",
-        *digits, "pin_submit",
-        *digits, "pin_submit",
+        CardInserted(reader),
+        Continue(),
+        DocumentScanned(evidence),
+        DocumentConfirmed(photo=True, age=True),
+        *digits, PinSubmit(),
+        *digits, PinSubmit(),
+        *digits, PinSubmit(),
     ]
 
 
@@ -156,11 +166,10 @@ def describe_step(event: Event | None, step: Step) -> dict[str, Any]:
     line: dict[str, Any] = {"view": step.view.name.value}
     if event is not None:
         line["event"] = event.kind
-        if event.kind in (EFFECT_DONE, EFFECT_FAILED):
-            line["effect"] = str(event.data.get("effect"))
-            error = event.data.get("error")
-            if isinstance(error, KioskError):
-                line["error"] = error.code
+        if isinstance(event, Outcome):
+            line["effect"] = event.effect.kind.value
+            if isinstance(event, EffectFailed):
+                line["error"] = event.error.code
     if step.view.error is not None:
         line["error_message"] = step.view.error.message
         line["next_step"] = step.view.error.next_step
@@ -177,16 +186,16 @@ def sign_in_admin(services: Any, admin: demo.DemoAdmin) -> AdminAuthorisation:
     runner = services.effect_runner()
     services.deck.insert(admin.card_number)
     reader = services.reader.readers()[0]
-    signed = runner.run(Effect(EffectKind.ADMIN_SIGN_IN, {"reader": reader,
-                                                           "pin": Secret(admin.pin)}))
-    if signed.kind != EFFECT_DONE:
-        raise signed.data["error"]
-    authorised = runner.run(Effect(EffectKind.AUTHORISE_ADMIN, {"hsa_id": admin.hsa_id}))
+    signed = runner.run(AdminSignIn(reader, Secret(admin.pin)))
+    if isinstance(signed, EffectFailed):
+        raise signed.error
+    authorised = runner.run(AuthoriseAdmin(admin.hsa_id))
     services.deck.remove()
-    if authorised.kind != EFFECT_DONE:
-        raise authorised.data["error"]
-    result: AdminAuthorisation = authorised.data["result"]
-    return result
+    if isinstance(authorised, EffectFailed):
+        raise authorised.error
+    if not isinstance(authorised, AdminAuthorised):
+        raise KioskError("the portal's authorisation is missing")
+    return authorised.authorisation
 
 
 def run_activation(
@@ -194,12 +203,12 @@ def run_activation(
     holder: demo.DemoHolder,
     pin: str = DEMO_HOLDER_PIN,
     on_line: Callable[[dict[str, Any]], None] | None = None,
-    after: Mapping[str, Callable[[], None]] | None = None,
+    after: Mapping[type[Effect], Callable[[], None]] | None = None,
     evidence: DocumentEvidence | None = None,
 ) -> Step:
     """Run the scripted activation visit on ``services``; the final step.
 
-    ``after`` maps an effect kind to a hook run right after that effect succeeded
+    ``after`` maps an effect class to a hook run right after that effect succeeded
     (the portal going down after the ticket; crash tests' kill points).
     """
     from kiosk.visit.activation import ActivationFlow
@@ -210,8 +219,7 @@ def run_activation(
     services.deck.insert(holder.card_number)
     reader = services.reader.readers()[0]
     runner = services.effect_runner()
-    for kind, hook in (after or {}).items():
-        runner.handlers[kind] = _then(runner.handlers[kind], hook)
+    runner.after.update(after or {})
     flow = ActivationFlow(admin, services.settings, str(uuid.uuid4()))
 
     ended = {"yes": False}
@@ -225,17 +233,6 @@ def run_activation(
         flow, activation_script(reader, evidence or document_evidence(holder), pin), runner, note
     )
     return transcript.final
-
-
-def _then(
-    handler: Callable[[dict[str, Any]], Any], hook: Callable[[], None]
-) -> Callable[[dict[str, Any]], Any]:
-    def run(args: dict[str, Any]) -> Any:
-        outcome = handler(args)
-        hook()
-        return outcome
-
-    return run
 
 
 def _visit(args: argparse.Namespace) -> int:
@@ -305,8 +302,8 @@ def run_demo(
     scan_pool.shutdown(wait=False)
     services = build_services(settings, state_dir, demo=True, with_camera=False)
     try:
-        after: dict[str, Callable[[], None]] = (
-            {EffectKind.START_ACTIVATION: services.running_portal.stop} if portal_down else {}
+        after: dict[type[Effect], Callable[[], None]] = (
+            {StartActivation: services.running_portal.stop} if portal_down else {}
         )
         scanned = scanning.result()
         report.document_source = "sample_scan" if scanned is not None else "demo_cast"

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from kiosk.errors import CardNotEligible, CardRemoved, KioskError, PinLocked, WrongPin
 from kiosk.model import CardIdentity, CardRecord, CardStatus, VisitKind
-from kiosk.visit.base import Effect, Event, Step
+from kiosk.visit.base import Step
 from kiosk.visit.document_step import DocumentCheckedFlow
-from kiosk.visit.effects import EffectKind, SignedReceipt
-from kiosk.visit.flow import Handler, Progress, Stage, b64, present
+from kiosk.visit.effects import (
+    Effect,
+    IdentifyCard,
+    PinEffect,
+    SignedReceipt,
+    SignReceipt,
+    StartActivation,
+    SyncResult,
+    WritePin,
+)
+from kiosk.visit.events import (
+    CardInserted,
+    Outcome,
+    PinSubmit,
+    PinWritten,
+    ReceiptSigned,
+    ResultSynced,
+    TicketIssued,
+)
+from kiosk.visit.flow import Progress, Stage, Transitions, b64, present
 
 
 class ActivationFlow(DocumentCheckedFlow):
@@ -19,34 +34,36 @@ class ActivationFlow(DocumentCheckedFlow):
     kind = VisitKind.ACTIVATION
     reinserting = False
 
-    def transitions(self) -> dict[tuple[Stage, str], Handler]:
-        return {
-            **super().transitions(),
-            **self.pin_transitions(),
-            (Stage.SIGN_RECEIPT, "pin_submit"): self.on_receipt_pin_submitted,
-            (Stage.REINSERT, "card_inserted"): self.on_reinserted,
-        }
+    def transitions(self) -> Transitions:
+        return (
+            self.with_pin_choice(super().transitions())
+            .on(Stage.SIGN_RECEIPT, PinSubmit, lambda _: self.on_receipt_pin_submitted())
+            .on(Stage.REINSERT, CardInserted, self.on_reinserted)
+        )
 
-    def success_handlers(self) -> dict[str, Callable[[Any], Step]]:
-        return {
-            **super().success_handlers(),
-            EffectKind.START_ACTIVATION: self.on_ticket,
-            EffectKind.WRITE_PIN: self.on_pin_written,
-            EffectKind.SIGN_RECEIPT: self.on_receipt_signed,
-            EffectKind.SYNC_RESULT: self.on_synced,
-        }
+    def on_success(self, outcome: Outcome) -> Step:
+        match outcome:
+            case TicketIssued():
+                return self.on_ticket(outcome.ticket)
+            case PinWritten():
+                return self.on_pin_written()
+            case ReceiptSigned():
+                return self.on_receipt_signed(outcome.signed)
+            case ResultSynced():
+                return self.on_synced(outcome.record)
+        return super().on_success(outcome)
 
-    def pad_effects(self) -> dict[Stage, EffectKind]:
-        return {Stage.PIN_CHOOSE: EffectKind.WRITE_PIN, Stage.SIGN_RECEIPT: EffectKind.SIGN_RECEIPT}
+    def pad_effects(self) -> dict[Stage, type[PinEffect]]:
+        return {Stage.PIN_CHOOSE: WritePin, Stage.SIGN_RECEIPT: SignReceipt}
 
     def on_document_accepted(self) -> Step:
-        return self.start_ticket(EffectKind.START_ACTIVATION)
+        return self.start_ticket(StartActivation)
 
     def on_pin_confirmed(self) -> Step:
         self.progress = Progress.WRITING
-        return self.run(Stage.WRITING, self.pin_effect(EffectKind.WRITE_PIN))
+        return self.run(Stage.WRITING, self.pin_effect(WritePin))
 
-    def on_pin_written(self, _: Any) -> Step:
+    def on_pin_written(self) -> Step:
         self.progress = Progress.PIN_SET
         self.new_pin.wipe()  # the holder types it again to sign: the flow forgets it now
         if self.credential is not None:
@@ -54,14 +71,12 @@ class ActivationFlow(DocumentCheckedFlow):
             self.credential = None
         return self.enter_pin_stage(Stage.SIGN_RECEIPT)
 
-    def on_receipt_pin_submitted(self, event: Event) -> Step:
+    def on_receipt_pin_submitted(self) -> Step:
         self.require_full(self.receipt_pin)
-        return self.run(Stage.SIGNING, self.pin_effect(EffectKind.SIGN_RECEIPT))
+        return self.run(Stage.SIGNING, self.pin_effect(SignReceipt))
 
-    def on_receipt_signed(self, signed: Any) -> Step:
+    def on_receipt_signed(self, signed: SignedReceipt) -> Step:
         self.receipt_pin.wipe()
-        if not isinstance(signed, SignedReceipt):
-            return self.abort(KioskError("signing returned no signature"))
         summary = self.evidence_summary()
         result = self.make_result(
             "complete",
@@ -78,13 +93,12 @@ class ActivationFlow(DocumentCheckedFlow):
         )
         return self.record_result(result)
 
-    def on_recorded(self, outbox_id: Any) -> Step:
+    def on_recorded(self) -> Step:
         self.progress = Progress.RECORDED
-        result = present(self.result, "result")
-        return self.run(Stage.SYNCING, Effect(EffectKind.SYNC_RESULT, {"result": result}))
+        return self.run(Stage.SYNCING, SyncResult(present(self.result, "result")))
 
-    def on_synced(self, record: Any) -> Step:
-        if isinstance(record, CardRecord) and record.status is not CardStatus.ACTIVE:
+    def on_synced(self, record: CardRecord | None) -> Step:
+        if record is not None and record.status is not CardStatus.ACTIVE:
             return self.done("visit.done.activation.not_active")
         return self.done()
 
@@ -99,31 +113,31 @@ class ActivationFlow(DocumentCheckedFlow):
             return self.show(Stage.REINSERT, CardRemoved())
         return super().on_card_removed()
 
-    def on_reinserted(self, event: Event) -> Step:
+    def on_reinserted(self, event: CardInserted) -> Step:
         self.reinserting = True
         return self.on_card_inserted(event)
 
-    def on_identified(self, identity: Any) -> Step:
+    def on_identified(self, identity: CardIdentity) -> Step:
         if not self.reinserting:
             return super().on_identified(identity)
-        number = identity.card_number if isinstance(identity, CardIdentity) else None
+        number = identity.card_number
         if number and number != self.card_number:
             wrong = CardNotEligible(
                 "card_number_mismatch", card_number=self.card_number, on_card=number
             )
             return self.show(Stage.REINSERT, wrong)
         self.reinserting = False
-        self.pin_pad = identity.pin_pad if isinstance(identity, CardIdentity) else False
+        self.pin_pad = identity.pin_pad
         return self.enter_pin_stage(Stage.SIGN_RECEIPT)
 
     def on_failure(self, effect: Effect, error: KioskError) -> Step:
-        if effect.kind == EffectKind.IDENTIFY_CARD and self.reinserting:
+        if isinstance(effect, IdentifyCard) and self.reinserting:
             self.card_in = False
             return self.show(Stage.REINSERT, error)
-        if effect.kind == EffectKind.SYNC_RESULT:
+        if isinstance(effect, SyncResult):
             message, shown = self.sync_failed_message(error)
             return self.done(message, shown)
-        if effect.kind == EffectKind.SIGN_RECEIPT and isinstance(error, WrongPin):
+        if isinstance(effect, SignReceipt) and isinstance(error, WrongPin):
             self.receipt_pin.clear()
             return self.show(Stage.SIGN_RECEIPT, error)
         if isinstance(error, PinLocked):

@@ -1,10 +1,11 @@
 """The contract between visit flows (pure state machines) and the shell that runs them.
 
-A flow takes an ``Event`` and returns a ``Step``: the ``View`` to show and the
-``Effect``s to run. The shell (kiosk.visit.runner for headless runs, screens/ for the
-touchscreen) renders the view, runs each effect on a worker through the ports, and feeds
-the outcome back as another event. A flow never blocks, sleeps, reads a clock of its own
-or touches a device: the time comes in on every event.
+A flow takes an ``Event`` (kiosk.visit.events) and the time it happened, and returns a
+``Step``: the ``View`` to show and the ``Effect``s (kiosk.visit.effects) to run. The shell
+(kiosk.visit.runner for headless runs, screens/ for the touchscreen) renders the view,
+runs each effect on a worker through the ports, and feeds the outcome back as another
+event. A flow never blocks, sleeps, reads a clock of its own or touches a device: the
+time comes in with every event.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
+
+from kiosk.visit.effects import Effect
+from kiosk.visit.events import Event
 
 
 class ViewName(StrEnum):
@@ -62,23 +66,6 @@ class View:
 
 
 @dataclass(frozen=True)
-class Effect:
-    """Work for the shell: ``kind`` names a port call, ``args`` its arguments."""
-
-    kind: str
-    args: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something that happened: user input, a device change, an effect's outcome."""
-
-    kind: str
-    at: datetime
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class Step:
     """A flow's answer to an event."""
 
@@ -88,12 +75,12 @@ class Step:
 
 
 class Flow(Protocol):
-    """One visit as a state machine."""
+    """One visit (or the administrator's session) as a state machine."""
 
     def start(self, at: datetime) -> Step:
         """The first step of the visit."""
         ...
 
-    def handle(self, event: Event) -> Step:
-        """The next step after ``event``."""
+    def handle(self, event: Event, at: datetime) -> Step:
+        """The next step after ``event``, which happened ``at``."""
         ...

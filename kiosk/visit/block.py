@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from kiosk.errors import InvalidInput, KioskError, PortalError, PortalRejected
-from kiosk.model import CardRecord, VisitKind
-from kiosk.visit.base import Effect, Event, Step, View, ViewName
-from kiosk.visit.effects import EffectKind
-from kiosk.visit.flow import Handler, Progress, Stage, VisitFlow
+from kiosk.model import AdminAuthorisation, CardRecord, VisitKind
+from kiosk.settings import Settings
+from kiosk.visit.base import ErrorView, Step, View, ViewName
+from kiosk.visit.effects import BlockCard, Effect
+from kiosk.visit.events import Back, BlockReasonChosen, CardBlocked, Confirm, Outcome
+from kiosk.visit.flow import Progress, Stage, Transitions, VisitFlow, present
 
 BLOCK_REASONS: tuple[str, ...] = (
     "lost",
@@ -27,55 +26,51 @@ class BlockFlow(VisitFlow):
     kind = VisitKind.BLOCK
     needs_card_in_reader = False
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, admin: AdminAuthorisation, settings: Settings, visit_id: str) -> None:
+        super().__init__(admin, settings, visit_id)
         self.reason: str | None = None
         self.done_message: str | None = None
 
     def can_type_number(self) -> bool:
         return True  # a lost card is not at hand
 
-    def transitions(self) -> dict[tuple[Stage, str], Handler]:
-        return {
-            **super().transitions(),
-            (Stage.BLOCK_REASON, "block_reason"): self.on_reason,
-            (Stage.BLOCK_CONFIRM, "confirm"): self.on_confirm,
-            (Stage.BLOCK_CONFIRM, "back"): lambda e: self.show(Stage.BLOCK_REASON),
-        }
+    def transitions(self) -> Transitions:
+        return (
+            super().transitions()
+            .on(Stage.BLOCK_REASON, BlockReasonChosen, self.on_reason)
+            .on(Stage.BLOCK_CONFIRM, Confirm, lambda _: self.on_confirm())
+            .on(Stage.BLOCK_CONFIRM, Back, lambda _: self.show(Stage.BLOCK_REASON))
+        )
 
-    def success_handlers(self) -> dict[str, Callable[[Any], Step]]:
-        return {**super().success_handlers(), EffectKind.BLOCK_CARD: self.on_blocked}
+    def on_success(self, outcome: Outcome) -> Step:
+        if isinstance(outcome, CardBlocked):
+            return self.on_blocked(outcome.record)
+        return super().on_success(outcome)
 
-    def on_record_accepted(self, event: Event) -> Step:
+    def on_record_accepted(self) -> Step:
         return self.show(Stage.BLOCK_REASON)
 
-    def on_reason(self, event: Event) -> Step:
-        reason = event.data.get("reason")
-        if reason not in BLOCK_REASONS:
+    def on_reason(self, event: BlockReasonChosen) -> Step:
+        if event.reason not in BLOCK_REASONS:
             raise InvalidInput("unknown block reason", field="reason")
-        self.reason = str(reason)
+        self.reason = event.reason
         return self.show(Stage.BLOCK_CONFIRM)
 
     def idempotency_key(self) -> str:
         """One key for the portal call and the outbox entry: a queued block repeats it."""
         return f"{self.visit_id}:block"
 
-    def on_confirm(self, event: Event) -> Step:
-        return self.run(
-            Stage.BLOCKING,
-            Effect(
-                EffectKind.BLOCK_CARD,
-                {
-                    "card_number": self.card_number,
-                    "admin_hsa_id": self.admin.hsa_id,
-                    "reason": self.reason,
-                    "idempotency_key": self.idempotency_key(),
-                },
-            ),
+    def on_confirm(self) -> Step:
+        effect = BlockCard(
+            present(self.card_number, "card number"),
+            self.admin.hsa_id,
+            present(self.reason, "block reason"),
+            self.idempotency_key(),
         )
+        return self.run(Stage.BLOCKING, effect)
 
-    def on_blocked(self, record: Any) -> Step:
-        status = record.status.value if isinstance(record, CardRecord) else ""
+    def on_blocked(self, record: CardRecord) -> Step:
+        status = record.status.value
         self.done_message = "visit.done.block"
         return self.record_result(
             self.make_result(
@@ -84,7 +79,7 @@ class BlockFlow(VisitFlow):
         )
 
     def on_failure(self, effect: Effect, error: KioskError) -> Step:
-        if effect.kind == EffectKind.BLOCK_CARD:
+        if isinstance(effect, BlockCard):
             if isinstance(error, PortalRejected) or not isinstance(error, PortalError):
                 return self.abort(error)
             self.done_message = "visit.done.block.queued"
@@ -93,11 +88,11 @@ class BlockFlow(VisitFlow):
             )
         return super().on_failure(effect, error)
 
-    def on_recorded(self, outbox_id: Any) -> Step:
+    def on_recorded(self) -> Step:
         self.progress = Progress.RECORDED
         return self.done(self.done_message)
 
-    def extra_view(self, stage: Stage, error: Any) -> View | None:
+    def extra_view(self, stage: Stage, error: ErrorView | None) -> View | None:
         if stage is Stage.BLOCK_REASON:
             return View(
                 ViewName.BLOCK_REASON,

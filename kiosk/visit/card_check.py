@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from kiosk.errors import InvalidInput, KioskError
 from kiosk.identity.personnummer import parse_personnummer
-from kiosk.model import CardIdentity, CardRecord, CertificateInfo, VisitKind
+from kiosk.model import AdminAuthorisation, CardIdentity, CardRecord, CertificateInfo, VisitKind
 from kiosk.rules.card import card_refusal, identity_refusal
-from kiosk.visit.base import Effect, Event, Step, View, ViewName
-from kiosk.visit.effects import EffectKind
+from kiosk.settings import Settings
+from kiosk.visit.base import ErrorView, Step, View, ViewName
+from kiosk.visit.effects import Effect, FetchRecord, IdentifyCard, ReadCertificates
 from kiosk.visit.errorview import can_retry, error_view
-from kiosk.visit.flow import Handler, Stage, VisitFlow
+from kiosk.visit.events import (
+    CardIdentified,
+    CardInserted,
+    CertificatesRead,
+    Done,
+    Home,
+    Outcome,
+    RecordFetched,
+    Retry,
+)
+from kiosk.visit.flow import Stage, Transitions, VisitFlow
 
 
-def certificate_params(cert: CertificateInfo, now: datetime, today_pn: Any) -> dict[str, Any]:
+def certificate_params(cert: CertificateInfo, now: datetime, today_pn: date) -> dict[str, Any]:
     """One certificate's facts for the screen (personnummer masked)."""
     masked = None
     if cert.personnummer:
@@ -47,57 +57,57 @@ class CardCheckFlow(VisitFlow):
     kind = VisitKind.CARD_CHECK
     needs_card_in_reader = False
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, admin: AdminAuthorisation, settings: Settings, visit_id: str) -> None:
+        super().__init__(admin, settings, visit_id)
         self.certificates: list[CertificateInfo] = []
         self.errors: list[KioskError] = []
         self.failed: list[Effect] = []
         self.warning: KioskError | None = None
 
-    def transitions(self) -> dict[tuple[Stage, str], Handler]:
-        return {  # no record review and no typed number: a check reads what the card has
-            (Stage.INSERT_CARD, "card_inserted"): self.on_card_inserted,
-            (Stage.CARD_INFO, "retry"): self.on_retry_reads,
-            (Stage.CARD_INFO, "home"): self.on_finish,
-            (Stage.CARD_INFO, "done"): self.on_finish,
-        }
+    def transitions(self) -> Transitions:
+        return (  # no record review and no typed number: a check reads what the card has
+            Transitions()
+            .on(Stage.INSERT_CARD, CardInserted, self.on_card_inserted)
+            .on(Stage.CARD_INFO, Retry, lambda _: self.on_retry_reads())
+            .on(Stage.CARD_INFO, Home, lambda _: self.on_finish())
+            .on(Stage.CARD_INFO, Done, lambda _: self.on_finish())
+        )
 
-    def success_handlers(self) -> dict[str, Callable[[Any], Step]]:
-        return {
-            EffectKind.IDENTIFY_CARD: self.on_identified,
-            EffectKind.READ_CERTIFICATES: self.on_certificates,
-            EffectKind.FETCH_RECORD: self.on_record,
-        }
+    def on_success(self, outcome: Outcome) -> Step:
+        match outcome:
+            case CardIdentified():
+                return self.on_identified(outcome.identity)
+            case CertificatesRead():
+                return self.on_certificates(outcome.certificates)
+            case RecordFetched():
+                return self.on_record(outcome.record)
+        return self.show(self.stage)
 
-    def on_identified(self, identity: Any) -> Step:
-        if not isinstance(identity, CardIdentity):
-            return self.show(Stage.INSERT_CARD, KioskError("identify returned no identity"))
+    def on_identified(self, identity: CardIdentity) -> Step:
         self.identity = identity
         refused = identity_refusal(identity)
         if refused is not None:
             self.warning = refused
             return self.show(Stage.CARD_INFO)
         self.card_number = identity.card_number
-        effects = [Effect(EffectKind.READ_CERTIFICATES, {"reader": self.reader})]
-        if self.card_number:
-            effects.append(Effect(EffectKind.FETCH_RECORD, {"card_number": self.card_number}))
+        effects: list[Effect] = [ReadCertificates(self.reader)]
+        if identity.card_number:
+            effects.append(FetchRecord(identity.card_number))
         return self.run(Stage.READING, *effects)
 
-    def on_certificates(self, certificates: Any) -> Step:
-        if isinstance(certificates, list | tuple):
-            self.certificates = [c for c in certificates if isinstance(c, CertificateInfo)]
+    def on_certificates(self, certificates: tuple[CertificateInfo, ...]) -> Step:
+        self.certificates = list(certificates)
         return self.after_read()
 
-    def on_record(self, record: Any) -> Step:
-        if isinstance(record, CardRecord):
-            self.record = record
-            self.warning = card_refusal(
-                self.identity, record, self.at(), self.settings.card_rules, self.kind
-            )
+    def on_record(self, record: CardRecord) -> Step:
+        self.record = record
+        self.warning = card_refusal(
+            self.identity, record, self.at(), self.settings.card_rules, self.kind
+        )
         return self.after_read()
 
     def on_failure(self, effect: Effect, error: KioskError) -> Step:
-        if effect.kind == EffectKind.IDENTIFY_CARD:
+        if isinstance(effect, IdentifyCard):
             return super().on_failure(effect, error)
         self.errors.append(error)
         self.failed.append(effect)
@@ -108,14 +118,14 @@ class CardCheckFlow(VisitFlow):
             return self.show(Stage.READING)
         return self.show(Stage.CARD_INFO)
 
-    def on_retry_reads(self, event: Event) -> Step:
+    def on_retry_reads(self) -> Step:
         retryable = [e for e, err in zip(self.failed, self.errors, strict=True) if can_retry(err)]
         if not retryable:
             return self.show(Stage.CARD_INFO)
         self.failed, self.errors = [], []
         return self.run(Stage.READING, *retryable)
 
-    def on_finish(self, event: Event) -> Step:
+    def on_finish(self) -> Step:
         return self.end(self.info_view())
 
     def info_view(self) -> View:
@@ -146,7 +156,7 @@ class CardCheckFlow(VisitFlow):
             ("retry", "done") if can_retry_reads else ("done",),
         )
 
-    def extra_view(self, stage: Stage, error: Any) -> View | None:
+    def extra_view(self, stage: Stage, error: ErrorView | None) -> View | None:
         if stage is Stage.CARD_INFO:
             view = self.info_view()
             return view if error is None else View(

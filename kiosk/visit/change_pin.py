@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from kiosk.errors import KioskError, PinLocked, WrongPin
 from kiosk.model import VisitKind
-from kiosk.visit.base import Effect, Event, Step
-from kiosk.visit.effects import EffectKind
-from kiosk.visit.flow import Handler, Progress, Stage, VisitFlow
+from kiosk.visit.base import Step
+from kiosk.visit.effects import ChangePin, Effect, PinEffect
+from kiosk.visit.events import Outcome, PinChanged, PinSubmit
+from kiosk.visit.flow import Progress, Stage, Transitions, VisitFlow
 
 
 class ChangePinFlow(VisitFlow):
@@ -17,37 +15,37 @@ class ChangePinFlow(VisitFlow):
 
     kind = VisitKind.CHANGE_PIN
 
-    def transitions(self) -> dict[tuple[Stage, str], Handler]:
-        return {
-            **super().transitions(),
-            **self.pin_transitions(),
-            (Stage.PIN_CURRENT, "pin_submit"): self.on_current_submitted,
-        }
+    def transitions(self) -> Transitions:
+        return self.with_pin_choice(super().transitions()).on(
+            Stage.PIN_CURRENT, PinSubmit, lambda _: self.on_current_submitted()
+        )
 
-    def success_handlers(self) -> dict[str, Callable[[Any], Step]]:
-        return {**super().success_handlers(), EffectKind.CHANGE_PIN: self.on_changed}
+    def on_success(self, outcome: Outcome) -> Step:
+        if isinstance(outcome, PinChanged):
+            return self.on_changed()
+        return super().on_success(outcome)
 
-    def pad_effects(self) -> dict[Stage, EffectKind]:
-        return {Stage.PIN_CURRENT: EffectKind.CHANGE_PIN}
+    def pad_effects(self) -> dict[Stage, type[PinEffect]]:
+        return {Stage.PIN_CURRENT: ChangePin}
 
-    def on_record_accepted(self, event: Event) -> Step:
+    def on_record_accepted(self) -> Step:
         return self.enter_pin_stage(Stage.PIN_CURRENT)
 
-    def on_current_submitted(self, event: Event) -> Step:
+    def on_current_submitted(self) -> Step:
         self.require_full(self.current_pin)
         self.new_pin.clear()
         return self.show(Stage.PIN_CHOOSE)
 
     def on_pin_confirmed(self) -> Step:
         self.progress = Progress.WRITING
-        return self.run(Stage.WRITING, self.pin_effect(EffectKind.CHANGE_PIN))
+        return self.run(Stage.WRITING, self.pin_effect(ChangePin))
 
-    def on_changed(self, _: Any) -> Step:
+    def on_changed(self) -> Step:
         self.wipe()
         return self.record_result(self.make_result("change_pin", {}))
 
     def on_failure(self, effect: Effect, error: KioskError) -> Step:
-        if effect.kind == EffectKind.CHANGE_PIN and isinstance(error, WrongPin):
+        if isinstance(effect, ChangePin) and isinstance(error, WrongPin):
             self.progress = Progress.NOTHING  # the card refused: its PIN is unchanged
             for buffer in (self.current_pin, self.new_pin, self.confirm_pin):
                 buffer.clear()

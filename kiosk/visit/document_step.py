@@ -10,45 +10,52 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from kiosk.errors import DocumentRejected, InvalidInput, KioskError
+from kiosk.errors import DocumentRejected, InvalidInput
 from kiosk.identity.personnummer import parse_personnummer
-from kiosk.model import DocumentEvidence, Provenance
+from kiosk.model import Provenance
 from kiosk.ports import ActivationTicket
 from kiosk.rules.document import EYE_CHECKS, check_document, first_failure
-from kiosk.visit.base import Effect, Event, Step, View, ViewName
-from kiosk.visit.effects import EffectKind
-from kiosk.visit.flow import Handler, Progress, Stage, VisitFlow, need, present
+from kiosk.visit.base import ErrorView, Step, View, ViewName
+from kiosk.visit.effects import StartTicket
+from kiosk.visit.events import (
+    DocumentConfirmed,
+    DocumentManual,
+    DocumentScan,
+    DocumentScanned,
+    DocumentTyped,
+    ScanFailed,
+)
+from kiosk.visit.flow import Progress, Stage, Transitions, VisitFlow, present
 from kiosk.visit.secret import Secret
 
 
 class DocumentCheckedFlow(VisitFlow):
     """A visit with an ID document check after the card record (activation, unlock)."""
 
-    def transitions(self) -> dict[tuple[Stage, str], Handler]:
-        return {**super().transitions(), **self.document_transitions()}
+    def transitions(self) -> Transitions:
+        return self.with_document_check(super().transitions())
 
-    def on_record_accepted(self, event: Event) -> Step:
+    def on_record_accepted(self) -> Step:
         return self.show(Stage.DOCUMENT_SCAN)
 
-    def extra_view(self, stage: Stage, error: Any) -> View | None:
+    def extra_view(self, stage: Stage, error: ErrorView | None) -> View | None:
         if stage in (Stage.DOCUMENT_SCAN, Stage.DOCUMENT_MANUAL, Stage.DOCUMENT_CONFIRM):
             return self.document_view(stage, error)
         return None
 
-    def document_transitions(self) -> dict[tuple[Stage, str], Handler]:
-        """The document check's stages, for visits that check an ID document."""
-        return {
-            (Stage.DOCUMENT_SCAN, "document_scanned"): self.on_document,
-            (Stage.DOCUMENT_SCAN, "document_typed"): self.on_document,
-            (Stage.DOCUMENT_SCAN, "scan_failed"): self.on_scan_failed,
-            (Stage.DOCUMENT_SCAN, "document_manual"): lambda e: self.show(Stage.DOCUMENT_MANUAL),
-            (Stage.DOCUMENT_MANUAL, "document_typed"): self.on_document,
-            (Stage.DOCUMENT_MANUAL, "document_scan"): lambda e: self.show(Stage.DOCUMENT_SCAN),
-            (Stage.DOCUMENT_CONFIRM, "document_confirmed"): self.on_document_confirmed,
-            (Stage.DOCUMENT_CONFIRM, "document_scan"): lambda e: self.show(Stage.DOCUMENT_SCAN),
-        }
+    def with_document_check(self, table: Transitions) -> Transitions:
+        """``table`` with the document check's stages, for visits that check an ID document."""
+        scan, manual, confirm = Stage.DOCUMENT_SCAN, Stage.DOCUMENT_MANUAL, Stage.DOCUMENT_CONFIRM
+        return (
+            table.on(scan, DocumentScanned, self.on_document)
+            .on((scan, manual), DocumentTyped, self.on_document)
+            .on(scan, ScanFailed, lambda e: self.show(scan, e.error))
+            .on(scan, DocumentManual, lambda _: self.show(manual))
+            .on((manual, confirm), DocumentScan, lambda _: self.show(scan))
+            .on(confirm, DocumentConfirmed, self.on_document_confirmed)
+        )
 
-    def document_view(self, stage: Stage, error: Any) -> View:
+    def document_view(self, stage: Stage, error: ErrorView | None) -> View:
         names = {
             Stage.DOCUMENT_SCAN: ViewName.DOCUMENT_CHECK,
             Stage.DOCUMENT_MANUAL: ViewName.DOCUMENT_MANUAL,
@@ -89,13 +96,9 @@ class DocumentCheckedFlow(VisitFlow):
             "how": ",".join(sorted({p.value for p in evidence.how.values()})),
         }
 
-    def on_scan_failed(self, event: Event) -> Step:
-        error = event.data.get("error")
-        return self.show(Stage.DOCUMENT_SCAN, error if isinstance(error, KioskError) else None)
-
-    def on_document(self, event: Event) -> Step:
-        evidence = need(event.data, "evidence", DocumentEvidence)
-        how = Provenance.SCANNED if event.kind == "document_scanned" else Provenance.TYPED
+    def on_document(self, event: DocumentScanned | DocumentTyped) -> Step:
+        evidence = event.evidence
+        how = Provenance.SCANNED if isinstance(event, DocumentScanned) else Provenance.TYPED
         facts = ("doc_type", "expiry", "birth_date", "personnummer", "document_number")
         provenance = {fact: evidence.how.get(fact, how) for fact in facts}
         # The eye check is the administrator's, here and now: never taken from the input.
@@ -104,10 +107,9 @@ class DocumentCheckedFlow(VisitFlow):
         )
         return self.judge_document(skip=EYE_CHECKS)
 
-    def on_document_confirmed(self, event: Event) -> Step:
+    def on_document_confirmed(self, event: DocumentConfirmed) -> Step:
         evidence = present(self.evidence, "document")
-        photo = event.data.get("photo", True) is True
-        age = event.data.get("age", True) is True
+        photo, age = event.photo, event.age
         how = dict(evidence.how)
         how.update({"photo": Provenance.CONFIRMED, "age": Provenance.CONFIRMED})
         self.evidence = replace(evidence, photo_confirmed=photo, age_confirmed=age, how=how)
@@ -131,24 +133,17 @@ class DocumentCheckedFlow(VisitFlow):
         """After every document check passed: the visit's next stage."""
         raise NotImplementedError
 
-    def start_ticket(self, kind: EffectKind) -> Step:
+    def start_ticket(self, kind: type[StartTicket]) -> Step:
         """Ask the portal to start an activation or unlock with the checked evidence."""
-        return self.run(
-            Stage.STARTING,
-            Effect(
-                kind,
-                {
-                    "card_number": self.card_number,
-                    "admin_hsa_id": self.admin.hsa_id,
-                    "evidence": self.evidence,
-                    "idempotency_key": f"{self.visit_id}:{kind.value}",
-                },
-            ),
+        effect = kind(
+            present(self.card_number, "card number"),
+            self.admin.hsa_id,
+            present(self.evidence, "document"),
+            f"{self.visit_id}:{kind.kind.value}",
         )
+        return self.run(Stage.STARTING, effect)
 
-    def on_ticket(self, ticket: Any) -> Step:
-        if not isinstance(ticket, ActivationTicket):
-            return self.abort(KioskError("the portal returned no ticket"))
+    def on_ticket(self, ticket: ActivationTicket) -> Step:
         self.progress = Progress.STARTED
         self.activation_id = ticket.activation_id
         self.deadline = ticket.deadline

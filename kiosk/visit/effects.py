@@ -1,40 +1,189 @@
-"""The effects a visit flow can ask for, the events that report their outcome, and their results.
+"""The effects a visit flow can ask for: one frozen dataclass per port call.
 
-Every effect's outcome comes back as one event: ``effect_done`` with data
-``{"effect": kind, "result": ...}`` or ``effect_failed`` with ``{"effect": kind, "error":
-KioskError}``. Arguments named ``pin``, ``old_pin``, ``new_pin`` and ``credential`` are
-``Secret``s: the runner reveals them for the one port call and wipes them afterwards.
+A flow returns effects in its ``Step``; the shell runs each through the ports
+(kiosk.visit.runner) and hands the outcome back as one event (kiosk.visit.events): the
+effect's own success event (``CardIdentified``, ``RecordFetched``...) or ``EffectFailed``.
+PINs and credentials are ``Secret`` fields: the runner reveals them for the one port call
+and wipes them afterwards. A PIN field of ``None`` (``ON_READER_PAD``) means the holder
+types that PIN on the reader's own pad and it never reaches the kiosk.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
+from typing import ClassVar
+
+from kiosk.model import DocumentEvidence, VisitResult
+from kiosk.visit.secret import Secret
 
 
 class EffectKind(StrEnum):
-    """Effect kinds, with their arguments and what ``effect_done`` carries as ``result``."""
+    """Each effect's stable name: the audit log's action and the demo transcript's label."""
 
-    IDENTIFY_CARD = "identify_card"  # reader -> CardIdentity
-    FETCH_RECORD = "fetch_record"  # card_number -> CardRecord
-    READ_CERTIFICATES = "read_certificates"  # reader -> list[CertificateInfo]
-    ADMIN_SIGN_IN = "admin_sign_in"  # reader, pin -> CertificateInfo
-    AUTHORISE_ADMIN = "authorise_admin"  # hsa_id -> AdminAuthorisation
-    START_ACTIVATION = "start_activation"  # card_number, admin_hsa_id, evidence, key -> ticket
-    START_UNLOCK = "start_unlock"  # card_number, admin_hsa_id, evidence, key -> ticket
-    WRITE_PIN = "write_pin"  # reader, credential, pin -> None
-    UNLOCK_PIN = "unlock_pin"  # reader, credential, pin -> None
-    CHANGE_PIN = "change_pin"  # reader, old_pin, new_pin -> None
-    SIGN_RECEIPT = "sign_receipt"  # reader, pin, receipt -> SignedReceipt
-    BLOCK_CARD = "block_card"  # card_number, admin_hsa_id, reason, idempotency_key -> CardRecord
-    RECORD_RESULT = "record_result"  # result -> outbox id (str)
-    SYNC_RESULT = "sync_result"  # result -> CardRecord | None
+    IDENTIFY_CARD = "identify_card"
+    FETCH_RECORD = "fetch_record"
+    READ_CERTIFICATES = "read_certificates"
+    ADMIN_SIGN_IN = "admin_sign_in"
+    AUTHORISE_ADMIN = "authorise_admin"
+    START_ACTIVATION = "start_activation"
+    START_UNLOCK = "start_unlock"
+    WRITE_PIN = "write_pin"
+    UNLOCK_PIN = "unlock_pin"
+    CHANGE_PIN = "change_pin"
+    SIGN_RECEIPT = "sign_receipt"
+    BLOCK_CARD = "block_card"
+    RECORD_RESULT = "record_result"
+    SYNC_RESULT = "sync_result"
 
 
-EFFECT_DONE = "effect_done"
-EFFECT_FAILED = "effect_failed"
+@dataclass(frozen=True)
+class Effect:
+    """Work for the shell: one port call, its arguments as typed fields."""
 
-SECRET_ARGS: frozenset[str] = frozenset({"pin", "old_pin", "new_pin", "credential"})
+    kind: ClassVar[EffectKind]
+
+    def secrets(self) -> tuple[Secret, ...]:
+        """The secrets this effect carries (the runner wipes them after the call)."""
+        found = (getattr(self, f.name) for f in fields(self))
+        return tuple(value for value in found if isinstance(value, Secret))
+
+
+@dataclass(frozen=True)
+class IdentifyCard(Effect):
+    """Classify the card in ``reader``; learn whether the reader's own pad takes PINs."""
+
+    kind = EffectKind.IDENTIFY_CARD
+    reader: str | None
+
+
+@dataclass(frozen=True)
+class FetchRecord(Effect):
+    """The portal's record of the card."""
+
+    kind = EffectKind.FETCH_RECORD
+    card_number: str
+
+
+@dataclass(frozen=True)
+class ReadCertificates(Effect):
+    """The card's certificates, classified."""
+
+    kind = EffectKind.READ_CERTIFICATES
+    reader: str | None
+
+
+@dataclass(frozen=True)
+class AdminSignIn(Effect):
+    """Log in with the administrator's own card and PIN; their authentication certificate."""
+
+    kind = EffectKind.ADMIN_SIGN_IN
+    reader: str | None
+    pin: Secret | None  # None: typed on the reader's own pad
+
+
+@dataclass(frozen=True)
+class AuthoriseAdmin(Effect):
+    """The portal's authorisation of the administrator at this card office."""
+
+    kind = EffectKind.AUTHORISE_ADMIN
+    hsa_id: str
+
+
+@dataclass(frozen=True)
+class StartTicket(Effect):
+    """Ask the portal to start an activation or unlock with the checked evidence."""
+
+    card_number: str
+    admin_hsa_id: str
+    evidence: DocumentEvidence
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class StartActivation(StartTicket):
+    """Start an activation: the completion window starts now."""
+
+    kind = EffectKind.START_ACTIVATION
+
+
+@dataclass(frozen=True)
+class StartUnlock(StartTicket):
+    """Get the unlock credential after an ID check."""
+
+    kind = EffectKind.START_UNLOCK
+
+
+@dataclass(frozen=True)
+class WritePin(Effect):
+    """Write the holder's first PIN with the activation credential."""
+
+    kind = EffectKind.WRITE_PIN
+    reader: str | None
+    credential: Secret
+    pin: Secret | None
+
+
+@dataclass(frozen=True)
+class UnlockPin(Effect):
+    """Unlock a locked PIN with the unlock credential and set a new one."""
+
+    kind = EffectKind.UNLOCK_PIN
+    reader: str | None
+    credential: Secret
+    pin: Secret | None
+
+
+@dataclass(frozen=True)
+class ChangePin(Effect):
+    """Change the PIN: the holder proves the current one."""
+
+    kind = EffectKind.CHANGE_PIN
+    reader: str | None
+    old_pin: Secret | None
+    new_pin: Secret | None
+
+
+@dataclass(frozen=True)
+class SignReceipt(Effect):
+    """Sign the receipt (kvittens) with the holder's new PIN."""
+
+    kind = EffectKind.SIGN_RECEIPT
+    reader: str | None
+    pin: Secret | None
+    receipt: bytes
+
+
+@dataclass(frozen=True)
+class BlockCard(Effect):
+    """Block (spärra) a card at the portal."""
+
+    kind = EffectKind.BLOCK_CARD
+    card_number: str
+    admin_hsa_id: str
+    reason: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class RecordResult(Effect):
+    """Make the visit's result durable in the outbox (with its audit entry)."""
+
+    kind = EffectKind.RECORD_RESULT
+    result: VisitResult
+
+
+@dataclass(frozen=True)
+class SyncResult(Effect):
+    """Send the recorded result to the portal now (it stays queued if that fails)."""
+
+    kind = EffectKind.SYNC_RESULT
+    result: VisitResult
+
+
+# The card effects that carry the holder's PINs: a retry rebuilds them with fresh copies.
+PinEffect = WritePin | UnlockPin | ChangePin | SignReceipt
+PIN_EFFECTS: tuple[type[PinEffect], ...] = (WritePin, UnlockPin, ChangePin, SignReceipt)
 
 
 @dataclass(frozen=True)

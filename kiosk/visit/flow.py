@@ -1,7 +1,8 @@
 """The machinery every visit shares: stages, the PIN pad, effects in flight, aborts, results.
 
-A visit is a table from (stage, event kind) to a handler; ``handle`` routes the events
-every stage shares first (effect outcomes, idle timeout, card removal, cancel, retry).
+A visit dispatches on the event's class: ``route`` handles the events every stage shares
+first (effect outcomes, idle timeout, card removal, cancel, retry, PIN keys), then its
+``Transitions`` table, (stage, event class) -> handler, the ones a stage expects.
 After the visit has finished, every further event returns the final step again, with no
 effect. Events a stage does not expect change nothing and run nothing.
 """
@@ -9,7 +10,7 @@ effect. Events a stage does not expect change nothing and run nothing.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -50,13 +51,45 @@ from kiosk.rules.card import (
 from kiosk.rules.document import DocumentCheck
 from kiosk.rules.pin import broken_pin_rules
 from kiosk.settings import Settings
-from kiosk.visit.base import Effect, Event, Step, View, ViewName
-from kiosk.visit.effects import EFFECT_DONE, EFFECT_FAILED, EffectKind
+from kiosk.visit.base import ErrorView, Step, View, ViewName
+from kiosk.visit.effects import (
+    PIN_EFFECTS,
+    ChangePin,
+    Effect,
+    EffectKind,
+    FetchRecord,
+    IdentifyCard,
+    PinEffect,
+    RecordResult,
+    SignReceipt,
+    UnlockPin,
+    WritePin,
+)
 from kiosk.visit.errorview import can_retry, error_view
+from kiosk.visit.events import (
+    Cancel,
+    CardIdentified,
+    CardInserted,
+    CardNumberTyped,
+    CardTakenOut,
+    Continue,
+    EffectFailed,
+    Event,
+    IdleTimeout,
+    Outcome,
+    PadStart,
+    PinBack,
+    PinClear,
+    PinDigit,
+    PinSubmit,
+    RecordFetched,
+    ResultRecorded,
+    Retry,
+)
 from kiosk.visit.secret import PinBuffer, Secret
 
-Handler = Callable[[Event], Step]
 T = TypeVar("T")
+E = TypeVar("E", bound=Event)
 
 
 class Stage(StrEnum):
@@ -126,10 +159,6 @@ USER_STAGES: frozenset[Stage] = frozenset(
 
 END_ACTIONS: tuple[str, ...] = ("home",)
 
-SECRET_EFFECTS: frozenset[str] = frozenset(
-    {EffectKind.WRITE_PIN, EffectKind.UNLOCK_PIN, EffectKind.CHANGE_PIN, EffectKind.SIGN_RECEIPT}
-)
-
 # What the reader's own PIN pad refuses before the card is touched: typed again there.
 PAD_REFUSALS: tuple[type[KioskError], ...] = (PinEntryCancelled, PinMismatch, PinRuleViolation)
 
@@ -147,12 +176,33 @@ def present(value: T | None, what: str) -> T:
     return value
 
 
-def need(data: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
-    """``data[key]`` if it has the expected type, else InvalidInput (bad events never crash)."""
-    value = data.get(key)
-    if not isinstance(value, kind):
-        raise InvalidInput(f"event data {key!r} is missing or of the wrong type", field=key)
-    return value
+class Transitions:
+    """A visit's table: (stage, event class) -> handler of that event class, typed."""
+
+    def __init__(self) -> None:
+        self._table: dict[tuple[Stage, type[Event]], Callable[[Event], Step]] = {}
+
+    def on(
+        self, stages: Stage | Iterable[Stage], event: type[E], handler: Callable[[E], Step]
+    ) -> Transitions:
+        """Route ``event`` in ``stages`` to ``handler`` (replacing an earlier route)."""
+
+        def run(received: Event) -> Step:
+            if not isinstance(received, event):  # get() looks up by the exact class
+                raise TypeError(f"{type(received).__name__} routed as {event.__name__}")
+            return handler(received)
+
+        for stage in (stages,) if isinstance(stages, Stage) else stages:
+            self._table[(stage, event)] = run
+        return self
+
+    def get(self, stage: Stage, event: Event) -> Callable[[Event], Step] | None:
+        """The handler for ``event`` in ``stage``; None if that stage does not expect it."""
+        return self._table.get((stage, type(event)))
+
+    def routes(self) -> set[tuple[Stage, type[Event]]]:
+        """Every (stage, event class) the table routes."""
+        return set(self._table)
 
 
 class VisitFlow:
@@ -185,7 +235,7 @@ class VisitFlow:
         self.new_pin = PinBuffer(length)
         self.confirm_pin = PinBuffer(length)
         self.receipt_pin = PinBuffer(length)
-        self.pending: dict[str, Effect] = {}
+        self.pending: dict[EffectKind, Effect] = {}
         self.failed_effects: tuple[Effect, ...] = ()
         self.failed_stage: Stage | None = None
         self.error: KioskError | None = None
@@ -198,11 +248,11 @@ class VisitFlow:
         self.now = at
         return self.show(Stage.INSERT_CARD)
 
-    def handle(self, event: Event) -> Step:
-        """The next step after ``event``; after the end, the final step again."""
+    def handle(self, event: Event, at: datetime) -> Step:
+        """The next step after ``event`` (at ``at``); after the end, the final step again."""
         if self.final is not None:
             return replace(self.final, effects=())
-        self.now = event.at
+        self.now = at
         try:
             step = self.route(event)
         except KioskError as error:
@@ -219,37 +269,37 @@ class VisitFlow:
 
     # --- routing ------------------------------------------------------------------------
 
-    def transitions(self) -> dict[tuple[Stage, str], Handler]:
-        """(stage, event kind) -> handler for the stages this visit has."""
-        return {
-            (Stage.INSERT_CARD, "card_inserted"): self.on_card_inserted,
-            (Stage.INSERT_CARD, "card_number_typed"): self.on_card_number_typed,
-            (Stage.CARD_RECORD, "continue"): self.on_record_accepted,
-        }
-
     def route(self, event: Event) -> Step:
-        if event.kind in (EFFECT_DONE, EFFECT_FAILED):
-            return self.on_outcome(event)
-        if event.kind == "idle_timeout":
-            return self.on_idle()
-        if event.kind == "card_removed":
-            return self.on_card_removed()
-        if event.kind == "cancel" and self.stage in USER_STAGES:
-            if self.waiting_for_pad():
-                return self.show(self.stage)  # the reader holds the PIN entry: cancel there
-            return self.abort(VisitCancelled())
-        if event.kind == "retry" and self.stage is Stage.FAILED:
-            return self.retry()
-        if event.kind in ("pin_digit", "pin_back", "pin_clear") and self.stage in PIN_STAGES:
-            if self.pin_pad:
-                return self.show(self.stage)  # the screen has no pad: nothing is typed here
-            return self.on_pin_key(event)
-        if event.kind == "pad_start" and self.pin_pad and self.stage in PIN_STAGES:
-            return self.enter_pin_stage(self.stage)
-        handler = self.transitions().get((self.stage, event.kind))
-        if handler is None:
-            return self.show(self.stage)
-        return handler(event)
+        match event:
+            case Outcome():
+                return self.on_outcome(event)
+            case IdleTimeout():
+                return self.on_idle()
+            case CardTakenOut():
+                return self.on_card_removed()
+            case Cancel() if self.stage in USER_STAGES:
+                if self.waiting_for_pad():
+                    return self.show(self.stage)  # the reader holds the PIN entry: cancel there
+                return self.abort(VisitCancelled())
+            case Retry() if self.stage is Stage.FAILED:
+                return self.retry()
+            case PinDigit() | PinBack() | PinClear() if self.stage in PIN_STAGES:
+                if self.pin_pad:
+                    return self.show(self.stage)  # the screen has no pad: nothing is typed here
+                return self.on_pin_key(event)
+            case PadStart() if self.pin_pad and self.stage in PIN_STAGES:
+                return self.enter_pin_stage(self.stage)
+        handler = self.transitions().get(self.stage, event)
+        return handler(event) if handler is not None else self.show(self.stage)
+
+    def transitions(self) -> Transitions:
+        """The events each stage of this visit expects, and their handlers."""
+        return (
+            Transitions()
+            .on(Stage.INSERT_CARD, CardInserted, self.on_card_inserted)
+            .on(Stage.INSERT_CARD, CardNumberTyped, self.on_card_number_typed)
+            .on(Stage.CARD_RECORD, Continue, lambda _: self.on_record_accepted())
+        )
 
     # --- views --------------------------------------------------------------------------
 
@@ -331,13 +381,13 @@ class VisitFlow:
             shown_error,
         )
 
-    def pad_view(self, stage: Stage, error: Any) -> View:
+    def pad_view(self, stage: Stage, error: ErrorView | None) -> View:
         """A PIN stage when the reader's own pad takes the PIN: what to type there."""
         waiting = self.waiting_for_pad()
         return View(
             PIN_STAGES[stage],
             self.title(),
-            f"visit.pin.pad.{self.pad_effects().get(stage, stage.value)}",
+            f"visit.pin.pad.{self.pad_message(stage)}",
             {
                 "length": self.settings.pin_policy.length,
                 "pin_pad": True,
@@ -348,7 +398,7 @@ class VisitFlow:
             () if waiting else ("pad_start", "cancel"),
         )
 
-    def extra_view(self, stage: Stage, error: Any) -> View | None:
+    def extra_view(self, stage: Stage, error: ErrorView | None) -> View | None:
         """Views of stages only some visits have; None for a progress screen."""
         return None
 
@@ -447,11 +497,11 @@ class VisitFlow:
 
     def fresh(self, effect: Effect) -> Effect:
         """The effect with fresh copies of its secrets (the runner wiped the old ones)."""
-        if effect.kind in SECRET_EFFECTS:
-            return self.pin_effect(EffectKind(effect.kind))
+        if isinstance(effect, PIN_EFFECTS):
+            return self.pin_effect(type(effect))
         return effect
 
-    def pin_effect(self, kind: EffectKind) -> Effect:
+    def pin_effect(self, kind: type[PinEffect]) -> PinEffect:
         """A card effect that needs secrets, built from the flow's buffers (copies).
 
         With the reader's own pad, every PIN argument is ON_READER_PAD (None): the reader
@@ -462,15 +512,12 @@ class VisitFlow:
         def pin(buffer: PinBuffer) -> Secret | None:
             return None if pad else buffer.copy()
 
-        args: dict[str, Any] = {"reader": self.reader}
-        if kind in (EffectKind.WRITE_PIN, EffectKind.UNLOCK_PIN):
-            credential = present(self.credential, "credential")
-            args.update(credential=credential.copy(), pin=pin(self.new_pin))
-        elif kind is EffectKind.CHANGE_PIN:
-            args.update(old_pin=pin(self.current_pin), new_pin=pin(self.new_pin))
-        else:
-            args.update(pin=pin(self.receipt_pin), receipt=self.receipt_bytes())
-        return Effect(kind, args)
+        if issubclass(kind, WritePin | UnlockPin):
+            credential = present(self.credential, "credential").copy()
+            return kind(self.reader, credential, pin(self.new_pin))
+        if issubclass(kind, ChangePin):
+            return ChangePin(self.reader, pin(self.current_pin), pin(self.new_pin))
+        return SignReceipt(self.reader, pin(self.receipt_pin), self.receipt_bytes())
 
     def receipt_bytes(self) -> bytes:
         """The receipt (kvittens) the holder signs: card, activation, holder, time."""
@@ -524,51 +571,45 @@ class VisitFlow:
             return self.show(self.stage)
         return self.abort(CardRemoved())
 
-    def on_outcome(self, event: Event) -> Step:
-        kind = event.data.get("effect")
-        if not isinstance(kind, str) or kind not in self.pending:
+    def on_outcome(self, outcome: Outcome) -> Step:
+        effect = self.pending.pop(outcome.effect.kind, None)
+        if effect is None:
             return self.show(self.stage)  # stale or unknown: nothing waits for it
-        effect = self.pending.pop(kind)
-        if event.kind == EFFECT_FAILED:
-            error = event.data.get("error")
-            if not isinstance(error, KioskError):
-                error = KioskError("effect failed without a KioskError")
-            return self.on_failure(effect, error)
-        return self.on_success(effect, event.data.get("result"))
+        if isinstance(outcome, EffectFailed):
+            return self.on_failure(effect, outcome.error)
+        return self.on_success(outcome)
 
-    def on_success(self, effect: Effect, result: Any) -> Step:
-        handler = self.success_handlers().get(effect.kind)
-        if handler is None:
-            return self.show(self.stage)
-        return handler(result)
-
-    def success_handlers(self) -> dict[str, Callable[[Any], Step]]:
-        """Effect kind -> what to do with its result."""
-        return {
-            EffectKind.IDENTIFY_CARD: self.on_identified,
-            EffectKind.FETCH_RECORD: self.on_record,
-            EffectKind.RECORD_RESULT: self.on_recorded,
-        }
+    def on_success(self, outcome: Outcome) -> Step:
+        """What to do with an effect's result; subclasses match their own effects first."""
+        match outcome:
+            case CardIdentified():
+                return self.on_identified(outcome.identity)
+            case RecordFetched():
+                return self.on_record(outcome.record)
+            case ResultRecorded():
+                return self.on_recorded()
+        return self.show(self.stage)
 
     def on_failure(self, effect: Effect, error: KioskError) -> Step:
         """Default mapping of an effect's failure through the error table, per effect."""
-        if effect.kind == EffectKind.IDENTIFY_CARD:
+        if isinstance(effect, IdentifyCard):
             self.card_in = False
             self.reader = None
             self.identity = None
             return self.show(Stage.INSERT_CARD, error)
-        if effect.kind == EffectKind.FETCH_RECORD:
+        if isinstance(effect, FetchRecord):
             if isinstance(error, PortalRejected) or not can_retry(error):
                 return self.abort(error)
             return self.fail(error, effect)
-        if effect.kind == EffectKind.RECORD_RESULT:
+        if isinstance(effect, RecordResult):
             return self.fail(error, effect)  # never DONE before the result is durable
         if isinstance(error, CardRemoved) and self.card_matters():
             return self.abort(error)
-        if effect.kind in SECRET_EFFECTS and self.progress is Progress.WRITING:
+        pin_effect = isinstance(effect, PIN_EFFECTS)
+        if pin_effect and self.progress is Progress.WRITING:
             # The card answered with a refusal: the write did not happen.
             self.progress = Progress.NOTHING if self.activation_id is None else Progress.STARTED
-        if self.pin_pad and effect.kind in SECRET_EFFECTS and isinstance(error, PAD_REFUSALS):
+        if self.pin_pad and pin_effect and isinstance(error, PAD_REFUSALS):
             return self.show(self.stage, error)  # typed again on the reader: "pad_start"
         if can_retry(error) and not isinstance(error, PortalRejected):
             return self.fail(error, effect)
@@ -576,31 +617,24 @@ class VisitFlow:
 
     # --- the card ---------------------------------------------------------------------
 
-    def on_card_inserted(self, event: Event) -> Step:
-        reader = event.data.get("reader")
-        self.reader = reader if isinstance(reader, str) else None
+    def on_card_inserted(self, event: CardInserted) -> Step:
+        self.reader = event.reader
         self.card_in = True
-        return self.run(
-            Stage.IDENTIFYING, Effect(EffectKind.IDENTIFY_CARD, {"reader": self.reader})
-        )
+        return self.run(Stage.IDENTIFYING, IdentifyCard(self.reader))
 
-    def on_card_number_typed(self, event: Event) -> Step:
+    def on_card_number_typed(self, event: CardNumberTyped) -> Step:
         if not self.can_type_number():
             return self.show(self.stage)
-        number = "".join(str(need(event.data, "card_number", str)).split())
+        number = "".join(event.card_number.split())
         if not (number.isascii() and number.isdigit() and 8 <= len(number) <= 20):
             raise InvalidInput("a card number has 8 to 20 digits", field="card_number")
         self.card_number = number
-        return self.fetch()
+        return self.fetch(number)
 
-    def fetch(self) -> Step:
-        return self.run(
-            Stage.FETCHING, Effect(EffectKind.FETCH_RECORD, {"card_number": self.card_number})
-        )
+    def fetch(self, card_number: str) -> Step:
+        return self.run(Stage.FETCHING, FetchRecord(card_number))
 
-    def on_identified(self, identity: Any) -> Step:
-        if not isinstance(identity, CardIdentity):
-            return self.show(Stage.INSERT_CARD, KioskError("identify returned no identity"))
+    def on_identified(self, identity: CardIdentity) -> Step:
         self.identity = identity
         self.pin_pad = identity.pin_pad
         refused = identity_refusal(identity)
@@ -608,12 +642,10 @@ class VisitFlow:
             return self.refuse(refused)
         if identity.card_number:
             self.card_number = identity.card_number
-            return self.fetch()
+            return self.fetch(identity.card_number)
         return self.show(Stage.INSERT_CARD)  # the number is on the back: type it
 
-    def on_record(self, record: Any) -> Step:
-        if not isinstance(record, CardRecord):
-            return self.abort(KioskError("the portal returned no card record"))
+    def on_record(self, record: CardRecord) -> Step:
         self.record = record
         refused = card_refusal(
             self.identity, record, self.at(), self.settings.card_rules, self.kind
@@ -634,7 +666,7 @@ class VisitFlow:
             )
         )
 
-    def on_record_accepted(self, event: Event) -> Step:
+    def on_record_accepted(self) -> Step:
         """After the administrator reviewed the record: the visit's next stage."""
         raise NotImplementedError
 
@@ -648,13 +680,18 @@ class VisitFlow:
             Stage.SIGN_RECEIPT: self.receipt_pin,
         }[stage]
 
-    def pad_effects(self) -> dict[Stage, EffectKind]:
+    def pad_effects(self) -> dict[Stage, type[PinEffect]]:
         """With the reader's own pad: the card effect that each PIN stage runs at once."""
         return {}
 
+    def pad_message(self, stage: Stage) -> str:
+        """What the reader's pad asks for in ``stage``: its effect's name, else the stage's."""
+        effect = self.pad_effects().get(stage)
+        return effect.kind.value if effect is not None else stage.value
+
     def waiting_for_pad(self) -> bool:
         """Whether the reader's own pad is asking the holder for a PIN now."""
-        return self.pin_pad and any(kind in SECRET_EFFECTS for kind in self.pending)
+        return self.pin_pad and any(isinstance(e, PIN_EFFECTS) for e in self.pending.values())
 
     def enter_pin_stage(self, stage: Stage) -> Step:
         """Show a PIN stage; with the reader's own pad, start its card effect at once."""
@@ -663,18 +700,19 @@ class VisitFlow:
             return self.show(stage)
         if self.waiting_for_pad():
             return self.show(self.stage)
-        if kind is not EffectKind.SIGN_RECEIPT:
+        if kind is not SignReceipt:
             self.progress = Progress.WRITING  # from the first key on the reader, unknown
         return self.run(stage, self.pin_effect(kind))
 
-    def on_pin_key(self, event: Event) -> Step:
+    def on_pin_key(self, event: PinDigit | PinBack | PinClear) -> Step:
         buffer = self.buffer_for(self.stage)
-        if event.kind == "pin_digit":
-            buffer.add(event.data.get("digit"))
-        elif event.kind == "pin_back":
-            buffer.back()
-        else:
-            buffer.clear()
+        match event:
+            case PinDigit():
+                buffer.add(event.digit)
+            case PinBack():
+                buffer.back()
+            case PinClear():
+                buffer.clear()
         return self.show(self.stage)
 
     def require_full(self, buffer: PinBuffer) -> None:
@@ -682,7 +720,7 @@ class VisitFlow:
         if len(buffer) != self.settings.pin_policy.length:
             raise PinRuleViolation("length", length=self.settings.pin_policy.length)
 
-    def on_new_pin_submitted(self, event: Event) -> Step:
+    def on_new_pin_submitted(self) -> Step:
         self.require_full(self.new_pin)
         broken = broken_pin_rules(
             self.new_pin.reveal(), self.settings.pin_policy, self.holder_personnummer()
@@ -697,7 +735,7 @@ class VisitFlow:
         self.confirm_pin.clear()
         return self.show(Stage.PIN_CONFIRM)
 
-    def on_confirm_submitted(self, event: Event) -> Step:
+    def on_confirm_submitted(self) -> Step:
         self.require_full(self.confirm_pin)
         if not self.confirm_pin.same_as(self.new_pin):
             self.new_pin.clear()
@@ -710,12 +748,11 @@ class VisitFlow:
         """After the new PIN was typed twice alike: write it."""
         raise NotImplementedError
 
-    def pin_transitions(self) -> dict[tuple[Stage, str], Handler]:
-        """Choosing and confirming a new PIN."""
-        return {
-            (Stage.PIN_CHOOSE, "pin_submit"): self.on_new_pin_submitted,
-            (Stage.PIN_CONFIRM, "pin_submit"): self.on_confirm_submitted,
-        }
+    def with_pin_choice(self, table: Transitions) -> Transitions:
+        """``table`` with choosing and confirming a new PIN, for the visits that set one."""
+        return table.on(Stage.PIN_CHOOSE, PinSubmit, lambda _: self.on_new_pin_submitted()).on(
+            Stage.PIN_CONFIRM, PinSubmit, lambda _: self.on_confirm_submitted()
+        )
 
     # --- the result ---------------------------------------------------------------------
 
@@ -736,9 +773,9 @@ class VisitFlow:
         self.result = result
         if self.progress is not Progress.RECORDED:
             self.progress = Progress.COMPLETE
-        return self.run(Stage.RECORDING, Effect(EffectKind.RECORD_RESULT, {"result": result}))
+        return self.run(Stage.RECORDING, RecordResult(result))
 
-    def on_recorded(self, outbox_id: Any) -> Step:
+    def on_recorded(self) -> Step:
         self.progress = Progress.RECORDED
         return self.done()
 

@@ -9,52 +9,67 @@ the transcript (used by ``kioskctl demo visit`` and by tests).
 
 from __future__ import annotations
 
+import base64
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
 
 from kiosk.errors import KioskError
-from kiosk.model import CardIdentity, CertificateInfo, VisitKind, VisitResult
-from kiosk.ports import ON_READER_PAD, CardReader, Clock, Portal, ResultStore, TokenProvider
-from kiosk.visit.base import Effect, Event, Step, View
-from kiosk.visit.effects import EFFECT_DONE, EFFECT_FAILED, SECRET_ARGS, EffectKind, SignedReceipt
+from kiosk.model import CardIdentity, CardRecord, CertificateInfo, VisitKind, VisitResult
+from kiosk.ports import (
+    ON_READER_PAD,
+    CardReader,
+    Clock,
+    Portal,
+    ResultStore,
+    Token,
+    TokenProvider,
+)
+from kiosk.visit.base import Flow, Step, View
+from kiosk.visit.effects import (
+    AdminSignIn,
+    AuthoriseAdmin,
+    BlockCard,
+    ChangePin,
+    Effect,
+    FetchRecord,
+    IdentifyCard,
+    ReadCertificates,
+    RecordResult,
+    SignedReceipt,
+    SignReceipt,
+    StartActivation,
+    StartUnlock,
+    SyncResult,
+    UnlockPin,
+    WritePin,
+)
+from kiosk.visit.events import (
+    AdminAuthorised,
+    AdminSignedIn,
+    CardBlocked,
+    CardIdentified,
+    CertificatesRead,
+    EffectFailed,
+    Event,
+    Outcome,
+    PinChanged,
+    PinUnlocked,
+    PinWritten,
+    ReceiptSigned,
+    RecordFetched,
+    ResultRecorded,
+    ResultSynced,
+    TicketIssued,
+)
 from kiosk.visit.secret import Secret
 
 MAX_EFFECTS_PER_INPUT = 50  # a flow asking for more is looping: stop and say so
 
 
-class ScriptableFlow(Protocol):
-    """What run_scripted drives: the Flow protocol."""
-
-    def start(self, at: Any) -> Step: ...
-
-    def handle(self, event: Event) -> Step: ...
-
-
-def _secret(args: dict[str, Any], name: str) -> str | None:
-    """The revealed secret, or ON_READER_PAD (None) when the flow passed None for it."""
-    value = args.get(name)
-    if value is ON_READER_PAD and name in args:
-        return ON_READER_PAD
-    if not isinstance(value, Secret):
-        raise KioskError(f"effect argument {name!r} must be a Secret", argument=name)
-    return value.reveal()
-
-
-def _credential(args: dict[str, Any]) -> str:
-    """The unlock/activation credential: always held by the kiosk, never typed on a pad."""
-    value = _secret(args, "credential")
-    if value is None:
-        raise KioskError("effect argument 'credential' must be a Secret", argument="credential")
-    return value
-
-
-def _bytes_arg(args: dict[str, Any], name: str) -> bytes:
-    value = args.get(name)
-    if not isinstance(value, bytes):
-        raise KioskError(f"effect argument {name!r} must be bytes", argument=name)
-    return value
+def revealed(pin: Secret | None) -> str | None:
+    """The PIN's text for the port call, or ON_READER_PAD when the reader's pad takes it."""
+    return ON_READER_PAD if pin is None else pin.reveal()
 
 
 def signing_certificate(certificates: list[CertificateInfo]) -> bytes:
@@ -66,12 +81,10 @@ def signing_certificate(certificates: list[CertificateInfo]) -> bytes:
     return b""
 
 
-def push_result(portal: Portal, result: VisitResult) -> Any:
+def push_result(portal: Portal, result: VisitResult) -> CardRecord | None:
     """Send one recorded result to the portal (idempotent by its key); None if nothing to send."""
     payload = result.payload
     if result.kind is VisitKind.ACTIVATION:
-        import base64
-
         return portal.complete_activation(
             payload["activation_id"],
             base64.b64decode(payload["receipt"]),
@@ -88,7 +101,11 @@ def push_result(portal: Portal, result: VisitResult) -> Any:
 
 
 class EffectRunner:
-    """Executes effects by calling the ports; returns each outcome as an event."""
+    """Executes effects by calling the ports; returns each outcome as an event.
+
+    ``after`` maps an effect class to a hook run right after that effect's port call
+    succeeded (the demo's portal going down after the ticket; crash tests' kill points).
+    """
 
     def __init__(
         self,
@@ -103,72 +120,103 @@ class EffectRunner:
         self.portal = portal
         self.store = store
         self.clock = clock
-        self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
-            EffectKind.IDENTIFY_CARD: self.identify,
-            EffectKind.FETCH_RECORD: lambda a: self.portal.card(a["card_number"]),
-            EffectKind.READ_CERTIFICATES: lambda a: self.token(a).certificates(),
-            EffectKind.ADMIN_SIGN_IN: lambda a: self.token(a).admin_sign_in(_secret(a, "pin")),
-            EffectKind.AUTHORISE_ADMIN: lambda a: self.portal.authorise_admin(a["hsa_id"]),
-            EffectKind.START_ACTIVATION: lambda a: self.portal.start_activation(
-                a["card_number"], a["admin_hsa_id"], a["evidence"], a["idempotency_key"]
-            ),
-            EffectKind.START_UNLOCK: lambda a: self.portal.start_unlock(
-                a["card_number"], a["admin_hsa_id"], a["evidence"], a["idempotency_key"]
-            ),
-            EffectKind.WRITE_PIN: lambda a: self.token(a).set_initial_pin(
-                _credential(a), _secret(a, "pin")
-            ),
-            EffectKind.UNLOCK_PIN: lambda a: self.token(a).unlock_pin(
-                _credential(a), _secret(a, "pin")
-            ),
-            EffectKind.CHANGE_PIN: lambda a: self.token(a).change_pin(
-                _secret(a, "old_pin"), _secret(a, "new_pin")
-            ),
-            EffectKind.SIGN_RECEIPT: self.sign_receipt,
-            EffectKind.BLOCK_CARD: lambda a: self.portal.block(
-                a["card_number"], a["admin_hsa_id"], a["reason"], a["idempotency_key"]
-            ),
-            EffectKind.RECORD_RESULT: lambda a: self.store.record(a["result"]),
-            EffectKind.SYNC_RESULT: lambda a: push_result(self.portal, a["result"]),
-        }
+        self.after: dict[type[Effect], Callable[[], None]] = {}
 
-    def identify(self, args: dict[str, Any]) -> CardIdentity:
-        """The card's identity, and whether its PINs are typed on the reader's own pad."""
-        identity = self.reader.identify(args.get("reader"))
+    def run(self, effect: Effect) -> Outcome:
+        """Execute ``effect``; its success event, or ``EffectFailed`` with the KioskError."""
         try:
-            pin_pad = self.tokens.open(args.get("reader")).pin_pad()
+            outcome = self.perform(effect)
+            hook = self.after.get(type(effect))
+            if hook is not None:
+                hook()
+        except KioskError as error:
+            return EffectFailed(effect, error)
+        except Exception as error:  # an adapter broke its contract: report, never crash the UI
+            wrapped = KioskError(f"{type(error).__name__} in {effect.kind}", effect=effect.kind)
+            return EffectFailed(effect, wrapped)
+        finally:
+            for secret in effect.secrets():
+                secret.wipe()
+        return outcome
+
+    def perform(self, effect: Effect) -> Outcome:
+        """One port call for ``effect``, its answer as the effect's success event."""
+        match effect:
+            case IdentifyCard():
+                return CardIdentified(effect, self.identify(effect.reader))
+            case FetchRecord():
+                return RecordFetched(effect, self.portal.card(effect.card_number))
+            case ReadCertificates():
+                certificates = self.token(effect.reader).certificates()
+                return CertificatesRead(effect, tuple(certificates))
+            case AdminSignIn():
+                cert = self.token(effect.reader).admin_sign_in(revealed(effect.pin))
+                return AdminSignedIn(effect, cert)
+            case AuthoriseAdmin():
+                return AdminAuthorised(effect, self.portal.authorise_admin(effect.hsa_id))
+            case StartActivation():
+                ticket = self.portal.start_activation(
+                    effect.card_number, effect.admin_hsa_id, effect.evidence,
+                    effect.idempotency_key,
+                )
+                return TicketIssued(effect, ticket)
+            case StartUnlock():
+                ticket = self.portal.start_unlock(
+                    effect.card_number, effect.admin_hsa_id, effect.evidence,
+                    effect.idempotency_key,
+                )
+                return TicketIssued(effect, ticket)
+            case WritePin():
+                self.token(effect.reader).set_initial_pin(
+                    effect.credential.reveal(), revealed(effect.pin)
+                )
+                return PinWritten(effect)
+            case UnlockPin():
+                self.token(effect.reader).unlock_pin(
+                    effect.credential.reveal(), revealed(effect.pin)
+                )
+                return PinUnlocked(effect)
+            case ChangePin():
+                self.token(effect.reader).change_pin(
+                    revealed(effect.old_pin), revealed(effect.new_pin)
+                )
+                return PinChanged(effect)
+            case SignReceipt():
+                return ReceiptSigned(effect, self.sign_receipt(effect))
+            case BlockCard():
+                record = self.portal.block(
+                    effect.card_number, effect.admin_hsa_id, effect.reason,
+                    effect.idempotency_key,
+                )
+                return CardBlocked(effect, record)
+            case RecordResult():
+                return ResultRecorded(effect, self.store.record(effect.result))
+            case SyncResult():
+                return ResultSynced(effect, self.sync(effect.result))
+        raise KioskError(f"no runner for effect {effect.kind!r}", effect=effect.kind)
+
+    def identify(self, reader: str | None) -> CardIdentity:
+        """The card's identity, and whether its PINs are typed on the reader's own pad."""
+        identity = self.reader.identify(reader)
+        try:
+            pin_pad = self.tokens.open(reader).pin_pad()
         except KioskError:
             pin_pad = False  # no token to ask (not a PKCS#11 card): the flow judges the card
         return replace(identity, pin_pad=pin_pad)
 
-    def token(self, args: dict[str, Any]) -> Any:
-        """The token of the card in the effect's reader."""
-        return self.tokens.open(args.get("reader"))
+    def token(self, reader: str | None) -> Token:
+        """The token of the card in ``reader``."""
+        return self.tokens.open(reader)
 
-    def sign_receipt(self, args: dict[str, Any]) -> SignedReceipt:
+    def sign_receipt(self, effect: SignReceipt) -> SignedReceipt:
         """Sign the receipt with the holder's new PIN; return signature and certificate."""
-        token = self.token(args)
-        signature = token.sign_receipt(_secret(args, "pin"), _bytes_arg(args, "receipt"))
+        token = self.token(effect.reader)
+        signature = token.sign_receipt(revealed(effect.pin), effect.receipt)
         return SignedReceipt(signature, signing_certificate(token.certificates()))
 
-    def run(self, effect: Effect) -> Event:
-        """Execute ``effect``; its outcome as ``effect_done`` or ``effect_failed``."""
-        handler = self.handlers.get(effect.kind)
-        try:
-            if handler is None:
-                raise KioskError(f"no runner for effect {effect.kind!r}", effect=effect.kind)
-            result = handler(effect.args)
-        except KioskError as error:
-            return Event(EFFECT_FAILED, self.clock.now(), {"effect": effect.kind, "error": error})
-        except Exception as error:  # an adapter broke its contract: report, never crash the UI
-            wrapped = KioskError(f"{type(error).__name__} in {effect.kind}", effect=effect.kind)
-            return Event(EFFECT_FAILED, self.clock.now(), {"effect": effect.kind, "error": wrapped})
-        finally:
-            for name in SECRET_ARGS:
-                secret = effect.args.get(name)
-                if isinstance(secret, Secret):
-                    secret.wipe()
-        return Event(EFFECT_DONE, self.clock.now(), {"effect": effect.kind, "result": result})
+    def sync(self, result: VisitResult) -> CardRecord | None:
+        """Send a recorded result to the portal now."""
+        return push_result(self.portal, result)
 
 
 @dataclass
@@ -194,25 +242,13 @@ class ScriptRun:
         return [step.view for step in self.steps]
 
 
-ScriptItem = Event | tuple[str, dict[str, Any]] | str
-
-
-def _as_event(item: ScriptItem, clock: Clock) -> Event:
-    if isinstance(item, Event):
-        return item
-    if isinstance(item, str):
-        return Event(item, clock.now())
-    kind, data = item
-    return Event(kind, clock.now(), dict(data))
-
-
 def run_scripted(
-    flow: ScriptableFlow,
-    script: Iterable[ScriptItem],
+    flow: Flow,
+    script: Iterable[Event],
     runner: EffectRunner,
     on_step: Callable[[Event | None, Step], None] | None = None,
 ) -> ScriptRun:
-    """Start ``flow``, feed it ``script`` (events, (kind, data) or kind), run every effect."""
+    """Start ``flow``, feed it the events of ``script``, run every effect each step asks for."""
     first = flow.start(runner.clock.now())
     transcript = ScriptRun(first)
     if on_step is not None:
@@ -226,16 +262,15 @@ def run_scripted(
             if count > MAX_EFFECTS_PER_INPUT:
                 raise KioskError("the flow asked for too many effects in a row")
             outcome = runner.run(queue.popleft())
-            next_step = flow.handle(outcome)
+            next_step = flow.handle(outcome, runner.clock.now())
             transcript.entries.append((outcome, next_step))
             if on_step is not None:
                 on_step(outcome, next_step)
             queue.extend(next_step.effects)
 
     settle(first)
-    for item in script:
-        event = _as_event(item, runner.clock)
-        step = flow.handle(event)
+    for event in script:
+        step = flow.handle(event, runner.clock.now())
         transcript.entries.append((event, step))
         if on_step is not None:
             on_step(event, step)

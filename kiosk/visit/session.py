@@ -8,7 +8,7 @@ authorisation, judged by kiosk.rules.admin) -> HOME. From HOME, ``choose_visit``
 The session ends after ``ui.admin_session_timeout_s`` (never in the middle of a visit:
 it ends when that visit ends) or on ``sign_out``. A step's ``finished`` is the visit's:
 true on the step that ends a visit; the session itself goes on (``home`` returns to HOME).
-HOME's actions are ``visit:<kind>`` (send ``choose_visit`` with that kind) and ``sign_out``.
+HOME's actions are ``visit:<kind>`` (``ChooseVisit`` with that kind) and ``sign_out``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from typing import Any
 
 from kiosk.errors import (
     AdminNotAuthorised,
-    InvalidInput,
     KioskError,
     PinRuleViolation,
     PortalRejected,
@@ -30,12 +29,37 @@ from kiosk.model import AdminAuthorisation, CardIdentity, CertificateInfo, Visit
 from kiosk.rules.admin import admin_refusal
 from kiosk.settings import Settings
 from kiosk.visit.activation import ActivationFlow
-from kiosk.visit.base import Effect, Event, Step, View, ViewName
+from kiosk.visit.base import ErrorView, Step, View, ViewName
 from kiosk.visit.block import BlockFlow
 from kiosk.visit.card_check import CardCheckFlow
 from kiosk.visit.change_pin import ChangePinFlow
-from kiosk.visit.effects import EFFECT_DONE, EFFECT_FAILED, EffectKind
+from kiosk.visit.effects import AdminSignIn, AuthoriseAdmin, Effect, IdentifyCard
 from kiosk.visit.errorview import can_retry, error_view
+from kiosk.visit.events import (
+    VISIT_ACTION_PREFIX,
+    AdminAuthorised,
+    AdminSessionTimeout,
+    AdminSignedIn,
+    Cancel,
+    CardIdentified,
+    CardInserted,
+    CardTakenOut,
+    ChooseVisit,
+    ClockTick,
+    Continue,
+    Done,
+    EffectFailed,
+    Event,
+    Home,
+    IdleTimeout,
+    Outcome,
+    PinBack,
+    PinClear,
+    PinDigit,
+    PinSubmit,
+    Retry,
+    SignOut,
+)
 from kiosk.visit.flow import PAD_REFUSALS, VisitFlow
 from kiosk.visit.secret import PinBuffer
 from kiosk.visit.unlock import UnlockFlow
@@ -96,29 +120,29 @@ class KioskSession:
         self.now = at
         return self.show(SessionStage.SIGNED_OUT)
 
-    def handle(self, event: Event) -> Step:
-        """The next step after ``event``."""
-        self.now = event.at
+    def handle(self, event: Event, at: datetime) -> Step:
+        """The next step after ``event``, which happened ``at``."""
+        self.now = at
         try:
-            return self.route(event)
+            return self.route(event, at)
         except KioskError as error:
             return self.show(self.stage, error)
 
     # --- routing ----------------------------------------------------------------------
 
-    def route(self, event: Event) -> Step:
+    def route(self, event: Event, at: datetime) -> Step:
         if self.stage is SessionStage.IN_VISIT and self.visit is not None:
-            if event.kind == "admin_session_timeout":
+            if isinstance(event, AdminSessionTimeout):
                 self.expire_after_visit = True
-                return self.visit.handle(replace(event, kind="ignored"))
-            step = self.visit.handle(event)
+                return self.visit.handle(ClockTick(), at)  # the visit goes on; shown again
+            step = self.visit.handle(event, at)
             if step.finished:
                 self.stage = SessionStage.VISIT_ENDED
                 self.ended_view = step.view
             return step
-        if self.signed_in() and self.session_expired(event):
+        if self.signed_in() and self.session_expired(event, at):
             return self.sign_out("visit.session.expired")
-        if event.kind in (EFFECT_DONE, EFFECT_FAILED):
+        if isinstance(event, Outcome):
             return self.on_outcome(event)
         handler = {
             SessionStage.SIGNED_OUT: self.on_signed_out,
@@ -135,93 +159,88 @@ class KioskSession:
     def signed_in(self) -> bool:
         return self.stage in (SessionStage.HOME, SessionStage.VISIT_ENDED)
 
-    def session_expired(self, event: Event) -> bool:
-        if event.kind == "admin_session_timeout" or self.expire_after_visit:
+    def session_expired(self, event: Event, at: datetime) -> bool:
+        if isinstance(event, AdminSessionTimeout) or self.expire_after_visit:
             return True
         if self.signed_in_at is None:
             return False
         limit = timedelta(seconds=self.settings.ui.admin_session_timeout_s)
-        return event.at >= self.signed_in_at + limit
+        return at >= self.signed_in_at + limit
 
     def on_signed_out(self, event: Event) -> Step:
-        if event.kind == "card_inserted":
-            reader = event.data.get("reader")
-            self.reader = reader if isinstance(reader, str) else None
+        if isinstance(event, CardInserted):
+            self.reader = event.reader
             self.pin.clear()
             # The screen's pad shows at once; the card's answer may move the PIN to the reader.
-            return self.run(
-                SessionStage.ADMIN_PIN, Effect(EffectKind.IDENTIFY_CARD, {"reader": self.reader})
-            )
+            return self.run(SessionStage.ADMIN_PIN, IdentifyCard(self.reader))
         return self.show(self.stage)
 
     def on_admin_pad(self, event: Event) -> Step:
-        if event.kind == "card_removed":
+        if isinstance(event, CardTakenOut):
             self.pending = None
             return self.show(SessionStage.SIGNED_OUT)
         if self.pending is not None:
             return self.show(self.stage)  # the reader holds the PIN entry: cancel there
-        if event.kind == "retry":
-            return self.pad_sign_in()
-        if event.kind in ("idle_timeout", "cancel"):
-            return self.show(SessionStage.SIGNED_OUT)
+        match event:
+            case Retry():
+                return self.pad_sign_in()
+            case IdleTimeout() | Cancel():
+                return self.show(SessionStage.SIGNED_OUT)
         return self.show(self.stage)
 
     def pad_sign_in(self) -> Step:
         """Sign in with the PIN typed on the reader's own pad (it never reaches the kiosk)."""
-        args = {"reader": self.reader, "pin": None}
-        return self.run(SessionStage.ADMIN_PAD, Effect(EffectKind.ADMIN_SIGN_IN, args))
+        return self.run(SessionStage.ADMIN_PAD, AdminSignIn(self.reader, pin=None))
 
     def on_admin_pin(self, event: Event) -> Step:
-        if event.kind == "pin_digit":
-            self.pin.add(event.data.get("digit"))
-        elif event.kind == "pin_back":
-            self.pin.back()
-        elif event.kind == "pin_clear":
-            self.pin.clear()
-        elif event.kind in ("card_removed", "idle_timeout", "cancel"):
-            self.pin.wipe()
-            self.pending = None
-            return self.show(SessionStage.SIGNED_OUT)
-        elif event.kind == "pin_submit":
-            if len(self.pin) != self.settings.pin_policy.length:
-                raise PinRuleViolation("length", length=self.settings.pin_policy.length)
-            args = {"reader": self.reader, "pin": self.pin.copy()}
-            effect = Effect(EffectKind.ADMIN_SIGN_IN, args)
-            self.pin.wipe()
-            return self.run(SessionStage.SIGNING_IN, effect)
+        match event:
+            case PinDigit():
+                self.pin.add(event.digit)
+            case PinBack():
+                self.pin.back()
+            case PinClear():
+                self.pin.clear()
+            case CardTakenOut() | IdleTimeout() | Cancel():
+                self.pin.wipe()
+                self.pending = None
+                return self.show(SessionStage.SIGNED_OUT)
+            case PinSubmit():
+                if len(self.pin) != self.settings.pin_policy.length:
+                    raise PinRuleViolation("length", length=self.settings.pin_policy.length)
+                effect = AdminSignIn(self.reader, self.pin.copy())
+                self.pin.wipe()
+                return self.run(SessionStage.SIGNING_IN, effect)
         return self.show(self.stage)
 
     def on_auth_failed(self, event: Event) -> Step:
-        if event.kind == "retry" and self.card_hsa_id:
-            return self.authorise()
-        if event.kind in ("cancel", "idle_timeout"):
-            return self.show(SessionStage.SIGNED_OUT)
+        match event:
+            case Retry() if self.card_hsa_id:
+                return self.authorise(self.card_hsa_id)
+            case Cancel() | IdleTimeout():
+                return self.show(SessionStage.SIGNED_OUT)
         return self.show(self.stage)
 
     def on_home(self, event: Event) -> Step:
-        if event.kind == "choose_visit":
-            return self.start_visit(event)
-        if event.kind == "sign_out":
-            return self.sign_out("visit.session.signed_out")
+        match event:
+            case ChooseVisit():
+                return self.start_visit(event.visit)
+            case SignOut():
+                return self.sign_out("visit.session.signed_out")
         return self.show(self.stage)
 
     def on_visit_ended(self, event: Event) -> Step:
-        if event.kind in ("home", "done", "continue"):
+        if isinstance(event, Home | Done | Continue):
             return self.show(SessionStage.HOME)
         return self.on_home(event)
 
-    def start_visit(self, event: Event) -> Step:
-        try:
-            kind = VisitKind(str(event.data.get("kind")))
-        except ValueError:
-            raise InvalidInput("unknown visit kind", field="kind") from None
+    def start_visit(self, kind: VisitKind) -> Step:
         if self.admin is None:
             return self.sign_out("visit.session.signed_out")
         self.visits_started += 1
         visit_id = f"{self.session_id}-v{self.visits_started}"
         self.visit = VISIT_FLOWS[kind](self.admin, self.settings, visit_id)
         self.stage = SessionStage.IN_VISIT
-        return self.visit.start(event.at)
+        return self.visit.start(event_time(self.now))
 
     def sign_out(self, message: str) -> Step:
         self.pin.wipe()
@@ -240,43 +259,38 @@ class KioskSession:
         self.pending = effect
         return Step(self.view(stage), (effect,))
 
-    def authorise(self) -> Step:
-        return self.run(
-            SessionStage.AUTHORISING,
-            Effect(EffectKind.AUTHORISE_ADMIN, {"hsa_id": self.card_hsa_id}),
-        )
+    def authorise(self, hsa_id: str) -> Step:
+        return self.run(SessionStage.AUTHORISING, AuthoriseAdmin(hsa_id))
 
-    def on_outcome(self, event: Event) -> Step:
+    def on_outcome(self, outcome: Outcome) -> Step:
         effect = self.pending
-        if effect is None or event.data.get("effect") != effect.kind:
+        if effect is None or outcome.effect.kind != effect.kind:
             return self.show(self.stage)
         self.pending = None
-        if event.kind == EFFECT_FAILED:
-            error = event.data.get("error")
-            return self.on_failure(effect, error if isinstance(error, KioskError) else KioskError())
-        result = event.data.get("result")
-        if effect.kind == EffectKind.IDENTIFY_CARD:
-            return self.on_admin_card_identified(result)
-        if effect.kind == EffectKind.ADMIN_SIGN_IN:
-            return self.on_signed_in(result)
-        return self.on_authorised(result)
+        match outcome:
+            case EffectFailed():
+                return self.on_failure(effect, outcome.error)
+            case CardIdentified():
+                return self.on_admin_card_identified(outcome.identity)
+            case AdminSignedIn():
+                return self.on_signed_in(outcome.certificate)
+            case AdminAuthorised():
+                return self.on_authorised(outcome.authorisation)
+        return self.show(self.stage)
 
-    def on_admin_card_identified(self, identity: Any) -> Step:
-        if isinstance(identity, CardIdentity) and identity.pin_pad:
+    def on_admin_card_identified(self, identity: CardIdentity) -> Step:
+        if identity.pin_pad:
             self.pin.wipe()
             return self.pad_sign_in()
         return self.show(SessionStage.ADMIN_PIN)
 
-    def on_signed_in(self, cert: Any) -> Step:
-        hsa_id = cert.hsa_id if isinstance(cert, CertificateInfo) else None
-        if not hsa_id:
+    def on_signed_in(self, cert: CertificateInfo) -> Step:
+        if not cert.hsa_id:
             return self.show(SessionStage.SIGNED_OUT, AdminNotAuthorised("no_hsa_id"))
-        self.card_hsa_id = hsa_id
-        return self.authorise()
+        self.card_hsa_id = cert.hsa_id
+        return self.authorise(cert.hsa_id)
 
-    def on_authorised(self, authorisation: Any) -> Step:
-        if not isinstance(authorisation, AdminAuthorisation):
-            return self.show(SessionStage.SIGNED_OUT, KioskError("no authorisation"))
+    def on_authorised(self, authorisation: AdminAuthorisation) -> Step:
         now = event_time(self.now)
         refused = admin_refusal(
             authorisation, now.date(), self.settings.kiosk.card_office, self.card_hsa_id
@@ -288,13 +302,13 @@ class KioskSession:
         return self.show(SessionStage.HOME)
 
     def on_failure(self, effect: Effect, error: KioskError) -> Step:
-        if effect.kind == EffectKind.IDENTIFY_CARD:
+        if isinstance(effect, IdentifyCard):
             return self.show(SessionStage.ADMIN_PIN)  # the PIN is typed on the screen
-        if effect.kind == EffectKind.ADMIN_SIGN_IN and isinstance(error, (WrongPin, *PAD_REFUSALS)):
+        if isinstance(effect, AdminSignIn) and isinstance(error, (WrongPin, *PAD_REFUSALS)):
             # A sign-in on the reader's pad ran in ADMIN_PAD; one typed here in SIGNING_IN.
             on_pad = self.stage is SessionStage.ADMIN_PAD
             return self.show(SessionStage.ADMIN_PAD if on_pad else SessionStage.ADMIN_PIN, error)
-        if effect.kind == EffectKind.AUTHORISE_ADMIN and can_retry(error):
+        if isinstance(effect, AuthoriseAdmin) and can_retry(error):
             if not isinstance(error, PortalRejected):
                 return self.show(SessionStage.AUTH_FAILED, error)
         return self.show(SessionStage.SIGNED_OUT, error)
@@ -348,7 +362,7 @@ class KioskSession:
             ViewName.ADMIN_SIGN_IN, title, "visit.session.insert_card", {"stage": "insert"}, shown
         )
 
-    def home_view(self, error: Any) -> View:
+    def home_view(self, error: ErrorView | None) -> View:
         admin = self.admin
         params: dict[str, Any] = {}
         if admin is not None and self.now is not None:
@@ -367,5 +381,5 @@ class KioskSession:
             "visit.session.home",
             params,
             error,
-            (*(f"visit:{kind.value}" for kind in VISIT_FLOWS), "sign_out"),
+            (*(f"{VISIT_ACTION_PREFIX}{kind.value}" for kind in VISIT_FLOWS), "sign_out"),
         )

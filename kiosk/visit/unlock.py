@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from kiosk.model import VisitKind
 from kiosk.visit.base import Step
 from kiosk.visit.document_step import DocumentCheckedFlow
-from kiosk.visit.effects import EffectKind
-from kiosk.visit.flow import Handler, Progress, Stage
+from kiosk.visit.effects import PinEffect, StartUnlock, UnlockPin
+from kiosk.visit.events import Outcome, PinUnlocked, TicketIssued
+from kiosk.visit.flow import Progress, Stage, Transitions
 
 
 class UnlockFlow(DocumentCheckedFlow):
@@ -17,27 +15,28 @@ class UnlockFlow(DocumentCheckedFlow):
 
     kind = VisitKind.UNLOCK
 
-    def transitions(self) -> dict[tuple[Stage, str], Handler]:
-        return {**super().transitions(), **self.pin_transitions()}
+    def transitions(self) -> Transitions:
+        return self.with_pin_choice(super().transitions())
 
-    def success_handlers(self) -> dict[str, Callable[[Any], Step]]:
-        return {
-            **super().success_handlers(),
-            EffectKind.START_UNLOCK: self.on_ticket,
-            EffectKind.UNLOCK_PIN: self.on_unlocked,
-        }
+    def on_success(self, outcome: Outcome) -> Step:
+        match outcome:
+            case TicketIssued():
+                return self.on_ticket(outcome.ticket)
+            case PinUnlocked():
+                return self.on_unlocked()
+        return super().on_success(outcome)
 
-    def pad_effects(self) -> dict[Stage, EffectKind]:
-        return {Stage.PIN_CHOOSE: EffectKind.UNLOCK_PIN}
+    def pad_effects(self) -> dict[Stage, type[PinEffect]]:
+        return {Stage.PIN_CHOOSE: UnlockPin}
 
     def on_document_accepted(self) -> Step:
-        return self.start_ticket(EffectKind.START_UNLOCK)
+        return self.start_ticket(StartUnlock)
 
     def on_pin_confirmed(self) -> Step:
         self.progress = Progress.WRITING
-        return self.run(Stage.WRITING, self.pin_effect(EffectKind.UNLOCK_PIN))
+        return self.run(Stage.WRITING, self.pin_effect(UnlockPin))
 
-    def on_unlocked(self, _: Any) -> Step:
+    def on_unlocked(self) -> Step:
         self.wipe()
         summary = self.evidence_summary()
         return self.record_result(

@@ -11,6 +11,7 @@ from kivy.properties import StringProperty
 from kivy.uix.screenmanager import Screen
 
 from kiosk.visit.base import View, ViewName
+from kiosk.visit.events import Event
 from screens.session import Shown
 from screens.texts import action_label, error_texts, facts, tr
 from screens.widgets.common import role_for
@@ -22,12 +23,12 @@ HOLDER_VIEWS = frozenset({ViewName.PIN_CHOOSE, ViewName.PIN_CONFIRM, ViewName.PI
 class Input(Protocol):
     """Where a screen sends what the user did (the desk session)."""
 
-    def action(self, name: str, /, **data: Any) -> None:
-        """A button."""
+    def action(self, name: str, /) -> None:
+        """A button of the view's actions."""
         ...
 
-    def send(self, kind: str, /, **data: Any) -> None:
-        """Any other input (PIN key, form)."""
+    def send(self, event: Event, /) -> None:
+        """Any other input (PIN key, form) as its event."""
         ...
 
     def touched(self) -> None:
@@ -94,10 +95,10 @@ class KioskScreen(Screen):
         if self.ctx is not None:
             self.ctx.input.action(name)
 
-    def send(self, kind: str, /, **data: Any) -> None:
+    def send(self, event: Event) -> None:
         """Forward input to the session."""
         if self.ctx is not None:
-            self.ctx.input.send(kind, **data)
+            self.ctx.input.send(event)
 
     def texts(self) -> list[str]:
         """Every text on this screen now (for tests): labels and buttons, top to bottom."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kiosk.visit.base import View
+from kiosk.visit.events import BlockReasonChosen
 from screens.texts import action_label
 from screens.views.base import KioskScreen, ScreenContext, load_kv
 from screens.widgets.common import KioskButton
@@ -31,7 +32,7 @@ class BlockReasonScreen(KioskScreen):
         """A reason: the flow gets ``block_reason``."""
         if self.ctx is not None:
             self.ctx.input.touched()
-        self.send("block_reason", reason=reason)
+        self.send(BlockReasonChosen(reason))
 
 
 load_kv(__file__)

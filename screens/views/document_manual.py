@@ -8,6 +8,7 @@ from kiosk.errors import InvalidInput
 from kiosk.i18n import DEFAULT_LANGUAGE
 from kiosk.model import DocumentEvidence, DocumentType, Provenance
 from kiosk.visit.base import View
+from kiosk.visit.events import DocumentTyped
 from screens.texts import error_texts, error_view_for, tr
 from screens.views.base import KioskScreen, ScreenContext, load_kv
 
@@ -106,7 +107,7 @@ class DocumentManualScreen(KioskScreen):
             label = tr(f"ui.field.{field}", ctx.lang) if field else ""
             self.ids.form_error.text = f"{message} ({label})" if label else message
             return
-        self.send("document_typed", evidence=evidence)
+        self.send(DocumentTyped(evidence))
 
 
 load_kv(__file__)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kiosk.visit.base import View
-from screens.session import VISIT_ACTION_PREFIX
+from kiosk.visit.events import VISIT_ACTION_PREFIX
 from screens.texts import action_label
 from screens.views.base import KioskScreen, ScreenContext, load_kv
 from screens.widgets.common import KioskButton, role_for

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kiosk.visit.base import View
+from kiosk.visit.events import CardNumberTyped
 from screens.texts import tr
 from screens.views.base import KioskScreen, ScreenContext, load_kv
 
@@ -23,7 +24,7 @@ class InsertCardScreen(KioskScreen):
 
     def submit_number(self) -> None:
         """Send the typed card number to the flow (it checks it)."""
-        self.send("card_number_typed", card_number=self.ids.number.text)
+        self.send(CardNumberTyped(self.ids.number.text))
 
 
 load_kv(__file__)

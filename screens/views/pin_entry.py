@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from kiosk.visit.base import View
+from kiosk.visit.events import Event, PinBack, PinClear, PinDigit, PinSubmit
 from screens.texts import tr
 from screens.views.base import KioskScreen, ScreenContext, load_kv
 
 # The events a PIN pad sends to the flow: one per key, never the PIN itself in one piece.
-PAD_EVENTS = {
-    "digit": "pin_digit", "back": "pin_back", "clear": "pin_clear", "submit": "pin_submit",
+PAD_EVENTS: dict[str, type[Event]] = {
+    "back": PinBack, "clear": PinClear, "submit": PinSubmit,
 }
 
 
@@ -45,8 +46,7 @@ class PinEntryScreen(KioskScreen):
 
     def on_pad(self, kind: str, digit: str) -> None:
         """A key: the flow gets the digit (or back/clear) and answers with the dot count."""
-        data = {"digit": digit} if kind == "digit" else {}
-        self.send(PAD_EVENTS[kind], **data)
+        self.send(PinDigit(digit) if kind == "digit" else PAD_EVENTS[kind]())
 
     def on_leave(self, *args: Any) -> None:
         """A new layout next time."""

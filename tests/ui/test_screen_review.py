@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from kiosk.visit.base import View, ViewName
+from kiosk.visit.events import Event
 from screens.texts import facts, tr
 from screens.views.card_info import certificate_facts, certificate_heading
 from tests.ui.conftest import Harness
@@ -78,11 +77,11 @@ def test_layout_check_finds_text_larger_than_its_box(kiosk: Harness) -> None:
 
 
 class _NoInput:
-    def action(self, name: str, /, **data: Any) -> None:
+    def action(self, name: str, /) -> None:
         raise AssertionError(f"no input expected: {name}")
 
-    def send(self, kind: str, /, **data: Any) -> None:
-        raise AssertionError(f"no input expected: {kind}")
+    def send(self, event: Event, /) -> None:
+        raise AssertionError(f"no input expected: {event}")
 
     def touched(self) -> None:
         """Nothing to do."""

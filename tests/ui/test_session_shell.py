@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from kiosk.model import VisitKind
 from kiosk.settings import UiSettings
-from kiosk.visit.base import Effect, Event, Step, View, ViewName
+from kiosk.visit.base import Step, View, ViewName
+from kiosk.visit.effects import Effect, EffectKind
+from kiosk.visit.events import ChooseVisit, Continue, Event, Outcome
 from screens.session import DeskSession, Shown
+
+
+@dataclass(frozen=True)
+class Work(Event):
+    """Input that makes the flow double ask for one effect."""
+
+    kind = "work"
+
+
+@dataclass(frozen=True)
+class Slow(Effect):
+    kind = EffectKind.FETCH_RECORD
 
 
 class Clock:
@@ -26,10 +42,10 @@ class RecordingFlow:
     def start(self, at: datetime) -> Step:
         return Step(View(ViewName.INSERT_CARD, "t"))
 
-    def handle(self, event: Event) -> Step:
+    def handle(self, event: Event, at: datetime) -> Step:
         self.events.append(event)
-        if event.kind == "work":
-            return Step(View(ViewName.WORKING, "t"), (Effect("slow", {}),))
+        if isinstance(event, Work):
+            return Step(View(ViewName.WORKING, "t"), (Slow(),))
         return Step(View(ViewName.CARD_RECORD, "t"))
 
     def wipe(self) -> None:
@@ -49,10 +65,10 @@ class Shell:
             self.flows.append(RecordingFlow())
             return self.flows[-1]
 
-        def run_effect(effect: Effect) -> Event:
+        def run_effect(effect: Effect) -> Outcome:
             self.ran.set()
             self.release.wait(5)
-            return Event("effect_done", datetime.now(UTC), {"effect": effect.kind})
+            return Outcome(effect)
 
         self.session = DeskSession(
             make_flow=make_flow, clock=Clock(), run_effect=run_effect,
@@ -75,7 +91,7 @@ class Shell:
 def test_effect_outcome_goes_back_into_the_same_flow() -> None:
     shell = Shell()
     shell.session.begin()
-    shell.session.send("work")
+    shell.session.send(Work())
     assert shell.ran.wait(5)
     assert shell.session.busy == 1
     shell.settle()
@@ -87,7 +103,7 @@ def test_effect_outcome_goes_back_into_the_same_flow() -> None:
 def test_outcome_of_a_replaced_flow_is_dropped_and_the_old_flow_wiped() -> None:
     shell = Shell()
     shell.session.begin()
-    shell.session.send("work")
+    shell.session.send(Work())
     assert shell.ran.wait(5)
     shell.session.begin()  # e.g. after a flow failure: a new flow
     shell.settle()
@@ -100,10 +116,10 @@ def test_outcome_of_a_replaced_flow_is_dropped_and_the_old_flow_wiped() -> None:
 def test_idle_timeout_never_cuts_off_a_running_effect_then_ends_the_visit() -> None:
     shell = Shell()
     shell.session.begin()
-    shell.session.send("continue")  # a CARD_RECORD view: idle applies
+    shell.session.send(Continue())  # a CARD_RECORD view: idle applies
     shell.now += 80
     assert shell.session.idle_seconds_left() == 10
-    shell.session.send("work")
+    shell.session.send(Work())
     shell.now += 200
     assert shell.session.idle_seconds_left() is None  # busy
     shell.session.tick()
@@ -121,8 +137,14 @@ def test_visit_buttons_become_choose_visit_events() -> None:
     shell = Shell()
     shell.session.begin()
     shell.session.action("visit:block")
-    event = shell.flows[0].events[-1]
-    assert (event.kind, event.data) == ("choose_visit", {"kind": "block"})
+    assert shell.flows[0].events[-1] == ChooseVisit(VisitKind.BLOCK)
+
+
+def test_a_button_no_flow_knows_sends_nothing() -> None:
+    shell = Shell()
+    shell.session.begin()
+    shell.session.action("teleport")
+    assert shell.flows[0].events == []
 
 
 def test_shutdown_wipes_the_flow() -> None:
@@ -137,7 +159,7 @@ class HomeFlow(RecordingFlow):
     def start(self, at: datetime) -> Step:
         return Step(View(ViewName.HOME, "t"))
 
-    def handle(self, event: Event) -> Step:
+    def handle(self, event: Event, at: datetime) -> Step:
         self.events.append(event)
         return Step(View(ViewName.HOME, "t"))
 

@@ -24,7 +24,7 @@ from composition.cli.demo import DEMO_HOLDER_PIN, run_activation
 from composition.wiring import build_services
 from kiosk import demo
 from kiosk.settings import Settings
-from kiosk.visit.effects import EffectKind
+from kiosk.visit.effects import RecordResult, WritePin
 
 KILL_AT = os.environ.get("KIOSK_KILL_AT", "")
 
@@ -64,8 +64,8 @@ def main(state_dir: str, url: str, mode: str) -> int:
         if mode in ("visit", "revisit"):
             services.sync.portal = KillingPortal(services.sync.portal)
             after = {
-                "after_pin_written": {EffectKind.WRITE_PIN: die},
-                "after_result_committed": {EffectKind.RECORD_RESULT: die},
+                "after_pin_written": {WritePin: die},
+                "after_result_committed": {RecordResult: die},
             }.get(KILL_AT if mode == "visit" else "", {})
             final = run_activation(services, holder, DEMO_HOLDER_PIN, after=after)
             out["final_view"] = final.view.name.value

@@ -3,16 +3,43 @@
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 from kiosk.errors import KioskError
 from kiosk.model import VisitKind
-from kiosk.visit.base import Effect, Event, Step
-from kiosk.visit.effects import EFFECT_FAILED
+from kiosk.visit import events
+from kiosk.visit.base import Step
+from kiosk.visit.effects import Effect
+from kiosk.visit.events import EffectFailed, Event
 from kiosk.visit.flow import VisitFlow
 from kiosk.visit.runner import EffectRunner
 from kiosk.visit.session import VISIT_FLOWS
 from tests.unit.visit.fakes import READER, SETTINGS, Rig, admin_auth, rig
+
+
+@dataclass(frozen=True)
+class Stray(Event):
+    """An event no flow knows (a name the contract has no event for)."""
+
+    kind = "stray"
+    name: str = ""
+
+
+INPUTS: dict[str, type[Event]] = {
+    cls.kind: cls
+    for cls in vars(events).values()
+    if isinstance(cls, type) and issubclass(cls, Event) and not issubclass(cls, events.Outcome)
+    and cls is not Event
+}
+
+
+def event(kind: str, /, **data: Any) -> Event:
+    """The typed input event for a test's shorthand (its kind and fields); Stray if unknown."""
+    if kind == "choose_visit":
+        return events.ChooseVisit(VisitKind(data["kind"]))
+    cls = INPUTS.get(kind)
+    return cls(**data) if cls is not None else Stray(kind)
 
 
 def pin_keys(pin: str) -> list[tuple[str, dict[str, Any]]]:
@@ -39,10 +66,12 @@ class Driver:
         self.step = step
         return step
 
-    def send(self, event_kind: str, /, hold: bool = False, **data: Any) -> Step:
-        """Handle one input; effects run at once unless held (then until ``settle``)."""
+    def send(self, item: str | Event, /, hold: bool = False, **data: Any) -> Step:
+        """Handle one input (an event, or its kind and fields); effects run at once unless
+        held (then until ``settle``)."""
         self.holding = self.holding or hold
-        self.record(self.flow.handle(Event(event_kind, self.rig.clock.now(), data)))
+        typed = item if isinstance(item, Event) else event(item, **data)
+        self.record(self.flow.handle(typed, self.rig.clock.now()))
         self.held.extend(self.step.effects)
         if not self.holding:
             self.settle()
@@ -62,14 +91,13 @@ class Driver:
         while self.held:
             effect = self.held.popleft()
             self.effects_run.append(effect.kind)
-            self.record(self.flow.handle(self.runner.run(effect)))
+            self.record(self.flow.handle(self.runner.run(effect), self.rig.clock.now()))
             self.held.extend(self.step.effects)
         return self.step
 
     def fail_held(self, error: KioskError) -> Step:
         effect = self.held.popleft()
-        event = Event(EFFECT_FAILED, self.rig.clock.now(), {"effect": effect.kind, "error": error})
-        self.record(self.flow.handle(event))
+        self.record(self.flow.handle(EffectFailed(effect, error), self.rig.clock.now()))
         self.held.extend(self.step.effects)
         return self.step
 
@@ -91,7 +119,7 @@ def run_until(d: Driver, kind: str) -> Driver:
     while d.held and d.held[0].kind != kind:
         effect = d.held.popleft()
         d.effects_run.append(effect.kind)
-        d.record(d.flow.handle(d.runner.run(effect)))
+        d.record(d.flow.handle(d.runner.run(effect), d.rig.clock.now()))
         d.held.extend(d.step.effects)
     assert d.held and d.held[0].kind == kind, f"{kind} never asked for"
     return d

@@ -40,7 +40,6 @@ from kiosk.model import (
 )
 from kiosk.ports import ActivationTicket, CardEvent, PinStatus
 from kiosk.settings import KioskIdentitySettings, Settings
-from kiosk.visit.base import Event
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 TODAY = T0.date()
@@ -99,10 +98,6 @@ def cert(hsa_id: str, usage: str = "authentication", der: bytes = b"DER") -> Cer
         chain_valid=True,
         der=der,
     )
-
-
-def ev(kind: str, at: datetime = T0, **data: Any) -> Event:
-    return Event(kind, at, data)
 
 
 class FakeClock:

@@ -11,9 +11,10 @@ from kiosk.errors import CardRemoved, PinLocked, TokenError
 from kiosk.model import CardClass, CardStatus, DocumentType, VisitKind
 from kiosk.rules.card import add_months
 from kiosk.visit.base import ViewName
-from kiosk.visit.effects import EffectKind
+from kiosk.visit.effects import EffectKind, FetchRecord
+from kiosk.visit.events import CardInserted, PinDigit, RecordFetched, Retry
 from tests.unit.visit.drive import INSERT, Driver, pin_keys, visit
-from tests.unit.visit.fakes import evidence_of, holder
+from tests.unit.visit.fakes import READER, T0, evidence_of, holder, record_of
 
 PIN = "480159"
 ANNA = holder("anna")
@@ -252,15 +253,6 @@ def test_scan_failure_shows_the_error_and_keeps_the_scan_screen() -> None:
     assert d.view.error is not None and d.view.error.next_step == "next.hold_still_or_type"
 
 
-def test_bad_event_data_is_an_input_error_not_a_crash() -> None:
-    d = visit(VisitKind.ACTIVATION)
-    d.rig.insert(ANNA)
-    d.inputs([INSERT, "continue"])
-    d.send("document_scanned", evidence="not evidence")
-    assert d.view.name is ViewName.DOCUMENT_CHECK
-    assert d.view.error is not None and d.view.error.code == "invalid_input"
-
-
 @pytest.mark.parametrize(
     ("pin", "rule"),
     [("123456", "sequence"), ("111111", "repeated"), ("900315", "birth_date"),
@@ -380,8 +372,9 @@ def test_events_after_the_end_return_the_final_view_without_effects() -> None:
     d = visit(VisitKind.ACTIVATION)
     d.send("cancel")
     final = d.view
-    for kind in ("card_inserted", "retry", "pin_digit", "effect_done"):
-        step = d.send(kind)
+    late = RecordFetched(FetchRecord(ANNA.card_number), record_of(ANNA))
+    for event in (CardInserted(READER), Retry(), PinDigit("1"), late):
+        step = d.flow.handle(event, T0)
         assert step.view == final and step.effects == () and step.finished
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import timedelta
 from typing import Any
 
@@ -21,14 +21,50 @@ from kiosk.errors import (
     WrongPin,
 )
 from kiosk.i18n import catalog
-from kiosk.model import CardClass, CardIdentity, DocumentType, VisitKind
+from kiosk.model import CardClass, CardIdentity, DocumentType, VisitKind, VisitResult
 from kiosk.ports import ActivationTicket
-from kiosk.visit.base import Event, Step, View, ViewName
-from kiosk.visit.effects import EFFECT_DONE, EFFECT_FAILED, EffectKind, SignedReceipt
+from kiosk.visit.base import Step, View, ViewName
+from kiosk.visit.effects import (
+    AdminSignIn,
+    AuthoriseAdmin,
+    BlockCard,
+    ChangePin,
+    Effect,
+    FetchRecord,
+    IdentifyCard,
+    ReadCertificates,
+    RecordResult,
+    SignedReceipt,
+    SignReceipt,
+    StartActivation,
+    StartTicket,
+    StartUnlock,
+    SyncResult,
+    UnlockPin,
+    WritePin,
+)
+from kiosk.visit.events import (
+    AdminAuthorised,
+    AdminSignedIn,
+    CardBlocked,
+    CardIdentified,
+    CertificatesRead,
+    EffectFailed,
+    Event,
+    Outcome,
+    PinChanged,
+    PinUnlocked,
+    PinWritten,
+    ReceiptSigned,
+    RecordFetched,
+    ResultRecorded,
+    ResultSynced,
+    TicketIssued,
+)
 from kiosk.visit.flow import VisitFlow
 from kiosk.visit.secret import Secret
 from kiosk.visit.session import VISIT_FLOWS, KioskSession
-from tests.unit.visit.drive import CURRENT_PIN, NEW_PIN, Driver, happy_script, visit
+from tests.unit.visit.drive import CURRENT_PIN, NEW_PIN, Driver, event, happy_script, visit
 from tests.unit.visit.fakes import (
     READER,
     SETTINGS,
@@ -44,73 +80,93 @@ SV, EN = catalog("sv"), catalog("en")
 ANNA, EVA = holder("anna"), holder("eva")
 SECRET_PIN = "364071"
 
+
 def identity(number: str | None, card_class: CardClass = CardClass.SITHS) -> CardIdentity:
     return CardIdentity(READER, b"\x3b", card_class, "gen2", "SITHS", number)
 
 
-RESULTS: list[Any] = [
-    None, "junk", 42, [], (ANNA.card_number,),
-    identity(ANNA.card_number), identity(EVA.card_number), identity(None),
-    identity(ANNA.card_number, CardClass.FOREIGN),
-    record_of(ANNA), record_of(EVA), record_of(holder("cecilia")),
-    ActivationTicket("ACT-1", ANNA.card_number, "CRED-1", T0, T0 + timedelta(days=5)),
-    SignedReceipt(b"sig", b"cert"),
-    [cert(EVA.hsa_id, "signature")],
-    cert(admin_auth().hsa_id),
-    admin_auth(), admin_auth(1),
-]
-ERRORS: list[Any] = [
+ERRORS: list[KioskError] = [
     CardRemoved(), WrongPin(tries_left=1), PinLocked(), TokenError(), PortalUnreachable(),
-    PortalRejected("nope"), StorageError(), NothingRead(), KioskError(), "not an error",
+    PortalRejected("nope"), StorageError(), NothingRead(), KioskError(),
 ]
 EVIDENCE = [
     evidence_of(ANNA), evidence_of(EVA), evidence_of(holder("farid")),
-    evidence_of(ANNA, doc_type=DocumentType.OTHER), "junk",
+    evidence_of(ANNA, doc_type=DocumentType.OTHER),
 ]
 PLAIN_KINDS = [
     "card_inserted", "card_removed", "idle_timeout", "cancel", "retry", "continue", "home",
     "done", "confirm", "back", "pin_back", "pin_clear", "pin_submit", "document_manual",
     "document_scan", "document_confirmed", "sign_out", "admin_session_timeout", "teleport",
 ]
-
-
-ANSWERS: dict[str, list[Any]] = {
-    EffectKind.IDENTIFY_CARD: [
-        identity(ANNA.card_number), identity(EVA.card_number), identity(ANNA.card_number),
-        identity(EVA.card_number), identity(None), identity(ANNA.card_number, CardClass.FOREIGN),
-    ],
-    EffectKind.FETCH_RECORD: [record_of(ANNA), record_of(EVA), record_of(holder("cecilia"))],
-    EffectKind.READ_CERTIFICATES: [[cert(EVA.hsa_id, "signature")], []],
-    EffectKind.ADMIN_SIGN_IN: [cert(admin_auth().hsa_id)],
-    EffectKind.AUTHORISE_ADMIN: [admin_auth(), admin_auth(1)],
-    EffectKind.START_ACTIVATION: [RESULTS[9]],
-    EffectKind.START_UNLOCK: [RESULTS[9]],
-    EffectKind.SIGN_RECEIPT: [SignedReceipt(b"sig", b"cert")],
-    EffectKind.RECORD_RESULT: ["outbox-1"],
-    EffectKind.SYNC_RESULT: [record_of(ANNA), None],
-    EffectKind.BLOCK_CARD: [record_of(EVA)],
-}
-
-
+IDENTITIES = [
+    identity(ANNA.card_number), identity(EVA.card_number), identity(ANNA.card_number),
+    identity(EVA.card_number), identity(None), identity(ANNA.card_number, CardClass.FOREIGN),
+]
+TICKET = ActivationTicket("ACT-1", ANNA.card_number, "CRED-1", T0, T0 + timedelta(days=5))
 RECORDS = {h.card_number: record_of(h) for h in (ANNA, EVA)}
+RESULT = VisitResult(VisitKind.BLOCK, EVA.card_number, "SE-ADM1", "k1", T0, {})
+
+# Effects nobody may be waiting for: their outcomes arrive stale or unasked.
+STRAY_EFFECTS: list[Effect] = [
+    IdentifyCard(READER), FetchRecord(ANNA.card_number), ReadCertificates(READER),
+    AdminSignIn(READER, None), AuthoriseAdmin("SE-ADM1"),
+    StartActivation(ANNA.card_number, "SE-ADM1", EVIDENCE[0], "k"),
+    StartUnlock(EVA.card_number, "SE-ADM1", EVIDENCE[1], "k"),
+    WritePin(READER, Secret("CRED-1"), None), UnlockPin(READER, Secret("CRED-1"), None),
+    ChangePin(READER, None, None), SignReceipt(READER, None, b"r"),
+    BlockCard(EVA.card_number, "SE-ADM1", "lost", "k"), RecordResult(RESULT), SyncResult(RESULT),
+]
 
 
-def answer(flow: Any, pick: int, fail: bool) -> tuple[str, dict[str, Any]]:
+def outcome_for(effect: Effect, pick: int, fail: bool, number: str | None) -> Outcome:
+    """A typed outcome of ``effect``: a failure, or one of the answers its port may give."""
+    if fail:
+        return EffectFailed(effect, ERRORS[pick % len(ERRORS)])
+    match effect:
+        case IdentifyCard():
+            return CardIdentified(effect, IDENTITIES[pick % len(IDENTITIES)])
+        case FetchRecord():
+            records = [record_of(ANNA), record_of(EVA), record_of(holder("cecilia"))]
+            record = records[pick % len(records)]
+            if number in RECORDS and pick % 5:
+                record = RECORDS[number]  # mostly the record of the card at hand
+            return RecordFetched(effect, record)
+        case ReadCertificates():
+            return CertificatesRead(effect, ((cert(EVA.hsa_id, "signature"),), ())[pick % 2])
+        case AdminSignIn():
+            return AdminSignedIn(effect, cert(admin_auth().hsa_id))
+        case AuthoriseAdmin():
+            return AdminAuthorised(effect, (admin_auth(), admin_auth(1))[pick % 2])
+        case StartTicket():
+            return TicketIssued(effect, TICKET)
+        case WritePin():
+            return PinWritten(effect)
+        case UnlockPin():
+            return PinUnlocked(effect)
+        case ChangePin():
+            return PinChanged(effect)
+        case SignReceipt():
+            return ReceiptSigned(effect, SignedReceipt(b"sig", b"cert"))
+        case BlockCard():
+            return CardBlocked(effect, record_of(EVA))
+        case RecordResult():
+            return ResultRecorded(effect, "outbox-1")
+        case SyncResult():
+            return ResultSynced(effect, (record_of(ANNA), None)[pick % 2])
+    raise AssertionError(effect)
+
+
+def answer(flow: Any, pick: int, fail: bool) -> Event | None:
     """An outcome for an effect the flow is waiting for (so random walks get deep)."""
     inner = getattr(flow, "visit", None) or flow
     pending = getattr(inner, "pending", None)
-    kinds = sorted(pending) if isinstance(pending, dict) else [pending.kind] if pending else []
-    if not kinds:
-        return ("teleport", {})
-    kind = kinds[pick % len(kinds)]
-    if fail:
-        return (EFFECT_FAILED, {"effect": kind, "error": ERRORS[pick % len(ERRORS)]})
-    options = ANSWERS.get(kind, [None])
-    result = options[pick % len(options)]
-    number = getattr(inner, "card_number", None)
-    if kind == EffectKind.FETCH_RECORD and number in RECORDS and pick % 5:
-        result = RECORDS[number]  # mostly the record of the card at hand
-    return (EFFECT_DONE, {"effect": kind, "result": result})
+    waiting = [pending[k] for k in sorted(pending)] if isinstance(pending, dict) else (
+        [pending] if pending else []
+    )
+    if not waiting:
+        return None
+    effect = waiting[pick % len(waiting)]
+    return outcome_for(effect, pick, fail, getattr(inner, "card_number", None))
 
 
 def event_strategy() -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
@@ -133,18 +189,14 @@ def event_strategy() -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
             {"photo": st.booleans(), "age": st.booleans()})),
         st.tuples(st.just("scan_failed"), st.sampled_from(ERRORS).map(lambda e: {"error": e})),
         st.tuples(st.just("card_number_typed"), st.sampled_from(
-            [ANNA.card_number, EVA.card_number, "12", None, 5]).map(lambda n: {"card_number": n})),
+            [ANNA.card_number, EVA.card_number, "12", "", " 9752 2100 ", "x" * 30]
+        ).map(lambda n: {"card_number": n})),
         st.tuples(st.just("block_reason"), st.sampled_from(
-            ["lost", "stolen", "bored", None]).map(lambda r: {"reason": r})),
+            ["lost", "stolen", "bored", ""]).map(lambda r: {"reason": r})),
         st.tuples(st.just("choose_visit"), st.sampled_from(
-            [*(k.value for k in VisitKind), "x"]).map(lambda k: {"kind": k})),
-        st.tuples(st.just(EFFECT_DONE), st.fixed_dictionaries({
-            "effect": st.sampled_from([*(k.value for k in EffectKind), "other"]),
-            "result": st.sampled_from(RESULTS),
-        })),
-        st.tuples(st.just(EFFECT_FAILED), st.fixed_dictionaries({
-            "effect": st.sampled_from([k.value for k in EffectKind]),
-            "error": st.sampled_from(ERRORS),
+            [k.value for k in VisitKind]).map(lambda k: {"kind": k})),
+        st.tuples(st.just("stray_outcome"), st.fixed_dictionaries({
+            "pick": st.integers(0, 40), "fail": st.booleans(),
         })),
     )
 
@@ -175,9 +227,10 @@ def check_view(view: View, pins: tuple[str, ...]) -> None:
 def check_step(step: Step, pins: tuple[str, ...]) -> None:
     check_view(step.view, pins)
     for effect in step.effects:
-        for name, value in effect.args.items():
-            if name in ("pin", "old_pin", "new_pin", "credential"):
-                assert isinstance(value, Secret), (effect.kind, name)
+        for field in fields(effect):
+            value = getattr(effect, field.name)
+            if field.name in ("pin", "old_pin", "new_pin", "credential"):
+                assert value is None or isinstance(value, Secret), (effect.kind, field.name)
             else:
                 assert not contains_secret(value)
         for pin in pins:
@@ -193,16 +246,25 @@ def feed(flow: Any, events: list[tuple[str, dict[str, Any]]]) -> list[Step]:
     steps = [flow.start(T0)]
     typed = 0
     for i, (kind, data) in enumerate(events):
+        item: Event | None = None
         if kind == "pin_digit":
             data = {"digit": SECRET_PIN[typed % len(SECRET_PIN)]}
             typed += 1
         elif kind == "answer":
-            kind, data = answer(flow, data["pick"], data["fail"] and data["pick"] % 4 == 0)
-            if kind == "teleport" and isinstance(flow, VisitFlow):  # nothing pending: go on
-                kind, data = enabled_event(flow, data.get("pick", typed))
+            item = answer(flow, data["pick"], data["fail"] and data["pick"] % 4 == 0)
+            if item is None and isinstance(flow, VisitFlow):  # nothing pending: go on
+                kind, data = enabled_event(flow, data["pick"] + typed)
+            elif item is None:
+                kind, data = "teleport", {}
+        elif kind == "stray_outcome":
+            effect = STRAY_EFFECTS[data["pick"] % len(STRAY_EFFECTS)]
+            item = outcome_for(effect, data["pick"], data["fail"], None)
         elif kind == "enabled" and isinstance(flow, VisitFlow):
             kind, data = enabled_event(flow, data["pick"])
-        steps.append(flow.handle(Event(kind, T0 + timedelta(seconds=i + 1), data)))
+        elif kind == "enabled":
+            kind, data = "teleport", {}
+        step = flow.handle(item or event(kind, **data), T0 + timedelta(seconds=i + 1))
+        steps.append(step)
     return steps
 
 
@@ -239,7 +301,7 @@ def test_random_events_never_crash_the_session(events: list[tuple[str, dict[str,
 
 def enabled_event(flow: VisitFlow, pick: int) -> tuple[str, dict[str, Any]]:
     """One of the events the flow's current stage has a transition for, with plausible data."""
-    kinds = sorted(kind for stage, kind in flow.transitions() if stage is flow.stage)
+    kinds = sorted(e.kind for stage, e in flow.transitions().routes() if stage is flow.stage)
     if not kinds:
         return ("retry", {}) if pick % 2 else ("pin_submit", {})
     kind = kinds[pick % len(kinds)]
@@ -294,6 +356,12 @@ def test_realistic_runs_end_in_a_defined_view_after_an_idle_timeout(
             kind_, data = enabled_event(d.flow, data["pick"])
         if kind_ == "card_removed":
             d.rig.reader.card = None
+        if kind_ in ("answer", "stray_outcome"):  # an outcome nobody waits for
+            effect = STRAY_EFFECTS[data["pick"] % len(STRAY_EFFECTS)]
+            d.send(outcome_for(effect, data["pick"], data["fail"], None))
+            continue
+        if kind_ == "pin_digit":
+            data = {"digit": data.get("digit", "")}
         d.send(kind_, **data)
         if kind_ == "card_removed" and not d.step.finished:
             happy_script(kind, d.rig)  # put the card back for what follows

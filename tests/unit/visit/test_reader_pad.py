@@ -59,7 +59,7 @@ def test_the_screen_pad_is_dead_while_the_reader_asks() -> None:
     run_until(d, EffectKind.WRITE_PIN)
     assert d.view.name is ViewName.PIN_CHOOSE and d.view.params["waiting"]
     for event in ("pin_digit", "pin_submit", "cancel"):
-        d.send(event, hold=True, digit="4")
+        d.send(event, hold=True, **({"digit": "4"} if event == "pin_digit" else {}))
         assert d.view.name is ViewName.PIN_CHOOSE and not d.step.finished
     assert len(d.flow.new_pin) == 0  # nothing typed on the screen reached a buffer
     assert d.flow.progress is Progress.WRITING  # the reader may be writing: never "nothing"

@@ -6,15 +6,35 @@ outbox) belongs to the integration suite; here the fakes pin down the runner's c
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
 import pytest
 
 from kiosk.errors import CardRemoved, KioskError, PortalUnreachable
-from kiosk.model import CardIdentity, CardRecord, VisitKind, VisitResult
+from kiosk.model import VisitKind, VisitResult
 from kiosk.visit.activation import ActivationFlow
-from kiosk.visit.base import Effect, Event, Step, View, ViewName
-from kiosk.visit.effects import EFFECT_DONE, EFFECT_FAILED, EffectKind, SignedReceipt
+from kiosk.visit.base import Step, View, ViewName
+from kiosk.visit.effects import (
+    ChangePin,
+    Effect,
+    EffectKind,
+    FetchRecord,
+    IdentifyCard,
+    SignedReceipt,
+    SignReceipt,
+    WritePin,
+)
+from kiosk.visit.events import (
+    Cancel,
+    CardIdentified,
+    EffectFailed,
+    Event,
+    Home,
+    Outcome,
+    ReceiptSigned,
+    RecordFetched,
+)
 from kiosk.visit.runner import (
     MAX_EFFECTS_PER_INPUT,
     EffectRunner,
@@ -23,7 +43,7 @@ from kiosk.visit.runner import (
     signing_certificate,
 )
 from kiosk.visit.secret import Secret
-from tests.unit.visit.drive import NEW_PIN, happy_script
+from tests.unit.visit.drive import NEW_PIN, event, happy_script
 from tests.unit.visit.fakes import READER, SETTINGS, T0, admin_auth, cert, holder, rig
 
 ANNA = holder("anna")
@@ -34,72 +54,76 @@ def runner_for(r=None):  # type: ignore[no-untyped-def]
     return r, EffectRunner(r.reader, r.tokens, r.portal, r.store, r.clock)
 
 
-def test_success_comes_back_as_effect_done_with_the_result() -> None:
+def test_success_comes_back_as_the_effects_own_event_with_the_result() -> None:
     r, runner = runner_for()
     r.insert(ANNA)
-    event = runner.run(Effect(EffectKind.IDENTIFY_CARD, {"reader": READER}))
-    assert event.kind == EFFECT_DONE and event.data["effect"] == "identify_card"
-    assert isinstance(event.data["result"], CardIdentity)
-    assert event.at > T0
-    event = runner.run(Effect(EffectKind.FETCH_RECORD, {"card_number": ANNA.card_number}))
-    assert isinstance(event.data["result"], CardRecord)
+    effect = IdentifyCard(READER)
+    outcome = runner.run(effect)
+    assert isinstance(outcome, CardIdentified) and outcome.effect is effect
+    assert outcome.kind == "effect_done" and outcome.identity.card_number == ANNA.card_number
+    outcome = runner.run(FetchRecord(ANNA.card_number))
+    assert isinstance(outcome, RecordFetched) and outcome.record.card_number == ANNA.card_number
 
 
 def test_a_kiosk_error_comes_back_as_effect_failed() -> None:
     r, runner = runner_for()
-    event = runner.run(Effect(EffectKind.IDENTIFY_CARD, {"reader": READER}))  # no card in
-    assert event.kind == EFFECT_FAILED and isinstance(event.data["error"], CardRemoved)
+    outcome = runner.run(IdentifyCard(READER))  # no card in
+    assert isinstance(outcome, EffectFailed) and isinstance(outcome.error, CardRemoved)
+    assert outcome.kind == "effect_failed"
     r.portal.down = True
-    event = runner.run(Effect(EffectKind.FETCH_RECORD, {"card_number": ANNA.card_number}))
-    assert isinstance(event.data["error"], PortalUnreachable)
+    outcome = runner.run(FetchRecord(ANNA.card_number))
+    assert isinstance(outcome, EffectFailed) and isinstance(outcome.error, PortalUnreachable)
 
 
 def test_a_library_exception_is_wrapped_not_raised() -> None:
-    _, runner = runner_for()
-    event = runner.run(Effect(EffectKind.FETCH_RECORD, {}))  # KeyError inside the handler
-    assert event.kind == EFFECT_FAILED
-    error = event.data["error"]
-    assert type(error) is KioskError and error.code == "internal"
-    assert "KeyError" in error.detail
+    r, runner = runner_for()
+    r.portal.card = lambda number: {}["missing"]  # type: ignore[method-assign]
+    outcome = runner.run(FetchRecord(ANNA.card_number))  # KeyError inside the port
+    assert isinstance(outcome, EffectFailed)
+    assert type(outcome.error) is KioskError and outcome.error.code == "internal"
+    assert "KeyError" in outcome.error.detail
 
 
-def test_unknown_effect_kind_fails_cleanly() -> None:
+@dataclass(frozen=True)
+class Teleport(Effect):
+    kind = EffectKind.FETCH_RECORD  # an effect class the runner has no port call for
+
+
+def test_an_effect_the_runner_does_not_know_fails_cleanly() -> None:
     _, runner = runner_for()
-    event = runner.run(Effect("teleport", {}))
-    assert event.kind == EFFECT_FAILED and event.data["error"].data["effect"] == "teleport"
+    outcome = runner.run(Teleport())
+    assert isinstance(outcome, EffectFailed) and "no runner" in outcome.error.detail
 
 
 def test_secrets_are_revealed_for_the_call_and_wiped_after() -> None:
     r, runner = runner_for()
     card = r.insert(ANNA)
     pin, credential = Secret(NEW_PIN), Secret("CRED-" + ANNA.card_number)
-    event = runner.run(
-        Effect(EffectKind.WRITE_PIN, {"reader": READER, "credential": credential, "pin": pin})
-    )
-    assert event.kind == EFFECT_DONE and card.pin == NEW_PIN
+    outcome = runner.run(WritePin(READER, credential, pin))
+    assert not isinstance(outcome, EffectFailed) and card.pin == NEW_PIN
     assert len(pin) == 0 and len(credential) == 0
     failing = Secret(NEW_PIN)
-    args = {"old_pin": Secret("000000"), "new_pin": failing}
-    event = runner.run(Effect(EffectKind.CHANGE_PIN, args))
-    assert event.kind == EFFECT_FAILED and len(failing) == 0
-
-
-def test_a_plain_string_pin_is_refused() -> None:
-    r, runner = runner_for()
-    r.insert(ANNA)
-    event = runner.run(Effect(EffectKind.WRITE_PIN, {"credential": "x", "pin": NEW_PIN}))
-    assert event.kind == EFFECT_FAILED and "Secret" in event.data["error"].detail
+    outcome = runner.run(ChangePin(READER, Secret("000000"), failing))
+    assert isinstance(outcome, EffectFailed) and len(failing) == 0
 
 
 def test_sign_receipt_returns_signature_and_signing_certificate() -> None:
     r, runner = runner_for()
     r.insert(ANNA, NEW_PIN)
-    event = runner.run(
-        Effect(EffectKind.SIGN_RECEIPT, {"pin": Secret(NEW_PIN), "receipt": b"receipt text"})
-    )
-    signed = event.data["result"]
-    assert isinstance(signed, SignedReceipt)
-    assert signed.signature == b"SIG:receipt " and signed.certificate == b"DER"
+    outcome = runner.run(SignReceipt(None, Secret(NEW_PIN), b"receipt text"))
+    assert isinstance(outcome, ReceiptSigned)
+    assert outcome.signed == SignedReceipt(b"SIG:receipt ", b"DER")
+
+
+def test_a_hook_runs_after_its_effect_succeeded_and_before_the_outcome() -> None:
+    r, runner = runner_for()
+    r.insert(ANNA)
+    seen: list[str] = []
+    runner.after[FetchRecord] = lambda: seen.append("after fetch")
+    runner.run(IdentifyCard(READER))
+    assert seen == []
+    runner.run(FetchRecord(ANNA.card_number))
+    assert seen == ["after fetch"]
 
 
 def test_signing_certificate_prefers_the_signature_certificate() -> None:
@@ -132,20 +156,21 @@ def test_run_scripted_drives_a_whole_visit_and_keeps_a_transcript() -> None:
     script = happy_script(VisitKind.ACTIVATION, r)
     flow = ActivationFlow(admin_auth(), SETTINGS, "demo-1")
     seen: list[ViewName] = []
-    run = run_scripted(flow, script, runner, on_step=lambda e, s: seen.append(s.view.name))
+    inputs = [event(kind, **data) for kind, data in script]
+    run = run_scripted(flow, inputs, runner, on_step=lambda e, s: seen.append(s.view.name))
     assert run.final.finished and run.final.view.name is ViewName.DONE
     assert seen == [v.name for v in run.views]
     assert run.views[0].name is ViewName.INSERT_CARD
-    outcomes = [e.data["effect"] for e, _ in run.entries if e.kind == EFFECT_DONE]
+    outcomes = [e.effect.kind for e, _ in run.entries if isinstance(e, Outcome)]
     assert outcomes[-2:] == ["record_result", "sync_result"]
     assert "demo-1:complete" in r.store.results
     assert NEW_PIN not in repr(run.views)
 
 
-def test_run_scripted_accepts_bare_kinds_and_events() -> None:
+def test_run_scripted_feeds_input_events_and_ends_on_cancel() -> None:
     _, runner = runner_for()
     flow = ActivationFlow(admin_auth(), SETTINGS, "demo-2")
-    run = run_scripted(flow, ["cancel", Event("home", T0 + timedelta(hours=1))], runner)
+    run = run_scripted(flow, [Cancel(), Home()], runner)
     assert run.final.finished and run.final.view.error is not None
     assert run.final.view.error.code == "visit_cancelled"
 
@@ -153,12 +178,11 @@ def test_run_scripted_accepts_bare_kinds_and_events() -> None:
 class Looping:
     """A broken flow that asks for an effect after every outcome."""
 
-    def start(self, at: object) -> Step:
-        again = Effect(EffectKind.FETCH_RECORD, {"card_number": "1"})
-        return Step(View(ViewName.WORKING, "t"), (again,))
+    def start(self, at: datetime) -> Step:
+        return Step(View(ViewName.WORKING, "t"), (FetchRecord("1"),))
 
-    def handle(self, event: Event) -> Step:
-        return self.start(event.at)
+    def handle(self, event: Event, at: datetime) -> Step:
+        return self.start(at)
 
 
 def test_run_scripted_stops_a_looping_flow() -> None:

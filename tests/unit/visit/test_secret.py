@@ -6,14 +6,14 @@ import pickle
 
 import pytest
 
-from kiosk.visit.base import Effect
+from kiosk.visit.effects import WritePin
 from kiosk.visit.secret import PinBuffer, Secret
 
 
 def test_secret_hides_its_value_in_repr_str_and_effects() -> None:
     secret = Secret("480159")
     assert "480159" not in repr(secret) and "480159" not in str(secret)
-    assert "480159" not in repr(Effect("write_pin", {"pin": secret}))
+    assert "480159" not in repr(WritePin("reader", Secret("CRED-1"), secret))
     assert f"{secret}" == "Secret(<6 hidden>)"
     assert secret.reveal() == "480159"
 

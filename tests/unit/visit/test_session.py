@@ -12,6 +12,7 @@ from kiosk.errors import PinLocked
 from kiosk.model import VisitKind
 from kiosk.settings import KioskIdentitySettings
 from kiosk.visit.base import ViewName
+from kiosk.visit.events import action_event
 from kiosk.visit.session import KioskSession
 from tests.unit.visit.drive import INSERT, Driver, happy_script, pin_keys
 from tests.unit.visit.fakes import SETTINGS, TODAY, cert, rig
@@ -139,12 +140,11 @@ def test_a_visit_runs_inside_the_session_and_returns_home() -> None:
     assert d.view.name is ViewName.INSERT_CARD and d.flow.visit.visit_id == "s1-v2"
 
 
-def test_unknown_visit_kind_is_an_input_error_at_home() -> None:
+def test_home_buttons_are_events_and_an_unknown_visit_is_none() -> None:
     d = session()
     sign_in(d)
-    d.send("choose_visit", kind="teleport")
-    assert d.view.name is ViewName.HOME and d.view.error is not None
-    assert d.view.error.code == "invalid_input"
+    assert all(action_event(name) is not None for name in d.view.actions)
+    assert action_event("visit:teleport") is None and action_event("teleport") is None
 
 
 def test_session_expires_at_home() -> None:
