@@ -28,9 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 from kiosk import demo  # noqa: E402
 from kiosk.devicekey import load_or_create  # noqa: E402
+from kiosk.document.evidence import evidence_summary  # noqa: E402
 from kiosk.model import VisitKind, VisitResult  # noqa: E402
 from kiosk.outbox import Claimed, Outbox, SystemClock  # noqa: E402
-from kiosk.portal_client import PortalClient, evidence_summary  # noqa: E402
+from kiosk.portal_client import PortalClient  # noqa: E402
 from kiosk.sync import SyncWorker  # noqa: E402
 from portal import db, service  # noqa: E402
 from portal.clock import PortalClock  # noqa: E402
@@ -77,7 +78,7 @@ def prepare_portal(db_path: Path, count: int, today: date) -> list[tuple[str, st
     conn.close()
     cards = add_cards(db_path, count, today)
     admin = demo.demo_admins(today)[0].hsa_id
-    evidence = evidence_summary(evidence_for(BENCH_PERSONNUMMER, today))
+    evidence = evidence_summary(evidence_for(BENCH_PERSONNUMMER, today), suffixes=True)
     clock = PortalClock()
     conn = db.connect(db_path)
     started = []

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hardware.memory import HeapTrimmer
-from kiosk.audit import AuditLog, evidence_summary
+from kiosk.audit import AuditLog
 from kiosk.devicekey import load_or_create
+from kiosk.document.evidence import evidence_summary
 from kiosk.errors import ConfigError, KioskError
 from kiosk.model import CardRecord, VisitResult
 from kiosk.outbox import Outbox, SystemClock

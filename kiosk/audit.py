@@ -29,7 +29,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from kiosk.devicekey import DeviceKey, canonical_json, verify_signature
 from kiosk.errors import AuditChainBroken, InvalidInput, StorageError
 from kiosk.identity.personnummer import parse_personnummer
-from kiosk.model import DocumentEvidence
 
 GENESIS = "0" * 64
 HEAD_FILE = "audit.head"
@@ -89,18 +88,6 @@ def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 def entry_hash(entry_json: str, prev_hash: str) -> str:
     """SHA-256 over the canonical JSON of the entry and the previous entry's hash."""
     return hashlib.sha256(canonical_json({"entry": entry_json, "prev": prev_hash})).hexdigest()
-
-
-def evidence_summary(evidence: DocumentEvidence) -> dict[str, Any]:
-    """What an audit needs of a document check: type, validity, how each fact was known."""
-    return {
-        "doc_type": evidence.doc_type.value,
-        "expiry": evidence.expiry.isoformat(),
-        "swedish": evidence.swedish,
-        "how": {fact: how.value for fact, how in sorted(evidence.how.items())},
-        "photo_confirmed": evidence.photo_confirmed,
-        "age_confirmed": evidence.age_confirmed,
-    }
 
 
 def minimise(details: Mapping[str, Any], key: DeviceKey) -> dict[str, Any]:

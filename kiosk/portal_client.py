@@ -25,6 +25,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from kiosk.document.evidence import evidence_summary
 from kiosk.errors import (
     CardNotFound,
     PortalAuthError,
@@ -52,22 +53,6 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 RETRY_STATUSES = frozenset({502, 503, 504})
 
 T = TypeVar("T")
-
-
-def evidence_summary(evidence: DocumentEvidence) -> dict[str, Any]:
-    """What the portal needs to know about the ID check: no full document number or
-    personnummer, only their last four characters."""
-    digits = "".join(ch for ch in evidence.personnummer or "" if ch.isdigit())
-    return {
-        "doc_type": evidence.doc_type.value,
-        "expiry": evidence.expiry.isoformat(),
-        "swedish": evidence.swedish,
-        "personnummer_suffix": digits[-4:] if len(digits) >= 10 else None,
-        "document_number_suffix": (evidence.document_number or "")[-4:] or None,
-        "how": {fact: how.value for fact, how in sorted(evidence.how.items())},
-        "photo_confirmed": evidence.photo_confirmed,
-        "age_confirmed": evidence.age_confirmed,
-    }
 
 
 def reason_text(reason: str, lang: str = "sv") -> str:
@@ -287,7 +272,7 @@ class PortalClient:
         evidence: DocumentEvidence,
         idempotency_key: str,
     ) -> ActivationTicket:
-        body = {"admin_hsa_id": admin_hsa_id, "evidence": evidence_summary(evidence)}
+        body = {"admin_hsa_id": admin_hsa_id, "evidence": evidence_summary(evidence, suffixes=True)}
         data = self._call(
             "POST", f"/cards/{_seg(card_number)}/{action}", body, idempotency_key, card_number
         )

@@ -30,18 +30,6 @@ class PortalClock:
             self._offset += delta
 
 
-def add_months(day: date, months: int) -> date:
-    """``day`` plus whole calendar months, clamped to the last day of the target month."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    for candidate in (day.day, 30, 29, 28):
-        try:
-            return date(year, month, min(day.day, candidate))
-        except ValueError:
-            continue
-    raise ValueError(f"cannot add {months} months to {day}")
-
-
 def iso(moment: datetime) -> str:
     """A UTC timestamp as ISO 8601 with a Z suffix, second precision."""
     return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")

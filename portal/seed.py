@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from kiosk import demo
 from kiosk.model import CardKind, CardStatus, TrustLevel
+from kiosk.rules.card import valid_until
 from portal.clock import iso
-from portal.service import CARD_VALIDITY_YEARS, new_credential, record_event
+from portal.service import CARD_RULES, new_credential, record_event
 
 
 def card_credential(card_number: str) -> str:
@@ -17,10 +18,7 @@ def card_credential(card_number: str) -> str:
 
 
 def _valid_until(manufactured: date) -> str:
-    try:
-        return manufactured.replace(year=manufactured.year + CARD_VALIDITY_YEARS).isoformat()
-    except ValueError:  # 29 February
-        return (manufactured + timedelta(days=365 * CARD_VALIDITY_YEARS + 1)).isoformat()
+    return valid_until(manufactured, CARD_RULES).isoformat()
 
 
 def insert_card(

@@ -20,19 +20,24 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from kiosk.rules.card import completion_due, last_activation_day
+from kiosk.settings import CardRulesSettings, DocumentRulesSettings
 from portal import db
-from portal.clock import PortalClock, add_months, iso, parse_iso
+from portal.clock import PortalClock, iso, parse_iso
 from portal.kiosks import Kiosk
 from portal.receipts import ReceiptInvalid, ReceiptTrustUnavailable, verify_receipt
 
-ACTIVATION_WINDOW_MONTHS = 3
-COMPLETION_WINDOW = timedelta(days=5)
+# The card and document rules are the kiosk's (kiosk/rules/card.py, DOMAIN.md's values as
+# the settings' defaults): the portal enforces the same deadlines with the same arithmetic.
+CARD_RULES = CardRulesSettings()
+DOCUMENT_RULES = DocumentRulesSettings()
 UNLOCK_WINDOW = timedelta(hours=1)
-CARD_VALIDITY_YEARS = 5
-ACCEPTED_ISSUERS = ("SITHS",)
-LOA3_DOCUMENTS = ("passport", "national_id", "driving_licence", "sis_id", "tax_agency_id")
-MANUFACTURE_DEADLINE_PASSED = "not activated within 3 months of manufacture"
-COMPLETION_DEADLINE_PASSED = "activation not completed within 5 days of its start"
+MANUFACTURE_DEADLINE_PASSED = (
+    f"not activated within {CARD_RULES.activation_window_months} months of manufacture"
+)
+COMPLETION_DEADLINE_PASSED = (
+    f"activation not completed within {CARD_RULES.completion_window_days} days of its start"
+)
 DEADLINE_REASONS = (MANUFACTURE_DEADLINE_PASSED, COMPLETION_DEADLINE_PASSED)
 TRANSIENT_RECEIPT_REASONS = ("revocation_unknown",)
 
@@ -51,8 +56,8 @@ class ApiError(Exception):
 
 
 def activation_deadline(manufactured: date) -> date:
-    """The last day an activation may start: 3 months after manufacture."""
-    return add_months(manufactured, ACTIVATION_WINDOW_MONTHS)
+    """The last day an activation may start (kiosk.rules.card.last_activation_day)."""
+    return last_activation_day(manufactured, CARD_RULES)
 
 
 def record_event(
@@ -75,7 +80,7 @@ def overdue_reason(row: sqlite3.Row, now: datetime) -> str | None:
     if row["status"] != "Skickad":
         return None
     if row["activation_started"] is not None:
-        if now > parse_iso(row["activation_started"]) + COMPLETION_WINDOW:
+        if now > completion_due(parse_iso(row["activation_started"]), CARD_RULES):
             return COMPLETION_DEADLINE_PASSED
         return None
     if now.date() > activation_deadline(date.fromisoformat(row["manufactured"])):
@@ -136,7 +141,7 @@ def actionable(row: sqlite3.Row) -> bool:
     return (
         row["status"] in ("Skickad", "Aktiv")
         and row["kind"] != "reserve"
-        and row["issuer"] in ACCEPTED_ISSUERS
+        and row["issuer"] in CARD_RULES.accepted_issuers
     )
 
 
@@ -165,7 +170,7 @@ def card_json(row: sqlite3.Row, full_personnummer: bool = True) -> dict[str, Any
         "valid_until": row["valid_until"],
         "activation_deadline": activation_deadline(manufactured).isoformat(),
         "completion_deadline": (
-            iso(parse_iso(started) + COMPLETION_WINDOW) if started is not None else None
+            iso(completion_due(parse_iso(started), CARD_RULES)) if started is not None else None
         ),
         "activated_at": row["activated_at"],
         "blocked_reason": row["blocked_reason"],
@@ -251,7 +256,7 @@ def check_evidence(evidence: dict[str, Any], card: sqlite3.Row, today: date) -> 
         raise ApiError(
             422, "document_rejected", "photo and age must be confirmed by the administrator"
         )
-    if card["trust_level"] >= 3 and evidence["doc_type"] not in LOA3_DOCUMENTS:
+    if card["trust_level"] >= 3 and evidence["doc_type"] not in DOCUMENT_RULES.loa3_documents:
         raise ApiError(
             422, "document_rejected", "trust level 3 needs a full-value Swedish ID document"
         )
@@ -279,7 +284,7 @@ def _require_activatable(conn: sqlite3.Connection, card_number: str, now: dateti
         raise ApiError(
             422, "not_eligible", "reserve cards are not activated at card offices"
         )
-    if row["issuer"] not in ACCEPTED_ISSUERS:
+    if row["issuer"] not in CARD_RULES.accepted_issuers:
         raise ApiError(422, "not_eligible", f"cards from {row['issuer']} are not SITHS cards")
     return row
 
@@ -312,7 +317,7 @@ def start_activation(
     started = (
         parse_iso(card["activation_started"]) if card["activation_started"] else now
     )
-    deadline = started + COMPLETION_WINDOW
+    deadline = completion_due(started, CARD_RULES)
     conn.execute(
         "UPDATE activations SET state = 'superseded' WHERE card_number = ? AND state = 'started'",
         (card_number,),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 from kiosk.errors import InvalidInput
 from kiosk.identity.mrz import MrzResult
@@ -94,3 +95,25 @@ def with_typed_personnummer(
     how = dict(evidence.how)
     how["personnummer"] = Provenance.TYPED
     return replace(evidence, personnummer=parsed.normalised, how=how)
+
+
+def evidence_summary(evidence: DocumentEvidence, *, suffixes: bool = False) -> dict[str, Any]:
+    """What leaves the visit about an ID check (the audit log, the portal): the document
+    type, its validity and how each fact was established, never a full number.
+
+    ``suffixes`` (the portal's request) adds the last four characters of the personnummer
+    and of the document number, so the portal can match them against its records.
+    """
+    summary: dict[str, Any] = {
+        "doc_type": evidence.doc_type.value,
+        "expiry": evidence.expiry.isoformat(),
+        "swedish": evidence.swedish,
+        "how": {fact: how.value for fact, how in sorted(evidence.how.items())},
+        "photo_confirmed": evidence.photo_confirmed,
+        "age_confirmed": evidence.age_confirmed,
+    }
+    if suffixes:
+        digits = "".join(ch for ch in evidence.personnummer or "" if ch.isdigit())
+        summary["personnummer_suffix"] = digits[-4:] if len(digits) >= 10 else None
+        summary["document_number_suffix"] = (evidence.document_number or "")[-4:] or None
+    return summary

@@ -60,16 +60,31 @@ def add_months(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, last))
 
 
-def activation_deadline(record: CardRecord, settings: CardRulesSettings) -> date:
+def last_activation_day(manufactured: date, settings: CardRulesSettings) -> date:
     """The last day activation may start: manufacture plus the window, on the calendar."""
-    return add_months(record.manufactured, settings.activation_window_months)
+    return add_months(manufactured, settings.activation_window_months)
+
+
+def completion_due(started: datetime, settings: CardRulesSettings) -> datetime:
+    """When an activation started at ``started`` must be complete."""
+    return started + timedelta(days=settings.completion_window_days)
+
+
+def valid_until(manufactured: date, settings: CardRulesSettings) -> date:
+    """The last day of a card's validity: manufacture plus the validity years."""
+    return add_months(manufactured, 12 * settings.card_validity_years)
+
+
+def activation_deadline(record: CardRecord, settings: CardRulesSettings) -> date:
+    """The last day activation of this card may start (``last_activation_day``)."""
+    return last_activation_day(record.manufactured, settings)
 
 
 def completion_deadline(record: CardRecord, settings: CardRulesSettings) -> datetime | None:
     """When a started activation must be complete; None if activation has not started."""
     if record.activation_started is None:
         return None
-    return record.activation_started + timedelta(days=settings.completion_window_days)
+    return completion_due(record.activation_started, settings)
 
 
 def hours_left(deadline: datetime | date, now: datetime) -> float:

@@ -18,9 +18,10 @@ import pytest
 import requests
 
 from kiosk.demo import demo_admins, demo_holder
+from kiosk.document.evidence import evidence_summary
 from kiosk.errors import PortalError
 from kiosk.model import CardStatus
-from kiosk.portal_client import PortalClient, canonical_json, evidence_summary
+from kiosk.portal_client import PortalClient, canonical_json
 from portal.devpki import DevPki
 
 from .helpers import evidence
@@ -148,7 +149,7 @@ def test_answers_survive_the_portal_being_killed(tmp_path: Path, today: date) ->
     url = f"http://127.0.0.1:{port}/api/v1/cards/{anna.card_number}/activations"
     body = canonical_json({
         "admin_hsa_id": demo_admins(today)[0].hsa_id,
-        "evidence": evidence_summary(evidence()),
+        "evidence": evidence_summary(evidence(), suffixes=True),
     })
     headers = {"Idempotency-Key": "survives-sigkill", "Content-Type": "application/json"}
     first_process = start_portal(port, db_path)

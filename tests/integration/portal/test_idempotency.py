@@ -12,8 +12,9 @@ import pytest
 import requests
 
 from kiosk.demo import demo_admins, demo_holder
+from kiosk.document.evidence import evidence_summary
 from kiosk.errors import PortalRejected
-from kiosk.portal_client import canonical_json, evidence_summary
+from kiosk.portal_client import canonical_json
 from portal.server import RunningPortal
 
 from .conftest import ClientFactory
@@ -34,7 +35,7 @@ def post(portal: RunningPortal, path: str, body: dict[str, Any], key: str) -> re
 def start_body(today: date) -> dict[str, Any]:
     return {
         "admin_hsa_id": demo_admins(today)[0].hsa_id,
-        "evidence": evidence_summary(evidence()),
+        "evidence": evidence_summary(evidence(), suffixes=True),
     }
 
 

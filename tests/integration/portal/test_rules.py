@@ -10,8 +10,8 @@ import pytest
 from kiosk.demo import demo_admins, demo_holder
 from kiosk.errors import PortalRejected
 from kiosk.model import CardKind, CardStatus, TrustLevel
+from kiosk.rules.card import add_months
 from portal import db
-from portal.clock import add_months
 from portal.seed import insert_card
 from portal.server import RunningPortal
 
