@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-SERVER_SIDE = ("fastapi", "uvicorn", "starlette", "pydantic", "pydantic_core")
+# pydantic is no longer server-side only: it validates the kiosk's own settings (core dep).
+SERVER_SIDE = ("fastapi", "uvicorn", "starlette")
 SCANNING = ("cv2", "tesserocr", "zxingcpp", "pyzbar")
 
 
