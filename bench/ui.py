@@ -45,6 +45,19 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def pid_rss_mb(pid: int | None) -> float | None:
+    """Another process's resident memory in MB (the scanner's worker), if it runs."""
+    if pid is None:
+        return None
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
 def portal_rss_mb(app: Any) -> float | None:
     """The demo portal process's resident memory (None if it runs in this process)."""
     running = getattr(app.services, "running_portal", None)
@@ -94,7 +107,8 @@ def child(mode: str, started_at: float, taps: int, visits: int, eager_scanner: b
         result["portal_rss_ready_mb"] = portal_rss_mb(app)
         scanner = getattr(app.services, "scanner", None)
         if eager_scanner and scanner is not None:
-            scanner.acquire()
+            load = getattr(scanner, "acquire", None) or scanner.check  # in-process or worker
+            load()
             result["rss_scanner_loaded_mb"] = rss_mb()
         if mode == "start":
             return
@@ -117,6 +131,8 @@ def child(mode: str, started_at: float, taps: int, visits: int, eager_scanner: b
             rested.append(rss_mb())
         result["rss_mb"] = rss
         result["rss_rested_mb"] = rested
+        result["scanner_in_process"] = "cv2" in sys.modules
+        result["scanner_worker_rss_mb"] = pid_rss_mb(getattr(scanner, "pid", None))
         result["portal_rss_end_mb"] = portal_rss_mb(app)
         result["pytest_loaded"] = "pytest" in sys.modules
 
@@ -321,6 +337,8 @@ def measure(starts: int, taps: int, visits: int, eager_scanner: bool) -> dict[st
             "switch_slowest": r.get("switch_slowest"),
             "portal_rss_end_mb": r.get("portal_rss_end_mb"),
             "pytest_loaded": r.get("pytest_loaded"),
+            "scanner_in_process": r.get("scanner_in_process"),
+            "scanner_worker_rss_mb": r.get("scanner_worker_rss_mb"),
         }
     return out
 
@@ -368,6 +386,12 @@ def report(out: dict[str, Any]) -> None:
         if visits.get("portal_rss_end_mb") is not None:
             print(f"demo portal process RSS at the end: {visits['portal_rss_end_mb']:.0f} MB "
                   "(its own process; not the kiosk's)")
+        if visits.get("scanner_in_process") is not None:
+            where = ("in the kiosk's process" if visits["scanner_in_process"]
+                     else "in its own worker process")
+            worker = visits.get("scanner_worker_rss_mb")
+            print(f"document scanner: {where}"
+                  + (f", worker RSS at the end {worker:.0f} MB" if worker else ""))
         if visits.get("pytest_loaded"):
             print("  (pytest was loaded into the measured process: its ~14 MB are in the figures)")
 

@@ -24,7 +24,7 @@ from kiosk.document.evidence import evidence_summary
 from kiosk.errors import ConfigError, KioskError
 from kiosk.model import CardRecord, VisitResult
 from kiosk.outbox import Outbox, SystemClock
-from kiosk.ports import CardDeck, CardReader, Clock, FrameSource, Portal, Scanner, TokenProvider
+from kiosk.ports import CardDeck, CardReader, Clock, FrameSource, Portal, TokenProvider
 from kiosk.settings import Settings
 from kiosk.sync import SyncWorker
 from kiosk.visit.effects import (
@@ -44,7 +44,7 @@ from kiosk.visit.events import AdminAuthorised, AdminSignedIn, EffectFailed, Out
 from kiosk.visit.runner import EffectRunner
 
 if TYPE_CHECKING:
-    from hardware.scan.on_demand import OnDemandScanner
+    from hardware.scan.worker import ScanWorker
     from hardware.sim.pinpad import SimulatedPinPad
 
 log = logging.getLogger("kiosk.wiring")
@@ -88,7 +88,7 @@ class Services:
     sync: SyncWorker
     deck: CardDeck | None = None
     camera: FrameSource | None = None
-    scanner: Scanner | None = None
+    scanner: ScanWorker | None = None  # the scanner's own process (hardware.scan.worker)
     running_portal: Any = None  # portal.process.PortalProcess in demo mode
     pin_pad: SimulatedPinPad | None = None  # the simulated reader's keypad (sim_pin_pad)
     admin_hsa_id: str = "kiosk"  # the signed-in administrator, the actor in the audit log
@@ -307,17 +307,24 @@ def _production_hardware(settings: Settings) -> tuple[CardReader, TokenProvider]
     return reader, tokens
 
 
-def _camera_and_scanner(settings: Settings, demo: bool) -> tuple[FrameSource, OnDemandScanner]:
-    """The camera (not started) and a scanner that loads at the first document check.
+def _camera_and_scanner(settings: Settings, demo: bool) -> tuple[FrameSource, ScanWorker]:
+    """The camera (described, not opened) and the scanner's worker process.
 
-    A production kiosk loads the scanner once at start, so that a bad scanner setting
-    fails here, loudly; either way the OCR engine is let go after each document check.
+    The camera, OpenCV and the OCR engine live in the worker (hardware.scan.worker), never
+    in the kiosk's process. A production kiosk starts the worker and loads the scanner once
+    at start, so that a bad scanner setting fails here, loudly; the demo starts the worker
+    without waiting for it. Either way the OCR engine is let go after each document check.
     """
-    from hardware.camera.sources import open_source
-    from hardware.scan.on_demand import OnDemandScanner
+    from hardware.scan.worker import ScanWorker, WorkerCamera
 
-    camera = open_source(settings.camera.source, settings.camera)
-    scanner = OnDemandScanner(settings.scanner)
-    if not demo:
-        scanner.check()
+    camera = WorkerCamera(settings.camera.source, settings.camera)
+    scanner = ScanWorker(settings.scanner)
+    try:
+        if demo:
+            scanner.warm()  # its own process: the kiosk does not wait for it
+        else:
+            scanner.check()
+    except BaseException:
+        scanner.close()
+        raise
     return camera, scanner

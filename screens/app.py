@@ -262,6 +262,11 @@ class KioskApp(App):
             state_dir = getattr(self.services, "state_dir", None)
             if holder is not None and state_dir is not None:
                 folder = demo_document_folder(state_dir, holder.key)
+                if folder is not None and hasattr(self.scan and self.scan.scanner,
+                                                  "start_session"):
+                    from hardware.scan.worker import WorkerCamera
+
+                    return WorkerCamera(f"folder:{folder}", self.settings.camera, fps=10)
                 if folder is not None:
                     return FolderSource(str(folder), self.settings.camera, fps=10)
         return getattr(self.services, "camera", None)

@@ -1,8 +1,12 @@
 """The live document scan while DOCUMENT_CHECK is on screen: camera + ScanSession on workers.
 
-Starting and stopping the camera and the scan loops may block (device open, thread
-joins), so both happen on a worker thread; scan updates come back to the UI thread
-through ``post`` and go to the flow as ``document_scanned`` / ``scan_failed`` events.
+With the kiosk's scanner (hardware.scan.worker.ScanWorker) the camera and the scan loops
+run in the scanner's own process: this only asks it to start and stop, and the preview
+reads the frames it publishes. Any other scanner (tests) runs a ScanSession here.
+Starting and stopping may block (process start, device open, thread joins), so both
+happen on a worker thread; scan updates come back to the UI thread through ``post`` and
+go to the flow as ``document_scanned`` / ``scan_failed`` events. ``snapshot`` keeps the
+picture of the document the accepted reading came from, for the confirm screen.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class DocumentScan:
         self.hold = False
         self.started_at = 0.0  # perf_counter when the current scan was asked for
         self.first_update_s: float | None = None  # from then to its first result (bench)
+        self.snapshot: Any = None  # the document as read (hardware.scan.session.Snapshot)
 
     def start(self, source: Any) -> None:
         """Start ``source`` and the scan loops on a worker."""
@@ -43,6 +48,20 @@ class DocumentScan:
         self.source = source
         self.started_at, self.first_update_s = time.perf_counter(), None
         if source is None:
+            return
+        self.snapshot = None
+        scanner = self.scanner
+        if scanner is not None and hasattr(scanner, "start_session"):
+
+            def in_worker() -> None:
+                try:
+                    scanner.start_session(source, self._listener)
+                except Exception:  # no reading then: the holder's document is typed in
+                    log.exception("the scanner's worker did not start")
+                if self.source is not source:  # stopped while it was starting
+                    scanner.stop_session(source)
+
+            threading.Thread(target=in_worker, name="kiosk-scan-start", daemon=True).start()
             return
 
         def work() -> None:
@@ -81,6 +100,11 @@ class DocumentScan:
         self.held.clear()
         if session is None and source is None:
             return
+        worker = self.scanner
+        if session is None and worker is not None and hasattr(worker, "stop_session"):
+            threading.Thread(target=worker.stop_session, args=(source,),
+                             name="kiosk-scan-stop", daemon=True).start()
+            return
 
         def work() -> None:
             from hardware.memory import release_free_memory
@@ -115,6 +139,8 @@ class DocumentScan:
         def on_ui() -> None:
             if self.source is not source:
                 return  # from a scan that has been stopped
+            if getattr(update, "snapshot", None) is not None:
+                self.snapshot = update.snapshot
             if self.hold:
                 self.held.append(update)
             else:

@@ -68,6 +68,10 @@ class OnDemandScanner:
         """The MRZ lines of the frame (not yet validated), if one was found."""
         return self._loaded().mrz(frame)
 
+    def engine(self) -> FrameScanner:
+        """The loaded FrameScanner (between ``acquire`` and ``release``)."""
+        return self._loaded()
+
     def close(self) -> None:
         """Release the engine whatever the sessions (the kiosk is stopping)."""
         with self._lock:

@@ -33,6 +33,17 @@ ERROR_WAIT_S = 0.2  # how long it sleeps while the camera is gone
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """A BGR (or grey) picture of the document as the camera saw it when it was read."""
+
+    width: int
+    height: int
+    channels: int
+    data: bytes
+    mrz_box: tuple[int, int, int, int] | None = None  # x, y, w, h in the snapshot, if known
+
+
+@dataclass(frozen=True)
 class ScanUpdate:
     """One report from the live loop."""
 
@@ -43,6 +54,7 @@ class ScanUpdate:
     evidence: DocumentEvidence | None = None
     error: KioskError | None = None
     latency_s: float = 0.0
+    snapshot: Snapshot | None = None  # with evidence: the frame it was read from (worker)
 
 
 @dataclass

@@ -34,6 +34,9 @@ def test_full_activation_visit_makes_the_card_active(kiosk: Harness) -> None:
     assert kiosk.app.current_screen().name == "home"
     record = kiosk.app.services.portal.card(anna.card_number)
     assert record.status is CardStatus.ACTIVE
+    # read by the scanner's own process, which kept the document's picture for the confirm
+    scan = kiosk.app.scan
+    assert scan is not None and scan.snapshot is not None
 
 
 def _to_pin_choice(kiosk: Harness, walk: Walk, holder_key: str) -> Any:
