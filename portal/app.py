@@ -52,6 +52,12 @@ IdempotencyKey = Annotated[
     ),
 ]
 
+MAX_BODY_BYTES = 256 * 1024
+"""The largest request body the portal reads (a receipt with its certificate is ~4 KiB)."""
+HTTP_REASONS = {
+    400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
+}
+
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 403, 404, 409, 422)
 }
@@ -199,6 +205,60 @@ def caller(request: Request) -> Kiosk:
 Caller = Annotated[Kiosk, Depends(caller)]
 
 
+class BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes is refused with 413 before
+    the application sees any of it (declared by Content-Length or counted as it streams)."""
+
+    def __init__(self, app: Any, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._too_large(send)
+            return
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._too_large(send)
+                return
+            chunks.append(chunk)
+            more = bool(message.get("more_body", False))
+        body, replayed = b"".join(chunks), False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, send: Any) -> None:
+        body = json_bytes({
+            "reason": "body_too_large",
+            "detail": f"the request body is over {self.limit} bytes",
+        })
+        await send({
+            "type": "http.response.start", "status": 413,
+            "headers": [(b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"connection", b"close")],
+        })
+        await send({"type": "http.response.body", "body": body})
+
+
 def create_app(
     db_path: str | Path,
     clock: PortalClock | None = None,
@@ -224,6 +284,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.portal = portal
+    app.add_middleware(BodyLimit)
     _install_error_handlers(app)
     if test_hooks:
         install_test_hooks(app, FaultInjector(), portal.clock, portal.db_path)
@@ -247,12 +308,15 @@ def _install_error_handlers(app: FastAPI) -> None:
             ".".join(str(p) for p in e.get("loc", ())) + ": " + str(e.get("msg", ""))
             for e in errors
         )
-        return error_response(422, "invalid_request", where or "the request is not valid")
+        return error_response(400, "invalid_request", where or "the request is not valid")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        reason = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, reason, str(exc.detail))
+        status = exc.status_code
+        reason = HTTP_REASONS.get(status, "internal" if status >= 500 else "invalid_request")
+        response = error_response(status, reason, str(exc.detail))
+        response.headers.update(exc.headers or {})  # 405 carries Allow
+        return response
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DocType = Literal[
     "passport", "national_id", "driving_licence", "sis_id", "tax_agency_id", "other"
@@ -108,10 +109,29 @@ class BlockRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
+def finite(value: Any) -> bool:
+    """Whether every number in a parsed JSON value is finite (JSON has no NaN or infinity;
+    Python's parser lets NaN, Infinity and 1e999 through)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(finite(v) for v in value)
+    return True
+
+
 class HeartbeatRequest(BaseModel):
     """A kiosk's health report; further fields are stored as they come."""
 
     model_config = ConfigDict(extra="allow")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_finite_numbers(cls, data: Any) -> Any:
+        if not finite(data):
+            raise ValueError("numbers must be finite (no NaN or infinity)")
+        return data
 
     kiosk_id: str | None = Field(
         default=None, min_length=1, max_length=128,
