@@ -8,6 +8,8 @@ on an old bundle (freeze) shows up as a refusal instead of silently passing.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,6 +25,15 @@ from kiosk.urls import check_service_url
 
 # Refusals that the same bytes will always get: remember the validators so we get a 304.
 SETTLED_REFUSALS = frozenset({"replayed_version", "old_version", "rolled_back_version"})
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """An answer of the bundle server, its body read in full (at most MAX_BUNDLE_BYTES)."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
 
 
 @dataclass(frozen=True)
@@ -43,7 +54,7 @@ def _headers(cache: dict[str, str], url: str) -> dict[str, str]:
     return headers
 
 
-def _remember(paths: KioskPaths, url: str, response: requests.Response) -> None:
+def _remember(paths: KioskPaths, url: str, response: Fetched) -> None:
     cache = store.read_pull_cache(paths)
     for header, key in (("ETag", f"etag {url}"), ("Last-Modified", f"last-modified {url}")):
         value = response.headers.get(header)
@@ -54,21 +65,43 @@ def _remember(paths: KioskPaths, url: str, response: requests.Response) -> None:
     store.write_pull_cache(paths, cache)
 
 
-def fetch(url: str, paths: KioskPaths, fleet: FleetSettings) -> requests.Response:
-    """GET the bundle with the stored validators; BundleRefused('unreachable') on failure."""
+def _too_large(url: str) -> BundleRefused:
+    return BundleRefused(
+        "malformed_bundle", f"{url}: answer larger than {MAX_BUNDLE_BYTES} bytes", url=url
+    )
+
+
+def fetch(url: str, paths: KioskPaths, fleet: FleetSettings) -> Fetched:
+    """GET the bundle with the stored validators, streaming: an answer that declares or
+    sends more than MAX_BUNDLE_BYTES is refused without reading the rest, one that takes
+    longer than pull_timeout_s in all is 'unreachable' (a trickling server cannot hold
+    the kiosk). BundleRefused('unreachable') on any transport failure."""
     verify: bool | str = fleet.pull_ca_file or True
+    deadline = time.monotonic() + fleet.pull_timeout_s
     try:
-        response = requests.get(
+        with requests.get(
             url,
             headers=_headers(store.read_pull_cache(paths), url),
             timeout=fleet.pull_timeout_s,
             verify=verify,
-        )
+            stream=True,
+        ) as response:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > MAX_BUNDLE_BYTES:
+                raise _too_large(url)
+            body = bytearray()
+            for chunk in response.iter_content(64 * 1024):
+                body += chunk
+                if len(body) > MAX_BUNDLE_BYTES:
+                    raise _too_large(url)
+                if time.monotonic() > deadline:
+                    raise BundleRefused(
+                        "unreachable", f"{url}: the answer took over {fleet.pull_timeout_s} s",
+                        url=url,
+                    )
+            return Fetched(response.status_code, response.headers, bytes(body))
     except requests.RequestException as exc:
         raise BundleRefused("unreachable", f"{url}: {exc}", url=url) from exc
-    if len(response.content) > MAX_BUNDLE_BYTES:
-        raise BundleRefused("malformed_bundle", f"{url}: answer larger than {MAX_BUNDLE_BYTES}")
-    return response
 
 
 def pull_bundle(

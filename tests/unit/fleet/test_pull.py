@@ -189,3 +189,55 @@ def test_pull_over_https_checks_the_server_certificate(fleet: Fleet, tmp_path: P
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _flood_server(declare_length: bool) -> tuple[ThreadingHTTPServer, list[int]]:
+    """A server answering with 800 MB of zeros (declared or chunked); it counts what it sent."""
+    sent = [0]
+
+    class Flood(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            if declare_length:
+                self.send_header("Content-Length", str(800 * 1024 * 1024))
+            else:
+                self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            block = b"0" * (1024 * 1024)
+            try:
+                for _ in range(800):
+                    if declare_length:
+                        self.wfile.write(block)
+                    else:
+                        self.wfile.write(b"%x\r\n" % len(block) + block + b"\r\n")
+                    sent[0] += len(block)
+            except OSError:
+                pass
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return ThreadingHTTPServer(("127.0.0.1", 0), Flood), sent
+
+
+@pytest.mark.parametrize("declare_length", [True, False])
+def test_pull_stops_reading_an_oversized_answer_at_the_cap(
+    fleet: Fleet, declare_length: bool
+) -> None:
+    """The old pull read all 800 MB into memory before its 1 MiB check."""
+    server, sent = _flood_server(declare_length)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/flood.bundle"
+        with pytest.raises(BundleRefused) as caught:
+            pull_bundle(url, fleet.paths, FleetSettings(pull_timeout_s=20))
+        assert caught.value.reason == "malformed_bundle"
+        assert "larger than" in caught.value.detail
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sent[0] < 64 * 1024 * 1024  # what socket buffers held, not the 800 MB
+    assert fleet.applied_bytes() is None
