@@ -112,6 +112,9 @@ class DocumentEvidence:
     how: dict[str, Provenance] = field(default_factory=dict)
     photo_confirmed: bool = False
     age_confirmed: bool = False
+    # the name as the document gives it (MRZ, licence code): no check digit covers a name,
+    # so the confirm screen shows it beside the card record's for the administrator's eye
+    name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -225,6 +225,7 @@ class KioskApp(App):
             shuffle_pin_pad=self.settings.ui.shuffle_pin_pad,
             pin_length=self.settings.pin_policy.length,
             frame_source=self.frame_source,
+            extras={"document_snapshot": self.scan.snapshot if self.scan else None},
         )
 
     def show(self, shown: Shown) -> None:

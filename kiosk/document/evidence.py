@@ -46,7 +46,14 @@ def evidence_from_mrz(result: MrzResult) -> DocumentEvidence:
         document_number=result.document_number or None,
         swedish=result.issuing_state == SWEDEN,
         how=how,
+        name=name_as_read(result.surname, result.given_names),
     )
+
+
+def name_as_read(surname: str, given_names: str) -> str | None:
+    """"SURNAME, GIVEN NAMES" as a document spells it, or None when it gives no name."""
+    parts = [part for part in (surname.strip(), given_names.strip()) if part]
+    return ", ".join(parts) or None
 
 
 def typed_evidence(

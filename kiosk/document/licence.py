@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from kiosk.document.evidence import name_as_read
 from kiosk.errors import InvalidInput
 from kiosk.identity.personnummer import parse_personnummer
 from kiosk.model import DocumentEvidence, DocumentType, Provenance
@@ -80,4 +81,5 @@ def evidence_from_licence(text: str, on: date | None = None) -> DocumentEvidence
         document_number=fields.document_number,
         swedish=True,
         how=how,
+        name=name_as_read(fields.surname, fields.given_names),
     )

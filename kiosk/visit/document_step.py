@@ -92,6 +92,7 @@ class DocumentCheckedFlow(VisitFlow):
             "expiry": evidence.expiry.isoformat(),
             "birth_date": evidence.birth_date.isoformat() if evidence.birth_date else None,
             "personnummer": masked,
+            "name_read": evidence.name,
             "swedish": evidence.swedish,
             "how": ",".join(sorted({p.value for p in evidence.how.values()})),
         }

@@ -1,18 +1,57 @@
-"""The administrator confirms by eye that photo and age match the person."""
+"""The administrator confirms by eye that photo and age match the person.
+
+Beside what was read, the screen shows the document as the camera saw it when the reading
+was accepted (its photo area) and the MRZ cut out of it, so the eye check compares the
+person with the picture and the printed zone with the fields read, like with like.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from hardware.scan.worker import RawImage
 from kiosk.visit.base import View
 from screens.views.base import KioskScreen, ScreenContext, load_kv
 from screens.views.document_check import render_document
+from screens.widgets.camera_preview import texture_of
 
 
 class DocumentConfirmScreen(KioskScreen):
     """What was read and the checks so far; the confirm button is the administrator's."""
 
     def render_parts(self, view: View, ctx: ScreenContext, new_view: bool) -> None:
-        """The document facts and check rows."""
+        """The document facts and check rows, and the captured document if it was scanned."""
         render_document(self, view, ctx)
+        snapshot = ctx.extras.get("document_snapshot")
+        document = view.params.get("document") or {}
+        scanned = "scanned" in str(document.get("how", ""))
+        show_picture(self.ids.document_picture, snapshot if scanned else None)
+        box = getattr(snapshot, "mrz_box", None) if scanned else None
+        show_picture(self.ids.mrz_picture, crop(snapshot, box) if box else None)
+
+
+def crop(snapshot: Any, box: tuple[int, int, int, int]) -> RawImage | None:
+    """The ``(x, y, w, h)`` part of a snapshot (hardware.scan.session.Snapshot)."""
+    x, y, w, h = box
+    x, y = max(0, x), max(0, y)
+    w, h = min(w, snapshot.width - x), min(h, snapshot.height - y)
+    if w <= 0 or h <= 0:
+        return None
+    stride, step = snapshot.width * snapshot.channels, snapshot.channels
+    rows = (snapshot.data[(y + r) * stride + x * step:(y + r) * stride + (x + w) * step]
+            for r in range(h))
+    return RawImage(w, h, snapshot.channels, b"".join(rows))
+
+
+def show_picture(widget: Any, picture: Any) -> None:
+    """Show a snapshot (or crop) in an Image widget, or hide the widget when there is none."""
+    if picture is not None and not hasattr(picture, "tobytes"):
+        picture = RawImage(picture.width, picture.height, picture.channels, picture.data)
+    widget.texture = texture_of(picture, None) if picture is not None else None
+    widget.opacity = 1 if picture is not None else 0
+    widget.size_hint_y = widget.shown_hint if picture is not None else None
+    if picture is None:
+        widget.height = 0
 
 
 load_kv(__file__)

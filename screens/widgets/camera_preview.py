@@ -62,7 +62,7 @@ class CameraPreview(FloatLayout):
         if frame is None or frame.index == self._last_index:
             return
         self._last_index = frame.index
-        self.texture = _texture_of(frame.image, self.texture)
+        self.texture = texture_of(frame.image, self.texture)
         self.frames_shown += 1
 
     def guide_rect(self) -> tuple[float, float, float, float]:
@@ -75,7 +75,7 @@ class CameraPreview(FloatLayout):
         return (self.center_x - w / 2, self.center_y - h / 2, w, h)
 
 
-def _texture_of(image: Any, reuse: Texture | None) -> Texture:
+def texture_of(image: Any, reuse: Texture | None) -> Texture:
     """Upload a BGR (or grey) numpy image to a texture, reusing it when the size matches."""
     height, width = image.shape[:2]
     fmt = "bgr" if image.ndim == 3 else "luminance"

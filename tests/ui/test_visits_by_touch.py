@@ -37,6 +37,12 @@ def test_full_activation_visit_makes_the_card_active(kiosk: Harness) -> None:
     # read by the scanner's own process, which kept the document's picture for the confirm
     scan = kiosk.app.scan
     assert scan is not None and scan.snapshot is not None
+    confirm = kiosk.app.screens["document_confirm"]  # built when shown, then kept
+    picture = confirm.ids.document_picture
+    assert picture.texture is not None and picture.opacity == 1
+    assert picture.texture.size == (scan.snapshot.width, scan.snapshot.height)
+    mrz = confirm.ids.mrz_picture
+    assert mrz.texture is not None and mrz.texture.width > 3 * mrz.texture.height  # a band
 
 
 def _to_pin_choice(kiosk: Harness, walk: Walk, holder_key: str) -> Any:

@@ -133,6 +133,10 @@ def test_a_coordination_number_with_an_unknown_month_fits_the_documents_birth_da
             luhn_check_digit("900076123")), ON)  # day 16: another day
 
 
+def test_the_name_read_comes_with_the_evidence() -> None:
+    assert evidence_from_mrz(parse_mrz(passport(), ON)).name == "ANDERSSON, ANNA MARIA"
+
+
 def test_licence_payload_round_trips_and_becomes_scanned_evidence() -> None:
     fields = LicenceFields("194601012349", "EE5566778", date(2036, 12, 31), "EK", "EVA")
     text = licence_payload(fields)

@@ -233,6 +233,16 @@ def test_the_eye_check_is_never_taken_from_the_scan() -> None:
     assert d.view.error.message == "rules.document.photo_not_confirmed"
 
 
+def test_the_confirm_screen_shows_the_name_read_beside_the_card_records() -> None:
+    d = visit(VisitKind.ACTIVATION)
+    d.rig.insert(ANNA)
+    read = replace(evidence_of(ANNA), name="HARTIN, ANNA")  # no check digit covers a name
+    d.inputs([INSERT, "continue", ("document_scanned", {"evidence": read})])
+    assert d.view.name is ViewName.DOCUMENT_CONFIRM
+    assert d.view.params["document"]["name_read"] == "HARTIN, ANNA"
+    assert d.view.params["holder_name"] == record_of(ANNA).holder_name
+
+
 def test_wrong_document_type_for_loa3() -> None:
     d = visit(VisitKind.ACTIVATION)
     d.rig.insert(ANNA)
