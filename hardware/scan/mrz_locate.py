@@ -37,6 +37,9 @@ MAX_LINE_ASPECT = 90.0
 MIN_THICKNESS = 3.0  # px at the search scale: thinner blobs are rules or noise
 MAX_THICKNESS = 28.0
 MIN_TILT = 4.0  # degrees: lines leaning more are searched again turned level
+MIN_BLOCK_ASPECT = 3.5  # 2-3 lines run together: a block of this aspect or more
+MIN_BLOCK_PX = 100  # and at least this long at the search scale (30 glyphs of 3+ px)
+BLOCK_SCORE = 0.5  # a block ranks below a group of separate lines of its length
 JOIN = 15  # px: the closing that joins the characters of a line (not the lines)
 
 
@@ -45,7 +48,7 @@ class Zone:
     """A found MRZ: its rotated box in picture pixels and how well its lines agree."""
 
     box: NDArray[np.float32]  # 4 corners, picture pixels
-    lines: int  # 2 or 3
+    lines: int  # 2 or 3 separate lines; 0 for a block of lines run together
     score: float  # higher is better
 
 
@@ -58,16 +61,18 @@ def search_scales(width: int, height: int) -> list[float]:
 
 
 def ink_of(small: Image8) -> Image8:
-    """Small dark print as 255 on 0 (Otsu on a black-hat wider than a glyph)."""
+    """Small dark print as 255 on 0: Otsu on a black-hat wider than a glyph, which
+    measures how much darker than the paper around it each pixel is."""
     blackhat = cv2.morphologyEx(
         small, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (31, 23))
     )
     _, ink = cv2.threshold(blackhat, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
-    return ink
+    return np.asarray(ink)
 
 
-def text_lines(small: Image8, ink: Image8 | None = None) -> list[Rect]:
-    """Rotated rectangles of text lines that run roughly along the x axis.
+def text_lines(small: Image8, ink: Image8 | None = None) -> tuple[list[Rect], list[Rect]]:
+    """Rotated rectangles of text lines that run roughly along the x axis, and of blocks
+    that may be 2-3 lines run together (small print, blur).
 
     ``ink``: ``ink_of(small)`` when the caller has it already.
     """
@@ -77,23 +82,23 @@ def text_lines(small: Image8, ink: Image8 | None = None) -> list[Rect]:
     # that a line touching them (or a frame around the whole page) stays a line of its own
     joined = cv2.morphologyEx(joined, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     contours, hierarchy = cv2.findContours(joined, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    lines = []
+    lines: list[Rect] = []
+    blocks: list[Rect] = []
     for index, contour in enumerate(contours):
         if len(contour) < 5 or hierarchy[0][index][3] != -1:  # holes are not lines
             continue
-        rect = cv2.minAreaRect(contour)
-        (w, h) = rect[1]
-        long_side, short_side = max(w, h), min(w, h)
-        if short_side < MIN_THICKNESS or short_side > MAX_THICKNESS:
-            continue
-        if not MIN_LINE_ASPECT <= long_side / short_side <= MAX_LINE_ASPECT:
-            continue
-        fill = cv2.contourArea(contour) / max(1.0, long_side * short_side)
-        if fill < 0.45:
-            continue
-        (cx, cy) = rect[0]
-        lines.append(_normal(((float(cx), float(cy)), (float(w), float(h)), float(rect[2]))))
-    return lines
+        (cx, cy), (w, h), angle = cv2.minAreaRect(contour)
+        long_side, short_side = max(w, h), max(1.0, min(w, h))
+        aspect = long_side / short_side
+        fill = cv2.contourArea(contour) / (long_side * short_side)
+        rect = _normal(((float(cx), float(cy)), (float(w), float(h)), float(angle)))
+        if (MIN_THICKNESS <= short_side <= MAX_THICKNESS and fill >= 0.45
+                and MIN_LINE_ASPECT <= aspect <= MAX_LINE_ASPECT):
+            lines.append(rect)
+        elif (2 * MIN_THICKNESS <= short_side <= 3.5 * MAX_THICKNESS and fill >= 0.6
+              and MIN_BLOCK_ASPECT <= aspect < MIN_LINE_ASPECT and long_side >= MIN_BLOCK_PX):
+            blocks.append(rect)
+    return lines, blocks
 
 
 def _normal(rect: Rect) -> Rect:
@@ -197,9 +202,11 @@ def zones_in(
     a few degrees falls apart into steps: when the longest lines lean, the view is
     turned level by their angle and searched again (boxes map back).
     """
-    lines = text_lines(view, ink)
+    lines, blocks = text_lines(view, ink)
     found = [(zone_box(rects), len(rects), score)
              for rects, score in group_lines(lines)[:max_zones]]
+    found += [(cv2.boxPoints(rect).astype(np.float32), 0, BLOCK_SCORE * rect[1][0])
+              for rect in sorted(blocks, key=lambda r: -r[1][0])[:2]]
     longest = sorted(lines, key=lambda r: -r[1][0])[:5]
     tilt = float(np.median([r[2] for r in longest])) if longest else 0.0
     if abs(tilt) >= MIN_TILT:
@@ -212,7 +219,7 @@ def zones_in(
         level = cv2.warpAffine(view, matrix, size, flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REPLICATE)
         back = cv2.invertAffineTransform(matrix)
-        for rects, score in group_lines(text_lines(level))[:max_zones]:
+        for rects, score in group_lines(text_lines(level)[0])[:max_zones]:
             box = cv2.transform(zone_box(rects)[None], back)[0].astype(np.float32)
             found.append((box, len(rects), score))
     return found

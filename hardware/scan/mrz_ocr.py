@@ -40,12 +40,12 @@ Image8 = NDArray[Any]  # an OpenCV image (uint8, grey or BGR)
 MRZ_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
 LINE_LENGTHS = {3: (30,), 2: (44, 36)}  # lines in the zone -> possible characters per line
 LOCATE_WIDTH = 640  # the frame is searched at this width
-UPRIGHT_FIT = 0.75  # glyphs matching OCR-B this well are the right way up
+UPRIGHT_FIT = 0.85  # glyphs matching OCR-B this well are upright (else both ways are tried)
 BAND_WIDTH = 1100  # a narrower MRZ band is enlarged to this width before reading
 CELL_SIZE = (20, 28)  # template comparison size (width, height)
 FILLER_SCORE = 0.55  # template score above which a cell is a filler '<'
 MIN_PITCH_PX = 6.0  # below this the characters are too small to read
-OCR_MAX_DOUBTS = 8  # Tesseract breaks ties in a reading with at most this many doubtful cells
+OCR_MAX_DOUBTS = 12  # Tesseract breaks ties in a reading with at most this many doubtful cells
 
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive) in band pixels
@@ -343,21 +343,33 @@ def _assign_cells(boxes: Sequence[Box], length: int) -> list[Box | None] | None:
         else:
             runs[-1].append(i)
     run = max(runs, key=len)
-    cells: list[Box | None] = [None] * length
-    col, pitch = 0, typical
-    cells[0] = boxes[run[0]]
+    cols, col, pitch = [0], 0, typical
     for prev, cur in itertools.pairwise(run):
         step = max(1, round((centres[cur] - centres[prev]) / pitch))
         col += step
-        if col >= length:
-            return None
-        cells[col] = boxes[cur]
+        cols.append(col)
         if step == 1:
             pitch = 0.8 * pitch + 0.2 * float(centres[cur] - centres[prev])
-    return cells if col == length - 1 else None
+    # a mark beyond the line's end (card edge, a stray print) sits a skipped cell or more
+    # away: drop such ends while the run is longer than the line
+    first, last = 0, len(cols) - 1
+    while cols[last] - cols[first] + 1 > length and last - first > 1:
+        head, tail = cols[first + 1] - cols[first], cols[last] - cols[last - 1]
+        if max(head, tail) < 2:
+            return None
+        if tail >= head:
+            last -= 1
+        else:
+            first += 1
+    if cols[last] - cols[first] + 1 != length:
+        return None
+    cells: list[Box | None] = [None] * length
+    for index in range(first, last + 1):
+        cells[cols[index] - cols[first]] = boxes[run[index]]
+    return cells
 
 
-TEMPLATE_BLURS = (0.0, 0.8, 1.4, 2.0, 2.8)  # glyphs are compared with sharp and blurred templates
+TEMPLATE_BLURS = (0.0, 0.8, 1.4, 2.0, 2.8, 4.0, 5.5)  # sharp to blurred (small print enlarged)
 
 
 @cache
@@ -703,7 +715,10 @@ class MrzReader:
             iterator = self._api.GetIterator()
             level = tesserocr.RIL.SYMBOL
             for symbol in tesserocr.iterate_level(iterator, level):
-                text = symbol.GetUTF8Text(level)
+                try:
+                    text = symbol.GetUTF8Text(level)
+                except RuntimeError:  # tesserocr raises for a symbol without text
+                    continue
                 box = symbol.BoundingBox(level)
                 if not text or box is None:
                     continue

@@ -61,12 +61,16 @@ def _font_for_pitch(pitch: float) -> ImageFont.FreeTypeFont:
 
 
 def draw_mrz(
-    draw: ImageDraw.ImageDraw, lines: Sequence[str], x: float, y: float, pitch: float
+    draw: ImageDraw.ImageDraw, lines: Sequence[str], x: float, y: float, pitch: float,
+    line_pitch: float = LINE_PITCH_CHARS,
 ) -> None:
-    """Draw MRZ lines in OCR-B on a fixed character grid starting at (x, y)."""
+    """Draw MRZ lines in OCR-B on a fixed character grid starting at (x, y).
+
+    ``line_pitch``: line to line, in character pitches (real pages: about 1.7 to 2.8).
+    """
     font = _font_for_pitch(pitch)
     for row, line in enumerate(lines):
-        top = y + row * pitch * LINE_PITCH_CHARS
+        top = y + row * pitch * line_pitch
         for col, char in enumerate(line):
             draw.text((x + col * pitch, top), char, fill=(20, 20, 25), font=font)
 
@@ -110,17 +114,29 @@ def render_mrz_document(
     fields: Sequence[tuple[str, str]] = (),
     title: str = "SVERIGE  SWEDEN",
     seed: int = 0,
+    line_pitch: float = LINE_PITCH_CHARS,
+    bottom_mm: float = 2.5,
+    fine_print: bool = False,
 ) -> Image8:
-    """A passport data page (3x44 -> TD3 with 2 lines) or ID card (TD1/TD2) with an MRZ."""
+    """A passport data page (3x44 -> TD3 with 2 lines) or ID card (TD1/TD2) with an MRZ.
+
+    ``line_pitch``: MRZ line to line in character pitches; ``bottom_mm``: paper below the
+    last MRZ line (a card cut close to its MRZ); ``fine_print``: a line of small print
+    just above the MRZ, as many ID cards carry.
+    """
     kind = {44: "TD3", 36: "TD2", 30: "TD1"}[len(lines[0])]
     final_pitch, pitch = pitch, pitch * OVERSAMPLE
     px_per_mm = pitch / MM_PER_CHAR
     image, draw = _page(kind, px_per_mm, seed)
     width, height = image.size
     margin = (width - len(lines[0]) * pitch) / 2
-    mrz_height = pitch * LINE_PITCH_CHARS * len(lines)
-    mrz_top = height - mrz_height - 2.5 * px_per_mm
+    mrz_height = pitch * line_pitch * len(lines)
+    mrz_top = height - mrz_height - bottom_mm * px_per_mm
     draw.rectangle((0, mrz_top - 2 * px_per_mm, width, height), fill=(245, 243, 238))
+    if fine_print:
+        _text(draw, (margin * 0.5, mrz_top - 2.6 * px_per_mm),
+              "REPUBLIC OF UTOPIA * IDENTITY CARD * CARTE D'IDENTITE * 2026 * " * 2,
+              1.6 * px_per_mm, (60, 60, 80))
     _text(draw, (margin, 3 * px_per_mm), title, 4 * px_per_mm, (30, 60, 120))
     photo_w = width * 0.27
     photo_box = (margin, 10 * px_per_mm, margin + photo_w, mrz_top - 4 * px_per_mm)
@@ -133,7 +149,7 @@ def render_mrz_document(
         _text(draw, (fx, fy), label, 1.8 * px_per_mm, (90, 90, 110))
         _text(draw, (fx, fy + 2.2 * px_per_mm), value, 3.0 * px_per_mm, (20, 20, 40))
         fy += 6.5 * px_per_mm
-    draw_mrz(draw, lines, margin, mrz_top, pitch)
+    draw_mrz(draw, lines, margin, mrz_top, pitch, line_pitch)
     return _downsample(image, final_pitch / pitch)
 
 
