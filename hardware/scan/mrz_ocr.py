@@ -610,6 +610,8 @@ class MrzReader:
         self._api.SetVariable("tessedit_char_whitelist", MRZ_ALPHABET)
         self._api.SetVariable("load_system_dawg", "0")
         self._api.SetVariable("load_freq_dawg", "0")
+        # no learning from earlier frames: a reading depends on its frame alone
+        self._api.SetVariable("classify_enable_learning", "0")
         self._lock = threading.Lock()
         self._choose = choose or first_repairable
         self._verdicts: dict[tuple[str, ...], bool] = {}  # lines -> chosen (repair is slow)
