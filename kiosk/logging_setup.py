@@ -3,8 +3,10 @@
 Under systemd (JOURNAL_STREAM set) each line starts with a ``<N>`` syslog priority prefix
 that journald turns into the entry's PRIORITY; the unit's SyslogIdentifier= names the
 source. Fields whose name mentions a PIN, PUK, password, token or secret are replaced by
-"[redacted]", and runs of 4 to 8 digits standing alone in a message are masked, so a PIN
-cannot reach the journal even by mistake.
+"[redacted]"; in the message and every other text field, runs of 4 to 8 digits standing
+alone (a PIN, a PUK) and numbers of 10 or more digits, whatever separates their groups
+(a personnummer YYMMDD-NNNN, YYYYMMDDNNNN or YYMMDD+NNNN, a card number as printed,
+9752 2100 0000 0001), are masked, so none can reach the journal even by mistake.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any, TextIO
 
 SECRET_FIELD = re.compile(r"pin|puk|password|passwd|token|secret|credential", re.IGNORECASE)
 LONE_DIGITS = re.compile(r"(?<![\w-])\d{4,8}(?![\w-])")
+LONG_NUMBER = re.compile(r"(?<!\w)(?<!\d\.)\d(?: ?[-+]? ?\d){9,}(?!\w|\.\d)")
+"""10 or more digits, groups separated by a space, '-' or '+' (personnummer, card number)."""
 REDACTED = "[redacted]"
 STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 SYSLOG_PRIORITY = {
@@ -31,8 +35,9 @@ SYSLOG_PRIORITY = {
 
 
 def redact_text(text: str) -> str:
-    """``text`` with lone 4-8 digit runs (PIN-shaped) masked."""
-    return LONE_DIGITS.sub(REDACTED, text)
+    """``text`` with personnummer- and card-number-shaped numbers and lone 4-8 digit runs
+    (PIN-shaped) masked."""
+    return LONE_DIGITS.sub(REDACTED, LONG_NUMBER.sub(REDACTED, text))
 
 
 def record_fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -46,7 +51,12 @@ def record_fields(record: logging.LogRecord) -> dict[str, Any]:
     for key, value in vars(record).items():
         if key in STANDARD_ATTRS or key.startswith("_"):
             continue
-        fields[key] = REDACTED if SECRET_FIELD.search(key) else value
+        if SECRET_FIELD.search(key):
+            fields[key] = REDACTED
+        elif isinstance(value, str):
+            fields[key] = redact_text(value)
+        else:
+            fields[key] = value
     if record.exc_info and record.exc_info[0] is not None:
         fields["exc_type"] = record.exc_info[0].__name__
     return fields
