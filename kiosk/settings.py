@@ -283,7 +283,11 @@ class UiSettings:
     # visible size of the panel (10.1" 16:10: 217 x 136 mm)
     panel_width_mm: Annotated[float, between(20, 2000, "mm")] = 217.0
     panel_height_mm: Annotated[float, between(20, 2000, "mm")] = 136.0
-    min_key_mm: Annotated[float, between(5, 50, "mm")] = 12.0  # smallest PIN-pad key edge
+    min_key_mm: Annotated[float, between(5, 50, "mm")] = 15.0  # smallest PIN-pad key edge
+    # smallest edge of any other touch target, and smallest capital-letter height of text
+    min_target_mm: Annotated[float, between(5, 50, "mm")] = 12.0
+    min_text_cap_mm: Annotated[float, between(1, 20, "mm")] = 3.0
+    key_click: bool = False  # a short click for each PIN-pad key
     input_provider: str = "mouse"  # the ONE Kivy input provider, e.g. "hidinput,/dev/input/event0"
     show_cursor: bool = False
 

@@ -19,8 +19,10 @@ from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.lang import Builder
 from kivy.metrics import Metrics
-from kivy.properties import NumericProperty, StringProperty
+from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.stencilview import StencilView
 
 from kiosk.i18n import LANGUAGES
 from kiosk.ports import CardEvent
@@ -30,31 +32,42 @@ from kiosk.visit.effects import Effect
 from kiosk.visit.events import DocumentScanned, Outcome, ScanFailed
 from screens.compose import Composition
 from screens.effect_gate import EffectGate
+from screens.measure import Panel, font_px_for_cap, panel_for, panel_problem
 from screens.ops import Operations
 from screens.scanning import DocumentScan
 from screens.session import DeskSession, Shown
 from screens.texts import error_view_for, tr
-from screens.theme import COLOURS
+from screens.theme import COLOURS, HIGH_CONTRAST
 from screens.views import screen_class
 from screens.views.base import KioskScreen, ScreenContext
 from screens.widgets import camera_preview, card_art, common, pin_pad, progress  # noqa: F401
 from screens.widgets.demo_panel import DemoPanel
 from screens.widgets.idle_warning import IdleWarning
+from screens.widgets.keyboard import OnScreenKeyboard
 
 log = logging.getLogger(__name__)
 
 DESIGN_SIZE = (1280, 800)
+ADMIN_ONLY_VIEWS = frozenset({ViewName.HOME, ViewName.ADMIN_SIGN_IN})
 
 
-def key_size_px(window_width: int, window_height: int, ui_width_mm: float, min_key_mm: float,
-                dpi: float) -> int:
+LARGE_TEXT = 1.3  # the holder's larger-text mode: every font this much larger
+
+
+def key_size_px(panel: Panel, window_height: int, min_key_mm: float) -> int:
     """PIN-pad key edge in pixels: at least ``min_key_mm`` on the panel, ~11% of its height.
 
-    Pixels per millimetre come from the panel's physical width in settings (the panel's
+    Pixels per millimetre come from the panel's physical size in settings (the panel's
     own DPI is often misreported over HDMI/DSI); without it, from Metrics.dpi.
     """
-    px_per_mm = window_width / ui_width_mm if ui_width_mm > 0 else dpi / 25.4
-    return max(math.ceil(min_key_mm * px_per_mm), round(window_height * 0.11))
+    return max(panel.px(min_key_mm), round(window_height * 0.11))
+
+
+class ClipArea(FloatLayout, StencilView):
+    """Where the screens live: drawn only inside itself, so a screen shifted up for the
+    on-screen keyboard never paints over the top bar."""
+
+    shift = NumericProperty(0.0)  # how far the screens are moved up (px)
 
 
 class KioskRoot(BoxLayout):
@@ -62,6 +75,7 @@ class KioskRoot(BoxLayout):
 
     admin_text = StringProperty("")
     lang_text = StringProperty("")
+    large_text_text = StringProperty("")
     notice = StringProperty("")
     demo_text = StringProperty("")
 
@@ -70,7 +84,14 @@ class KioskApp(App):
     """The kiosk's touchscreen application."""
 
     s = NumericProperty(1.0)  # layout scale: 1.0 on the 1280x800 design size
-    key_px = NumericProperty(88)  # PIN-pad key edge, >= settings.ui.min_key_mm on the panel
+    ts = NumericProperty(1.0)  # text scale: s, times LARGE_TEXT in the larger-text mode
+    key_px = NumericProperty(89)  # PIN-pad key edge, >= settings.ui.min_key_mm on the panel
+    touch_px = NumericProperty(71)  # smallest touch target, >= settings.ui.min_target_mm
+    text_px = NumericProperty(25)  # smallest font: capitals >= settings.ui.min_text_cap_mm
+    px_per_mm = NumericProperty(5.9)
+    compact = BooleanProperty(False)  # a short panel (7" 800x480): secondary texts fold away
+    large_text = BooleanProperty(False)  # larger text, high contrast (the holder's switch)
+    C = ObjectProperty(COLOURS)  # the palette in use: kv rules read app.C["name"]
     lang = StringProperty("sv")
 
     def __init__(
@@ -97,6 +118,7 @@ class KioskApp(App):
         self.screens: dict[str, KioskScreen] = {}
         self.current_name = ""
         self.idle_warning: IdleWarning | None = None
+        self.keyboard: OnScreenKeyboard | None = None
         self.demo_panel: DemoPanel | None = None
         self._watcher: threading.Thread | None = None
         self.scan: DocumentScan | None = None
@@ -108,6 +130,7 @@ class KioskApp(App):
         self.ops: Operations | None = None  # watchdog, background sync, banner, signals
         self.exit_code = 0  # 75 after SIGHUP: systemd restarts the kiosk
         self.handle_signals = False  # SIGHUP/SIGTERM handlers (set by screens.launch)
+        self._panel_warned: str | None = None
 
     # --- building ---------------------------------------------------------------------
 
@@ -122,6 +145,9 @@ class KioskApp(App):
             )
             root.ids.side.add_widget(self.demo_panel)
         self.idle_warning = IdleWarning(stay_handler=self._stay)
+        self.keyboard = OnScreenKeyboard()
+        self.keyboard.on_shift = self._shift_screens
+        root.ids.clip.add_widget(self.keyboard)
         self.scan = DocumentScan(
             None,
             self.settings.scanner,
@@ -225,12 +251,15 @@ class KioskApp(App):
             shuffle_pin_pad=self.settings.ui.shuffle_pin_pad,
             pin_length=self.settings.pin_policy.length,
             frame_source=self.frame_source,
-            extras={"document_snapshot": self.scan.snapshot if self.scan else None},
+            extras={"document_snapshot": self.scan.snapshot if self.scan else None,
+                    "key_click": self.settings.ui.key_click},
         )
 
     def show(self, shown: Shown) -> None:
         """Render a view on its screen and bring the screen up."""
         self._camera_for(shown.view.name)
+        if shown.view.name in ADMIN_ONLY_VIEWS and self.large_text:
+            self.set_large_text(False)  # the holder's choice ends with their visit
         screen = self._screen(shown.view.name)
         self.shown_frame = Clock.frames
         screen.render(shown, self.context())
@@ -308,6 +337,8 @@ class KioskApp(App):
         if self.root is None or self.current_name == screen.name:
             return
         stage = self.root.ids.stage
+        if self.keyboard is not None:
+            self.keyboard.detach()  # a field of the old screen lets go
         old = self.screens.get(self.current_name)
         if old is not None and old.parent is not None:
             old.parent.remove_widget(old)
@@ -315,6 +346,14 @@ class KioskApp(App):
         stage.add_widget(screen)
         self.current_name = screen.name
         screen.dispatch("on_enter")
+
+    def _shift_screens(self, px: float) -> None:
+        """Move the screens up by ``px`` (the on-screen keyboard covers the bottom)."""
+        if self.root is None:
+            return
+        clip = self.root.ids.clip
+        clip.shift = px
+        self.root.ids.side.pos_hint = {"x": 0, "y": px / clip.height if clip.height else 0}
 
     def switch_language(self) -> None:
         """Swedish <-> English; the current view is drawn again in the other language."""
@@ -334,6 +373,10 @@ class KioskApp(App):
         root.admin_text = (tr("ui.admin.signed_in", lang, name=getattr(admin, "name", ""))
                            if admin is not None else tr("ui.admin.not_signed_in", lang))
         root.lang_text = tr("ui.lang.switch_to", lang)
+        root.large_text_text = tr("ui.large_text", lang)
+        if self.keyboard is not None:
+            self.keyboard.set_texts({kind: tr(f"ui.kb.{kind}", lang) for kind in (
+                "back", "done", "space", "shift", "digits", "letters")})
         root.notice = tr(session.notice, lang) if session.notice else ""
         root.demo_text = tr("ui.app.demo_badge", lang) if self.demo else ""
         if self.demo_panel is not None:
@@ -350,12 +393,42 @@ class KioskApp(App):
         if self.ops is not None:
             self.ops.refresh_banner()
 
+    def panel(self) -> Panel:
+        """Pixels per millimetre of the window, from the panel's size in settings."""
+        ui = self.settings.ui
+        width, height = Window.size
+        return panel_for(width, height, ui.panel_width_mm, ui.panel_height_mm, ui.rotation,
+                         Metrics.dpi)
+
     def _rescale(self) -> None:
         width, height = Window.size
         self.s = min(width / DESIGN_SIZE[0], height / DESIGN_SIZE[1])
         ui = self.settings.ui
-        panel_mm = ui.panel_width_mm if ui.rotation in (0, 180) else ui.panel_height_mm
-        self.key_px = key_size_px(width, height, panel_mm, ui.min_key_mm, Metrics.dpi)
+        panel = self.panel()
+        problem = panel_problem(panel, width, height, ui.panel_width_mm, ui.panel_height_mm)
+        if problem is not None and problem != self._panel_warned:
+            log.warning("panel size: %s", problem)
+        self._panel_warned = problem
+        scale = LARGE_TEXT if self.large_text else 1.0
+        self.px_per_mm = panel.px_per_mm
+        self.key_px = key_size_px(panel, height, ui.min_key_mm)
+        self.touch_px = panel.px(ui.min_target_mm)
+        self.text_px = math.ceil(font_px_for_cap(ui.min_text_cap_mm, panel) * scale)
+        self.ts = self.s * scale
+        self.compact = height < 600
+
+    def toggle_large_text(self) -> None:
+        """Larger text and high contrast on or off (the holder's switch, on every screen)."""
+        self.set_large_text(not self.large_text)
+
+    def set_large_text(self, on: bool) -> None:
+        """Larger text and the high-contrast palette, or back to the standard ones."""
+        if self.session is not None:
+            self.session.touched()
+        self.large_text = on
+        self.C = HIGH_CONTRAST if on else COLOURS
+        Window.clearcolor = self.C["background"]
+        self._rescale()
 
     # --- input and time ---------------------------------------------------------------
 

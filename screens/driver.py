@@ -22,6 +22,7 @@ from kivy.input.motionevent import MotionEvent
 from kivy.uix.widget import Widget
 
 from kiosk.visit.base import View, ViewName
+from screens.widgets.common import scroll_into_view
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +46,14 @@ def _ancestor(older: Widget, widget: Widget) -> bool:
 
 def _clipped(widget: Widget, box: tuple[float, float, float, float]
              ) -> tuple[float, float, float, float] | None:
-    """The box as seen through every ScrollView around the widget (they clip); None if hidden."""
-    from kivy.uix.scrollview import ScrollView
+    """The box as seen through every ScrollView (or other StencilView: the screens' area
+    while the keyboard moves them up) around the widget; None if hidden."""
+    from kivy.uix.stencilview import StencilView
 
     x0, y0, x1, y1 = box
     node = widget.parent
     while node is not None and node is not getattr(node, "parent", None):
-        if isinstance(node, ScrollView):
+        if isinstance(node, StencilView):
             sx, sy = node.to_window(node.x, node.y)
             x0, y0 = max(x0, sx), max(y0, sy)
             x1, y1 = min(x1, sx + node.width), min(y1, sy + node.height)
@@ -107,7 +109,8 @@ LAST_TAP: list[str] = []  # the last tap's target and position, for timeout repo
 
 
 def tap(widget: Widget) -> None:
-    """A real touch down and up at the widget's centre."""
+    """A real touch down and up at the widget's centre (scrolled into sight first)."""
+    scroll_into_view(widget)
     x, y = widget.to_window(*widget.center)
     LAST_TAP[:] = [f"{type(widget).__name__} {getattr(widget, 'text', '')!r} at "
                    f"({x:.0f}, {y:.0f})"]
@@ -280,7 +283,8 @@ class Driver:
             if not isinstance(text, str) or not text.strip() or not _visible(widget):
                 continue
             x, y = widget.to_window(widget.x, widget.y)
-            box = _clipped(widget, (x, y, x + widget.width, y + widget.height))
+            box = self._uncovered(widget, _clipped(widget, (x, y, x + widget.width,
+                                                            y + widget.height)))
             if box is not None:
                 boxes.append((widget, text, *box))
         found = []
@@ -294,6 +298,18 @@ class Driver:
                     found.append((ta[:60], tb[:60]))
         return found
 
+    def _uncovered(self, widget: Widget, box: tuple[float, float, float, float] | None
+                   ) -> tuple[float, float, float, float] | None:
+        """The part of ``box`` the open on-screen keyboard does not cover (it is on top)."""
+        keyboard = getattr(self.app, "keyboard", None)
+        if box is None or keyboard is None or not keyboard.shown:
+            return box
+        if widget is keyboard or _ancestor(keyboard, widget):
+            return box
+        x0, y0, x1, y1 = box
+        y0 = max(y0, keyboard.top)
+        return (x0, y0, x1, y1) if y1 - y0 > 2 else None
+
     def clipped_texts(self) -> list[str]:
         """Visible texts drawn larger than their own box or running off the window."""
         found = []
@@ -304,11 +320,13 @@ class Driver:
                     or not _visible(widget)):
                 continue
             x, y = widget.to_window(widget.x, widget.y)
-            if _clipped(widget, (x, y, x + widget.width, y + widget.height)) is None:
+            seen = self._uncovered(widget, _clipped(widget, (x, y, x + widget.width,
+                                                             y + widget.height)))
+            if seen is None:
                 continue  # scrolled out of sight: the scroll view shows it on demand
             tw, th = texture_size
-            outside = x < -2 or y < -2 or x + widget.width > Window.width + 2 or (
-                y + widget.height > Window.height + 2)
+            x0, y0, x1, y1 = seen  # the part a scroll view shows: the rest scrolls into sight
+            outside = x0 < -2 or y0 < -2 or x1 > Window.width + 2 or y1 > Window.height + 2
             if tw > widget.width + 2 or th > widget.height + 2 or outside:
                 found.append(text[:60])
         return found
@@ -335,6 +353,32 @@ class Driver:
         if submit:
             tap(pad.key("submit"))
             yield self.frames(1)
+
+    def type_text(self, field: Widget, text: str) -> Iterable[Condition]:
+        """Tap ``field``, type ``text`` key by key on the on-screen keyboard, tap its "Klar".
+
+        Digits on the letters keyboard are typed on its 123 page, as a person would.
+        """
+        keyboard = self.app.keyboard
+        tap(field)
+        yield self.until(lambda: keyboard.shown and keyboard.target == field)
+        yield self.frames(1)
+        for char in text:
+            keys = keyboard.keys()
+            if char not in keys and char.upper() not in keys:
+                page = "digits" if "digits" in keys else "letters"
+                if page not in keys:
+                    raise LookupError(f"no key {char!r} on the {keyboard.mode} keyboard")
+                tap(keys[page])
+                yield self.frames(1)
+                keys = keyboard.keys()
+            key = keys.get(char) or keys.get(char.upper())
+            if key is None:
+                raise LookupError(f"no key {char!r} on the {keyboard.mode} keyboard")
+            tap(key)
+            yield self.frames(1)
+        tap(keyboard.keys()["done"])
+        yield self.until(lambda: not keyboard.shown)
 
     def type_on_reader(self, digits: str) -> Iterable[Condition]:
         """Type on the simulated reader's own keypad (demo panel), press OK, see it take them."""

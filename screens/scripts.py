@@ -123,17 +123,40 @@ def back_home(walk: Walk) -> Steps:
 
 
 def type_document(walk: Walk, holder: DemoHolder) -> Steps:
-    """Manual entry of the holder's document (the form's fields are set, the type tapped)."""
-    d = walk.driver
+    """Manual entry of the holder's document, typed by touch on the on-screen keyboards."""
     yield walk.act("document_manual")
     yield walk.wait(ViewName.DOCUMENT_MANUAL)
+    yield from fill_document_form(walk, holder)
+
+
+def fill_document_form(walk: Walk, holder: DemoHolder) -> Steps:
+    """On the manual form: tap the document type and type the three fields by touch
+    (letters for the document number, the numeric keyboard for the date and personnummer)."""
+    d = walk.driver
     screen = d.screen()
-    button = next(b for b in screen.ids.types.children if b.doc_type == holder.document.value)
-    tap(button)
-    screen.ids.number.text = holder.document_number
-    screen.ids.expiry.text = holder.document_expiry.isoformat()
-    screen.ids.pnr.text = holder.personnummer
+    tap(next(b for b in screen.ids.types.children if b.doc_type == holder.document.value))
     yield d.frames(1)
+    yield from d.type_text(screen.ids.number, holder.document_number)
+    yield from d.type_text(screen.ids.expiry, holder.document_expiry.isoformat())
+    yield from d.type_text(screen.ids.pnr, holder.personnummer)
+
+
+def keyboard_shots(walk: Walk, holder: DemoHolder) -> Steps:
+    """Photograph both keyboards open on the manual form, then close them again."""
+    d = walk.driver
+    screen = d.screen()
+    keyboard = d.app.keyboard
+    for field, text, name in ((screen.ids.number, "AB", "keyboard-letters"),
+                              (screen.ids.pnr, holder.personnummer[:4], "keyboard-numeric")):
+        tap(field)
+        yield d.until(lambda: bool(keyboard.shown))
+        for char in text:
+            tap(keyboard.keys()[char])
+            yield d.frames(1)
+        yield from walk.shoot(name)
+        tap(keyboard.keys()["done"])
+        yield d.until(lambda: not keyboard.shown)
+        field.text = ""
 
 
 def document(walk: Walk, holder: DemoHolder, shots: bool) -> Steps:
@@ -155,6 +178,7 @@ def document(walk: Walk, holder: DemoHolder, shots: bool) -> Steps:
         tap(next(b for b in screen.ids.types.children if b.doc_type == holder.document.value))
         yield d.frames(1)
         yield from walk.shoot("document-manual")
+        yield from keyboard_shots(walk, holder)
         yield walk.act("document_scan")
         yield walk.wait(ViewName.DOCUMENT_CHECK)
     scan.release()

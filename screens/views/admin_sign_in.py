@@ -24,6 +24,10 @@ class AdminSignInScreen(PinEntryScreen):
         self.ids.card_art.opacity = 0 if show else 1
         self.ids.privacy.opacity = 1 if show else 0
 
+    def pad_shown(self, view: View) -> bool:
+        """The keys only at the PIN step."""
+        return wants_pin(view)
+
 
 load_kv(__file__)
 SCREEN = AdminSignInScreen

@@ -13,6 +13,7 @@ from screens.views.base import KioskScreen, ScreenContext, load_kv
 PAD_EVENTS: dict[str, type[Event]] = {
     "back": PinBack, "clear": PinClear, "submit": PinSubmit,
 }
+PAD_CANCEL = "cancel"  # the pad's red Avbryt: the flow's own cancel action
 
 
 class PinEntryScreen(KioskScreen):
@@ -29,7 +30,12 @@ class PinEntryScreen(KioskScreen):
         pad.typed = view.pin_length
         pad.clear_text = tr("ui.pin.clear", lang)
         pad.back_text = tr("ui.pin.back", lang)
-        pad.submit_text = tr("ui.pin.submit", lang)
+        pad.submit_text = tr("ui.pin.ok", lang)
+        pad.cancel_text = tr("ui.pin.cancel", lang)
+        pad.correct_text = tr("ui.pin.correct", lang)
+        pad.full_text = tr("ui.pin.full", lang, total=total)
+        pad.can_cancel = PAD_CANCEL in view.actions
+        pad.key_click = bool(ctx.extras.get("key_click"))
         pad.reader_text = tr("ui.pin.reader_pad", lang)
         pad.waiting_text = tr("ui.pin.reader_waiting", lang)
         pad.progress_text = tr("ui.pin.length", lang, total=total)  # the dots count, not words
@@ -44,8 +50,22 @@ class PinEntryScreen(KioskScreen):
             pad.layout_keys(shuffled=ctx.shuffle_pin_pad)
             self._laid_out = True
 
+    def action_buttons(self, view: View, finished: bool, lang: str) -> list[tuple[str, str, str]]:
+        """The flow's actions, but cancel is the pad's red Avbryt while the pad is shown."""
+        buttons = super().action_buttons(view, finished, lang)
+        if view.params.get("pin_pad") or not self.pad_shown(view):
+            return buttons
+        return [b for b in buttons if b[0] != PAD_CANCEL]
+
+    def pad_shown(self, view: View) -> bool:
+        """Whether the screen's keys are on display (the sign-in screen shows them later)."""
+        return True
+
     def on_pad(self, kind: str, digit: str) -> None:
         """A key: the flow gets the digit (or back/clear) and answers with the dot count."""
+        if kind == PAD_CANCEL:
+            self.on_action(PAD_CANCEL)
+            return
         self.send(PinDigit(digit) if kind == "digit" else PAD_EVENTS[kind]())
 
     def on_leave(self, *args: Any) -> None:

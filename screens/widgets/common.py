@@ -56,6 +56,7 @@ class ActionRow(BoxLayout):
 
     handler = ObjectProperty(None, allownone=True)
     button_width = NumericProperty(300)
+    empty = BooleanProperty(False)  # no buttons: the row takes no room
     _shown: list[tuple[str, ...]] | None = None
 
     def __init__(self, **kwargs: object) -> None:
@@ -69,6 +70,7 @@ class ActionRow(BoxLayout):
         if wanted == self._shown:
             return  # a PIN-pad tap re-renders the screen: no new buttons, no new textures
         self._shown = wanted
+        self.empty = not wanted
         self.clear_widgets()
         row = self.orientation == "horizontal"
         ordered = sorted(actions, key=lambda a: a[2] == "primary") if row else list(actions)
@@ -101,6 +103,64 @@ class ActionRow(BoxLayout):
     def _pressed(self, button: KioskButton) -> None:
         if self.handler is not None:
             self.handler(button.action)
+
+
+class ScreenBody(BoxLayout):
+    """A screen's column: what does not fit the panel scrolls; the buttons stay in sight.
+
+    Every child but the ActionRow goes into a ScrollView. While everything fits, the
+    inner column is as tall as the view and stretchy children share the room as before.
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        self._inner: BoxLayout | None = None
+        super().__init__(**kwargs)
+        from kivy.uix.scrollview import ScrollView
+
+        self._scroll = ScrollView(do_scroll_x=False, bar_width=6, scroll_type=["bars", "content"])
+        inner = BoxLayout(orientation="vertical", size_hint_y=None, spacing=self.spacing)
+        self._scroll.add_widget(inner)
+        super().add_widget(self._scroll)
+        self._inner = inner
+        self._scroll.bind(height=self._fit)
+        inner.bind(minimum_height=self._fit)
+        self.bind(spacing=lambda _w, value: setattr(inner, "spacing", value))
+
+    def _fit(self, *_args: object) -> None:
+        if self._inner is not None:
+            self._inner.height = max(self._inner.minimum_height, self._scroll.height)
+
+    def add_widget(self, widget: Widget, *args: object, **kwargs: object) -> None:
+        """The buttons below the scrolling part; everything else into it."""
+        if self._inner is None or isinstance(widget, ActionRow):
+            super().add_widget(widget, *args, **kwargs)
+        else:
+            self._inner.add_widget(widget, *args, **kwargs)
+
+
+def scroll_into_view(widget: Widget) -> None:
+    """Scroll every ScrollView around ``widget`` until it is in sight, as a finger would.
+
+    The layouts between the scroll view and the widget are laid out at once, so the
+    widget's window position is true for a tap in the same frame.
+    """
+    from kivy.uix.layout import Layout
+    from kivy.uix.scrollview import ScrollView
+
+    chain: list[Widget] = []
+    node = widget.parent
+    while node is not None and node is not getattr(node, "parent", None):
+        if isinstance(node, ScrollView) and node.children:
+            _x, y = widget.to_window(widget.x, widget.y)
+            _sx, sy = node.to_window(node.x, node.y)
+            if y < sy - 1 or y + widget.height > sy + node.height + 1:
+                node.scroll_to(widget, padding=10, animate=False)
+                node.update_from_scroll()
+                for inner in [node.children[0], *reversed(chain)]:
+                    if isinstance(inner, Layout):
+                        inner.do_layout()
+        chain.append(node)
+        node = getattr(node, "parent", None)
 
 
 class FactsTable(GridLayout):

@@ -12,7 +12,15 @@ from kiosk.i18n import translate
 from kiosk.model import CardStatus
 from kiosk.visit.base import ViewName
 from screens.driver import tap
-from screens.scripts import GOOD_PIN, RULE_BREAKING_PIN, Walk, activation, choose, sign_in
+from screens.scripts import (
+    GOOD_PIN,
+    RULE_BREAKING_PIN,
+    Walk,
+    activation,
+    choose,
+    sign_in,
+    type_document,
+)
 from tests.ui.conftest import Harness
 
 pytestmark = pytest.mark.ui
@@ -55,13 +63,7 @@ def _to_pin_choice(kiosk: Harness, walk: Walk, holder_key: str) -> Any:
     yield walk.wait(ViewName.CARD_RECORD)
     yield walk.act("continue")
     yield walk.wait(ViewName.DOCUMENT_CHECK)
-    yield walk.act("document_manual")
-    yield walk.wait(ViewName.DOCUMENT_MANUAL)
-    screen = d.screen()
-    tap(next(b for b in screen.ids.types.children if b.doc_type == holder.document.value))
-    screen.ids.number.text = holder.document_number
-    screen.ids.expiry.text = holder.document_expiry.isoformat()
-    screen.ids.pnr.text = holder.personnummer
+    yield from type_document(walk, holder)  # typed by touch on the on-screen keyboards
     yield walk.act("submit_document")
     yield walk.wait(ViewName.DOCUMENT_CONFIRM)
     yield walk.act("document_confirmed")
@@ -207,7 +209,7 @@ def test_wrong_admin_pin_is_refused_with_tries_left(kiosk: Harness) -> None:
     assert "000000" not in " ".join(seen)
 
 
-def test_pin_keys_are_at_least_12_mm_on_the_panel(kiosk: Harness) -> None:
+def test_pin_keys_are_at_least_15_mm_on_the_panel(kiosk: Harness) -> None:
     app = kiosk.app
     ui = app.settings.ui
 
@@ -220,8 +222,9 @@ def test_pin_keys_are_at_least_12_mm_on_the_panel(kiosk: Harness) -> None:
 
     kiosk.run(script)
     pad = app.current_screen().ids.pad
-    px_per_mm = app.root.width / ui.panel_width_mm
-    for key in pad.digit_keys().values():
+    assert ui.min_key_mm >= 15
+    px_per_mm = max(app.root.width / ui.panel_width_mm, app.root.height / ui.panel_height_mm)
+    for key in [*pad.digit_keys().values(), *(pad.key(k) for k in ("cancel", "clear", "submit"))]:
         assert key.width / px_per_mm >= ui.min_key_mm
         assert key.height / px_per_mm >= ui.min_key_mm
     assert sorted(pad.digit_keys()) == list("0123456789")
@@ -233,9 +236,9 @@ def test_shuffled_pad_keeps_every_digit_and_moves_them(kiosk: Harness) -> None:
     layouts = {tuple(key_layout(shuffled=True)) for _ in range(20)}
     assert all(sorted(f for f in layout if f.isdigit()) == list("0123456789")
                for layout in layouts)
-    assert all(layout[9] == "clear" and layout[11] == "back" for layout in layouts)
+    assert all(layout[9] == "blank" and layout[11] == "back" for layout in layouts)
     assert len(layouts) > 1
-    assert tuple(key_layout(shuffled=False)) == (*"123456789", "clear", "0", "back")
+    assert tuple(key_layout(shuffled=False)) == (*"123456789", "blank", "0", "back")
 
 
 def test_layout_check_finds_overlapping_texts(kiosk: Harness) -> None:
