@@ -88,7 +88,7 @@ def test_manual_document_is_typed_on_the_on_screen_keyboards(kiosk: Harness) -> 
 
 
 def test_a_lost_card_is_blocked_by_its_typed_number(kiosk: Harness) -> None:
-    eva = demo_holder("eva", date.today())
+    lost = demo_holder("farid", date.today())  # a Skickad card no other UI test uses
     app = kiosk.app
     seen: dict[str, Any] = {}
 
@@ -106,7 +106,7 @@ def test_a_lost_card_is_blocked_by_its_typed_number(kiosk: Harness) -> None:
         seen["clear"] = _field_clear_of_keyboard(app, field)
         tap(app.keyboard.keys()["done"])
         yield driver.until(lambda: not app.keyboard.shown)
-        yield from driver.type_text(field, eva.card_number)
+        yield from driver.type_text(field, lost.card_number)
         tap(screen.ids.number_submit)
         yield walk.wait(ViewName.CARD_RECORD)
         seen["record"] = driver.view().params.get("card_number")
@@ -123,8 +123,8 @@ def test_a_lost_card_is_blocked_by_its_typed_number(kiosk: Harness) -> None:
     assert seen["field_shown"]
     assert seen["mode"] == "numeric"
     assert seen["clear"]
-    assert seen["record"] == eva.card_number
-    assert app.services.portal.card(eva.card_number).status is CardStatus.BLOCKED
+    assert seen["record"] == lost.card_number
+    assert app.services.portal.card(lost.card_number).status is CardStatus.BLOCKED
 
 
 def test_pin_pad_works_like_a_card_terminal(kiosk: Harness) -> None:
