@@ -27,7 +27,7 @@ from kivy.uix.stencilview import StencilView
 from kiosk.i18n import LANGUAGES
 from kiosk.ports import CardEvent
 from kiosk.settings import Settings
-from kiosk.visit.base import Flow, View, ViewName
+from kiosk.visit.contract import Flow, View, ViewName
 from kiosk.visit.effects import Effect
 from kiosk.visit.events import DocumentScanned, Outcome, ScanFailed
 from screens.compose import Composition

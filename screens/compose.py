@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.settings import Settings
-from kiosk.visit.base import Flow
+from kiosk.visit.contract import Flow
 from kiosk.visit.effects import Effect
 from kiosk.visit.events import Outcome
 

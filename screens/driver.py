@@ -21,7 +21,7 @@ from kivy.core.window import Window
 from kivy.input.motionevent import MotionEvent
 from kivy.uix.widget import Widget
 
-from kiosk.visit.base import View, ViewName
+from kiosk.visit.contract import View, ViewName
 from screens.widgets.common import scroll_into_view
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from typing import Any
 from kivy.clock import Clock
 from kivy.core.window import Window
 
-from kiosk.visit.base import ViewName
+from kiosk.visit.contract import ViewName
 from kiosk.visit.session import SessionStage
 from kiosk.watchdog import Watchdog
 from screens.texts import tr

@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from kiosk.demo import DEMO_ACTIVE_PIN, DemoHolder, demo_admins, demo_holder
-from kiosk.visit.base import View, ViewName
+from kiosk.visit.contract import View, ViewName
 from screens.driver import Condition, Driver, tap
 from screens.effect_gate import EffectGate
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from kiosk.ports import CardEvent, CardEventKind, Clock
 from kiosk.settings import UiSettings
-from kiosk.visit.base import Flow, Step, View, ViewName
+from kiosk.visit.contract import Flow, Step, View, ViewName
 from kiosk.visit.effects import Effect
 from kiosk.visit.events import (
     CardInserted,

@@ -7,7 +7,7 @@ from enum import Enum
 from typing import Any
 
 from kiosk.i18n import DEFAULT_LANGUAGE, catalog, describe_error, translate
-from kiosk.visit.base import ErrorView, View, ViewName
+from kiosk.visit.contract import ErrorView, View, ViewName
 
 # Params a screen never lists as a fact: they steer a widget, or must never be shown.
 HIDDEN_PARAMS = frozenset({"pin", "new_pin", "old_pin", "puk", "credential", "checks", "read",

@@ -28,7 +28,7 @@ from kiosk import demo
 from kiosk.errors import KioskError
 from kiosk.i18n import LANGUAGES, describe_error, translate
 from kiosk.model import AdminAuthorisation, DocumentEvidence, Provenance
-from kiosk.visit.base import Step
+from kiosk.visit.contract import Step
 from kiosk.visit.effects import AdminSignIn, AuthoriseAdmin, Effect, StartActivation
 from kiosk.visit.events import (
     AdminAuthorised,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from kiosk.errors import CardNotEligible, CardRemoved, KioskError, PinLocked, WrongPin
-from kiosk.model import CardIdentity, CardRecord, CardStatus, VisitKind
-from kiosk.visit.base import Step
-from kiosk.visit.document_step import DocumentCheckedFlow
+from kiosk.model import AdminAuthorisation, CardIdentity, CardRecord, CardStatus, VisitKind
+from kiosk.settings import Settings
+from kiosk.visit.contract import ErrorView, Step, View
+from kiosk.visit.document_step import DocumentStep
 from kiosk.visit.effects import (
     Effect,
     IdentifyCard,
@@ -25,18 +26,24 @@ from kiosk.visit.events import (
     ResultSynced,
     TicketIssued,
 )
-from kiosk.visit.flow import Progress, Stage, Transitions, b64, present
+from kiosk.visit.flow import VisitFlow
+from kiosk.visit.result import b64, sync_failed_message
+from kiosk.visit.stages import DOCUMENT_STAGES, Progress, Stage, Transitions, present
 
 
-class ActivationFlow(DocumentCheckedFlow):
+class ActivationFlow(VisitFlow):
     """Activate a Skickad card: the holder's PIN is written and the receipt signed."""
 
     kind = VisitKind.ACTIVATION
-    reinserting = False
+
+    def __init__(self, admin: AdminAuthorisation, settings: Settings, visit_id: str) -> None:
+        super().__init__(admin, settings, visit_id)
+        self.document = DocumentStep(settings.document_rules)
+        self.reinserting = False
 
     def transitions(self) -> Transitions:
         return (
-            self.with_pin_choice(super().transitions())
+            self.with_pin_choice(self.document.routes(super().transitions(), self))
             .on(Stage.SIGN_RECEIPT, PinSubmit, lambda _: self.on_receipt_pin_submitted())
             .on(Stage.REINSERT, CardInserted, self.on_reinserted)
         )
@@ -53,11 +60,19 @@ class ActivationFlow(DocumentCheckedFlow):
                 return self.on_synced(outcome.record)
         return super().on_success(outcome)
 
+    def extra_view(self, stage: Stage, error: ErrorView | None) -> View | None:
+        if stage in DOCUMENT_STAGES:
+            return self.document.view(stage, self.title(), self.record, self.today(), error)
+        return None
+
     def pad_effects(self) -> dict[Stage, type[PinEffect]]:
         return {Stage.PIN_CHOOSE: WritePin, Stage.SIGN_RECEIPT: SignReceipt}
 
+    def on_record_accepted(self) -> Step:
+        return self.show(Stage.DOCUMENT_SCAN)
+
     def on_document_accepted(self) -> Step:
-        return self.start_ticket(StartActivation)
+        return self.start_ticket(StartActivation, self.document.evidence)
 
     def on_pin_confirmed(self) -> Step:
         self.progress = Progress.WRITING
@@ -65,30 +80,30 @@ class ActivationFlow(DocumentCheckedFlow):
 
     def on_pin_written(self) -> Step:
         self.progress = Progress.PIN_SET
-        self.new_pin.wipe()  # the holder types it again to sign: the flow forgets it now
+        self.pins.new.wipe()  # the holder types it again to sign: the flow forgets it now
         if self.credential is not None:
             self.credential.wipe()
             self.credential = None
         return self.enter_pin_stage(Stage.SIGN_RECEIPT)
 
     def on_receipt_pin_submitted(self) -> Step:
-        self.require_full(self.receipt_pin)
+        self.pins.require_full(self.pins.receipt)
         return self.run(Stage.SIGNING, self.pin_effect(SignReceipt))
 
     def on_receipt_signed(self, signed: SignedReceipt) -> Step:
-        self.receipt_pin.wipe()
-        summary = self.evidence_summary()
+        self.pins.receipt.wipe()
+        summary = self.document.summary(self.today())
         result = self.make_result(
             "complete",
             {
                 "activation_id": self.activation_id or "",
-                "receipt": b64(self.receipt_bytes()),
+                "receipt": b64(self.receipt()),
                 "signature": b64(signed.signature),
                 "certificate": b64(signed.certificate),
-                "document_type": summary["doc_type"],
-                "document_expiry": summary["expiry"],
-                "document_how": summary["how"],
-                "checks": ",".join(c.name for c in self.checks if c.ok),
+                "document_type": str(summary["doc_type"]),
+                "document_expiry": str(summary["expiry"]),
+                "document_how": str(summary["how"]),
+                "checks": ",".join(c.name for c in self.document.checks if c.ok),
             },
         )
         return self.record_result(result)
@@ -106,7 +121,7 @@ class ActivationFlow(DocumentCheckedFlow):
         """After the PIN is written the card may come back to sign; the visit goes on."""
         signing = self.stage in (Stage.SIGN_RECEIPT, Stage.SIGNING, Stage.REINSERT)
         if self.progress is Progress.PIN_SET and (signing or self.reinserting):
-            self.receipt_pin.clear()
+            self.pins.receipt.clear()
             self.pending.clear()  # a late signing outcome is ignored: the holder signs again
             self.card_in = False
             self.reinserting = True
@@ -127,7 +142,7 @@ class ActivationFlow(DocumentCheckedFlow):
             )
             return self.show(Stage.REINSERT, wrong)
         self.reinserting = False
-        self.pin_pad = identity.pin_pad
+        self.pins.on_reader_pad = identity.pin_pad
         return self.enter_pin_stage(Stage.SIGN_RECEIPT)
 
     def on_failure(self, effect: Effect, error: KioskError) -> Step:
@@ -135,10 +150,10 @@ class ActivationFlow(DocumentCheckedFlow):
             self.card_in = False
             return self.show(Stage.REINSERT, error)
         if isinstance(effect, SyncResult):
-            message, shown = self.sync_failed_message(error)
+            message, shown = sync_failed_message(self.kind, error)
             return self.done(message, shown)
         if isinstance(effect, SignReceipt) and isinstance(error, WrongPin):
-            self.receipt_pin.clear()
+            self.pins.receipt.clear()
             return self.show(Stage.SIGN_RECEIPT, error)
         if isinstance(error, PinLocked):
             return self.abort(error)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from kiosk.errors import InvalidInput, KioskError, PortalError, PortalRejected
 from kiosk.model import AdminAuthorisation, CardRecord, VisitKind
 from kiosk.settings import Settings
-from kiosk.visit.base import ErrorView, Step, View, ViewName
+from kiosk.visit.contract import ErrorView, Step, View, ViewName
 from kiosk.visit.effects import BlockCard, Effect
 from kiosk.visit.events import Back, BlockReasonChosen, CardBlocked, Confirm, Outcome
-from kiosk.visit.flow import Progress, Stage, Transitions, VisitFlow, present
+from kiosk.visit.flow import VisitFlow
+from kiosk.visit.stages import Progress, Stage, Transitions, present
 
 BLOCK_REASONS: tuple[str, ...] = (
     "lost",

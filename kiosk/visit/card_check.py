@@ -10,7 +10,7 @@ from kiosk.identity.personnummer import parse_personnummer
 from kiosk.model import AdminAuthorisation, CardIdentity, CardRecord, CertificateInfo, VisitKind
 from kiosk.rules.card import card_refusal, identity_refusal
 from kiosk.settings import Settings
-from kiosk.visit.base import ErrorView, Step, View, ViewName
+from kiosk.visit.contract import ErrorView, Step, View, ViewName
 from kiosk.visit.effects import Effect, FetchRecord, IdentifyCard, ReadCertificates
 from kiosk.visit.errorview import can_retry, error_view
 from kiosk.visit.events import (
@@ -23,7 +23,8 @@ from kiosk.visit.events import (
     RecordFetched,
     Retry,
 )
-from kiosk.visit.flow import Stage, Transitions, VisitFlow
+from kiosk.visit.flow import VisitFlow
+from kiosk.visit.stages import Stage, Transitions
 
 
 def certificate_params(cert: CertificateInfo, now: datetime, today_pn: date) -> dict[str, Any]:

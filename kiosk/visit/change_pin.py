@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from kiosk.errors import KioskError, PinLocked, WrongPin
 from kiosk.model import VisitKind
-from kiosk.visit.base import Step
+from kiosk.visit.contract import Step
 from kiosk.visit.effects import ChangePin, Effect, PinEffect
 from kiosk.visit.events import Outcome, PinChanged, PinSubmit
-from kiosk.visit.flow import Progress, Stage, Transitions, VisitFlow
+from kiosk.visit.flow import VisitFlow
+from kiosk.visit.stages import Progress, Stage, Transitions
 
 
 class ChangePinFlow(VisitFlow):
@@ -32,8 +33,8 @@ class ChangePinFlow(VisitFlow):
         return self.enter_pin_stage(Stage.PIN_CURRENT)
 
     def on_current_submitted(self) -> Step:
-        self.require_full(self.current_pin)
-        self.new_pin.clear()
+        self.pins.require_full(self.pins.current)
+        self.pins.new.clear()
         return self.show(Stage.PIN_CHOOSE)
 
     def on_pin_confirmed(self) -> Step:
@@ -47,7 +48,7 @@ class ChangePinFlow(VisitFlow):
     def on_failure(self, effect: Effect, error: KioskError) -> Step:
         if isinstance(effect, ChangePin) and isinstance(error, WrongPin):
             self.progress = Progress.NOTHING  # the card refused: its PIN is unchanged
-            for buffer in (self.current_pin, self.new_pin, self.confirm_pin):
+            for buffer in (self.pins.current, self.pins.new, self.pins.confirmation):
                 buffer.clear()
             return self.show(Stage.PIN_CURRENT, error)
         if isinstance(error, PinLocked):

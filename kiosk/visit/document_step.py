@@ -1,22 +1,23 @@
-"""The ID document stages shared by the visits that check the holder's ID (activation, unlock).
+"""A part of the visits that check the holder's ID (activation, unlock): the document step.
 
 Scan or type the document, run every check of kiosk.rules.document (the eye checks
-last, by the administrator, never taken from the input), then ask the portal to start
-the activation or unlock with the checked evidence.
+last, by the administrator, never taken from the input); when all pass the visit goes
+on (``DocumentHost.on_document_accepted``: start the activation or unlock). Each route
+returns the step to show, like a data-entry flow's step.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from datetime import date
+from typing import Protocol
 
 from kiosk.errors import DocumentRejected, InvalidInput
 from kiosk.identity.personnummer import parse_personnummer
-from kiosk.model import Provenance
-from kiosk.ports import ActivationTicket
-from kiosk.rules.document import EYE_CHECKS, check_document, first_failure
-from kiosk.visit.base import ErrorView, Step, View, ViewName
-from kiosk.visit.effects import StartTicket
+from kiosk.model import CardRecord, DocumentEvidence, Provenance
+from kiosk.rules.document import EYE_CHECKS, DocumentCheck, check_document, first_failure
+from kiosk.settings import DocumentRulesSettings
+from kiosk.visit.contract import ErrorView, Param, Step, View
 from kiosk.visit.events import (
     DocumentConfirmed,
     DocumentManual,
@@ -25,66 +26,95 @@ from kiosk.visit.events import (
     DocumentTyped,
     ScanFailed,
 )
-from kiosk.visit.flow import Progress, Stage, Transitions, VisitFlow, present
-from kiosk.visit.secret import Secret
+from kiosk.visit.stages import DOCUMENT_STAGES, Stage, Transitions, present
+
+ACTIONS: dict[Stage, tuple[str, ...]] = {
+    Stage.DOCUMENT_SCAN: ("document_manual", "cancel"),
+    Stage.DOCUMENT_MANUAL: ("document_scan", "cancel"),
+    Stage.DOCUMENT_CONFIRM: ("document_confirmed", "document_scan", "cancel"),
+}
+FACTS = ("doc_type", "expiry", "birth_date", "personnummer", "document_number")
 
 
-class DocumentCheckedFlow(VisitFlow):
-    """A visit with an ID document check after the card record (activation, unlock)."""
+class DocumentHost(Protocol):
+    """What the document step needs from the visit it is part of."""
 
-    def transitions(self) -> Transitions:
-        return self.with_document_check(super().transitions())
+    record: CardRecord | None
 
-    def on_record_accepted(self) -> Step:
-        return self.show(Stage.DOCUMENT_SCAN)
+    def today(self) -> date:
+        """The date of the latest event."""
+        ...
 
-    def extra_view(self, stage: Stage, error: ErrorView | None) -> View | None:
-        if stage in (Stage.DOCUMENT_SCAN, Stage.DOCUMENT_MANUAL, Stage.DOCUMENT_CONFIRM):
-            return self.document_view(stage, error)
-        return None
+    def show(self, stage: Stage, error: BaseException | None = None) -> Step:
+        """Enter ``stage`` and show it."""
+        ...
 
-    def with_document_check(self, table: Transitions) -> Transitions:
-        """``table`` with the document check's stages, for visits that check an ID document."""
+    def on_document_accepted(self) -> Step:
+        """After every document check passed: the visit's next stage."""
+        ...
+
+
+class DocumentStep:
+    """The holder's ID document: what was read or typed, and each check's result."""
+
+    def __init__(self, rules: DocumentRulesSettings) -> None:
+        self.rules = rules
+        self.evidence: DocumentEvidence | None = None
+        self.checks: list[DocumentCheck] = []
+
+    def routes(self, table: Transitions, host: DocumentHost) -> Transitions:
+        """``table`` with the document stages of ``host``'s visit."""
         scan, manual, confirm = Stage.DOCUMENT_SCAN, Stage.DOCUMENT_MANUAL, Stage.DOCUMENT_CONFIRM
         return (
-            table.on(scan, DocumentScanned, self.on_document)
-            .on((scan, manual), DocumentTyped, self.on_document)
-            .on(scan, ScanFailed, lambda e: self.show(scan, e.error))
-            .on(scan, DocumentManual, lambda _: self.show(manual))
-            .on((manual, confirm), DocumentScan, lambda _: self.show(scan))
-            .on(confirm, DocumentConfirmed, self.on_document_confirmed)
+            table.on(scan, DocumentScanned, lambda e: self.read(e, host))
+            .on((scan, manual), DocumentTyped, lambda e: self.read(e, host))
+            .on(scan, ScanFailed, lambda e: host.show(scan, e.error))
+            .on(scan, DocumentManual, lambda _: host.show(manual))
+            .on((manual, confirm), DocumentScan, lambda _: host.show(scan))
+            .on(confirm, DocumentConfirmed, lambda e: self.confirm(e, host))
         )
 
-    def document_view(self, stage: Stage, error: ErrorView | None) -> View:
-        names = {
-            Stage.DOCUMENT_SCAN: ViewName.DOCUMENT_CHECK,
-            Stage.DOCUMENT_MANUAL: ViewName.DOCUMENT_MANUAL,
-            Stage.DOCUMENT_CONFIRM: ViewName.DOCUMENT_CONFIRM,
-        }
-        actions = {
-            Stage.DOCUMENT_SCAN: ("document_manual", "cancel"),
-            Stage.DOCUMENT_MANUAL: ("document_scan", "cancel"),
-            Stage.DOCUMENT_CONFIRM: ("document_confirmed", "document_scan", "cancel"),
-        }
-        params: dict[str, Any] = {
-            "checks": tuple(
-                {"name": c.name, "ok": c.ok, "reason": c.reason} for c in self.checks
-            ),
-            "trust_level": int(self.record.trust_level) if self.record else None,
-            "holder_name": self.record.holder_name if self.record else None,
-        }
-        if self.evidence is not None:
-            params["document"] = self.evidence_summary()
-        message = f"visit.document.{stage.value}"
-        return View(names[stage], self.title(), message, params, error, actions[stage])
+    def read(self, event: DocumentScanned | DocumentTyped, host: DocumentHost) -> Step:
+        """Scanned or typed facts: every check but the eye checks."""
+        how = Provenance.SCANNED if isinstance(event, DocumentScanned) else Provenance.TYPED
+        provenance = {fact: event.evidence.how.get(fact, how) for fact in FACTS}
+        # The eye check is the administrator's, here and now: never taken from the input.
+        self.evidence = replace(
+            event.evidence, how=provenance, photo_confirmed=False, age_confirmed=False
+        )
+        return self.judge(host, skip=EYE_CHECKS)
 
-    def evidence_summary(self) -> dict[str, Any]:
+    def confirm(self, event: DocumentConfirmed, host: DocumentHost) -> Step:
+        """The administrator's eye check of photo and age: every check again."""
+        evidence = present(self.evidence, "document")
+        how = {**evidence.how, "photo": Provenance.CONFIRMED, "age": Provenance.CONFIRMED}
+        self.evidence = replace(
+            evidence, photo_confirmed=event.photo, age_confirmed=event.age, how=how
+        )
+        return self.judge(host, skip=frozenset())
+
+    def judge(self, host: DocumentHost, skip: frozenset[str]) -> Step:
+        """Back to scanning with the first failed check; else the eye check, else go on."""
+        self.checks = check_document(
+            present(self.evidence, "document"),
+            present(host.record, "card record"),
+            host.today(),
+            self.rules,
+        )
+        reason = first_failure(self.checks, skip)
+        if reason is not None:
+            return host.show(Stage.DOCUMENT_SCAN, DocumentRejected(reason))
+        if skip:
+            return host.show(Stage.DOCUMENT_CONFIRM)
+        return host.on_document_accepted()
+
+    def summary(self, today: date) -> dict[str, Param]:
         """The document facts for screen and result: type, expiry, masked personnummer."""
         evidence = present(self.evidence, "document")
         masked = None
         if evidence.personnummer:
             try:
-                masked = parse_personnummer(evidence.personnummer, on=self.today()).masked()
+                masked = parse_personnummer(evidence.personnummer, on=today).masked()
             except InvalidInput:
                 masked = "?"
         return {
@@ -97,56 +127,19 @@ class DocumentCheckedFlow(VisitFlow):
             "how": ",".join(sorted({p.value for p in evidence.how.values()})),
         }
 
-    def on_document(self, event: DocumentScanned | DocumentTyped) -> Step:
-        evidence = event.evidence
-        how = Provenance.SCANNED if isinstance(event, DocumentScanned) else Provenance.TYPED
-        facts = ("doc_type", "expiry", "birth_date", "personnummer", "document_number")
-        provenance = {fact: evidence.how.get(fact, how) for fact in facts}
-        # The eye check is the administrator's, here and now: never taken from the input.
-        self.evidence = replace(
-            evidence, how=provenance, photo_confirmed=False, age_confirmed=False
-        )
-        return self.judge_document(skip=EYE_CHECKS)
-
-    def on_document_confirmed(self, event: DocumentConfirmed) -> Step:
-        evidence = present(self.evidence, "document")
-        photo, age = event.photo, event.age
-        how = dict(evidence.how)
-        how.update({"photo": Provenance.CONFIRMED, "age": Provenance.CONFIRMED})
-        self.evidence = replace(evidence, photo_confirmed=photo, age_confirmed=age, how=how)
-        return self.judge_document(skip=frozenset())
-
-    def judge_document(self, skip: frozenset[str]) -> Step:
-        self.checks = check_document(
-            present(self.evidence, "document"),
-            present(self.record, "card record"),
-            self.today(),
-            self.settings.document_rules,
-        )
-        reason = first_failure(self.checks, skip)
-        if reason is not None:
-            return self.show(Stage.DOCUMENT_SCAN, DocumentRejected(reason))
-        if skip:
-            return self.show(Stage.DOCUMENT_CONFIRM)
-        return self.on_document_accepted()
-
-    def on_document_accepted(self) -> Step:
-        """After every document check passed: the visit's next stage."""
-        raise NotImplementedError
-
-    def start_ticket(self, kind: type[StartTicket]) -> Step:
-        """Ask the portal to start an activation or unlock with the checked evidence."""
-        effect = kind(
-            present(self.card_number, "card number"),
-            self.admin.hsa_id,
-            present(self.evidence, "document"),
-            f"{self.visit_id}:{kind.kind.value}",
-        )
-        return self.run(Stage.STARTING, effect)
-
-    def on_ticket(self, ticket: ActivationTicket) -> Step:
-        self.progress = Progress.STARTED
-        self.activation_id = ticket.activation_id
-        self.deadline = ticket.deadline
-        self.credential = Secret(ticket.credential)
-        return self.enter_pin_stage(Stage.PIN_CHOOSE)
+    def view(
+        self, stage: Stage, title: str, record: CardRecord | None, today: date,
+        error: ErrorView | None,
+    ) -> View:
+        """A document stage: what was read, each check's result, the holder to compare."""
+        params: dict[str, Param] = {
+            "checks": tuple(
+                {"name": c.name, "ok": c.ok, "reason": c.reason} for c in self.checks
+            ),
+            "trust_level": int(record.trust_level) if record else None,
+            "holder_name": record.holder_name if record else None,
+        }
+        if self.evidence is not None:
+            params["document"] = self.summary(today)
+        message = f"visit.document.{stage.value}"
+        return View(DOCUMENT_STAGES[stage], title, message, params, error, ACTIONS[stage])

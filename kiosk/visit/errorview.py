@@ -13,7 +13,7 @@ from kiosk.rules.admin import admin_rule_key
 from kiosk.rules.card import card_rule_key
 from kiosk.rules.document import document_rule_key
 from kiosk.rules.pin import pin_rule_key
-from kiosk.visit.base import ErrorView
+from kiosk.visit.contract import ErrorView
 
 # Rule-specific texts replace the table's generic ones when the catalog has them.
 RULE_KEYS: dict[str, tuple[Callable[[str], str], ...]] = {

@@ -25,7 +25,7 @@ from kiosk.ports import (
     Token,
     TokenProvider,
 )
-from kiosk.visit.base import Flow, Step, View
+from kiosk.visit.contract import Flow, Step, View
 from kiosk.visit.effects import (
     AdminSignIn,
     AuthoriseAdmin,

@@ -29,10 +29,10 @@ from kiosk.model import AdminAuthorisation, CardIdentity, CertificateInfo, Visit
 from kiosk.rules.admin import admin_refusal
 from kiosk.settings import Settings
 from kiosk.visit.activation import ActivationFlow
-from kiosk.visit.base import ErrorView, Step, View, ViewName
 from kiosk.visit.block import BlockFlow
 from kiosk.visit.card_check import CardCheckFlow
 from kiosk.visit.change_pin import ChangePinFlow
+from kiosk.visit.contract import ErrorView, Step, View, ViewName
 from kiosk.visit.effects import AdminSignIn, AuthoriseAdmin, Effect, IdentifyCard
 from kiosk.visit.errorview import can_retry, error_view
 from kiosk.visit.events import (
@@ -60,7 +60,8 @@ from kiosk.visit.events import (
     Retry,
     SignOut,
 )
-from kiosk.visit.flow import PAD_REFUSALS, VisitFlow
+from kiosk.visit.flow import VisitFlow
+from kiosk.visit.pin_entry import PAD_REFUSALS
 from kiosk.visit.secret import PinBuffer
 from kiosk.visit.unlock import UnlockFlow
 

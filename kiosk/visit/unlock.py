@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from kiosk.model import VisitKind
-from kiosk.visit.base import Step
-from kiosk.visit.document_step import DocumentCheckedFlow
+from kiosk.model import AdminAuthorisation, VisitKind
+from kiosk.settings import Settings
+from kiosk.visit.contract import ErrorView, Step, View
+from kiosk.visit.document_step import DocumentStep
 from kiosk.visit.effects import PinEffect, StartUnlock, UnlockPin
 from kiosk.visit.events import Outcome, PinUnlocked, TicketIssued
-from kiosk.visit.flow import Progress, Stage, Transitions
+from kiosk.visit.flow import VisitFlow
+from kiosk.visit.stages import DOCUMENT_STAGES, Progress, Stage, Transitions
 
 
-class UnlockFlow(DocumentCheckedFlow):
+class UnlockFlow(VisitFlow):
     """Unlock a locked PIN: document check, unlock credential, new PIN twice, unlock."""
 
     kind = VisitKind.UNLOCK
 
+    def __init__(self, admin: AdminAuthorisation, settings: Settings, visit_id: str) -> None:
+        super().__init__(admin, settings, visit_id)
+        self.document = DocumentStep(settings.document_rules)
+
     def transitions(self) -> Transitions:
-        return self.with_pin_choice(super().transitions())
+        return self.with_pin_choice(self.document.routes(super().transitions(), self))
 
     def on_success(self, outcome: Outcome) -> Step:
         match outcome:
@@ -26,11 +32,19 @@ class UnlockFlow(DocumentCheckedFlow):
                 return self.on_unlocked()
         return super().on_success(outcome)
 
+    def extra_view(self, stage: Stage, error: ErrorView | None) -> View | None:
+        if stage in DOCUMENT_STAGES:
+            return self.document.view(stage, self.title(), self.record, self.today(), error)
+        return None
+
     def pad_effects(self) -> dict[Stage, type[PinEffect]]:
         return {Stage.PIN_CHOOSE: UnlockPin}
 
+    def on_record_accepted(self) -> Step:
+        return self.show(Stage.DOCUMENT_SCAN)
+
     def on_document_accepted(self) -> Step:
-        return self.start_ticket(StartUnlock)
+        return self.start_ticket(StartUnlock, self.document.evidence)
 
     def on_pin_confirmed(self) -> Step:
         self.progress = Progress.WRITING
@@ -38,15 +52,15 @@ class UnlockFlow(DocumentCheckedFlow):
 
     def on_unlocked(self) -> Step:
         self.wipe()
-        summary = self.evidence_summary()
+        summary = self.document.summary(self.today())
         return self.record_result(
             self.make_result(
                 "unlock",
                 {
                     "unlock_id": self.activation_id or "",
-                    "document_type": summary["doc_type"],
-                    "document_expiry": summary["expiry"],
-                    "document_how": summary["how"],
+                    "document_type": str(summary["doc_type"]),
+                    "document_expiry": str(summary["expiry"]),
+                    "document_how": str(summary["how"]),
                 },
             )
         )

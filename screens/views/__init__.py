@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from kiosk.visit.base import ViewName
+from kiosk.visit.contract import ViewName
 from screens.views.base import KioskScreen
 
 

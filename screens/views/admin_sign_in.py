@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kiosk.visit.base import View
+from kiosk.visit.contract import View
 from screens.views.base import ScreenContext, load_kv
 from screens.views.pin_entry import PinEntryScreen
 

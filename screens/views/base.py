@@ -10,7 +10,7 @@ from kivy.lang import Builder
 from kivy.properties import StringProperty
 from kivy.uix.screenmanager import Screen
 
-from kiosk.visit.base import View, ViewName
+from kiosk.visit.contract import View, ViewName
 from kiosk.visit.events import Event
 from screens.session import Shown
 from screens.texts import action_label, error_texts, facts, tr

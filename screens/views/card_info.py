@@ -6,7 +6,7 @@ from typing import Any
 
 from kivy.factory import Factory
 
-from kiosk.visit.base import View
+from kiosk.visit.contract import View
 from screens.texts import facts_of, has_key, show_value, tr
 from screens.views.base import KioskScreen, ScreenContext, load_kv
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kiosk.rules.document import EYE_CHECKS
-from kiosk.visit.base import View, ViewName
+from kiosk.visit.contract import View, ViewName
 from screens.texts import facts_of, has_key, tr
 from screens.views.base import KioskScreen, ScreenContext, load_kv
 from screens.widgets.common import CheckRow

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from hardware.scan.worker import RawImage
-from kiosk.visit.base import View
+from kiosk.visit.contract import View
 from screens.views.base import KioskScreen, ScreenContext, load_kv
 from screens.views.document_check import render_document
 from screens.widgets.camera_preview import texture_of

@@ -7,7 +7,7 @@ from datetime import date
 from kiosk.errors import InvalidInput
 from kiosk.i18n import DEFAULT_LANGUAGE
 from kiosk.model import DocumentEvidence, DocumentType, Provenance
-from kiosk.visit.base import View
+from kiosk.visit.contract import View
 from kiosk.visit.events import DocumentTyped
 from screens.texts import error_texts, error_view_for, tr
 from screens.views.base import KioskScreen, ScreenContext, load_kv

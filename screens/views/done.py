@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kiosk.visit.base import View
+from kiosk.visit.contract import View
 from screens.texts import facts
 from screens.views.base import KioskScreen, ScreenContext, load_kv
 

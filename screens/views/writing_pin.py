@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kiosk.visit.base import View
+from kiosk.visit.contract import View
 from screens.texts import tr
 from screens.views.base import KioskScreen, ScreenContext, load_kv
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from kiosk.visit.base import ViewName
+from kiosk.visit.contract import ViewName
 from screens.scripts import Walk, choose, sign_in
 from tests.ui.conftest import Harness
 

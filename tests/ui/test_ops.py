@@ -26,7 +26,7 @@ from kiosk.demo import demo_admins, demo_holder, demo_holders
 from kiosk.devicekey import load_or_create
 from kiosk.model import VisitKind, VisitResult
 from kiosk.outbox import DATABASE_FILE, Outbox, SystemClock
-from kiosk.visit.base import ViewName
+from kiosk.visit.contract import ViewName
 from screens.scripts import Walk, choose, sign_in
 from tests.ui.conftest import Harness
 

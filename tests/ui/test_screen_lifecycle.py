@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kiosk.visit.base import View, ViewName
+from kiosk.visit.contract import View, ViewName
 from screens.session import Shown
 from screens.texts import tr
 from tests.ui.conftest import Harness

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.visit.base import View, ViewName
+from kiosk.visit.contract import View, ViewName
 from kiosk.visit.events import Event
 from screens.texts import facts, tr
 from screens.views.card_info import certificate_facts, certificate_heading

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from kiosk.model import VisitKind
 from kiosk.settings import UiSettings
-from kiosk.visit.base import Step, View, ViewName
+from kiosk.visit.contract import Step, View, ViewName
 from kiosk.visit.effects import Effect, EffectKind
 from kiosk.visit.events import ChooseVisit, Continue, Event, Outcome
 from screens.session import DeskSession, Shown

@@ -10,7 +10,7 @@ import pytest
 from kiosk.demo import DEMO_ACTIVE_PIN, demo_holder
 from kiosk.i18n import translate
 from kiosk.model import CardStatus
-from kiosk.visit.base import ViewName
+from kiosk.visit.contract import ViewName
 from screens.driver import tap
 from screens.scripts import (
     GOOD_PIN,

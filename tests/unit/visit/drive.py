@@ -9,7 +9,7 @@ from typing import Any
 from kiosk.errors import KioskError
 from kiosk.model import VisitKind
 from kiosk.visit import events
-from kiosk.visit.base import Step
+from kiosk.visit.contract import Step
 from kiosk.visit.effects import Effect
 from kiosk.visit.events import EffectFailed, Event
 from kiosk.visit.flow import VisitFlow

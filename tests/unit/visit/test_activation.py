@@ -10,7 +10,7 @@ import pytest
 from kiosk.errors import CardRemoved, PinLocked, TokenError
 from kiosk.model import CardClass, CardStatus, DocumentType, VisitKind
 from kiosk.rules.card import add_months
-from kiosk.visit.base import ViewName
+from kiosk.visit.contract import ViewName
 from kiosk.visit.effects import EffectKind, FetchRecord
 from kiosk.visit.events import CardInserted, PinDigit, RecordFetched, Retry
 from tests.unit.visit.drive import INSERT, Driver, pin_keys, visit
@@ -370,11 +370,11 @@ def test_secrets_are_wiped_when_the_visit_ends() -> None:
     d.inputs(pin_keys(PIN))
     d.send("pin_digit", digit="4")
     flow = d.flow
-    assert flow.credential is not None and len(flow.new_pin) == 6
+    assert flow.credential is not None and len(flow.pins.new) == 6
     d.send("cancel")
     assert d.step.finished
     assert flow.credential is None
-    buffers = (flow.new_pin, flow.confirm_pin, flow.current_pin, flow.receipt_pin)
+    buffers = (flow.pins.new, flow.pins.confirmation, flow.pins.current, flow.pins.receipt)
     assert all(len(b) == 0 for b in buffers)
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from kiosk.i18n import catalog
 from kiosk.model import VisitKind
-from kiosk.visit.base import ViewName
-from kiosk.visit.flow import Progress, Stage, ended_message_key
+from kiosk.visit.contract import ViewName
+from kiosk.visit.stages import Progress, Stage, ended_message_key
 from tests.unit.visit.drive import INSERT, NEW_PIN, Driver, happy_script, pin_keys, run_until, visit
 from tests.unit.visit.fakes import evidence_of, holder
 
@@ -85,7 +85,7 @@ def check_outcome(d: Driver, before: Any, expected: str, error_code: str) -> Non
         assert not step.finished and step.view.name is ViewName.INSERT_CARD
         assert step.view.message == "visit.insert.reinsert_to_sign"
         assert step.view.params["deadline"] and step.view.pin_length == 0
-        assert len(d.flow.receipt_pin) == 0 and step.effects == ()
+        assert len(d.flow.pins.receipt) == 0 and step.effects == ()
     elif expected == RESET:
         assert not step.finished and step.view.name is ViewName.INSERT_CARD
         assert step.view.error is not None and step.view.error.code == "card_removed"
@@ -93,7 +93,7 @@ def check_outcome(d: Driver, before: Any, expected: str, error_code: str) -> Non
         assert step.finished and step.view.message == expected
         assert step.view.error is not None and step.view.error.code == error_code
         assert step.view.actions == ("home",)
-        assert all(len(b) == 0 for b in (d.flow.new_pin, d.flow.confirm_pin, d.flow.receipt_pin))
+        assert d.flow.pins.wiped()
         assert d.flow.credential is None
 
 
@@ -142,7 +142,7 @@ def test_interruption_at_every_step_of_every_visit(kind: VisitKind, interruption
             assert view.message in catalog("sv") and view.message in catalog("en")
             assert view.error is not None
             assert view.error.code in ("card_removed", "visit_timed_out")
-            assert len(d.flow.new_pin) == 0 and d.flow.credential is None
+            assert len(d.flow.pins.new) == 0 and d.flow.credential is None
         elif view.name is ViewName.INSERT_CARD and before_stage is not Stage.INSERT_CARD:
             assert interruption == "card_removed"
         else:

@@ -8,7 +8,7 @@ import pytest
 
 from kiosk.errors import PinLocked
 from kiosk.model import CardClass, CardStatus, VisitKind
-from kiosk.visit.base import ViewName
+from kiosk.visit.contract import ViewName
 from kiosk.visit.runner import push_result
 from tests.unit.visit.drive import (
     CURRENT_PIN,

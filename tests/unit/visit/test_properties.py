@@ -23,7 +23,7 @@ from kiosk.errors import (
 from kiosk.i18n import catalog
 from kiosk.model import CardClass, CardIdentity, DocumentType, VisitKind, VisitResult
 from kiosk.ports import ActivationTicket
-from kiosk.visit.base import Step, View, ViewName
+from kiosk.visit.contract import Step, View, ViewName
 from kiosk.visit.effects import (
     AdminSignIn,
     AuthoriseAdmin,
@@ -238,7 +238,7 @@ def check_step(step: Step, pins: tuple[str, ...]) -> None:
 
 
 def wiped(flow: VisitFlow) -> bool:
-    buffers = (flow.current_pin, flow.new_pin, flow.confirm_pin, flow.receipt_pin)
+    buffers = (flow.pins.current, flow.pins.new, flow.pins.confirmation, flow.pins.receipt)
     return all(len(b) == 0 for b in buffers) and flow.credential is None
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from kiosk.errors import PinEntryCancelled
 from kiosk.model import CardStatus, VisitKind
-from kiosk.visit.base import ViewName
+from kiosk.visit.contract import ViewName
 from kiosk.visit.effects import EffectKind
-from kiosk.visit.flow import Progress
 from kiosk.visit.session import KioskSession
+from kiosk.visit.stages import Progress
 from tests.unit.visit.drive import INSERT, Driver, run_until, visit
 from tests.unit.visit.fakes import SETTINGS, FakePad, Rig, evidence_of, holder, rig
 
@@ -29,7 +29,7 @@ def pad_rig() -> tuple[Rig, FakePad]:
 def to_document_confirmed(d: Driver, who=ANNA, pin: str | None = None) -> None:  # type: ignore[no-untyped-def]
     d.rig.insert(who, pin)
     d.inputs([INSERT, "continue", ("document_scanned", {"evidence": evidence_of(who)})])
-    assert d.flow.pin_pad, "the identify effect should report the reader's pad"
+    assert d.flow.pins.on_reader_pad, "the identify effect should report the reader's pad"
 
 
 def test_activation_on_the_reader_pad_reaches_aktiv_without_the_pin_in_the_kiosk() -> None:
@@ -61,7 +61,7 @@ def test_the_screen_pad_is_dead_while_the_reader_asks() -> None:
     for event in ("pin_digit", "pin_submit", "cancel"):
         d.send(event, hold=True, **({"digit": "4"} if event == "pin_digit" else {}))
         assert d.view.name is ViewName.PIN_CHOOSE and not d.step.finished
-    assert len(d.flow.new_pin) == 0  # nothing typed on the screen reached a buffer
+    assert len(d.flow.pins.new) == 0  # nothing typed on the screen reached a buffer
     assert d.flow.progress is Progress.WRITING  # the reader may be writing: never "nothing"
 
 

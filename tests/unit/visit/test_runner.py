@@ -14,7 +14,7 @@ import pytest
 from kiosk.errors import CardRemoved, KioskError, PortalUnreachable
 from kiosk.model import VisitKind, VisitResult
 from kiosk.visit.activation import ActivationFlow
-from kiosk.visit.base import Step, View, ViewName
+from kiosk.visit.contract import Step, View, ViewName
 from kiosk.visit.effects import (
     ChangePin,
     Effect,

@@ -11,7 +11,7 @@ from kiosk.demo import demo_admins
 from kiosk.errors import PinLocked
 from kiosk.model import VisitKind
 from kiosk.settings import KioskIdentitySettings
-from kiosk.visit.base import ViewName
+from kiosk.visit.contract import ViewName
 from kiosk.visit.events import action_event
 from kiosk.visit.session import KioskSession
 from tests.unit.visit.drive import INSERT, Driver, happy_script, pin_keys

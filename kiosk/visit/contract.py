@@ -13,10 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 from kiosk.visit.effects import Effect
 from kiosk.visit.events import Event
+
+Param: TypeAlias = Any  # a view parameter: a plain value, or tuples and dicts of them
 
 
 class ViewName(StrEnum):
@@ -49,7 +51,7 @@ class ErrorView:
     code: str
     message: str
     next_step: str
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Param] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class View:
     name: ViewName
     title: str
     message: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Param] = field(default_factory=dict)
     error: ErrorView | None = None
     actions: tuple[str, ...] = ()
     pin_length: int = 0  # digits typed so far, for the dots

@@ -1,0 +1,123 @@
+"""A part of the visits that take PINs: the holder's PINs, typed on the screen or the reader.
+
+On the screen's pad each PIN is a wipeable ``PinBuffer`` (current, new, its confirmation,
+the one that signs the receipt), one digit per event; a view carries only how many are
+typed. On the reader's own pad (``on_reader_pad``) the kiosk holds no PIN at all: each
+PIN effect gets ``ON_READER_PAD`` and the view says where to type. The part knows the
+PIN rules of kiosk.rules.pin and raises their errors; the visit decides where it goes.
+"""
+
+from __future__ import annotations
+
+from kiosk.errors import KioskError, PinEntryCancelled, PinMismatch, PinRuleViolation
+from kiosk.identity.personnummer import Personnummer
+from kiosk.ports import ON_READER_PAD
+from kiosk.rules.pin import broken_pin_rules
+from kiosk.settings import PinPolicySettings
+from kiosk.visit.contract import ErrorView, Param, View
+from kiosk.visit.events import PinBack, PinClear, PinDigit
+from kiosk.visit.secret import PinBuffer, Secret
+from kiosk.visit.stages import PIN_STAGES, Stage
+
+# What the reader's own PIN pad refuses before the card is touched: typed again there.
+PAD_REFUSALS: tuple[type[KioskError], ...] = (PinEntryCancelled, PinMismatch, PinRuleViolation)
+
+
+class PinEntry:
+    """The PINs one visit collects, and whether the reader's own pad takes them instead."""
+
+    def __init__(self, policy: PinPolicySettings) -> None:
+        self.policy = policy
+        self.current = PinBuffer(policy.length)
+        self.new = PinBuffer(policy.length)
+        self.confirmation = PinBuffer(policy.length)
+        self.receipt = PinBuffer(policy.length)
+        self.on_reader_pad = False
+
+    def buffer(self, stage: Stage) -> PinBuffer:
+        """The buffer a PIN stage fills."""
+        return {
+            Stage.PIN_CURRENT: self.current,
+            Stage.PIN_CHOOSE: self.new,
+            Stage.PIN_CONFIRM: self.confirmation,
+            Stage.SIGN_RECEIPT: self.receipt,
+        }[stage]
+
+    def key(self, stage: Stage, event: PinDigit | PinBack | PinClear) -> None:
+        """One key of the screen's pad, into the buffer of ``stage``."""
+        buffer = self.buffer(stage)
+        match event:
+            case PinDigit():
+                buffer.add(event.digit)
+            case PinBack():
+                buffer.back()
+            case PinClear():
+                buffer.clear()
+
+    def require_full(self, buffer: PinBuffer) -> None:
+        """Raise the PIN policy's length rule unless the buffer holds a whole PIN."""
+        if len(buffer) != self.policy.length:
+            raise PinRuleViolation("length", length=self.policy.length)
+
+    def check_new(self, holder: Personnummer | None) -> None:
+        """The new PIN against the PIN rules (and unlike the current one); cleared if not."""
+        self.require_full(self.new)
+        broken = broken_pin_rules(self.new.reveal(), self.policy, holder)
+        if not broken and self.current and self.current.same_as(self.new):
+            broken = ["same_as_current"]
+        if broken:
+            self.new.clear()
+            raise PinRuleViolation(broken[0], length=self.policy.length, broken=tuple(broken))
+        self.confirmation.clear()
+
+    def confirmed(self) -> bool:
+        """Whether the confirmation repeats the new PIN; both are cleared if it does not."""
+        self.require_full(self.confirmation)
+        alike = self.confirmation.same_as(self.new)
+        if not alike:
+            self.new.clear()
+        self.confirmation.clear()
+        return alike
+
+    def typed(self, buffer: PinBuffer) -> Secret | None:
+        """The PIN for a card effect: a copy, or ON_READER_PAD when the reader's pad takes it."""
+        return ON_READER_PAD if self.on_reader_pad else buffer.copy()
+
+    def wipe(self) -> None:
+        """Forget every PIN typed so far."""
+        for buffer in (self.current, self.new, self.confirmation, self.receipt):
+            buffer.wipe()
+
+    def wiped(self) -> bool:
+        """Whether no PIN is held."""
+        return not any((self.current, self.new, self.confirmation, self.receipt))
+
+    def view(
+        self,
+        stage: Stage,
+        title: str,
+        params: dict[str, Param],
+        error: ErrorView | None,
+        pad_message: str,
+        waiting: bool,
+    ) -> View:
+        """A PIN stage: the screen's pad with the dots, or what to type on the reader's pad."""
+        shared: dict[str, Param] = {"length": self.policy.length, **params}
+        if self.on_reader_pad:
+            return View(
+                PIN_STAGES[stage],
+                title,
+                f"visit.pin.pad.{pad_message}",
+                {"length": self.policy.length, "pin_pad": True, "waiting": waiting, **params},
+                error,
+                () if waiting else ("pad_start", "cancel"),
+            )
+        return View(
+            PIN_STAGES[stage],
+            title,
+            f"visit.pin.{stage.value}",
+            shared,
+            error,
+            ("cancel",),
+            pin_length=len(self.buffer(stage)),
+        )

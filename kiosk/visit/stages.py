@@ -1,0 +1,135 @@
+"""Where a visit can be, what has changed outside the kiosk, and what each stage expects.
+
+``Stage`` names a visit's place (several stages may share one screen), ``Progress`` what
+an abort must explain, and ``Transitions`` a visit's table: (stage, event class) ->
+the handler of that event class, built per visit from the parts it is composed of.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from enum import StrEnum
+from typing import TypeVar
+
+from kiosk.errors import KioskError
+from kiosk.i18n import DEFAULT_LANGUAGE, catalog
+from kiosk.model import VisitKind
+from kiosk.visit.contract import Step, ViewName
+from kiosk.visit.events import Event
+
+T = TypeVar("T")
+E = TypeVar("E", bound=Event)
+
+
+class Stage(StrEnum):
+    """Where a visit is; several stages may share one screen."""
+
+    INSERT_CARD = "insert_card"
+    IDENTIFYING = "identifying"
+    FETCHING = "fetching"
+    CARD_RECORD = "card_record"
+    DOCUMENT_SCAN = "document_scan"
+    DOCUMENT_MANUAL = "document_manual"
+    DOCUMENT_CONFIRM = "document_confirm"
+    STARTING = "starting"
+    PIN_CURRENT = "pin_current"
+    PIN_CHOOSE = "pin_choose"
+    PIN_CONFIRM = "pin_confirm"
+    WRITING = "writing"
+    SIGN_RECEIPT = "sign_receipt"
+    SIGNING = "signing"
+    REINSERT = "reinsert"  # the card left after the PIN was written: put it back to sign
+    RECORDING = "recording"
+    SYNCING = "syncing"
+    READING = "reading"
+    CARD_INFO = "card_info"
+    BLOCK_REASON = "block_reason"
+    BLOCK_CONFIRM = "block_confirm"
+    BLOCKING = "blocking"
+    FAILED = "failed"
+
+
+class Progress(StrEnum):
+    """What has changed outside the kiosk so far: decides what an abort must explain."""
+
+    NOTHING = "nothing"  # card and portal untouched
+    STARTED = "started"  # activation or unlock started at the portal
+    WRITING = "writing"  # a PIN write is in flight: the card's PIN is unknown
+    PIN_SET = "pin_set"  # the new PIN is on the card; the receipt is not signed
+    COMPLETE = "complete"  # the card-side work is done; the result is not yet durable
+    RECORDED = "recorded"  # the result is in the outbox
+
+
+PIN_STAGES: dict[Stage, ViewName] = {
+    Stage.PIN_CURRENT: ViewName.PIN_CURRENT,
+    Stage.PIN_CHOOSE: ViewName.PIN_CHOOSE,
+    Stage.PIN_CONFIRM: ViewName.PIN_CONFIRM,
+    Stage.SIGN_RECEIPT: ViewName.SIGN_RECEIPT,
+}
+
+DOCUMENT_STAGES: dict[Stage, ViewName] = {
+    Stage.DOCUMENT_SCAN: ViewName.DOCUMENT_CHECK,
+    Stage.DOCUMENT_MANUAL: ViewName.DOCUMENT_MANUAL,
+    Stage.DOCUMENT_CONFIRM: ViewName.DOCUMENT_CONFIRM,
+}
+
+USER_STAGES: frozenset[Stage] = frozenset(
+    {
+        Stage.INSERT_CARD,
+        Stage.CARD_RECORD,
+        Stage.DOCUMENT_SCAN,
+        Stage.DOCUMENT_MANUAL,
+        Stage.DOCUMENT_CONFIRM,
+        Stage.PIN_CURRENT,
+        Stage.PIN_CHOOSE,
+        Stage.PIN_CONFIRM,
+        Stage.SIGN_RECEIPT,
+        Stage.REINSERT,
+        Stage.CARD_INFO,
+        Stage.BLOCK_REASON,
+        Stage.BLOCK_CONFIRM,
+        Stage.FAILED,
+    }
+)
+
+
+def ended_message_key(kind: VisitKind, progress: Progress) -> str:
+    """The key explaining the card's state after a visit ended early (kind-specific first)."""
+    specific = f"visit.ended.{kind.value}.{progress.value}"
+    return specific if specific in catalog(DEFAULT_LANGUAGE) else f"visit.ended.{progress.value}"
+
+
+def present(value: T | None, what: str) -> T:
+    """``value`` if it is there; a KioskError (shown, never a crash) if a step came too early."""
+    if value is None:
+        raise KioskError(f"{what} is not known yet", missing=what)
+    return value
+
+
+class Transitions:
+    """A visit's table: (stage, event class) -> handler of that event class, typed."""
+
+    def __init__(self) -> None:
+        self._table: dict[tuple[Stage, type[Event]], Callable[[Event], Step]] = {}
+
+    def on(
+        self, stages: Stage | Iterable[Stage], event: type[E], handler: Callable[[E], Step]
+    ) -> Transitions:
+        """Route ``event`` in ``stages`` to ``handler`` (replacing an earlier route)."""
+
+        def run(received: Event) -> Step:
+            if not isinstance(received, event):  # get() looks up by the exact class
+                raise TypeError(f"{type(received).__name__} routed as {event.__name__}")
+            return handler(received)
+
+        for stage in (stages,) if isinstance(stages, Stage) else stages:
+            self._table[(stage, event)] = run
+        return self
+
+    def get(self, stage: Stage, event: Event) -> Callable[[Event], Step] | None:
+        """The handler for ``event`` in ``stage``; None if that stage does not expect it."""
+        return self._table.get((stage, type(event)))
+
+    def routes(self) -> set[tuple[Stage, type[Event]]]:
+        """Every (stage, event class) the table routes."""
+        return set(self._table)
