@@ -10,7 +10,7 @@ import pytest
 
 from kiosk.demo import demo_holder
 from kiosk.model import CardStatus
-from kiosk.visit.base import ViewName
+from kiosk.visit.contract import ViewName
 from screens.driver import tap
 from screens.scripts import Walk, choose, sign_in
 from tests.ui.conftest import Harness
