@@ -176,7 +176,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=20)
     parser.add_argument("--ops", type=int, default=10)
+    parser.add_argument("--smoke", action="store_true",
+                        help="a few iterations only: proves the bench still runs (tests)")
     args = parser.parse_args()
+    if args.smoke:
+        args.cycles, args.ops = 2, 2
     bench_pcsc(args.cycles)
     bench_tokens(args.ops)
     bench_demo_start()

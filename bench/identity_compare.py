@@ -282,7 +282,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=9303)
+    parser.add_argument("--smoke", action="store_true",
+                        help="a few iterations only: proves the bench still runs (tests)")
     args = parser.parse_args()
+    if args.smoke:
+        args.count = 50
     rng = random.Random(args.seed)
     compare_personnummer(rng, args.count)
     compare_mrz(rng, max(1, args.count // 5))

@@ -109,7 +109,8 @@ def taken(reading: Any) -> tuple[str, ...] | None:
     return tuple(result.lines) if result is not None else None
 
 
-def evaluate(corpus: Path, repeats: int, only: str | None) -> list[dict[str, Any]]:
+def evaluate(corpus: Path, repeats: int, only: str | None,
+             limit: int | None = None) -> list[dict[str, Any]]:
     truth = json.loads((corpus / "truth.json").read_text())
     reader = MrzReader()
     rows = []
@@ -117,6 +118,8 @@ def evaluate(corpus: Path, repeats: int, only: str | None) -> list[dict[str, Any
         for name, entry in truth.items():
             if only and only not in name:
                 continue
+            if limit is not None and len(rows) >= limit:
+                break
             image = cv2.imread(str(corpus / name), cv2.IMREAD_COLOR)
             if image is None:
                 raise SystemExit(f"cannot read {corpus / name}")
@@ -216,11 +219,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--passporteye", metavar="PYTHON",
                         help="an interpreter with passporteye installed, for the baseline")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a few iterations only: proves the bench still runs (tests)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.repeats, args.passporteye = 1, None
     if not (args.corpus / "truth.json").is_file():
         print(f"no development set at {args.corpus} (truth.json missing)", file=sys.stderr)
         return 2
-    rows = evaluate(args.corpus, max(1, args.repeats), args.only)
+    rows = evaluate(args.corpus, max(1, args.repeats), args.only, 2 if args.smoke else None)
     summary: dict[str, Any] = {"total": totals(rows)}
     if args.passporteye:
         summary["passporteye"] = passporteye(args.passporteye, args.corpus, rows)

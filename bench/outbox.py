@@ -5,7 +5,7 @@ Target: at least 300 results/s with flat memory. The portal runs as its own proc
 complete-activation call with an ECDSA receipt the portal verifies. Prints the rate and
 the flusher's RSS at the start, the middle and the end.
 
-Usage: .venv/bin/python bench/outbox.py [--count N]
+Usage: .venv/bin/python bench/outbox.py [--count N] [--smoke]
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import base64
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -33,7 +34,7 @@ from kiosk.model import VisitKind, VisitResult  # noqa: E402
 from kiosk.outbox import Claimed, Outbox, SystemClock  # noqa: E402
 from kiosk.portal_client import PortalClient  # noqa: E402
 from kiosk.sync import SyncWorker  # noqa: E402
-from portal import db, service  # noqa: E402
+from portal import db, kiosks, service  # noqa: E402
 from portal.clock import PortalClock  # noqa: E402
 from portal.seed import seed_demo  # noqa: E402
 from tests.integration.outbox.portalkit import (  # noqa: E402
@@ -75,17 +76,20 @@ def prepare_portal(db_path: Path, count: int, today: date) -> list[tuple[str, st
     conn = db.connect(db_path)
     with db.transaction(conn):
         seed_demo(conn, today)
+        # plain HTTP on loopback: the portal takes the caller for the demo kiosk
+        kiosks.ensure_kiosk(conn, demo.DEMO_KIOSK_ID, demo.DEMO_OFFICE, datetime.now(UTC))
     conn.close()
     cards = add_cards(db_path, count, today)
     admin = demo.demo_admins(today)[0].hsa_id
     evidence = evidence_summary(evidence_for(BENCH_PERSONNUMMER, today), suffixes=True)
     clock = PortalClock()
+    kiosk = kiosks.Kiosk(demo.DEMO_KIOSK_ID, demo.DEMO_OFFICE)
     conn = db.connect(db_path)
     started = []
     with db.transaction(conn):
         for number in cards:
             ticket = service.start_activation(
-                conn, clock, number, {"admin_hsa_id": admin, "evidence": evidence}
+                conn, clock, number, {"admin_hsa_id": admin, "evidence": evidence}, kiosk
             )
             started.append((number, str(ticket["activation_id"])))
     conn.close()
@@ -95,7 +99,11 @@ def prepare_portal(db_path: Path, count: int, today: date) -> list[tuple[str, st
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--smoke", action="store_true",
+                        help="a few iterations only: proves the bench still runs (tests)")
     args = parser.parse_args()
+    if args.smoke:
+        args.count = 20
     today = date.today()
     work = Path(tempfile.mkdtemp(prefix="bench-outbox-"))
     print(f"bench/outbox.py: {args.count} results, work dir {work}")
@@ -105,7 +113,7 @@ def main() -> int:
     t = time.perf_counter()
     started = prepare_portal(work / "portal.db", args.count, today)
     signer = holder_key(BENCH_HSA_ID)
-    cert = base64.b64encode(signer.certificate_der).decode()
+    cert = base64.b64encode(signer.der).decode()
     box = Outbox(work / "state", load_or_create(work / "state"), SystemClock())
     admin = demo.demo_admins(today)[0].hsa_id
     for number, activation_id in started:
@@ -170,6 +178,8 @@ def main() -> int:
           + f", end {rss_end:.1f}")
     print(f"outbox after flush: {box.counts()}, audit entries verify: {box.audit.verify().ok}")
     box.close()
+    if args.smoke:
+        shutil.rmtree(work, ignore_errors=True)
     return 0 if report.sent == args.count else 1
 
 

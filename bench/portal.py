@@ -113,7 +113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--in-process", action="store_true",
         help="run the portal in a thread of this process (as the demo and tests do)",
     )
+    parser.add_argument("--smoke", action="store_true",
+                        help="a few iterations only: proves the bench still runs (tests)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.cards, args.lookups = 5, 10
 
     work = Path(tempfile.mkdtemp(prefix="portal-bench-"))
     db_path = work / "portal.db"

@@ -205,16 +205,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--smoke", action="store_true",
+                        help="a few iterations only: proves the bench still runs (tests)")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
-    per_format = 12 if args.quick else 40
+    per_format = 2 if args.smoke else 12 if args.quick else 40
     print(f"bench/scan: {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.2f} "
           f"(other work on the machine slows these figures)")
     coded = barcode_frames(rng, per_format)
     empty = empty_frames(rng, per_format)
     for name in ("zxing", "pyzbar"):
         bench_decoder(name, coded, empty)
-    bench_mrz(rng, 10 if args.quick else 30)
+    bench_mrz(rng, 2 if args.smoke else 10 if args.quick else 30)
     return 0
 
 

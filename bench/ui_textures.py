@@ -132,7 +132,11 @@ def main() -> None:
                         help="at the end, drop the screens not on display and measure again")
     parser.add_argument("--rebuilds", type=int, default=0,
                         help="with --drop: build and drop the screens this many times more")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a few iterations only: proves the bench still runs (tests)")
     args = parser.parse_args()
+    if args.smoke:
+        args.visits, args.drop, args.rebuilds = 1, True, 0
     from kiosk.settings import Settings
     from screens.kivy_env import plan_display, prepare_kivy
 

@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from composition.cli.demo import run_activation  # noqa: E402
 from composition.wiring import build_services  # noqa: E402
+from hardware.sim.democa import trust_files  # noqa: E402
 from kiosk import demo  # noqa: E402
 from kiosk.settings import Settings  # noqa: E402
 
@@ -52,15 +53,14 @@ def reset_card(db_path: Path, card_number: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--smoke", action="store_true",
+                        help="a few iterations only: proves the bench still runs (tests)")
     args = parser.parse_args()
+    if args.smoke:
+        args.runs = 1
     work = Path(tempfile.mkdtemp(prefix="bench-visit-"))
     db_path = work / "portal.db"
     port = free_port()
-    portal = subprocess.Popen(
-        [str(ROOT / ".venv/bin/kiosk-portal"), "--port", str(port), "--db", str(db_path),
-         "--seed-demo", "--log-level", "warning"],
-        stdout=subprocess.DEVNULL,
-    )
     url = f"http://127.0.0.1:{port}"
     print(f"bench/visit.py: {args.runs} scripted activation visits, portal {url}")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} "
@@ -68,6 +68,14 @@ def main() -> int:
     t = time.perf_counter()
     services = build_services(Settings(), work / "kiosk", demo=True, portal_url=url,
                               with_camera=False)
+    # the portal verifies each receipt up to the demo CA the services just created
+    trust = [arg for path in trust_files(work / "kiosk" / "democa")
+             for arg in ("--receipt-trust", str(path))]
+    portal = subprocess.Popen(
+        [str(ROOT / ".venv/bin/kiosk-portal"), "--port", str(port), "--db", str(db_path),
+         "--seed-demo", "--log-level", "warning", *trust],
+        stdout=subprocess.DEVNULL,
+    )
     for _ in range(100):
         try:
             services.portal.card("9752210000000001")
