@@ -267,7 +267,9 @@ def _start_demo_portal(state_dir: Path, today: date | None) -> Any:
     folder = state_dir / "demo-portal"
     return start_process(folder / "portal.db", seed_demo=True, today=today,
                          log_path=folder / "portal.log", wait=False,
-                         receipt_trust=trust_files(state_dir / "democa"))
+                         receipt_trust=trust_files(state_dir / "democa"),
+                         # the demo cards' CA: what the portal issues chains to the demo root
+                         ca_dir=state_dir / "democa")
 
 
 def _portal_client(settings: Settings, url: str | None) -> Any:

@@ -22,13 +22,11 @@ from cryptography.x509.oid import NameOID
 
 from kiosk.errors import CardUnreadable, ConfigError
 from kiosk.model import CertificateInfo, TrustLevel
+from kiosk.pki import HSA_ID_OTHERNAME, PERSONNUMMER_OTHERNAME
 from kiosk.settings import PolicyLevel
 
 log = logging.getLogger(__name__)
 
-# subjectAltName otherName types: the HSA-id (SITHS) and a Swedish personnummer.
-HSA_ID_OTHERNAME = x509.ObjectIdentifier("1.2.752.29.6.2.1")
-PERSONNUMMER_OTHERNAME = x509.ObjectIdentifier("1.2.752.29.4.13")
 
 _HSA_ID = re.compile(r"^SE[0-9]{10}-[A-Z0-9]+$")
 _PERSONNUMMER = re.compile(r"^[0-9]{12}$")

@@ -42,7 +42,7 @@ from kiosk.model import (
     DocumentEvidence,
     TrustLevel,
 )
-from kiosk.ports import ActivationTicket
+from kiosk.ports import ActivationTicket, IssuedCertificate, PinLetterOrder
 from kiosk.settings import PortalSettings
 from kiosk.urls import check_service_url
 
@@ -120,6 +120,42 @@ def parse_ticket(data: Mapping[str, Any]) -> ActivationTicket:
         credential=str(data["credential"]),
         started_at=_datetime(data["started_at"]),
         deadline=_datetime(data["deadline"]),
+    )
+
+
+def parse_certificate(data: Mapping[str, Any]) -> IssuedCertificate:
+    """An IssuedCertificate from the portal's JSON."""
+    return IssuedCertificate(
+        serial=str(data["serial"]),
+        card_number=str(data["card_number"]),
+        kind=str(data["kind"]),
+        subject_id=str(data["subject_id"]),
+        subject=str(data["subject"]),
+        issuer=str(data["issuer"]),
+        not_before=_datetime(data["not_before"]),
+        not_after=_datetime(data["not_after"]),
+        days_left=int(data["days_left"]),
+        expires_soon=bool(data["expires_soon"]),
+        state=str(data["state"]),
+        der=base64.b64decode(str(data["certificate"]), validate=True),
+        chain=tuple(base64.b64decode(str(c), validate=True) for c in data["chain"]),
+        replaces=str(data["replaces"]) if data.get("replaces") else None,
+        organisation=str(data.get("organisation") or ""),
+    )
+
+
+def parse_certificates(data: Mapping[str, Any]) -> list[IssuedCertificate]:
+    """A card's certificates from the portal's JSON."""
+    return [parse_certificate(item) for item in data["certificates"]]
+
+
+def parse_letter(data: Mapping[str, Any]) -> PinLetterOrder:
+    """A PinLetterOrder from the portal's JSON."""
+    return PinLetterOrder(
+        order_id=str(data["order_id"]),
+        card_number=str(data["card_number"]),
+        ordered_at=_datetime(data["ordered_at"]),
+        expected_by=_datetime(data["expected_by"]),
     )
 
 
@@ -272,11 +308,22 @@ class PortalClient:
         evidence: DocumentEvidence,
         idempotency_key: str,
     ) -> ActivationTicket:
+        data = self._after_id_check(action, card_number, admin_hsa_id, evidence, idempotency_key)
+        return self._parse(parse_ticket, data)
+
+    def _after_id_check(
+        self,
+        action: str,
+        card_number: str,
+        admin_hsa_id: str,
+        evidence: DocumentEvidence,
+        idempotency_key: str,
+    ) -> dict[str, Any]:
+        """POST a card action that follows an ID check (its evidence summary)."""
         body = {"admin_hsa_id": admin_hsa_id, "evidence": evidence_summary(evidence, suffixes=True)}
-        data = self._call(
+        return self._call(
             "POST", f"/cards/{_seg(card_number)}/{action}", body, idempotency_key, card_number
         )
-        return self._parse(parse_ticket, data)
 
     def block(
         self, card_number: str, admin_hsa_id: str, reason: str, idempotency_key: str
@@ -287,6 +334,60 @@ class PortalClient:
             "POST", f"/cards/{_seg(card_number)}/block", body, idempotency_key, card_number
         )
         return self._parse(parse_card, data)
+
+    def issue_certificate(
+        self,
+        card_number: str,
+        admin_hsa_id: str,
+        kind: str,
+        subject_id: str,
+        request: bytes,
+        idempotency_key: str,
+        replaces: str | None = None,
+        organisation: str | None = None,
+    ) -> IssuedCertificate:
+        """Issue a certificate for a PKCS#10 request signed by a key on the card."""
+        body: dict[str, Any] = {
+            "admin_hsa_id": admin_hsa_id,
+            "kind": kind,
+            "subject_id": subject_id,
+            "request": _b64(request),
+            "replaces": replaces,
+            "organisation": organisation,
+        }
+        data = self._call(
+            "POST", f"/cards/{_seg(card_number)}/certificates", body, idempotency_key, card_number
+        )
+        return self._parse(parse_certificate, data)
+
+    def card_certificates(self, card_number: str) -> list[IssuedCertificate]:
+        """The certificates the portal issued for the card."""
+        data = self._call(
+            "GET", f"/cards/{_seg(card_number)}/certificates", card_number=card_number
+        )
+        return self._parse(parse_certificates, data)
+
+    def revoke_certificate(
+        self, card_number: str, serial: str, admin_hsa_id: str, reason: str, idempotency_key: str
+    ) -> IssuedCertificate:
+        """Revoke one of the card's certificates."""
+        body = {"admin_hsa_id": admin_hsa_id, "reason": reason}
+        path = f"/cards/{_seg(card_number)}/certificates/{_seg(serial)}/revoke"
+        data = self._call("POST", path, body, idempotency_key, card_number)
+        return self._parse(parse_certificate, data)
+
+    def order_pin_letter(
+        self,
+        card_number: str,
+        admin_hsa_id: str,
+        evidence: DocumentEvidence,
+        idempotency_key: str,
+    ) -> PinLetterOrder:
+        """Order a PIN/PUK letter to the holder's registered address, after an ID check."""
+        data = self._after_id_check(
+            "pin-letters", card_number, admin_hsa_id, evidence, idempotency_key
+        )
+        return self._parse(parse_letter, data)
 
     def heartbeat(self, status: dict[str, Any], idempotency_key: str | None = None) -> None:
         """Report the kiosk's health. The portal files it under the kiosk its certificate

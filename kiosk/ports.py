@@ -379,6 +379,80 @@ class Portal(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class IssuedCertificate:
+    """A certificate the portal issued for a key on the card, as the portal reports it.
+
+    ``kind``: authentication, signature or additional; ``state``: valid, expired,
+    replaced or revoked; ``chain``: the issuing CA certificate(s), DER.
+    """
+
+    serial: str
+    card_number: str
+    kind: str
+    subject_id: str
+    subject: str
+    issuer: str
+    not_before: datetime
+    not_after: datetime
+    days_left: int
+    expires_soon: bool
+    state: str
+    der: bytes
+    chain: tuple[bytes, ...] = ()
+    replaces: str | None = None
+    organisation: str = ""
+
+
+@dataclass(frozen=True)
+class PinLetterOrder:
+    """A PIN/PUK letter on its way to the holder's registered address."""
+
+    order_id: str
+    card_number: str
+    ordered_at: datetime
+    expected_by: datetime
+
+
+@runtime_checkable
+class CertificatePortal(Portal, Protocol):
+    """The portal's certificate calls (kiosk.portal_client implements them)."""
+
+    def issue_certificate(
+        self,
+        card_number: str,
+        admin_hsa_id: str,
+        kind: str,
+        subject_id: str,
+        request: bytes,
+        idempotency_key: str,
+        replaces: str | None = None,
+        organisation: str | None = None,
+    ) -> IssuedCertificate:
+        """Issue a certificate for ``request`` (PKCS#10 DER, signed on the card)."""
+        ...
+
+    def card_certificates(self, card_number: str) -> list[IssuedCertificate]:
+        """The certificates the portal issued for the card."""
+        ...
+
+    def revoke_certificate(
+        self, card_number: str, serial: str, admin_hsa_id: str, reason: str, idempotency_key: str
+    ) -> IssuedCertificate:
+        """Revoke one of the card's certificates."""
+        ...
+
+    def order_pin_letter(
+        self,
+        card_number: str,
+        admin_hsa_id: str,
+        evidence: DocumentEvidence,
+        idempotency_key: str,
+    ) -> PinLetterOrder:
+        """Order a PIN/PUK letter to the holder's registered address."""
+        ...
+
+
 @runtime_checkable
 class Clock(Protocol):
     """Wall-clock time, injected so that flows and rules are deterministic."""

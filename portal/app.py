@@ -16,19 +16,26 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from portal import db, kiosks, service
+from portal import certificates, db, kiosks, service
+from portal.ca import IssuingCA
 from portal.clock import PortalClock, iso
 from portal.faults import FaultInjector, install_test_hooks
 from portal.kiosks import Kiosk
 from portal.schemas import (
     AdminBody,
     BlockRequest,
+    CardCertificatesBody,
     CardRecordBody,
+    CertificateBody,
     CompleteActivationRequest,
     ErrorBody,
     HealthBody,
     HeartbeatBody,
     HeartbeatRequest,
+    IssueCertificateRequest,
+    PinLetterBody,
+    PinLetterRequest,
+    RevokeCertificateRequest,
     StartActivationRequest,
     TicketBody,
     UnlockRequest,
@@ -108,13 +115,24 @@ class Portal:
         synchronous: str = "FULL",
         loopback_kiosk: str | None = None,
         receipt_trust: tuple[Path, ...] = (),
+        ca_dir: str | Path | None = None,
     ) -> None:
         self.db_path = Path(db_path)
         self.receipt_trust = receipt_trust
         self.clock = clock
         self.synchronous = synchronous
         self.loopback_kiosk = loopback_kiosk
+        self.ca_dir = Path(ca_dir) if ca_dir is not None else self.db_path.parent / "issuing-ca"
+        self._ca: IssuingCA | None = None
+        self._ca_lock = threading.Lock()
         self._local = threading.local()
+
+    def ca(self) -> IssuingCA:
+        """The issuing CA, loaded (or, in a new directory, created) at first use."""
+        with self._ca_lock:
+            if self._ca is None:
+                self._ca = IssuingCA.load_or_create(self.ca_dir, self.clock.today())
+            return self._ca
 
     def identify(self, scope: Any) -> Kiosk:
         """The enrolled kiosk behind this request (ApiError 403 when there is none)."""
@@ -266,16 +284,18 @@ def create_app(
     synchronous: str = "FULL",
     loopback_kiosk: str | None = None,
     receipt_trust: Sequence[str | Path] = (),
+    ca_dir: str | Path | None = None,
 ) -> FastAPI:
     """The portal application over the database at ``db_path`` (which must be initialised).
 
     Behind TLS the server must put the client certificate into the ASGI TLS extension
     (``portal.server`` does); ``loopback_kiosk`` is for plain-HTTP loopback only.
+    ``ca_dir``: the issuing CA's files (default: ``issuing-ca`` beside the database).
     """
     if synchronous not in db.SYNCHRONOUS_MODES:
         raise ValueError(f"synchronous must be one of {db.SYNCHRONOUS_MODES}")
     portal = Portal(db_path, clock or PortalClock(), synchronous, loopback_kiosk,
-                    tuple(Path(p) for p in receipt_trust))
+                    tuple(Path(p) for p in receipt_trust), ca_dir)
     app = FastAPI(
         title="Card-office portal API",
         version=f"{API_VERSION}.0.0",
@@ -456,4 +476,95 @@ def _install_routes(app: FastAPI, portal: Portal) -> None:
         data = payload.model_dump(mode="json")
         return portal.change(
             request, key, body, lambda conn: service.heartbeat(conn, clock, data, kiosk)
+        )
+
+    _install_certificate_routes(app, portal)
+
+
+def _install_certificate_routes(app: FastAPI, portal: Portal) -> None:
+    clock = portal.clock
+
+    @app.post(
+        f"{PREFIX}/cards/{{card_number}}/certificates",
+        response_model=CertificateBody,
+        status_code=201,
+        responses=ERRORS,
+        tags=["certificates"],
+    )
+    def issue_certificate(
+        card_number: str,
+        request: Request,
+        payload: IssueCertificateRequest,
+        key: IdempotencyKey,
+        body: RawBody,
+        kiosk: Caller,
+    ) -> Response:
+        """Issue a certificate for a request signed by a key pair made on the holder's card."""
+        data = payload.model_dump(mode="json")
+        ca = portal.ca()
+        return portal.change(
+            request, key, body,
+            lambda conn: certificates.issue_certificate(conn, clock, ca, card_number, data, kiosk),
+            201,
+        )
+
+    @app.get(
+        f"{PREFIX}/cards/{{card_number}}/certificates",
+        response_model=CardCertificatesBody,
+        responses=ERRORS,
+        tags=["certificates"],
+    )
+    def card_certificates(card_number: str, kiosk: Caller) -> Response:
+        """The certificates issued for the card: state, days to expiry, expiring soon."""
+        ca = portal.ca()
+        return portal.read(
+            lambda conn: certificates.card_certificates(conn, clock, ca, card_number)
+        )
+
+    @app.post(
+        f"{PREFIX}/cards/{{card_number}}/certificates/{{serial}}/revoke",
+        response_model=CertificateBody,
+        responses=ERRORS,
+        tags=["certificates"],
+    )
+    def revoke_certificate(
+        card_number: str,
+        serial: str,
+        request: Request,
+        payload: RevokeCertificateRequest,
+        key: IdempotencyKey,
+        body: RawBody,
+        kiosk: Caller,
+    ) -> Response:
+        """Revoke one of the card's certificates (one removed from the card)."""
+        data = payload.model_dump(mode="json")
+        ca = portal.ca()
+        return portal.change(
+            request, key, body,
+            lambda conn: certificates.revoke_certificate(
+                conn, clock, ca, card_number, serial, data, kiosk
+            ),
+        )
+
+    @app.post(
+        f"{PREFIX}/cards/{{card_number}}/pin-letters",
+        response_model=PinLetterBody,
+        status_code=201,
+        responses=ERRORS,
+        tags=["certificates"],
+    )
+    def order_pin_letter(
+        card_number: str,
+        request: Request,
+        payload: PinLetterRequest,
+        key: IdempotencyKey,
+        body: RawBody,
+        kiosk: Caller,
+    ) -> Response:
+        """Order a PIN/PUK letter to the holder's registered address, after an ID check."""
+        data = payload.model_dump(mode="json")
+        return portal.change(
+            request, key, body,
+            lambda conn: certificates.order_pin_letter(conn, clock, card_number, data, kiosk),
+            201,
         )

@@ -38,6 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed-demo", action="store_true", help="add the demo cast's cards")
     parser.add_argument(
+        "--ca-dir",
+        default=None,
+        help="the issuing CA's files (root.pem, issuing.pem, keys); a demo CA is made there "
+        "if missing (default: issuing-ca beside the database)",
+    )
+    parser.add_argument(
         "--receipt-trust",
         action="append",
         default=[],

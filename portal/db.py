@@ -67,6 +67,33 @@ CREATE TABLE IF NOT EXISTS heartbeats (
     at TEXT NOT NULL,
     body TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS certificates (
+    serial TEXT PRIMARY KEY,
+    card_number TEXT NOT NULL REFERENCES cards(card_number),
+    kind TEXT NOT NULL CHECK (kind IN ('authentication', 'signature', 'additional')),
+    subject_id TEXT NOT NULL CHECK (subject_id IN ('hsa_id', 'personnummer')),
+    organisation TEXT NOT NULL,
+    admin_hsa_id TEXT NOT NULL,
+    key_sha256 TEXT NOT NULL,
+    der BLOB NOT NULL,
+    not_before TEXT NOT NULL,
+    not_after TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    replaces TEXT,
+    state TEXT NOT NULL CHECK (state IN ('valid', 'replaced', 'revoked')),
+    ended_at TEXT,
+    ended_reason TEXT
+);
+CREATE INDEX IF NOT EXISTS certificates_by_card ON certificates(card_number);
+CREATE TABLE IF NOT EXISTS pin_letters (
+    id TEXT PRIMARY KEY,
+    card_number TEXT NOT NULL REFERENCES cards(card_number),
+    admin_hsa_id TEXT NOT NULL,
+    ordered_at TEXT NOT NULL,
+    expected_by TEXT NOT NULL,
+    evidence TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pin_letters_by_card ON pin_letters(card_number);
 CREATE TABLE IF NOT EXISTS idempotency (
     kiosk_id TEXT NOT NULL,
     key TEXT NOT NULL,

@@ -114,6 +114,7 @@ def start_process(
     synchronous: str = "FULL",
     wait: bool = True,
     receipt_trust: Sequence[str | Path] = (),
+    ca_dir: str | Path | None = None,
 ) -> PortalProcess:
     """Start the portal in a child process on a free loopback port.
 
@@ -141,6 +142,8 @@ def start_process(
             command += ["--today", today.isoformat()]
         for trust in receipt_trust:
             command += ["--receipt-trust", str(trust)]
+        if ca_dir is not None:
+            command += ["--ca-dir", str(ca_dir)]
         with logfile.open("ab") as out:
             process = subprocess.Popen(  # noqa: S603 -- our own interpreter and module
                 command, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT,
@@ -237,6 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--today", type=date.fromisoformat, default=None)
     parser.add_argument("--synchronous", default="FULL", choices=("FULL", "NORMAL"))
     parser.add_argument("--receipt-trust", action="append", default=[])
+    parser.add_argument("--ca-dir", default=None, help="the issuing CA's files")
     args = parser.parse_args(argv)
     logging.basicConfig(level="INFO", format="%(asctime)s %(name)s %(message)s")
 
@@ -253,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     db_path = Path(args.db)
     prepare_database(db_path, clock, args.seed_demo)
     app = create_app(db_path, clock, synchronous=args.synchronous, loopback_kiosk=DEMO_KIOSK_ID,
-                     receipt_trust=args.receipt_trust)
+                     receipt_trust=args.receipt_trust, ca_dir=args.ca_dir)
     server = uvicorn.Server(uvicorn_config(app, host, 0, None))
     _watch_lifeline(server)
     sweeper = Sweeper(db_path, clock, SWEEP_INTERVAL_S)

@@ -156,3 +156,71 @@ class HealthBody(BaseModel):
     status: Literal["ok"]
     api_version: str
     time: str
+
+
+CertificateKind = Literal["authentication", "signature", "additional"]
+SubjectId = Literal["hsa_id", "personnummer"]
+
+
+class IssueCertificateRequest(BaseModel):
+    """A PKCS#10 request (base64 DER) signed by a key pair made on the holder's card."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    admin_hsa_id: str = Field(min_length=1, max_length=64)
+    kind: CertificateKind
+    subject_id: SubjectId = "hsa_id"
+    request: str = Field(min_length=1, max_length=20000)
+    replaces: str | None = Field(default=None, min_length=1, max_length=64)
+    organisation: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class CertificateBody(BaseModel):
+    """One certificate the portal issued for a card, with its state and days to expiry."""
+
+    serial: str
+    card_number: str
+    kind: CertificateKind
+    subject_id: SubjectId
+    organisation: str
+    subject: str
+    issuer: str
+    not_before: str
+    not_after: str
+    days_left: int
+    expires_soon: bool
+    state: Literal["valid", "expired", "replaced", "revoked"]
+    replaces: str | None
+    certificate: str
+    chain: list[str]
+
+
+class CardCertificatesBody(BaseModel):
+    """A card's certificates; ``warn_from``: certificates ending before it expire soon."""
+
+    card_number: str
+    warn_from: date
+    certificates: list[CertificateBody]
+
+
+class RevokeCertificateRequest(BaseModel):
+    """Revoke one of a card's certificates."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    admin_hsa_id: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class PinLetterRequest(StartActivationRequest):
+    """Order a PIN/PUK letter after the ID check."""
+
+
+class PinLetterBody(BaseModel):
+    """A PIN/PUK letter order: sent to the holder's registered (folkbokförings-) address."""
+
+    order_id: str
+    card_number: str
+    ordered_at: str
+    expected_by: str
+    sent_to: Literal["registered_address"]

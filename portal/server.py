@@ -220,6 +220,7 @@ def start_in_thread(
     synchronous: str = "FULL",
     loopback_kiosk: str = DEMO_KIOSK_ID,
     receipt_trust: Sequence[str | Path] = (),
+    ca_dir: str | Path | None = None,
 ) -> RunningPortal:
     """Start a portal in this process; port 0 picks a free port (see ``.url``).
 
@@ -231,7 +232,7 @@ def start_in_thread(
     tls = ensure_dev_pki(tls_dir, _cert_hosts(host)) if tls_dir is not None else None
     app = create_app(path, clock, test_hooks=test_hooks, synchronous=synchronous,
                      loopback_kiosk=loopback_kiosk if tls is None else None,
-                     receipt_trust=receipt_trust)
+                     receipt_trust=receipt_trust, ca_dir=ca_dir)
     config = uvicorn_config(app, host, port, tls)
     prepare_database(path, clock, seed_demo, tls.client_cert if tls is not None else None)
     server = uvicorn.Server(config)
@@ -264,6 +265,7 @@ def serve(
     log_level: str = "info",
     synchronous: str = "FULL",
     receipt_trust: Sequence[str | Path] = (),
+    ca_dir: str | Path | None = None,
 ) -> int:
     """Serve in the foreground until interrupted; the exit code for the command line."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
@@ -274,7 +276,7 @@ def serve(
         config = uvicorn_config(
             create_app(db_path, clock, test_hooks=test_hooks, synchronous=synchronous,
                        loopback_kiosk=DEMO_KIOSK_ID if tls is None else None,
-                       receipt_trust=receipt_trust),
+                       receipt_trust=receipt_trust, ca_dir=ca_dir),
             host, port, tls, log_level,
         )
     except PlainHttpRefused as exc:
@@ -308,10 +310,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["kiosk"]:
         return kiosks.main(arguments[1:])
-    args = build_parser().parse_args(arguments)
+    return serve_args(build_parser().parse_args(arguments))
+
+
+def serve_args(args: argparse.Namespace) -> int:
+    """Serve with the options portal.cli_args parsed (`kiosk-portal`, `kioskctl portal serve`)."""
     return serve(
         args.host, args.port, args.db, args.tls_dir, args.seed_demo, args.today, args.log_level,
-        args.synchronous, args.receipt_trust,
+        args.synchronous, args.receipt_trust, args.ca_dir,
     )
 
 

@@ -134,6 +134,11 @@ def _card_row(conn: sqlite3.Connection, card_number: str) -> sqlite3.Row:
     return row
 
 
+def card_row(conn: sqlite3.Connection, card_number: str) -> sqlite3.Row:
+    """The card's row; ApiError 404 card_not_found when there is none."""
+    return _card_row(conn, card_number)
+
+
 def actionable(row: sqlite3.Row) -> bool:
     """Whether a card office could act on this card in a visit (activate or unlock it):
     a Skickad or Aktiv SITHS card that is not a reserve card. Only then does the kiosk

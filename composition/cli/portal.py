@@ -36,12 +36,9 @@ def register(subparsers: Any) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from portal.server import serve
+    from portal.server import serve_args
 
-    return serve(
-        args.host, args.port, args.db, args.tls_dir, args.seed_demo, args.today, args.log_level,
-        args.synchronous, args.receipt_trust,
-    )
+    return serve_args(args)
 
 
 def _ping(args: argparse.Namespace) -> int:

@@ -1,9 +1,11 @@
 """The demo PKI: a "SITHS e-id Root CA v2 TEST (demo)" root, an issuing CA, and per-person
-authentication and signature certificates shaped like SITHS e-id ones.
+authentication and signature certificates shaped like SITHS e-id ones (kiosk.pki).
 
 Everything here is for the demo and tests only: the keys are software keys written
 unencrypted under the demo state directory. Policy OIDs come from the demo
-policy_levels table in settings (ITU-T example arc), never real SITHS OIDs.
+policy_levels table in settings (ITU-T example arc), never real SITHS OIDs. The
+reference portal's issuing CA (portal/ca.py) reads the same files, so the certificates
+it issues chain to the same demo root.
 """
 
 from __future__ import annotations
@@ -16,41 +18,34 @@ from asn1crypto.core import UTF8String
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from hardware.certs import HSA_ID_OTHERNAME, PERSONNUMMER_OTHERNAME
 from kiosk.model import TrustLevel
+from kiosk.pki import (
+    HSA_ID_OTHERNAME,
+    PERSONNUMMER_OTHERNAME,
+    CaPair,
+    create_ca_pair,
+    load_ca_pair,
+    person_certificate,
+    person_subject,
+    policy_oid,
+    write_ca_pair,
+)
 from kiosk.settings import DEFAULT_POLICY_LEVELS, PolicyLevel
 
 ROOT_NAME = "SITHS e-id Root CA v2 TEST (demo)"
 ISSUING_NAME = "SITHS e-id Person ID 3 CA v1 TEST (demo)"
 KEY_SIZE = 2048
+CA_FILES = ("root", "root-key", "issuing", "issuing-key")
 ROOT_CRL = "root.crl"
 ISSUING_CRL = "issuing.crl"
 REVOKED_FILE = "revoked.txt"
 CRL_DAYS = 30
 
-
-@dataclass(frozen=True)
-class IssuedKey:
-    """A private key and the certificate for it."""
-
-    key: rsa.RSAPrivateKey
-    cert: x509.Certificate
-
-    @property
-    def cert_der(self) -> bytes:
-        """The certificate as DER."""
-        return self.cert.public_bytes(serialization.Encoding.DER)
-
-    @property
-    def key_der(self) -> bytes:
-        """The private key as PKCS#8 DER (unencrypted: demo only)."""
-        return self.key.private_bytes(
-            serialization.Encoding.DER,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+IssuedKey = CaPair
+"""A private key and the certificate for it."""
+load_pair = load_ca_pair
+"""A key and certificate this module wrote (PEM files)."""
 
 
 @dataclass(frozen=True)
@@ -66,25 +61,12 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=UTC)
 
 
-def _name(common_name: str, organisation: str = "Inera AB (demo)") -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "SE"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]
-    )
-
-
-def _new_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
-
-
-def _policy_oid(level: TrustLevel, levels: tuple[PolicyLevel, ...]) -> str:
-    for row in levels:
-        if row.level == int(level):
-            return row.oid
-    raise ValueError(f"no policy OID for trust level {int(level)}")
+def person_other_names(hsa_id: str, personnummer: str) -> list[x509.OtherName]:
+    """The subjectAltName otherNames of a SITHS person certificate (asn1crypto UTF8String)."""
+    return [
+        x509.OtherName(HSA_ID_OTHERNAME, UTF8String(hsa_id).dump()),
+        x509.OtherName(PERSONNUMMER_OTHERNAME, UTF8String(personnummer).dump()),
+    ]
 
 
 class DemoCA:
@@ -97,50 +79,14 @@ class DemoCA:
     @classmethod
     def create(cls, today: date) -> DemoCA:
         """A new root (20 years) and issuing CA (10 years)."""
-        root_key = _new_key()
         start = _midnight(today - timedelta(days=365))
-        root_cert = (
-            x509.CertificateBuilder()
-            .subject_name(_name(ROOT_NAME))
-            .issuer_name(_name(ROOT_NAME))
-            .public_key(root_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(start + timedelta(days=365 * 20))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
-            .add_extension(_ca_key_usage(), critical=True)
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False
-            )
-            .sign(root_key, hashes.SHA256())
-        )
-        issuing_key = _new_key()
-        issuing_cert = (
-            x509.CertificateBuilder()
-            .subject_name(_name(ISSUING_NAME))
-            .issuer_name(root_cert.subject)
-            .public_key(issuing_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(start + timedelta(days=365 * 10))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(_ca_key_usage(), critical=True)
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(issuing_key.public_key()),
-                critical=False,
-            )
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()),
-                critical=False,
-            )
-            .sign(root_key, hashes.SHA256())
-        )
-        return cls(IssuedKey(root_key, root_cert), IssuedKey(issuing_key, issuing_cert))
+        root = create_ca_pair(ROOT_NAME, start, 20)
+        return cls(root, create_ca_pair(ISSUING_NAME, start, 10, issuer=root))
 
     @classmethod
     def load_or_create(cls, directory: Path, today: date) -> DemoCA:
         """The CA kept in ``directory`` (created there on first use)."""
-        files = {n: directory / f"{n}.pem" for n in ("root", "root-key", "issuing", "issuing-key")}
+        files = {n: directory / f"{n}.pem" for n in CA_FILES}
         if all(p.exists() for p in files.values()):
             kept = cls(
                 load_pair(files["root-key"], files["root"]),
@@ -153,7 +99,7 @@ class DemoCA:
         ca = cls.create(today)
         directory.mkdir(parents=True, exist_ok=True)
         for name, pair in (("root", ca.root), ("issuing", ca.issuing)):
-            _write_pair(pair, files[f"{name}-key"], files[name])
+            write_ca_pair(pair, files[f"{name}-key"], files[name])
         (directory / REVOKED_FILE).unlink(missing_ok=True)
         ca.write_crls(directory, today)
         return ca
@@ -206,88 +152,30 @@ class DemoCA:
         valid_from: date,
         years: int = 5,
         levels: tuple[PolicyLevel, ...] = DEFAULT_POLICY_LEVELS,
+        valid_until: date | None = None,
     ) -> PersonCredentials:
         """An authentication and a signature certificate for one person's card."""
-        policy = _policy_oid(trust_level, levels)
-        return PersonCredentials(
-            authentication=self._issue(
-                given_names, surname, hsa_id, personnummer, policy, valid_from, years, False
-            ),
-            signature=self._issue(
-                given_names, surname, hsa_id, personnummer, policy, valid_from, years, True
-            ),
-            issuing_ca=self.issuing.cert,
-        )
-
-    def _issue(
-        self,
-        given_names: str,
-        surname: str,
-        hsa_id: str,
-        personnummer: str,
-        policy_oid: str,
-        valid_from: date,
-        years: int,
-        signature: bool,
-    ) -> IssuedKey:
-        key = _new_key()
-        subject = x509.Name(
-            [
-                x509.NameAttribute(NameOID.COUNTRY_NAME, "SE"),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Region Demo"),
-                x509.NameAttribute(NameOID.SURNAME, surname),
-                x509.NameAttribute(NameOID.GIVEN_NAME, given_names),
-                x509.NameAttribute(NameOID.COMMON_NAME, f"{given_names} {surname}"),
-                x509.NameAttribute(NameOID.SERIAL_NUMBER, hsa_id),
-            ]
-        )
+        policy = policy_oid(trust_level, levels)
         start = _midnight(valid_from)
-        usage = x509.KeyUsage(
-            digital_signature=not signature,
-            content_commitment=signature,
-            key_encipherment=not signature,
-            data_encipherment=False,
-            key_agreement=False,
-            key_cert_sign=False,
-            crl_sign=False,
-            encipher_only=False,
-            decipher_only=False,
+        end = _midnight(valid_until) if valid_until else start + timedelta(days=365 * years)
+
+        def issue(signature: bool) -> IssuedKey:
+            key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
+            cert = person_certificate(
+                self.issuing,
+                key.public_key(),
+                person_subject(given_names, surname, hsa_id),
+                person_other_names(hsa_id, personnummer),
+                policy,
+                start,
+                end,
+                signature,
+            )
+            return IssuedKey(key, cert)
+
+        return PersonCredentials(
+            authentication=issue(False), signature=issue(True), issuing_ca=self.issuing.cert
         )
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(self.issuing.cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(start + timedelta(days=365 * years))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(usage, critical=True)
-            .add_extension(
-                x509.CertificatePolicies(
-                    [x509.PolicyInformation(x509.ObjectIdentifier(policy_oid), None)]
-                ),
-                critical=False,
-            )
-            .add_extension(
-                x509.SubjectAlternativeName(
-                    [
-                        x509.OtherName(HSA_ID_OTHERNAME, UTF8String(hsa_id).dump()),
-                        x509.OtherName(PERSONNUMMER_OTHERNAME, UTF8String(personnummer).dump()),
-                    ]
-                ),
-                critical=False,
-            )
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.issuing.key.public_key()),
-                critical=False,
-            )
-        )
-        if not signature:
-            builder = builder.add_extension(
-                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
-            )
-        return IssuedKey(key, builder.sign(self.issuing.key, hashes.SHA256()))
 
 
 def revoked_serials(directory: Path) -> list[int]:
@@ -303,43 +191,8 @@ def trust_files(directory: Path) -> tuple[Path, ...]:
     """What the portal needs to validate the demo cast's receipts: both CA certificates
     and both CRLs (``--receipt-trust`` each)."""
     return (
-        directory / "root.pem", directory / "issuing.pem",
-        directory / ROOT_CRL, directory / ISSUING_CRL,
+        directory / "root.pem",
+        directory / "issuing.pem",
+        directory / ROOT_CRL,
+        directory / ISSUING_CRL,
     )
-
-
-def _ca_key_usage() -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=False,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=True,
-        crl_sign=True,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-def _write_pair(pair: IssuedKey, key_path: Path, cert_path: Path) -> None:
-    key_path.write_bytes(
-        pair.key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_path.chmod(0o600)
-    cert_path.write_bytes(pair.cert.public_bytes(serialization.Encoding.PEM))
-
-
-def load_pair(key_path: Path, cert_path: Path) -> IssuedKey:
-    """A key and certificate this module wrote (PEM files)."""
-    # the RSA consistency check costs ~70 ms a key; these are keys we generated and kept 0600
-    key = serialization.load_pem_private_key(
-        key_path.read_bytes(), password=None, unsafe_skip_rsa_key_validation=True
-    )
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError(f"{key_path} is not an RSA key")
-    return IssuedKey(key, x509.load_pem_x509_certificate(cert_path.read_bytes()))

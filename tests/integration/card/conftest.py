@@ -171,3 +171,37 @@ def card_token(softhsm: SoftHsm, demo_pki: DemoPki) -> Pkcs11Token:
     softhsm.module.reinitialize()
     store_credentials(softhsm.module, label, provisioning_pin, demo_pki.person)
     return provider_for(softhsm, demo_pki).open()
+
+
+# --- a two-PIN card: SoftHSM2 has one user PIN per token, so two tokens -------------------
+
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa  # noqa: E402
+
+from hardware.sim.softhsm import signature_token_label  # noqa: E402
+
+AUTH_PIN = "482915"
+SIGN_PIN = "730284"
+SIGN_SO = "SO-SIGN-0001"
+TEST_DATA = b"Underskrift: provsignatur fran kiosken."
+
+
+@pytest.fixture
+def two_pin_card(card_token: Pkcs11Token, softhsm: SoftHsm, demo_pki: DemoPki) -> Pkcs11Token:
+    """Anna's card with its first PIN set, plus a signature-PIN token with no key yet."""
+    card_token.set_initial_pin(SO_PIN, AUTH_PIN)
+    init_token(softhsm.conf, signature_token_label(CARD_NUMBER), SIGN_SO, random_pin())
+    token = provider_for(softhsm, demo_pki).open()
+    token.set_signature_pin(SIGN_SO, SIGN_PIN)
+    return token
+
+
+def verify(cert_der: bytes, signature: bytes, data: bytes) -> None:
+    """A test signature (PKCS#1 v1.5 or ECDSA, SHA-256) verifies with the certificate."""
+    public_key = x509.load_der_x509_certificate(cert_der).public_key()
+    if isinstance(public_key, rsa.RSAPublicKey):
+        public_key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+    else:
+        assert isinstance(public_key, ec.EllipticCurvePublicKey)
+        public_key.verify(signature, data, ec.ECDSA(hashes.SHA256()))

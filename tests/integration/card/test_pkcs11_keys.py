@@ -13,33 +13,26 @@ import pytest
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 from pkcs11 import Attribute, ObjectClass
 from pkcs11 import exceptions as p11
 
 from hardware.pkcs11 import Pkcs11Token
-from hardware.sim.softhsm import init_token, random_pin, signature_token_label
+from hardware.sim.softhsm import signature_token_label
 from kiosk.errors import TokenError, WrongPin
 from kiosk.ports import CardKey, CertificateToken, KeyAlgorithm, PinRole
-from tests.integration.card.conftest import CARD_NUMBER, SO_PIN, DemoPki, SoftHsm, provider_for
+from tests.integration.card.conftest import (
+    AUTH_PIN,
+    CARD_NUMBER,
+    SIGN_PIN,
+    SO_PIN,
+    TEST_DATA,
+    DemoPki,
+    SoftHsm,
+    verify,
+)
 
 pytestmark = pytest.mark.softhsm
-
-AUTH_PIN = "482915"
-SIGN_PIN = "730284"
-SIGN_SO = "SO-SIGN-0001"
-TEST_DATA = b"Underskrift: provsignatur fran kiosken."
-
-
-@pytest.fixture
-def two_pin_card(card_token: Pkcs11Token, softhsm: SoftHsm, demo_pki: DemoPki) -> Pkcs11Token:
-    """Anna's card with its first PIN set, plus a signature-PIN token with no key yet."""
-    card_token.set_initial_pin(SO_PIN, AUTH_PIN)
-    init_token(softhsm.conf, signature_token_label(CARD_NUMBER), SIGN_SO, random_pin())
-    token = provider_for(softhsm, demo_pki).open()
-    token.set_signature_pin(SIGN_SO, SIGN_PIN)
-    return token
 
 
 def private_key_attributes(softhsm: SoftHsm, key: CardKey, pin: str) -> dict[Attribute, object]:
@@ -99,15 +92,6 @@ def issue(demo_pki: DemoPki, csr_der: bytes, signature: bool) -> bytes:
         .sign(issuing.key, hashes.SHA256())
     )
     return cert.public_bytes(serialization.Encoding.DER)
-
-
-def verify(cert_der: bytes, signature: bytes, data: bytes) -> None:
-    public_key = x509.load_der_x509_certificate(cert_der).public_key()
-    if isinstance(public_key, rsa.RSAPublicKey):
-        public_key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
-    else:
-        assert isinstance(public_key, ec.EllipticCurvePublicKey)
-        public_key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
 
 
 def test_two_pin_card_is_one_token_per_pin(two_pin_card: Pkcs11Token) -> None:

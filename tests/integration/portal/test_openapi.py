@@ -117,11 +117,12 @@ def documented_reasons(documented: dict[str, Any]) -> set[str]:
 
 def raised_reasons() -> set[str]:
     pattern = re.compile(
-        r'(?:ApiError\(\s*\d+,\s*|error_response\(\s*\d+,\s*|ReceiptInvalid\(\s*|: )"([a-z_]+)"'
+        r'(?:ApiError\(\s*\d+,\s*|error_response\(\s*\d+,\s*'
+        r'|(?:Receipt|Request)Invalid\(\s*|: )"([a-z_]+)"'
     )
     found: set[str] = set()
     for source in (DOCUMENT.parent).glob("*.py"):
-        if source.name in {"app.py", "service.py", "receipts.py"}:
+        if source.name in {"app.py", "service.py", "receipts.py", "certificates.py", "ca.py"}:
             found |= set(pattern.findall(source.read_text(encoding="utf-8")))
     return found - {"ok"}
 

@@ -1,0 +1,205 @@
+"""The SITHS e-id certificate profile and CA key pairs, for the demo's card issuer
+(hardware/sim/democa) and the reference portal's issuing CA (portal/ca).
+
+Shape of a person certificate: subject C=SE, O, surname, givenName, CN and the HSA-id or
+the personnummer in serialNumber; subjectAltName otherNames for the HSA-id and the
+personnummer (encoded by the caller); the policy OID of the holder's trust level
+(settings.hardware.policy_levels); key usage digitalSignature (+ keyEncipherment for RSA)
+and clientAuth for authentication, nonRepudiation for signature. Demo and tests only
+write their keys unencrypted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from kiosk.model import TrustLevel
+from kiosk.settings import PolicyLevel
+
+# subjectAltName otherName types: the HSA-id (SITHS) and a Swedish personnummer.
+HSA_ID_OTHERNAME = x509.ObjectIdentifier("1.2.752.29.6.2.1")
+PERSONNUMMER_OTHERNAME = x509.ObjectIdentifier("1.2.752.29.4.13")
+CA_KEY_SIZE = 2048
+ISSUED_KEY_TYPES = (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)
+CertificatePublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+
+
+@dataclass(frozen=True)
+class CaPair:
+    """An RSA private key and the certificate for it (a CA's, or a demo card's)."""
+
+    key: rsa.RSAPrivateKey
+    cert: x509.Certificate
+
+    @property
+    def cert_der(self) -> bytes:
+        """The certificate as DER."""
+        return self.cert.public_bytes(serialization.Encoding.DER)
+
+    @property
+    def key_der(self) -> bytes:
+        """The private key as PKCS#8 DER (unencrypted: demo only)."""
+        return self.key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+
+def ca_name(common_name: str, organisation: str = "Inera AB (demo)") -> x509.Name:
+    """C=SE, O, CN of a CA."""
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "SE"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+def _key_usage(**set_bits: bool) -> x509.KeyUsage:
+    bits = dict.fromkeys(
+        (
+            "digital_signature",
+            "content_commitment",
+            "key_encipherment",
+            "data_encipherment",
+            "key_agreement",
+            "key_cert_sign",
+            "crl_sign",
+            "encipher_only",
+            "decipher_only",
+        ),
+        False,
+    )
+    bits.update(set_bits)
+    return x509.KeyUsage(**bits)
+
+
+def create_ca_pair(
+    common_name: str, start: datetime, years: int, issuer: CaPair | None = None
+) -> CaPair:
+    """A new CA: self-signed root (``issuer`` None) or an issuing CA under ``issuer``."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=CA_KEY_SIZE)
+    subject = ca_name(common_name)
+    signer_key = issuer.key if issuer else key
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer.cert.subject if issuer else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=365 * years))
+        .add_extension(
+            x509.BasicConstraints(ca=True, path_length=0 if issuer else 1), critical=True
+        )
+        .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    if issuer is not None:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
+            critical=False,
+        )
+    return CaPair(key, builder.sign(signer_key, hashes.SHA256()))
+
+
+def write_ca_pair(pair: CaPair, key_path: Path, cert_path: Path) -> None:
+    """The key (PKCS#8 PEM, unencrypted, mode 0600: demo only) and certificate (PEM)."""
+    key_path.write_bytes(
+        pair.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    cert_path.write_bytes(pair.cert.public_bytes(serialization.Encoding.PEM))
+
+
+def load_ca_pair(key_path: Path, cert_path: Path) -> CaPair:
+    """A CA key and certificate written by write_ca_pair; ValueError if the key is not RSA."""
+    # the RSA consistency check costs ~70 ms a key; these are keys we generated and kept 0600
+    key = serialization.load_pem_private_key(
+        key_path.read_bytes(), password=None, unsafe_skip_rsa_key_validation=True
+    )
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError(f"{key_path} is not an RSA key")
+    return CaPair(key, x509.load_pem_x509_certificate(cert_path.read_bytes()))
+
+
+def policy_oid(level: TrustLevel | int, levels: tuple[PolicyLevel, ...]) -> str:
+    """The certificate policy OID for a trust level (settings.hardware.policy_levels)."""
+    for row in levels:
+        if row.level == int(level):
+            return row.oid
+    raise ValueError(f"no policy OID for trust level {int(level)}")
+
+
+def person_subject(
+    given_names: str, surname: str, serial_number: str, organisation: str = "Region Demo"
+) -> x509.Name:
+    """A SITHS person subject; ``serial_number`` is the HSA-id or the personnummer."""
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "SE"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+            x509.NameAttribute(NameOID.SURNAME, surname),
+            x509.NameAttribute(NameOID.GIVEN_NAME, given_names),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{given_names} {surname}".strip()),
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, serial_number),
+        ]
+    )
+
+
+def person_certificate(
+    issuer: CaPair,
+    public_key: CertificatePublicKey,
+    subject: x509.Name,
+    other_names: list[x509.OtherName],
+    policy: str,
+    not_before: datetime,
+    not_after: datetime,
+    signature: bool,
+) -> x509.Certificate:
+    """A SITHS-shaped authentication (``signature`` False) or signature certificate."""
+    if signature:
+        usage = _key_usage(content_commitment=True)
+    else:
+        usage = _key_usage(
+            digital_signature=True, key_encipherment=isinstance(public_key, rsa.RSAPublicKey)
+        )
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer.cert.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(usage, critical=True)
+        .add_extension(
+            x509.CertificatePolicies([x509.PolicyInformation(x509.ObjectIdentifier(policy), None)]),
+            critical=False,
+        )
+        .add_extension(x509.SubjectAlternativeName(other_names), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
+            critical=False,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    )
+    if not signature:
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
+        )
+    return builder.sign(issuer.key, hashes.SHA256())
