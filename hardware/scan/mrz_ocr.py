@@ -225,23 +225,24 @@ def _glyph_boxes(
     return merged, median_h
 
 
-def _without_rules(mask: Image8, rows: Sequence[tuple[int, int]]) -> Image8:
-    """The mask without printed rules and frames (longer than any glyph), which would
-    otherwise join the glyphs they touch into one blob."""
+def printed_rules(mask: Image8, rows: Sequence[tuple[int, int]] | None = None) -> Image8:
+    """Printed rules and frames in an ink mask: marks longer than any glyph, which would
+    otherwise join the glyphs they touch into one blob (255 where a rule is)."""
+    rows = _text_rows(mask) if rows is None else rows
     if not rows:
-        return mask
+        return np.zeros_like(mask)
     row_h = float(np.median([b - a for a, b in rows]))
     across = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, BAND_WIDTH // 30), np.uint8))
     upright_rules = cv2.morphologyEx(
         mask, cv2.MORPH_OPEN, np.ones((max(3, round(1.6 * row_h)), 1), np.uint8))
-    return np.asarray(cv2.subtract(mask, cv2.bitwise_or(across, upright_rules)))
+    return np.asarray(cv2.bitwise_or(across, upright_rules))
 
 
 def line_grids(mask: Image8) -> list[LineGrid]:
     """The MRZ lines of a levelled band's ink mask, each with its character grid."""
     lines: list[tuple[int, int, list[Box], float]] = []
     rows = _text_rows(mask)
-    mask = _without_rules(mask, rows)
+    mask = np.asarray(cv2.subtract(mask, printed_rules(mask, rows)))
     for i, (top, bottom) in enumerate(rows):
         # widen the row so that a slightly slanted line keeps its glyphs whole
         margin = (bottom - top) // 2
@@ -559,7 +560,11 @@ class BandGrid:
 def band_grid(band: Image8) -> BandGrid:
     """The band's line grids and template matches (empty when it holds no MRZ grid)."""
     ink = ink_level(band)
-    grids = line_grids(ink_mask(band, ink))
+    mask = ink_mask(band, ink)
+    # a rule is not part of the glyph it runs past: take it out of the ink as well
+    rules = cv2.dilate(printed_rules(mask), np.ones((3, 3), np.uint8))
+    ink = np.where(rules > 0, 0, ink).astype(np.uint8)
+    grids = line_grids(mask)
     return BandGrid(band, ink, grids, [template_match(band, grid, ink) for grid in grids])
 
 
