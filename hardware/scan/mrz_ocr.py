@@ -370,6 +370,8 @@ def _assign_cells(boxes: Sequence[Box], length: int) -> list[Box | None] | None:
     return cells
 
 
+SHIFTS = ((-1, 0), (1, 0), (0, -1), (0, 1))  # glyph box offsets tried (band pixels)
+CLEAR_SCORE, CLEAR_GAP = 0.9, 0.15  # a glyph this sure of its template is not shifted
 TEMPLATE_BLURS = (0.0, 0.8, 1.4, 2.0, 2.8, 4.0, 5.5)  # sharp to blurred (small print enlarged)
 
 
@@ -462,20 +464,40 @@ class CellMatch:
         return float((self.vectors[col] - (ta + tb) / 2) @ direction) / length
 
 
-def template_match(band: Image8, grid: LineGrid, ink: Image8 | None = None) -> CellMatch:
+def template_match(
+    band: Image8, grid: LineGrid, ink: Image8 | None = None, shifts: bool = True
+) -> CellMatch:
     """Every cell of ``grid`` against every OCR-B template; empty cells score zero.
 
     ``ink``: the band's ink level (dark = high); by default the inverted band.
+    ``shifts``: glyphs whose best template is not clearly ahead are also cut one pixel
+    off to each side (a box a pixel off, from blur or a stray mark, shifts the whole
+    glyph against the templates) and the best cut counts.
     """
     ink = 255 - band if ink is None else ink
     templates = _templates(max(6, round(grid.glyph_height)))
+    boxes = [_faint_box(ink, box) if box is not None else None for box in grid.cells]
     cells = np.zeros((grid.length, templates.shape[2]), np.float32)
-    for col, box in enumerate(grid.cells):
+    for col, box in enumerate(boxes):
         if box is not None:
-            cells[col] = _glyph_vector(ink, _faint_box(ink, box))
+            cells[col] = _glyph_vector(ink, box)
     all_scores = np.einsum("cf,vaf->vca", cells, templates)
-    return CellMatch(all_scores.max(axis=0).astype(np.float32), cells,
-                     all_scores.argmax(axis=0), templates)
+    scores, variants = all_scores.max(axis=0), all_scores.argmax(axis=0)
+    if shifts:
+        ranked = np.sort(scores, axis=1)
+        unclear = (ranked[:, -1] < CLEAR_SCORE) | (ranked[:, -1] - ranked[:, -2] < CLEAR_GAP)
+        for col in np.flatnonzero(unclear):
+            box = boxes[col]
+            if box is None:
+                continue
+            x0, y0, x1, y1 = box
+            for dx, dy in SHIFTS:
+                vector = _glyph_vector(ink, (max(0, x0 + dx), max(0, y0 + dy), x1 + dx, y1 + dy))
+                tried = templates @ vector  # variant, char
+                if tried.max() > scores[col].max():
+                    cells[col], scores[col], variants[col] = vector, tried.max(axis=0), \
+                        tried.argmax(axis=0)
+    return CellMatch(scores.astype(np.float32), cells, variants, templates)
 
 
 def template_scores(band: Image8, grid: LineGrid) -> NDArray[np.float32]:
@@ -557,15 +579,17 @@ class BandGrid:
         return float(np.mean([m.scores.max(axis=1).mean() for m in self.matches]))
 
 
-def band_grid(band: Image8) -> BandGrid:
-    """The band's line grids and template matches (empty when it holds no MRZ grid)."""
+def band_grid(band: Image8, shifts: bool = True) -> BandGrid:
+    """The band's line grids and template matches (empty when it holds no MRZ grid);
+    ``shifts`` as in ``template_match``."""
     ink = ink_level(band)
     mask = ink_mask(band, ink)
     # a rule is not part of the glyph it runs past: take it out of the ink as well
     rules = cv2.dilate(printed_rules(mask), np.ones((3, 3), np.uint8))
     ink = np.where(rules > 0, 0, ink).astype(np.uint8)
     grids = line_grids(mask)
-    return BandGrid(band, ink, grids, [template_match(band, grid, ink) for grid in grids])
+    return BandGrid(band, ink, grids,
+                    [template_match(band, grid, ink, shifts) for grid in grids])
 
 
 def _template_fit(band: Image8) -> float:
@@ -575,11 +599,14 @@ def _template_fit(band: Image8) -> float:
 
 def upright_grid(band: Image8) -> BandGrid:
     """The band the right way up, with its grid: a document may be held upside down."""
-    found = band_grid(band)
-    if found.fit >= UPRIGHT_FIT:
+    found = band_grid(band, shifts=False)
+    if found.fit < UPRIGHT_FIT:
+        turned = band_grid(np.asarray(cv2.rotate(band, cv2.ROTATE_180)), shifts=False)
+        found = turned if turned.fit > found.fit else found
+    if not found.grids:
         return found
-    turned = band_grid(np.asarray(cv2.rotate(band, cv2.ROTATE_180)))
-    return turned if turned.fit > found.fit else found
+    return BandGrid(found.band, found.ink, found.grids,
+                    [template_match(found.band, grid, found.ink) for grid in found.grids])
 
 
 def upright(band: Image8) -> Image8:
