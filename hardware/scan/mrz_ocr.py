@@ -486,7 +486,7 @@ def template_match(
     if shifts:
         ranked = np.sort(scores, axis=1)
         unclear = (ranked[:, -1] < CLEAR_SCORE) | (ranked[:, -1] - ranked[:, -2] < CLEAR_GAP)
-        for col in np.flatnonzero(unclear):
+        for col in (int(i) for i in np.flatnonzero(unclear)):
             box = boxes[col]
             if box is None:
                 continue
