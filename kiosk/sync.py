@@ -51,7 +51,7 @@ class FlushReport:
 
 @dataclass(frozen=True)
 class Backoff:
-    """Exponential backoff with full jitter between ``base_s`` and ``cap_s``."""
+    """Exponential backoff with equal jitter: half the (capped) window fixed, half random."""
 
     base_s: float = 2.0
     cap_s: float = 600.0

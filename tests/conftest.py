@@ -29,13 +29,3 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     if "KIOSK_DEMO_MATERIAL_DIR" not in os.environ:
         os.environ["KIOSK_DEMO_MATERIAL_DIR"] = tempfile.mkdtemp(prefix="kiosk-demo-material-")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Physical-device tests run only when asked for."""
-    if os.environ.get("KIOSK_DEVICE_TESTS") == "1":
-        return
-    skip = pytest.mark.skip(reason="physical device tests need KIOSK_DEVICE_TESTS=1")
-    for item in items:
-        if "device" in item.keywords:
-            item.add_marker(skip)

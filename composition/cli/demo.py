@@ -36,6 +36,7 @@ from kiosk.visit.events import (
     Continue,
     DocumentConfirmed,
     DocumentScanned,
+    DocumentTyped,
     EffectFailed,
     Event,
     Outcome,
@@ -94,7 +95,9 @@ def register(subparsers: Any) -> None:
 
 
 def document_evidence(holder: demo.DemoHolder) -> DocumentEvidence:
-    """The holder's ID document as a scan would read it (the demo cast's document)."""
+    """The holder's ID document facts from the demo cast, used when the bundled sample does
+    not scan: they stand in for the administrator typing them, so every fact is TYPED
+    (the audit and the portal never see them claimed as scanned)."""
     digits = holder.personnummer
     birth = date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]) % 60)
     facts = ("doc_type", "expiry", "birth_date", "personnummer", "document_number")
@@ -104,7 +107,7 @@ def document_evidence(holder: demo.DemoHolder) -> DocumentEvidence:
         birth_date=birth,
         personnummer=holder.personnummer,
         document_number=holder.document_number,
-        how=dict.fromkeys(facts, Provenance.SCANNED),
+        how=dict.fromkeys(facts, Provenance.TYPED),
     )
 
 
@@ -148,12 +151,19 @@ def scanned_evidence(holder: demo.DemoHolder, settings: Any) -> DocumentEvidence
 
 
 def activation_script(reader: str, evidence: DocumentEvidence, pin: str) -> list[Event]:
-    """The inputs of an activation visit: card, record, document, PIN twice, receipt PIN."""
+    """The inputs of an activation visit: card, record, document, PIN twice, receipt PIN.
+
+    The document comes as scanned only when every fact of ``evidence`` was scanned;
+    otherwise as typed, so its provenance stays what it is.
+    """
     digits: list[Event] = [PinDigit(d) for d in pin]
+    scanned = bool(evidence.how) and all(
+        how is Provenance.SCANNED for how in evidence.how.values()
+    )
     return [
         CardInserted(reader),
         Continue(),
-        DocumentScanned(evidence),
+        DocumentScanned(evidence) if scanned else DocumentTyped(evidence),
         DocumentConfirmed(photo=True, age=True),
         *digits, PinSubmit(),
         *digits, PinSubmit(),
