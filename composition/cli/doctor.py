@@ -39,9 +39,17 @@ class Check:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-def check_reader(settings: Settings) -> list[Check]:
-    """PC/SC readers, the cards in them and their classification."""
+SIMULATED_READERS = ("memory", "emulated")
+
+
+def check_reader(settings: Settings, demo: bool = True) -> list[Check]:
+    """PC/SC readers, the cards in them and their classification. Outside demo mode a
+    simulated reader fails: the kiosk refuses to start with one."""
     hw = settings.hardware
+    if hw.reader in SIMULATED_READERS and not demo:
+        return [Check("reader", FAIL, f"hardware.reader = {hw.reader!r} is a simulation; "
+                      "a kiosk outside demo mode needs 'pcsc'", "doctor.fix.simulated_reader",
+                      {"reader": hw.reader})]
     if hw.reader == "memory":
         return [Check("reader", OK, "simulated reader (memory): no hardware needed")]
     try:
@@ -85,10 +93,16 @@ def check_reader(settings: Settings) -> list[Check]:
     return checks
 
 
-def check_token(settings: Settings, softhsm_conf: Path | None = None) -> list[Check]:
-    """The PKCS#11 module and the tokens it shows (SoftHSM2: the demo's token directory)."""
+def check_token(
+    settings: Settings, softhsm_conf: Path | None = None, demo: bool = True
+) -> list[Check]:
+    """The PKCS#11 module and the tokens it shows (SoftHSM2: the demo's token directory).
+
+    Outside demo mode the kiosk loads hardware.pkcs11_module whatever hardware.token says
+    (memory and softhsm are the demo's tokens): so does this check.
+    """
     hw = settings.hardware
-    backend = hw.token
+    backend = hw.token if demo else "pkcs11"
     if backend == "memory":
         return [Check("pkcs11", OK, "in-memory demo tokens: no PKCS#11 module needed")]
     try:
@@ -251,11 +265,14 @@ def check_pin_pad(settings: Settings, readers: list[Check], tokens: list[Check])
 
 
 def run_checks(
-    settings: Settings, probe_network: bool = True, softhsm_conf: Path | None = None
+    settings: Settings,
+    probe_network: bool = True,
+    softhsm_conf: Path | None = None,
+    demo: bool = False,
 ) -> list[Check]:
-    """Every doctor check for these settings."""
-    readers = check_reader(settings)
-    tokens = check_token(settings, softhsm_conf)
+    """Every doctor check for these settings, for a kiosk in demo mode or not."""
+    readers = check_reader(settings, demo)
+    tokens = check_token(settings, softhsm_conf, demo)
     return [
         *readers,
         *tokens,
@@ -276,7 +293,8 @@ def _doctor(args: argparse.Namespace) -> int:
         settings = load_effective_config(paths, Path(args.config) if args.config else None).settings
         softhsm_dir = settings.hardware.softhsm_dir
         conf = (Path(softhsm_dir) if softhsm_dir else paths.state_dir / "softhsm") / "softhsm2.conf"
-        checks = run_checks(settings, probe_network=not args.no_network, softhsm_conf=conf)
+        checks = run_checks(settings, probe_network=not args.no_network, softhsm_conf=conf,
+                            demo=args.demo)
     except ConfigError as exc:
         checks = [Check("config", FAIL, exc.detail, "doctor.fix.config")]
     failed = any(c.status == FAIL for c in checks)
@@ -300,4 +318,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser("doctor", help="check readers, cards, tokens, camera, portal")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--no-network", action="store_true", help="skip the portal check")
+    parser.add_argument(
+        "--demo", action="store_true",
+        help="check a demo kiosk (simulated reader and tokens allowed); without it they fail",
+    )
     parser.set_defaults(func=_doctor)

@@ -21,11 +21,19 @@ from composition.cli.doctor import (
     check_reader,
     check_token,
 )
+from composition.wiring import _production_hardware
 from hardware.emulator import EmulatedCard, VpcdEmulator
 from hardware.pcsc import PcscReader
 from hardware.sim.cast import SITHS_GEN3_ATR
+from kiosk.errors import ConfigError
 from kiosk.ports import CardEventKind
-from kiosk.settings import CameraSettings, HardwareSettings, PortalSettings, Settings
+from kiosk.settings import (
+    CameraSettings,
+    HardwareSettings,
+    PortalSettings,
+    Settings,
+    load_settings,
+)
 from tests.integration.card.conftest import SoftHsm, wait_for
 
 
@@ -130,10 +138,30 @@ def test_cli_exits_non_zero_with_the_fix_in_words(
         '[camera]\nsource = "v4l2:97"\n[hardware]\nreader = "memory"\n'
         'token = "memory"\n[portal]\nurl = "http://127.0.0.1:9"\n'
     )
-    code = main(["--config", str(config), "doctor", "--json"])
+    code = main(["--config", str(config), "doctor", "--json", "--demo"])
     report = json.loads(capsys.readouterr().out)
     assert code == 1
     assert report["ok"] is False
     failed = {c["name"]: c["fix"] for c in report["checks"] if c["status"] == FAIL}
     assert set(failed) == {"camera", "portal"}
     assert "/dev/video97" in failed["camera"]
+
+
+@pytest.mark.parametrize("reader", ["memory", "emulated"])
+def test_outside_demo_mode_simulated_backends_fail_as_the_kiosk_would(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], reader: str
+) -> None:
+    """The old doctor passed a production kiosk the kiosk itself then refused to start."""
+    config = tmp_path / "extra.toml"
+    config.write_text(f'[hardware]\nreader = "{reader}"\ntoken = "memory"\n'
+                      'pkcs11_module = ""\n')
+    code = main(["--config", str(config), "doctor", "--json", "--no-network"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    failed = {c["name"]: c for c in report["checks"] if c["status"] == FAIL}
+    assert {"reader", "pkcs11"} <= set(failed)
+    assert "pcsc" in failed["reader"]["fix"] and "--demo" in failed["reader"]["fix"]
+    assert "pkcs11_module" in failed["pkcs11"]["fix"]
+    settings = load_settings({"hardware": {"reader": reader}})
+    with pytest.raises(ConfigError):  # the kiosk agrees: it does not start
+        _production_hardware(settings)
