@@ -13,14 +13,22 @@ frame whenever it is free; a document counts as read when the consensus (check d
 two agreeing readings) accepts the right MRZ within 1 s. Documents with a corrupted
 check digit are shown too: a wrong MRZ must never be accepted. Target: >= 90% within 1 s.
 
-Prints figures only (no pass/fail). Usage: .venv/bin/python bench/scan.py [--quick]
+Document pages without a code (synthetic TD3 and TD1 pages and the bundled sample
+passport and ID card) are run twice: alone, and with another process keeping one core
+busy (the kiosk's UI and the MRZ loop share the machine). Target (issue 16): >= 150
+frames/s alone, >= 60 with the other core busy.
+
+Prints figures only (no pass/fail); ``--json`` prints them as one JSON object, and
+``--barcodes-only`` skips the MRZ part. Usage: .venv/bin/python bench/scan.py [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from datetime import date
@@ -72,13 +80,53 @@ def barcode_frames(rng: np.random.Generator, per_format: int) -> list[tuple[str,
 
 
 def empty_frames(rng: np.random.Generator, count: int) -> list[Any]:
-    """Frames of a document without any barcode (the loop's usual case)."""
-    lines = mrz_lines(rng, "TD3")
-    document = render_mrz_document(lines, 16.0, seed=1)
-    return [place(document, FRAME, random_look(rng), seed=i) for i in range(count)]
+    """Frames of documents without any barcode (the loop's usual case): TD3 and TD1 pages
+    in hand-held poses, and the bundled sample passport and ID card photos."""
+    import cv2
+
+    from hardware.camera.sources import BUILTIN_SAMPLES
+    from hardware.scan.synth import SAMPLE_FILES
+
+    documents = [render_mrz_document(mrz_lines(rng, fmt), 16.0, seed=1)
+                 for fmt in ("TD3", "TD1")]
+    frames = [place(documents[i % 2], FRAME, random_look(rng), seed=i) for i in range(count)]
+    for name in SAMPLE_FILES[:2]:
+        image = cv2.imread(str(BUILTIN_SAMPLES / name), cv2.IMREAD_COLOR)
+        if image is not None:
+            frames += [image] * max(1, count // 8)
+    return frames
 
 
-def bench_decoder(name: str, coded: list[tuple[str, str, Any]], empty: list[Any]) -> None:
+class BusyCore:
+    """Another process spinning on one core while a measurement runs."""
+
+    def __enter__(self) -> BusyCore:
+        self.proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        time.sleep(0.2)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def loop_fps(scanner: BarcodeScanner, frames: list[Any], rounds: int = 3) -> dict[str, float]:
+    """The barcode loop over ``frames`` (``rounds`` times): frames/s and latency in ms."""
+    latencies: list[float] = []
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for frame in frames:
+            t0 = time.perf_counter()
+            scanner.scan(frame)
+            latencies.append(time.perf_counter() - t0)
+    wall = time.perf_counter() - started
+    return {"fps": len(latencies) / wall,
+            "median_ms": statistics.median(latencies) * 1000,
+            "p95_ms": percentile(latencies, 0.95) * 1000}
+
+
+def bench_decoder(name: str, coded: list[tuple[str, str, Any]], empty: list[Any],
+                  quiet: bool) -> dict[str, Any]:
     decoder = make_decoder(name, BARCODE_FORMATS)
     scanner = BarcodeScanner(decoder, fallback_every=LIVE_FALLBACK_EVERY)
     latencies: list[float] = []
@@ -92,19 +140,29 @@ def bench_decoder(name: str, coded: list[tuple[str, str, Any]], empty: list[Any]
         totals[fmt] += 1
         hits[fmt] += any(r.text == text and r.format == fmt for r in reads)
     coded_wall = time.perf_counter() - started
-    empty_latencies: list[float] = []
-    started = time.perf_counter()
-    for frame in empty:
-        t0 = time.perf_counter()
-        scanner.scan(frame)
-        empty_latencies.append(time.perf_counter() - t0)
-    empty_wall = time.perf_counter() - started
+    alone = loop_fps(scanner, empty)
+    with BusyCore():
+        busy = loop_fps(scanner, empty)
+    result: dict[str, Any] = {
+        "with_code": {"fps": len(latencies) / coded_wall,
+                      "median_ms": statistics.median(latencies) * 1000,
+                      "p95_ms": percentile(latencies, 0.95) * 1000},
+        "without_code": alone,
+        "without_code_other_core_busy": busy,
+        "empty_frames": len(empty),
+        "decode_rate_pct": {fmt: (100.0 * hits[fmt] / max(1, totals[fmt])
+                                  if fmt in decoder.formats else None)
+                            for fmt in BARCODE_FORMATS},
+    }
+    if quiet:
+        return result
     print(f"\n[{name}] live barcode loop at {FRAME[0]}x{FRAME[1]}")
-    for label, lat, wall in (("frames with a code", latencies, coded_wall),
-                             ("frames without a code", empty_latencies, empty_wall)):
-        median, p95 = statistics.median(lat) * 1000, percentile(lat, 0.95) * 1000
-        print(f"  {label:22s}: {len(lat) / wall:6.1f} frames/s, "
-              f"latency median {median:5.1f} ms, p95 {p95:5.1f} ms")
+    for label, figures in (("frames with a code", result["with_code"]),
+                           ("document, no code", alone),
+                           ("  ... other core busy", busy)):
+        print(f"  {label:22s}: {figures['fps']:6.1f} frames/s, latency median "
+              f"{figures['median_ms']:5.1f} ms, p95 {figures['p95_ms']:5.1f} ms")
+    print("  (target without a code: >= 150 frames/s alone, >= 60 with the other core busy)")
     targets = {"QRCode": 95, "Code128": 90, "DataMatrix": 90, "PDF417": 75, "Aztec": 0}
     print("  decode rate per format:")
     for fmt in BARCODE_FORMATS:
@@ -114,6 +172,7 @@ def bench_decoder(name: str, coded: list[tuple[str, str, Any]], empty: list[Any]
         rate = 100.0 * hits[fmt] / max(1, totals[fmt])
         target = f" (target {targets[fmt]}%)" if targets[fmt] else ""
         print(f"    {fmt:10s}: {rate:5.1f}% of {totals[fmt]}{target}")
+    return result
 
 
 def mrz_lines(rng: np.random.Generator, fmt: str) -> tuple[str, ...]:
@@ -207,16 +266,34 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--smoke", action="store_true",
                         help="a few iterations only: proves the bench still runs (tests)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--barcodes-only", action="store_true", help="skip the MRZ part")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     per_format = 2 if args.smoke else 12 if args.quick else 40
-    print(f"bench/scan: {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.2f} "
-          f"(other work on the machine slows these figures)")
+    mrz_count = 2 if args.smoke else 10 if args.quick else 30
+    load = os.getloadavg()[0]
+    if not args.json:
+        print(f"bench/scan: {os.cpu_count()} CPU(s), load average {load:.2f} "
+              f"(other work on the machine slows these figures)")
     coded = barcode_frames(rng, per_format)
     empty = empty_frames(rng, per_format)
+    out: dict[str, Any] = {"cpus": os.cpu_count(), "load_average": load, "frame": FRAME,
+                           "barcodes": {}}
     for name in ("zxing", "pyzbar"):
-        bench_decoder(name, coded, empty)
-    bench_mrz(rng, 2 if args.smoke else 10 if args.quick else 30)
+        out["barcodes"][name] = bench_decoder(name, coded, empty, quiet=args.json)
+    if not args.barcodes_only:
+        if args.json:
+            import contextlib
+            import io
+
+            with contextlib.redirect_stdout(io.StringIO()) as text:
+                bench_mrz(rng, mrz_count)
+            out["mrz_report"] = text.getvalue().splitlines()
+        else:
+            bench_mrz(rng, mrz_count)
+    if args.json:
+        print(json.dumps(out, indent=2))
     return 0
 
 

@@ -2,8 +2,14 @@
 
 The live loop asks for level codes only (no rotation or inversion search), which keeps a
 1280x720 frame in a few milliseconds. When that finds nothing, a cheaper fallback than
-a full search handles the usual hand-held tilt of a 1D or PDF417 code: locate regions of
-dense bar edges, turn each level, and decode a full-resolution crop of it.
+a full search handles the usual hand-held tilt of a 1D or PDF417 code: locate regions that
+are really bar-like, turn each level, and decode it at the resolution its bars need.
+
+Bar-like means, over a window of the frame at 640 px wide: strong gradients, all along
+one direction (structure-tensor coherence), and alternating in sign (many parallel edges,
+not one). A document page has none: its text turns every way, and its edges (page,
+photo, rules) are single steps. So on a document without a code the fallback costs only
+the locating (about 3 ms), not a decode of the whole page (12 ms before).
 """
 
 from __future__ import annotations
@@ -153,23 +159,40 @@ def make_decoder(name: str, formats: Sequence[str]) -> BarcodeDecoder:
     )
 
 
-def barcode_regions(
-    gray: Image8, limit: int = MAX_FALLBACK_REGIONS
-) -> list[tuple[tuple[float, float], tuple[float, float], float]]:
-    """Rotated rectangles (frame pixels) dense in parallel bar edges, largest first."""
+Region = tuple[tuple[float, float], tuple[float, float], float]  # cv2.minAreaRect, frame px
+BAR_WINDOW = 15  # px at LOCATE_WIDTH: the window a bar-likeness is judged over
+BAR_COHERENCE = 0.6  # gradients this aligned (0 any direction .. 1 all one)
+BAR_ALTERNATION = 0.6  # and alternating this much (0 one edge .. 1 as many up as down)
+BAR_GRADIENT = 40.0  # mean gradient magnitude (Sobel, 8-bit grey) of a printed code
+MIN_REGION_PX = 400  # at LOCATE_WIDTH
+PX_PER_MODULE = 2.5  # a crop is decoded this many pixels per narrowest bar, at most 1:1
+
+
+def bar_mask(gray: Image8) -> tuple[Image8, float]:
+    """Where ``gray`` is bar-like (255), at LOCATE_WIDTH, and the scale it was made at."""
     scale = min(1.0, LOCATE_WIDTH / gray.shape[1])
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3)
-    magnitude = cv2.blur(cv2.magnitude(gx, gy), (7, 7))
-    mask: Image8 = (magnitude > max(40.0, float(np.percentile(magnitude, 90)))).astype(
-        np.uint8) * 255
-    mask = np.asarray(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8)))
-    mask = np.asarray(cv2.erode(mask, np.ones((3, 3), np.uint8), iterations=2))
+    window = (BAR_WINDOW, BAR_WINDOW)
+    jxx, jyy, jxy = cv2.blur(gx * gx, window), cv2.blur(gy * gy, window), cv2.blur(gx * gy, window)
+    coherence = cv2.magnitude(jxx - jyy, 2 * jxy) / (jxx + jyy + 1e-6)
+    strength = cv2.blur(cv2.magnitude(gx, gy), window)
+    net = cv2.magnitude(cv2.blur(gx, window), cv2.blur(gy, window))
+    alternation = 1.0 - net / (strength + 1e-6)
+    mask = ((coherence > BAR_COHERENCE) & (alternation > BAR_ALTERNATION)
+            & (strength > BAR_GRADIENT)).astype(np.uint8) * 255
+    mask = np.asarray(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((15, 15), np.uint8)))
+    return mask, scale
+
+
+def barcode_regions(gray: Image8, limit: int = MAX_FALLBACK_REGIONS) -> list[Region]:
+    """Rotated rectangles (frame pixels) that are really bar-like, largest first."""
+    mask, scale = bar_mask(gray)
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     regions = []
     for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:limit]:
-        if cv2.contourArea(contour) < 400:
+        if cv2.contourArea(contour) < MIN_REGION_PX:
             break
         (cx, cy), (w, h), angle = cv2.minAreaRect(contour)
         regions.append(((cx / scale, cy / scale), (w / scale, h / scale), angle))
@@ -178,25 +201,43 @@ def barcode_regions(
 
 def level_crop(
     gray: Image8,
-    region: tuple[tuple[float, float], tuple[float, float], float],
+    region: Region,
     margin: float = 0.25,
+    zoom: float = 1.0,
 ) -> tuple[Image8, NDArray[np.float64]]:
-    """The region cut out of the full-resolution frame and turned level, and the matrix."""
+    """The region cut out of the frame, turned level and scaled by ``zoom``, and the matrix."""
     (cx, cy), (w, h), angle = region
     if w < h:  # keep the long side horizontal
         w, h, angle = h, w, angle - 90
-    w, h = w * (1 + margin), h * (1 + margin)
-    matrix = cv2.getRotationMatrix2D((cx, cy), angle, 1.0)
+    w, h = w * (1 + margin) * zoom, h * (1 + margin) * zoom
+    matrix = cv2.getRotationMatrix2D((cx, cy), angle, zoom)
     matrix[0, 2] += w / 2 - cx
     matrix[1, 2] += h / 2 - cy
     crop = cv2.warpAffine(
         gray,
         matrix,
         (max(8, round(w)), max(8, round(h))),
-        flags=cv2.INTER_LINEAR,
+        flags=cv2.INTER_AREA if zoom < 1 else cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_REPLICATE,
     )
     return np.asarray(crop), np.asarray(matrix, dtype=np.float64)
+
+
+def module_px(level: Image8) -> float | None:
+    """The narrowest bar's width in a level crop (px), from its runs of dark and light.
+
+    Bars and spaces of a 1D code or PDF417 average about two modules (Code128: 11 modules
+    in 6 elements; PDF417: 17 in 8), so the module is about half the mean run.
+    """
+    height = level.shape[0]
+    rows = level[height // 3 : height - height // 3 : max(1, height // 12)]
+    if rows.size == 0:
+        return None
+    dark = rows < rows.mean(axis=1, keepdims=True)
+    changes = int(np.count_nonzero(dark[:, 1:] != dark[:, :-1]))
+    if changes < 8 * rows.shape[0]:
+        return None  # too few bars to say
+    return float(rows.size / changes / 2.0)
 
 
 class BarcodeScanner:
@@ -224,9 +265,14 @@ class BarcodeScanner:
         return self.scan_tilted(gray)
 
     def scan_tilted(self, gray: Image8) -> list[BarcodeRead]:
-        """The fallback: decode level full-resolution crops of bar-like regions."""
+        """The fallback: decode level crops of bar-like regions at the resolution the bars
+        need (PX_PER_MODULE; never enlarged), full resolution when the bars cannot be told."""
         for region in barcode_regions(gray):
             crop, matrix = level_crop(gray, region)
+            module = module_px(crop)
+            zoom = 1.0 if module is None else min(1.0, PX_PER_MODULE / module)
+            if zoom < 0.9:
+                crop, matrix = level_crop(gray, region, zoom=zoom)
             reads = self.decoder.decode(crop, thorough=True)
             if reads:
                 return [_to_frame(read, matrix) for read in reads]
