@@ -67,9 +67,13 @@ def record_answer(record: CardRecord) -> dict[str, Any]:
     return {"card_number": record.card_number, "status": record.status.value}
 
 
-def deliver(portal: Portal, claimed: Claimed) -> CardRecord | None:
-    """Send one result through the portal API; the portal's card record, None if local."""
-    result = claimed.result
+def deliver(portal: Portal, result: VisitResult) -> CardRecord | None:
+    """Send one recorded result through the portal API (idempotent by its key): the
+    portal's card record, None if the API has nothing to receive for it.
+
+    The one delivery rule, for the visit's own sync step (EffectRunner.sync) and the
+    outbox flush alike: blobs must be valid base64, a block without a reason is "other".
+    """
     payload = result.payload
     if result.kind is VisitKind.ACTIVATION:
         return portal.complete_activation(
@@ -81,7 +85,7 @@ def deliver(portal: Portal, claimed: Claimed) -> CardRecord | None:
         )
     if result.kind is VisitKind.BLOCK and payload.get("synced") != "yes":
         return portal.block(
-            result.card_number, result.admin_hsa_id, payload.get("reason", "other"),
+            result.card_number, result.admin_hsa_id, payload.get("reason") or "other",
             result.idempotency_key,
         )
     # Unlock and PIN change completed at the card, and a block made online during the
@@ -91,7 +95,7 @@ def deliver(portal: Portal, claimed: Claimed) -> CardRecord | None:
 
 def send_result(portal: Portal, claimed: Claimed) -> dict[str, Any]:
     """Send one result; the answer the outbox keeps."""
-    record = deliver(portal, claimed)
+    record = deliver(portal, claimed.result)
     return {"local": True} if record is None else record_answer(record)
 
 
@@ -218,7 +222,7 @@ class SyncWorker:
         try:
             if self._on_sending is not None:
                 self._on_sending(claimed)
-            record = deliver(self.portal, claimed)
+            record = deliver(self.portal, claimed.result)
         except PortalRejected as exc:
             if _already_done(claimed, exc):
                 self.outbox.mark_sent(self.worker_id, [(claimed, {"status": "Aktiv",

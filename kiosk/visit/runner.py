@@ -9,13 +9,12 @@ the transcript (used by ``kioskctl demo visit`` and by tests).
 
 from __future__ import annotations
 
-import base64
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from kiosk.errors import KioskError
-from kiosk.model import CardIdentity, CardRecord, CertificateInfo, VisitKind, VisitResult
+from kiosk.model import CardIdentity, CardRecord, CertificateInfo, VisitResult
 from kiosk.ports import (
     ON_READER_PAD,
     CardReader,
@@ -25,6 +24,7 @@ from kiosk.ports import (
     Token,
     TokenProvider,
 )
+from kiosk.sync import deliver
 from kiosk.visit.contract import Flow, Step, View
 from kiosk.visit.effects import (
     AdminSignIn,
@@ -79,25 +79,6 @@ def signing_certificate(certificates: list[CertificateInfo]) -> bytes:
             if cert.usage == usage and cert.der:
                 return cert.der
     return b""
-
-
-def push_result(portal: Portal, result: VisitResult) -> CardRecord | None:
-    """Send one recorded result to the portal (idempotent by its key); None if nothing to send."""
-    payload = result.payload
-    if result.kind is VisitKind.ACTIVATION:
-        return portal.complete_activation(
-            payload["activation_id"],
-            base64.b64decode(payload["receipt"]),
-            base64.b64decode(payload["signature"]),
-            base64.b64decode(payload["certificate"]),
-            result.idempotency_key,
-        )
-    if result.kind is VisitKind.BLOCK and payload.get("synced") != "yes":
-        reason = payload.get("reason", "")
-        return portal.block(
-            result.card_number, result.admin_hsa_id, reason, result.idempotency_key
-        )
-    return None
 
 
 class EffectRunner:
@@ -216,7 +197,7 @@ class EffectRunner:
 
     def sync(self, result: VisitResult) -> CardRecord | None:
         """Send a recorded result to the portal now."""
-        return push_result(self.portal, result)
+        return deliver(self.portal, result)
 
 
 @dataclass

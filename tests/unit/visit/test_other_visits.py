@@ -8,8 +8,8 @@ import pytest
 
 from kiosk.errors import PinLocked
 from kiosk.model import CardClass, CardStatus, VisitKind
+from kiosk.sync import deliver
 from kiosk.visit.contract import ViewName
-from kiosk.visit.runner import push_result
 from tests.unit.visit.drive import (
     CURRENT_PIN,
     INSERT,
@@ -178,7 +178,7 @@ def test_block_with_the_portal_down_is_queued_and_synced_later_with_the_same_key
     result = d.rig.store.results["v1:block"]
     assert result.payload["synced"] == "no"
     d.rig.portal.down = False
-    push_result(d.rig.portal, result)
+    deliver(d.rig.portal, result)
     assert d.rig.portal.calls == [("block", "v1:block")]
     assert d.rig.portal.records[EVA.card_number].status is CardStatus.BLOCKED
 

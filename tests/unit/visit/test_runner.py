@@ -6,6 +6,7 @@ outbox) belongs to the integration suite; here the fakes pin down the runner's c
 
 from __future__ import annotations
 
+import binascii
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,6 +14,7 @@ import pytest
 
 from kiosk.errors import CardRemoved, KioskError, PortalUnreachable
 from kiosk.model import VisitKind, VisitResult
+from kiosk.sync import deliver
 from kiosk.visit.activation import ActivationFlow
 from kiosk.visit.contract import Step, View, ViewName
 from kiosk.visit.effects import (
@@ -38,7 +40,6 @@ from kiosk.visit.events import (
 from kiosk.visit.runner import (
     MAX_EFFECTS_PER_INPUT,
     EffectRunner,
-    push_result,
     run_scripted,
     signing_certificate,
 )
@@ -144,11 +145,34 @@ def test_push_result_per_kind() -> None:
         VisitKind.ACTIVATION, activation_id="ACT-" + ANNA.card_number,
         receipt="cg==", signature="cw==", certificate="Yw==",
     )
-    assert push_result(r.portal, activation).status.value == "Aktiv"
-    assert push_result(r.portal, result(VisitKind.BLOCK, reason="lost", synced="yes")) is None
-    assert push_result(r.portal, result(VisitKind.BLOCK, reason="lost", synced="no")) is not None
-    assert push_result(r.portal, result(VisitKind.CHANGE_PIN)) is None
+    assert deliver(r.portal, activation).status.value == "Aktiv"
+    assert deliver(r.portal, result(VisitKind.BLOCK, reason="lost", synced="yes")) is None
+    assert deliver(r.portal, result(VisitKind.BLOCK, reason="lost", synced="no")) is not None
+    assert deliver(r.portal, result(VisitKind.CHANGE_PIN)) is None
     assert [c[0] for c in r.portal.calls] == ["complete_activation", "block"]
+
+
+def test_the_visit_step_and_the_outbox_flush_deliver_by_one_rule() -> None:
+    """EffectRunner.sync and the flush are one function (kiosk.sync.deliver): a block with
+    no reason is sent as "other", and a blob that is not base64 is never sent."""
+    sent: list[tuple[object, ...]] = []
+
+    class Recorder:
+        def block(self, *args: object) -> None:
+            sent.append(("block", *args))
+
+        def complete_activation(self, *args: object) -> None:
+            sent.append(("complete_activation", *args))
+
+    r = rig()
+    runner = EffectRunner(r.reader, r.tokens, Recorder(), r.store, r.clock)  # type: ignore[arg-type]
+    runner.sync(result(VisitKind.BLOCK, reason="", synced="no"))
+    assert sent == [("block", ANNA.card_number, "SE-ADM1", "other", "k1")]
+    broken = result(VisitKind.ACTIVATION, activation_id="A", receipt="not base64!",
+                    signature="cw==", certificate="Yw==")
+    with pytest.raises(binascii.Error):
+        runner.sync(broken)
+    assert len(sent) == 1
 
 
 def test_run_scripted_drives_a_whole_visit_and_keeps_a_transcript() -> None:
