@@ -164,7 +164,7 @@ def main() -> None:
             yield driver.pause(1.0)
             report(app, f"after visit {number + 1} (PIN change)")
         if args.drop:
-            from hardware.memory import release_free_memory
+            from hardware.heap import release_free_memory
 
             for name in [n for n, screen in app.screens.items() if screen.parent is None]:
                 del app.screens[name]

@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hardware.memory import HeapTrimmer
+from hardware.heap import HeapTrimmer
 from kiosk.audit import AuditLog
 from kiosk.devicekey import load_or_create
 from kiosk.document.evidence import evidence_summary

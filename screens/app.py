@@ -35,7 +35,7 @@ from screens.effect_gate import EffectGate
 from screens.measure import Panel, font_px_for_cap, panel_for, panel_problem
 from screens.ops import Operations
 from screens.scanning import DocumentScan
-from screens.session import DeskSession, Shown
+from screens.shell import DeskSession, Shown
 from screens.texts import error_view_for, tr
 from screens.theme import COLOURS, HIGH_CONTRAST
 from screens.views import screen_class

@@ -40,7 +40,7 @@ def demo_settings(settings: Settings) -> Settings:
 def compose(settings: Settings, state_dir: Path, demo: bool) -> Composition:
     """Services from composition.wiring and KioskSession flows on top of them."""
     from composition.wiring import build_services
-    from kiosk.visit.session import KioskSession
+    from kiosk.visit.admin_session import KioskSession
 
     if demo:
         settings = demo_settings(settings)

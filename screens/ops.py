@@ -17,8 +17,8 @@ from typing import Any
 from kivy.clock import Clock
 from kivy.core.window import Window
 
+from kiosk.visit.admin_session import SessionStage
 from kiosk.visit.contract import ViewName
-from kiosk.visit.session import SessionStage
 from kiosk.watchdog import Watchdog
 from screens.texts import tr
 from screens.widgets.ops_banner import OpsBanner

@@ -107,7 +107,7 @@ class DocumentScan:
             return
 
         def work() -> None:
-            from hardware.memory import release_free_memory
+            from hardware.heap import release_free_memory
 
             if session is not None:
                 session.stop()

@@ -13,7 +13,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from hardware.memory import release_free_memory
+from hardware.heap import release_free_memory
 from kiosk.ports import BarcodeRead, Frame, MrzRead
 from kiosk.settings import ScannerSettings
 

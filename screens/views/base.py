@@ -12,7 +12,7 @@ from kivy.uix.screenmanager import Screen
 
 from kiosk.visit.contract import View, ViewName
 from kiosk.visit.events import Event
-from screens.session import Shown
+from screens.shell import Shown
 from screens.texts import action_label, error_texts, facts, tr
 from screens.widgets.common import role_for
 

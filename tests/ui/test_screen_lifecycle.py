@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kiosk.visit.contract import View, ViewName
-from screens.session import Shown
+from screens.shell import Shown
 from screens.texts import tr
 from tests.ui.conftest import Harness
 

@@ -41,7 +41,7 @@ def test_reference_is_the_visit_id_and_trust_level_does_not_repeat_its_label() -
 
 
 def test_done_screen_of_a_finished_visit_lists_no_deadline(kiosk: Harness) -> None:
-    from screens.session import Shown
+    from screens.shell import Shown
     from screens.views.base import ScreenContext
     from screens.views.done import DoneScreen
 

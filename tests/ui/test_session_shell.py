@@ -12,7 +12,7 @@ from kiosk.settings import UiSettings
 from kiosk.visit.contract import Step, View, ViewName
 from kiosk.visit.effects import Effect, EffectKind
 from kiosk.visit.events import ChooseVisit, Continue, Event, Outcome
-from screens.session import DeskSession, Shown
+from screens.shell import DeskSession, Shown
 
 
 @dataclass(frozen=True)

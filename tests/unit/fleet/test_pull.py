@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import ssl
 import threading
 from collections.abc import Iterator
@@ -14,15 +12,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from kiosk.errors import BundleRefused
 from kiosk.fleet import store
 from kiosk.fleet.pull import pull_bundle
 from kiosk.settings import FleetSettings
+from portal.devpki import generate_dev_pki
 
 from .conftest import Fleet
 
@@ -71,37 +66,6 @@ def http_feed() -> Iterator[tuple[Feed, str]]:
     yield feed, f"http://127.0.0.1:{server.server_address[1]}/kiosk-7.bundle"
     server.shutdown()
     server.server_close()
-
-
-def self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "server.pem", tmp_path / "server.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
 
 
 def test_pull_applies_then_uses_conditional_requests(fleet: Fleet,
@@ -169,7 +133,8 @@ def test_pull_from_a_down_or_failing_server_is_refused(fleet: Fleet,
 
 
 def test_pull_over_https_checks_the_server_certificate(fleet: Fleet, tmp_path: Path) -> None:
-    cert, key = self_signed(tmp_path)
+    pki = generate_dev_pki(tmp_path / "tls", hosts=("127.0.0.1",))  # the one dev TLS PKI
+    cert, key = pki.server_cert, pki.server_key
     feed = Feed(body=fleet.bundle(1), etag='"tls"')
     server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(feed))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -182,10 +147,10 @@ def test_pull_over_https_checks_the_server_certificate(fleet: Fleet, tmp_path: P
         with pytest.raises(BundleRefused) as caught:
             pull_bundle(url, fleet.paths, FleetSettings(pull_timeout_s=5))
         assert caught.value.reason == "unreachable"  # not signed by a CA the kiosk trusts
-        result = pull_bundle(url, fleet.paths, FleetSettings(pull_ca_file=str(cert)))
+        result = pull_bundle(url, fleet.paths, FleetSettings(pull_ca_file=str(pki.ca_cert)))
         assert result.action == "applied"
         assert pull_bundle(url, fleet.paths,
-                           FleetSettings(pull_ca_file=str(cert))).action == "not_modified"
+                           FleetSettings(pull_ca_file=str(pki.ca_cert))).action == "not_modified"
     finally:
         server.shutdown()
         server.server_close()

@@ -9,12 +9,12 @@ from typing import Any
 from kiosk.errors import KioskError
 from kiosk.model import VisitKind
 from kiosk.visit import events
+from kiosk.visit.admin_session import VISIT_FLOWS
 from kiosk.visit.contract import Step
 from kiosk.visit.effects import Effect
 from kiosk.visit.events import EffectFailed, Event
 from kiosk.visit.flow import VisitFlow
 from kiosk.visit.runner import EffectRunner
-from kiosk.visit.session import VISIT_FLOWS
 from tests.unit.visit.fakes import READER, SETTINGS, Rig, admin_auth, rig
 
 

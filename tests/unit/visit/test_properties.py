@@ -23,6 +23,7 @@ from kiosk.errors import (
 from kiosk.i18n import catalog
 from kiosk.model import CardClass, CardIdentity, DocumentType, VisitKind, VisitResult
 from kiosk.ports import ActivationTicket
+from kiosk.visit.admin_session import VISIT_FLOWS, KioskSession
 from kiosk.visit.contract import Step, View, ViewName
 from kiosk.visit.effects import (
     AdminSignIn,
@@ -63,7 +64,6 @@ from kiosk.visit.events import (
 )
 from kiosk.visit.flow import VisitFlow
 from kiosk.visit.secret import Secret
-from kiosk.visit.session import VISIT_FLOWS, KioskSession
 from tests.unit.visit.drive import CURRENT_PIN, NEW_PIN, Driver, event, happy_script, visit
 from tests.unit.visit.fakes import (
     READER,

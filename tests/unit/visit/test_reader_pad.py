@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from kiosk.errors import PinEntryCancelled
 from kiosk.model import CardStatus, VisitKind
+from kiosk.visit.admin_session import KioskSession
 from kiosk.visit.contract import ViewName
 from kiosk.visit.effects import EffectKind
-from kiosk.visit.session import KioskSession
 from kiosk.visit.stages import Progress
 from tests.unit.visit.drive import INSERT, Driver, run_until, visit
 from tests.unit.visit.fakes import SETTINGS, FakePad, Rig, evidence_of, holder, rig

@@ -11,9 +11,9 @@ from kiosk.demo import demo_admins
 from kiosk.errors import PinLocked
 from kiosk.model import VisitKind
 from kiosk.settings import KioskIdentitySettings
+from kiosk.visit.admin_session import KioskSession
 from kiosk.visit.contract import ViewName
 from kiosk.visit.events import action_event
-from kiosk.visit.session import KioskSession
 from tests.unit.visit.drive import INSERT, Driver, happy_script, pin_keys
 from tests.unit.visit.fakes import SETTINGS, TODAY, cert, rig
 

@@ -8,8 +8,8 @@ import pytest
 
 from kiosk.errors import NothingRead
 from kiosk.model import VisitKind
+from kiosk.visit.admin_session import VISIT_FLOWS
 from kiosk.visit.contract import ViewName
-from kiosk.visit.session import VISIT_FLOWS
 from kiosk.visit.stages import Stage
 from tests.unit.visit.drive import happy_script, visit
 from tests.unit.visit.fakes import SETTINGS, admin_auth, evidence_of, holder

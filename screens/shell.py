@@ -2,7 +2,7 @@
 
 No Kivy here: the App passes ``post`` (run a callable on the UI thread, i.e.
 Clock.schedule_once) and ``show`` (render a view). Every rule lives in the flow
-(kiosk.visit.session.KioskSession: sign-in, home, one visit at a time); this class
+(kiosk.visit.admin_session.KioskSession: sign-in, home, one visit at a time); this class
 only turns taps, card events and time into events and runs the effects the flow asks for.
 """
 

@@ -1,4 +1,4 @@
-"""hardware.memory: freed heap pages go back to the system, on demand and after a burst."""
+"""hardware.heap: freed heap pages go back to the system, on demand and after a burst."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hardware.memory import HeapTrimmer, release_free_memory
+from hardware.heap import HeapTrimmer, release_free_memory
 
 
 def rss_mb() -> float:
@@ -52,6 +52,6 @@ def test_a_poke_trims_once_the_work_is_quiet() -> None:
 
 
 def _has_malloc_trim() -> bool:
-    from hardware.memory import _malloc_trim
+    from hardware.heap import _malloc_trim
 
     return _malloc_trim() is not None
