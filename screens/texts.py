@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
 from kiosk.i18n import DEFAULT_LANGUAGE, catalog, describe_error, translate
-from kiosk.visit.contract import ErrorView, View, ViewName
+from kiosk.visit.contract import ErrorView, Param, View, ViewName
 
 # Params a screen never lists as a fact: they steer a widget, or must never be shown.
 HIDDEN_PARAMS = frozenset({"pin", "new_pin", "old_pin", "puk", "credential", "checks", "read",
@@ -90,7 +91,7 @@ def facts(view: View, lang: str, only: tuple[str, ...] | None = None) -> list[tu
     return rows
 
 
-def facts_of(values: dict[str, Any], lang: str) -> list[tuple[str, str]]:
+def facts_of(values: Mapping[str, Param], lang: str) -> list[tuple[str, str]]:
     """(label, value) rows of a dict of facts, labelled ones only."""
     return facts(View(ViewName.DONE, "", params=dict(values)), lang)
 

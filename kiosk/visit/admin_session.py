@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from kiosk.errors import (
     AdminNotAuthorised,
@@ -32,7 +31,7 @@ from kiosk.visit.activation import ActivationFlow
 from kiosk.visit.block import BlockFlow
 from kiosk.visit.card_check import CardCheckFlow
 from kiosk.visit.change_pin import ChangePinFlow
-from kiosk.visit.contract import ErrorView, Step, View, ViewName
+from kiosk.visit.contract import ErrorView, Param, Step, View, ViewName
 from kiosk.visit.effects import AdminSignIn, AuthoriseAdmin, Effect, IdentifyCard
 from kiosk.visit.errorview import can_retry, error_view
 from kiosk.visit.events import (
@@ -365,7 +364,7 @@ class KioskSession:
 
     def home_view(self, error: ErrorView | None) -> View:
         admin = self.admin
-        params: dict[str, Any] = {}
+        params: dict[str, Param] = {}
         if admin is not None and self.now is not None:
             days = (admin.training_valid_until - self.now.date()).days
             params = {

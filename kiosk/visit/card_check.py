@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 from kiosk.errors import InvalidInput, KioskError
 from kiosk.identity.personnummer import parse_personnummer
 from kiosk.model import AdminAuthorisation, CardIdentity, CardRecord, CertificateInfo, VisitKind
 from kiosk.rules.card import card_refusal, identity_refusal
 from kiosk.settings import Settings
-from kiosk.visit.contract import ErrorView, Step, View, ViewName
+from kiosk.visit.contract import ErrorView, Param, Step, View, ViewName
 from kiosk.visit.effects import Effect, FetchRecord, IdentifyCard, ReadCertificates
 from kiosk.visit.errorview import can_retry, error_view
 from kiosk.visit.events import (
@@ -27,7 +26,7 @@ from kiosk.visit.flow import VisitFlow
 from kiosk.visit.stages import Stage, Transitions
 
 
-def certificate_params(cert: CertificateInfo, now: datetime, today_pn: date) -> dict[str, Any]:
+def certificate_params(cert: CertificateInfo, now: datetime, today_pn: date) -> dict[str, Param]:
     """One certificate's facts for the screen (personnummer masked)."""
     masked = None
     if cert.personnummer:
@@ -134,7 +133,7 @@ class CardCheckFlow(VisitFlow):
         now = self.at()
         shown = self.errors[0] if self.errors else self.warning
         identity = self.identity
-        params: dict[str, Any] = {
+        params: dict[str, Param] = {
             **self.record_params(),
             "certificates": tuple(
                 certificate_params(c, now, self.today()) for c in self.certificates

@@ -10,15 +10,19 @@ time comes in with every event.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol, TypeAlias
+from typing import Protocol, TypeAlias
 
 from kiosk.visit.effects import Effect
 from kiosk.visit.events import Event
 
-Param: TypeAlias = Any  # a view parameter: a plain value, or tuples and dicts of them
+# A view parameter: a plain value, or tuples and mappings of them (never a Secret).
+Param: TypeAlias = (
+    str | int | float | bool | tuple["Param", ...] | Mapping[str, "Param"] | None
+)
 
 
 class ViewName(StrEnum):
@@ -65,6 +69,28 @@ class View:
     error: ErrorView | None = None
     actions: tuple[str, ...] = ()
     pin_length: int = 0  # digits typed so far, for the dots
+
+    def number(self, key: str, default: int) -> int:
+        """The integer parameter ``key``; ``default`` if it is missing or not an integer."""
+        value = self.params.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        """The texts of the tuple parameter ``key`` (empty if missing)."""
+        value = self.params.get(key)
+        return tuple(v for v in value if isinstance(v, str)) if isinstance(value, tuple) else ()
+
+    def mapping(self, key: str) -> Mapping[str, Param]:
+        """The mapping parameter ``key`` (empty if missing)."""
+        value = self.params.get(key)
+        return value if isinstance(value, Mapping) else {}
+
+    def mappings(self, key: str) -> tuple[Mapping[str, Param], ...]:
+        """The mappings of the tuple parameter ``key`` (a row per item; empty if missing)."""
+        value = self.params.get(key)
+        if not isinstance(value, tuple):
+            return ()
+        return tuple(v for v in value if isinstance(v, Mapping))
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
-from typing import Any
 
 from kiosk.errors import ERROR_TABLE, KioskError, RuleViolation, entry_for
 from kiosk.i18n import DEFAULT_LANGUAGE, catalog
@@ -13,7 +12,7 @@ from kiosk.rules.admin import admin_rule_key
 from kiosk.rules.card import card_rule_key
 from kiosk.rules.document import document_rule_key
 from kiosk.rules.pin import pin_rule_key
-from kiosk.visit.contract import ErrorView
+from kiosk.visit.contract import ErrorView, Param
 
 # Rule-specific texts replace the table's generic ones when the catalog has them.
 RULE_KEYS: dict[str, tuple[Callable[[str], str], ...]] = {
@@ -24,11 +23,11 @@ RULE_KEYS: dict[str, tuple[Callable[[str], str], ...]] = {
 }
 
 
-def _safe(value: Any) -> Any:
+def _safe(value: object) -> Param:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, Enum):
-        return value.value
+        return _safe(value.value)
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, list | tuple):
@@ -46,7 +45,7 @@ def error_view(error: BaseException) -> ErrorView:
     code = error.code if isinstance(error, KioskError) else "internal"
     if code not in ERROR_TABLE:
         code = "internal"
-    params: dict[str, Any] = {}
+    params: dict[str, Param] = {}
     if isinstance(error, KioskError):
         params = {key: _safe(value) for key, value in error.params().items()}
     message, next_step = entry.message, entry.next_step

@@ -18,14 +18,14 @@ class BlockReasonScreen(KioskScreen):
         """A button per reason."""
         grid = self.ids.reasons
         grid.clear_widgets()
-        for reason in view.params.get("reasons", ()):
+        for reason in view.texts("reasons"):
             button = KioskButton(text=action_label(reason, ctx.lang), action=reason)
             button.bind(on_release=lambda b: self.choose(b.action))
             grid.add_widget(button)
 
     def action_buttons(self, view: View, finished: bool, lang: str) -> list[tuple[str, str, str]]:
         """The flow's actions other than the reasons."""
-        reasons = view.params.get("reasons", ())
+        reasons = view.texts("reasons")
         return [a for a in super().action_buttons(view, finished, lang) if a[0] not in reasons]
 
     def choose(self, reason: str) -> None:

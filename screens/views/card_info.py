@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from kivy.factory import Factory
@@ -16,7 +17,7 @@ CERTIFICATE_FACTS = ("not_after", "valid_now", "chain_valid", "trust_level", "hs
 SHARED_FACTS = ("trust_level", "hsa_id", "personnummer")
 
 
-def certificate_heading(cert: dict[str, Any], lang: str) -> str:
+def certificate_heading(cert: Mapping[str, object], lang: str) -> str:
     """The certificate's translated usage (its raw label only when the usage is unknown)."""
     usage = str(cert.get("usage") or "")
     key = f"ui.value.usage.{usage}"
@@ -25,7 +26,7 @@ def certificate_heading(cert: dict[str, Any], lang: str) -> str:
     return show_value(usage or cert.get("label") or "", lang)
 
 
-def certificate_facts(cert: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+def certificate_facts(cert: Mapping[str, object], record: Mapping[str, object]) -> dict[str, Any]:
     """The facts to list for one certificate: shared ones only where they differ."""
     return {name: cert.get(name) for name in CERTIFICATE_FACTS
             if name not in SHARED_FACTS or str(cert.get(name)) != str(record.get(name))}
@@ -41,7 +42,7 @@ class CardInfoScreen(KioskScreen):
         """A heading and a table for each certificate."""
         box = self.ids.certificates
         box.clear_widgets()
-        for cert in view.params.get("certificates") or ():
+        for cert in view.mappings("certificates"):
             box.add_widget(Factory.CertificateHeading(text=certificate_heading(cert, ctx.lang)))
             table = Factory.CardInfoTable()
             table.rows_data = facts_of(certificate_facts(cert, view.params), ctx.lang)

@@ -18,7 +18,7 @@ def check_rows(view: View, lang: str) -> list[tuple[str, str, str]]:
     the question the screen asks, not a failure. Why a check failed is in the error panel.
     """
     rows = []
-    for check in view.params.get("checks") or ():
+    for check in view.mappings("checks"):
         name = str(check.get("name", ""))
         ok = check.get("ok")
         state = "pending" if ok is None else ("passed" if ok else "failed")
@@ -34,9 +34,9 @@ def check_rows(view: View, lang: str) -> list[tuple[str, str, str]]:
 def render_document(screen: KioskScreen, view: View, ctx: ScreenContext) -> None:
     """What was read and each check's result, into ``read``/``checks`` of ``screen.ids``."""
     ids = screen.ids
-    document = view.params.get("document")
+    document = view.mapping("document")
     ids.read_heading.text = tr("ui.read.heading", ctx.lang) if document else ""
-    ids.read.rows_data = facts_of(document or {}, ctx.lang)
+    ids.read.rows_data = facts_of(document, ctx.lang)
     rows = check_rows(view, ctx.lang)
     ids.checks_heading.text = tr("ui.check.heading", ctx.lang) if rows else ""
     box = ids.checks

@@ -23,7 +23,7 @@ class DocumentConfirmScreen(KioskScreen):
         """The document facts and check rows, and the captured document if it was scanned."""
         render_document(self, view, ctx)
         snapshot = ctx.extras.get("document_snapshot")
-        document = view.params.get("document") or {}
+        document = view.mapping("document")
         scanned = "scanned" in str(document.get("how", ""))
         show_picture(self.ids.document_picture, snapshot if scanned else None)
         box = getattr(snapshot, "mrz_box", None) if scanned else None

@@ -25,7 +25,7 @@ class PinEntryScreen(KioskScreen):
         """Dots, pad texts, and a fresh (maybe shuffled) layout on entering."""
         pad = self.ids.pad
         lang = ctx.lang
-        total = int(view.params.get("pin_total", ctx.pin_length))
+        total = view.number("pin_total", ctx.pin_length)
         pad.total = total
         pad.typed = view.pin_length
         pad.clear_text = tr("ui.pin.clear", lang)
