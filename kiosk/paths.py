@@ -32,6 +32,16 @@ class KioskPaths:
     config_dir: Path
     state_dir: Path
     log_dir: Path
+    trust_owners: tuple[int, ...] | None = None
+    """Who may own the trust anchors (the fleet keys): root only in production; None
+    means root or the current user (a development kiosk, tests)."""
+
+    @property
+    def anchor_owners(self) -> tuple[int, ...]:
+        """The user ids a trust anchor file and its directory may belong to."""
+        if self.trust_owners is not None:
+            return self.trust_owners
+        return (0, os.geteuid())
 
     @property
     def site_config(self) -> Path:
@@ -95,4 +105,7 @@ def resolve_paths(
         if log_dir_setting
         else PRODUCTION_LOG_DIR if production else xdg_state / "kiosk" / "log"
     )
-    return KioskPaths(config_dir=config_dir, state_dir=state_dir, log_dir=log_dir)
+    return KioskPaths(
+        config_dir=config_dir, state_dir=state_dir, log_dir=log_dir,
+        trust_owners=(0,) if production or config_dir == PRODUCTION_CONFIG_DIR else None,
+    )

@@ -31,7 +31,6 @@ from kiosk.fleet.bundle import (
     trusted_after,
 )
 from kiosk.fleet.health_marker import read_health_marker
-from kiosk.fleet.keys import load_trusted_keys
 from kiosk.paths import KioskPaths
 from kiosk.settings import Settings, load_settings
 
@@ -49,7 +48,7 @@ def current_version(paths: KioskPaths) -> int:
 
 def trusted_keys(paths: KioskPaths) -> dict[str, Ed25519PublicKey]:
     """The fleet keys trusted now: /etc/kiosk/fleet-keys as amended by the applied bundle."""
-    base = load_trusted_keys(paths.fleet_keys_dir)
+    base = store.base_keys(paths)
     applied = store.applied(paths)
     return trusted_after(base, applied.payload) if applied else base
 
@@ -64,7 +63,7 @@ def verify_bundle(
     now = now or now_utc()
     bundle = open_bundle(raw, trusted_keys(paths))
     check_validity(bundle.payload, now, max_age)
-    if not trusted_after(load_trusted_keys(paths.fleet_keys_dir), bundle.payload):
+    if not trusted_after(store.base_keys(paths), bundle.payload):
         raise BundleRefused("locks_out", "the bundle's trust section leaves no trusted key")
     layers = [layer.data for layer in base_layers(paths)]
     check_target(bundle.payload, load_settings(*layers))
@@ -109,9 +108,13 @@ def apply_bundle(
     now = now or now_utc()
     bundle, settings = verify_bundle(raw, paths, now, max_age)
     previous = current_version(paths)
+    current = store.applied(paths)
+    signed_by_anchor = bundle.key_id in store.base_keys(paths)
+    vouchers = () if signed_by_anchor or current is None else (*current.vouchers, current.raw)
     deadline = now + timedelta(seconds=settings.fleet.health_timeout_s)
     target = paths.bundle_dir / store.APPLIED
     crash_point("apply:start")
+    store.write_vouchers(paths, raw, vouchers)
     temp = write_temp(target, raw)
     crash_point("apply:temp_written")
     store.write_pending(paths, store.Pending(bundle.version, now, deadline), step="pending")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,12 +82,37 @@ def generate_key_pair(out_dir: Path) -> GeneratedKey:
     return GeneratedKey(kid, private_path, public_path)
 
 
-def load_trusted_keys(directory: Path) -> dict[str, Ed25519PublicKey]:
-    """Every *.pub in ``directory`` by its computed key id; empty if the directory is absent."""
+def check_anchor_owner(path: Path, owners: tuple[int, ...]) -> None:
+    """Refuse a trust anchor (or its directory) that someone other than ``owners`` owns or
+    that group or others may write: the kiosk's own user must not be able to plant a key."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}", path=str(path)) from exc
+    if info.st_uid not in owners or info.st_mode & 0o022:
+        raise ConfigError(
+            f"{path}: a trust anchor must belong to root and be writable by it alone "
+            f"(owner uid {info.st_uid}, mode {stat.filemode(info.st_mode)})",
+            path=str(path),
+        )
+
+
+def load_trusted_keys(
+    directory: Path, owners: tuple[int, ...] | None = None
+) -> dict[str, Ed25519PublicKey]:
+    """Every *.pub in ``directory`` by its computed key id; empty if the directory is absent.
+
+    With ``owners`` (the kiosk's own trust anchors) the directory and every key file must
+    belong to one of them and be writable by nobody else (ConfigError otherwise).
+    """
     keys: dict[str, Ed25519PublicKey] = {}
     if not directory.is_dir():
         return keys
+    if owners is not None:
+        check_anchor_owner(directory, owners)
     for path in sorted(directory.glob("*.pub")):
+        if owners is not None:
+            check_anchor_owner(path, owners)
         key = load_public_key(path.read_bytes(), str(path))
         keys[key_id(key)] = key
     return keys

@@ -5,22 +5,36 @@ Files in ``<state>/config/``:
 - ``last-known-good.bundle``: the last bundle the kiosk came up healthy with;
 - ``pending.json``: an applied bundle still waiting for the health marker, with a deadline;
 - ``rolled-back.json``: the newest version that was rolled back (never applied again);
-- ``pull-cache.json``: ETag / Last-Modified of the last processed pull.
-Bundles here were verified when applied; reading them back only decodes them.
+- ``pull-cache.json``: ETag / Last-Modified of the last processed pull;
+- ``vouchers/<sha256>.json``: for a bundle signed by a key an earlier bundle added, the
+  earlier bundles (oldest first, the first signed by a key in /etc/kiosk/fleet-keys).
+The state directory belongs to the kiosk's user, the fleet keys to root: every bundle read
+back from here is verified again, from the root-owned keys through its vouchers, so a
+bundle planted in the state directory is refused, not trusted.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from kiosk.errors import ConfigError
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from kiosk.errors import BundleRefused, ConfigError
 from kiosk.fleet.atomic import atomic_write, remove_durably
-from kiosk.fleet.bundle import BundlePayload, parse_payload, parse_settings_layer
+from kiosk.fleet.bundle import (
+    BundlePayload,
+    parse_payload,
+    parse_settings_layer,
+    trusted_after,
+    verify_signature,
+)
+from kiosk.fleet.keys import load_trusted_keys
 from kiosk.paths import KioskPaths
 
 APPLIED = "applied.bundle"
@@ -28,6 +42,7 @@ LAST_KNOWN_GOOD = "last-known-good.bundle"
 PENDING = "pending.json"
 ROLLED_BACK = "rolled-back.json"
 PULL_CACHE = "pull-cache.json"
+VOUCHERS = "vouchers"
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,8 @@ class StoredBundle:
     payload: BundlePayload
     layer: dict[str, Any]
     raw: bytes
+    key_id: str = ""
+    vouchers: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,33 +67,87 @@ class Pending:
 
 
 def decode_stored(raw: bytes, source: Path) -> StoredBundle:
-    """Decode a bundle that was verified when stored; ConfigError if the file is damaged."""
+    """Decode a stored bundle's payload (no signature check: see ``read_bundle``);
+    ConfigError if the file is damaged."""
     try:
         envelope = json.loads(raw)
         payload = parse_payload(base64.b64decode(envelope["payload"], validate=True))
         layer = parse_settings_layer(payload.settings_toml)
-    except (ValueError, KeyError, TypeError, ConfigError) as exc:
+    except (ValueError, KeyError, TypeError, ConfigError, BundleRefused) as exc:
         raise ConfigError(f"{source}: stored bundle is damaged ({exc})", path=str(source)) from exc
     return StoredBundle(source, payload, layer, raw)
 
 
-def read_bundle(path: Path) -> StoredBundle | None:
-    """The stored bundle at ``path``, or None if there is none."""
+def base_keys(paths: KioskPaths) -> dict[str, Ed25519PublicKey]:
+    """The root-owned fleet keys (ConfigError if a key file could have been planted)."""
+    return load_trusted_keys(paths.fleet_keys_dir, paths.anchor_owners)
+
+
+def _vouchers_path(paths: KioskPaths, raw: bytes) -> Path:
+    return paths.bundle_dir / VOUCHERS / f"{hashlib.sha256(raw).hexdigest()}.json"
+
+
+def read_vouchers(paths: KioskPaths, raw: bytes) -> tuple[bytes, ...]:
+    """The bundles vouching for ``raw``'s signing key, oldest first (none when a root-owned
+    key signed it)."""
+    data = _read_json(_vouchers_path(paths, raw)) or {}
+    items = data.get("bundles", [])
+    if not isinstance(items, list):
+        return ()
+    try:
+        return tuple(base64.b64decode(str(item), validate=True) for item in items)
+    except ValueError:
+        return ()
+
+
+def write_vouchers(paths: KioskPaths, raw: bytes, vouchers: tuple[bytes, ...]) -> None:
+    """Keep the vouchers of a bundle about to be stored (before it is)."""
+    if vouchers:
+        _write_json(
+            _vouchers_path(paths, raw),
+            {"bundles": [base64.b64encode(v).decode("ascii") for v in vouchers]},
+            step="vouchers",
+        )
+
+
+def verify_stored(paths: KioskPaths, raw: bytes, source: Path) -> tuple[str, tuple[bytes, ...]]:
+    """Verify a stored bundle from the root-owned keys through its vouchers; its signing
+    key id and vouchers. ConfigError naming the file when it does not verify."""
+    base = base_keys(paths)
+    vouchers = read_vouchers(paths, raw)
+    keys, kid = base, ""
+    for item in (*vouchers, raw):
+        try:
+            kid, payload_bytes = verify_signature(item, keys)
+            keys = trusted_after(base, parse_payload(payload_bytes))
+        except BundleRefused as exc:
+            raise ConfigError(
+                f"{source}: the stored bundle does not verify against the trusted fleet "
+                f"keys ({exc.detail}); it was not applied by this kiosk, remove it",
+                path=str(source), reason=exc.reason,
+            ) from exc
+    return kid, vouchers
+
+
+def read_bundle(paths: KioskPaths, path: Path) -> StoredBundle | None:
+    """The stored bundle at ``path``, verified again, or None if there is none."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         return None
-    return decode_stored(raw, path)
+    kid, vouchers = verify_stored(paths, raw, path)
+    stored = decode_stored(raw, path)
+    return StoredBundle(stored.path, stored.payload, stored.layer, raw, kid, vouchers)
 
 
 def applied(paths: KioskPaths) -> StoredBundle | None:
-    """The applied bundle (the top config layer), if any."""
-    return read_bundle(paths.bundle_dir / APPLIED)
+    """The applied bundle (the top config layer), if any; verified each time it is read."""
+    return read_bundle(paths, paths.bundle_dir / APPLIED)
 
 
 def last_known_good(paths: KioskPaths) -> StoredBundle | None:
-    """The last bundle confirmed healthy, if any."""
-    return read_bundle(paths.bundle_dir / LAST_KNOWN_GOOD)
+    """The last bundle confirmed healthy, if any; verified each time it is read."""
+    return read_bundle(paths, paths.bundle_dir / LAST_KNOWN_GOOD)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

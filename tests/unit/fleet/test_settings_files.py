@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -163,10 +164,13 @@ def test_paths_resolution_order(tmp_path: Path) -> None:
     assert dev.state_dir == tmp_path / ".local" / "state" / "kiosk"
     assert dev.config_dir == tmp_path / ".config" / "kiosk"
     prod = resolve_paths({**env, "KIOSK_MODE": "production"})
-    assert prod == KioskPaths(Path("/etc/kiosk"), Path("/var/lib/kiosk"), Path("/var/log/kiosk"))
+    assert prod == KioskPaths(Path("/etc/kiosk"), Path("/var/lib/kiosk"), Path("/var/log/kiosk"),
+                              trust_owners=(0,))
     systemd = resolve_paths({**env, "STATE_DIRECTORY": "/var/lib/kiosk:/x",
                              "CONFIGURATION_DIRECTORY": "/etc/kiosk"})
     assert (systemd.state_dir, systemd.config_dir) == (Path("/var/lib/kiosk"), Path("/etc/kiosk"))
+    assert systemd.anchor_owners == (0,)  # /etc/kiosk's fleet keys: root's alone
+    assert dev.anchor_owners == (0, os.geteuid())
     override = resolve_paths({**env, "KIOSK_STATE_DIR": "/s", "STATE_DIRECTORY": "/x"},
                              state_dir_setting="/y")
     assert override.state_dir == Path("/s")
