@@ -168,6 +168,12 @@ class ScannerRestarted(ScanError):
     code = "scanner_restarted"
 
 
+class ScannerStopped(ScannerRestarted):
+    """The document reader's worker kept ending; it starts again at the next document check."""
+
+    code = "scanner_stopped"
+
+
 # --- the portal -----------------------------------------------------------------------
 
 
@@ -316,6 +322,7 @@ ERROR_TABLE: dict[str, ErrorEntry] = {
     "scanner_restarted": ErrorEntry(
         "error.scanner_restarted", "next.scanner_restarted", "admin", True
     ),
+    "scanner_stopped": ErrorEntry("error.scanner_stopped", "next.manual_entry", "admin", True),
     "portal_error": ErrorEntry("error.portal_error", "next.try_later", "admin", True),
     "portal_unreachable": ErrorEntry(
         "error.portal_unreachable", "next.portal_unreachable", "admin", True

@@ -37,7 +37,13 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from hardware.scan.session import ScanUpdate, Snapshot
-from kiosk.errors import CameraUnavailable, KioskError, ScanError, ScannerRestarted
+from kiosk.errors import (
+    CameraUnavailable,
+    KioskError,
+    ScanError,
+    ScannerRestarted,
+    ScannerStopped,
+)
 from kiosk.ports import Frame
 from kiosk.settings import CameraSettings, ScannerSettings
 
@@ -397,10 +403,9 @@ class ScanWorker:
         self._deaths.append(now)
         gave_up = (len(self._deaths) > MAX_RESTARTS
                    and now - self._deaths[0] < RESTART_WINDOW_S)
-        error = ScannerRestarted(
-            f"the scanner worker ended (exit code {code})",
-            exit_code=code, restarted=not gave_up,
-        )
+        kind = ScannerStopped if gave_up else ScannerRestarted
+        error = kind(f"the scanner worker ended (exit code {code})",
+                     exit_code=code, restarted=not gave_up)
         self._deliver(session, ScanUpdate("error", error=error))
         if gave_up:
             log.error("scan worker keeps dying: not restarted until the next document check")

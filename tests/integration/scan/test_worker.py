@@ -148,7 +148,7 @@ def test_a_worker_that_keeps_dying_is_left_alone_until_the_next_session(
         os.kill(pid, signal.SIGKILL)
         assert wait_for(lambda c=count: len(restarted(updates)) >= c)  # type: ignore[misc]
     last = restarted(updates)[-1]
-    assert last.data["restarted"] is False
+    assert last.data["restarted"] is False and last.code == "scanner_stopped"
     time.sleep(0.5)
     assert worker.pid is None  # no fifth worker
     worker.start_session(camera, updates)  # the next document check tries again
