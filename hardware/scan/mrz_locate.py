@@ -32,6 +32,7 @@ Image8 = NDArray[Any]
 Rect = tuple[tuple[float, float], tuple[float, float], float]  # cv2 rotated rectangle
 
 SEARCH_WIDTHS = (400, 640, 1000, 1600)  # long sides at which a picture is searched
+MAX_ENLARGED = 1000  # a small picture is enlarged to at most this long side
 MIN_LINE_ASPECT = 12.0  # an MRZ line is 30-44 characters of about its height
 MAX_LINE_ASPECT = 90.0
 MIN_THICKNESS = 3.0  # px at the search scale: thinner blobs are rules or noise
@@ -54,9 +55,11 @@ class Zone:
 
 def search_scales(width: int, height: int) -> list[float]:
     """Scale factors at which the picture is searched: its long side at each of
-    SEARCH_WIDTHS that is at most twice the picture (small pictures are enlarged)."""
+    SEARCH_WIDTHS up to its own size, or up to twice it for a small picture (to at most
+    the largest width below MAX_ENLARGED)."""
     side = max(width, height)
-    return [target / side for target in SEARCH_WIDTHS if target <= 2 * side] or [
+    limit = max(side, min(2 * side, MAX_ENLARGED))
+    return [target / side for target in SEARCH_WIDTHS if target <= limit] or [
         SEARCH_WIDTHS[0] / side]
 
 

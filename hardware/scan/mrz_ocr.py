@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, partial
 from typing import Any
 
@@ -570,6 +570,7 @@ class BandGrid:
     ink: Image8  # the band's ink level (ink_level)
     grids: list[LineGrid]
     matches: list[CellMatch]
+    asked: bool = False  # Tesseract has read this band already
 
     @property
     def fit(self) -> float:
@@ -665,13 +666,20 @@ class MrzReader:
             rank = (self._passes(read.lines), -len(read.uncertain))
             if rank == (True, 0):
                 return read  # check digits pass and no cell is in doubt
+            if rank[0] and not tried:
+                # the check digits pass with a few doubts: Tesseract breaks the ties
+                read = self._with_ocr(found, read)
+                rank = (self._passes(read.lines), -len(read.uncertain))
+                if rank == (True, 0):
+                    return read
+                found = replace(found, asked=True)
             tried.append((rank, found, read))
         if not tried:
             return None
         # the other candidates (the same zone cut at another scale) may have done better;
         # Tesseract, which breaks ties, is asked once, about the best of them
         _, found, read = max(tried, key=lambda item: item[0])
-        return self._with_ocr(found, read)
+        return read if found.asked else self._with_ocr(found, read)
 
     def _with_ocr(self, found: BandGrid, read: MrzRead) -> MrzRead:
         """The reading with Tesseract's symbols breaking the templates' ties, if better."""
