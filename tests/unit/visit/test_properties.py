@@ -24,6 +24,7 @@ from kiosk.i18n import catalog
 from kiosk.model import CardClass, CardIdentity, DocumentType, VisitKind, VisitResult
 from kiosk.ports import ActivationTicket
 from kiosk.visit.admin_session import VISIT_FLOWS, KioskSession
+from kiosk.visit.block import BLOCK_REASONS
 from kiosk.visit.contract import Step, View, ViewName
 from kiosk.visit.effects import (
     AdminSignIn,
@@ -61,6 +62,7 @@ from kiosk.visit.events import (
     ResultRecorded,
     ResultSynced,
     TicketIssued,
+    action_event,
 )
 from kiosk.visit.flow import VisitFlow
 from kiosk.visit.secret import Secret
@@ -219,6 +221,8 @@ def check_view(view: View, pins: tuple[str, ...]) -> None:
         assert view.error.message in SV and view.error.next_step in SV, view.error
     assert not contains_secret(view.params)
     assert 0 <= view.pin_length <= SETTINGS.pin_policy.length
+    for action in view.actions:  # every button reaches the flow as an event
+        assert action_event(action) is not None or action in BLOCK_REASONS, action
     text = repr(view)
     for pin in pins:
         assert pin not in text
