@@ -356,7 +356,8 @@ class PortalClient:
             "organisation": organisation,
         }
         data = self._call(
-            "POST", f"/cards/{_seg(card_number)}/certificates", body, idempotency_key, card_number
+            "POST", f"/cards/{_seg(card_number)}/certificate-requests", body, idempotency_key,
+            card_number,
         )
         return self._parse(parse_certificate, data)
 

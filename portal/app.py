@@ -485,7 +485,7 @@ def _install_certificate_routes(app: FastAPI, portal: Portal) -> None:
     clock = portal.clock
 
     @app.post(
-        f"{PREFIX}/cards/{{card_number}}/certificates",
+        f"{PREFIX}/cards/{{card_number}}/certificate-requests",
         response_model=CertificateBody,
         status_code=201,
         responses=ERRORS,

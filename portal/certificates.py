@@ -17,7 +17,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from kiosk.rules.card import add_months
+from kiosk.rules.card import CERTIFICATE_WARNING_MONTHS, add_months, certificate_expires_soon
 from portal.ca import IssuingCA, RequestInvalid, verify_request
 from portal.clock import PortalClock, iso, parse_iso
 from portal.kiosks import Kiosk
@@ -31,7 +31,6 @@ from portal.service import (
 )
 
 KINDS = ("authentication", "signature", "additional")
-EXPIRY_WARNING_MONTHS = 3
 LETTER_DELIVERY = timedelta(days=5)
 SENT_TO = "registered_address"  # the holder's folkbokföringsadress, from the register
 
@@ -67,8 +66,7 @@ def certificate_json(row: sqlite3.Row, now: datetime, chain: list[bytes]) -> dic
         "not_before": row["not_before"],
         "not_after": row["not_after"],
         "days_left": max((not_after - now).days, 0),
-        "expires_soon": state == "valid"
-        and not_after.date() <= add_months(now.date(), EXPIRY_WARNING_MONTHS),
+        "expires_soon": state == "valid" and certificate_expires_soon(not_after, now),
         "state": state,
         "replaces": row["replaces"],
         "certificate": _b64(bytes(row["der"])),
@@ -190,7 +188,7 @@ def card_certificates(
     chain = _chain(ca) if ca else []
     return {
         "card_number": card_number,
-        "warn_from": add_months(now.date(), EXPIRY_WARNING_MONTHS).isoformat(),
+        "warn_from": add_months(now.date(), CERTIFICATE_WARNING_MONTHS).isoformat(),
         "certificates": [certificate_json(row, now, chain) for row in rows],
     }
 

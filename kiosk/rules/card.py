@@ -60,6 +60,17 @@ def add_months(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, last))
 
 
+CERTIFICATE_WARNING_MONTHS = 3
+"""Holders are told about their certificates' end this long before it (DOMAIN.md)."""
+
+
+def certificate_expires_soon(not_after: datetime, now: datetime) -> bool:
+    """Whether a certificate still valid at ``now`` ends within CERTIFICATE_WARNING_MONTHS."""
+    return now <= not_after and not_after.date() <= add_months(
+        now.date(), CERTIFICATE_WARNING_MONTHS
+    )
+
+
 def last_activation_day(manufactured: date, settings: CardRulesSettings) -> date:
     """The last day activation may start: manufacture plus the window, on the calendar."""
     return add_months(manufactured, settings.activation_window_months)

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from kiosk.errors import InvalidInput, KioskError
 from kiosk.identity.personnummer import parse_personnummer
 from kiosk.model import AdminAuthorisation, CardIdentity, CardRecord, CertificateInfo, VisitKind
-from kiosk.rules.card import card_refusal, identity_refusal
+from kiosk.rules.card import card_refusal, certificate_expires_soon, identity_refusal
 from kiosk.settings import Settings
 from kiosk.visit.contract import ErrorView, Param, Step, View, ViewName
 from kiosk.visit.effects import Effect, FetchRecord, IdentifyCard, ReadCertificates
@@ -42,8 +42,9 @@ def certificate_params(cert: CertificateInfo, now: datetime, today_pn: date) -> 
         "serial": format(cert.serial, "x"),
         "not_before": cert.not_before.isoformat(timespec="minutes"),
         "not_after": cert.not_after.isoformat(timespec="minutes"),
-        "days_left": (cert.not_after - now).days,
+        "days_left": max((cert.not_after - now).days, 0),
         "valid_now": cert.not_before <= now <= cert.not_after,
+        "expires_soon": certificate_expires_soon(cert.not_after, now),
         "hsa_id": cert.hsa_id,
         "personnummer": masked,
         "trust_level": int(cert.trust_level) if cert.trust_level is not None else None,
@@ -133,11 +134,18 @@ class CardCheckFlow(VisitFlow):
         now = self.at()
         shown = self.errors[0] if self.errors else self.warning
         identity = self.identity
+        certificates = tuple(certificate_params(c, now, self.today()) for c in self.certificates)
+        ending = [
+            max((c.not_after - now).days, 0)
+            for c in self.certificates
+            if certificate_expires_soon(c.not_after, now) or not c.not_before <= now <= c.not_after
+        ]
         params: dict[str, Param] = {
             **self.record_params(),
-            "certificates": tuple(
-                certificate_params(c, now, self.today()) for c in self.certificates
-            ),
+            "certificates": certificates,
+            # from 3 months before a certificate ends the check says so (renew them)
+            "certificates_ending": len(ending),
+            "fewest_days_left": min(ending, default=None),
             "card_class": identity.card_class.value if identity else None,
             "generation": identity.generation if identity else None,
             "atr": identity.atr.hex() if identity else None,
@@ -150,7 +158,7 @@ class CardCheckFlow(VisitFlow):
         return View(
             ViewName.CARD_INFO,
             self.title(),
-            "visit.card_info.summary",
+            "visit.card_info.certificates_ending" if ending else "visit.card_info.summary",
             params,
             error_view(shown) if shown else None,
             ("retry", "done") if can_retry_reads else ("done",),

@@ -11,8 +11,8 @@ from kiosk.visit.contract import View
 from screens.texts import facts_of, has_key, show_value, tr
 from screens.views.base import KioskScreen, ScreenContext, load_kv
 
-CERTIFICATE_FACTS = ("not_after", "valid_now", "chain_valid", "trust_level", "hsa_id",
-                     "personnummer")
+CERTIFICATE_FACTS = ("not_after", "days_left", "expires_soon", "valid_now", "chain_valid",
+                     "trust_level", "hsa_id", "personnummer")
 # Facts the record already lists: a certificate repeats them only when they differ.
 SHARED_FACTS = ("trust_level", "hsa_id", "personnummer")
 

@@ -55,7 +55,7 @@ def test_schemathesis_finds_no_failure_over_mutual_tls(
     generated = re.search(r"(\d+) generated, (\d+) passed", summary)
     assert generated is not None, summary
     assert int(generated.group(1)) >= 200 and generated.group(1) == generated.group(2), summary
-    assert "Tested: 8" in summary, summary
+    assert "Tested: 12" in summary, summary
 
 
 def call(portal: RunningPortal, method: str, path: str, **options: object) -> requests.Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
@@ -19,7 +20,7 @@ from tests.unit.visit.drive import (
     pin_keys,
     visit,
 )
-from tests.unit.visit.fakes import evidence_of, holder
+from tests.unit.visit.fakes import T0, evidence_of, holder
 
 EVA = holder("eva")
 
@@ -212,3 +213,27 @@ def test_block_with_the_portal_down_at_fetch_offers_retry() -> None:
     d.send("cancel")
     assert d.step.finished and d.view.error is not None
     assert d.view.error.code == "visit_cancelled" and d.view.message == "visit.ended.block.nothing"
+
+
+@pytest.mark.parametrize(
+    ("days", "warned"), [(400, False), (95, False), (88, True), (1, True), (-3, True)]
+)
+def test_card_check_warns_from_three_months_before_a_certificate_ends(
+    days: int, warned: bool
+) -> None:
+    d = visit(VisitKind.CARD_CHECK)
+    card = d.rig.insert(EVA, CURRENT_PIN)
+    ending = replace(card.certificates[0], not_after=T0 + timedelta(days=days, hours=1))
+    card.certificates = [ending, replace(card.certificates[0], label="far", serial=0x99)]
+    d.send(INSERT[0], **INSERT[1])
+    assert d.view.name is ViewName.CARD_INFO
+    first, second = d.view.params["certificates"]
+    assert first["expires_soon"] is (warned and days > 0)
+    assert first["days_left"] == max(days, 0) and second["expires_soon"] is False
+    if warned:
+        assert d.view.message == "visit.card_info.certificates_ending"
+        assert d.view.params["certificates_ending"] == 1
+        assert d.view.params["fewest_days_left"] == max(days, 0)
+    else:
+        assert d.view.message == "visit.card_info.summary"
+        assert d.view.params["certificates_ending"] == 0
