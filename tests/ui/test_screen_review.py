@@ -25,7 +25,9 @@ def test_certificate_heading_is_the_translated_usage_only() -> None:
 
 def test_certificate_repeats_record_facts_only_where_they_differ() -> None:
     record = {"trust_level": "3", "hsa_id": "SE2321000016-E9F0", "personnummer": "19460101-****"}
-    assert set(certificate_facts(CERT, record)) == {"not_after", "valid_now", "chain_valid"}
+    assert set(certificate_facts(CERT, record)) == {
+        "not_after", "days_left", "expires_soon", "valid_now", "chain_valid"
+    }
     other = certificate_facts(CERT, {**record, "hsa_id": "SE2321000016-AAAA"})
     assert other["hsa_id"] == "SE2321000016-E9F0"
 
