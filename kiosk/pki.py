@@ -11,6 +11,7 @@ write their keys unencrypted.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from kiosk.model import TrustLevel
@@ -112,17 +114,29 @@ def create_ca_pair(
     return CaPair(key, builder.sign(signer_key, hashes.SHA256()))
 
 
-def write_ca_pair(pair: CaPair, key_path: Path, cert_path: Path) -> None:
-    """The key (PKCS#8 PEM, unencrypted, mode 0600: demo only) and certificate (PEM)."""
-    key_path.write_bytes(
-        pair.key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+def write_private_key(path: Path, key: PrivateKeyTypes) -> None:
+    """A private key as PKCS#8 PEM, unencrypted (demo, dev TLS and tests only), created
+    with mode 0600 so it is never readable by others, not even for a moment."""
+    data = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
     )
-    key_path.chmod(0o600)
-    cert_path.write_bytes(pair.cert.public_bytes(serialization.Encoding.PEM))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.chmod(path, 0o600)  # an existing file keeps its mode through O_CREAT
+
+
+def write_certificate(path: Path, cert: x509.Certificate) -> None:
+    """A certificate as PEM."""
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def write_ca_pair(pair: CaPair, key_path: Path, cert_path: Path) -> None:
+    """The key (``write_private_key``) and the certificate (PEM)."""
+    write_private_key(key_path, pair.key)
+    write_certificate(cert_path, pair.cert)
 
 
 def load_ca_pair(key_path: Path, cert_path: Path) -> CaPair:

@@ -8,7 +8,6 @@ tests only; a real deployment uses certificates from the organisation's own PKI.
 from __future__ import annotations
 
 import ipaddress
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +16,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from kiosk.pki import write_certificate, write_private_key
 
 DEFAULT_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
 VALIDITY = timedelta(days=825)
@@ -72,21 +73,6 @@ def _name(common_name: str) -> x509.Name:
             x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ]
     )
-
-
-def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-    data = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-
-
-def _write_cert(path: Path, cert: x509.Certificate) -> None:
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
 def _builder(subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePrivateKey,
@@ -175,12 +161,12 @@ def generate_dev_pki(
     client_cert, client_key = _leaf(
         kiosk_id, ca_cert, ca_key, ExtendedKeyUsageOID.CLIENT_AUTH, (), now
     )
-    _write_key(pki.ca_key, ca_key)
-    _write_cert(pki.ca_cert, ca_cert)
-    _write_key(pki.server_key, server_key)
-    _write_cert(pki.server_cert, server_cert)
-    _write_key(pki.client_key, client_key)
-    _write_cert(pki.client_cert, client_cert)
+    write_private_key(pki.ca_key, ca_key)
+    write_certificate(pki.ca_cert, ca_cert)
+    write_private_key(pki.server_key, server_key)
+    write_certificate(pki.server_cert, server_cert)
+    write_private_key(pki.client_key, client_key)
+    write_certificate(pki.client_cert, client_cert)
     return pki
 
 
@@ -203,6 +189,6 @@ def issue_client_cert(pki: DevPki, kiosk_id: str, directory: str | Path) -> tupl
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     cert_path, key_path = out / f"{kiosk_id}.pem", out / f"{kiosk_id}.dev-key.pem"
-    _write_cert(cert_path, cert)
-    _write_key(key_path, key)
+    write_certificate(cert_path, cert)
+    write_private_key(key_path, key)
     return cert_path, key_path

@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-
 from hardware.certs import load_trust_anchors
 from hardware.sim.cast import CardOwner, SimCard, demo_cards
 from hardware.sim.deck import QuirkyToken, SimDeck, SimTokenProvider
@@ -20,6 +18,7 @@ from hardware.sim.memtoken import MemoryToken
 from hardware.sim.pinpad import SimulatedPinPad
 from hardware.sim.reader import MemoryReader
 from kiosk.errors import ConfigError, KioskError, ReaderUnavailable
+from kiosk.pki import write_certificate, write_private_key
 from kiosk.ports import CardDeck, CardReader, TokenProvider
 from kiosk.settings import Settings
 
@@ -77,16 +76,8 @@ def _person_credentials(
     )
     folder.mkdir(parents=True, exist_ok=True)
     for name, pair in zip(names, (creds.authentication, creds.signature), strict=True):
-        key_path = folder / f"{name}-key.pem"
-        key_path.write_bytes(
-            pair.key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        key_path.chmod(0o600)
-        (folder / f"{name}.pem").write_bytes(pair.cert.public_bytes(serialization.Encoding.PEM))
+        write_private_key(folder / f"{name}-key.pem", pair.key)
+        write_certificate(folder / f"{name}.pem", pair.cert)
     stamp_file.write_text(stamp)
     return creds
 
