@@ -8,10 +8,10 @@ from datetime import date
 from typing import Any
 
 import pytest
-from kiosk.visit.contract import ViewName
 
 from kiosk.demo import demo_holder
 from kiosk.i18n import translate
+from kiosk.visit.contract import ViewName
 from screens.scripts import Walk, choose, sign_in
 from tests.ui.conftest import Harness
 
