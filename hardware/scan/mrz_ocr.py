@@ -45,6 +45,7 @@ BAND_WIDTH = 1100  # a narrower MRZ band is enlarged to this width before readin
 CELL_SIZE = (20, 28)  # template comparison size (width, height)
 FILLER_SCORE = 0.55  # template score above which a cell is a filler '<'
 MIN_PITCH_PX = 6.0  # below this the characters are too small to read
+OCR_CONTEXT = 4  # Tesseract reads this many character pitches beyond the doubtful cells
 OCR_MAX_DOUBTS = 12  # Tesseract breaks ties in a reading with at most this many doubtful cells
 
 
@@ -685,7 +686,8 @@ class MrzReader:
         """The reading with Tesseract's symbols breaking the templates' ties, if better."""
         if len(read.uncertain) > OCR_MAX_DOUBTS:
             return read  # not an MRZ, or too far gone for tie-breaking to save it
-        second = self._decide_lines(found, self._ocr_cells(found.band, found.grids))
+        second = self._decide_lines(
+            found, self._ocr_cells(found.band, found.grids, read.uncertain))
         rank = (self._passes(read.lines), -len(read.uncertain))
         return second if (self._passes(second.lines), -len(second.uncertain)) >= rank else read
 
@@ -741,13 +743,25 @@ class MrzReader:
         return MrzRead(lines=chosen or merged, confidence=round(1 - len(uncertain) / total, 3),
                        uncertain=uncertain)
 
-    def _ocr_cells(self, band: Image8, grids: list[LineGrid]) -> list[dict[int, str]]:
-        """Tesseract's symbols placed in grid cells: one {cell: char} per line."""
+    def _ocr_cells(self, band: Image8, grids: list[LineGrid],
+                   doubts: Sequence[tuple[int, int]] = ()) -> list[dict[int, str]]:
+        """Tesseract's symbols placed in grid cells: one {cell: char} per line.
+
+        With ``doubts`` (line, cell) only the lines holding them are read, from a few
+        cells before the first to a few after the last (Tesseract's time grows with the
+        width it reads).
+        """
         pitch = float(np.median([g.glyph_height for g in grids])) * 1.15
         scale = 1.0 if pitch >= 18 else 18.0 / pitch
-        top = max(0, grids[0].top - round(pitch))
-        bottom = min(band.shape[0], grids[-1].bottom + round(pitch))
-        crop = band[top:bottom]
+        rows = sorted({row for row, _ in doubts}) or [0, len(grids) - 1]
+        boxes = [grids[row].cells[col] for row, col in doubts]
+        left, right = 0, band.shape[1]
+        if boxes and all(box is not None for box in boxes):
+            left = max(0, min(box[0] for box in boxes if box) - round(OCR_CONTEXT * pitch))
+            right = min(right, max(box[2] for box in boxes if box) + round(OCR_CONTEXT * pitch))
+        top = max(0, grids[rows[0]].top - round(pitch))
+        bottom = min(band.shape[0], grids[rows[-1]].bottom + round(pitch))
+        crop = np.ascontiguousarray(band[top:bottom, left:right])
         if scale != 1.0:
             crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
         cells: list[dict[int, tuple[str, float]]] = [{} for _ in grids]
@@ -765,7 +779,7 @@ class MrzReader:
                 if not text or box is None:
                     continue
                 conf = symbol.Confidence(level)
-                cx = (box[0] + box[2]) / 2 / scale
+                cx = (box[0] + box[2]) / 2 / scale + left
                 cy = (box[1] + box[3]) / 2 / scale + top
                 for row, grid in enumerate(grids):
                     if grid.top - 2 <= cy <= grid.bottom + 2:
