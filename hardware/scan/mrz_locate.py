@@ -228,8 +228,13 @@ def zones_in(
     return found
 
 
-def find_zones(gray: Image8, max_zones: int = 4) -> list[Zone]:
-    """Candidate MRZ boxes in ``gray`` (picture pixels), best first."""
+def find_zones(gray: Image8, max_zones: int = 4,
+               orientations: tuple[bool, ...] = (False, True)) -> list[Zone]:
+    """Candidate MRZ boxes in ``gray`` (picture pixels), best first.
+
+    ``orientations``: search for lines along x (False) and along y (True, a document
+    turned 90 or 270 degrees).
+    """
     height, width = gray.shape[:2]
     zones: list[Zone] = []
     source, source_scale = gray, 1.0
@@ -241,7 +246,7 @@ def find_zones(gray: Image8, max_zones: int = 4) -> list[Zone]:
         source, source_scale = small, scale
         scale = small.shape[1] / width  # the exact factor after rounding the size
         ink = ink_of(small)
-        for transposed in (False, True):
+        for transposed in orientations:
             view = np.ascontiguousarray(small.T) if transposed else small
             view_ink = np.ascontiguousarray(ink.T) if transposed else ink
             for box, count, score in zones_in(view, max_zones, view_ink):

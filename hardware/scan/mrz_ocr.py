@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import cache, partial
 from typing import Any
@@ -627,6 +627,15 @@ def first_repairable(candidates: Sequence[tuple[str, ...]]) -> tuple[str, ...] |
     return None
 
 
+def _candidates(gray: Image8) -> Iterator[NDArray[np.float32]]:
+    """Boxes that may hold an MRZ, searched lazily (most frames end at the first):
+    zones along the frame, zones across it (turned 90/270), the band detector's."""
+    for orientation in (False, True):
+        for zone in find_zones(gray, orientations=(orientation,)):
+            yield zone.box
+    yield from find_mrz_bands(gray)
+
+
 class MrzReader:
     """Finds and reads MRZ lines in frames with one reused Tesseract API (thread-safe)."""
 
@@ -659,7 +668,7 @@ class MrzReader:
         """The MRZ lines of a BGR or grey frame, or None when no MRZ was found."""
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         tried: list[tuple[tuple[bool, int], BandGrid, MrzRead]] = []
-        for box in [zone.box for zone in find_zones(gray)] + find_mrz_bands(gray):
+        for box in _candidates(gray):
             found = upright_grid(level_band(gray, box))
             if not found.grids:
                 continue
