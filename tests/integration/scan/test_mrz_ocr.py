@@ -171,3 +171,13 @@ def test_the_locator_finds_nothing_in_plain_print() -> None:
 
     blank = np.full((720, 1280), 200, np.uint8)
     assert find_zones(blank) == []
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 500), (500, 1), (7, 2000), (64, 4000)])
+def test_degenerate_frames_read_as_nothing(mrz_reader: MrzReader, shape: tuple[int, int]
+                                           ) -> None:
+    # a frame one pixel high, or a long thin strip of stripes: no MRZ and no exception
+    stripes = np.zeros(shape, np.uint8)
+    stripes[::4] = 255
+    assert mrz_reader.read(stripes) is None
+    assert mrz_reader.read(np.dstack([stripes] * 3)) is None
