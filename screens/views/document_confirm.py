@@ -31,8 +31,10 @@ class DocumentConfirmScreen(KioskScreen):
 
 
 def crop(snapshot: Any, box: tuple[int, int, int, int]) -> RawImage | None:
-    """The ``(x, y, w, h)`` part of a snapshot (hardware.scan.session.Snapshot)."""
+    """The ``(x, y, w, h)`` part of a snapshot (hardware.scan.session.Snapshot), with a
+    margin so that the zone's first and last characters are whole."""
     x, y, w, h = box
+    x, y, w, h = x - w // 25, y - h // 6, w + 2 * (w // 25), h + 2 * (h // 6)
     x, y = max(0, x), max(0, y)
     w, h = min(w, snapshot.width - x), min(h, snapshot.height - y)
     if w <= 0 or h <= 0:
@@ -49,9 +51,7 @@ def show_picture(widget: Any, picture: Any) -> None:
         picture = RawImage(picture.width, picture.height, picture.channels, picture.data)
     widget.texture = texture_of(picture, None) if picture is not None else None
     widget.opacity = 1 if picture is not None else 0
-    widget.size_hint_y = widget.shown_hint if picture is not None else None
-    if picture is None:
-        widget.height = 0
+    widget.height = widget.shown_height if picture is not None else 0
 
 
 load_kv(__file__)
