@@ -5,7 +5,9 @@ visit result and its audit entry are committed in one transaction: a crash leave
 or neither. Triggers refuse UPDATE and DELETE. Each entry's hash is SHA-256 over the
 canonical JSON of the entry and the previous entry's hash; the device key signs the
 hash. A signed head file remembers the newest entry so that cutting off the tail is
-detected too. Details are minimised before they are written: secrets are refused,
+detected too; the head also goes to the portal with each sync (heartbeat), which keeps the
+newest per kiosk, so cutting the tail *and* removing or replaying the head file is
+detected against that anchor. Details are minimised before they are written: secrets are refused,
 a personnummer is replaced by a keyed hash.
 """
 
@@ -32,6 +34,7 @@ from kiosk.identity.personnummer import parse_personnummer
 
 GENESIS = "0" * 64
 HEAD_FILE = "audit.head"
+HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 SECRET_WORDS = frozenset({"pin", "puk", "credential", "password", "secret", "passcode"})
 PERSONNUMMER_RE = re.compile(r"(?<![0-9A-Za-z])(?:\d{8}|\d{6})[-+]?\d{4}(?![0-9A-Za-z])")
 
@@ -152,7 +155,7 @@ class AuditProblem:
     """Where the chain breaks: the storage position, what happened, and the entry's seq."""
 
     index: int
-    kind: str  # "edited", "deleted", "inserted", "reordered", "forged", "truncated"
+    kind: str  # edited, deleted, inserted, reordered, forged, truncated, bad_head
     detail: str
 
 
@@ -245,12 +248,19 @@ class AuditLog:
                 handle.flush()
                 os.fsync(handle.fileno())
             current = _read_head(self._head_path)
-            if current is not None and int(current["seq"]) > seq:
+            parsed = parse_head(current) if current is not None else None
+            if parsed is not None and parsed[0] > seq:
                 tmp.unlink()  # a concurrent writer already recorded a newer head
                 return
             os.replace(tmp, self._head_path)
         except OSError as exc:
             raise StorageError(f"cannot write {self._head_path}: {exc}") from exc
+
+    def current_head(self) -> dict[str, Any] | None:
+        """The signed head as the file holds it, for anchoring at the portal; None when
+        there is none or it is malformed (verify reports that)."""
+        head = _read_head(self._head_path)
+        return head if head is not None and parse_head(head) is not None else None
 
     def entries(self, last: int = 0) -> list[AuditEntry]:
         """Entries in storage order; only the ``last`` ones when it is positive."""
@@ -276,8 +286,13 @@ class AuditLog:
             )
         return out
 
-    def verify(self, public_key: Ed25519PublicKey | None = None) -> AuditReport:
-        """Check every hash, signature and link; name the index of each problem."""
+    def verify(
+        self,
+        public_key: Ed25519PublicKey | None = None,
+        anchor: Mapping[str, Any] | None = None,
+    ) -> AuditReport:
+        """Check every hash, signature and link, the head file, and the head anchored at
+        the portal when given; name the index of each problem."""
         key = public_key or self._key.public
         with self._lock:  # two streaming passes: the sequence numbers, then the entries
             self._conn.execute("BEGIN")  # one snapshot for both passes
@@ -289,7 +304,7 @@ class AuditLog:
                 rows = self._conn.execute(
                     "SELECT entry, prev_hash, hash, signature FROM audit ORDER BY rowid"
                 )
-                return verify_rows(rows, seqs, key, _read_head(self._head_path))
+                return verify_rows(rows, seqs, key, _read_head(self._head_path), anchor)
             finally:
                 self._conn.execute("COMMIT")
 
@@ -309,17 +324,58 @@ def _seq_of(entry_json: str) -> int:
         return -1
 
 
+def parse_head(head: Mapping[str, Any]) -> tuple[int, str, str] | None:
+    """(seq, hash, signature) of a well-formed head, None for a malformed one ({}, a
+    non-numeric or negative seq, a hash that is not 64 hex digits)."""
+    seq, digest, signature = head.get("seq"), head.get("hash"), head.get("signature")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        return None
+    if not isinstance(digest, str) or not HASH_RE.match(digest):
+        return None
+    if not isinstance(signature, str) or not signature:
+        return None
+    return seq, digest, signature
+
+
+def _check_head(
+    head: Mapping[str, Any],
+    what: str,
+    key: Ed25519PublicKey,
+    count: int,
+    digests: dict[int, str],
+) -> tuple[int | None, list[AuditProblem]]:
+    parsed = parse_head(head)
+    if parsed is None:
+        return None, [AuditProblem(count, "bad_head", f"the {what} is malformed")]
+    seq, digest, signature = parsed
+    if not verify_signature(key, signature, digest.encode("ascii")):
+        return seq, [AuditProblem(count, "forged", f"the {what} is not signed by this kiosk")]
+    if seq not in digests:
+        return seq, [AuditProblem(
+            count, "truncated", f"entries from {count} to {seq} were cut off the end ({what})"
+        )]
+    if digests[seq] != digest:
+        return seq, [AuditProblem(
+            count, "truncated", f"entry {seq} is not the one the {what} names: the end was "
+            "cut off and written again",
+        )]
+    return seq, []
+
+
 def verify_rows(
     rows: Iterable[tuple[str, str, str, str]],
     seqs: list[int],
     key: Ed25519PublicKey,
-    head: dict[str, Any] | None,
+    head: Mapping[str, Any] | None,
+    anchor: Mapping[str, Any] | None = None,
 ) -> AuditReport:
     """Verify stored rows (entry, prev_hash, hash, signature), whose sequence numbers are
-    ``seqs`` in the same order, against a key and a head."""
+    ``seqs`` in the same order, against a key, the head file and the head anchored at the
+    portal (either may be None)."""
     problems: list[AuditProblem] = []
     expected_seq, expected_prev = 0, GENESIS
     seen: dict[int, int] = {}
+    digests: dict[int, str] = {}
     for index, (entry_json, prev_hash, digest, signature) in enumerate(rows):
         seq = seqs[index]
         if entry_hash(entry_json, prev_hash) != digest:
@@ -355,20 +411,17 @@ def verify_rows(
                 AuditProblem(index, "inserted", f"entry {index} does not follow entry {index - 1}")
             )
         seen.setdefault(seq, index)
+        digests.setdefault(seq, digest)
         expected_seq = max(expected_seq, seq + 1)
         expected_prev = digest
     count = len(seqs)
     head_seq = None
     if head is not None:
-        head_seq = int(head.get("seq", -1))
-        if not verify_signature(key, str(head.get("signature", "")), str(head["hash"]).encode()):
-            problems.append(AuditProblem(count, "forged", "the head file is not signed"))
-        elif head_seq >= count and head_seq not in seen:
-            problems.append(
-                AuditProblem(
-                    count, "truncated", f"entries {count}-{head_seq} were cut off the end"
-                )
-            )
+        head_seq, found = _check_head(head, "head file", key, count, digests)
+        problems += found
+    if anchor is not None:
+        _, found = _check_head(anchor, "head the portal keeps", key, count, digests)
+        problems += found
     return AuditReport(count, problems, head_seq)
 
 
@@ -378,5 +431,5 @@ def _read_head(path: Path) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError):
-        return {"seq": -1, "hash": "", "signature": ""}
-    return data if isinstance(data, dict) else None
+        return {}  # unreadable or not JSON: reported as a malformed head
+    return data if isinstance(data, dict) else {}

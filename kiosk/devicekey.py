@@ -104,6 +104,22 @@ def load_or_create(state_dir: Path) -> DeviceKey:
         raise StorageError(f"device key {path}: {exc}", path=str(path)) from exc
 
 
+def load_existing(state_dir: Path) -> DeviceKey:
+    """The device key under ``state_dir``; StorageError when there is none. For checking
+    what the key signed: a new key would call every entry forged."""
+    path = state_dir / KEY_FILE
+    if not path.is_file():
+        raise StorageError(
+            f"device key {path} is missing: the audit log cannot be verified without the key "
+            "that signed it (restore it, or verify with --key and the kiosk's public key)",
+            path=str(path),
+        )
+    try:
+        return _load(path)
+    except OSError as exc:
+        raise StorageError(f"device key {path}: {exc}", path=str(path)) from exc
+
+
 def _load(path: Path) -> DeviceKey:
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:

@@ -390,6 +390,18 @@ class PortalClient:
         )
         return self._parse(parse_letter, data)
 
+    def audit_head(self) -> dict[str, Any] | None:
+        """The newest audit head the portal keeps for this kiosk (sent with its
+        heartbeats); None when it keeps none yet."""
+        try:
+            data = self._call("GET", "/audit-head")
+        except PortalRejected as exc:
+            if exc.reason == "audit_head_not_found":
+                return None
+            raise
+        head = data.get("head")
+        return dict(head) if isinstance(head, dict) else None
+
     def heartbeat(self, status: dict[str, Any], idempotency_key: str | None = None) -> None:
         """Report the kiosk's health. The portal files it under the kiosk its certificate
         is enrolled to; the kiosk_id sent (this client's, by default) only lets it refuse a

@@ -284,11 +284,15 @@ class SyncWorker:
     def heartbeat_status(self) -> dict[str, Any]:
         """The outbox part of the kiosk's heartbeat: depth, oldest age, deadline alerts."""
         status = self.outbox.status()
-        return {
+        body: dict[str, Any] = {
             "outbox_depth": status.depth,  # the portal API's heartbeat field
             "outbox": status.as_json(),
             "alerts": len(status.alerts),
         }
+        head = self.outbox.audit.current_head()
+        if head is not None:  # anchored at the portal: a cut-off tail shows at verify
+            body["audit_head"] = head
+        return body
 
     def send_heartbeat(self, extra: dict[str, Any] | None = None) -> bool:
         """Report the outbox (and ``extra`` health facts) to the portal; False if it failed."""
@@ -304,9 +308,9 @@ class SyncWorker:
         next_heartbeat = 0.0
         while not self._stop.is_set():
             try:
-                self.flush()
+                flushed = self.flush()
                 now = time.monotonic()
-                if now >= next_heartbeat:
+                if now >= next_heartbeat or flushed.sent:  # each sync anchors the audit head
                     self.send_heartbeat(self.heartbeat_extra() if self.heartbeat_extra else None)
                     next_heartbeat = now + heartbeat_s
             except Exception:  # the worker must survive and retry; the error is logged

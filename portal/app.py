@@ -23,6 +23,7 @@ from portal.faults import FaultInjector, install_test_hooks
 from portal.kiosks import Kiosk
 from portal.schemas import (
     AdminBody,
+    AuditHeadBody,
     BlockRequest,
     CardCertificatesBody,
     CardRecordBody,
@@ -312,6 +313,17 @@ def create_app(
     return app
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """The methods of every route whose path matches the request's (several routes may
+    share a path, each with its own method)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(request.url.path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods - {"HEAD"}) or ["GET"]
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(service.ApiError)
     async def refused(request: Request, exc: service.ApiError) -> Response:
@@ -335,7 +347,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         status = exc.status_code
         reason = HTTP_REASONS.get(status, "internal" if status >= 500 else "invalid_request")
         response = error_response(status, reason, str(exc.detail))
-        response.headers.update(exc.headers or {})  # 405 carries Allow
+        response.headers.update(exc.headers or {})
+        if status == 405:  # every method the path takes, not only the first route's
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
         return response
 
     @app.exception_handler(Exception)
@@ -357,6 +371,13 @@ def _install_routes(app: FastAPI, portal: Portal) -> None:
                 "time": iso(clock.now()),
             }
         )
+
+    @app.get(
+        f"{PREFIX}/audit-head", response_model=AuditHeadBody, responses=ERRORS, tags=["kiosk"]
+    )
+    def get_audit_head(kiosk: Caller) -> Response:
+        """The newest audit head the calling kiosk sent (its anchor outside the kiosk)."""
+        return portal.read(lambda conn: service.audit_head(conn, kiosk))
 
     @app.get(
         f"{PREFIX}/cards/{{card_number}}",

@@ -121,6 +121,25 @@ def finite(value: Any) -> bool:
     return True
 
 
+class AuditHead(BaseModel):
+    """The kiosk's signed audit head: the newest entry's seq and hash, signed by the
+    kiosk's device key (the portal keeps the newest per kiosk as an anchor)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seq: int = Field(ge=0)
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    signature: str = Field(min_length=1, max_length=200)
+
+
+class AuditHeadBody(BaseModel):
+    """The newest audit head the portal keeps for the calling kiosk."""
+
+    kiosk_id: str
+    head: AuditHead
+    received_at: str
+
+
 class HeartbeatRequest(BaseModel):
     """A kiosk's health report; further fields are stored as they come."""
 
@@ -141,6 +160,7 @@ class HeartbeatRequest(BaseModel):
     versions: dict[str, str] = Field(default_factory=dict)
     outbox_depth: int = Field(default=0, ge=0)
     hardware: dict[str, Any] = Field(default_factory=dict)
+    audit_head: AuditHead | None = None
 
 
 class HeartbeatBody(BaseModel):

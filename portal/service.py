@@ -472,7 +472,42 @@ def heartbeat(
         "INSERT INTO heartbeats(kiosk_id, at, body) VALUES (?, ?, ?)",
         (kiosk.kiosk_id, iso(now), json.dumps(body, sort_keys=True)),
     )
+    head = body.get("audit_head")
+    if isinstance(head, dict):
+        anchor_audit_head(conn, kiosk, head, now)
     return {"kiosk_id": kiosk.kiosk_id, "received_at": iso(now)}
+
+
+def anchor_audit_head(
+    conn: sqlite3.Connection, kiosk: Kiosk, head: dict[str, Any], now: datetime
+) -> None:
+    """Keep the kiosk's newest audit head; an older one than kept (a log cut back and a
+    head replayed) is not kept but recorded as an event."""
+    kept = conn.execute(
+        "SELECT seq FROM audit_heads WHERE kiosk_id = ?", (kiosk.kiosk_id,)
+    ).fetchone()
+    seq = int(head["seq"])
+    if kept is not None and seq < int(kept["seq"]):
+        record_event(conn, now, None, "audit_head_regressed", kiosk.kiosk_id,
+                     f"sent {seq}, kept {kept['seq']}")
+        return
+    conn.execute(
+        "INSERT INTO audit_heads(kiosk_id, seq, head, received_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(kiosk_id) DO UPDATE SET seq = excluded.seq, head = excluded.head, "
+        "received_at = excluded.received_at",
+        (kiosk.kiosk_id, seq, json.dumps(head, sort_keys=True), iso(now)),
+    )
+
+
+def audit_head(conn: sqlite3.Connection, kiosk: Kiosk) -> dict[str, Any]:
+    """The newest audit head kept for the calling kiosk."""
+    row = conn.execute(
+        "SELECT head, received_at FROM audit_heads WHERE kiosk_id = ?", (kiosk.kiosk_id,)
+    ).fetchone()
+    if row is None:
+        raise ApiError(404, "audit_head_not_found", "no audit head was sent by this kiosk yet")
+    return {"kiosk_id": kiosk.kiosk_id, "head": json.loads(row["head"]),
+            "received_at": row["received_at"]}
 
 
 def new_credential() -> str:

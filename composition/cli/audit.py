@@ -1,7 +1,10 @@
 """`kioskctl audit verify|show`: check the audit chain, list its entries.
 
 ``verify`` exits 0 when every hash, signature and link holds, 4 when the chain is
-broken (each problem is printed with its index and what happened), 1 on other errors.
+broken (each problem is printed with its index and what happened), 1 on other errors
+(a missing device key among them: a new key is never made to verify with). Unless
+``--offline``, the audit head the portal keeps for this kiosk (anchored with each sync) is
+fetched and compared too, so a cut-off tail is found even with the head file gone.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ def register(subparsers: Any) -> None:
     add_common(verify)
     verify.add_argument("--key", help="public key file to verify with (default: the kiosk's)")
     verify.add_argument("--json", action="store_true", help="print JSON")
+    verify.add_argument("--offline", action="store_true",
+                        help="do not compare with the audit head the portal keeps")
     verify.set_defaults(func=_verify)
 
     show = sub.add_parser("show", help="list the entries")
@@ -40,7 +45,7 @@ def register(subparsers: Any) -> None:
 
 def _verify(args: argparse.Namespace) -> int:
     try:
-        ctx = open_context(args)
+        ctx = open_context(args, create_key=False)
         key = (
             load_public_key(Path(args.key).read_text(encoding="ascii").strip())
             if args.key else None
@@ -49,8 +54,13 @@ def _verify(args: argparse.Namespace) -> int:
         return fail(StorageError(str(exc)), args.lang)
     except KioskError as exc:
         return fail(exc, args.lang)
+    anchor, anchored = None, False
+    if not args.offline:
+        anchor, anchored = _anchor(ctx.settings)
+        if not anchored:
+            print(translate("sync.audit.anchor_unavailable", args.lang), file=sys.stderr)
     try:
-        report = ctx.outbox.audit.verify(key)
+        report = ctx.outbox.audit.verify(key, anchor)
     finally:
         ctx.outbox.close()
     if args.json:
@@ -58,6 +68,8 @@ def _verify(args: argparse.Namespace) -> int:
             "ok": report.ok,
             "count": report.count,
             "head_seq": report.head_seq,
+            "anchored": anchored,
+            "anchor_seq": anchor.get("seq") if anchor else None,
             "problems": [p.__dict__ for p in report.problems],
         }, indent=2))
     elif report.ok:
@@ -69,6 +81,24 @@ def _verify(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     return EXIT_OK if report.ok else EXIT_BROKEN
+
+
+def _anchor(settings: Any) -> tuple[dict[str, Any] | None, bool]:
+    """The audit head the portal keeps for this kiosk, and whether the portal answered
+    (an answer of "none kept yet" is an answer)."""
+    from dataclasses import replace
+
+    from kiosk.errors import PortalError
+    from kiosk.portal_client import PortalClient
+
+    once = replace(settings.portal, retries=0)  # an answer now, or verify on the kiosk alone
+    portal = PortalClient.from_settings(once, settings.kiosk.kiosk_id)
+    try:
+        return portal.audit_head(), True
+    except PortalError:
+        return None, False
+    finally:
+        portal.close()
 
 
 def _show(args: argparse.Namespace) -> int:

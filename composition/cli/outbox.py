@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from composition.cli._fleet_common import cli_language
-from kiosk.devicekey import PUBLIC_FILE, load_or_create
+from kiosk.devicekey import PUBLIC_FILE, load_existing, load_or_create
 from kiosk.errors import InvalidInput, KioskError, StorageError
 from kiosk.i18n import LANGUAGES, describe_error, translate
 from kiosk.outbox import Outbox, SystemClock, verify_export
@@ -59,8 +59,9 @@ def load_settings_for(args: argparse.Namespace) -> tuple[Settings, Path]:
     return settings, state_dir
 
 
-def open_context(args: argparse.Namespace) -> Context:
-    """Load settings and open the outbox in the state directory."""
+def open_context(args: argparse.Namespace, create_key: bool = True) -> Context:
+    """Load settings and open the outbox in the state directory; without ``create_key``
+    a missing device key is an error (StorageError), never a new key."""
     settings, state_dir = load_settings_for(args)
     if getattr(args, "state_dir", None) and not state_dir.is_dir():
         # a mistyped --state-dir must not become a fresh, empty (and "healthy") kiosk state
@@ -75,7 +76,7 @@ def open_context(args: argparse.Namespace) -> Context:
         )
     outbox = Outbox(
         state_dir,
-        load_or_create(state_dir),
+        load_or_create(state_dir) if create_key else load_existing(state_dir),
         SystemClock(),
         alert_hours=settings.card_rules.deadline_alert_hours,
         actor=settings.kiosk.kiosk_id,
