@@ -45,6 +45,30 @@ def rss_mb() -> float:
     return float("nan")
 
 
+class RssPeak:
+    """The highest resident memory of this process while it runs (sampled every 20 ms)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def start(self) -> RssPeak:
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, rss_mb())
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
 def pid_rss_mb(pid: int | None) -> float | None:
     """Another process's resident memory in MB (the scanner's worker), if it runs."""
     if pid is None:
@@ -116,7 +140,9 @@ def child(mode: str, started_at: float, taps: int, visits: int, eager_scanner: b
             yield from tap_to_frame(driver, taps, result)
             return
         yield from sign_in(walk, shots=False)
+        peak = RssPeak().start()  # the document check of visit 1 is in here
         yield from activation(walk, "anna", shots=False, mistakes=False)
+        result["rss_peak_visit1_mb"] = peak.stop()
         result["first_scan_s"] = app.scan.first_update_s
         result["scanner_loads"] = getattr(scanner, "loads", None)
         rss, rested = [rss_mb()], []
@@ -338,6 +364,7 @@ def measure(starts: int, taps: int, visits: int, eager_scanner: bool) -> dict[st
             "portal_rss_end_mb": r.get("portal_rss_end_mb"),
             "pytest_loaded": r.get("pytest_loaded"),
             "scanner_in_process": r.get("scanner_in_process"),
+            "rss_peak_visit1_mb": r.get("rss_peak_visit1_mb"),
             "scanner_worker_rss_mb": r.get("scanner_worker_rss_mb"),
         }
     return out
@@ -390,6 +417,9 @@ def report(out: dict[str, Any]) -> None:
             where = ("in the kiosk's process" if visits["scanner_in_process"]
                      else "in its own worker process")
             worker = visits.get("scanner_worker_rss_mb")
+            peak = visits.get("rss_peak_visit1_mb")
+            if peak:
+                print(f"kiosk RSS peak during visit 1 (with its document check): {peak:.0f} MB")
             print(f"document scanner: {where}"
                   + (f", worker RSS at the end {worker:.0f} MB" if worker else ""))
         if visits.get("pytest_loaded"):
