@@ -143,6 +143,7 @@ class VisitKind(StrEnum):
     CHANGE_PIN = "change_pin"
     CARD_CHECK = "card_check"
     BLOCK = "block"
+    PIN_LETTER = "pin_letter"
 
 
 @dataclass(frozen=True)

@@ -308,22 +308,11 @@ class PortalClient:
         evidence: DocumentEvidence,
         idempotency_key: str,
     ) -> ActivationTicket:
-        data = self._after_id_check(action, card_number, admin_hsa_id, evidence, idempotency_key)
-        return self._parse(parse_ticket, data)
-
-    def _after_id_check(
-        self,
-        action: str,
-        card_number: str,
-        admin_hsa_id: str,
-        evidence: DocumentEvidence,
-        idempotency_key: str,
-    ) -> dict[str, Any]:
-        """POST a card action that follows an ID check (its evidence summary)."""
         body = {"admin_hsa_id": admin_hsa_id, "evidence": evidence_summary(evidence, suffixes=True)}
-        return self._call(
+        data = self._call(
             "POST", f"/cards/{_seg(card_number)}/{action}", body, idempotency_key, card_number
         )
+        return self._parse(parse_ticket, data)
 
     def block(
         self, card_number: str, admin_hsa_id: str, reason: str, idempotency_key: str
@@ -381,12 +370,14 @@ class PortalClient:
         self,
         card_number: str,
         admin_hsa_id: str,
-        evidence: DocumentEvidence,
+        evidence: Mapping[str, Any],
         idempotency_key: str,
     ) -> PinLetterOrder:
-        """Order a PIN/PUK letter to the holder's registered address, after an ID check."""
-        data = self._after_id_check(
-            "pin-letters", card_number, admin_hsa_id, evidence, idempotency_key
+        """Order a PIN/PUK letter to the holder's registered address, after an ID check
+        (``evidence``: its summary, as the outbox keeps it)."""
+        body = {"admin_hsa_id": admin_hsa_id, "evidence": dict(evidence)}
+        data = self._call(
+            "POST", f"/cards/{_seg(card_number)}/pin-letters", body, idempotency_key, card_number
         )
         return self._parse(parse_letter, data)
 

@@ -7,7 +7,7 @@ kiosk.errors exceptions: adapters translate library errors at their boundary.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -446,10 +446,12 @@ class CertificatePortal(Portal, Protocol):
         self,
         card_number: str,
         admin_hsa_id: str,
-        evidence: DocumentEvidence,
+        evidence: Mapping[str, Any],
         idempotency_key: str,
     ) -> PinLetterOrder:
-        """Order a PIN/PUK letter to the holder's registered address."""
+        """Order a PIN/PUK letter to the holder's registered address; ``evidence`` is the
+        ID check's summary (kiosk.document.evidence.evidence_summary with suffixes), as the
+        outbox keeps it."""
         ...
 
 

@@ -10,6 +10,7 @@ administrator to resolve, and raises an alert in the log.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import random
 import threading
@@ -22,7 +23,7 @@ from typing import Any
 from kiosk.errors import PortalError, PortalRejected
 from kiosk.model import CardRecord, VisitKind, VisitResult
 from kiosk.outbox import Claimed, Outbox, new_worker_id
-from kiosk.ports import Portal
+from kiosk.ports import CertificatePortal, Portal
 
 log = logging.getLogger("kiosk.sync")
 
@@ -88,6 +89,14 @@ def deliver(portal: Portal, result: VisitResult) -> CardRecord | None:
             result.card_number, result.admin_hsa_id, payload.get("reason") or "other",
             result.idempotency_key,
         )
+    if result.kind is VisitKind.PIN_LETTER:
+        if not isinstance(portal, CertificatePortal):
+            raise PortalError("this portal takes no PIN/PUK letter orders")
+        portal.order_pin_letter(
+            result.card_number, result.admin_hsa_id, json.loads(payload["evidence"]),
+            result.idempotency_key,
+        )
+        return None
     # Unlock and PIN change completed at the card, and a block made online during the
     # visit already reached the portal: the API has nothing more to receive for them.
     return None

@@ -309,6 +309,22 @@ def change_pin(walk: Walk, old_pin: str, new_pin: str, holder_key: str = "eva") 
     yield from back_home(walk)
 
 
+def pin_letter(walk: Walk) -> Steps:
+    """Order a PIN/PUK letter for an active card: record, ID document, ordered."""
+    d = walk.driver
+    holder = demo_holder("eva", walk.today)
+    yield from choose(walk, "pin_letter")
+    yield d.insert_card(holder.card_number)
+    yield walk.wait(ViewName.CARD_RECORD)
+    yield walk.act("continue")
+    yield from document(walk, holder, shots=False)
+    yield walk.act("document_confirmed")
+    yield walk.wait(ViewName.DONE)
+    yield from walk.shoot("pin-letter-done")
+    yield d.remove_card()
+    yield from back_home(walk)
+
+
 def card_removed(walk: Walk) -> Steps:
     """The card is taken out during the document check: the visit ends and says so."""
     d = walk.driver
@@ -405,6 +421,7 @@ def full_tour(walk: Walk) -> Steps:
     yield from refused_card(walk)
     yield from card_check(walk)
     yield from change_pin_cancelled(walk)
+    yield from pin_letter(walk)  # before the block: it needs Eva's card active
     yield from block(walk)
     yield from card_removed(walk)
     yield from idle_warning(walk)

@@ -44,6 +44,7 @@ ACCEPTED_STATUSES: dict[VisitKind, frozenset[CardStatus]] = {
     VisitKind.CHANGE_PIN: frozenset({CardStatus.ACTIVE}),
     VisitKind.BLOCK: frozenset({CardStatus.SENT, CardStatus.ACTIVE}),
     VisitKind.CARD_CHECK: frozenset(CardStatus),
+    VisitKind.PIN_LETTER: frozenset({CardStatus.ACTIVE}),  # codes exist only once active
 }
 
 
@@ -199,7 +200,7 @@ def card_refusal(
     status_rule = _status_refusal(record, kind)
     if status_rule is not None:
         return CardNotEligible(status_rule, card_number=record.card_number)
-    needs_valid_card = kind in (VisitKind.UNLOCK, VisitKind.CHANGE_PIN)
+    needs_valid_card = kind in (VisitKind.UNLOCK, VisitKind.CHANGE_PIN, VisitKind.PIN_LETTER)
     if needs_valid_card and record.valid_until is not None and now.date() > record.valid_until:
         return CardNotEligible(
             "card_expired",

@@ -61,6 +61,7 @@ from kiosk.visit.events import (
 )
 from kiosk.visit.flow import VisitFlow
 from kiosk.visit.pin_entry import PAD_REFUSALS
+from kiosk.visit.pin_letter import PinLetterFlow
 from kiosk.visit.secret import PinBuffer
 from kiosk.visit.unlock import UnlockFlow
 
@@ -70,6 +71,7 @@ VISIT_FLOWS: dict[VisitKind, type[VisitFlow]] = {
     VisitKind.CHANGE_PIN: ChangePinFlow,
     VisitKind.CARD_CHECK: CardCheckFlow,
     VisitKind.BLOCK: BlockFlow,
+    VisitKind.PIN_LETTER: PinLetterFlow,
 }
 
 TRAINING_ALERT_DAYS = 30

@@ -47,7 +47,7 @@ def test_tour_saves_every_screen_in_swedish_and_english(tmp_path: Path) -> None:
     for name in ("admin-sign-in", "home", "card-record", "document-check", "pin-choose",
                  "writing-pin", "sign-receipt", "done", "card-refused", "card-info",
                  "block-reason", "block-confirm", "card-removed", "idle-warning",
-                 "admin-wrong-pin", "portal-unreachable"):
+                 "admin-wrong-pin", "portal-unreachable", "pin-letter-done"):
         assert any(n.endswith(f"-{name}.png") for n in swedish), name
     assert all(is_drawn(out / "sv" / n) for n in swedish)
     # A second walk with the reader's own PIN pad: sign-in and activation typed there.

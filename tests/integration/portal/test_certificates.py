@@ -16,6 +16,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from hardware.certs import chain_valid, subject_ids, trust_level, usage_of
 from kiosk.demo import DemoHolder, demo_admins, demo_holder
+from kiosk.document.evidence import evidence_summary
 from kiosk.errors import PortalRejected
 from kiosk.model import TrustLevel
 from kiosk.portal_client import PortalClient
@@ -133,6 +134,11 @@ def test_a_retry_returns_the_same_certificate_and_issues_nothing_twice(
     assert [c.serial for c in client.card_certificates(eva.card_number)] == [first.serial]
 
 
+def summary(personnummer: str) -> dict[str, object]:
+    """The evidence summary of a checked passport, as the outbox keeps it."""
+    return evidence_summary(evidence(personnummer=personnummer), suffixes=True)
+
+
 def refused(call: Callable[[], object], reason: str) -> None:
     with pytest.raises(PortalRejected) as caught:
         call()
@@ -246,7 +252,7 @@ def test_expiring_soon_from_three_months_before(
 def test_pin_letter_once_until_it_arrives(
     portal: RunningPortal, client: PortalClient, eva: DemoHolder, admin: str, today: date
 ) -> None:
-    checked = evidence(personnummer=eva.personnummer)
+    checked = evidence_summary(evidence(personnummer=eva.personnummer), suffixes=True)
     idem = key()
     order = client.order_pin_letter(eva.card_number, admin, checked, idem)
     assert (order.expected_by - order.ordered_at).days == 5
@@ -256,14 +262,14 @@ def test_pin_letter_once_until_it_arrives(
     assert count(portal.db_path, "SELECT COUNT(*) FROM pin_letters") == 1
     refused(
         lambda: client.order_pin_letter(
-            eva.card_number, admin, evidence(personnummer="199001011234"), key()
+            eva.card_number, admin, summary("199001011234"), key()
         ),
         "document_rejected",  # someone else's document
     )
     anna = demo_holder("anna", today)
     refused(
         lambda: client.order_pin_letter(
-            anna.card_number, admin, evidence(personnummer=anna.personnummer), key()
+            anna.card_number, admin, summary(anna.personnummer), key()
         ),
         "not_eligible",
     )

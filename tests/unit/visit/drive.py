@@ -156,6 +156,12 @@ def happy_script(kind: VisitKind, the_rig: Rig) -> list[tuple[str, dict[str, Any
     if kind is VisitKind.CARD_CHECK:
         the_rig.insert(eva, CURRENT_PIN)
         return [INSERT, ("done", {})]
+    if kind is VisitKind.PIN_LETTER:
+        the_rig.insert(eva, CURRENT_PIN)
+        return [
+            INSERT, ("continue", {}), ("document_scanned", {"evidence": evidence_of(eva)}),
+            ("document_confirmed", {}),
+        ]
     return [
         ("card_number_typed", {"card_number": eva.card_number}), ("continue", {}),
         ("block_reason", {"reason": "lost"}), ("confirm", {}),

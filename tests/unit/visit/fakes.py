@@ -8,6 +8,7 @@ fault switches that raise the same KioskErrors the real adapters raise.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -38,7 +39,13 @@ from kiosk.model import (
     TrustLevel,
     VisitResult,
 )
-from kiosk.ports import ActivationTicket, CardEvent, PinStatus
+from kiosk.ports import (
+    ActivationTicket,
+    CardEvent,
+    IssuedCertificate,
+    PinLetterOrder,
+    PinStatus,
+)
 from kiosk.settings import KioskIdentitySettings, Settings
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -270,6 +277,7 @@ class FakePortal:
         self.down = False
         self.rejects: dict[str, str] = {}
         self.calls: list[tuple[str, str]] = []  # (method, idempotency key or argument)
+        self.letters: dict[str, tuple[str, dict[str, Any]]] = {}  # PIN/PUK letters by key
 
     def _gate(self, method: str) -> None:
         if self.down:
@@ -333,6 +341,26 @@ class FakePortal:
 
     def heartbeat(self, status: dict[str, Any]) -> None:
         return None
+
+    # --- CertificatePortal: only the PIN/PUK letter order is used by a visit yet -------
+
+    def order_pin_letter(
+        self, card_number: str, admin_hsa_id: str, evidence: Mapping[str, Any],
+        idempotency_key: str,
+    ) -> PinLetterOrder:
+        self._gate("order_pin_letter")
+        self.calls.append(("order_pin_letter", idempotency_key))
+        self.letters[idempotency_key] = (card_number, dict(evidence))
+        return PinLetterOrder(idempotency_key, card_number, T0, T0 + timedelta(days=5))
+
+    def issue_certificate(self, *args: Any, **kwargs: Any) -> IssuedCertificate:
+        raise PortalRejected("not_in_fake")
+
+    def card_certificates(self, card_number: str) -> list[IssuedCertificate]:
+        return []
+
+    def revoke_certificate(self, *args: Any, **kwargs: Any) -> IssuedCertificate:
+        raise PortalRejected("not_in_fake")
 
 
 class FakeStore:

@@ -1,4 +1,4 @@
-"""PIN unlock, PIN change, card check and block visits."""
+"""PIN unlock, PIN change, card check, block and PIN/PUK letter visits."""
 
 from __future__ import annotations
 
@@ -37,6 +37,9 @@ EVA = holder("eva")
         (VisitKind.CHANGE_PIN,
          ["identify_card", "fetch_record", "change_pin", "record_result"], "visit.done.change_pin"),
         (VisitKind.BLOCK, ["fetch_record", "block_card", "record_result"], "visit.done.block"),
+        (VisitKind.PIN_LETTER,
+         ["identify_card", "fetch_record", "record_result", "sync_result"],
+         "visit.done.pin_letter"),
     ],
 )
 def test_happy_paths(kind: VisitKind, effects: list[str], message: str) -> None:
@@ -237,3 +240,46 @@ def test_card_check_warns_from_three_months_before_a_certificate_ends(
     else:
         assert d.view.message == "visit.card_info.summary"
         assert d.view.params["certificates_ending"] == 0
+
+
+def test_pin_letter_is_ordered_after_the_id_check_through_the_outbox() -> None:
+    d = visit(VisitKind.PIN_LETTER)
+    script = happy_script(VisitKind.PIN_LETTER, d.rig)
+    d.inputs(script[:2])
+    assert d.view.name is ViewName.DOCUMENT_CHECK
+    wrong = evidence_of(EVA, personnummer=holder("anna").personnummer)
+    d.send("document_scanned", evidence=wrong)
+    assert d.view.error is not None and d.rig.store.results == {}
+    d.inputs(script[2:])
+    assert d.view.name is ViewName.DONE and d.view.message == "visit.done.pin_letter"
+    (result,) = d.rig.store.results.values()
+    assert result.kind is VisitKind.PIN_LETTER and result.card_number == EVA.card_number
+    (card, evidence) = d.rig.portal.letters[result.idempotency_key]
+    assert card == EVA.card_number
+    assert evidence["personnummer_suffix"] == EVA.personnummer[-4:]
+    assert EVA.personnummer not in repr(result)  # only the suffix leaves the kiosk
+    # the outbox sends the same order again with the same key: nothing is ordered twice
+    assert deliver(d.rig.portal, result) is None
+    assert list(d.rig.portal.letters) == [result.idempotency_key]
+
+
+def test_pin_letter_with_the_portal_down_is_kept_and_sent_later() -> None:
+    d = visit(VisitKind.PIN_LETTER)
+    script = happy_script(VisitKind.PIN_LETTER, d.rig)
+    d.inputs(script[:3])
+    d.rig.portal.down = True  # after the ID check: the order cannot reach the portal now
+    d.inputs(script[3:])
+    assert d.view.name is ViewName.DONE and d.view.message == "visit.done.pin_letter.queued"
+    (result,) = d.rig.store.results.values()
+    assert d.rig.portal.letters == {}
+    d.rig.portal.down = False
+    deliver(d.rig.portal, result)
+    assert list(d.rig.portal.letters) == [result.idempotency_key]
+
+
+def test_pin_letter_needs_an_active_card() -> None:
+    d = visit(VisitKind.PIN_LETTER)
+    d.rig.insert(holder("anna"))
+    d.send(INSERT[0], **INSERT[1])
+    assert d.step.finished and d.view.error is not None
+    assert d.view.error.message == "rules.card.not_active"

@@ -14,9 +14,9 @@ from kiosk.visit.stages import Stage
 from tests.unit.visit.drive import happy_script, visit
 from tests.unit.visit.fakes import SETTINGS, admin_auth, evidence_of, holder
 
-A, U, C, K, B = (
+A, U, C, K, B, L = (
     VisitKind.ACTIVATION, VisitKind.UNLOCK, VisitKind.CHANGE_PIN, VisitKind.CARD_CHECK,
-    VisitKind.BLOCK,
+    VisitKind.BLOCK, VisitKind.PIN_LETTER,
 )
 ANNA_DOC = {"evidence": evidence_of(holder("anna"))}
 EVA_DOC = {"evidence": evidence_of(holder("eva"))}
@@ -71,6 +71,18 @@ ROWS: list[tuple[VisitKind, int, list[Any], str, dict[str, Any], ViewName, list[
     (B, 2, [], "block_reason", {"reason": "lost"}, ViewName.BLOCK_CONFIRM, []),
     (B, 3, [], "confirm", {}, ViewName.WORKING, ["block_card"]),
     (B, 3, [], "back", {}, ViewName.BLOCK_REASON, []),
+    (L, 0, [], "card_inserted", {}, ViewName.WORKING, ["identify_card"]),
+    (L, 0, ["no_number"], "card_number_typed", {"card_number": holder("eva").card_number},
+     ViewName.WORKING, ["fetch_record"]),
+    (L, 1, [], "continue", {}, ViewName.DOCUMENT_CHECK, []),
+    (L, 2, [], "document_scanned", EVA_DOC, ViewName.DOCUMENT_CONFIRM, []),
+    (L, 2, [], "document_typed", EVA_DOC, ViewName.DOCUMENT_CONFIRM, []),
+    (L, 2, [], "scan_failed", {}, ViewName.DOCUMENT_CHECK, []),
+    (L, 2, [], "document_manual", {}, ViewName.DOCUMENT_MANUAL, []),
+    (L, 2, [("document_manual", {})], "document_typed", EVA_DOC, ViewName.DOCUMENT_CONFIRM, []),
+    (L, 2, [("document_manual", {})], "document_scan", {}, ViewName.DOCUMENT_CHECK, []),
+    (L, 3, [], "document_confirmed", {}, ViewName.WORKING, ["record_result"]),
+    (L, 3, [], "document_scan", {}, ViewName.DOCUMENT_CHECK, []),
 ]
 
 COVERED: dict[VisitKind, set[tuple[Stage, str]]] = {kind: set() for kind in VisitKind}
