@@ -1,4 +1,5 @@
-"""`kioskctl demo visit`: a scripted, headless, end-to-end activation visit.
+"""`kioskctl demo visit`: a scripted, headless, end-to-end visit (activation, or
+``--visit pin-letter``: a PIN/PUK letter ordered after the ID check).
 
 The reference portal runs on loopback (seeded with the demo cast), the holder's card is
 simulated with a SoftHSM2 token, the document scan and the PINs are scripted. Each step
@@ -29,7 +30,7 @@ from kiosk.errors import KioskError
 from kiosk.i18n import LANGUAGES, describe_error, translate
 from kiosk.model import AdminAuthorisation, DocumentEvidence, Provenance
 from kiosk.visit.contract import Step
-from kiosk.visit.effects import AdminSignIn, AuthoriseAdmin, Effect, StartActivation
+from kiosk.visit.effects import AdminSignIn, AuthoriseAdmin, Effect, RecordResult, StartActivation
 from kiosk.visit.events import (
     AdminAuthorised,
     CardInserted,
@@ -47,6 +48,8 @@ from kiosk.visit.secret import Secret
 
 # The holder's scripted PIN: passes the PIN policy for every demo holder.
 DEMO_HOLDER_PIN = "482916"
+# The scripted visits, and the demo holder each uses unless --holder names another.
+VISITS = {"activation": "anna", "pin-letter": "eva"}
 EXIT_OK = 0
 EXIT_FAILED = 1
 
@@ -57,6 +60,7 @@ class DemoReport:
 
     holder: str
     card_number: str
+    visit: str = "activation"
     steps: list[dict[str, Any]] = field(default_factory=list)
     document_source: str = ""  # "sample_scan" (bundled image through the scanner) or "demo_cast"
     final_view: str = ""
@@ -68,6 +72,7 @@ class DemoReport:
     final_status: str = ""
     audit_ok: bool = False
     audit_entries: int = 0
+    pin_letters_ordered: int | None = None  # pin-letter: orders the portal holds for the card
     elapsed_s: float = 0.0
     state_dir: str = ""
 
@@ -80,12 +85,14 @@ def register(subparsers: Any) -> None:
     """Add ``demo`` and its ``visit`` subcommand."""
     parser = subparsers.add_parser("demo", help="headless demo runs")
     sub = parser.add_subparsers(dest="demo_command", required=True)
-    visit = sub.add_parser("visit", help="a scripted end-to-end activation visit")
+    visit = sub.add_parser("visit", help="a scripted end-to-end visit (default: activation)")
+    visit.add_argument("--visit", choices=sorted(VISITS), default="activation",
+                       help="which visit: activation (default) or pin-letter")
     visit.add_argument("--json", action="store_true", help="print one JSON report")
     visit.add_argument("--portal-down", action="store_true",
                        help="the portal goes down after the ticket; flush once it is back")
-    visit.add_argument("--holder", default="anna",
-                       help="demo holder (anna, bertil, ...); default anna")
+    visit.add_argument("--holder", default=None,
+                       help="demo holder (anna, bertil, ...); default anna (pin-letter: eva)")
     visit.add_argument("--state-dir", help="keep the kiosk state here (default: a temp dir, "
                        "removed at exit)")
     visit.add_argument("--keep-state", action="store_true",
@@ -222,6 +229,46 @@ def run_activation(
     (the portal going down after the ticket; crash tests' kill points).
     """
     from kiosk.visit.activation import ActivationFlow
+
+    return run_visit(
+        services, holder, ActivationFlow,
+        lambda reader: activation_script(reader, evidence or document_evidence(holder), pin),
+        on_line, after,
+    )
+
+
+def pin_letter_script(reader: str, evidence: DocumentEvidence) -> list[Event]:
+    """The inputs of a PIN/PUK letter visit: card, record, document, confirmed."""
+    return activation_script(reader, evidence, "")[:4]
+
+
+def run_pin_letter(
+    services: Any,
+    holder: demo.DemoHolder,
+    on_line: Callable[[dict[str, Any]], None] | None = None,
+    after: Mapping[type[Effect], Callable[[], None]] | None = None,
+    evidence: DocumentEvidence | None = None,
+) -> Step:
+    """Run the scripted PIN/PUK letter visit on ``services``; the final step."""
+    from kiosk.visit.pin_letter import PinLetterFlow
+
+    return run_visit(
+        services, holder, PinLetterFlow,
+        lambda reader: pin_letter_script(reader, evidence or document_evidence(holder)),
+        on_line, after,
+    )
+
+
+def run_visit(
+    services: Any,
+    holder: demo.DemoHolder,
+    flow_class: type[Any],
+    script: Callable[[str], list[Event]],
+    on_line: Callable[[dict[str, Any]], None] | None = None,
+    after: Mapping[type[Effect], Callable[[], None]] | None = None,
+) -> Step:
+    """Sign the first demo administrator in, insert the holder's card and run ``script``
+    through a new ``flow_class`` visit; the final step."""
     from kiosk.visit.runner import run_scripted
 
     today = services.clock.now().date()
@@ -230,7 +277,7 @@ def run_activation(
     reader = services.reader.readers()[0]
     runner = services.effect_runner()
     runner.after.update(after or {})
-    flow = ActivationFlow(admin, services.settings, str(uuid.uuid4()))
+    flow = flow_class(admin, services.settings, str(uuid.uuid4()))
 
     ended = {"yes": False}
 
@@ -239,9 +286,7 @@ def run_activation(
             on_line(describe_step(event, step))
         ended["yes"] = ended["yes"] or step.finished
 
-    transcript = run_scripted(
-        flow, activation_script(reader, evidence or document_evidence(holder), pin), runner, note
-    )
+    transcript = run_scripted(flow, script(reader), runner, note)
     return transcript.final
 
 
@@ -251,7 +296,7 @@ def _visit(args: argparse.Namespace) -> int:
     try:
         settings, _ = load_settings_for(argparse.Namespace(config=args.config, state_dir=None))
         today = date.today()
-        holder = demo.demo_holder(args.holder, today)
+        holder = demo.demo_holder(args.holder or VISITS[args.visit], today)
     except KeyError:
         print(translate("sync.demo.unknown_holder", args.lang, holder=args.holder), file=sys.stderr)
         return EXIT_FAILED
@@ -265,7 +310,7 @@ def _visit(args: argparse.Namespace) -> int:
     removed = not (args.state_dir or args.keep_state)
     try:
         report = run_demo(settings, state_dir, holder, args.portal_down,
-                          None if args.json else _printer(args.lang))
+                          None if args.json else _printer(args.lang), visit=args.visit)
     except KioskError as exc:
         message, next_step = describe_error(exc, args.lang)
         print(f"{message}\n{next_step}", file=sys.stderr)
@@ -279,6 +324,9 @@ def _visit(args: argparse.Namespace) -> int:
         print(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
     else:
         _print_summary(report, args.lang)
+    if args.visit == "pin-letter":
+        ordered = report.final_view == "done" and bool(report.pin_letters_ordered)
+        return EXIT_OK if ordered else EXIT_FAILED
     activated = report.final_view == "done" and report.final_status == "Aktiv"
     return EXIT_OK if activated else EXIT_FAILED
 
@@ -289,6 +337,7 @@ def run_demo(
     holder: demo.DemoHolder,
     portal_down: bool,
     on_line: Callable[[dict[str, Any]], None] | None = None,
+    visit: str = "activation",
 ) -> DemoReport:
     """The whole demo: visit, (portal back and flush,) status read back, audit verified."""
     from dataclasses import replace
@@ -297,7 +346,7 @@ def run_demo(
 
     # The demo runs at the demo cast's card office (its administrators work there).
     settings = replace(settings, kiosk=replace(settings.kiosk, card_office=demo.DEMO_OFFICE))
-    report = DemoReport(holder.key, holder.card_number, state_dir=str(state_dir))
+    report = DemoReport(holder.key, holder.card_number, visit, state_dir=str(state_dir))
 
     def keep(line: dict[str, Any]) -> None:
         report.steps.append(line)
@@ -312,13 +361,17 @@ def run_demo(
     scan_pool.shutdown(wait=False)
     services = build_services(settings, state_dir, demo=True, with_camera=False)
     try:
+        # the portal goes down once the visit has what it needs from it: the ticket, or
+        # (PIN/PUK letter) the order committed to the outbox
+        down_after = StartActivation if visit == "activation" else RecordResult
         after: dict[type[Effect], Callable[[], None]] = (
-            {StartActivation: services.running_portal.stop} if portal_down else {}
+            {down_after: services.running_portal.stop} if portal_down else {}
         )
         scanned = scanning.result()
         report.document_source = "sample_scan" if scanned is not None else "demo_cast"
         keep({"event": "document_source", "source": report.document_source})
-        final = run_activation(services, holder, on_line=keep, after=after, evidence=scanned)
+        run = run_activation if visit == "activation" else run_pin_letter
+        final = run(services, holder, on_line=keep, after=after, evidence=scanned)
         report.final_view = final.view.name.value
         report.final_message = final.view.message or ""
         status = services.outbox.status()
@@ -332,6 +385,9 @@ def run_demo(
         report.final_status = _portal_status(services, holder.card_number)
         if not portal_down:
             report.status_after_visit = report.final_status
+        if visit == "pin-letter":
+            report.pin_letters_ordered = _letters_ordered(services, holder.card_number)
+            keep({"event": "pin_letters", "ordered": report.pin_letters_ordered})
         audit = services.audit.verify()
         report.audit_ok, report.audit_entries = audit.ok, audit.count
     finally:
@@ -364,6 +420,21 @@ def _restart_and_flush(
     return _portal_status(services, card_number)
 
 
+def _letters_ordered(services: Any, card_number: str) -> int:
+    """PIN/PUK letter orders the demo portal holds for the card (read from its database:
+    the API has no call that lists them)."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{services.running_portal.db_path}?mode=ro", uri=True)
+    try:
+        row = conn.execute(
+            "SELECT COUNT(*) FROM pin_letters WHERE card_number = ?", (card_number,)
+        ).fetchone()
+    finally:
+        conn.close()
+    return int(row[0])
+
+
 def _portal_status(services: Any, card_number: str) -> str:
     record = services.portal.card(card_number)
     return str(record.status.value)
@@ -385,6 +456,9 @@ def _printer(lang: str) -> Callable[[dict[str, Any]], None]:
             return
         if event == "outbox_status":
             print(translate("sync.demo.queued", lang, depth=line["depth"]))
+            return
+        if event == "pin_letters":
+            print(translate("sync.demo.pin_letters", lang, ordered=line["ordered"]))
             return
         counter["n"] += 1
         what = line.get("effect") or event or "start"

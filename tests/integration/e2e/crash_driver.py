@@ -7,6 +7,8 @@ while the request is in flight), after_portal_committed (the portal answered, th
 never recorded it). MODE "restart": a fresh kiosk process on the same state that flushes
 the outbox (as the app's sync worker does at start); "revisit": the administrator runs
 the visit again, then the flush. Prints one JSON line; logs at DEBUG to STATE_DIR/log.
+KIOSK_CRASH_VISIT=pin-letter runs Eva's PIN/PUK letter visit instead (kill points
+after_record_fetched, after_result_committed, during_sync_request, after_portal_committed).
 """
 
 from __future__ import annotations
@@ -17,16 +19,18 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from composition.cli.demo import DEMO_HOLDER_PIN, run_activation
+from composition.cli.demo import DEMO_HOLDER_PIN, run_activation, run_pin_letter
 from composition.wiring import build_services
 from kiosk import demo
 from kiosk.settings import Settings
-from kiosk.visit.effects import RecordResult, WritePin
+from kiosk.visit.effects import Effect, FetchRecord, RecordResult, WritePin
 
 KILL_AT = os.environ.get("KIOSK_KILL_AT", "")
+VISIT = os.environ.get("KIOSK_CRASH_VISIT", "activation")
 
 
 def die() -> None:
@@ -43,9 +47,15 @@ class KillingPortal:
         return getattr(self._inner, name)
 
     def complete_activation(self, *args: Any, **kwargs: Any) -> Any:
+        return self._killing("complete_activation", *args, **kwargs)
+
+    def order_pin_letter(self, *args: Any, **kwargs: Any) -> Any:
+        return self._killing("order_pin_letter", *args, **kwargs)
+
+    def _killing(self, method: str, *args: Any, **kwargs: Any) -> Any:
         if KILL_AT == "during_sync_request":
             threading.Timer(0.4, die).start()  # the portal delays this call by 2 s
-        answer = self._inner.complete_activation(*args, **kwargs)
+        answer = getattr(self._inner, method)(*args, **kwargs)
         if KILL_AT == "after_portal_committed":
             die()
         return answer
@@ -58,16 +68,22 @@ def main(state_dir: str, url: str, mode: str) -> int:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     services = build_services(Settings(), state, demo=True, portal_url=url,
                               with_camera=False)
-    holder = demo.demo_holder("anna", services.clock.now().date())
+    letter = VISIT == "pin-letter"
+    holder = demo.demo_holder("eva" if letter else "anna", services.clock.now().date())
     out: dict[str, Any] = {"mode": mode}
     try:
         if mode in ("visit", "revisit"):
             services.sync.portal = KillingPortal(services.sync.portal)
-            after = {
+            kill_points: dict[str, dict[type[Effect], Callable[[], None]]] = {
                 "after_pin_written": {WritePin: die},
+                "after_record_fetched": {FetchRecord: die},
                 "after_result_committed": {RecordResult: die},
-            }.get(KILL_AT if mode == "visit" else "", {})
-            final = run_activation(services, holder, DEMO_HOLDER_PIN, after=after)
+            }
+            after = kill_points.get(KILL_AT if mode == "visit" else "", {})
+            if letter:
+                final = run_pin_letter(services, holder, after=after)
+            else:
+                final = run_activation(services, holder, DEMO_HOLDER_PIN, after=after)
             out["final_view"] = final.view.name.value
             out["final_message"] = final.view.message
         flushed = services.sync.flush(ignore_backoff=True)

@@ -40,8 +40,11 @@ def portal(tmp_path: Path) -> Iterator[RunningPortal]:
     running.stop()
 
 
-def kiosk(state: Path, url: str, mode: str, kill_at: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "KIOSK_KILL_AT": kill_at}
+def kiosk(
+    state: Path, url: str, mode: str, kill_at: str = "", visit: str = "activation"
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "KIOSK_KILL_AT": kill_at,
+           "KIOSK_CRASH_VISIT": visit}
     log = state.parent / f"{state.name}-{mode}-{kill_at or 'none'}"
     proc = subprocess.run(
         [sys.executable, "-m", "tests.integration.e2e.crash_driver", str(state), url, mode],
@@ -139,6 +142,58 @@ def test_a_killed_kiosk_restarts_to_exactly_one_activation(
     assert after["audit_ok"] is True
     everything = files_under(tmp_path)
     assert_nowhere(DEMO_HOLDER_PIN, everything)
+
+
+LETTER_KILL_POINTS = [
+    "after_record_fetched",
+    "after_result_committed",
+    "during_sync_request",
+    "after_portal_committed",
+]
+
+
+def letters(db_path: Path, card_number: str) -> int:
+    conn = sqlite3.connect(db_path)
+    try:
+        return int(conn.execute(
+            "SELECT COUNT(*) FROM pin_letters WHERE card_number = ?", (card_number,)
+        ).fetchone()[0])
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("kill_at", LETTER_KILL_POINTS)
+def test_a_killed_kiosk_orders_exactly_one_pin_letter(
+    portal: RunningPortal, tmp_path: Path, kill_at: str
+) -> None:
+    eva = demo.demo_holder("eva", TODAY)
+    state = tmp_path / "kiosk"
+    if kill_at == "during_sync_request":
+        requests.post(
+            f"{portal.url}/_test/faults",
+            json={"kind": "delay", "seconds": 2, "path_contains": "pin-letters"},
+            timeout=5,
+        ).raise_for_status()
+    crashed = kiosk(state, portal.url, "visit", kill_at, visit="pin-letter")
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-3000:]
+    queued = outbox_rows(state / "outbox.sqlite3")
+    expected = {
+        "after_record_fetched": ([], 0),
+        "after_result_committed": (["pending"], 0),
+        "during_sync_request": (["pending"], None),
+        "after_portal_committed": (["pending"], 1),
+    }[kill_at]
+    assert queued == expected[0]
+    assert expected[1] is None or letters(portal.db_path, eva.card_number) == expected[1]
+    for form in (eva.personnummer, f"{eva.personnummer[:8]}-{eva.personnummer[8:]}"):
+        assert_nowhere(form, kiosk_written(tmp_path))
+
+    mode = "revisit" if kill_at == "after_record_fetched" else "restart"
+    after = report(kiosk(state, portal.url, mode, visit="pin-letter"))
+
+    assert letters(portal.db_path, eva.card_number) == 1  # nothing lost, nothing twice
+    assert after["outbox"] == {"sent": 1}, after
+    assert after["audit_ok"] is True
 
 
 def test_no_pin_or_personnummer_in_logs_databases_or_audit(

@@ -1,4 +1,5 @@
-"""`kioskctl demo visit`: the headless end-to-end activation, with and without the portal."""
+"""`kioskctl demo visit`: the headless end-to-end activation (and PIN/PUK letter), with and
+without the portal."""
 
 from __future__ import annotations
 
@@ -52,6 +53,25 @@ def test_portal_down_queues_then_a_flush_makes_it_active(tmp_path: Path) -> None
     assert report["status_after_flush"] == "Aktiv"
     assert report["final_status"] == "Aktiv"
     assert report["audit_ok"] is True
+
+
+def test_the_pin_letter_demo_orders_one_letter(tmp_path: Path) -> None:
+    report = demo_visit(tmp_path, "--visit", "pin-letter")
+    assert report["visit"] == "pin-letter" and report["holder"] == "eva"
+    assert report["final_view"] == "done"
+    assert report["final_message"] == "visit.done.pin_letter"
+    assert report["pin_letters_ordered"] == 1 and report["queued"] is False
+    assert report["final_status"] == "Aktiv" and report["audit_ok"] is True
+    effects = [s.get("effect") for s in report["steps"]]  # type: ignore[union-attr]
+    assert effects.count("sync_result") == 1 and "write_pin" not in effects
+
+
+def test_the_pin_letter_demo_with_the_portal_down_orders_it_after_the_flush(
+    tmp_path: Path,
+) -> None:
+    report = demo_visit(tmp_path, "--visit", "pin-letter", "--portal-down")
+    assert report["final_message"] == "visit.done.pin_letter.queued"
+    assert report["queued"] is True and report["pin_letters_ordered"] == 1
 
 
 def test_an_unknown_holder_gets_a_clear_message(tmp_path: Path) -> None:
