@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import numpy as np
 from numpy.typing import NDArray
 
 log = logging.getLogger(__name__)
@@ -157,9 +156,17 @@ class MjpegServer:
 
 
 def _folder_images(folder: Path) -> list[Image8]:
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    images = [cv2.imread(str(p), cv2.IMREAD_COLOR) for p in paths]
-    return [np.asarray(i, dtype=np.uint8) for i in images if i is not None]
+    from hardware.camera.images import read_image_file
+    from kiosk.errors import ImageRefused
+
+    images = []
+    for path in sorted(p for p in folder.iterdir()
+                       if p.suffix.lower() in (".jpg", ".jpeg", ".png")):
+        try:
+            images.append(read_image_file(path))
+        except ImageRefused as exc:
+            log.warning("skipped %s", exc.detail)
+    return images
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hardware.camera.images import decode_image, read_image_file
+from hardware.camera.images import check_size, decode_image, read_image_file
 from kiosk.errors import CameraUnavailable, ConfigError, ImageRefused
 from kiosk.ports import Frame, FrameSource
 from kiosk.settings import CameraSettings
@@ -245,6 +245,12 @@ class FileSource(PacedSource):
         if not capture.isOpened():
             capture.release()
             raise CaptureError(f"{self.describe} cannot be decoded")
+        try:  # the container's frame size, before any frame is decoded
+            check_size(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                       int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)), self.describe)
+        except ImageRefused as exc:
+            capture.release()
+            raise CaptureError(exc.detail) from None
         fps = capture.get(cv2.CAP_PROP_FPS)
         if fps and 0 < fps <= 240:
             self.period = 1.0 / fps
