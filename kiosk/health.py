@@ -83,6 +83,13 @@ def outbox_status(db: Path, now: datetime, alert_hours: float) -> dict[str, Any]
                 " AND deadline IS NOT NULL AND deadline <= ? ORDER BY deadline",
                 (limit,),
             ).fetchall()
+            has_intents = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pin_intents'"
+            ).fetchone()
+            interrupted = conn.execute(
+                "SELECT card_number, kind, ticket_id, deadline, started_at FROM pin_intents"
+                " ORDER BY started_at"
+            ).fetchall() if has_intents else []
         finally:
             conn.close()
     except sqlite3.Error as exc:
@@ -98,6 +105,12 @@ def outbox_status(db: Path, now: datetime, alert_hours: float) -> dict[str, Any]
         "deadline_alerts": [
             {"card_number": card, "kind": kind, "deadline": deadline}
             for card, kind, deadline in alerts
+        ],
+        # a PIN was (or may have been) written and no result recorded: finish the visit
+        "interrupted": [
+            {"card_number": card, "kind": kind, "ticket_id": ticket, "deadline": deadline,
+             "started_at": started}
+            for card, kind, ticket, deadline, started in interrupted
         ],
     }
 
@@ -209,6 +222,8 @@ def collect_status(
         problems.append("config_pending")
     if status["config"]["state"] == "expiring":
         problems.append("config_expiring")
+    if status["outbox"].get("interrupted"):
+        problems.append("visit_interrupted")
     status["problems"] = problems
     status["state"] = "ok" if not problems else "degraded"
     return status

@@ -147,6 +147,21 @@ class VisitKind(StrEnum):
 
 
 @dataclass(frozen=True)
+class PinWriteIntent:
+    """A visit is about to write a PIN to a card: committed durably before the write, so a
+    crash between the write and the recorded result leaves a trace that status shows and
+    the administrator can finish (the activation id and its deadline are kept)."""
+
+    visit_id: str
+    kind: str  # "activation" or "unlock"
+    card_number: str
+    admin_hsa_id: str
+    ticket_id: str
+    deadline: datetime | None
+    started_at: datetime
+
+
+@dataclass(frozen=True)
 class VisitResult:
     """A finished visit's outcome as the outbox stores and syncs it (never a PIN).
 

@@ -31,7 +31,7 @@ from kiosk.devicekey import (
     verify_signature,
 )
 from kiosk.errors import StorageError
-from kiosk.model import VisitKind, VisitResult
+from kiosk.model import PinWriteIntent, VisitKind, VisitResult
 from kiosk.ports import Clock
 
 DATABASE_FILE = "outbox.sqlite3"  # kiosk.paths.KioskPaths.outbox_db
@@ -61,6 +61,15 @@ CREATE TABLE IF NOT EXISTS outbox (
     answer TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_state ON outbox (state, id);
+CREATE TABLE IF NOT EXISTS pin_intents (
+    visit_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    card_number TEXT NOT NULL,
+    admin_hsa_id TEXT NOT NULL,
+    ticket_id TEXT NOT NULL,
+    deadline TEXT,
+    started_at TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS outbox_card ON outbox (card_number, state, id);
 """
 
@@ -152,6 +161,7 @@ class OutboxStatus:
     alerts: list[DeadlineAlert] = field(default_factory=list)
     last_error: str | None = None
     last_error_at: str | None = None
+    interrupted: list[PinWriteIntent] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """JSON-compatible form."""
@@ -172,7 +182,21 @@ class OutboxStatus:
             ],
             "last_error": self.last_error,
             "last_error_at": self.last_error_at,
+            "interrupted": [intent_json(i) for i in self.interrupted],
         }
+
+
+def intent_json(intent: PinWriteIntent) -> dict[str, Any]:
+    """An open PIN-write intent as JSON (no secret is in it)."""
+    return {
+        "visit_id": intent.visit_id,
+        "kind": intent.kind,
+        "card_number": intent.card_number,
+        "admin_hsa_id": intent.admin_hsa_id,
+        "ticket_id": intent.ticket_id,
+        "deadline": intent.deadline.isoformat() if intent.deadline else None,
+        "started_at": intent.started_at.isoformat(),
+    }
 
 
 def result_to_row(result: VisitResult) -> dict[str, Any]:
@@ -261,6 +285,9 @@ class Outbox:
                         {**row, "recorded_at": now.isoformat()},
                     )
                     outbox_id = int(cursor.lastrowid or 0)
+                    self._conn.execute(  # the result is the trace now: the intent is done
+                        "DELETE FROM pin_intents WHERE card_number = ?", (result.card_number,)
+                    )
                     head = self.audit.append_in_transaction(
                         "result_recorded",
                         result.admin_hsa_id,
@@ -272,6 +299,56 @@ class Outbox:
         except sqlite3.Error as exc:
             raise StorageError(f"cannot record the result: {exc}", path=str(self.path)) from exc
         return str(outbox_id)
+
+    # --- PIN-write intents -------------------------------------------------------------
+
+    def begin_pin_write(self, intent: PinWriteIntent) -> None:
+        """Commit (fsync) that a PIN is about to be written, with an audit entry, before
+        the card is touched: a crash after the write leaves this row open."""
+        now = self.now()
+        try:
+            with self._lock:
+                with immediate(self._conn):
+                    self._conn.execute(
+                        "INSERT OR REPLACE INTO pin_intents (visit_id, kind, card_number,"
+                        " admin_hsa_id, ticket_id, deadline, started_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (intent.visit_id, intent.kind, intent.card_number, intent.admin_hsa_id,
+                         intent.ticket_id,
+                         intent.deadline.isoformat() if intent.deadline else None,
+                         intent.started_at.isoformat()),
+                    )
+                    head = self.audit.append_in_transaction(
+                        "pin_write_started", intent.admin_hsa_id, now, intent.card_number,
+                        {"kind": intent.kind, "ticket_id": intent.ticket_id},
+                    )
+                self.audit.write_head(*head)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot record the PIN write: {exc}", path=str(self.path)) from exc
+
+    def end_pin_write(self, visit_id: str) -> None:
+        """The card refused the write: the intent is no longer open."""
+        try:
+            with self._lock, immediate(self._conn):
+                self._conn.execute("DELETE FROM pin_intents WHERE visit_id = ?", (visit_id,))
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot end the PIN write: {exc}", path=str(self.path)) from exc
+
+    def interrupted(self) -> list[PinWriteIntent]:
+        """Visits that began writing a PIN and recorded no result: each is to be finished
+        (the receipt signed before its deadline) or its card looked at."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM pin_intents ORDER BY started_at"
+            ).fetchall()
+        return [
+            PinWriteIntent(
+                r["visit_id"], r["kind"], r["card_number"], r["admin_hsa_id"], r["ticket_id"],
+                datetime.fromisoformat(r["deadline"]) if r["deadline"] else None,
+                datetime.fromisoformat(r["started_at"]),
+            )
+            for r in rows
+        ]
 
     # --- claiming and settling -----------------------------------------------------
 
@@ -516,6 +593,7 @@ class Outbox:
             alerts=self.alerts(),
             last_error=error["last_error"] if error else None,
             last_error_at=error["last_error_at"] if error else None,
+            interrupted=self.interrupted(),
         )
 
     # --- the signed export ---------------------------------------------------------

@@ -19,6 +19,7 @@ from kiosk.model import (
     CardRecord,
     CertificateInfo,
     DocumentEvidence,
+    PinWriteIntent,
     VisitResult,
 )
 
@@ -469,5 +470,14 @@ class ResultStore(Protocol):
     """The durable outbox: a result is committed before the holder is told it is done."""
 
     def record(self, result: VisitResult) -> str:
-        """Commit ``result`` durably (fsync) and return its outbox id; idempotent by key."""
+        """Commit ``result`` durably (fsync) and return its outbox id; idempotent by key.
+        Recording a card's result ends the card's open PIN-write intent."""
+        ...
+
+    def begin_pin_write(self, intent: PinWriteIntent) -> None:
+        """Commit durably that a PIN is about to be written (before the card is touched)."""
+        ...
+
+    def end_pin_write(self, visit_id: str) -> None:
+        """The write failed on the card: the intent is no longer open."""
         ...

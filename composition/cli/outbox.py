@@ -158,6 +158,10 @@ def _status(args: argparse.Namespace) -> int:
     for alert in status.alerts:
         print(translate("sync.alert.deadline", lang, card=alert.card_number,
                         hours=round(alert.hours_left, 1)))
+    for intent in status.interrupted:
+        print(translate("sync.alert.interrupted", lang, card=intent.card_number,
+                        kind=intent.kind, deadline=intent.deadline.isoformat()
+                        if intent.deadline else "-"))
     if status.last_error:
         print(translate("sync.status.last_error", lang, error=status.last_error,
                         at=status.last_error_at or ""))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import ClassVar
 
-from kiosk.model import DocumentEvidence, VisitResult
+from kiosk.model import DocumentEvidence, PinWriteIntent, VisitResult
 from kiosk.visit.secret import Secret
 
 
@@ -116,22 +116,27 @@ class StartUnlock(StartTicket):
 
 @dataclass(frozen=True)
 class WritePin(Effect):
-    """Write the holder's first PIN with the activation credential."""
+    """Write the holder's first PIN with the activation credential. ``intent`` is
+    committed to the outbox before the card is touched (a crash after the write leaves
+    an alert and a visit to finish, not silence)."""
 
     kind = EffectKind.WRITE_PIN
     reader: str | None
     credential: Secret
     pin: Secret | None
+    intent: PinWriteIntent | None = None
 
 
 @dataclass(frozen=True)
 class UnlockPin(Effect):
-    """Unlock a locked PIN with the unlock credential and set a new one."""
+    """Unlock a locked PIN with the unlock credential and set a new one (``intent`` as
+    for WritePin)."""
 
     kind = EffectKind.UNLOCK_PIN
     reader: str | None
     credential: Secret
     pin: Secret | None
+    intent: PinWriteIntent | None = None
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from kiosk.model import (
     CardIdentity,
     CardRecord,
     DocumentEvidence,
+    PinWriteIntent,
     VisitKind,
     VisitResult,
 )
@@ -512,10 +513,22 @@ class VisitFlow:
         pins = self.pins
         if issubclass(kind, WritePin | UnlockPin):
             credential = present(self.credential, "credential").copy()
-            return kind(self.reader, credential, pins.typed(pins.new))
+            return kind(self.reader, credential, pins.typed(pins.new), self.pin_intent())
         if issubclass(kind, ChangePin):
             return ChangePin(self.reader, pins.typed(pins.current), pins.typed(pins.new))
         return SignReceipt(self.reader, pins.typed(pins.receipt), self.receipt())
+
+    def pin_intent(self) -> PinWriteIntent:
+        """What is about to be written, for the outbox to commit before the write."""
+        return PinWriteIntent(
+            visit_id=self.visit_id,
+            kind=self.kind.value,
+            card_number=present(self.card_number, "card number"),
+            admin_hsa_id=self.admin.hsa_id,
+            ticket_id=self.activation_id or "",
+            deadline=self.deadline,
+            started_at=self.at(),
+        )
 
     def with_pin_choice(self, table: Transitions) -> Transitions:
         """``table`` with choosing and confirming a new PIN, for the visits that set one."""

@@ -10,11 +10,12 @@ the transcript (used by ``kioskctl demo visit`` and by tests).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from kiosk.errors import KioskError
-from kiosk.model import CardIdentity, CardRecord, CertificateInfo, VisitResult
+from kiosk.model import CardIdentity, CardRecord, CertificateInfo, PinWriteIntent, VisitResult
 from kiosk.ports import (
     ON_READER_PAD,
     CardReader,
@@ -148,14 +149,16 @@ class EffectRunner:
                 )
                 return TicketIssued(effect, ticket)
             case WritePin():
-                self.token(effect.reader).set_initial_pin(
-                    effect.credential.reveal(), revealed(effect.pin)
-                )
+                with self.pin_write(effect.intent):
+                    self.token(effect.reader).set_initial_pin(
+                        effect.credential.reveal(), revealed(effect.pin)
+                    )
                 return PinWritten(effect)
             case UnlockPin():
-                self.token(effect.reader).unlock_pin(
-                    effect.credential.reveal(), revealed(effect.pin)
-                )
+                with self.pin_write(effect.intent):
+                    self.token(effect.reader).unlock_pin(
+                        effect.credential.reveal(), revealed(effect.pin)
+                    )
                 return PinUnlocked(effect)
             case ChangePin():
                 self.token(effect.reader).change_pin(
@@ -175,6 +178,20 @@ class EffectRunner:
             case SyncResult():
                 return ResultSynced(effect, self.sync(effect.result))
         raise KioskError(f"no runner for effect {effect.kind!r}", effect=effect.kind)
+
+    @contextmanager
+    def pin_write(self, intent: PinWriteIntent | None) -> Iterator[None]:
+        """Commit the intent before the card is written; a write the card refused ends it
+        (a crash in between leaves it open: status shows it, the visit can be finished)."""
+        if intent is None:
+            yield
+            return
+        self.store.begin_pin_write(intent)
+        try:
+            yield
+        except KioskError:
+            self.store.end_pin_write(intent.visit_id)
+            raise
 
     def identify(self, reader: str | None) -> CardIdentity:
         """The card's identity, and whether its PINs are typed on the reader's own pad."""

@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ import requests
 from composition.cli.demo import DEMO_HOLDER_PIN
 from hardware.sim.democa import trust_files
 from kiosk import demo
+from kiosk.health import outbox_status
 from portal.server import RunningPortal, start_in_thread
 from tests.conftest import require_tool
 from tests.integration.outbox.portalkit import card_status, portal_counts
@@ -129,6 +130,15 @@ def test_a_killed_kiosk_restarts_to_exactly_one_activation(
     }[kill_at]
     assert queued == expected[0]
     assert expected[1] is None or completed == expected[1]
+    # D8: the PIN write was committed as an intent first; with no result, status shows it.
+    interrupted = outbox_status(state / "outbox.sqlite3", datetime.now(UTC), 24)["interrupted"]
+    if kill_at == "after_pin_written":
+        assert [(i["card_number"], i["kind"]) for i in interrupted] == [
+            (ANNA.card_number, "activation")
+        ]
+        assert interrupted[0]["ticket_id"] and interrupted[0]["deadline"]
+    else:
+        assert interrupted == []
 
     mode = "revisit" if kill_at == "after_pin_written" else "restart"
     after = report(kiosk(state, portal.url, mode))
@@ -140,6 +150,7 @@ def test_a_killed_kiosk_restarts_to_exactly_one_activation(
     assert after["status"] == "Aktiv"
     assert after["outbox"] == {"sent": 1}, after
     assert after["audit_ok"] is True
+    assert outbox_status(state / "outbox.sqlite3", datetime.now(UTC), 24)["interrupted"] == []
     everything = files_under(tmp_path)
     assert_nowhere(DEMO_HOLDER_PIN, everything)
 

@@ -35,6 +35,7 @@ from kiosk.model import (
     CardStatus,
     CertificateInfo,
     DocumentEvidence,
+    PinWriteIntent,
     Provenance,
     TrustLevel,
     VisitResult,
@@ -366,13 +367,25 @@ class FakePortal:
 class FakeStore:
     def __init__(self) -> None:
         self.results: dict[str, VisitResult] = {}
+        self.intents: dict[str, PinWriteIntent] = {}
         self.failing = False
 
     def record(self, result: VisitResult) -> str:
         if self.failing:
             raise StorageError("disk full")
         self.results[result.idempotency_key] = result
+        for visit_id in [v for v, i in self.intents.items()
+                         if i.card_number == result.card_number]:
+            del self.intents[visit_id]
         return f"outbox-{len(self.results)}"
+
+    def begin_pin_write(self, intent: PinWriteIntent) -> None:
+        if self.failing:
+            raise StorageError("disk full")
+        self.intents[intent.visit_id] = intent
+
+    def end_pin_write(self, visit_id: str) -> None:
+        self.intents.pop(visit_id, None)
 
 
 @dataclass

@@ -214,3 +214,42 @@ def test_run_scripted_stops_a_looping_flow() -> None:
     with pytest.raises(KioskError, match="too many effects"):
         run_scripted(Looping(), [], runner)
     assert MAX_EFFECTS_PER_INPUT >= 10
+
+
+def test_the_pin_write_intent_is_committed_before_the_card_is_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """D8: the intent is in the store when the card is written; the result ends it."""
+    from tests.unit.visit import fakes
+
+    r, runner = runner_for()
+    order: list[str] = []
+    begin = r.store.begin_pin_write
+    write = fakes.FakeToken.set_initial_pin
+
+    def noted_begin(intent):  # type: ignore[no-untyped-def]
+        order.append(f"intent {intent.kind} {intent.card_number} {bool(intent.ticket_id)}")
+        begin(intent)
+
+    def noted_write(self, credential, new_pin):  # type: ignore[no-untyped-def]
+        order.append(f"write with {len(r.store.intents)} intent(s) stored")
+        write(self, credential, new_pin)
+
+    monkeypatch.setattr(r.store, "begin_pin_write", noted_begin)
+    monkeypatch.setattr(fakes.FakeToken, "set_initial_pin", noted_write)
+    script = happy_script(VisitKind.ACTIVATION, r)
+    run = run_scripted(ActivationFlow(admin_auth(), SETTINGS, "visit-1"),
+                       [event(kind, **data) for kind, data in script], runner)
+    assert order == [f"intent activation {ANNA.card_number} True",
+                     "write with 1 intent(s) stored"]
+    assert run.final.view.name is ViewName.DONE
+    assert r.store.intents == {}  # the recorded result ended it
+
+
+def test_a_pin_write_the_card_refuses_ends_its_intent() -> None:
+    r, runner = runner_for()
+    script = happy_script(VisitKind.ACTIVATION, r)
+    r.tokens.faults["set_initial_pin"] = KioskError("the card said no")
+    run_scripted(ActivationFlow(admin_auth(), SETTINGS, "visit-2"),
+                 [event(kind, **data) for kind, data in script], runner)
+    assert r.store.intents == {}
