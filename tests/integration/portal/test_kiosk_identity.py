@@ -95,17 +95,39 @@ def evidence() -> dict[str, Any]:
 ADMIN_A = demo_admins(date.today())[0].hsa_id
 
 
-def every_endpoint(card: str) -> list[tuple[str, str, Any]]:
+def every_endpoint(
+    card: str, activation: str = "", serial: str = "01", admin: str = ADMIN_A
+) -> list[tuple[str, str, Any]]:
+    activation = activation or str(uuid.uuid4())
     return [
         ("GET", f"/cards/{card}", None),
-        ("GET", f"/admins/{ADMIN_A}", None),
+        ("GET", f"/admins/{admin}", None),
         ("POST", f"/cards/{card}/activations", {"admin_hsa_id": ADMIN_A, "evidence": evidence()}),
-        ("POST", f"/activations/{uuid.uuid4()}/complete",
+        ("POST", f"/activations/{activation}/complete",
          {"receipt": "eA==", "signature": "eA==", "certificate": "eA=="}),
         ("POST", f"/cards/{card}/unlock", {"admin_hsa_id": ADMIN_A, "evidence": evidence()}),
         ("POST", f"/cards/{card}/block", {"admin_hsa_id": ADMIN_A, "reason": "lost"}),
         ("POST", "/heartbeat", {"outbox_depth": 0}),
+        ("GET", "/audit-head", None),
+        ("POST", f"/cards/{card}/certificate-requests",
+         {"admin_hsa_id": ADMIN_A, "kind": "signature", "request": "eA=="}),
+        ("GET", f"/cards/{card}/certificates", None),
+        ("POST", f"/cards/{card}/certificates/{serial}/revoke",
+         {"admin_hsa_id": ADMIN_A, "reason": "removed"}),
+        ("POST", f"/cards/{card}/pin-letters", {"admin_hsa_id": ADMIN_A, "evidence": evidence()}),
     ]
+
+
+def test_the_matrix_covers_every_operation_of_the_document() -> None:
+    import yaml
+
+    from .test_openapi import DOCUMENT
+
+    spec = yaml.safe_load(DOCUMENT.read_text(encoding="utf-8"))
+    documented = {(method.upper(), path.removeprefix(API)) for path, item in spec["paths"].items()
+                  for method in item}
+    templates = every_endpoint("{card_number}", "{activation_id}", "{serial}", "{hsa_id}")
+    assert {(method, path) for method, path, _ in templates} == documented - {("GET", "/health")}
 
 
 @pytest.mark.parametrize("who", ["rogue", "revoked"])
@@ -197,6 +219,21 @@ def test_unlock_and_block_only_with_an_administrator_of_the_own_office(
     after = a.call("GET", f"/cards/{david.card_number}").json()
     assert after["status"] == "Spärrad"
     assert after["personnummer"] == david.personnummer[:8] + "-****"
+
+
+def test_certificates_and_pin_letters_only_with_an_administrator_of_the_own_office(
+    world: dict[str, Any],
+) -> None:
+    a, b = world["a"], world["b"]
+    eva = demo_holder("eva", date.today()).card_number
+    for method, path, body in every_endpoint(eva)[-5:]:
+        if body is None or "admin_hsa_id" not in body:
+            continue
+        refused = b.call(method, path, body)
+        assert (refused.status_code, refused.json()["reason"]) == (403, "outside_remit"), path
+    letter = a.call("POST", f"/cards/{eva}/pin-letters",
+                    {"admin_hsa_id": ADMIN_A, "evidence": evidence()})
+    assert letter.status_code in (200, 201), letter.text
 
 
 def test_heartbeats_only_as_oneself(world: dict[str, Any]) -> None:
