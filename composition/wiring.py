@@ -32,9 +32,16 @@ from kiosk.visit.effects import (
     AuthoriseAdmin,
     BlockCard,
     ChangePin,
+    DeleteKeyPair,
     Effect,
     FetchRecord,
+    GenerateKeyPair,
+    InstallCertificate,
+    IssueCertificate,
+    SetSignaturePin,
+    SignProbe,
     SignReceipt,
+    SignRequest,
     StartTicket,
     SyncResult,
     UnlockPin,
@@ -69,7 +76,19 @@ def audit_details(effect: Effect) -> dict[str, Any] | None:
                 "reason": effect.reason,
                 "idempotency_key": effect.idempotency_key,
             }
-        case AdminSignIn() | WritePin() | UnlockPin() | ChangePin() | SignReceipt() | SyncResult():
+        case IssueCertificate():
+            return {
+                "card_number": effect.card_number,
+                "certificate_kind": effect.certificate_kind,
+                "idempotency_key": effect.idempotency_key,
+                "replaces": effect.replaces or "",
+            }
+        case GenerateKeyPair() | SignRequest() | InstallCertificate() | DeleteKeyPair():
+            return {"role": effect.role.value, "key_id": effect.key_id.hex()}
+        case (
+            AdminSignIn() | WritePin() | UnlockPin() | ChangePin() | SignReceipt() | SyncResult()
+            | SetSignaturePin() | SignProbe()
+        ):
             return {}
     return None
 

@@ -133,6 +133,7 @@ class CertificateInfo:
     trust_level: TrustLevel | None = None
     chain_valid: bool | None = None
     der: bytes = b""
+    key_id: bytes = b""  # the CKA_ID it shares with its key pair on the card, if known
 
 
 class VisitKind(StrEnum):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 import pkcs11
@@ -490,12 +491,14 @@ class Pkcs11Token:
 
     def _classify(self, raw: list[tuple[str, bytes, bytes]]) -> list[CertificateInfo]:
         moment = self._now() if self._now else None
-        return classify_card_certificates(
+        infos = classify_card_certificates(
             [(label, der) for label, der, _ in raw],
             self.policy_levels,
             self.trust_anchors,
             moment,
         )
+        key_ids = {der: key_id for _, der, key_id in raw}
+        return [replace(info, key_id=key_ids.get(info.der, b"")) for info in infos]
 
     def _signing_key(self, session: pkcs11.Session) -> SignMixin:
         raw = {der: key_id for _, der, key_id in self._raw_certificates(session)}

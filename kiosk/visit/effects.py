@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import ClassVar
 
 from kiosk.model import DocumentEvidence, PinWriteIntent, VisitResult
+from kiosk.ports import PinRole
 from kiosk.visit.secret import Secret
 
 
@@ -35,6 +36,13 @@ class EffectKind(StrEnum):
     BLOCK_CARD = "block_card"
     RECORD_RESULT = "record_result"
     SYNC_RESULT = "sync_result"
+    SET_SIGNATURE_PIN = "set_signature_pin"
+    GENERATE_KEY_PAIR = "generate_key_pair"
+    SIGN_REQUEST = "sign_request"
+    ISSUE_CERTIFICATE = "issue_certificate"
+    INSTALL_CERTIFICATE = "install_certificate"
+    TEST_SIGNATURE = "test_signature"
+    DELETE_KEY_PAIR = "delete_key_pair"
 
 
 @dataclass(frozen=True)
@@ -184,6 +192,97 @@ class SyncResult(Effect):
 
     kind = EffectKind.SYNC_RESULT
     result: VisitResult
+
+
+# --- certificates on the card (kiosk.ports.CertificateToken, CertificatePortal) ---------
+# ``key_id`` is chosen by the flow from its visit id, so a retried key generation finds the
+# key pair made the first time; ``idempotency_key`` does the same for the issuance.
+
+
+@dataclass(frozen=True)
+class SetSignaturePin(Effect):
+    """Set the holder's signature PIN (underskriftskod) with the card's PUK/SO credential."""
+
+    kind = EffectKind.SET_SIGNATURE_PIN
+    reader: str | None
+    credential: Secret
+    pin: Secret | None
+
+
+@dataclass(frozen=True)
+class GenerateKeyPair(Effect):
+    """Generate a key pair on the card under ``role``'s PIN (or find the one with key_id)."""
+
+    kind = EffectKind.GENERATE_KEY_PAIR
+    reader: str | None
+    role: PinRole
+    pin: Secret | None
+    key_id: bytes
+    label: str
+
+
+@dataclass(frozen=True)
+class SignRequest(Effect):
+    """A PKCS#10 request for the key pair ``key_id``, signed by that key on the card."""
+
+    kind = EffectKind.SIGN_REQUEST
+    reader: str | None
+    role: PinRole
+    pin: Secret | None
+    key_id: bytes
+    common_name: str
+    serial_number: str
+
+
+@dataclass(frozen=True)
+class IssueCertificate(Effect):
+    """The portal issues a certificate for the request (idempotent by its key)."""
+
+    kind = EffectKind.ISSUE_CERTIFICATE
+    card_number: str
+    admin_hsa_id: str
+    certificate_kind: str  # authentication, signature or additional
+    subject_id: str  # hsa_id or personnummer
+    request: bytes
+    idempotency_key: str
+    replaces: str | None = None
+    organisation: str | None = None
+
+
+@dataclass(frozen=True)
+class InstallCertificate(Effect):
+    """Write the issued certificate onto the card beside its key pair."""
+
+    kind = EffectKind.INSTALL_CERTIFICATE
+    reader: str | None
+    role: PinRole
+    pin: Secret | None
+    key_id: bytes
+    label: str
+    certificate: bytes
+
+
+@dataclass(frozen=True)
+class SignProbe(Effect):
+    """Sign test data with the key ``key_id`` (the caller verifies it with the certificate)."""
+
+    kind = EffectKind.TEST_SIGNATURE
+    reader: str | None
+    role: PinRole
+    pin: Secret | None
+    key_id: bytes
+    data: bytes
+
+
+@dataclass(frozen=True)
+class DeleteKeyPair(Effect):
+    """Remove a certificate and its key pair from the card."""
+
+    kind = EffectKind.DELETE_KEY_PAIR
+    reader: str | None
+    role: PinRole
+    pin: Secret | None
+    key_id: bytes
 
 
 # The card effects that carry the holder's PINs: a retry rebuilds them with fresh copies.

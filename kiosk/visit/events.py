@@ -23,19 +23,26 @@ from kiosk.model import (
     DocumentEvidence,
     VisitKind,
 )
-from kiosk.ports import ActivationTicket
+from kiosk.ports import ActivationTicket, CardKey, IssuedCertificate
 from kiosk.visit.effects import (
     AdminSignIn,
     AuthoriseAdmin,
     BlockCard,
     ChangePin,
+    DeleteKeyPair,
     Effect,
     FetchRecord,
+    GenerateKeyPair,
     IdentifyCard,
+    InstallCertificate,
+    IssueCertificate,
     ReadCertificates,
     RecordResult,
+    SetSignaturePin,
     SignedReceipt,
+    SignProbe,
     SignReceipt,
+    SignRequest,
     StartTicket,
     SyncResult,
     UnlockPin,
@@ -326,6 +333,45 @@ class ResultRecorded(Outcome):
 class ResultSynced(Outcome):
     effect: SyncResult
     record: CardRecord | None
+
+
+@dataclass(frozen=True)
+class SignaturePinSet(Outcome):
+    effect: SetSignaturePin
+
+
+@dataclass(frozen=True)
+class KeyPairGenerated(Outcome):
+    effect: GenerateKeyPair
+    key: CardKey
+
+
+@dataclass(frozen=True)
+class RequestSigned(Outcome):
+    effect: SignRequest
+    request: bytes
+
+
+@dataclass(frozen=True)
+class CertificateIssued(Outcome):
+    effect: IssueCertificate
+    certificate: IssuedCertificate
+
+
+@dataclass(frozen=True)
+class CertificateInstalled(Outcome):
+    effect: InstallCertificate
+
+
+@dataclass(frozen=True)
+class ProbeSigned(Outcome):
+    effect: SignProbe
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class KeyPairDeleted(Outcome):
+    effect: DeleteKeyPair
 
 
 # --- buttons to events ---------------------------------------------------------------

@@ -14,11 +14,13 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-from kiosk.errors import KioskError
+from kiosk.errors import KioskError, PortalError, TokenError
 from kiosk.model import CardIdentity, CardRecord, CertificateInfo, PinWriteIntent, VisitResult
 from kiosk.ports import (
     ON_READER_PAD,
     CardReader,
+    CertificatePortal,
+    CertificateToken,
     Clock,
     Portal,
     ResultStore,
@@ -32,13 +34,20 @@ from kiosk.visit.effects import (
     AuthoriseAdmin,
     BlockCard,
     ChangePin,
+    DeleteKeyPair,
     Effect,
     FetchRecord,
+    GenerateKeyPair,
     IdentifyCard,
+    InstallCertificate,
+    IssueCertificate,
     ReadCertificates,
     RecordResult,
+    SetSignaturePin,
     SignedReceipt,
+    SignProbe,
     SignReceipt,
+    SignRequest,
     StartActivation,
     StartUnlock,
     SyncResult,
@@ -50,17 +59,24 @@ from kiosk.visit.events import (
     AdminSignedIn,
     CardBlocked,
     CardIdentified,
+    CertificateInstalled,
+    CertificateIssued,
     CertificatesRead,
     EffectFailed,
     Event,
+    KeyPairDeleted,
+    KeyPairGenerated,
     Outcome,
     PinChanged,
     PinUnlocked,
     PinWritten,
+    ProbeSigned,
     ReceiptSigned,
     RecordFetched,
+    RequestSigned,
     ResultRecorded,
     ResultSynced,
+    SignaturePinSet,
     TicketIssued,
 )
 from kiosk.visit.secret import Secret
@@ -177,6 +193,50 @@ class EffectRunner:
                 return ResultRecorded(effect, self.store.record(effect.result))
             case SyncResult():
                 return ResultSynced(effect, self.sync(effect.result))
+        return self.perform_certificate(effect)
+
+    def perform_certificate(self, effect: Effect) -> Outcome:
+        """The certificate effects: key pairs and certificates on the card, issuance."""
+        match effect:
+            case SetSignaturePin():
+                self.key_token(effect.reader).set_signature_pin(
+                    effect.credential.reveal(), revealed(effect.pin)
+                )
+                return SignaturePinSet(effect)
+            case GenerateKeyPair():
+                key = self.key_token(effect.reader).generate_key_pair(
+                    effect.role, revealed(effect.pin), effect.key_id, effect.label
+                )
+                return KeyPairGenerated(effect, key)
+            case SignRequest():
+                request = self.key_token(effect.reader).certificate_request(
+                    effect.role, revealed(effect.pin), effect.key_id, effect.common_name,
+                    effect.serial_number,
+                )
+                return RequestSigned(effect, request)
+            case IssueCertificate():
+                issued = self.certificate_portal().issue_certificate(
+                    effect.card_number, effect.admin_hsa_id, effect.certificate_kind,
+                    effect.subject_id, effect.request, effect.idempotency_key,
+                    effect.replaces, effect.organisation,
+                )
+                return CertificateIssued(effect, issued)
+            case InstallCertificate():
+                self.key_token(effect.reader).write_certificate(
+                    effect.role, revealed(effect.pin), effect.key_id, effect.label,
+                    effect.certificate,
+                )
+                return CertificateInstalled(effect)
+            case SignProbe():
+                signature = self.key_token(effect.reader).sign(
+                    effect.role, revealed(effect.pin), effect.key_id, effect.data
+                )
+                return ProbeSigned(effect, signature)
+            case DeleteKeyPair():
+                self.key_token(effect.reader).delete_key_pair(
+                    effect.role, revealed(effect.pin), effect.key_id
+                )
+                return KeyPairDeleted(effect)
         raise KioskError(f"no runner for effect {effect.kind!r}", effect=effect.kind)
 
     @contextmanager
@@ -192,6 +252,19 @@ class EffectRunner:
         except KioskError:
             self.store.end_pin_write(intent.visit_id)
             raise
+
+    def key_token(self, reader: str | None) -> CertificateToken:
+        """The card's token, able to make key pairs; TokenError for one that cannot."""
+        token = self.token(reader)
+        if not isinstance(token, CertificateToken):
+            raise TokenError("this card's module cannot make key pairs", reason="no_key_support")
+        return token
+
+    def certificate_portal(self) -> CertificatePortal:
+        """The portal, able to issue certificates; PortalError for one that cannot."""
+        if not isinstance(self.portal, CertificatePortal):
+            raise PortalError("this portal does not issue certificates")
+        return self.portal
 
     def identify(self, reader: str | None) -> CardIdentity:
         """The card's identity, and whether its PINs are typed on the reader's own pad."""

@@ -253,3 +253,18 @@ def test_a_pin_write_the_card_refuses_ends_its_intent() -> None:
     run_scripted(ActivationFlow(admin_auth(), SETTINGS, "visit-2"),
                  [event(kind, **data) for kind, data in script], runner)
     assert r.store.intents == {}
+
+
+def test_certificate_effects_need_a_token_that_makes_keys_and_wipe_the_pin() -> None:
+    from kiosk.errors import TokenError
+    from kiosk.ports import PinRole
+    from kiosk.visit.effects import GenerateKeyPair
+
+    r, runner = runner_for()
+    r.insert(ANNA)
+    pin = Secret(NEW_PIN)
+    outcome = runner.run(GenerateKeyPair(READER, PinRole.SIGNATURE, pin, b"\x01", "Underskrift"))
+    # the unit tests' fake token is a plain Token: the runner refuses, never crashes
+    assert isinstance(outcome, EffectFailed) and isinstance(outcome.error, TokenError)
+    assert outcome.error.data["reason"] == "no_key_support"
+    assert len(pin) == 0
