@@ -85,6 +85,12 @@ class KioskApp(App):
 
     s = NumericProperty(1.0)  # layout scale: 1.0 on the 1280x800 design size
     ts = NumericProperty(1.0)  # text scale: s, times LARGE_TEXT in the larger-text mode
+    # The same two for base class rules (WrapLabel, KioskButton, PinKey): set first, so a
+    # rule that overrides a base rule's font_size with ts/text_px is applied after it
+    # when they change (Kivy keeps both rules' bindings; the later dispatch wins).
+    ts0 = NumericProperty(1.0)
+    text_px0 = NumericProperty(25)
+    text_min = NumericProperty(25)  # the smallest font at the standard size (3 mm capitals)
     key_px = NumericProperty(89)  # PIN-pad key edge, >= settings.ui.min_key_mm on the panel
     touch_px = NumericProperty(71)  # smallest touch target, >= settings.ui.min_target_mm
     text_px = NumericProperty(25)  # smallest font: capitals >= settings.ui.min_text_cap_mm
@@ -413,8 +419,10 @@ class KioskApp(App):
         self.px_per_mm = panel.px_per_mm
         self.key_px = key_size_px(panel, height, ui.min_key_mm)
         self.touch_px = panel.px(ui.min_target_mm)
-        self.text_px = math.ceil(font_px_for_cap(ui.min_text_cap_mm, panel) * scale)
-        self.ts = self.s * scale
+        self.text_min = font_px_for_cap(ui.min_text_cap_mm, panel)
+        text_px = math.ceil(self.text_min * scale)
+        self.ts0, self.text_px0 = self.s * scale, text_px
+        self.text_px, self.ts = text_px, self.s * scale
         self.compact = height < 600
 
     def toggle_large_text(self) -> None:

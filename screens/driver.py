@@ -119,8 +119,8 @@ def tap(widget: Widget) -> None:
     touch.touch_up()
 
 
-def save_window_png(path: Path) -> None:
-    """Write the frame just drawn (call from on_flip) as a compact PNG."""
+def save_window_png(path: Path) -> Any:
+    """Write the frame just drawn (call from on_flip) as a compact PNG; the RGB frame back."""
     from kivy.graphics.opengl import GL_RGBA, GL_UNSIGNED_BYTE, glReadPixels
     from PIL import Image
 
@@ -130,9 +130,9 @@ def save_window_png(path: Path) -> None:
         Image.Transpose.FLIP_TOP_BOTTOM
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    image.convert("RGB").quantize(colors=192, method=Image.Quantize.MEDIANCUT).save(
-        path, optimize=True
-    )
+    frame = image.convert("RGB")
+    frame.quantize(colors=192, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    return frame
 
 
 class Driver:
@@ -146,6 +146,7 @@ class Driver:
         self._waited = 0.0
         self._on_finish: Callable[[BaseException | None], None] | None = None
         self.shots: list[Path] = []
+        self.on_frame: Callable[[Path, Any], None] | None = None  # each shot's frame (tour)
 
     # --- running ------------------------------------------------------------------------
 
@@ -262,8 +263,10 @@ class Driver:
 
         def grab(*_args: Any) -> None:
             Window.unbind(on_flip=grab)
-            save_window_png(path)
+            frame = save_window_png(path)
             self.shots.append(path)
+            if self.on_frame is not None:
+                self.on_frame(path, frame)
             done.append(True)
 
         def arm(_dt: float) -> None:

@@ -5,6 +5,8 @@
                                 display it runs the visit itself offscreen and saves
                                 screenshots
     kiosk --demo --tour DIR     every screen of every visit, in Swedish and English, as PNGs
+                                on the 10.1" 1280x800 and the 7" 800x480 panel, with each
+                                screen's widgets measured in DIR/<lang>/<WxH>/widgets.json
 """
 
 from __future__ import annotations
@@ -57,21 +59,26 @@ def main(argv: list[str] | None = None) -> int:
     return run_app(args)
 
 
+TOUR_SIZES = ("1280x800", "800x480")  # the 10.1" and the 7" panel the kiosk is built for
+
+
 def run_tour(args: argparse.Namespace) -> int:
-    """One fresh process per language (one Kivy window per process, fresh demo cards)."""
+    """One fresh process per language and panel (one Kivy window each, fresh demo cards).
+
+    Screens and their widgets.json go to DIR/<lang>/<WxH>/; the walk with the reader's
+    own PIN pad (it changes the PIN screens) to DIR/<lang>/reader-pad/ on the first size.
+    """
     out: Path = args.tour
     languages = [args.lang] if args.lang else list(LANGUAGES)
+    sizes = [args.size] if args.size else list(TOUR_SIZES)
     failed = 0
-    # The reader's own PIN pad changes the PIN screens: a second walk, in reader-pad/.
-    walks: tuple[tuple[list[str], str], ...] = (
-        ([], ""), (["--reader-pad", "--script", "reader_pad_tour"], "reader-pad"),
-    )
+    runs: list[tuple[list[str], str, str]] = [([], size, size) for size in sizes]
+    runs.append((["--reader-pad", "--script", "reader_pad_tour"], sizes[0], "reader-pad"))
     for lang in languages:
-        for extra, folder in walks:
-            where = out / lang / folder if folder else out / lang
-            command = [sys.executable, "-m", "screens.tour", "--out", str(where), "--lang", lang]
-            if args.size:
-                command += ["--size", args.size]
+        for extra, size, folder in runs:
+            where = out / lang / folder
+            command = [sys.executable, "-m", "screens.tour", "--out", str(where), "--lang", lang,
+                       "--size", size]
             if args.config:
                 command += ["--config", str(args.config)]
             result = subprocess.run([*command, *extra], check=False)  # noqa: S603 -- our module

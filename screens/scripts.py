@@ -191,6 +191,18 @@ def document(walk: Walk, holder: DemoHolder, shots: bool) -> Steps:
         yield from walk.shoot("document-confirm")
 
 
+def larger_text_shot(walk: Walk, name: str) -> Steps:
+    """The holder's larger-text, high-contrast mode on this screen, then off again."""
+    d = walk.driver
+    tap(d.app.root.ids.large_text)
+    yield d.until(lambda: bool(d.app.large_text))
+    yield d.frames(3)
+    yield from walk.shoot(name)
+    tap(d.app.root.ids.large_text)
+    yield d.until(lambda: not d.app.large_text)
+    yield d.frames(2)
+
+
 def activation(walk: Walk, holder_key: str = "anna", shots: bool = True,
                mistakes: bool = True) -> Steps:
     """The whole activation visit from HOME to DONE."""
@@ -219,6 +231,7 @@ def activation(walk: Walk, holder_key: str = "anna", shots: bool = True,
     yield from d.type_pin(GOOD_PIN[:2], submit=False)
     if shots:
         yield from walk.shoot("pin-choose")
+        yield from larger_text_shot(walk, "pin-choose-larger-text")
     yield from d.type_pin(GOOD_PIN[2:])
     yield walk.wait(ViewName.PIN_CONFIRM)
     if mistakes:

@@ -61,6 +61,27 @@ def on_known_panel(settings: Any, size: tuple[int, ...]) -> Any:
                                         panel_height_mm=known[1]))
 
 
+def write_widgets(path: Path, app: Any, lang: str, reports: dict[str, Any]) -> None:
+    """The measured widgets of every screen, with the panel and the limits they had."""
+    import json
+
+    from kivy.core.window import Window
+
+    panel = app.panel()
+    ui = app.settings.ui
+    document = {
+        "lang": lang,
+        "window_px": list(Window.size),
+        "panel_mm": [ui.panel_width_mm, ui.panel_height_mm],
+        "px_per_mm": round(panel.px_per_mm, 3),
+        "limits": {"min_target_mm": ui.min_target_mm, "min_key_mm": ui.min_key_mm,
+                   "min_text_cap_mm": ui.min_text_cap_mm, "text_contrast": 4.5,
+                   "non_text_contrast": 3.0},
+        "screens": reports,
+    }
+    path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def _run(settings: Any, state: Path, out: Path, lang: str, script_name: str) -> int:
     from screens import scripts
     from screens.launch import build_app, run_script, with_language
@@ -73,8 +94,15 @@ def _run(settings: Any, state: Path, out: Path, lang: str, script_name: str) -> 
     walk_function = getattr(scripts, script_name)
 
     walks: list[Walk] = []
+    reports: dict[str, Any] = {}
+
+    def measured(path: Path, frame: Any) -> None:
+        from screens.widget_report import report
+
+        reports[path.stem] = report(app, frame, app.panel())
 
     def script(driver: Any) -> Any:
+        driver.on_frame = measured
         walks.append(Walk(driver, app.effect_gate, out))
         return walk_function(walks[-1])
 
@@ -82,6 +110,7 @@ def _run(settings: Any, state: Path, out: Path, lang: str, script_name: str) -> 
     app.run()
     error = outcome[0] if outcome else RuntimeError("the app stopped early")
     count = len(list(out.glob("*.png")))
+    write_widgets(out / "widgets.json", app, lang, reports)
     for problem in walks[0].problems if walks else ():
         print(f"tour ({lang}): layout: {problem}", file=sys.stderr)
     if error is not None:

@@ -153,8 +153,12 @@ def scroll_into_view(widget: Widget) -> None:
         if isinstance(node, ScrollView) and node.children:
             _x, y = widget.to_window(widget.x, widget.y)
             _sx, sy = node.to_window(node.x, node.y)
-            if y < sy - 1 or y + widget.height > sy + node.height + 1:
-                node.scroll_to(widget, padding=10, animate=False)
+            room = node.children[0].height - node.height
+            below = sy + 10 - y
+            above = (y + widget.height) - (sy + node.height - 10)
+            if room > 0 and (below > 0 or above > 0):
+                step = below if below > 0 else -above
+                node.scroll_y = min(1.0, max(0.0, node.scroll_y - step / room))
                 node.update_from_scroll()
                 for inner in [node.children[0], *reversed(chain)]:
                     if isinstance(inner, Layout):

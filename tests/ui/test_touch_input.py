@@ -24,11 +24,14 @@ def walk_of(kiosk: Harness, driver: Any) -> Walk:
 
 def _field_clear_of_keyboard(app: Any, field: Any) -> bool:
     """The field being typed is drawn whole, above the keyboard, inside the window."""
+    from screens.driver import _clipped
+
     keyboard = app.keyboard
-    _, field_y = field.to_window(field.x, field.y)
-    clip = app.root.ids.clip
-    return (keyboard.shown and field_y >= keyboard.top
-            and field_y + field.height <= clip.top + 1)
+    x, y = field.to_window(field.x, field.y)
+    whole = (x, y, x + field.width, y + field.height)
+    seen = _clipped(field, whole)  # through the screen's scroll view and the screens' area
+    return keyboard.shown and y >= keyboard.top and seen is not None and all(
+        abs(a - b) < 1 for a, b in zip(seen, whole, strict=True))
 
 
 def test_manual_document_is_typed_on_the_on_screen_keyboards(kiosk: Harness) -> None:

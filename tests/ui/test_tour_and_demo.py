@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -29,27 +31,69 @@ def kiosk(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def is_drawn(path: Path) -> bool:
+def is_drawn(path: Path, size: tuple[int, int] = (1280, 800)) -> bool:
     """Not a blank frame: several colours, at the window's size."""
     with Image.open(path) as image:
         colours = image.convert("RGB").getcolors(maxcolors=100_000)
-        return image.size == (1280, 800) and colours is not None and len(colours) > 8
+        return image.size == size and colours is not None and len(colours) > 8
 
 
-def test_tour_saves_every_screen_in_swedish_and_english(tmp_path: Path) -> None:
+SIZES = {"1280x800": (1280, 800), "800x480": (800, 480)}  # the 10.1" and the 7" panel
+
+
+def limit_breaches(widgets: dict[str, Any]) -> list[str]:
+    """Every measured widget or text of a tour's widgets.json that breaks a limit."""
+    limits = widgets["limits"]
+    found = []
+    for screen, measured in widgets["screens"].items():
+        for target in measured["targets"]:
+            if target["demo"]:
+                continue  # the simulated reader and cards: no part of a real kiosk
+            edge = min(target["w_mm"], target["h_mm"])
+            if edge < target["required_mm"] - 0.01:
+                found.append(f"{screen}: {target['kind']} {target['text']!r} {edge} mm")
+            if target["edge_contrast"] is not None and target["edge_contrast"] < 3.0:
+                found.append(f"{screen}: {target['kind']} {target['text']!r} edge "
+                             f"{target['edge_contrast']}:1")
+        for text in measured["texts"]:
+            if text["demo"]:
+                continue
+            if text["cap_mm"] < limits["min_text_cap_mm"] - 0.01:
+                found.append(f"{screen}: {text['text']!r} capitals {text['cap_mm']} mm")
+            if text["contrast"] < limits["text_contrast"]:
+                found.append(f"{screen}: {text['text']!r} {text['fg']} on {text['bg']} "
+                             f"{text['contrast']}:1")
+        for shape in measured["graphics"]:
+            if shape["contrast"] < limits["non_text_contrast"]:
+                found.append(f"{screen}: {shape['part']} {shape['contrast']}:1")
+    return found
+
+
+def test_tour_saves_every_screen_on_both_panels_in_swedish_and_english(tmp_path: Path) -> None:
     out = tmp_path / "tour"
     result = kiosk("--demo", "--tour", str(out), tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    swedish = sorted(p.name for p in (out / "sv").glob("*.png"))
-    english = sorted(p.name for p in (out / "en").glob("*.png"))
-    assert swedish == english
-    assert len(swedish) >= 25
-    for name in ("admin-sign-in", "home", "card-record", "document-check", "pin-choose",
-                 "writing-pin", "sign-receipt", "done", "card-refused", "card-info",
-                 "block-reason", "block-confirm", "card-removed", "idle-warning",
-                 "admin-wrong-pin", "portal-unreachable", "pin-letter-done"):
-        assert any(n.endswith(f"-{name}.png") for n in swedish), name
-    assert all(is_drawn(out / "sv" / n) for n in swedish)
+    for folder, size in SIZES.items():
+        swedish = sorted(p.name for p in (out / "sv" / folder).glob("*.png"))
+        english = sorted(p.name for p in (out / "en" / folder).glob("*.png"))
+        assert swedish == english
+        assert len(swedish) >= 25
+        for name in ("admin-sign-in", "home", "card-record", "document-check", "pin-choose",
+                     "keyboard-letters", "keyboard-numeric", "writing-pin", "sign-receipt",
+                     "done", "card-refused", "card-info", "block-reason", "block-confirm",
+                     "card-removed", "idle-warning", "admin-wrong-pin", "portal-unreachable",
+                     "pin-letter-done"):
+            assert any(n.endswith(f"-{name}.png") for n in swedish), name
+        assert all(is_drawn(out / "sv" / folder / n, size) for n in swedish)
+        # every screen measured at this panel size: targets and texts in mm, contrast
+        for lang in ("sv", "en"):
+            widgets = json.loads((out / lang / folder / "widgets.json").read_text())
+            assert widgets["window_px"] == list(size)
+            assert sorted(f"{n}.png" for n in widgets["screens"]) == swedish
+            pads = [t for screen in widgets["screens"].values() for t in screen["targets"]
+                    if t["kind"] == "PinKey"]
+            assert pads and all(t["required_mm"] >= 15 for t in pads)
+            assert limit_breaches(widgets) == [], (lang, folder)
     # A second walk with the reader's own PIN pad: sign-in and activation typed there.
     for lang in ("sv", "en"):
         pad = sorted(p.name for p in (out / lang / "reader-pad").glob("*.png"))
@@ -62,16 +106,16 @@ def test_tour_saves_every_screen_in_swedish_and_english(tmp_path: Path) -> None:
     assert "layout:" not in result.stderr  # no overlapping texts on any screen
 
 
-def test_tour_fits_the_small_panel(tmp_path: Path) -> None:
-    out = tmp_path / "tour"
-    result = kiosk("--demo", "--tour", str(out), "--lang", "en", "--size", "800x480",
-                   tmp_path=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
-    names = sorted((out / "en").glob("*.png"))
-    assert len(names) >= 25
-    with Image.open(names[0]) as image:
-        assert image.size == (800, 480)
-    assert "layout:" not in result.stderr
+def test_limit_check_finds_a_small_target_and_a_faint_text() -> None:
+    widgets = {"limits": {"min_text_cap_mm": 3.0, "text_contrast": 4.5, "non_text_contrast": 3.0},
+               "screens": {"01-home": {
+                   "targets": [{"kind": "KioskButton", "text": "Logga ut", "w_mm": 20.0,
+                                "h_mm": 8.1, "required_mm": 12.0, "edge_contrast": 1.2,
+                                "demo": False}],
+                   "texts": [{"text": "ÅÅÅÅ-MM-DD", "cap_mm": 2.3, "fg": "#999999",
+                              "bg": "#FFFFFF", "contrast": 2.85, "demo": False}],
+                   "graphics": [{"part": "empty PIN dot", "contrast": 1.51}]}}}
+    assert len(limit_breaches(widgets)) == 5
 
 
 def test_demo_without_display_runs_the_visit_and_says_where_the_screenshots_are(
