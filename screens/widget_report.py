@@ -164,16 +164,17 @@ def report(app: Any, image: Any, panel: Panel) -> dict[str, Any]:
                 "contrast": round(contrast(_unit(fg), _unit(bg)), 2),
                 "demo": is_demo,
             })
-    return {"targets": targets, "texts": texts, "graphics": graphics(app, image, size)}
+    return {"targets": targets, "texts": texts, "graphics": graphics(app, image, size, tops)}
 
 
-def graphics(app: Any, image: Any, size: tuple[int, int]) -> list[dict[str, Any]]:
+def graphics(app: Any, image: Any, size: tuple[int, int], tops: list[Widget]
+             ) -> list[dict[str, Any]]:
     """Shapes a person must see that are not text: the empty PIN dots, the insert arrow."""
     from screens.widgets.card_art import CardArt
     from screens.widgets.pin_pad import PinDots
 
     found: list[dict[str, Any]] = []
-    for widget in app.root.walk(restrict=False):
+    for widget in (w for top in tops for w in top.walk(restrict=False)):
         if isinstance(widget, PinDots) and widget.total > widget.typed:
             part, colour = "empty PIN dot", app.C["dot_empty"]
         elif isinstance(widget, CardArt):
