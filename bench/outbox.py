@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from kiosk import demo  # noqa: E402
 from kiosk.devicekey import load_or_create  # noqa: E402
 from kiosk.document.evidence import evidence_summary  # noqa: E402
+from kiosk.handout import Holder  # noqa: E402
 from kiosk.model import VisitKind, VisitResult  # noqa: E402
 from kiosk.outbox import Claimed, Outbox, SystemClock  # noqa: E402
 from kiosk.portal_client import PortalClient  # noqa: E402
@@ -44,7 +45,7 @@ from tests.integration.outbox.portalkit import (  # noqa: E402
     evidence_for,
     holder_key,
 )
-from tests.receipt_ca import receipt_trust  # noqa: E402
+from tests.receipt_ca import admin_cards, receipt_trust  # noqa: E402
 
 
 def rss_mib() -> float:
@@ -83,14 +84,18 @@ def prepare_portal(db_path: Path, count: int, today: date) -> list[tuple[str, st
     admin = demo.demo_admins(today)[0].hsa_id
     evidence = evidence_summary(evidence_for(BENCH_PERSONNUMMER, today), suffixes=True)
     clock = PortalClock()
-    kiosk = kiosks.Kiosk(demo.DEMO_KIOSK_ID, demo.DEMO_OFFICE)
+    kiosk = kiosks.Kiosk(demo.DEMO_KIOSK_ID, demo.DEMO_OFFICE)  # the loopback caller
     conn = db.connect(db_path)
     started = []
+    holder = Holder("Test Holder", BENCH_HSA_ID)
     with db.transaction(conn):
         for number in cards:
-            ticket = service.start_activation(
-                conn, clock, number, {"admin_hsa_id": admin, "evidence": evidence}, kiosk
+            statement = admin_cards().statement(
+                "activation", number, admin, datetime.now(UTC), holder,
+                evidence_for(BENCH_PERSONNUMMER, today),
             )
+            body = {"admin_hsa_id": admin, "evidence": evidence, "admin_statement": statement}
+            ticket = service.start_activation(conn, clock, number, body, kiosk, receipt_trust())
             started.append((number, str(ticket["activation_id"])))
     conn.close()
     return started

@@ -40,7 +40,7 @@ from portal.clock import PortalClock
 from portal.devpki import generate_dev_pki
 from portal.seed import insert_card
 from portal.server import prepare_database, start_in_thread
-from tests.receipt_ca import issue, receipt_trust
+from tests.receipt_ca import admin_cards, issue, receipt_trust
 
 BENCH_PREFIX = "97522199"
 
@@ -150,7 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             server.terminate()
             server.wait(timeout=10)
 
-    clients = [PortalClient(url, retries=0, **options) for _ in range(args.threads)]
+    # every start carries the administrator's statement (signed with a test CA's card)
+    clients = [PortalClient(url, retries=0, signer=admin_cards(), **options)
+               for _ in range(args.threads)]
     try:
         deadline = time.monotonic() + 20
         while True:

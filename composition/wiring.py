@@ -9,10 +9,11 @@ fails loudly: a production kiosk never falls back to simulation.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,9 +23,19 @@ from kiosk.audit import AuditLog
 from kiosk.devicekey import load_or_create
 from kiosk.document.evidence import evidence_summary
 from kiosk.errors import ConfigError, KioskError
-from kiosk.model import CardRecord, VisitResult
+from kiosk.handout import AdminSignature, HandOutSigner
+from kiosk.model import CardRecord, CertificateInfo, VisitKind, VisitResult
 from kiosk.outbox import Outbox, SystemClock
-from kiosk.ports import CardDeck, CardReader, Clock, FrameSource, Portal, TokenProvider
+from kiosk.ports import (
+    CardDeck,
+    CardReader,
+    Clock,
+    FrameSource,
+    PinStatus,
+    Portal,
+    Token,
+    TokenProvider,
+)
 from kiosk.settings import Settings
 from kiosk.sync import SyncWorker
 from kiosk.visit.effects import (
@@ -38,6 +49,7 @@ from kiosk.visit.effects import (
     GenerateKeyPair,
     InstallCertificate,
     IssueCertificate,
+    RecordResult,
     SetSignaturePin,
     SignProbe,
     SignReceipt,
@@ -110,6 +122,7 @@ class Services:
     scanner: ScanWorker | None = None  # the scanner's own process (hardware.scan.worker)
     running_portal: Any = None  # portal.process.PortalProcess in demo mode
     pin_pad: SimulatedPinPad | None = None  # the simulated reader's keypad (sim_pin_pad)
+    handout: HandOutSigner | None = None  # the administrator's session key (kiosk.handout)
     admin_hsa_id: str = "kiosk"  # the signed-in administrator, the actor in the audit log
     trimmer: HeapTrimmer = field(default_factory=HeapTrimmer)
     _closers: list[Callable[[], None]] = field(default_factory=list)
@@ -152,6 +165,7 @@ class AuditedRunner(EffectRunner):
         details = audit_details(effect)
         if isinstance(effect, FetchRecord | StartTicket | BlockCard):
             self.card_number = effect.card_number
+        effect = queued_block_statement(self.services.portal, effect)
         outcome = super().run(effect)
         self.services.trimmer.poke()  # a visit step's garbage goes back to the system when quiet
         if details is None:
@@ -178,6 +192,103 @@ class AuditedRunner(EffectRunner):
         return outcome
 
 
+def queued_block_statement(portal: Any, effect: Effect) -> Effect:
+    """A block queued offline keeps the statement signed when the administrator blocked it
+    (the same idempotency key), so the sync later sends it without a session key."""
+    statement_for = getattr(portal, "statement_for", None)
+    if not isinstance(effect, RecordResult) or not callable(statement_for):
+        return effect
+    result = effect.result
+    if result.kind is not VisitKind.BLOCK or result.payload.get("synced") == "yes":
+        return effect
+    statement = statement_for(result.idempotency_key)
+    if statement is None:
+        return effect
+    payload = {**result.payload, "admin_statement": json.dumps(statement, sort_keys=True)}
+    return replace(effect, result=replace(result, payload=payload))
+
+
+class SigningToken:
+    """A card's token whose administrator sign-in also signs the session delegation.
+
+    The administrator types their PIN once: the same login returns their certificate and
+    signs the delegation of a fresh session key (kiosk.handout), which then signs each
+    hand-out statement the portal client sends.
+    """
+
+    def __init__(self, inner: Token, signer: HandOutSigner, clock: Clock) -> None:
+        self.inner, self.signer, self.clock = inner, signer, clock
+
+    def admin_sign_in(self, pin: str | None) -> CertificateInfo:
+        """Sign in and sign the session delegation in one PIN entry."""
+        delegation = self.signer.delegation(self.clock.now())
+        info, signature = self.inner.admin_sign_in_and_sign(pin, delegation)
+        self.signer.signed(delegation, signature)
+        return info
+
+    def admin_sign_in_and_sign(
+        self, pin: str | None, data: bytes
+    ) -> tuple[CertificateInfo, AdminSignature]:
+        """The inner token's."""
+        return self.inner.admin_sign_in_and_sign(pin, data)
+
+    def pin_pad(self) -> bool:
+        """The inner token's."""
+        return self.inner.pin_pad()
+
+    def pin_status(self) -> PinStatus:
+        """The inner token's."""
+        return self.inner.pin_status()
+
+    def set_initial_pin(self, credential: str, new_pin: str | None) -> None:
+        """The inner token's."""
+        self.inner.set_initial_pin(credential, new_pin)
+
+    def change_pin(self, old_pin: str | None, new_pin: str | None) -> None:
+        """The inner token's."""
+        self.inner.change_pin(old_pin, new_pin)
+
+    def unlock_pin(self, credential: str, new_pin: str | None) -> None:
+        """The inner token's."""
+        self.inner.unlock_pin(credential, new_pin)
+
+    def certificates(self) -> list[CertificateInfo]:
+        """The inner token's."""
+        return self.inner.certificates()
+
+    def sign_receipt(self, pin: str | None, receipt: bytes) -> bytes:
+        """The inner token's."""
+        return self.inner.sign_receipt(pin, receipt)
+
+    def __getattr__(self, name: str) -> Any:  # the certificate-token calls (CertificateToken)
+        return getattr(self.inner, name)
+
+
+class SigningTokenProvider:
+    """Opens tokens whose administrator sign-in signs the session delegation."""
+
+    def __init__(self, inner: TokenProvider, signer: HandOutSigner, clock: Clock) -> None:
+        self.inner, self.signer, self.clock = inner, signer, clock
+
+    def open(self, reader: str | None = None) -> SigningToken:
+        """The inner provider's token, wrapped."""
+        return SigningToken(self.inner.open(reader), self.signer, self.clock)
+
+    def __getattr__(self, name: str) -> Any:  # e.g. the simulated provider's pad and deck
+        return getattr(self.inner, name)
+
+
+def handout_signer(settings: Settings, pseudonym: Callable[[str], str]) -> HandOutSigner:
+    """The holder of the administrator's session key (kiosk.handout) for this kiosk."""
+    return HandOutSigner(
+        settings.kiosk.kiosk_id,
+        settings.kiosk.card_office,
+        settings.ui.admin_session_timeout_s,
+        pseudonym,
+        reader_mode="two_readers" if settings.hardware.admin_reader else "single_reader",
+    )
+
+
 def build_services(
     settings: Settings,
     state_dir: Path,
@@ -202,11 +313,13 @@ def build_services(
             running = _start_demo_portal(state_dir, today)
             closers.append(running.stop)
             portal_url = running.url
-        portal = _portal_client(settings, portal_url)  # the child starts meanwhile
+        device_key = load_or_create(state_dir)
+        signer = handout_signer(settings, device_key.pseudonym)
+        portal = _portal_client(settings, portal_url, signer, clock)  # the child starts meanwhile
         closers.append(portal.close)
         outbox = Outbox(
             state_dir,
-            load_or_create(state_dir),
+            device_key,
             clock,
             alert_hours=settings.card_rules.deadline_alert_hours,
             actor=settings.kiosk.kiosk_id,
@@ -228,6 +341,7 @@ def build_services(
             reader, tokens = _production_hardware(settings)
             deck = None
             pin_pad = None
+        tokens = SigningTokenProvider(tokens, signer, clock)
         camera, scanner = _camera_and_scanner(settings, demo) if with_camera else (None, None)
         if camera is not None:
             closers.append(camera.stop)
@@ -252,6 +366,7 @@ def build_services(
             scanner,
             running_portal=running,
             pin_pad=pin_pad,
+            handout=signer,
             _closers=closers,
         )
     except BaseException:
@@ -291,13 +406,13 @@ def _start_demo_portal(state_dir: Path, today: date | None) -> Any:
                          ca_dir=state_dir / "democa")
 
 
-def _portal_client(settings: Settings, url: str | None) -> Any:
-    from dataclasses import replace
-
+def _portal_client(settings: Settings, url: str | None, signer: HandOutSigner,
+                   clock: Clock) -> Any:
     from kiosk.portal_client import PortalClient
 
     portal_settings = settings.portal if url is None else replace(settings.portal, url=url)
-    return PortalClient.from_settings(portal_settings, settings.kiosk.kiosk_id)
+    return PortalClient.from_settings(portal_settings, settings.kiosk.kiosk_id,
+                                      signer=signer, now=clock.now)
 
 
 def _lease_seconds(settings: Settings) -> float:

@@ -98,6 +98,12 @@ class CardRemoved(CardError):
     code = "card_removed"
 
 
+class AdminCardInserted(CardError):
+    """The ID administrator's own card is in the reader where the holder's is expected."""
+
+    code = "admin_card_inserted"
+
+
 class CardUnreadable(CardError):
     """The card answered in a way the kiosk cannot use (unknown ATR, bad answer)."""
 
@@ -307,6 +313,9 @@ ERROR_TABLE: dict[str, ErrorEntry] = {
     ),
     "card_removed": ErrorEntry("error.card_removed", "next.reinsert_card", "holder", True),
     "card_unreadable": ErrorEntry("error.card_unreadable", "next.card_unreadable", "admin", False),
+    "admin_card_inserted": ErrorEntry(
+        "error.admin_card_inserted", "next.take_out_own_card", "admin", True
+    ),
     "wrong_pin": ErrorEntry("error.wrong_pin", "next.wrong_pin", "holder", True),
     "pin_locked": ErrorEntry("error.pin_locked", "next.pin_locked", "admin", False),
     "pin_entry_cancelled": ErrorEntry(

@@ -19,7 +19,7 @@ import ssl
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -33,6 +33,7 @@ from kiosk.errors import (
     PortalRejected,
     PortalUnreachable,
 )
+from kiosk.handout import Holder, StatementSigner
 from kiosk.i18n import catalog, translate
 from kiosk.model import (
     AdminAuthorisation,
@@ -199,8 +200,17 @@ class PortalClient:
         api_token: str = "",
         jitter: Callable[[], float] = random.random,
         sleep: Callable[[float], None] = time.sleep,
+        signer: StatementSigner | None = None,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self.base_url = check_service_url(base_url, "portal.url").rstrip("/")
+        # The administrator's session key (kiosk.handout): activation, unlock and block
+        # carry a statement signed with it; one statement per idempotency key, so that a
+        # retried request sends the same bytes.
+        self.signer = signer
+        self._now = now or (lambda: datetime.now(UTC))
+        self._statements: dict[str, dict[str, Any]] = {}
+        self._records: dict[str, CardRecord] = {}
         self.timeout = (connect_timeout_s, read_timeout_s)
         self.retries = max(0, retries)
         self.backoff_s = backoff_s
@@ -220,8 +230,14 @@ class PortalClient:
             self.session.headers["Authorization"] = f"Bearer {api_token}"
 
     @classmethod
-    def from_settings(cls, settings: PortalSettings, kiosk_id: str = "") -> PortalClient:
-        """A client configured by the kiosk's [portal] settings."""
+    def from_settings(
+        cls,
+        settings: PortalSettings,
+        kiosk_id: str = "",
+        signer: StatementSigner | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> PortalClient:
+        """A client configured by the kiosk's [portal] settings (``signer``: kiosk.handout)."""
         return cls(
             settings.url,
             ca_file=settings.ca_file or None,
@@ -234,6 +250,8 @@ class PortalClient:
             backoff_max_s=settings.backoff_max_s,
             kiosk_id=kiosk_id,
             api_token=settings.api_token,
+            signer=signer,
+            now=now,
         )
 
     def close(self) -> None:
@@ -255,7 +273,9 @@ class PortalClient:
     def card(self, card_number: str) -> CardRecord:
         """The card's record."""
         data = self._call("GET", f"/cards/{_seg(card_number)}", card_number=card_number)
-        return self._parse(parse_card, data)
+        record = self._parse(parse_card, data)
+        self._records[card_number] = record
+        return record
 
     def authorise_admin(self, hsa_id: str) -> AdminAuthorisation:
         """The administrator's authorisation at this card office."""
@@ -308,17 +328,28 @@ class PortalClient:
         evidence: DocumentEvidence,
         idempotency_key: str,
     ) -> ActivationTicket:
-        body = {"admin_hsa_id": admin_hsa_id, "evidence": evidence_summary(evidence, suffixes=True)}
+        body: dict[str, Any] = {"admin_hsa_id": admin_hsa_id,
+                                "evidence": evidence_summary(evidence, suffixes=True)}
+        kind = "activation" if action == "activations" else "unlock"
+        self._sign(body, idempotency_key, kind, card_number, admin_hsa_id, evidence=evidence)
         data = self._call(
             "POST", f"/cards/{_seg(card_number)}/{action}", body, idempotency_key, card_number
         )
         return self._parse(parse_ticket, data)
 
     def block(
-        self, card_number: str, admin_hsa_id: str, reason: str, idempotency_key: str
+        self,
+        card_number: str,
+        admin_hsa_id: str,
+        reason: str,
+        idempotency_key: str,
+        admin_statement: dict[str, Any] | None = None,
     ) -> CardRecord:
-        """Block (spärra) a card."""
-        body = {"admin_hsa_id": admin_hsa_id, "reason": reason}
+        """Block (spärra) a card (with the statement made at the time, for a queued block)."""
+        if admin_statement is not None:
+            self._statements.setdefault(idempotency_key, admin_statement)
+        body: dict[str, Any] = {"admin_hsa_id": admin_hsa_id, "reason": reason}
+        self._sign(body, idempotency_key, "block", card_number, admin_hsa_id, reason=reason)
         data = self._call(
             "POST", f"/cards/{_seg(card_number)}/block", body, idempotency_key, card_number
         )
@@ -392,6 +423,31 @@ class PortalClient:
             raise
         head = data.get("head")
         return dict(head) if isinstance(head, dict) else None
+    def statement_for(self, idempotency_key: str) -> dict[str, Any] | None:
+        """The statement sent (or to be sent) with this idempotency key, if one was made."""
+        return self._statements.get(idempotency_key)
+
+    def _sign(
+        self,
+        body: dict[str, Any],
+        idempotency_key: str,
+        action: str,
+        card_number: str,
+        admin_hsa_id: str,
+        evidence: DocumentEvidence | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Add the administrator's signed hand-out statement (the same one on a retry)."""
+        statement = self._statements.get(idempotency_key)
+        if statement is None and self.signer is not None:
+            record = self._records.get(card_number) or self.card(card_number)
+            holder = Holder(record.holder_name, record.hsa_id)
+            statement = self.signer.statement(
+                action, card_number, admin_hsa_id, self._now(), holder, evidence, reason
+            )
+            self._statements[idempotency_key] = statement
+        if statement is not None:
+            body["admin_statement"] = statement
 
     def heartbeat(self, status: dict[str, Any], idempotency_key: str | None = None) -> None:
         """Report the kiosk's health. The portal files it under the kiosk its certificate

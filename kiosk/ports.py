@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from kiosk.handout import AdminSignature
 from kiosk.model import (
     AdminAuthorisation,
     CardIdentity,
@@ -105,6 +106,13 @@ class Token(Protocol):
 
     def admin_sign_in(self, pin: str | None) -> CertificateInfo:
         """Log in with the administrator's own PIN; return their authentication cert."""
+        ...
+
+    def admin_sign_in_and_sign(
+        self, pin: str | None, data: bytes
+    ) -> tuple[CertificateInfo, AdminSignature]:
+        """As ``admin_sign_in``, and in the same login sign ``data`` (the session delegation,
+        kiosk.handout) with the authentication key: one PIN entry for both."""
         ...
 
     def set_initial_pin(self, credential: str, new_pin: str | None) -> None:
@@ -370,9 +378,15 @@ class Portal(Protocol):
         ...
 
     def block(
-        self, card_number: str, admin_hsa_id: str, reason: str, idempotency_key: str
+        self,
+        card_number: str,
+        admin_hsa_id: str,
+        reason: str,
+        idempotency_key: str,
+        admin_statement: dict[str, Any] | None = None,
     ) -> CardRecord:
-        """Block (spärra) a card; the card becomes Spärrad."""
+        """Block (spärra) a card; the card becomes Spärrad. ``admin_statement``: the signed
+        statement made when the administrator blocked it (a block queued offline)."""
         ...
 
     def heartbeat(self, status: dict[str, Any]) -> None:

@@ -197,6 +197,12 @@ class HardwareSettings:
     # "pcsc" (pyscard), "emulated" (vpcd emulator), "memory"
     reader: Annotated[str, one_of("pcsc", "emulated", "memory")] = "memory"
     reader_name: str = ""  # substring of the PC/SC reader to use; empty = first
+    # Two-reader operation (docs/hardware.md): substring of the reader where the ID
+    # administrator's own card stays for the whole session; pulling it locks the kiosk.
+    # Empty = one reader for both cards (the idle lock ui.admin_idle_lock_s guards it).
+    admin_reader: str = ""
+    # with admin_reader set: substring of the reader for the holder's card; empty = any other
+    holder_reader: str = ""
     # a backend name, not a secret; "pkcs11" (module below), "softhsm", "memory"
     token: Annotated[str, one_of("pkcs11", "softhsm", "memory")] = "softhsm"  # noqa: S105
     pkcs11_module: str = ""  # e.g. /usr/lib/aarch64-linux-gnu/opensc-pkcs11.so
@@ -280,6 +286,9 @@ class UiSettings:
     idle_timeout_s: Annotated[int, between(10, 3600, SECONDS)] = 90
     idle_warning_s: Annotated[int, between(1, 600, SECONDS)] = 15  # < idle_timeout_s
     admin_session_timeout_s: Annotated[int, between(60, 86400, SECONDS)] = 3600
+    # HOME and every admin screen lock after this long untouched (the last
+    # idle_warning_s count down on screen); with one reader the administrator's card is out
+    admin_idle_lock_s: Annotated[int, between(20, 3600, SECONDS)] = 180
     # visible size of the panel (10.1" 16:10: 217 x 136 mm)
     panel_width_mm: Annotated[float, between(20, 2000, "mm")] = 217.0
     panel_height_mm: Annotated[float, between(20, 2000, "mm")] = 136.0

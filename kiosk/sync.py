@@ -85,9 +85,10 @@ def deliver(portal: Portal, result: VisitResult) -> CardRecord | None:
             result.idempotency_key,
         )
     if result.kind is VisitKind.BLOCK and payload.get("synced") != "yes":
+        statement = payload.get("admin_statement")  # made when the administrator blocked it
         return portal.block(
             result.card_number, result.admin_hsa_id, payload.get("reason") or "other",
-            result.idempotency_key,
+            result.idempotency_key, json.loads(statement) if statement else None,
         )
     if result.kind is VisitKind.PIN_LETTER:
         if not isinstance(portal, CertificatePortal):

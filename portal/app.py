@@ -415,7 +415,9 @@ def _install_routes(app: FastAPI, portal: Portal) -> None:
         data = payload.model_dump(mode="json")
         return portal.change(
             request, key, body,
-            lambda conn: service.start_activation(conn, clock, card_number, data, kiosk), 201,
+            lambda conn: service.start_activation(
+                conn, clock, card_number, data, kiosk, portal.receipt_trust
+            ), 201,
         )
 
     @app.post(
@@ -460,7 +462,9 @@ def _install_routes(app: FastAPI, portal: Portal) -> None:
         data = payload.model_dump(mode="json")
         return portal.change(
             request, key, body,
-            lambda conn: service.start_unlock(conn, clock, card_number, data, kiosk), 201,
+            lambda conn: service.start_unlock(
+                conn, clock, card_number, data, kiosk, portal.receipt_trust
+            ), 201,
         )
 
     @app.post(
@@ -480,7 +484,8 @@ def _install_routes(app: FastAPI, portal: Portal) -> None:
         """Block (spärra) a card with a reason; the card becomes Spärrad."""
         data = payload.model_dump(mode="json")
         return portal.change(
-            request, key, body, lambda conn: service.block(conn, clock, card_number, data, kiosk)
+            request, key, body,
+            lambda conn: service.block(conn, clock, card_number, data, kiosk, portal.receipt_trust),
         )
 
     @app.post(

@@ -94,6 +94,15 @@ CREATE TABLE IF NOT EXISTS pin_letters (
     evidence TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS pin_letters_by_card ON pin_letters(card_number);
+CREATE TABLE IF NOT EXISTS statements (
+    nonce TEXT PRIMARY KEY,
+    digest TEXT NOT NULL,
+    hsa_id TEXT NOT NULL,
+    kiosk_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    card_number TEXT NOT NULL,
+    at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS idempotency (
     kiosk_id TEXT NOT NULL,
     key TEXT NOT NULL,

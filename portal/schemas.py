@@ -66,6 +66,21 @@ class EvidenceSummary(BaseModel):
     age_confirmed: bool = False
 
 
+class AdminStatement(BaseModel):
+    """The administrator's hand-out statement (kiosk/handout.py), every field base64:
+    the card's authentication certificate and the CA certificates it carries, the session
+    delegation the card signed, and the statement signed with the delegated session key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    certificate: str = Field(min_length=1, max_length=16384)
+    chain: list[str] = Field(default_factory=list, max_length=8)
+    delegation: str = Field(min_length=1, max_length=4096)
+    delegation_signature: str = Field(min_length=1, max_length=2048)
+    statement: str = Field(min_length=1, max_length=8192)
+    statement_signature: str = Field(min_length=1, max_length=512)
+
+
 class StartActivationRequest(BaseModel):
     """Start an activation of a card after the ID check."""
 
@@ -73,6 +88,7 @@ class StartActivationRequest(BaseModel):
 
     admin_hsa_id: str = Field(min_length=1, max_length=64)
     evidence: EvidenceSummary
+    admin_statement: AdminStatement | None = None  # refused (403) when missing
 
 
 class UnlockRequest(StartActivationRequest):
@@ -107,6 +123,7 @@ class BlockRequest(BaseModel):
 
     admin_hsa_id: str = Field(min_length=1, max_length=64)
     reason: str = Field(min_length=1, max_length=500)
+    admin_statement: AdminStatement | None = None  # refused (403) when missing
 
 
 def finite(value: Any) -> bool:

@@ -16,7 +16,7 @@ import sqlite3
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from kiosk.rules.card import completion_due, last_activation_day
 from kiosk.settings import CardRulesSettings, DocumentRulesSettings
 from portal import db
 from portal.clock import PortalClock, iso, parse_iso
+from portal.handout import Expected, StatementRefused, record_statement, verify_statement
 from portal.kiosks import Kiosk
 from portal.receipts import ReceiptInvalid, ReceiptTrustUnavailable, verify_receipt
 
@@ -248,6 +249,39 @@ def require_authorised_admin(
         )
 
 
+def check_statement(
+    conn: sqlite3.Connection,
+    trust: Sequence[str | Path],
+    action: str,
+    card: sqlite3.Row,
+    body: dict[str, Any],
+    kiosk: Kiosk,
+    now: datetime,
+    reason: str | None = None,
+) -> None:
+    """Refuse (403) a request whose administrator's signed hand-out statement does not
+    verify (portal/handout.py); keep its nonce so that it cannot be used again."""
+    expected = Expected(action, card["card_number"], str(body["admin_hsa_id"]),
+                        card["holder_name"], card["hsa_id"], kiosk.kiosk_id,
+                        kiosk.card_office, reason)
+    try:
+        # Statement times are the kiosk's wall clock: judged against ours, not the portal
+        # clock's demo/test offset (which moves card deadlines, not machines' clocks).
+        verified = verify_statement(
+            body.get("admin_statement"), expected, trust, datetime.now(UTC)
+        )
+        record_statement(conn, verified, now, action, card["card_number"])
+    except StatementRefused as exc:
+        raise ApiError(403, exc.reason, exc.detail) from None
+    except ReceiptInvalid as exc:  # revocation of the administrator's card unknown now
+        raise ApiError(503, exc.reason, exc.detail) from exc
+    except ReceiptTrustUnavailable as exc:
+        raise ApiError(
+            503, "receipt_trust_unavailable",
+            "the portal cannot verify the administrator's card now; the request can be retried",
+        ) from exc
+
+
 def _digits(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit())
 
@@ -312,13 +346,16 @@ def start_activation(
     card_number: str,
     body: dict[str, Any],
     kiosk: Kiosk,
+    trust: Sequence[str | Path] = (),
 ) -> dict[str, Any]:
-    """Start (or restart) an activation; the 5-day window runs from the first start."""
+    """Start (or restart) an activation; the 5-day window runs from the first start.
+    The administrator's statement is verified against the ``trust`` files."""
     now = clock.now()
     card = _require_activatable(conn, card_number, now)
     admin = str(body["admin_hsa_id"])
     require_authorised_admin(conn, admin, now.date(), kiosk)
     check_evidence(body["evidence"], card, now.date())
+    check_statement(conn, trust, "activation", card, body, kiosk, now)
     started = (
         parse_iso(card["activation_started"]) if card["activation_started"] else now
     )
@@ -414,6 +451,7 @@ def start_unlock(
     card_number: str,
     body: dict[str, Any],
     kiosk: Kiosk,
+    trust: Sequence[str | Path] = (),
 ) -> dict[str, Any]:
     """Hand out the unlock credential of an active card after an ID check."""
     now = clock.now()
@@ -425,6 +463,7 @@ def start_unlock(
     admin = str(body["admin_hsa_id"])
     require_authorised_admin(conn, admin, now.date(), kiosk)
     check_evidence(body["evidence"], card, now.date())
+    check_statement(conn, trust, "unlock", card, body, kiosk, now)
     unlock_id = str(uuid.uuid4())
     deadline = now + UNLOCK_WINDOW
     conn.execute(
@@ -444,6 +483,7 @@ def block(
     card_number: str,
     body: dict[str, Any],
     kiosk: Kiosk,
+    trust: Sequence[str | Path] = (),
 ) -> dict[str, Any]:
     """Block (spärra) a card; blocking a blocked card changes nothing. A lost card may be
     blocked from any card office, by an administrator of the calling kiosk's office."""
@@ -451,6 +491,7 @@ def block(
     card = _card_row(conn, card_number)
     admin = str(body["admin_hsa_id"])
     require_authorised_admin(conn, admin, now.date(), kiosk)
+    check_statement(conn, trust, "block", card, body, kiosk, now, str(body["reason"]))
     if card["status"] != "Spärrad":
         block_row(conn, card_number, str(body["reason"]), now, admin)
     return card_json(_card_row(conn, card_number), full_personnummer=False)

@@ -167,6 +167,7 @@ class KioskApp(App):
             post=lambda fn: Clock.schedule_once(lambda _dt: fn(), 0),
             show=self.show,
             ui=self.settings.ui,
+            on_signed_out=self._forget_session_key,
         )
         Window.bind(on_touch_down=self._touched, size=lambda *_: self._rescale())
         Window.bind(on_flip=self._flipped)
@@ -461,13 +462,22 @@ class KioskApp(App):
         session.tick()
         left = session.idle_seconds_left()
         if left is not None and left > 0:
-            warning.message = tr("ui.idle.message", self.lang, seconds=math.ceil(left))
+            kind = session.idle_kind  # "lock": the session locks; "idle": the visit ends
+            warning.title = tr(f"ui.{kind}.title", self.lang)
+            warning.stay_text = tr(f"ui.{kind}.stay", self.lang)
+            warning.message = tr(f"ui.{kind}.message", self.lang, seconds=math.ceil(left))
             if warning.parent is None:
                 warning.open(animation=False)
         elif warning.parent is not None:
             warning.dismiss(animation=False)
         if session.shown is not before:
             self._refresh_chrome()
+
+    def _forget_session_key(self) -> None:
+        """No administrator signed in (signed out, locked): drop their session key."""
+        handout = getattr(self.services, "handout", None)
+        if handout is not None and handout.active:
+            handout.forget()
 
     def _flipped(self, *_args: Any) -> None:
         self.frames_drawn += 1

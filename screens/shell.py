@@ -28,6 +28,7 @@ from kiosk.visit.events import (
     IdleTimeout,
     Outcome,
     ReaderChanged,
+    SessionLock,
     action_event,
 )
 
@@ -61,6 +62,7 @@ class DeskSession:
         ui: UiSettings,
         monotonic: Callable[[], float] = time.monotonic,
         executor: Executor | None = None,
+        on_signed_out: Callable[[], None] | None = None,
     ) -> None:
         self._make_flow = make_flow
         self._clock = clock
@@ -78,6 +80,8 @@ class DeskSession:
         self.notice: str | None = None
         self.shown: Shown | None = None
         self.effects_run = 0
+        # called whenever no administrator is signed in (the session key is dropped)
+        self._on_signed_out = on_signed_out
 
     # --- starting and ending --------------------------------------------------------
 
@@ -144,20 +148,37 @@ class DeskSession:
         self._last_input = self._monotonic() - seconds
 
     def idle_seconds_left(self) -> float | None:
-        """Seconds until the idle timeout while the warning should show, else None."""
-        if not self._idle_applies():
+        """Seconds until the idle timeout (or the session lock) while the warning should
+        show, else None."""
+        idle = self._monotonic() - self._last_input
+        if self._lock_applies():
+            left = self._ui.admin_idle_lock_s - idle
+        elif self._idle_applies():
+            left = self._ui.idle_timeout_s - idle
+        else:
             return None
-        left = self._ui.idle_timeout_s - (self._monotonic() - self._last_input)
         return left if left <= self._ui.idle_warning_s else None
 
+    @property
+    def idle_kind(self) -> str:
+        """What the idle countdown leads to: "lock" (the session) or "idle" (the visit)."""
+        return "lock" if self._lock_applies() else "idle"
+
     def tick(self) -> None:
-        """About twice a second: the idle timeout, and clock events for the sign-in timeout."""
+        """About twice a second: the idle timeout, the session lock, and clock events for
+        the sign-in timeout."""
         now = self._monotonic()
+        if self._lock_applies() and now - self._last_input >= self._ui.admin_idle_lock_s:
+            log.info("session locked: nobody touched the screen")
+            self.send(SessionLock())
+            self._last_input = now
+            return
         if self._idle_applies() and now - self._last_input >= self._ui.idle_timeout_s:
             log.info("idle timeout")
             finished = self.shown is not None and self.shown.finished
             self.send(Home() if finished else IdleTimeout())
-            self._last_input = now
+            if not finished:  # an ended visit's screen goes HOME; the lock counts on
+                self._last_input = now
             self.notice = "ui.idle.ended"
             return
         if self.busy == 0 and now - self._last_clock_event >= CLOCK_EVENT_EVERY_S:
@@ -165,6 +186,13 @@ class DeskSession:
             shown = self.shown
             if shown is not None and (shown.view.name is ViewName.HOME or shown.finished):
                 self.send(ClockTick())
+
+    def _lock_applies(self) -> bool:
+        """HOME and an ended visit's screen lock the session after ui.admin_idle_lock_s."""
+        shown = self.shown
+        if self.busy or shown is None or self.admin is None:
+            return False
+        return shown.view.name is ViewName.HOME or shown.finished
 
     def _idle_applies(self) -> bool:
         shown = self.shown
@@ -180,6 +208,10 @@ class DeskSession:
 
     def _apply(self, step: Step) -> None:
         self.shown = Shown(step.view, step.finished)
+        at_rest = step.view.name is ViewName.ADMIN_SIGN_IN and step.view.params.get(
+            "stage") == "insert"
+        if self.admin is None and at_rest and self._on_signed_out is not None:
+            self._on_signed_out()  # signed out or locked: nothing signs in their name now
         self._show(self.shown)
         for effect in step.effects:
             self._submit(effect)

@@ -13,13 +13,18 @@ import shutil
 import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 from cryptography.x509.oid import NameOID
 
-from hardware.sim.democa import DemoCA, trust_files
+from hardware.sim.adminsigner import CastStatementSigner
+from hardware.sim.democa import DemoCA, PersonCredentials, trust_files
+from kiosk.demo import DEMO_KIOSK_ID, DEMO_OFFICE, demo_holders
+from kiosk.handout import Holder
+from kiosk.model import DocumentEvidence, TrustLevel
 
 
 @functools.cache
@@ -74,3 +79,37 @@ def issue(
     if alt_names:
         builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
     return builder.sign(ca.issuing.key, hashes.SHA256())
+
+
+@functools.cache
+def admin_cards(kiosk_id: str = DEMO_KIOSK_ID, card_office: str = DEMO_OFFICE
+                ) -> CastStatementSigner:
+    """Administrators' cards from the same test CA: their signed hand-out statements
+    (kiosk.handout) verify at a portal given ``receipt_trust()``, for that kiosk."""
+    return CastStatementSigner(_ca()[0], date.today(), kiosk_id, card_office)
+
+
+def admin_statement(
+    action: str,
+    card_number: str,
+    admin_hsa_id: str,
+    *,
+    evidence: DocumentEvidence | None = None,
+    reason: str | None = None,
+    kiosk_id: str = DEMO_KIOSK_ID,
+    card_office: str = DEMO_OFFICE,
+) -> dict[str, Any]:
+    """A statement for a raw request body (the holder as the demo cast's record names them)."""
+    holder = next((h for h in demo_holders(date.today()) if h.card_number == card_number),
+                  None)
+    named = Holder(holder.name, holder.hsa_id) if holder is not None else None
+    return dict(admin_cards(kiosk_id, card_office).statement(
+        action, card_number, admin_hsa_id, datetime.now(UTC), named, evidence, reason
+    ))
+
+
+def issue_admin(hsa_id: str, personnummer: str) -> PersonCredentials:
+    """An administrator's card credentials (authentication and signature) from the test CA."""
+    ca, _ = _ca()
+    return ca.issue_person("Admin", "Kortsson", hsa_id, personnummer, TrustLevel.LOA3,
+                           date.today())

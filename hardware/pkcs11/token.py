@@ -26,6 +26,7 @@ from hardware.certs import (
     AUTHENTICATION,
     SIGNATURE,
     classify_card_certificates,
+    is_ca,
     load_certificate,
     load_trust_anchors,
 )
@@ -35,6 +36,7 @@ from hardware.pkcs11.errors import pkcs11_error
 from hardware.pkcs11.module import Pkcs11Module
 from hardware.pkcs11.quirks import VendorQuirks
 from kiosk.errors import CardRemoved, CardUnreadable, ConfigError, PinLocked, TokenError
+from kiosk.handout import AdminSignature
 from kiosk.model import CertificateInfo
 from kiosk.ports import CardKey, KeyAlgorithm, PinRole, PinStatus
 from kiosk.settings import PinPolicySettings, PolicyLevel, Settings
@@ -220,6 +222,29 @@ class Pkcs11Token:
             if info.usage == AUTHENTICATION:
                 return info
         raise CardUnreadable("the card holds no authentication certificate")
+
+    def admin_sign_in_and_sign(
+        self, pin: str | None, data: bytes
+    ) -> tuple[CertificateInfo, AdminSignature]:
+        """Sign in and, in the same login, sign ``data`` with the authentication key."""
+        login = self._login_pin(pin)
+        with self._session("admin sign-in", user_pin=login, pad=pin is None) as session:
+            raw = self._raw_certificates(session)
+            certs = self._classify(raw)
+            auth = next((info for info in certs if info.usage == AUTHENTICATION), None)
+            if auth is None:
+                raise CardUnreadable("the card holds no authentication certificate")
+            key_id = next((kid for _, der, kid in raw if der == auth.der), b"")
+            try:
+                key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, id=key_id)
+            except (p11.NoSuchKey, p11.MultipleObjectsReturned):
+                raise TokenError("the card holds no one key for its authentication "
+                                 "certificate") from None
+            if not isinstance(key, SignMixin):
+                raise TokenError("the authentication key cannot sign")
+            signature = _sign_with(key, data)
+            chain = tuple(der for _, der, _ in raw if is_ca(load_certificate(der)))
+        return auth, AdminSignature(auth.der, signature, chain)
 
     def set_initial_pin(self, credential: str, new_pin: str | None) -> None:
         """Write the first PIN: C_InitPIN as SO, or C_SetPIN from the transport PIN."""

@@ -31,6 +31,7 @@ from kiosk.errors import (
     TokenError,
     WrongPin,
 )
+from kiosk.handout import AdminSignature
 from kiosk.model import CertificateInfo
 from kiosk.ports import PinStatus, Token
 from kiosk.settings import PinPolicySettings
@@ -229,6 +230,15 @@ class SimToken:
         """Log in with the administrator's PIN; their authentication certificate."""
         self._guard()
         return self._with_user_pin(lambda: self.inner.admin_sign_in(self._pin(pin, PadPrompt.PIN)))
+
+    def admin_sign_in_and_sign(
+        self, pin: str | None, data: bytes
+    ) -> tuple[CertificateInfo, AdminSignature]:
+        """Sign in and sign ``data`` in one PIN entry."""
+        self._guard()
+        return self._with_user_pin(
+            lambda: self.inner.admin_sign_in_and_sign(self._pin(pin, PadPrompt.PIN), data)
+        )
 
     def set_initial_pin(self, credential: str, new_pin: str | None) -> None:
         """Write the holder's first PIN."""

@@ -18,6 +18,7 @@ from hardware.pinformat import held_pin
 from hardware.pkcs11.quirks import VendorQuirks
 from hardware.sim.democa import PersonCredentials
 from kiosk.errors import CardUnreadable, TokenError, WrongPin
+from kiosk.handout import AdminSignature
 from kiosk.model import CertificateInfo
 from kiosk.ports import PinStatus
 from kiosk.settings import PinPolicySettings, PolicyLevel
@@ -76,6 +77,16 @@ class MemoryToken:
             if info.usage == AUTHENTICATION:
                 return info
         raise CardUnreadable("the card holds no authentication certificate")
+
+    def admin_sign_in_and_sign(
+        self, pin: str | None, data: bytes
+    ) -> tuple[CertificateInfo, AdminSignature]:
+        """Sign in, and sign ``data`` with the authentication key (RSA PKCS#1 v1.5, SHA-256)."""
+        info = self.admin_sign_in(pin)
+        creds = self._creds
+        signature = creds.authentication.key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        chain = (creds.issuing_ca.public_bytes(Encoding.DER),)
+        return info, AdminSignature(creds.authentication.cert_der, signature, chain)
 
     def set_initial_pin(self, credential: str, new_pin: str | None) -> None:
         """Write the first PIN per the card profile."""

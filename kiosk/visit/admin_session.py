@@ -6,7 +6,15 @@ authentication certificate gives the HSA-id) -> ``authorise_admin`` (the portal'
 authorisation, judged by kiosk.rules.admin) -> HOME. From HOME, ``choose_visit`` with
 ``kind`` runs one visit flow, whose events the session passes through until it ends.
 The session ends after ``ui.admin_session_timeout_s`` (never in the middle of a visit:
-it ends when that visit ends) or on ``sign_out``. A step's ``finished`` is the visit's:
+it ends when that visit ends) or on ``sign_out``, and **locks** (docs/visits.md):
+- with two readers (``hardware.admin_reader`` names the administrator's reader): when the
+  administrator's card leaves that reader, at once, mid-visit included. A visit with an
+  effect in flight (a PIN write, the result's commit, its sync) finishes that effect first,
+  then ends the way an idle visit ends (what is on the card and in the outbox stays);
+- with one reader: on ``SessionLock``, which the shell sends after ``ui.admin_idle_lock_s``
+  untouched on HOME or an ended visit's screen. The administrator's own card, left in the
+  reader or inserted where the holder's card is expected, is answered with
+  ``AdminCardInserted`` ("take out your own card"). A step's ``finished`` is the visit's:
 true on the step that ends a visit; the session itself goes on (``home`` returns to HOME).
 HOME's actions are ``visit:<kind>`` (``ChooseVisit`` with that kind) and ``sign_out``.
 """
@@ -18,6 +26,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from kiosk.errors import (
+    AdminCardInserted,
     AdminNotAuthorised,
     KioskError,
     PinRuleViolation,
@@ -57,6 +66,7 @@ from kiosk.visit.events import (
     PinDigit,
     PinSubmit,
     Retry,
+    SessionLock,
     SignOut,
 )
 from kiosk.visit.flow import VisitFlow
@@ -116,6 +126,9 @@ class KioskSession:
         self.visit: VisitFlow | None = None
         self.visits_started = 0
         self.ended_view: View | None = None
+        self.admin_card: str | None = None  # the administrator's card number (sign-in)
+        self.admin_card_in = False  # one reader: the administrator's card is still in it
+        self.lock_after_effects = False  # two readers: locked mid-visit, an effect in flight
 
     def start(self, at: datetime) -> Step:
         """The sign-in screen."""
@@ -132,12 +145,75 @@ class KioskSession:
 
     # --- routing ----------------------------------------------------------------------
 
+    # --- reader roles and the lock ----------------------------------------------------
+
+    def two_readers(self) -> bool:
+        """Whether the administrator's card has its own reader (hardware.admin_reader)."""
+        return bool(self.settings.hardware.admin_reader)
+
+    def on_admin_reader(self, reader: str | None) -> bool:
+        """Whether ``reader`` is the administrator's reader (two-reader operation)."""
+        role = self.settings.hardware.admin_reader
+        return bool(role) and reader is not None and role in reader
+
+    def sign_in_stage(self) -> bool:
+        return self.stage in (SessionStage.SIGNED_OUT, SessionStage.ADMIN_PIN,
+                              SessionStage.ADMIN_PAD, SessionStage.SIGNING_IN,
+                              SessionStage.AUTHORISING, SessionStage.AUTH_FAILED)
+
+    def reader_roles(self, event: Event, at: datetime) -> Step | None:
+        """Card events sorted by reader role; a Step when the role decides, else None."""
+        if not isinstance(event, CardInserted | CardTakenOut):
+            return None
+        if not self.two_readers():
+            if isinstance(event, CardTakenOut) and self.admin is not None:
+                self.admin_card_in = False
+            return None
+        if self.on_admin_reader(event.reader):
+            if isinstance(event, CardInserted):
+                return None if self.stage is SessionStage.SIGNED_OUT else self.show(self.stage)
+            if self.sign_in_stage():
+                self.pin.wipe()
+                self.pending = None  # a sign-in in flight is dropped with the card
+                return self.show(SessionStage.SIGNED_OUT)
+            return self.lock(at)
+        if self.sign_in_stage():  # the holder's reader does not sign anyone in
+            message = "visit.session.own_card_reader"
+            return Step(replace(self.view(self.stage), message=message))
+        return None
+
+    def lock(self, at: datetime) -> Step:
+        """The administrator's card left its reader: lock now; a visit ends safely."""
+        visit = self.visit
+        if self.stage is not SessionStage.IN_VISIT or visit is None:
+            return self.sign_out("visit.session.locked.card")
+        step = visit.handle(IdleTimeout(), at)  # an effect in flight finishes first
+        if step.finished:
+            return self.sign_out("visit.session.locked.visit")
+        self.lock_after_effects = True
+        return step
+
     def route(self, event: Event, at: datetime) -> Step:
+        by_role = self.reader_roles(event, at)
+        if by_role is not None:
+            return by_role
+        if self.stage is SessionStage.IN_VISIT and self.visit is not None and \
+                self.lock_after_effects:
+            step = self.visit.handle(event, at)
+            if not step.finished and not self.visit.pending:
+                step = self.visit.handle(IdleTimeout(), at)
+            if step.finished:
+                return self.sign_out("visit.session.locked.visit")
+            return step
+        if isinstance(event, SessionLock) and self.admin is not None and \
+                self.stage is not SessionStage.IN_VISIT:
+            return self.sign_out("visit.session.locked.idle")
         if self.stage is SessionStage.IN_VISIT and self.visit is not None:
             if isinstance(event, AdminSessionTimeout):
                 self.expire_after_visit = True
                 return self.visit.handle(ClockTick(), at)  # the visit goes on; shown again
-            step = self.visit.handle(event, at)
+            outcome = self.own_card_as_holders(event)
+            step = self.visit.handle(outcome or event, at)
             if step.finished:
                 self.stage = SessionStage.VISIT_ENDED
                 self.ended_view = step.view
@@ -242,10 +318,28 @@ class KioskSession:
         visit_id = f"{self.session_id}-v{self.visits_started}"
         self.visit = VISIT_FLOWS[kind](self.admin, self.settings, visit_id)
         self.stage = SessionStage.IN_VISIT
-        return self.visit.start(event_time(self.now))
+        step = self.visit.start(event_time(self.now))
+        if self.admin_card_in and step.view.name is ViewName.INSERT_CARD:
+            # one reader, and the administrator's card is still in it: it must come out
+            return replace(step, view=replace(step.view, error=error_view(AdminCardInserted())))
+        return step
+
+    def own_card_as_holders(self, event: Event) -> Event | None:
+        """One reader: the administrator's own card identified where the holder's card is
+        expected becomes a failed identification ("take out your own card")."""
+        if (isinstance(event, CardIdentified) and self.admin_card is not None
+                and event.identity.card_number == self.admin_card):
+            self.admin_card_in = True
+            return EffectFailed(event.effect, AdminCardInserted())
+        return None
 
     def sign_out(self, message: str) -> Step:
         self.pin.wipe()
+        if self.visit is not None:
+            self.visit.wipe()
+        self.lock_after_effects = False
+        self.admin_card = None
+        self.admin_card_in = False
         self.admin = None
         self.card_hsa_id = None
         self.signed_in_at = None
@@ -281,6 +375,7 @@ class KioskSession:
         return self.show(self.stage)
 
     def on_admin_card_identified(self, identity: CardIdentity) -> Step:
+        self.admin_card = identity.card_number
         if identity.pin_pad:
             self.pin.wipe()
             return self.pad_sign_in()
@@ -301,6 +396,7 @@ class KioskSession:
             return self.show(SessionStage.SIGNED_OUT, refused)
         self.admin = authorisation
         self.signed_in_at = now
+        self.admin_card_in = not self.two_readers()  # one reader: it must come out first
         return self.show(SessionStage.HOME)
 
     def on_failure(self, effect: Effect, error: KioskError) -> Step:

@@ -235,6 +235,13 @@ class AdminSessionTimeout(Event):
 
 
 @dataclass(frozen=True)
+class SessionLock(Event):
+    """Nobody touched HOME or an admin screen for ``ui.admin_idle_lock_s``: lock the kiosk."""
+
+    kind = "session_lock"
+
+
+@dataclass(frozen=True)
 class ClockTick(Event):
     """Time passed with no input: lets a flow notice its own timeouts."""
 

@@ -23,6 +23,7 @@ from kiosk.portal_client import PortalClient
 from portal import db
 from portal.seed import insert_card
 from tests.integration.portal.helpers import Signer, make_signer
+from tests.receipt_ca import admin_cards
 
 BENCH_HSA_ID = demo.HSA_PREFIX + "SYNC1"
 BENCH_PERSONNUMMER = "198112189876"
@@ -74,6 +75,7 @@ def activation_result(
 ) -> VisitResult:
     """Start an activation at the portal and build the result a visit would record."""
     admin = demo.demo_admins(today)[0]
+    client.signer = client.signer or admin_cards()  # the administrator's signed statement
     ticket = client.start_activation(
         card_number, admin.hsa_id, evidence_for(personnummer, today), str(uuid.uuid4())
     )

@@ -12,7 +12,7 @@ import pytest
 from kiosk.portal_client import PortalClient
 from portal.devpki import DevPki, generate_dev_pki
 from portal.server import RunningPortal, start_in_thread
-from tests.receipt_ca import receipt_trust
+from tests.receipt_ca import admin_cards, receipt_trust
 
 ClientFactory = Callable[..., PortalClient]
 
@@ -78,6 +78,7 @@ def make_client(sleeps: SleepRecorder) -> Iterator[ClientFactory]:
         options.setdefault("sleep", sleeps)
         options.setdefault("connect_timeout_s", 2.0)
         options.setdefault("read_timeout_s", 5.0)
+        options.setdefault("signer", admin_cards())  # the administrator's signed statements
         options.setdefault("kiosk_id", "demo-kiosk-1")
         client = PortalClient(url, **options)
         made.append(client)

@@ -23,6 +23,7 @@ from kiosk.errors import PortalError
 from kiosk.model import CardStatus
 from kiosk.portal_client import PortalClient, canonical_json
 from portal.devpki import DevPki
+from tests.receipt_ca import admin_statement, receipt_trust
 
 from .helpers import evidence
 
@@ -136,7 +137,8 @@ def test_ping_reports_a_reachable_and_an_unreachable_portal(tmp_path: Path) -> N
 def start_portal(port: int, db_path: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [str(BIN / "kiosk-portal"), "--port", str(port), "--db", str(db_path), "--seed-demo",
-         "--log-level", "warning"],
+         "--log-level", "warning",
+         *(arg for path in receipt_trust() for arg in ("--receipt-trust", str(path)))],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 
@@ -147,9 +149,11 @@ def test_answers_survive_the_portal_being_killed(tmp_path: Path, today: date) ->
     port, db_path = free_port(), tmp_path / "portal.db"
     anna = demo_holder("anna", today)
     url = f"http://127.0.0.1:{port}/api/v1/cards/{anna.card_number}/activations"
+    admin = demo_admins(today)[0].hsa_id
     body = canonical_json({
-        "admin_hsa_id": demo_admins(today)[0].hsa_id,
+        "admin_hsa_id": admin,
         "evidence": evidence_summary(evidence(), suffixes=True),
+        "admin_statement": admin_statement("activation", anna.card_number, admin),
     })
     headers = {"Idempotency-Key": "survives-sigkill", "Content-Type": "application/json"}
     first_process = start_portal(port, db_path)

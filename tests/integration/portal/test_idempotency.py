@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import threading
 from datetime import date
@@ -16,6 +17,7 @@ from kiosk.document.evidence import evidence_summary
 from kiosk.errors import PortalRejected
 from kiosk.portal_client import canonical_json
 from portal.server import RunningPortal
+from tests.receipt_ca import admin_statement
 
 from .conftest import ClientFactory
 from .helpers import count, evidence, make_signer, receipt_for
@@ -32,10 +34,16 @@ def post(portal: RunningPortal, path: str, body: dict[str, Any], key: str) -> re
     )
 
 
-def start_body(today: date) -> dict[str, Any]:
+@functools.cache
+def start_body(today: date, card_number: str = demo_holder("anna", date.today()).card_number
+               ) -> dict[str, Any]:
+    """One start body per card, its administrator's statement made once: a repeated
+    request sends the same bytes (each test has its own portal, so no replay)."""
+    admin = demo_admins(today)[0].hsa_id
     return {
-        "admin_hsa_id": demo_admins(today)[0].hsa_id,
+        "admin_hsa_id": admin,
         "evidence": evidence_summary(evidence(), suffixes=True),
+        "admin_statement": admin_statement("activation", card_number, admin),
     }
 
 
@@ -109,8 +117,8 @@ def test_the_same_key_with_another_body_is_a_409_conflict(
 def test_a_refusal_is_replayed_too(portal: RunningPortal, today: date) -> None:
     cecilia = demo_holder("cecilia", today)
     path = f"/cards/{cecilia.card_number}/activations"
-    first = post(portal, path, start_body(today), "reserve-key")
-    again = post(portal, path, start_body(today), "reserve-key")
+    first = post(portal, path, start_body(today, cecilia.card_number), "reserve-key")
+    again = post(portal, path, start_body(today, cecilia.card_number), "reserve-key")
     assert first.status_code == again.status_code == 422
     assert first.content == again.content
     assert json.loads(first.content)["reason"] == "not_eligible"

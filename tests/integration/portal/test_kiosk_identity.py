@@ -24,7 +24,7 @@ from kiosk.demo import DEMO_KIOSK_ID, DEMO_OFFICE, demo_admins, demo_holder
 from portal import kiosks
 from portal.devpki import DevPki, issue_client_cert
 from portal.server import RunningPortal, main, start_in_thread
-from tests.receipt_ca import receipt_trust
+from tests.receipt_ca import admin_statement, receipt_trust
 
 from .helpers import make_signer, receipt_for
 
@@ -169,7 +169,8 @@ def test_reading_cards_and_administrators(world: dict[str, Any]) -> None:
 def test_activation_and_completion_stay_within_the_office(world: dict[str, Any]) -> None:
     a, b = world["a"], world["b"]
     anna = demo_holder("anna", date.today())
-    body = {"admin_hsa_id": ADMIN_A, "evidence": evidence()}
+    body = {"admin_hsa_id": ADMIN_A, "evidence": evidence(),
+            "admin_statement": admin_statement("activation", anna.card_number, ADMIN_A)}
     refused = b.call("POST", f"/cards/{anna.card_number}/activations", body)
     assert (refused.status_code, refused.json()["reason"]) == (403, "outside_remit")
     assert "credential" not in refused.text
@@ -202,8 +203,11 @@ def test_unlock_and_block_only_with_an_administrator_of_the_own_office(
     a, b = world["a"], world["b"]
     today = date.today()
     eva, david = demo_holder("eva", today), demo_holder("bertil", today)
-    with_a = {"admin_hsa_id": ADMIN_A, "evidence": evidence()}
-    with_b = {"admin_hsa_id": ADMIN_B, "evidence": evidence()}
+    with_a = {"admin_hsa_id": ADMIN_A, "evidence": evidence(),
+              "admin_statement": admin_statement("unlock", eva.card_number, ADMIN_A)}
+    with_b = {"admin_hsa_id": ADMIN_B, "evidence": evidence(),
+              "admin_statement": admin_statement("unlock", eva.card_number, ADMIN_B,
+                                                 kiosk_id="kiosk-b", card_office=OFFICE_B)}
     assert b.call("POST", f"/cards/{eva.card_number}/unlock", with_a).status_code == 403
     assert a.call("POST", f"/cards/{eva.card_number}/unlock", with_b).status_code == 403
     assert a.call("POST", f"/cards/{eva.card_number}/unlock", with_a).status_code == 201
@@ -213,7 +217,10 @@ def test_unlock_and_block_only_with_an_administrator_of_the_own_office(
     assert (refused.status_code, refused.json()["reason"]) == (403, "outside_remit")
     assert a.call("GET", f"/cards/{david.card_number}").json()["status"] == "Skickad"
     blocked = b.call("POST", f"/cards/{david.card_number}/block",
-                     {"admin_hsa_id": ADMIN_B, "reason": "lost"})
+                     {"admin_hsa_id": ADMIN_B, "reason": "lost",
+                      "admin_statement": admin_statement(
+                          "block", david.card_number, ADMIN_B, reason="lost",
+                          kiosk_id="kiosk-b", card_office=OFFICE_B)})
     assert blocked.status_code == 200
     assert blocked.json()["personnummer"] == david.personnummer[:8] + "-****"
     after = a.call("GET", f"/cards/{david.card_number}").json()
@@ -250,7 +257,8 @@ def test_heartbeats_only_as_oneself(world: dict[str, Any]) -> None:
 def test_idempotency_keys_are_each_kiosks_own(world: dict[str, Any]) -> None:
     a, b = world["a"], world["b"]
     eva = demo_holder("eva", date.today())
-    body = {"admin_hsa_id": ADMIN_A, "evidence": evidence()}
+    body = {"admin_hsa_id": ADMIN_A, "evidence": evidence(),
+            "admin_statement": admin_statement("unlock", eva.card_number, ADMIN_A)}
     first = a.call("POST", f"/cards/{eva.card_number}/unlock", body, key="shared-key")
     assert first.status_code == 201 and first.json()["credential"]
     assert a.call("POST", f"/cards/{eva.card_number}/unlock", body,

@@ -18,7 +18,7 @@ from kiosk.demo import demo_admins, demo_holder
 from kiosk.model import TrustLevel
 from portal.receipts import ReceiptInvalid, ReceiptTrustUnavailable, verify_receipt
 from portal.server import start_in_thread
-from tests.receipt_ca import issue, receipt_trust, revoke
+from tests.receipt_ca import admin_statement, issue, receipt_trust, revoke
 
 from .helpers import make_signer, receipt_for
 
@@ -136,7 +136,8 @@ def test_a_portal_that_cannot_check_a_receipt_stores_nothing_and_the_retry_succe
                     "expiry": (NOW.date() + timedelta(days=900)).isoformat()}
         started = requests.post(
             f"{running.url}/api/v1/cards/{anna.card_number}/activations",
-            json={"admin_hsa_id": admin, "evidence": evidence},
+            json={"admin_hsa_id": admin, "evidence": evidence,
+                  "admin_statement": admin_statement("activation", anna.card_number, admin)},
             headers={"Idempotency-Key": "start"}, timeout=10,
         ).json()
         signer = make_signer("ec", anna.name, anna.hsa_id)
@@ -180,7 +181,8 @@ def test_the_portal_refuses_a_revoked_holder_certificate(tmp_path: Path) -> None
                     "expiry": (NOW.date() + timedelta(days=900)).isoformat()}
         started = requests.post(
             f"{running.url}/api/v1/cards/{anna.card_number}/activations",
-            json={"admin_hsa_id": admin, "evidence": evidence},
+            json={"admin_hsa_id": admin, "evidence": evidence,
+                  "admin_statement": admin_statement("activation", anna.card_number, admin)},
             headers={"Idempotency-Key": "start"}, timeout=10,
         ).json()
         signer = make_signer("ec", anna.name, anna.hsa_id)

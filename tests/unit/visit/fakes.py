@@ -27,6 +27,7 @@ from kiosk.errors import (
     StorageError,
     WrongPin,
 )
+from kiosk.handout import AdminSignature
 from kiosk.model import (
     AdminAuthorisation,
     CardClass,
@@ -229,6 +230,12 @@ class FakeToken:
             raise WrongPin(tries_left=2)
         return self.card.certificates[0]
 
+    def admin_sign_in_and_sign(
+        self, pin: str | None, data: bytes
+    ) -> tuple[CertificateInfo, AdminSignature]:
+        info = self.admin_sign_in(pin)
+        return info, AdminSignature(info.der, b"fake-signature:" + data)
+
     def set_initial_pin(self, credential: str, new_pin: str | None) -> None:
         self._fault("set_initial_pin")
         if credential != "CRED-" + self.card.number:
@@ -333,7 +340,8 @@ class FakePortal:
         return self._ticket(card_number, T0)
 
     def block(
-        self, card_number: str, admin_hsa_id: str, reason: str, idempotency_key: str
+        self, card_number: str, admin_hsa_id: str, reason: str, idempotency_key: str,
+        admin_statement: dict[str, Any] | None = None,
     ) -> CardRecord:
         self._gate("block")
         self.calls.append(("block", idempotency_key))
