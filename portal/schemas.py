@@ -249,8 +249,13 @@ class RevokeCertificateRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-class PinLetterRequest(StartActivationRequest):
+class PinLetterRequest(BaseModel):
     """Order a PIN/PUK letter after the ID check."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    admin_hsa_id: str = Field(min_length=1, max_length=64)
+    evidence: EvidenceSummary
 
 
 class PinLetterBody(BaseModel):

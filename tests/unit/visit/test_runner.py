@@ -167,7 +167,7 @@ def test_the_visit_step_and_the_outbox_flush_deliver_by_one_rule() -> None:
     r = rig()
     runner = EffectRunner(r.reader, r.tokens, Recorder(), r.store, r.clock)  # type: ignore[arg-type]
     runner.sync(result(VisitKind.BLOCK, reason="", synced="no"))
-    assert sent == [("block", ANNA.card_number, "SE-ADM1", "other", "k1")]
+    assert sent == [("block", ANNA.card_number, "SE-ADM1", "other", "k1", None)]
     broken = result(VisitKind.ACTIVATION, activation_id="A", receipt="not base64!",
                     signature="cw==", certificate="Yw==")
     with pytest.raises(binascii.Error):
