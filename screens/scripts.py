@@ -356,6 +356,17 @@ def block(walk: Walk) -> Steps:
     """Block a card: reason, confirm, done."""
     d = walk.driver
     yield from choose(walk, "block")
+    field = d.screen().ids.number  # a lost card's number is typed on the numeric keyboard
+    keyboard = d.app.keyboard
+    tap(field)
+    yield d.until(lambda: bool(keyboard.shown))
+    for digit in demo_holder("eva", walk.today).card_number[:6]:
+        tap(keyboard.keys()[digit])
+        yield d.frames(1)
+    yield from walk.shoot("block-type-number")
+    tap(keyboard.keys()["done"])
+    yield d.until(lambda: not keyboard.shown)
+    field.text = ""
     yield d.insert_card(demo_holder("eva", walk.today).card_number)
     yield walk.wait(ViewName.CARD_RECORD)
     yield walk.act("continue")
