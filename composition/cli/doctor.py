@@ -264,6 +264,34 @@ def check_pin_pad(settings: Settings, readers: list[Check], tokens: list[Check])
                   "whether the PKCS#11 module uses it")]
 
 
+def check_reader_roles(settings: Settings, readers: list[Check]) -> list[Check]:
+    """Which reader takes the administrator's card and which the holder's (settings
+    hardware.admin_reader / holder_reader); with one reader, the idle lock that guards it."""
+    hw, ui = settings.hardware, settings.ui
+    if not hw.admin_reader:
+        return [Check("reader_roles", OK, "one reader for both cards: the session locks after "
+                      f"{ui.admin_idle_lock_s} s untouched (ui.admin_idle_lock_s)",
+                      facts={"mode": "single_reader", "idle_lock_s": ui.admin_idle_lock_s})]
+    names = [str(c.facts["reader"]) for c in readers if c.facts.get("reader")]
+    facts: dict[str, Any] = {"mode": "two_readers", "admin_reader": hw.admin_reader,
+                             "holder_reader": hw.holder_reader or "*"}
+    if not names:  # a simulated reader, or none found (the reader check says which)
+        return [Check("reader_roles", WARN, "two readers configured (admin reader "
+                      f"{hw.admin_reader!r}); no PC/SC reader names to check them against",
+                      "doctor.fix.reader_roles", {"admin": hw.admin_reader}, facts)]
+    admin = [n for n in names if hw.admin_reader in n]
+    holder = [n for n in names if n not in admin
+              and (not hw.holder_reader or hw.holder_reader in n)]
+    facts.update({"admin": admin, "holder": holder})
+    if len(admin) != 1 or not holder:
+        return [Check("reader_roles", FAIL, f"readers {names}: the administrator's reader "
+                      f"({hw.admin_reader!r}) matches {len(admin)}, the holder's "
+                      f"({hw.holder_reader or 'any other'!r}) {len(holder)}",
+                      "doctor.fix.reader_roles", {"admin": hw.admin_reader}, facts)]
+    return [Check("reader_roles", OK, f"administrator's card: {admin[0]}; holder's card: "
+                  f"{holder[0]}; pulling the administrator's card locks the kiosk", facts=facts)]
+
+
 def run_checks(
     settings: Settings,
     probe_network: bool = True,
@@ -275,6 +303,7 @@ def run_checks(
     tokens = check_token(settings, softhsm_conf, demo)
     return [
         *readers,
+        *check_reader_roles(settings, readers),
         *tokens,
         *check_pin_pad(settings, readers, tokens),
         *check_camera(settings),
