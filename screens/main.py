@@ -103,6 +103,10 @@ def run_app(args: argparse.Namespace) -> int:
         print(f"kiosk: {message} {next_step}\n  {exc.detail}", file=sys.stderr)
         return 2
     settings = config.settings
+    if args.demo and args.size:  # the demo on a panel size: that panel's millimetres
+        from screens.measure import on_known_panel
+
+        settings = on_known_panel(settings, _size(args.size) or ())
     plan = plan_display(settings.ui, windowed=args.windowed or args.demo,
                         force_headless=args.headless, size=_size(args.size))
     prepare_kivy(plan, settings.ui, paths.state_dir)

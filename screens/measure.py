@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 # Cap height / em of Roboto, Kivy's default font (capHeight 1456 of 2048 units).
 CAP_HEIGHT = 1456 / 2048
@@ -103,3 +104,13 @@ def font_px_for_cap(cap_mm: float, panel: Panel) -> int:
 def cap_mm(font_px: float, panel: Panel) -> float:
     """Cap height in mm of text drawn at ``font_px``."""
     return panel.mm(font_px * CAP_HEIGHT)
+
+
+def on_known_panel(settings: Any, size: tuple[int, ...]) -> Any:
+    """``settings`` with the millimetres of the panel a ``size`` window is on (7" 800x480,
+    10.1" 1280x800), for the demo and the tour; other sizes keep the settings' panel."""
+    known = KNOWN_PANELS.get((size[0], size[1])) if len(size) == 2 else None
+    if known is None:
+        return settings
+    return replace(settings, ui=replace(settings.ui, panel_width_mm=known[0],
+                                        panel_height_mm=known[1]))

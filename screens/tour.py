@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
 
         settings = replace(settings, hardware=replace(settings.hardware, sim_pin_pad=True))
     size = tuple(int(n) for n in args.size.split("x")) if args.size else None
+    from screens.measure import on_known_panel
+
     settings = on_known_panel(settings, size or (settings.ui.width, settings.ui.height))
     plan = plan_display(settings.ui, windowed=True, force_headless=True,
                         size=size)  # type: ignore[arg-type]
@@ -46,19 +48,6 @@ def main(argv: list[str] | None = None) -> int:
         return _run(settings, state, args.out, args.lang, args.script)
     finally:
         shutil.rmtree(state, ignore_errors=True)
-
-
-def on_known_panel(settings: Any, size: tuple[int, ...]) -> Any:
-    """Settings for the panel a window of ``size`` is on (7" 800x480, 10.1" 1280x800)."""
-    from dataclasses import replace
-
-    from screens.measure import KNOWN_PANELS
-
-    known = KNOWN_PANELS.get((size[0], size[1])) if len(size) == 2 else None
-    if known is None:
-        return settings
-    return replace(settings, ui=replace(settings.ui, panel_width_mm=known[0],
-                                        panel_height_mm=known[1]))
 
 
 def write_widgets(path: Path, app: Any, lang: str, reports: dict[str, Any]) -> None:

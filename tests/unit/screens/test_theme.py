@@ -52,3 +52,12 @@ def test_a_panel_size_that_does_not_fit_the_window_is_named() -> None:
     assert odd.mismatch > 0.1 and panel_problem(odd, 1000, 1000, 200, 140)
     assert panel_problem(panel_for(800, 480, 154.08, 85.92), 800, 480, 154.08, 85.92) is None
     assert isinstance(Panel(5.0, 5.0).mm(50), float)
+
+
+def test_the_demo_on_a_known_panel_size_gets_that_panels_millimetres() -> None:
+    from kiosk.settings import Settings
+    from screens.measure import on_known_panel
+
+    seven = on_known_panel(Settings(), (800, 480)).ui
+    assert (seven.panel_width_mm, seven.panel_height_mm) == (154.08, 85.92)
+    assert on_known_panel(Settings(), (1024, 600)) == Settings()
