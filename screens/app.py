@@ -147,7 +147,8 @@ class KioskApp(App):
         root = KioskRoot()
         if self.demo:
             self.demo_panel = DemoPanel(
-                insert_handler=self.demo_insert, remove_handler=self.demo_remove
+                insert_handler=self.demo_insert, remove_handler=self.demo_remove,
+                remove_admin_handler=self.demo_remove_admin,
             )
             root.ids.side.add_widget(self.demo_panel)
         self.idle_warning = IdleWarning(stay_handler=self._stay)
@@ -390,6 +391,8 @@ class KioskApp(App):
             self.demo_panel.title = tr("ui.demo.panel_title", lang)
             self.demo_panel.hint = tr("ui.demo.panel_hint", lang)
             self.demo_panel.remove_text = tr("ui.demo.remove", lang)
+            two = bool(getattr(getattr(self.services, "deck", None), "two_readers", False))
+            self.demo_panel.remove_admin_text = tr("ui.demo.remove_admin", lang) if two else ""
             self.demo_panel.set_cards(self._demo_cards())
             self.demo_panel.pad_cancel_text = tr("ui.demo.reader.cancel", lang)
             self.demo_panel.pad_hint = tr("ui.demo.reader.hint", lang)
@@ -527,9 +530,27 @@ class KioskApp(App):
     def demo_insert(self, card_number: str) -> None:
         """Put a simulated card in the reader (on a worker: the deck may talk to pcscd)."""
         deck = getattr(self.services, "deck", None)
-        if deck is not None:
-            self.demo_card = card_number
-            threading.Thread(target=deck.insert, args=(card_number,), daemon=True).start()
+        if deck is None:
+            return
+        if getattr(deck, "two_readers", False) and self._is_admin_card(card_number):
+            # two-reader demo: an administrator's card goes into the administrator's reader
+            threading.Thread(target=deck.insert_admin, args=(card_number,), daemon=True).start()
+            return
+        self.demo_card = card_number
+        threading.Thread(target=deck.insert, args=(card_number,), daemon=True).start()
+
+    def _is_admin_card(self, card_number: str) -> bool:
+        from datetime import date
+
+        from kiosk.demo import demo_admins
+
+        return any(a.card_number == card_number for a in demo_admins(date.today()))
+
+    def demo_remove_admin(self) -> None:
+        """Take the card out of the administrator's reader (two-reader demo)."""
+        deck = getattr(self.services, "deck", None)
+        if deck is not None and getattr(deck, "two_readers", False):
+            threading.Thread(target=deck.remove_admin, daemon=True).start()
 
     def _connect_demo_reader_pad(self) -> None:
         """The simulated PIN-pad reader's keypad lives in the demo panel."""

@@ -21,6 +21,7 @@ from hardware.pinformat import check_pin_format, held_pin
 from hardware.pkcs11.quirks import VendorQuirks
 from hardware.sim.cast import SimCard
 from hardware.sim.pinpad import PadPrompt, SimulatedPinPad
+from hardware.sim.reader import ADMIN_READER_NAME
 from kiosk.errors import (
     CardRemoved,
     CardUnreadable,
@@ -62,11 +63,18 @@ class SimCardState:
 class SimDeck:
     """CardDeck: insert and remove simulated cards, arm one-shot faults."""
 
-    def __init__(self, cards: tuple[SimCard, ...], place: Callable[[SimCard | None], None]) -> None:
+    def __init__(
+        self,
+        cards: tuple[SimCard, ...],
+        place: Callable[[SimCard | None], None],
+        place_admin: Callable[[SimCard | None], None] | None = None,
+    ) -> None:
         self._cards = {c.card_number: c for c in cards}
         self._place = place
+        self._place_admin = place_admin  # the administrator's reader (two-reader demo)
         self._lock = threading.Lock()
         self._current: SimCard | None = None
+        self.admin_current: SimCard | None = None
         self._fault: str | None = None
         self.states = {c.card_number: SimCardState(pin_set=c.pin is not None) for c in cards}
 
@@ -92,6 +100,28 @@ class SimDeck:
         with self._lock:
             self._current = card
         self._place(card)
+
+    @property
+    def two_readers(self) -> bool:
+        """Whether the administrator's card has a reader of its own."""
+        return self._place_admin is not None
+
+    def insert_admin(self, card_number: str) -> None:
+        """Put a card in the administrator's reader (two-reader demo)."""
+        if self._place_admin is None:
+            raise InvalidInput("the demo has one reader (hardware.admin_reader is empty)")
+        card = self.card(card_number)
+        with self._lock:
+            self.admin_current = card
+        self._place_admin(card)
+
+    def remove_admin(self) -> None:
+        """Take the card out of the administrator's reader."""
+        with self._lock:
+            had = self.admin_current is not None
+            self.admin_current = None
+        if had and self._place_admin is not None:
+            self._place_admin(None)
 
     def remove(self) -> None:
         """Take the card out of the reader."""
@@ -138,7 +168,7 @@ class SimToken:
         self.counts_tries = not inner.quirks.locks_pin
 
     def _guard(self) -> None:
-        if self.deck.current is not self.card:
+        if self.card not in (self.deck.current, self.deck.admin_current):
             raise CardRemoved("the card left the reader", card_number=self.card.card_number)
         if self.deck.take_fault("token_error"):
             raise TokenError("simulated token error")
@@ -299,8 +329,8 @@ class SimTokenProvider:
         self.pad = pad
 
     def open(self, reader: str | None = None) -> SimToken:
-        """The token of the card now in the reader."""
-        card = self.deck.current
+        """The token of the card now in the reader (the administrator's, in theirs)."""
+        card = self.deck.admin_current if reader == ADMIN_READER_NAME else self.deck.current
         if card is None:
             raise CardRemoved("no card in the reader")
         if card.owner is None:

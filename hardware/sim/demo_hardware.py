@@ -118,9 +118,12 @@ def build_demo_hardware(
     closers: list[Callable[[], None]] = []
     reader: CardReader
     place: Callable[[SimCard | None], None]
+    place_admin: Callable[[SimCard | None], None] | None = None
     if hw.reader == "memory":
-        memory = MemoryReader(hw.atr_table)
+        memory = MemoryReader(hw.atr_table, two_readers=bool(hw.admin_reader))
         reader, place, reader_backend = memory, memory.place, "memory"
+        if hw.admin_reader:  # the administrator's card gets a reader of its own
+            place_admin = memory.place_admin
     elif hw.reader == "emulated":
         reader, place, closer = _emulated_reader(settings)
         closers.append(closer)
@@ -134,8 +137,9 @@ def build_demo_hardware(
     pad = _reader_pin_pad(settings)
     if pad is not None:
         closers.append(pad.close)
-    deck = SimDeck(cards, _aborting_pin_entry(place, pad))
+    deck = SimDeck(cards, _aborting_pin_entry(place, pad), place_admin)
     closers.append(deck.remove)
+    closers.append(deck.remove_admin)
     tokens = SimTokenProvider(deck, open_inner, settings.pin_policy, pad)
     log.info(
         "demo hardware: %s reader%s, %s card tokens",

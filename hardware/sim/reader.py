@@ -13,15 +13,27 @@ from kiosk.ports import CardEvent, CardEventKind
 from kiosk.settings import AtrEntry
 
 MEMORY_READER_NAME = "Simulated reader (demo)"
+# Two-reader demo (hardware.admin_reader set): the administrator's card has its own reader.
+ADMIN_READER_NAME = "Simulated admin reader (demo)"
 
 
 class MemoryReader:
     """CardReader whose card is put in and taken out by the simulated deck."""
 
-    def __init__(self, atr_table: Iterable[AtrEntry]) -> None:
+    def __init__(self, atr_table: Iterable[AtrEntry], two_readers: bool = False) -> None:
         self.atr_table = tuple(atr_table)
+        self.two_readers = two_readers
         self._events: queue.Queue[CardEvent | None] = queue.Queue()
         self._card: SimCard | None = None
+        self._admin_card: SimCard | None = None
+
+    def place_admin(self, card: SimCard | None) -> None:
+        """Put ``card`` in the administrator's reader (two-reader demo; None takes it out)."""
+        if self._admin_card is not None:
+            self._events.put(CardEvent(CardEventKind.REMOVED, ADMIN_READER_NAME))
+        self._admin_card = card
+        if card is not None:
+            self._events.put(CardEvent(CardEventKind.INSERTED, ADMIN_READER_NAME, card.atr))
 
     def place(self, card: SimCard | None) -> None:
         """Put ``card`` in the reader (None takes the card out), reporting the change."""
@@ -32,8 +44,9 @@ class MemoryReader:
             self._events.put(CardEvent(CardEventKind.INSERTED, MEMORY_READER_NAME, card.atr))
 
     def readers(self) -> list[str]:
-        """The one simulated reader."""
-        return [MEMORY_READER_NAME]
+        """The simulated reader(s)."""
+        return [MEMORY_READER_NAME, ADMIN_READER_NAME] if self.two_readers else [
+            MEMORY_READER_NAME]
 
     def wait_for_change(self, timeout: float) -> CardEvent | None:
         """The next insert or removal within ``timeout``; None on timeout or cancel."""
@@ -48,14 +61,15 @@ class MemoryReader:
 
     def identify(self, reader: str | None = None) -> CardIdentity:
         """The card's class from its ATR, and its card number."""
-        if reader not in (None, MEMORY_READER_NAME):
+        if reader not in self.readers() and reader is not None:
             raise ReaderUnavailable(f"reader {reader!r} is not connected", reader=reader)
-        card = self._card
+        admin = reader == ADMIN_READER_NAME
+        card = self._admin_card if admin else self._card
         if card is None:
             raise CardRemoved("no card in the simulated reader")
         found = classify_atr(card.atr, self.atr_table)
         return CardIdentity(
-            MEMORY_READER_NAME,
+            ADMIN_READER_NAME if admin else MEMORY_READER_NAME,
             card.atr,
             found.card_class,
             found.generation,

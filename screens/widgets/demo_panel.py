@@ -44,6 +44,9 @@ class DemoPanel(BoxLayout):
     remove_text = StringProperty("")
     insert_handler = ObjectProperty(None, allownone=True)  # Callable[[str], None]
     remove_handler = ObjectProperty(None, allownone=True)  # Callable[[], None]
+    # two-reader demo: take the administrator's card out of its own reader ("" = hidden)
+    remove_admin_text = StringProperty("")
+    remove_admin_handler = ObjectProperty(None, allownone=True)  # Callable[[], None]
     pad_prompt = StringProperty("")  # what the simulated reader asks; empty: not asking
     pad_hint = StringProperty("")
     pad_cancel_text = StringProperty("")
@@ -117,6 +120,12 @@ class DemoPanel(BoxLayout):
         handler: Callable[[str], None] | None = self.insert_handler
         if handler is not None:
             handler(button.card_number)
+
+    def remove_admin(self) -> None:
+        """Take the administrator's card out of its reader (two-reader demo)."""
+        handler: Callable[[], None] | None = self.remove_admin_handler
+        if handler is not None:
+            handler()
 
     def remove(self) -> None:
         """Take the card out."""

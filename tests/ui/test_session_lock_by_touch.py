@@ -4,12 +4,16 @@ own card". Real taps, the real flow, the shell's own tick; idle time is wound, n
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from kiosk.demo import demo_admins, demo_holder
+from kiosk.demo import DEMO_OFFICE, demo_admins, demo_holder
 from kiosk.i18n import translate
+from kiosk.visit.admin_session import KioskSession
 from kiosk.visit.contract import ViewName
 from screens.driver import tap
 from screens.scripts import Walk, choose, sign_in
@@ -89,3 +93,61 @@ def test_the_admin_card_inserted_as_the_holders_is_answered(kiosk: Harness) -> N
     kiosk.run(script)
     assert translate("error.admin_card_inserted", "sv") in seen["own_card"]
     assert translate("next.take_out_own_card", "sv") in seen["own_card"]
+
+
+# --- two readers -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_readers(kiosk: Harness, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+    """The running demo with a second simulated reader for the administrator's card
+    (hardware.admin_reader = "admin reader", as a two-reader demo is configured)."""
+    app = kiosk.app
+    services, composition = app.services, app.composition
+    settings = app.settings
+    two = replace(settings, kiosk=replace(settings.kiosk, card_office=DEMO_OFFICE),
+                  hardware=replace(settings.hardware, admin_reader="admin reader"))
+    monkeypatch.setattr(services.reader, "two_readers", True)
+    monkeypatch.setattr(services.deck, "_place_admin", services.reader.place_admin)
+    monkeypatch.setattr(composition, "make_flow", lambda: KioskSession(two, "two-readers"))
+    app.session.begin()
+    app._refresh_chrome()
+    kiosk.pump(lambda: app.current_screen().name == "admin_sign_in")
+    yield kiosk
+    services.deck.remove_admin()
+    kiosk.pump(lambda: services.reader._admin_card is None)
+
+
+def test_two_readers_pulling_the_admin_card_mid_visit_locks_within_a_second(
+    two_readers: Harness,
+) -> None:
+    kiosk = two_readers
+    app = kiosk.app
+    admin = demo_admins(app.services.clock.now().date())[0]
+    seen: dict[str, Any] = {}
+
+    def script(driver: Any) -> Any:
+        walk = walk_of(kiosk, driver)
+        buttons = app.demo_panel.card_buttons()
+        tap(buttons[admin.card_number])  # into the administrator's own reader
+        yield walk.wait(ViewName.ADMIN_SIGN_IN, lambda v: v.params.get("stage") == "pin")
+        yield from driver.type_pin(admin.pin)
+        yield walk.wait(ViewName.HOME)
+        seen["admin_reader"] = app.services.deck.admin_current is not None
+        seen["remove_admin"] = app.demo_panel.ids.remove_admin_button.text
+        yield from choose(walk, "card_check")
+        yield driver.insert_card(demo_holder("eva", walk.today).card_number)
+        yield walk.wait(ViewName.CARD_INFO)
+        seen["pulled_at"] = time.monotonic()
+        tap(app.demo_panel.ids.remove_admin_button)  # the administrator walks away
+        yield walk.wait(ViewName.ADMIN_SIGN_IN)
+        seen["locked_after_s"] = time.monotonic() - seen["pulled_at"]
+        seen["locked"] = kiosk.texts()
+
+    kiosk.run(script)
+    assert seen["admin_reader"] is True  # the card stayed in its own reader during sign-in
+    assert seen["remove_admin"] == translate("ui.demo.remove_admin", "sv")
+    assert seen["locked_after_s"] < 1.0, seen["locked_after_s"]
+    assert translate("visit.session.locked.visit", "sv") in seen["locked"]
+    assert app.session.admin is None
+    assert app.services.handout.active is False
