@@ -32,7 +32,7 @@ from hardware.scan.mrz_locate import find_zones
 from hardware.scan.resources import ocrb_font_path, tessdata_dir
 from kiosk.document.consensus import checked_positions
 from kiosk.errors import InvalidInput, ScanError
-from kiosk.identity.mrz import MrzFormat, position_kinds, repair_mrz
+from kiosk.identity.mrz import MrzFormat, position_kinds, reading_kinds, repair_mrz
 from kiosk.ports import MrzRead
 
 Image8 = NDArray[Any]  # an OpenCV image (uint8, grey or BGR)
@@ -563,6 +563,16 @@ def _relative_heights(
     return [[h / tall if h is not None and tall > 0 else None for h in row] for row in measured]
 
 
+def _height_noise(heights: Sequence[Sequence[float | None]], kinds: Sequence[Sequence[str]],
+                  template_lines: Sequence[str]) -> float:
+    """Twice the spread of the digit heights in digit-only fields: how far a measured
+    height may stray (a few pixels per glyph measure coarsely)."""
+    digits = [h for row, line in enumerate(heights) for col, h in enumerate(line)
+              if h is not None and kinds[row][col] == "numeric"
+              and template_lines[row][col] in DIGITS]
+    return float(np.std(digits)) if len(digits) >= 4 else 0.0
+
+
 @dataclass(frozen=True)
 class BandGrid:
     """A levelled band with its MRZ line grids and each line's template match."""
@@ -730,12 +740,17 @@ class MrzReader:
         formats: dict[int, MrzFormat] = {30: "TD1", 36: "TD2", 44: "TD3"}
         mrz_format = formats[grids[0].length]
         kinds, guarded = position_kinds(mrz_format), checked_positions(mrz_format)
+        try:  # an issuer whose numbers are digits makes its number cells digit-only
+            kinds = reading_kinds(template_lines)
+        except InvalidInput:
+            pass
         heights = _relative_heights(found.ink, grids, kinds, template_lines)
+        margin = max(HEIGHT_MARGIN, _height_noise(heights, kinds, template_lines))
         decided = [
             [
                 _decide(ocr_cells[row].get(col) if ocr_cells else None, m.scores[col],
                         heights[row][col], kinds[row][col], (row, col) in guarded,
-                        partial(m.separation, col))
+                        partial(m.separation, col), margin)
                 for col in range(grid.length)
             ]
             for row, (grid, m) in enumerate(zip(grids, matches, strict=True))
@@ -810,7 +825,10 @@ LEAN = 0.15  # how far (of 0.5) a glyph must lean to its template over the close
 UNGUARDED_LEAN = 0.25  # the same where no check digit guards the cell
 SCORE_GAP = 0.15  # a template this far ahead of its rival (and leaning to it) is certain
 TWIN_RANGE = 0.12  # look-alikes scoring this close are told apart by height
-HEIGHT_MARGIN = 0.03  # a height this close to the digit/letter midpoint is a guess
+HEIGHT_MARGIN = 0.03  # a height this close to the digit/letter midpoint is a guess (at
+# least: twice the spread of the zone's measured digit heights)
+ROUND_LETTERS = frozenset("OQSGC")  # round capitals overshoot: OCR-B O/S/G stand 731-734
+ROUND_LETTER_HEIGHT = 0.954  # units against 701 for E/D/B and about 778 for digits
 DIGIT_HEIGHT = 1.0  # OCR-B digits stand about 7% taller than capitals: heights
 LETTER_HEIGHT = 0.92  # relative to the tallest glyphs of the zone tell O from 0, B from 8
 
@@ -828,6 +846,7 @@ def _decide(
     kind: str = "alnum",
     guarded: bool = False,
     separation: Callable[[str, str], float] | None = None,
+    height_margin: float = 0.03,
 ) -> tuple[str, bool, bool]:
     """One cell's character, whether it is certain enough, and whether only a check digit
     makes it so (a letter/digit guess in a mixed field that its check digit would notice).
@@ -854,9 +873,10 @@ def _decide(
     height_sure, rescued = True, False
     if (height is not None and close_kinds and allowed is None
             and frozenset(top_digit + top_other) in LOOKALIKES):
-        middle = (DIGIT_HEIGHT + LETTER_HEIGHT) / 2
+        letter = ROUND_LETTER_HEIGHT if top_other in ROUND_LETTERS else LETTER_HEIGHT
+        middle = (DIGIT_HEIGHT + letter) / 2
         best = top_digit if height > middle else top_other
-        height_sure = kind != "alnum" or abs(height - middle) >= HEIGHT_MARGIN
+        height_sure = kind != "alnum" or abs(height - middle) >= height_margin
         rescued = not height_sure and _check_digit_notices(top_digit, top_other)
     rival = next((MRZ_ALPHABET[i] for i in order
                   if MRZ_ALPHABET[i] != best and (MRZ_ALPHABET[i] in DIGITS) == (best in DIGITS)

@@ -520,6 +520,13 @@ def _repair_kinds(text: Sequence[str], mrz_format: MrzFormat) -> list[list[str]]
     return kinds
 
 
+def reading_kinds(lines: Sequence[str] | str) -> list[list[str]]:
+    """The position kinds the repair applies to these lines (issuer formats and the
+    Swedish personal number included), for a reader to classify each cell within."""
+    text = normalise_lines(lines)
+    return _repair_kinds(text, detect_format(text))
+
+
 def _readings(lines: Sequence[str] | str) -> Iterator[tuple[tuple[str, ...], int]]:
     """(reading, number of alphanumeric positions flipped), fewest flips first."""
     text = normalise_lines(lines)
