@@ -446,6 +446,8 @@ class KioskSession:
             message = f"visit.working.{stage.value}"
             return View(ViewName.WORKING, title, message, {"what": stage.value})
         if stage is SessionStage.AUTH_FAILED:
+            if shown is not None:  # at sign-in no visit is saved: say what helps here
+                shown = replace(shown, next_step="next.sign_in_portal_unreachable")
             return View(
                 ViewName.ADMIN_SIGN_IN,
                 title,

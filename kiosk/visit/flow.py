@@ -89,6 +89,8 @@ from kiosk.visit.stages import (
 END_ACTIONS: tuple[str, ...] = ("home",)
 
 
+ENDED_CARD_REMOVED_NEXT = "next.card_removed.ended"  # a removal that ended the visit
+
 class VisitFlow:
     """A visit as a pure state machine; each visit adds its stages to ``transitions``."""
 
@@ -286,13 +288,17 @@ class VisitFlow:
         params = {"card_number": self.card_number, **self.deadline_params()}
         if self.result is not None:
             params["reference"] = self.result.idempotency_key
+        shown = error_view(error)
+        if isinstance(error, CardRemoved):
+            # the visit is over: "insert it again and retry" would retry nothing
+            shown = replace(shown, next_step=ENDED_CARD_REMOVED_NEXT)
         return self.end(
             View(
                 ViewName.ERROR,
                 self.title(),
                 ended_message_key(self.kind, self.progress),
                 params,
-                error_view(error),
+                shown,
             )
         )
 

@@ -21,7 +21,9 @@ class AdminSignInScreen(PinEntryScreen):
         show = wants_pin(view)
         self.ids.pad.opacity = 1 if show else 0
         self.ids.pad.disabled = not show
-        self.ids.card_art.opacity = 0 if show else 1
+        # the insert-card picture only while a card is wanted (not at a failed authorisation)
+        wants_card = view.params.get("stage") == "insert"
+        self.ids.card_art.opacity = 1 if wants_card and not show else 0
         self.ids.privacy.opacity = 1 if show else 0
 
     def pad_shown(self, view: View) -> bool:

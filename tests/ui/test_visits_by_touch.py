@@ -136,7 +136,9 @@ def test_card_removed_mid_visit_ends_it_with_a_next_step(kiosk: Harness) -> None
 
     kiosk.run(script)
     assert translate("error.card_removed", "sv") in seen
-    assert translate("next.reinsert_card", "sv") in seen
+    # the visit is over: not "insert it again and retry" (issue 12.7), but a new visit
+    assert translate("next.card_removed.ended", "sv") in seen
+    assert translate("next.reinsert_card", "sv") not in seen
     assert DEMO_ACTIVE_PIN[:2] not in " ".join(seen)
 
 

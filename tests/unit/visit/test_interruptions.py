@@ -89,9 +89,12 @@ def check_outcome(d: Driver, before: Any, expected: str, error_code: str) -> Non
     elif expected == RESET:
         assert not step.finished and step.view.name is ViewName.INSERT_CARD
         assert step.view.error is not None and step.view.error.code == "card_removed"
+        assert step.view.error.next_step == "next.reinsert_card"  # the visit goes on
     else:
         assert step.finished and step.view.message == expected
         assert step.view.error is not None and step.view.error.code == error_code
+        if error_code == "card_removed":  # the visit is over: a new one, not a retry
+            assert step.view.error.next_step == "next.card_removed.ended"
         assert step.view.actions == ("home",)
         assert d.flow.pins.wiped()
         assert d.flow.credential is None

@@ -109,6 +109,9 @@ def test_portal_down_at_authorisation_offers_retry() -> None:
     d.rig.portal.down = True
     sign_in(d)
     assert d.view.name is ViewName.ADMIN_SIGN_IN and d.view.actions == ("retry", "cancel")
+    assert d.view.params["stage"] == "authorise"  # no insert-card picture (screens)
+    assert d.view.error is not None  # no "a finished visit is saved" at sign-in
+    assert d.view.error.next_step == "next.sign_in_portal_unreachable"
     d.rig.portal.down = False
     d.send("retry")
     assert d.view.name is ViewName.HOME
