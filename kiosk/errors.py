@@ -37,6 +37,12 @@ class InvalidInput(KioskError):
     code = "invalid_input"
 
 
+class MissingInput(InvalidInput):
+    """A field that must be filled in is empty (not "could not be read")."""
+
+    code = "missing_input"
+
+
 class RuleViolation(KioskError):
     """Input that is well-formed but breaks a domain rule; ``rule`` names which."""
 
@@ -295,6 +301,7 @@ class ErrorEntry:
 ERROR_TABLE: dict[str, ErrorEntry] = {
     "internal": ErrorEntry("error.internal", "next.restart_visit", "admin", True),
     "invalid_input": ErrorEntry("error.invalid_input", "next.check_and_retype", "admin", True),
+    "missing_input": ErrorEntry("error.missing_input", "next.fill_in", "admin", True),
     "rule_violation": ErrorEntry("error.rule_violation", "next.check_and_retype", "admin", True),
     "pin_rule": ErrorEntry("error.pin_rule", "next.choose_other_pin", "holder", True),
     "card_not_eligible": ErrorEntry(

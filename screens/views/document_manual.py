@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from kiosk.errors import InvalidInput
+from kiosk.errors import InvalidInput, MissingInput
 from kiosk.i18n import DEFAULT_LANGUAGE
 from kiosk.model import DocumentEvidence, DocumentType, Provenance
 from kiosk.visit.contract import View
@@ -24,10 +24,14 @@ def typed_evidence(doc_type: str, number: str, expiry: str, personnummer: str,
     """
     from kiosk.identity.personnummer import parse_personnummer
 
+    if not doc_type:
+        raise MissingInput("no document type chosen", field="doc_type")
     try:
         kind = DocumentType(doc_type)
     except ValueError as exc:
         raise InvalidInput("choose a document type", field="doc_type") from exc
+    if not expiry.strip():  # empty is not "could not be read" (issue 12.7)
+        raise MissingInput("the expiry date is empty", field="expiry")
     try:
         valid_until = date.fromisoformat(expiry.strip())
     except ValueError as exc:
