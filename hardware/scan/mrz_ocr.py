@@ -19,7 +19,7 @@ import itertools
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from functools import cache, partial
+from functools import lru_cache, partial
 from typing import Any
 
 import cv2
@@ -371,12 +371,13 @@ def _assign_cells(boxes: Sequence[Box], length: int) -> list[Box | None] | None:
     return cells
 
 
+TEMPLATE_SIZES = 16  # glyph heights whose templates are kept (about 0.6 MB each)
 SHIFTS = ((-1, 0), (1, 0), (0, -1), (0, 1))  # glyph box offsets tried (band pixels)
 CLEAR_SCORE, CLEAR_GAP = 0.9, 0.15  # a glyph this sure of its template is not shifted
 TEMPLATE_BLURS = (0.0, 0.8, 1.4, 2.0, 2.8, 4.0, 5.5)  # sharp to blurred (small print enlarged)
 
 
-@cache
+@lru_cache(maxsize=TEMPLATE_SIZES)
 def _templates(glyph_height: int) -> NDArray[np.float32]:
     """OCR-B glyph vectors at the observed glyph height: (blur variants, alphabet, features).
 
