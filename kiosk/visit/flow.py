@@ -84,12 +84,20 @@ from kiosk.visit.stages import (
     Transitions,
     ended_message_key,
     present,
+    step_of,
 )
 
 END_ACTIONS: tuple[str, ...] = ("home",)
 
 
 ENDED_CARD_REMOVED_NEXT = "next.card_removed.ended"  # a removal that ended the visit
+
+
+def with_step(view: View, step: tuple[int, int] | None) -> View:
+    """``view`` with "Steg n av m" in its params (screens show it under the title)."""
+    if step is None:
+        return view
+    return replace(view, params={**view.params, "step": step[0], "steps": step[1]})
 
 class VisitFlow:
     """A visit as a pure state machine; each visit adds its stages to ``transitions``."""
@@ -199,6 +207,12 @@ class VisitFlow:
         return Step(self.view(stage), effects)
 
     def view(self, stage: Stage, error: BaseException | None = None) -> View:
+        """The view of ``stage`` with "Steg n av m" (params ``step``, ``steps``)."""
+        view = self.stage_view(stage, error)
+        shown_stage = self.failed_stage if stage is Stage.FAILED else stage
+        return with_step(view, step_of(self.kind, shown_stage))
+
+    def stage_view(self, stage: Stage, error: BaseException | None = None) -> View:
         """The view of ``stage`` from the flow's state (never a PIN, only its length)."""
         shown = error_view(error) if error is not None else None
         if stage in PIN_STAGES:
@@ -281,6 +295,8 @@ class VisitFlow:
 
     def end(self, view: View) -> Step:
         """Finish the visit with ``view``; secrets are wiped by ``handle``."""
+        if view.name is not ViewName.ERROR and "step" not in view.params:
+            view = with_step(view, step_of(self.kind, None))  # an outcome: the last step
         return Step(replace(view, actions=END_ACTIONS), finished=True)
 
     def abort(self, error: KioskError) -> Step:
@@ -587,12 +603,13 @@ class VisitFlow:
         params: dict[str, Param] = {"card_number": self.card_number, **self.deadline_params()}
         if self.result is not None:
             params["reference"] = self.result.idempotency_key
-        return self.end(
+        return self.end(with_step(
             View(
                 ViewName.DONE,
                 self.title(),
                 message or f"visit.done.{self.kind.value}",
                 params,
                 error_view(error) if error else None,
-            )
-        )
+            ),
+            step_of(self.kind, None),
+        ))

@@ -60,6 +60,48 @@ class Progress(StrEnum):
     RECORDED = "recorded"  # the result is in the outbox
 
 
+_CARD = (Stage.INSERT_CARD, Stage.IDENTIFYING, Stage.FETCHING)
+_DOCUMENT = (Stage.DOCUMENT_SCAN, Stage.DOCUMENT_MANUAL, Stage.DOCUMENT_CONFIRM)
+_RESULT = (Stage.RECORDING, Stage.SYNCING)
+
+# "Steg n av m" (issue 12.3): each visit's steps as the people at the counter see them,
+# and the stages each one covers. DONE is the last step; FAILED keeps the step it failed in.
+VISIT_STEPS: dict[VisitKind, tuple[tuple[Stage, ...], ...]] = {
+    VisitKind.ACTIVATION: (
+        _CARD, (Stage.CARD_RECORD,), _DOCUMENT,
+        (Stage.STARTING, Stage.PIN_CHOOSE, Stage.PIN_CONFIRM, Stage.WRITING),
+        (Stage.SIGN_RECEIPT, Stage.SIGNING, Stage.REINSERT), _RESULT,
+    ),
+    VisitKind.UNLOCK: (
+        _CARD, (Stage.CARD_RECORD,), _DOCUMENT,
+        (Stage.STARTING, Stage.PIN_CHOOSE, Stage.PIN_CONFIRM, Stage.WRITING), _RESULT,
+    ),
+    VisitKind.CHANGE_PIN: (
+        _CARD, (Stage.CARD_RECORD,),
+        (Stage.PIN_CURRENT, Stage.PIN_CHOOSE, Stage.PIN_CONFIRM, Stage.WRITING), _RESULT,
+    ),
+    VisitKind.CARD_CHECK: (_CARD, (Stage.READING, Stage.CARD_INFO)),
+    VisitKind.BLOCK: (
+        _CARD, (Stage.CARD_RECORD, Stage.BLOCK_REASON),
+        (Stage.BLOCK_CONFIRM, Stage.BLOCKING, *_RESULT),
+    ),
+    VisitKind.PIN_LETTER: (_CARD, (Stage.CARD_RECORD,), (*_DOCUMENT, Stage.STARTING), _RESULT),
+}
+
+
+def step_of(kind: VisitKind, stage: Stage | None) -> tuple[int, int] | None:
+    """(n, m) for "Steg n av m" at ``stage``; ``None`` stage = the last step (DONE)."""
+    steps = VISIT_STEPS.get(kind, ())
+    if not steps:
+        return None
+    if stage is None:
+        return len(steps), len(steps)
+    for number, stages in enumerate(steps, start=1):
+        if stage in stages:
+            return number, len(steps)
+    return None
+
+
 PIN_STAGES: dict[Stage, ViewName] = {
     Stage.PIN_CURRENT: ViewName.PIN_CURRENT,
     Stage.PIN_CHOOSE: ViewName.PIN_CHOOSE,

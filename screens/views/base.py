@@ -68,7 +68,10 @@ class KioskScreen(Screen):
         view, lang = shown.view, ctx.lang
         ids = self.ids
         if "header" in ids:
-            ids.header.title = tr(view.title, lang, **view.params)
+            title = tr(view.title, lang, **view.params)
+            if "step" in view.params:  # "Steg n av m" on every visit screen (issue 12.3)
+                title = f"{title} · {tr('ui.step', lang, **view.params)}"
+            ids.header.title = title
             ids.header.message = tr(view.message, lang, **view.params)
         if "error" in ids:
             message, next_step = error_texts(view.error, lang)

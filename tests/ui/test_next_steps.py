@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -25,3 +26,28 @@ def test_a_date_that_cannot_be_read_is_still_said_so() -> None:
     with pytest.raises(InvalidInput) as bad:
         typed_evidence("passport", "", "31/12/2030", "", date.today())
     assert bad.value.code == "invalid_input"
+
+
+def test_the_visit_screens_say_step_n_of_m(kiosk: Any) -> None:
+    from kiosk.demo import demo_holder
+    from kiosk.visit.contract import ViewName
+    from screens.scripts import Walk, choose, sign_in
+
+    seen: dict[str, list[str]] = {}
+
+    def script(driver: Any) -> Any:
+        walk = Walk(driver, kiosk.app.effect_gate, None)
+        yield from sign_in(walk, shots=False)
+        yield from choose(walk, "activation")
+        seen["insert"] = kiosk.texts()
+        yield driver.insert_card(demo_holder("anna", walk.today).card_number)
+        yield walk.wait(ViewName.CARD_RECORD)
+        seen["record"] = kiosk.texts()
+        yield walk.act("cancel")
+        yield walk.wait(ViewName.ERROR)
+        yield walk.act("home")
+        yield walk.wait(ViewName.HOME)
+
+    kiosk.run(script)
+    assert any("Steg 1 av 6" in text for text in seen["insert"]), seen["insert"]
+    assert any("Steg 2 av 6" in text for text in seen["record"]), seen["record"]
