@@ -207,9 +207,10 @@ class CheckRow(BoxLayout):
     visible = BooleanProperty(True)
 
 
-DANGER_ACTIONS = frozenset({"confirm", "sign_out", "visit:block"})
+# red only for what destroys something (issue 12.3): blocking a card; signing out is not
+DANGER_ACTIONS = frozenset({"confirm", "visit:block"})
 SECONDARY_ACTIONS = frozenset({"back", "cancel", "home", "document_manual", "document_scan",
-                               "retry"})
+                               "retry", "sign_out"})
 
 
 def role_for(action: str) -> str:

@@ -51,3 +51,12 @@ def test_the_visit_screens_say_step_n_of_m(kiosk: Any) -> None:
     kiosk.run(script)
     assert any("Steg 1 av 6" in text for text in seen["insert"]), seen["insert"]
     assert any("Steg 2 av 6" in text for text in seen["record"]), seen["record"]
+
+
+def test_only_destructive_actions_are_red() -> None:
+    """ "Logga ut" was as red as "Spärra kort" (issue 12.3)."""
+    from screens.widgets.common import role_for
+
+    assert role_for("sign_out") == "secondary"
+    assert role_for("visit:block") == "danger" and role_for("confirm") == "danger"
+    assert role_for("visit:activation") == "primary"
