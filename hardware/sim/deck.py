@@ -34,7 +34,7 @@ from kiosk.errors import (
 )
 from kiosk.handout import AdminSignature
 from kiosk.model import CertificateInfo
-from kiosk.ports import PinStatus, Token
+from kiosk.ports import CardKey, CertificateToken, KeyAlgorithm, PinRole, PinStatus, Token
 from kiosk.settings import PinPolicySettings
 
 log = logging.getLogger(__name__)
@@ -148,8 +148,103 @@ class SimDeck:
             return False
 
 
-class SimToken:
-    """A card token with the deck's fault hooks and, where needed, PIN tries and locking."""
+def _key_token(inner: QuirkyToken) -> CertificateToken:
+    """The inner token's key-pair side; TokenError when its backend has none (memory)."""
+    if not isinstance(inner, CertificateToken):
+        raise TokenError("this simulated card cannot make key pairs", reason="no_key_support")
+    return inner
+
+
+class _SimKeys:
+    """SimToken's CertificateToken methods: guarded like the PIN calls (the card must be in
+    the reader; faults fire), authentication-PIN work counted as tries, then delegated."""
+
+    inner: QuirkyToken
+
+    def _guard(self) -> None:  # pragma: no cover - SimToken's
+        raise NotImplementedError
+
+    def _with_pin(self, role: PinRole, action: Callable[[], T]) -> T:
+        raise NotImplementedError  # pragma: no cover - SimToken's
+
+    def has_signature_pin(self) -> bool:
+        """Whether the simulated card has a signature-PIN token."""
+        self._guard()
+        return _key_token(self.inner).has_signature_pin()
+
+    def signature_pin_status(self) -> PinStatus:
+        """The signature PIN's state as the token reports it."""
+        self._guard()
+        return _key_token(self.inner).signature_pin_status()
+
+    def set_signature_pin(self, credential: str, new_pin: str | None) -> None:
+        """Set the signature PIN with the SO credential."""
+        self._guard()
+        _key_token(self.inner).set_signature_pin(credential, new_pin)
+
+    def key_algorithms(self, role: PinRole) -> tuple[KeyAlgorithm, ...]:
+        """What the token can generate."""
+        self._guard()
+        return _key_token(self.inner).key_algorithms(role)
+
+    def card_keys(self) -> list[CardKey]:
+        """The key pairs on the card."""
+        self._guard()
+        return _key_token(self.inner).card_keys()
+
+    def generate_key_pair(
+        self,
+        role: PinRole,
+        pin: str | None,
+        key_id: bytes,
+        label: str,
+        algorithm: KeyAlgorithm | None = None,
+    ) -> CardKey:
+        """A key pair made on the card."""
+        self._guard()
+        keys = _key_token(self.inner)
+        return self._with_pin(
+            role, lambda: keys.generate_key_pair(role, pin, key_id, label, algorithm)
+        )
+
+    def certificate_request(
+        self, role: PinRole, pin: str | None, key_id: bytes, common_name: str, serial_number: str
+    ) -> bytes:
+        """A PKCS#10 request signed on the card."""
+        self._guard()
+        keys = _key_token(self.inner)
+        return self._with_pin(
+            role,
+            lambda: keys.certificate_request(role, pin, key_id, common_name, serial_number),
+        )
+
+    def write_certificate(
+        self, role: PinRole, pin: str | None, key_id: bytes, label: str, der: bytes
+    ) -> None:
+        """A certificate written beside its key pair."""
+        self._guard()
+        keys = _key_token(self.inner)
+        self._with_pin(role, lambda: keys.write_certificate(role, pin, key_id, label, der))
+
+    def delete_key_pair(self, role: PinRole, pin: str | None, key_id: bytes) -> None:
+        """A certificate and its key pair removed."""
+        self._guard()
+        keys = _key_token(self.inner)
+        self._with_pin(role, lambda: keys.delete_key_pair(role, pin, key_id))
+
+    def sign(self, role: PinRole, pin: str | None, key_id: bytes, data: bytes) -> bytes:
+        """A signature with the key ``key_id``."""
+        self._guard()
+        keys = _key_token(self.inner)
+        return self._with_pin(role, lambda: keys.sign(role, pin, key_id, data))
+
+
+class SimToken(_SimKeys):
+    """A card token with the deck's fault hooks and, where needed, PIN tries and locking.
+
+    It is a kiosk.ports.CertificateToken when its inner token is (SoftHSM2): key pairs and
+    certificates pass through; the memory backend refuses them (no_key_support).
+    """
 
     def __init__(
         self,
@@ -238,6 +333,13 @@ class SimToken:
         if self._ask(PadPrompt.CONFIRM_PIN) != first:
             raise PinMismatch("the two new PINs typed on the reader differ")
         return first
+
+    def _with_pin(self, role: PinRole, action: Callable[[], T]) -> T:
+        """Key-pair work under ``role``'s PIN: the authentication PIN's tries are kept (as
+        for every other use of it); the signature PIN's only by the token itself."""
+        if role is PinRole.AUTHENTICATION or not _key_token(self.inner).has_signature_pin():
+            return self._with_user_pin(action)
+        return action()
 
     def pin_pad(self) -> bool:
         """Whether PINs are typed on the reader's own pad (the token's, or the simulated one)."""
@@ -336,3 +438,4 @@ class SimTokenProvider:
         if card.owner is None:
             raise CardUnreadable("the card has no SITHS token", card_number=card.card_number)
         return SimToken(self.open_inner(card), card, self.deck, self.pin_policy, self.pad)
+

@@ -235,3 +235,33 @@ def test_emulated_reader_sees_the_deck_through_real_pcscd(
         assert event is not None and event.kind is CardEventKind.REMOVED
     finally:
         demo.close()
+
+
+def test_key_pairs_on_the_simulated_card(demo: DemoHardware) -> None:
+    """SoftHSM2 demo cards make key pairs through SimToken; memory cards refuse them."""
+    from kiosk.ports import CertificateToken, PinRole
+
+    eva = demo_holder("eva", TODAY)
+    demo.deck.insert(eva.card_number)
+    token = demo.tokens.open()
+    assert isinstance(token, CertificateToken)
+    role = PinRole.AUTHENTICATION
+    if demo.token_backend == "memory":
+        with pytest.raises(TokenError) as refused:
+            token.generate_key_pair(role, DEMO_ACTIVE_PIN, b"\x31", "Legitimering")
+        assert refused.value.data["reason"] == "no_key_support"
+        return
+    assert not token.has_signature_pin()  # the cast's cards have one PIN today
+    with pytest.raises(WrongPin) as wrong:  # the authentication PIN's tries are kept
+        token.generate_key_pair(role, "111111", b"\x31", "Legitimering")
+    assert wrong.value.tries_left == 2
+    key = token.generate_key_pair(role, DEMO_ACTIVE_PIN, b"\x31", "Legitimering")
+    request = x509.load_der_x509_csr(
+        token.certificate_request(role, DEMO_ACTIVE_PIN, key.key_id, eva.name, eva.hsa_id)
+    )
+    assert request.is_signature_valid
+    token.delete_key_pair(role, DEMO_ACTIVE_PIN, key.key_id)
+    assert key.key_id not in {k.key_id for k in token.card_keys()}
+    demo.deck.remove()
+    with pytest.raises(CardRemoved):
+        token.generate_key_pair(role, DEMO_ACTIVE_PIN, b"\x32", "Legitimering")
