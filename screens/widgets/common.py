@@ -179,7 +179,11 @@ class FactsTable(GridLayout):
 
     def on_rows_data(self, _instance: object, rows: list[tuple[str, str]]) -> None:
         """Show the rows, reusing the label widgets (no new widgets per visit)."""
-        pairs = len(rows) > self.rows_before_pairs
+        from kivy.app import App
+
+        # two pairs a row only where they fit: on the 7" panel 3 mm text breaks the words
+        compact = bool(getattr(App.get_running_app(), "compact", False))
+        pairs = len(rows) > self.rows_before_pairs and not compact
         self.cols = 4 if pairs else 2
         label_x, value_x = (0.2, 0.3) if pairs else (0.38, 0.62)
         while len(self._pool) < 2 * len(rows):
