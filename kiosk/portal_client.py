@@ -27,6 +27,7 @@ import requests
 
 from kiosk.document.evidence import evidence_summary
 from kiosk.errors import (
+    AdminNotAuthorised,
     CardNotFound,
     PortalAuthError,
     PortalError,
@@ -442,9 +443,16 @@ class PortalClient:
         if statement is None and self.signer is not None:
             record = self._records.get(card_number) or self.card(card_number)
             holder = Holder(record.holder_name, record.hsa_id)
-            statement = self.signer.statement(
-                action, card_number, admin_hsa_id, self._now(), holder, evidence, reason
-            )
+            try:
+                statement = self.signer.statement(
+                    action, card_number, admin_hsa_id, self._now(), holder, evidence, reason
+                )
+            except AdminNotAuthorised:
+                # no administrator's session now (e.g. a background sync of an old queued
+                # block): sent as it is, the portal refuses it and the outbox shows why
+                log.warning("%s sent without an administrator's statement (no session)",
+                            action)
+                return
             self._statements[idempotency_key] = statement
         if statement is not None:
             body["admin_statement"] = statement

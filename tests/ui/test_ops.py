@@ -22,8 +22,11 @@ from typing import Any
 
 import pytest
 
+from hardware.sim.adminsigner import CastStatementSigner
+from hardware.sim.democa import DemoCA
 from kiosk.demo import demo_admins, demo_holder, demo_holders
 from kiosk.devicekey import load_or_create
+from kiosk.handout import Holder
 from kiosk.model import VisitKind, VisitResult
 from kiosk.outbox import DATABASE_FILE, Outbox, SystemClock
 from kiosk.visit.contract import ViewName
@@ -82,9 +85,16 @@ def record_queued_block(state_dir: Path) -> tuple[str, str]:
     admin = demo_admins(today)[0]
     outbox = Outbox(state_dir, load_or_create(state_dir), SystemClock())
     key = uuid.uuid4().hex
+    # the statement the administrator's card made when they blocked it (docs/portal.md),
+    # with a card of the demo CA the app will use in this state directory
+    ca = DemoCA.load_or_create(state_dir / "democa", today)
+    statement = CastStatementSigner(ca, today).statement(
+        "block", holder.card_number, admin.hsa_id, datetime.now(UTC),
+        Holder(holder.name, holder.hsa_id), None, "lost")
     try:
         outbox.record(VisitResult(VisitKind.BLOCK, holder.card_number, admin.hsa_id, key,
-                                  datetime.now(UTC), {"reason": "lost"}))
+                                  datetime.now(UTC), {"reason": "lost",
+                                                      "admin_statement": json.dumps(statement)}))
     finally:
         outbox.close()
     return key, holder.card_number
