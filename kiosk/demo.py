@@ -130,6 +130,13 @@ def demo_holders(today: date) -> tuple[DemoHolder, ...]:
             today - timedelta(days=5), "0705550104",
             "samordningsnummer, LoA2; his passport has expired",
         ),
+        DemoHolder(
+            "hugo", "Hugo", "Holm", "197804142318", HSA_PREFIX + "H3J4",
+            "9752210000000007", CardStatus.ACTIVE, CardKind.ORDINARY, "SITHS",
+            TrustLevel.LOA3, today - timedelta(days=5 * 365 - 60), DocumentType.PASSPORT,
+            "HH2233445", today + timedelta(days=800), "0705550105",
+            "active card whose certificates end in 60 days: the card check warns",
+        ),
     )
 
 

@@ -265,3 +265,19 @@ def test_key_pairs_on_the_simulated_card(demo: DemoHardware) -> None:
     demo.deck.remove()
     with pytest.raises(CardRemoved):
         token.generate_key_pair(role, DEMO_ACTIVE_PIN, b"\x32", "Legitimering")
+
+
+def test_the_cast_has_a_card_whose_certificates_end_within_three_months(
+    demo: DemoHardware,
+) -> None:
+    from datetime import UTC, datetime
+
+    from kiosk.rules.card import certificate_expires_soon
+
+    hugo = demo_holder("hugo", TODAY)
+    demo.deck.insert(hugo.card_number)
+    certs = demo.tokens.open().certificates()
+    now = datetime.now(UTC)
+    assert {c.usage for c in certs} == {"authentication", "signature"}
+    assert all(certificate_expires_soon(c.not_after, now) for c in certs)
+    assert all(50 <= (c.not_after - now).days <= 60 for c in certs)
