@@ -60,3 +60,47 @@ def test_only_destructive_actions_are_red() -> None:
     assert role_for("sign_out") == "secondary"
     assert role_for("visit:block") == "danger" and role_for("confirm") == "danger"
     assert role_for("visit:activation") == "primary"
+
+
+HOLDER_SCREENS = {"pin_choose", "pin_confirm", "pin_current", "sign_receipt", "writing_pin"}
+
+
+def test_a_full_activation_takes_the_administrator_at_most_12_taps(
+    kiosk: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Own PIN included (issue 12); the holder's PIN taps and the DEMO panel's card taps
+    (a hand putting a card in a reader) are not the administrator's."""
+    import screens.driver
+    import screens.scripts
+    from screens.scripts import Walk, activation, sign_in
+
+    taps: list[str] = []
+    real_tap = screens.driver.tap
+
+    def counting_tap(widget: Any) -> None:
+        panel = kiosk.app.demo_panel
+        in_panel = panel is not None and any(w is panel for w in _parents(widget))
+        screen = kiosk.app.current_screen().name
+        if not in_panel and screen not in HOLDER_SCREENS:
+            taps.append(screen)
+        real_tap(widget)
+
+    monkeypatch.setattr(screens.driver, "tap", counting_tap)
+    monkeypatch.setattr(screens.scripts, "tap", counting_tap)
+
+    def script(driver: Any) -> Any:
+        walk = Walk(driver, kiosk.app.effect_gate, None)
+        yield from sign_in(walk, shots=False)
+        yield from activation(walk, "anna", shots=False, mistakes=False)
+
+    kiosk.run(script, timeout_s=120)
+    print(f"administrator's taps for a full activation: {len(taps)}: {taps}")
+    assert len(taps) <= 12, taps
+
+
+def _parents(widget: Any) -> list[Any]:
+    found: list[Any] = []
+    while widget is not None and len(found) < 64 and widget not in found:
+        found.append(widget)  # (the window is its own parent)
+        widget = widget.parent
+    return found
