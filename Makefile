@@ -25,6 +25,10 @@ APT_PACKAGES := python3-venv python3-dev build-essential swig libpcsclite-dev \
 run: bootstrap
 	$(BIN)/kiosk --demo
 
+# Two pytest workers (the machine's two cores; the tours are subprocesses that wait on
+# frames); every test that starts the machine-wide pcscd runs on one worker (tests/conftest.py).
+PYTEST_ARGS ?= -n 2 --dist loadgroup
+
 test: bootstrap lint layers typecheck
 	@set +e; $(BIN)/python -m pytest $(PYTEST_ARGS); code=$$?; \
 	if [ $$code -eq 5 ]; then echo "pytest ran no test: failing"; exit 1; fi; exit $$code

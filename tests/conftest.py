@@ -29,3 +29,10 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     if "KIOSK_DEMO_MATERIAL_DIR" not in os.environ:
         os.environ["KIOSK_DEMO_MATERIAL_DIR"] = tempfile.mkdtemp(prefix="kiosk-demo-material-")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """pcscd is machine-wide: under xdist, every test that starts it runs on one worker."""
+    for item in items:
+        if "pcsc" in item.keywords or "integration/card/" in item.nodeid:
+            item.add_marker(pytest.mark.xdist_group("pcscd"))
