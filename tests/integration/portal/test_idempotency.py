@@ -40,11 +40,17 @@ def start_body(today: date, card_number: str = demo_holder("anna", date.today())
     """One start body per card, its administrator's statement made once: a repeated
     request sends the same bytes (each test has its own portal, so no replay)."""
     admin = demo_admins(today)[0].hsa_id
+    key = (today, card_number)
+    if key not in _STATEMENTS:  # signed with the time and a nonce: made once per card
+        _STATEMENTS[key] = admin_statement("activation", card_number, admin)
     return {
         "admin_hsa_id": admin,
         "evidence": evidence_summary(evidence(), suffixes=True),
-        "admin_statement": admin_statement("activation", card_number, admin),
+        "admin_statement": _STATEMENTS[key],
     }
+
+
+_STATEMENTS: dict[tuple[date, str], dict[str, Any]] = {}
 
 
 def test_a_repeated_start_returns_the_same_bytes_and_starts_once(
