@@ -6,9 +6,12 @@ them. ``shoot(name)`` yields the conditions of a screenshot when a folder is set
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Generator
 from datetime import date
 from pathlib import Path
+
+from kivy.clock import Clock
 
 from kiosk.demo import DEMO_ACTIVE_PIN, DemoHolder, demo_admins, demo_holder
 from kiosk.visit.contract import View, ViewName
@@ -21,6 +24,7 @@ GOOD_PIN = "914273"
 RULE_BREAKING_PIN = "345678"  # a run of digits: the PIN policy refuses it
 KEY_HIGHLIGHT_S = 0.1  # Kivy keeps a released button drawn "down" for min_state_time
 SCAN_WAIT_S = 20.0  # how long the walk lets the camera scan before typing the document
+BUTTON_WAIT_S = 5.0  # how long a walk waits for a button to appear before it fails
 
 
 class Walk:
@@ -70,9 +74,28 @@ class Walk:
         self.release()
 
     def act(self, action: str) -> Condition:
-        """Tap the button for ``action``."""
-        tap(self.driver.button(action))
-        return self.driver.frames(1)
+        """Tap the button for ``action`` once the screen shows it, as a person would.
+
+        (A view can be on screen a frame before its action bar is laid out, more so on a
+        loaded machine.) LookupError if it has not appeared within ``BUTTON_WAIT_S``.
+        """
+        give_up = time.monotonic() + BUTTON_WAIT_S
+        tapped_at: list[int] = []
+
+        def tapped() -> bool:
+            if tapped_at:
+                return Clock.frames > tapped_at[0]
+            try:
+                button = self.driver.button(action)
+            except LookupError:
+                if time.monotonic() > give_up:
+                    raise
+                return False
+            tap(button)
+            tapped_at.append(Clock.frames)
+            return False
+
+        return tapped
 
 
 def _showing(driver: Driver, name: ViewName) -> bool:
