@@ -145,11 +145,12 @@ def test_a_state_change_without_key_is_refused(portal: RunningPortal, today: dat
 def test_concurrent_duplicates_change_the_card_once(portal: RunningPortal, today: date) -> None:
     anna = demo_holder("anna", today)
     path = f"/cards/{anna.card_number}/activations"
+    body = start_body(today)  # made before the threads: the same bytes from each
     answers: list[requests.Response] = []
     lock = threading.Lock()
 
     def send() -> None:
-        response = post(portal, path, start_body(today), "racing-key")
+        response = post(portal, path, body, "racing-key")
         with lock:
             answers.append(response)
 
