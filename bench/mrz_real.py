@@ -212,7 +212,7 @@ def smoke_corpus(folder: Path) -> Path:
     """Two synthetic documents with their truth, laid out as the development set is (for
     ``--smoke``: the bench runs where the real pictures are not at hand, as in CI)."""
     from hardware.scan.synth import Degradation, place, render_mrz_document, sample_mrz
-    from kiosk.demo import demo_holders
+    from kiosk.demo_cast import demo_holders
 
     truth = {}
     for index, holder in enumerate(demo_holders(ON)[:2]):

@@ -32,7 +32,7 @@ from datetime import timedelta
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from kiosk.demo import demo_admins
+from kiosk.demo_cast import demo_admins
 from kiosk.model import CardKind, CardStatus, DocumentEvidence, DocumentType, TrustLevel
 from kiosk.portal_client import PortalClient
 from portal import db

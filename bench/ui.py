@@ -148,7 +148,7 @@ def child(mode: str, started_at: float, taps: int, visits: int, eager_scanner: b
         rss, rested = [rss_mb()], []
         yield driver.pause(SETTLE_S)
         rested.append(rss_mb())
-        pins = ["462951", "914273"]  # kiosk.demo.DEMO_ACTIVE_PIN and back
+        pins = ["462951", "914273"]  # kiosk.demo_cast.DEMO_ACTIVE_PIN and back
         for number in range(1, visits):
             old, new = pins[(number - 1) % 2], pins[number % 2]
             yield from change_pin(walk, old, new)

@@ -246,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import uvicorn
 
-    from kiosk.demo import DEMO_KIOSK_ID
+    from kiosk.demo_cast import DEMO_KIOSK_ID
     from portal.app import create_app
     from portal.clock import PortalClock
     from portal.server import SWEEP_INTERVAL_S, Sweeper, prepare_database, uvicorn_config

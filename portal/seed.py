@@ -1,11 +1,11 @@
-"""The demo seed: kiosk.demo's cast (admins, holders and their cards) put into the database."""
+"""The demo seed: kiosk.demo_cast's cast (admins, holders and their cards) put into the database."""
 
 from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, date, datetime, time, timedelta
 
-from kiosk import demo
+from kiosk import demo_cast
 from kiosk.model import CardKind, CardStatus, TrustLevel
 from kiosk.rules.card import valid_until
 from portal.clock import iso
@@ -13,8 +13,8 @@ from portal.service import CARD_RULES, new_credential, record_event
 
 
 def card_credential(card_number: str) -> str:
-    """The credential init_pin/unlock needs: the demo card's SO PIN from kiosk.demo."""
-    return demo.demo_so_pin(card_number)
+    """The credential init_pin/unlock needs: the demo card's SO PIN from kiosk.demo_cast."""
+    return demo_cast.demo_so_pin(card_number)
 
 
 def _valid_until(manufactured: date) -> str:
@@ -57,7 +57,7 @@ def seed_demo(conn: sqlite3.Connection, today: date) -> int:
     """Insert the demo cast; existing cards are left as they are, admins are brought up to date."""
     added = 0
     now = datetime.now(UTC)
-    for admin in demo.demo_admins(today):
+    for admin in demo_cast.demo_admins(today):
         cursor = conn.execute(
             "INSERT INTO admins(hsa_id, name, card_office, training_valid_until) "
             "VALUES (?, ?, ?, ?) ON CONFLICT(hsa_id) DO UPDATE SET "
@@ -65,7 +65,12 @@ def seed_demo(conn: sqlite3.Connection, today: date) -> int:
             "training_valid_until = excluded.training_valid_until "
             "WHERE card_office != excluded.card_office "
             "OR training_valid_until != excluded.training_valid_until",
-            (admin.hsa_id, admin.name, demo.DEMO_OFFICE, admin.training_valid_until.isoformat()),
+            (
+                admin.hsa_id,
+                admin.name,
+                demo_cast.DEMO_OFFICE,
+                admin.training_valid_until.isoformat(),
+            ),
         )
         added += cursor.rowcount
         added += insert_card(
@@ -81,7 +86,7 @@ def seed_demo(conn: sqlite3.Connection, today: date) -> int:
             manufactured=today - timedelta(days=300),
             credential=card_credential(admin.card_number),
         )
-    for holder in demo.demo_holders(today):
+    for holder in demo_cast.demo_holders(today):
         added += insert_card(
             conn,
             card_number=holder.card_number,

@@ -22,7 +22,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-from kiosk.demo import DEMO_KIOSK_ID, DEMO_OFFICE
+from kiosk.demo_cast import DEMO_KIOSK_ID, DEMO_OFFICE
 from kiosk.urls import is_loopback
 from portal import db, kiosks, service
 from portal.app import create_app

@@ -292,7 +292,7 @@ class KioskApp(App):
             from datetime import date
 
             from hardware.camera.sources import FolderSource
-            from kiosk.demo import demo_holders
+            from kiosk.demo_cast import demo_holders
             from screens.scanning import demo_document_folder
 
             holder = next((h for h in demo_holders(date.today())
@@ -519,7 +519,7 @@ class KioskApp(App):
             return []
         from datetime import date
 
-        from kiosk.demo import demo_admins, demo_holders
+        from kiosk.demo_cast import demo_admins, demo_holders
 
         today = date.today()
         names = {h.card_number: h.name for h in demo_holders(today)}
@@ -542,7 +542,7 @@ class KioskApp(App):
     def _is_admin_card(self, card_number: str) -> bool:
         from datetime import date
 
-        from kiosk.demo import demo_admins
+        from kiosk.demo_cast import demo_admins
 
         return any(a.card_number == card_number for a in demo_admins(date.today()))
 

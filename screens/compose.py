@@ -32,7 +32,7 @@ class Composition:
 
 def demo_settings(settings: Settings) -> Settings:
     """The demo runs at the demo cast's card office (its administrators work there)."""
-    from kiosk.demo import DEMO_OFFICE
+    from kiosk.demo_cast import DEMO_OFFICE
 
     return replace(settings, kiosk=replace(settings.kiosk, card_office=DEMO_OFFICE))
 

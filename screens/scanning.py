@@ -40,7 +40,7 @@ class DocumentScan:
         self.hold = False
         self.started_at = 0.0  # perf_counter when the current scan was asked for
         self.first_update_s: float | None = None  # from then to its first result (bench)
-        self.snapshot: Any = None  # the document as read (hardware.scan.session.Snapshot)
+        self.snapshot: Any = None  # the document as read (hardware.scan.scan_session.Snapshot)
 
     def start(self, source: Any) -> None:
         """Start ``source`` and the scan loops on a worker."""
@@ -65,7 +65,7 @@ class DocumentScan:
             return
 
         def work() -> None:
-            from hardware.scan.session import ScanSession
+            from hardware.scan.scan_session import ScanSession
 
             try:
                 source.start()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kivy.clock import Clock
 
-from kiosk.demo import DEMO_ACTIVE_PIN, DemoHolder, demo_admins, demo_holder
+from kiosk.demo_cast import DEMO_ACTIVE_PIN, DemoHolder, demo_admins, demo_holder
 from kiosk.visit.contract import View, ViewName
 from screens.driver import Condition, Driver, tap
 from screens.effect_gate import EffectGate

@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 
 from hardware.sim.adminsigner import CastStatementSigner
 from hardware.sim.democa import DemoCA, PersonCredentials, trust_files
-from kiosk.demo import DEMO_KIOSK_ID, DEMO_OFFICE, demo_holders
+from kiosk.demo_cast import DEMO_KIOSK_ID, DEMO_OFFICE, demo_holders
 from kiosk.handout import Holder
 from kiosk.model import DocumentEvidence, TrustLevel
 

@@ -25,7 +25,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from kiosk import demo
+from kiosk import demo_cast
 from kiosk.errors import KioskError
 from kiosk.i18n import LANGUAGES, describe_error, translate
 from kiosk.model import AdminAuthorisation, DocumentEvidence, Provenance
@@ -101,7 +101,7 @@ def register(subparsers: Any) -> None:
     visit.set_defaults(func=_visit)
 
 
-def document_evidence(holder: demo.DemoHolder) -> DocumentEvidence:
+def document_evidence(holder: demo_cast.DemoHolder) -> DocumentEvidence:
     """The holder's ID document facts from the demo cast, used when the bundled sample does
     not scan: they stand in for the administrator typing them, so every fact is TYPED
     (the audit and the portal never see them claimed as scanned)."""
@@ -118,7 +118,7 @@ def document_evidence(holder: demo.DemoHolder) -> DocumentEvidence:
     )
 
 
-def scanned_evidence(holder: demo.DemoHolder, settings: Any) -> DocumentEvidence | None:
+def scanned_evidence(holder: demo_cast.DemoHolder, settings: Any) -> DocumentEvidence | None:
     """The holder's bundled sample document read through the real scanner (MRZ), or None
     when there is no sample with a machine-readable zone or it does not read cleanly."""
     from importlib import resources
@@ -198,7 +198,7 @@ def describe_step(event: Event | None, step: Step) -> dict[str, Any]:
     return line
 
 
-def sign_in_admin(services: Any, admin: demo.DemoAdmin) -> AdminAuthorisation:
+def sign_in_admin(services: Any, admin: demo_cast.DemoAdmin) -> AdminAuthorisation:
     """The administrator signs in with their own card and PIN, then is authorised."""
     runner = services.effect_runner()
     services.deck.insert(admin.card_number)
@@ -217,7 +217,7 @@ def sign_in_admin(services: Any, admin: demo.DemoAdmin) -> AdminAuthorisation:
 
 def run_activation(
     services: Any,
-    holder: demo.DemoHolder,
+    holder: demo_cast.DemoHolder,
     pin: str = DEMO_HOLDER_PIN,
     on_line: Callable[[dict[str, Any]], None] | None = None,
     after: Mapping[type[Effect], Callable[[], None]] | None = None,
@@ -244,7 +244,7 @@ def pin_letter_script(reader: str, evidence: DocumentEvidence) -> list[Event]:
 
 def run_pin_letter(
     services: Any,
-    holder: demo.DemoHolder,
+    holder: demo_cast.DemoHolder,
     on_line: Callable[[dict[str, Any]], None] | None = None,
     after: Mapping[type[Effect], Callable[[], None]] | None = None,
     evidence: DocumentEvidence | None = None,
@@ -261,7 +261,7 @@ def run_pin_letter(
 
 def run_visit(
     services: Any,
-    holder: demo.DemoHolder,
+    holder: demo_cast.DemoHolder,
     flow_class: type[Any],
     script: Callable[[str], list[Event]],
     on_line: Callable[[dict[str, Any]], None] | None = None,
@@ -272,7 +272,7 @@ def run_visit(
     from kiosk.visit.runner import run_scripted
 
     today = services.clock.now().date()
-    admin = sign_in_admin(services, demo.demo_admins(today)[0])
+    admin = sign_in_admin(services, demo_cast.demo_admins(today)[0])
     services.deck.insert(holder.card_number)
     reader = services.reader.readers()[0]
     runner = services.effect_runner()
@@ -296,7 +296,7 @@ def _visit(args: argparse.Namespace) -> int:
     try:
         settings, _ = load_settings_for(argparse.Namespace(config=args.config, state_dir=None))
         today = date.today()
-        holder = demo.demo_holder(args.holder or VISITS[args.visit], today)
+        holder = demo_cast.demo_holder(args.holder or VISITS[args.visit], today)
     except KeyError:
         print(translate("sync.demo.unknown_holder", args.lang, holder=args.holder), file=sys.stderr)
         return EXIT_FAILED
@@ -334,7 +334,7 @@ def _visit(args: argparse.Namespace) -> int:
 def run_demo(
     settings: Any,
     state_dir: Path,
-    holder: demo.DemoHolder,
+    holder: demo_cast.DemoHolder,
     portal_down: bool,
     on_line: Callable[[dict[str, Any]], None] | None = None,
     visit: str = "activation",
@@ -345,7 +345,7 @@ def run_demo(
     from composition.wiring import build_services
 
     # The demo runs at the demo cast's card office (its administrators work there).
-    settings = replace(settings, kiosk=replace(settings.kiosk, card_office=demo.DEMO_OFFICE))
+    settings = replace(settings, kiosk=replace(settings.kiosk, card_office=demo_cast.DEMO_OFFICE))
     report = DemoReport(holder.key, holder.card_number, visit, state_dir=str(state_dir))
 
     def keep(line: dict[str, Any]) -> None:

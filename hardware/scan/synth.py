@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
 from hardware.scan.resources import ocrb_font_path
-from kiosk.demo import DemoHolder, demo_holders
+from kiosk.demo_cast import DemoHolder, demo_holders
 from kiosk.document.licence import LicenceFields, licence_payload
 from kiosk.identity.mrz import build_mrz
 from kiosk.identity.personnummer import parse_personnummer

@@ -36,7 +36,7 @@ from datetime import date
 from multiprocessing.connection import Connection
 from typing import Any
 
-from hardware.scan.session import ScanUpdate, Snapshot
+from hardware.scan.scan_session import ScanUpdate, Snapshot
 from kiosk.errors import (
     CameraUnavailable,
     KioskError,
@@ -521,7 +521,7 @@ class _Child:
     def _start_session(self, number: int, spec: str, camera: CameraSettings,
                        fps: float | None, stop_after: bool) -> None:
         from hardware.camera.sources import FolderSource, open_source
-        from hardware.scan.session import ScanSession
+        from hardware.scan.scan_session import ScanSession
 
         self._stop_session()
         self.number = number

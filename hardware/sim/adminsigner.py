@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hardware.sim.democa import DemoCA
-from kiosk.demo import DEMO_KIOSK_ID, DEMO_OFFICE
+from kiosk.demo_cast import DEMO_KIOSK_ID, DEMO_OFFICE
 from kiosk.handout import AdminSignature, HandOutSigner, Holder
 from kiosk.model import DocumentEvidence, TrustLevel
 

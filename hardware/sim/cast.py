@@ -1,4 +1,4 @@
-"""The simulated cards: the demo cast of kiosk.demo, plus one foreign card."""
+"""The simulated cards: the demo cast of kiosk.demo_cast, plus one foreign card."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from hardware.atr import atr_from_pattern
-from kiosk.demo import DEMO_ACTIVE_PIN, demo_admins, demo_holders, demo_so_pin
+from kiosk.demo_cast import DEMO_ACTIVE_PIN, demo_admins, demo_holders, demo_so_pin
 from kiosk.model import CardStatus, TrustLevel
 from kiosk.settings import DEFAULT_ATR_TABLE
 

@@ -31,7 +31,7 @@ class DocumentConfirmScreen(KioskScreen):
 
 
 def crop(snapshot: Any, box: tuple[int, int, int, int]) -> RawImage | None:
-    """The ``(x, y, w, h)`` part of a snapshot (hardware.scan.session.Snapshot), with a
+    """The ``(x, y, w, h)`` part of a snapshot (hardware.scan.scan_session.Snapshot), with a
     margin so that the zone's first and last characters are whole."""
     x, y, w, h = box
     x, y, w, h = x - w // 25, y - h // 6, w + 2 * (w // 25), h + 2 * (h // 6)

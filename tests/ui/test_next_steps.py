@@ -29,7 +29,7 @@ def test_a_date_that_cannot_be_read_is_still_said_so() -> None:
 
 
 def test_the_visit_screens_say_step_n_of_m(kiosk: Any) -> None:
-    from kiosk.demo import demo_holder
+    from kiosk.demo_cast import demo_holder
     from kiosk.visit.contract import ViewName
     from screens.scripts import Walk, choose, sign_in
 

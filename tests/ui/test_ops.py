@@ -24,7 +24,7 @@ import pytest
 
 from hardware.sim.adminsigner import CastStatementSigner
 from hardware.sim.democa import DemoCA
-from kiosk.demo import demo_admins, demo_holder, demo_holders
+from kiosk.demo_cast import demo_admins, demo_holder, demo_holders
 from kiosk.devicekey import load_or_create
 from kiosk.handout import Holder
 from kiosk.model import VisitKind, VisitResult

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kiosk.demo import demo_holder
+from kiosk.demo_cast import demo_holder
 from kiosk.i18n import translate
 from kiosk.visit.contract import ViewName
 from screens.scripts import Walk, choose, sign_in

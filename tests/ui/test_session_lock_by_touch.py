@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from kiosk.demo import DEMO_OFFICE, demo_admins, demo_holder
+from kiosk.demo_cast import DEMO_OFFICE, demo_admins, demo_holder
 from kiosk.i18n import translate
 from kiosk.visit.admin_session import KioskSession
 from kiosk.visit.contract import ViewName

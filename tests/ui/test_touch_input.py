@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kiosk.demo import demo_holder
+from kiosk.demo_cast import demo_holder
 from kiosk.model import CardStatus
 from kiosk.visit.contract import ViewName
 from screens.driver import tap
@@ -134,7 +134,7 @@ def test_pin_pad_works_like_a_card_terminal(kiosk: Harness) -> None:
     seen: dict[str, Any] = {}
 
     def script(driver: Any) -> Any:
-        from kiosk.demo import demo_admins
+        from kiosk.demo_cast import demo_admins
 
         admin = demo_admins(date.today())[0]
         yield driver.insert_card(admin.card_number)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kiosk.demo import DEMO_ACTIVE_PIN, demo_holder
+from kiosk.demo_cast import DEMO_ACTIVE_PIN, demo_holder
 from kiosk.i18n import translate
 from kiosk.model import CardStatus
 from kiosk.visit.contract import ViewName
@@ -191,7 +191,7 @@ def test_language_switch_redraws_the_screen_in_english_and_back(kiosk: Harness) 
 
 
 def test_wrong_admin_pin_is_refused_with_tries_left(kiosk: Harness) -> None:
-    from kiosk.demo import demo_admins
+    from kiosk.demo_cast import demo_admins
 
     admin = demo_admins(date.today())[0]
     seen: list[str] = []
@@ -216,7 +216,7 @@ def test_pin_keys_are_at_least_15_mm_on_the_panel(kiosk: Harness) -> None:
     ui = app.settings.ui
 
     def script(driver: Any) -> Any:
-        from kiosk.demo import demo_admins
+        from kiosk.demo_cast import demo_admins
 
         admin = demo_admins(date.today())[0]
         yield driver.insert_card(admin.card_number)

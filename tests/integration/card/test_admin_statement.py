@@ -25,7 +25,7 @@ from composition.wiring import SigningTokenProvider, queued_block_statement
 from hardware.pkcs11.token import Pkcs11TokenProvider
 from hardware.sim.democa import DemoCA, PersonCredentials
 from hardware.sim.softhsm import init_token, random_pin, store_credentials, token_label
-from kiosk.demo import DEMO_KIOSK_ID, DEMO_OFFICE, demo_admins, demo_holder
+from kiosk.demo_cast import DEMO_KIOSK_ID, DEMO_OFFICE, demo_admins, demo_holder
 from kiosk.devicekey import load_or_create
 from kiosk.document.evidence import evidence_summary
 from kiosk.errors import AdminNotAuthorised, PortalRejected, PortalUnreachable

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 
 from hardware.certs import chain_valid
 from hardware.pkcs11 import Pkcs11Token
-from kiosk.demo import demo_admins, demo_holder
+from kiosk.demo_cast import demo_admins, demo_holder
 from kiosk.portal_client import PortalClient
 from kiosk.ports import KeyAlgorithm, PinRole
 from portal.server import RunningPortal, start_in_thread

@@ -11,7 +11,7 @@ import pytest
 import hardware.sim.softhsm as softhsm_module
 from hardware.sim import build_demo_hardware
 from hardware.sim.democa import DemoCA, load_pair
-from kiosk.demo import DEMO_ACTIVE_PIN, demo_holder
+from kiosk.demo_cast import DEMO_ACTIVE_PIN, demo_holder
 from kiosk.settings import HardwareSettings, Settings
 from tests.conftest import require_tool
 

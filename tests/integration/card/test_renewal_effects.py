@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hardware.pkcs11 import Pkcs11Token
-from kiosk.demo import demo_admins, demo_holder
+from kiosk.demo_cast import demo_admins, demo_holder
 from kiosk.errors import CardRemoved, TokenError
 from kiosk.portal_client import PortalClient
 from kiosk.ports import PinRole

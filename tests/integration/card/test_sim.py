@@ -17,7 +17,7 @@ from hardware.emulator.pcscd import PcscdProcess
 from hardware.sim import DemoHardware, build_demo_hardware
 from hardware.sim.cast import FOREIGN_CARD
 from hardware.sim.deck import SimDeck
-from kiosk.demo import DEMO_ACTIVE_PIN, demo_admins, demo_holder, demo_so_pin
+from kiosk.demo_cast import DEMO_ACTIVE_PIN, demo_admins, demo_holder, demo_so_pin
 from kiosk.errors import CardRemoved, CardUnreadable, PinLocked, TokenError, WrongPin
 from kiosk.model import CardClass, TrustLevel
 from kiosk.ports import CardEventKind

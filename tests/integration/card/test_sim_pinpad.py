@@ -11,7 +11,7 @@ import pytest
 from composition.wiring import build_services
 from hardware.sim import DemoHardware, build_demo_hardware
 from hardware.sim.pinpad import PadPrompt, SimulatedPinPad
-from kiosk.demo import DEMO_ACTIVE_PIN, demo_so_pin
+from kiosk.demo_cast import DEMO_ACTIVE_PIN, demo_so_pin
 from kiosk.errors import (
     CardRemoved,
     PinEntryCancelled,

@@ -25,7 +25,7 @@ from typing import Any
 
 from composition.cli.demo import DEMO_HOLDER_PIN, run_activation, run_pin_letter
 from composition.wiring import build_services
-from kiosk import demo
+from kiosk import demo_cast
 from kiosk.settings import Settings
 from kiosk.visit.effects import Effect, FetchRecord, RecordResult, WritePin
 
@@ -69,7 +69,7 @@ def main(state_dir: str, url: str, mode: str) -> int:
     services = build_services(Settings(), state, demo=True, portal_url=url,
                               with_camera=False)
     letter = VISIT == "pin-letter"
-    holder = demo.demo_holder("eva" if letter else "anna", services.clock.now().date())
+    holder = demo_cast.demo_holder("eva" if letter else "anna", services.clock.now().date())
     out: dict[str, Any] = {"mode": mode}
     try:
         if mode in ("visit", "revisit"):

@@ -19,7 +19,7 @@ import requests
 
 from composition.cli.demo import DEMO_HOLDER_PIN
 from hardware.sim.democa import trust_files
-from kiosk import demo
+from kiosk import demo_cast
 from kiosk.health import outbox_status
 from portal.server import RunningPortal, start_in_thread
 from tests.conftest import require_tool
@@ -28,7 +28,7 @@ from tests.integration.outbox.portalkit import card_status, portal_counts
 pytestmark = [pytest.mark.portal, pytest.mark.softhsm, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[3]
 TODAY = date.today()
-ANNA = demo.demo_holder("anna", TODAY)
+ANNA = demo_cast.demo_holder("anna", TODAY)
 
 
 @pytest.fixture
@@ -177,7 +177,7 @@ def letters(db_path: Path, card_number: str) -> int:
 def test_a_killed_kiosk_orders_exactly_one_pin_letter(
     portal: RunningPortal, tmp_path: Path, kill_at: str
 ) -> None:
-    eva = demo.demo_holder("eva", TODAY)
+    eva = demo_cast.demo_holder("eva", TODAY)
     state = tmp_path / "kiosk"
     if kill_at == "during_sync_request":
         requests.post(

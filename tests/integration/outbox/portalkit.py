@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from kiosk import demo
+from kiosk import demo_cast
 from kiosk.model import (
     CardKind,
     CardStatus,
@@ -25,7 +25,7 @@ from portal.seed import insert_card
 from tests.integration.portal.helpers import Signer, make_signer
 from tests.receipt_ca import admin_cards
 
-BENCH_HSA_ID = demo.HSA_PREFIX + "SYNC1"
+BENCH_HSA_ID = demo_cast.HSA_PREFIX + "SYNC1"
 BENCH_PERSONNUMMER = "198112189876"
 
 
@@ -74,7 +74,7 @@ def activation_result(
     today: date,
 ) -> VisitResult:
     """Start an activation at the portal and build the result a visit would record."""
-    admin = demo.demo_admins(today)[0]
+    admin = demo_cast.demo_admins(today)[0]
     client.signer = client.signer or admin_cards()  # the administrator's signed statement
     ticket = client.start_activation(
         card_number, admin.hsa_id, evidence_for(personnummer, today), str(uuid.uuid4())

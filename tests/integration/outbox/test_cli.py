@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import demo
+from kiosk import demo_cast
 from kiosk.devicekey import load_or_create
 from kiosk.outbox import Outbox, SystemClock
 from kiosk.portal_client import PortalClient
@@ -23,7 +23,7 @@ from tests.unit.outbox.helpers import rewrite_audit
 pytestmark = pytest.mark.portal
 ROOT = Path(__file__).resolve().parents[3]
 TODAY = date.today()
-ANNA = demo.demo_holder("anna", TODAY)
+ANNA = demo_cast.demo_holder("anna", TODAY)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from kiosk import demo
+from kiosk import demo_cast
 from kiosk.devicekey import load_or_create
 from kiosk.outbox import Outbox, SystemClock
 from kiosk.portal_client import PortalClient
@@ -60,7 +60,7 @@ def fast_worker(box: Outbox, client: PortalClient) -> SyncWorker:
 
 
 def test_flush_makes_the_card_active(portal: RunningPortal, outbox: Outbox) -> None:
-    anna = demo.demo_holder("anna", TODAY)
+    anna = demo_cast.demo_holder("anna", TODAY)
     client = client_for(portal)
     result = activation_result(client, anna.card_number, anna.personnummer,
                                holder_key(anna.hsa_id), TODAY)
@@ -76,7 +76,7 @@ def test_flush_makes_the_card_active(portal: RunningPortal, outbox: Outbox) -> N
 
 
 def test_portal_down_then_up(tmp_path: Path, outbox: Outbox) -> None:
-    anna = demo.demo_holder("anna", TODAY)
+    anna = demo_cast.demo_holder("anna", TODAY)
     first = start_in_thread(tmp_path / "portal.db", seed_demo=True, today=TODAY,
                             receipt_trust=receipt_trust())
     result = activation_result(client_for(first), anna.card_number, anna.personnummer,
@@ -104,7 +104,7 @@ def test_portal_down_then_up(tmp_path: Path, outbox: Outbox) -> None:
 def test_server_errors_and_slow_answers_are_retried_later(
     portal: RunningPortal, outbox: Outbox
 ) -> None:
-    anna = demo.demo_holder("anna", TODAY)
+    anna = demo_cast.demo_holder("anna", TODAY)
     client = client_for(portal)
     outbox.record(activation_result(client, anna.card_number, anna.personnummer,
                                     holder_key(anna.hsa_id), TODAY))
@@ -131,9 +131,9 @@ def test_server_errors_and_slow_answers_are_retried_later(
 def test_a_refused_result_is_kept_as_rejected_and_logged(
     portal: RunningPortal, outbox: Outbox, caplog: pytest.LogCaptureFixture
 ) -> None:
-    anna = demo.demo_holder("anna", TODAY)
+    anna = demo_cast.demo_holder("anna", TODAY)
     client = client_for(portal)
-    wrong_signer = holder_key(demo.HSA_PREFIX + "NOTANNA")
+    wrong_signer = holder_key(demo_cast.HSA_PREFIX + "NOTANNA")
     outbox.record(activation_result(client, anna.card_number, anna.personnummer, wrong_signer,
                                     TODAY))
     with caplog.at_level(logging.ERROR, logger="kiosk.sync"):
@@ -145,7 +145,7 @@ def test_a_refused_result_is_kept_as_rejected_and_logged(
 
 
 def test_a_duplicated_send_changes_nothing(portal: RunningPortal, tmp_path: Path) -> None:
-    anna = demo.demo_holder("anna", TODAY)
+    anna = demo_cast.demo_holder("anna", TODAY)
     client = client_for(portal)
     result = activation_result(client, anna.card_number, anna.personnummer,
                                holder_key(anna.hsa_id), TODAY)
@@ -218,7 +218,7 @@ def test_the_background_worker_sends_and_reports_a_heartbeat(
     import sqlite3
     import time
 
-    anna = demo.demo_holder("anna", TODAY)
+    anna = demo_cast.demo_holder("anna", TODAY)
     client = PortalClient(portal.url, retries=0, kiosk_id="demo-kiosk-1")
     worker = fast_worker(outbox, client)
     worker.heartbeat_extra = lambda: {"versions": {"kiosk": "test"}}

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from kiosk.demo import demo_admins, demo_holder
+from kiosk.demo_cast import demo_admins, demo_holder
 from kiosk.errors import CardNotFound, PortalRejected
 from kiosk.model import CardKind, CardStatus, TrustLevel
 from portal.server import RunningPortal

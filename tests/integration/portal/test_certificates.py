@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from hardware.certs import chain_valid, subject_ids, trust_level, usage_of
-from kiosk.demo import DemoHolder, demo_admins, demo_holder
+from kiosk.demo_cast import DemoHolder, demo_admins, demo_holder
 from kiosk.document.evidence import evidence_summary
 from kiosk.errors import PortalRejected
 from kiosk.model import TrustLevel

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from kiosk.demo import demo_admins, demo_holder
+from kiosk.demo_cast import demo_admins, demo_holder
 from kiosk.document.evidence import evidence_summary
 from kiosk.errors import PortalError
 from kiosk.model import CardStatus

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from kiosk.demo import demo_admins, demo_holder
+from kiosk.demo_cast import demo_admins, demo_holder
 from kiosk.errors import PortalError, PortalRejected, PortalUnreachable
 from kiosk.model import CardStatus
 from portal.server import RunningPortal

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from kiosk.demo import demo_admins, demo_holder
+from kiosk.demo_cast import demo_admins, demo_holder
 from kiosk.document.evidence import evidence_summary
 from kiosk.errors import PortalRejected
 from kiosk.portal_client import canonical_json

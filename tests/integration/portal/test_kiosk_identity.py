@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import requests
 
-from kiosk.demo import DEMO_KIOSK_ID, DEMO_OFFICE, demo_admins, demo_holder
+from kiosk.demo_cast import DEMO_KIOSK_ID, DEMO_OFFICE, demo_admins, demo_holder
 from portal import kiosks
 from portal.devpki import DevPki, issue_client_cert
 from portal.server import RunningPortal, main, start_in_thread

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from hardware.sim.democa import DemoCA, trust_files
-from kiosk.demo import demo_admins, demo_holder
+from kiosk.demo_cast import demo_admins, demo_holder
 from kiosk.model import TrustLevel
 from portal.receipts import ReceiptInvalid, ReceiptTrustUnavailable, verify_receipt
 from portal.server import start_in_thread

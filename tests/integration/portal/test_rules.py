@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from kiosk.demo import demo_admins, demo_holder
+from kiosk.demo_cast import demo_admins, demo_holder
 from kiosk.errors import PortalRejected
 from kiosk.model import CardKind, CardStatus, TrustLevel
 from kiosk.rules.card import add_months

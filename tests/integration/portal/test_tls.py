@@ -9,7 +9,7 @@ import pytest
 import requests
 from cryptography import x509
 
-from kiosk.demo import demo_holder
+from kiosk.demo_cast import demo_holder
 from kiosk.errors import PortalAuthError
 from kiosk.model import CardStatus
 from kiosk.portal_client import PortalClient

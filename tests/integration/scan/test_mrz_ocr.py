@@ -11,7 +11,7 @@ import pytest
 
 from hardware.scan.mrz_ocr import MrzReader
 from hardware.scan.synth import Degradation, place, render_mrz_document, sample_mrz
-from kiosk.demo import demo_holder
+from kiosk.demo_cast import demo_holder
 from kiosk.document.consensus import MrzConsensus
 from kiosk.identity.mrz import build_mrz, parse_mrz
 

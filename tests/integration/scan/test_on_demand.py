@@ -13,7 +13,7 @@ import pytest
 from hardware.camera.sources import BUILTIN_SAMPLES
 from hardware.scan.on_demand import OnDemandScanner
 from hardware.scan.synth import SAMPLE_FILES
-from kiosk.demo import demo_holder
+from kiosk.demo_cast import demo_holder
 from kiosk.errors import ConfigError
 from kiosk.identity.mrz import parse_mrz
 from kiosk.ports import Frame

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from hardware.camera.sources import BUILTIN_SAMPLES
-from hardware.scan.session import ScanUpdate
+from hardware.scan.scan_session import ScanUpdate
 from hardware.scan.synth import SAMPLE_FILES
 from hardware.scan.worker import ScanWorker, WorkerCamera
 from kiosk.errors import ScannerRestarted

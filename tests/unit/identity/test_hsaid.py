@@ -9,7 +9,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from stdnum import luhn as stdnum_luhn
 
-from kiosk.demo import demo_admins, demo_holders
+from kiosk.demo_cast import demo_admins, demo_holders
 from kiosk.errors import InvalidInput
 from kiosk.identity.hsaid import is_valid_hsa_id, parse_hsa_id
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from kiosk.demo import DEMO_OFFICE, DemoHolder, demo_admins, demo_holders
+from kiosk.demo_cast import DEMO_OFFICE, DemoHolder, demo_admins, demo_holders
 from kiosk.errors import (
     CardNotFound,
     CardRemoved,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kiosk.demo import demo_admins
+from kiosk.demo_cast import demo_admins
 from kiosk.model import VisitKind
 from kiosk.visit.admin_session import KioskSession, SessionStage
 from kiosk.visit.contract import ViewName

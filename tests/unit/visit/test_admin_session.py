@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from kiosk.demo import demo_admins
+from kiosk.demo_cast import demo_admins
 from kiosk.errors import PinLocked
 from kiosk.model import VisitKind
 from kiosk.settings import KioskIdentitySettings

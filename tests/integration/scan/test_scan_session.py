@@ -15,10 +15,10 @@ import pytest
 
 from hardware.camera.mjpeg_server import MjpegServer
 from hardware.camera.sources import BUILTIN_SAMPLES, FileSource, FolderSource, MjpegSource
+from hardware.scan.scan_session import ScanSession, ScanUpdate
 from hardware.scan.scanner import FrameScanner
-from hardware.scan.session import ScanSession, ScanUpdate
 from hardware.scan.synth import SAMPLE_FILES
-from kiosk.demo import demo_holder
+from kiosk.demo_cast import demo_holder
 from kiosk.model import DocumentType, Provenance
 from kiosk.settings import CameraSettings, ScannerSettings
 
