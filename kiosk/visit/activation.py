@@ -10,7 +10,6 @@ from kiosk.visit.document_step import DocumentStep
 from kiosk.visit.effects import (
     Effect,
     IdentifyCard,
-    PinEffect,
     SignedReceipt,
     SignReceipt,
     StartActivation,
@@ -27,6 +26,7 @@ from kiosk.visit.events import (
     TicketIssued,
 )
 from kiosk.visit.flow import VisitFlow
+from kiosk.visit.pin_entry import PinEntry
 from kiosk.visit.result import b64, sync_failed_message
 from kiosk.visit.stages import DOCUMENT_STAGES, Progress, Stage, Transitions, present
 
@@ -39,11 +39,14 @@ class ActivationFlow(VisitFlow):
     def __init__(self, admin: AdminAuthorisation, settings: Settings, visit_id: str) -> None:
         super().__init__(admin, settings, visit_id)
         self.document = DocumentStep(settings.document_rules)
+        self.pins = PinEntry(
+            settings.pin_policy, pad={Stage.PIN_CHOOSE: WritePin, Stage.SIGN_RECEIPT: SignReceipt}
+        )
         self.reinserting = False
 
     def transitions(self) -> Transitions:
         return (
-            self.with_pin_choice(self.document.routes(super().transitions(), self))
+            self.pins.routes(self.document.routes(super().transitions(), self), self)
             .on(Stage.SIGN_RECEIPT, PinSubmit, lambda _: self.on_receipt_pin_submitted())
             .on(Stage.REINSERT, CardInserted, self.on_reinserted)
         )
@@ -64,9 +67,6 @@ class ActivationFlow(VisitFlow):
         if stage in DOCUMENT_STAGES:
             return self.document.view(stage, self.title(), self.record, self.today(), error)
         return None
-
-    def pad_effects(self) -> dict[Stage, type[PinEffect]]:
-        return {Stage.PIN_CHOOSE: WritePin, Stage.SIGN_RECEIPT: SignReceipt}
 
     def on_record_accepted(self) -> Step:
         return self.show(Stage.DOCUMENT_SCAN)

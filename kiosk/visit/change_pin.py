@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from kiosk.errors import KioskError, PinLocked, WrongPin
-from kiosk.model import VisitKind
+from kiosk.model import AdminAuthorisation, VisitKind
+from kiosk.settings import Settings
 from kiosk.visit.contract import Step
-from kiosk.visit.effects import ChangePin, Effect, PinEffect
+from kiosk.visit.effects import ChangePin, Effect
 from kiosk.visit.events import Outcome, PinChanged, PinSubmit
 from kiosk.visit.flow import VisitFlow
+from kiosk.visit.pin_entry import PinEntry
 from kiosk.visit.stages import Progress, Stage, Transitions
 
 
@@ -16,8 +18,12 @@ class ChangePinFlow(VisitFlow):
 
     kind = VisitKind.CHANGE_PIN
 
+    def __init__(self, admin: AdminAuthorisation, settings: Settings, visit_id: str) -> None:
+        super().__init__(admin, settings, visit_id)
+        self.pins = PinEntry(settings.pin_policy, pad={Stage.PIN_CURRENT: ChangePin})
+
     def transitions(self) -> Transitions:
-        return self.with_pin_choice(super().transitions()).on(
+        return self.pins.routes(super().transitions(), self).on(
             Stage.PIN_CURRENT, PinSubmit, lambda _: self.on_current_submitted()
         )
 
@@ -25,9 +31,6 @@ class ChangePinFlow(VisitFlow):
         if isinstance(outcome, PinChanged):
             return self.on_changed()
         return super().on_success(outcome)
-
-    def pad_effects(self) -> dict[Stage, type[PinEffect]]:
-        return {Stage.PIN_CURRENT: ChangePin}
 
     def on_record_accepted(self) -> Step:
         return self.enter_pin_stage(Stage.PIN_CURRENT)

@@ -1,7 +1,8 @@
 """The machine every visit runs on: the card, effects in flight, aborts, retries, endings.
 
 A visit is composed of this machine and the parts it needs: ``PinEntry``
-(kiosk/visit/pin_entry.py) for the holder's PINs, ``DocumentStep``
+(kiosk/visit/pin_entry.py) for the holder's PINs (its screen or reader pad, the PIN rules,
+choosing and confirming a new PIN), ``DocumentStep``
 (kiosk/visit/document_step.py) for the ID check, and the result and receipt functions of
 kiosk/visit/result.py. ``route`` dispatches on the event's class: first the events every
 stage shares (effect outcomes, idle timeout, card removal, cancel, retry, PIN keys),
@@ -19,7 +20,6 @@ from kiosk.errors import (
     CardRemoved,
     InvalidInput,
     KioskError,
-    PinMismatch,
     PortalRejected,
     VisitCancelled,
     VisitTimedOut,
@@ -36,7 +36,7 @@ from kiosk.model import (
 from kiosk.ports import ActivationTicket
 from kiosk.rules.card import card_refusal, identity_refusal
 from kiosk.settings import Settings
-from kiosk.visit.card_record import deadline_params, holder_personnummer, record_params
+from kiosk.visit.card_record import deadline_params, record_params
 from kiosk.visit.contract import ErrorView, Param, Step, View, ViewName
 from kiosk.visit.effects import (
     PIN_EFFECTS,
@@ -68,7 +68,6 @@ from kiosk.visit.events import (
     PinBack,
     PinClear,
     PinDigit,
-    PinSubmit,
     RecordFetched,
     ResultRecorded,
     Retry,
@@ -165,7 +164,7 @@ class VisitFlow:
             case CardTakenOut():
                 return self.on_card_removed()
             case Cancel() if self.stage in USER_STAGES:
-                if self.waiting_for_pad():
+                if self.pins.waiting(self.pending.values()):
                     return self.show(self.stage)  # the reader holds the PIN entry: cancel there
                 return self.abort(VisitCancelled())
             case Retry() if self.stage is Stage.FAILED:
@@ -217,8 +216,8 @@ class VisitFlow:
         shown = error_view(error) if error is not None else None
         if stage in PIN_STAGES:
             return self.pins.view(
-                stage, self.title(), self.deadline_params(), shown, self.pad_message(stage),
-                self.waiting_for_pad(),
+                stage, self.title(), self.deadline_params(), shown,
+                self.pins.waiting(self.pending.values()),
             )
         if stage is Stage.INSERT_CARD:
             need_number = self.identity is not None and not self.card_number
@@ -498,29 +497,14 @@ class VisitFlow:
         self.credential = Secret(ticket.credential)
         return self.enter_pin_stage(Stage.PIN_CHOOSE)
 
-    # --- PINs -------------------------------------------------------------------------
-
-    def pad_effects(self) -> dict[Stage, type[PinEffect]]:
-        """With the reader's own pad: the card effect that each PIN stage runs at once."""
-        return {}
-
-    def pad_message(self, stage: Stage) -> str:
-        """What the reader's pad asks for in ``stage``: its effect's name, else the stage's."""
-        effect = self.pad_effects().get(stage)
-        return effect.kind.value if effect is not None else stage.value
-
-    def waiting_for_pad(self) -> bool:
-        """Whether the reader's own pad is asking the holder for a PIN now."""
-        return self.pins.on_reader_pad and any(
-            isinstance(e, PIN_EFFECTS) for e in self.pending.values()
-        )
+    # --- PINs: the card effects, from the PIN entry's buffers and the visit's state ------
 
     def enter_pin_stage(self, stage: Stage) -> Step:
         """Show a PIN stage; with the reader's own pad, start its card effect at once."""
-        kind = self.pad_effects().get(stage) if self.pins.on_reader_pad else None
+        kind = self.pins.pad_effect(stage)
         if kind is None:
             return self.show(stage)
-        if self.waiting_for_pad():
+        if self.pins.waiting(self.pending.values()):
             return self.show(self.stage)
         if kind is not SignReceipt:
             self.progress = Progress.WRITING  # from the first key on the reader, unknown
@@ -552,23 +536,8 @@ class VisitFlow:
             started_at=self.at(),
         )
 
-    def with_pin_choice(self, table: Transitions) -> Transitions:
-        """``table`` with choosing and confirming a new PIN, for the visits that set one."""
-        return table.on(Stage.PIN_CHOOSE, PinSubmit, lambda _: self.on_new_pin_submitted()).on(
-            Stage.PIN_CONFIRM, PinSubmit, lambda _: self.on_confirm_submitted()
-        )
-
-    def on_new_pin_submitted(self) -> Step:
-        self.pins.check_new(holder_personnummer(self.record, self.today()))
-        return self.show(Stage.PIN_CONFIRM)
-
-    def on_confirm_submitted(self) -> Step:
-        if not self.pins.confirmed():
-            return self.show(Stage.PIN_CHOOSE, PinMismatch())
-        return self.on_pin_confirmed()
-
     def on_pin_confirmed(self) -> Step:
-        """After the new PIN was typed twice alike: write it."""
+        """After the new PIN was typed twice alike (``PinEntry.routes``): write it."""
         raise NotImplementedError
 
     # --- the result ---------------------------------------------------------------------

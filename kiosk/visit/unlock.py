@@ -6,9 +6,10 @@ from kiosk.model import AdminAuthorisation, VisitKind
 from kiosk.settings import Settings
 from kiosk.visit.contract import ErrorView, Step, View
 from kiosk.visit.document_step import DocumentStep
-from kiosk.visit.effects import PinEffect, StartUnlock, UnlockPin
+from kiosk.visit.effects import StartUnlock, UnlockPin
 from kiosk.visit.events import Outcome, PinUnlocked, TicketIssued
 from kiosk.visit.flow import VisitFlow
+from kiosk.visit.pin_entry import PinEntry
 from kiosk.visit.stages import DOCUMENT_STAGES, Progress, Stage, Transitions
 
 
@@ -20,9 +21,10 @@ class UnlockFlow(VisitFlow):
     def __init__(self, admin: AdminAuthorisation, settings: Settings, visit_id: str) -> None:
         super().__init__(admin, settings, visit_id)
         self.document = DocumentStep(settings.document_rules)
+        self.pins = PinEntry(settings.pin_policy, pad={Stage.PIN_CHOOSE: UnlockPin})
 
     def transitions(self) -> Transitions:
-        return self.with_pin_choice(self.document.routes(super().transitions(), self))
+        return self.pins.routes(self.document.routes(super().transitions(), self), self)
 
     def on_success(self, outcome: Outcome) -> Step:
         match outcome:
@@ -36,9 +38,6 @@ class UnlockFlow(VisitFlow):
         if stage in DOCUMENT_STAGES:
             return self.document.view(stage, self.title(), self.record, self.today(), error)
         return None
-
-    def pad_effects(self) -> dict[Stage, type[PinEffect]]:
-        return {Stage.PIN_CHOOSE: UnlockPin}
 
     def on_record_accepted(self) -> Step:
         return self.show(Stage.DOCUMENT_SCAN)
