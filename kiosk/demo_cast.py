@@ -45,6 +45,10 @@ class DemoHolder:
     document_expiry: date
     phone: str
     note: str  # what this card shows in the demo
+    # the card's certificates (kiosk --demo, kioskctl demo visit): every holder card has two
+    # PINs (authentication and signature: two SoftHSM2 tokens, hardware.sim.softhsm)
+    signature_certificate: bool = True  # False: a new-style card without one (underskrift)
+    additional_organisation: str | None = None  # a tilläggscertifikat from this organisation
 
     @property
     def name(self) -> str:
@@ -59,6 +63,13 @@ DEMO_KIOSK_ID = "demo-kiosk-1"
 HSA_PREFIX = "SE2321000016-"
 # The PIN of Eva's card, which is Aktiv (demo only: the card change/check visits use it).
 DEMO_ACTIVE_PIN = "462951"
+# The signature PIN (underskriftskod) of every Aktiv demo card that has a signature
+# certificate (demo only); other cards' signature tokens carry a PIN nobody knows.
+DEMO_SIGNATURE_PIN = "715938"
+# The organisation in the subject of the demo cards' own certificates (kiosk.pki's default)
+# and the other organisations a card may carry one additional certificate from.
+HOME_ORGANISATION = "Region Demo"
+OTHER_ORGANISATIONS = ("Region Norrland (demo)", "Region Skåne (demo)")
 
 
 def demo_so_pin(card_number: str) -> str:
@@ -135,7 +146,23 @@ def demo_holders(today: date) -> tuple[DemoHolder, ...]:
             "9752210000000007", CardStatus.ACTIVE, CardKind.ORDINARY, "SITHS",
             TrustLevel.LOA3, today - timedelta(days=5 * 365 - 60), DocumentType.PASSPORT,
             "HH2233445", today + timedelta(days=800), "0705550105",
-            "active card whose certificates end in 60 days: the card check warns",
+            "active card whose certificates end in 60 days: the card check warns; renewal",
+        ),
+        DemoHolder(
+            "ingrid", "Ingrid", "Isaksson", "198209235285", HSA_PREFIX + "I5K6",
+            "9752210000000008", CardStatus.ACTIVE, CardKind.ORDINARY, "SITHS",
+            TrustLevel.LOA3, today - timedelta(days=200), DocumentType.PASSPORT,
+            "II4455667", today + timedelta(days=1200), "0705550106",
+            "active card without a signature certificate: the signature-certificate visit",
+            signature_certificate=False,
+        ),
+        DemoHolder(
+            "jonas", "Jonas", "Jakobsson", "199004127412", HSA_PREFIX + "J7L8",
+            "9752210000000009", CardStatus.ACTIVE, CardKind.ORDINARY, "SITHS",
+            TrustLevel.LOA3, today - timedelta(days=300), DocumentType.PASSPORT,
+            "JJ5566778", today + timedelta(days=1500), "0705550107",
+            "active card with an additional certificate (Region Norrland): replace or remove",
+            additional_organisation=OTHER_ORGANISATIONS[0],
         ),
     )
 

@@ -6,7 +6,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from hardware.atr import atr_from_pattern
-from kiosk.demo_cast import DEMO_ACTIVE_PIN, demo_admins, demo_holders, demo_so_pin
+from kiosk.demo_cast import (
+    DEMO_ACTIVE_PIN,
+    DEMO_SIGNATURE_PIN,
+    demo_admins,
+    demo_holders,
+    demo_so_pin,
+)
 from kiosk.model import CardStatus, TrustLevel
 from kiosk.settings import DEFAULT_ATR_TABLE
 
@@ -34,6 +40,9 @@ class SimCard:
 
     ``pin`` is the cast's user PIN (admins, the Aktiv card); None means the holder has
     not chosen one yet. ``owner`` is None for a card with no SITHS token (foreign).
+    A ``two_pins`` card has a second token for its signature PIN (``signature_pin``, None:
+    not chosen by the holder) holding the signature key and certificate, if it has one;
+    an ``additional_organisation`` card carries one additional certificate from it.
     """
 
     key: str
@@ -41,6 +50,10 @@ class SimCard:
     atr: bytes
     owner: CardOwner | None
     pin: str | None = None
+    two_pins: bool = False
+    signature_pin: str | None = None
+    signature_certificate: bool = True
+    additional_organisation: str | None = None
 
     @property
     def so_pin(self) -> str:
@@ -76,7 +89,19 @@ def demo_cards(today: date) -> tuple[SimCard, ...]:
         active = holder.card_status is CardStatus.ACTIVE
         atr = SITHS_GEN2_ATR if active else SITHS_GEN3_ATR
         cards.append(
-            SimCard(holder.key, holder.card_number, atr, owner, DEMO_ACTIVE_PIN if active else None)
+            SimCard(
+                holder.key,
+                holder.card_number,
+                atr,
+                owner,
+                DEMO_ACTIVE_PIN if active else None,
+                two_pins=True,
+                signature_pin=(
+                    DEMO_SIGNATURE_PIN if active and holder.signature_certificate else None
+                ),
+                signature_certificate=holder.signature_certificate,
+                additional_organisation=holder.additional_organisation,
+            )
         )
     cards.append(SimCard(FOREIGN_CARD, FOREIGN_CARD, TELIA_ATR, None))
     return tuple(cards)

@@ -53,10 +53,11 @@ def _person_credentials(
 ) -> PersonCredentials:
     """The card's keys and certificates, issued once and kept under ``directory``."""
     folder = directory / card.card_number
-    names = ("auth", "sign")
+    names = ("auth", "sign") + (("additional",) if card.additional_organisation else ())
     # the certificates name the owner and the issuing CA: if either changed they are stale
     stamp = fingerprint(
         [repr(owner), str(ca.issuing.cert.serial_number), str(card.card_number)]
+        + ([card.additional_organisation] if card.additional_organisation else [])
     )
     stamp_file = folder / "issued-for"
     if (
@@ -65,7 +66,8 @@ def _person_credentials(
         and stamp_file.read_text() == stamp
     ):
         pairs = [_read_pair(folder, n) for n in names]
-        return PersonCredentials(pairs[0], pairs[1], ca.issuing.cert)
+        extra = pairs[2] if len(pairs) > 2 else None
+        return PersonCredentials(pairs[0], pairs[1], ca.issuing.cert, extra)
     creds = ca.issue_person(
         owner.given_names,
         owner.surname,
@@ -73,9 +75,13 @@ def _person_credentials(
         owner.personnummer,
         owner.trust_level,
         owner.valid_from,
+        additional_organisation=card.additional_organisation,
     )
     folder.mkdir(parents=True, exist_ok=True)
-    for name, pair in zip(names, (creds.authentication, creds.signature), strict=True):
+    issued = [creds.authentication, creds.signature]
+    if creds.additional is not None:
+        issued.append(creds.additional)
+    for name, pair in zip(names, issued, strict=True):
         write_private_key(folder / f"{name}-key.pem", pair.key)
         write_certificate(folder / f"{name}.pem", pair.cert)
     stamp_file.write_text(stamp)
@@ -268,6 +274,7 @@ def _token_backend(
             hw.policy_levels,
             anchors,
             now,
+            signature_certificate=c.signature_certificate,
         )
         for c in cards
         if c.owner is not None
@@ -290,7 +297,9 @@ def _softhsm_backend(
         init_token,
         random_pin,
         reset_user_pin,
+        signature_token_label,
         store_credentials,
+        store_signature_credentials,
         token_label,
         token_labels,
         write_softhsm_conf,
@@ -302,8 +311,9 @@ def _softhsm_backend(
     if material_dir is not None and not hw.softhsm_dir:
         # fresh tokens of exactly these cards and certificates, as they were just made
         template = material_dir / "softhsm" / fingerprint(
-            [f"{c.card_number}:{c.so_pin}:{c.pin}" for c in cards if c.owner is not None]
+            [repr(c) for c in cards if c.owner is not None]
             + [p.authentication.cert_der.hex() + p.signature.cert_der.hex()
+               + (p.additional.cert_der.hex() if p.additional else "")
                for _, p in sorted(people.items())]
         )
         restore(template, softhsm_dir)
@@ -315,15 +325,29 @@ def _softhsm_backend(
         if card.owner is None:
             continue
         label = token_label(card.card_number)
+        creds = people[card.card_number]
         if label not in existing:
             pin = card.pin or random_pin()
             init_token(conf, label, card.so_pin, pin)
             module.reinitialize()
-            store_credentials(module, label, pin, people[card.card_number])
+            store_credentials(module, label, pin, creds, with_signature=not card.two_pins)
             created = True
             log.info("created the SoftHSM2 token of demo card %s", card.card_number)
         elif card.pin is not None:
             reset_user_pin(module, label, card.so_pin, card.pin)
+        if not card.two_pins:
+            continue
+        signature_label = signature_token_label(card.card_number)
+        if signature_label not in existing:
+            # the signature-PIN token: same SO credential; its key and certificate if any
+            pin = card.signature_pin or random_pin()
+            init_token(conf, signature_label, card.so_pin, pin)
+            module.reinitialize()
+            if card.signature_certificate:
+                store_signature_credentials(module, signature_label, pin, creds)
+            created = True
+        elif card.signature_pin is not None:
+            reset_user_pin(module, signature_label, card.so_pin, card.signature_pin)
     if template is not None and created and len(existing) == 0:
         keep(softhsm_dir, template)
 

@@ -41,6 +41,8 @@ ROOT_CRL = "root.crl"
 ISSUING_CRL = "issuing.crl"
 REVOKED_FILE = "revoked.txt"
 CRL_DAYS = 30
+# the CKA_LABEL of a demo card's additional certificate (tilläggscertifikat)
+ADDITIONAL_LABEL = "Tilläggscertifikat"
 
 IssuedKey = CaPair
 """A private key and the certificate for it."""
@@ -50,11 +52,13 @@ load_pair = load_ca_pair
 
 @dataclass(frozen=True)
 class PersonCredentials:
-    """What goes on one person's demo card: two key pairs and the issuing CA certificate."""
+    """What goes on one person's demo card: two key pairs and the issuing CA certificate,
+    and an additional certificate (tilläggscertifikat) from another organisation, if any."""
 
     authentication: IssuedKey
     signature: IssuedKey
     issuing_ca: x509.Certificate
+    additional: IssuedKey | None = None
 
 
 def _midnight(day: date) -> datetime:
@@ -153,18 +157,25 @@ class DemoCA:
         years: int = 5,
         levels: tuple[PolicyLevel, ...] = DEFAULT_POLICY_LEVELS,
         valid_until: date | None = None,
+        additional_organisation: str | None = None,
     ) -> PersonCredentials:
-        """An authentication and a signature certificate for one person's card."""
+        """An authentication and a signature certificate for one person's card, and an
+        additional (authentication) certificate from ``additional_organisation`` if given."""
         policy = policy_oid(trust_level, levels)
         start = _midnight(valid_from)
         end = _midnight(valid_until) if valid_until else start + timedelta(days=365 * years)
 
-        def issue(signature: bool) -> IssuedKey:
+        def issue(signature: bool, organisation: str | None = None) -> IssuedKey:
             key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
+            subject = (
+                person_subject(given_names, surname, hsa_id, organisation)
+                if organisation
+                else person_subject(given_names, surname, hsa_id)
+            )
             cert = person_certificate(
                 self.issuing,
                 key.public_key(),
-                person_subject(given_names, surname, hsa_id),
+                subject,
                 person_other_names(hsa_id, personnummer),
                 policy,
                 start,
@@ -174,7 +185,10 @@ class DemoCA:
             return IssuedKey(key, cert)
 
         return PersonCredentials(
-            authentication=issue(False), signature=issue(True), issuing_ca=self.issuing.cert
+            authentication=issue(False),
+            signature=issue(True),
+            issuing_ca=self.issuing.cert,
+            additional=issue(False, additional_organisation) if additional_organisation else None,
         )
 
 

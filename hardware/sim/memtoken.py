@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from hardware.certs import AUTHENTICATION, classify_card_certificates
 from hardware.pinformat import held_pin
 from hardware.pkcs11.quirks import VendorQuirks
-from hardware.sim.democa import PersonCredentials
+from hardware.sim.democa import ADDITIONAL_LABEL, PersonCredentials
 from kiosk.errors import CardUnreadable, TokenError, WrongPin
 from kiosk.handout import AdminSignature
 from kiosk.model import CertificateInfo
@@ -41,8 +41,10 @@ class MemoryToken:
         policy_levels: Sequence[PolicyLevel] = (),
         trust_anchors: Sequence[bytes] = (),
         now: Callable[[], datetime] | None = None,
+        signature_certificate: bool = True,
     ) -> None:
         self._creds = creds
+        self._signature_certificate = signature_certificate
         self._so_pin = so_pin
         self._user_pin = user_pin
         self.profile = profile
@@ -113,19 +115,22 @@ class MemoryToken:
     def certificates(self) -> list[CertificateInfo]:
         """The card's certificates, classified."""
         creds = self._creds
+        held = [("Legitimering", creds.authentication.cert_der)]
+        if self._signature_certificate:
+            held.append(("Underskrift", creds.signature.cert_der))
+        if creds.additional is not None:
+            held.append((ADDITIONAL_LABEL, creds.additional.cert_der))
         return classify_card_certificates(
-            [
-                ("Legitimering", creds.authentication.cert_der),
-                ("Underskrift", creds.signature.cert_der),
-                ("Utfärdare", creds.issuing_ca.public_bytes(Encoding.DER)),
-            ],
+            [*held, ("Utfärdare", creds.issuing_ca.public_bytes(Encoding.DER))],
             self.policy_levels,
             self.trust_anchors,
             self._now() if self._now else None,
         )
 
     def sign_receipt(self, pin: str | None, receipt: bytes) -> bytes:
-        """Log in and sign with the signature key (RSA PKCS#1 v1.5, SHA-256)."""
+        """Log in and sign with the signature key, else the authentication key (RSA PKCS#1
+        v1.5, SHA-256)."""
         pin = held_pin(pin, self.pin_policy)
         self._login(pin)
-        return self._creds.signature.key.sign(receipt, padding.PKCS1v15(), hashes.SHA256())
+        pair = self._creds.signature if self._signature_certificate else self._creds.authentication
+        return pair.key.sign(receipt, padding.PKCS1v15(), hashes.SHA256())

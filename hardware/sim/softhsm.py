@@ -15,11 +15,12 @@ from pkcs11.util.x509 import decode_x509_certificate
 
 from hardware.pkcs11.errors import pkcs11_error
 from hardware.pkcs11.module import Pkcs11Module
-from hardware.sim.democa import IssuedKey, PersonCredentials
+from hardware.sim.democa import ADDITIONAL_LABEL, IssuedKey, PersonCredentials
 from kiosk.errors import TokenError
 
 AUTH_ID = b"\x01"
 SIGN_ID = b"\x02"
+ADDITIONAL_ID = b"\x03"
 CA_ID = b"\xca"
 
 
@@ -97,18 +98,44 @@ def _certificate_template(der: bytes, key_id: bytes, label: str) -> dict[Attribu
 
 
 def store_credentials(
+    module: Pkcs11Module,
+    label: str,
+    user_pin: str,
+    creds: PersonCredentials,
+    with_signature: bool = True,
+) -> None:
+    """Put the person's keys, their certificates and the issuing CA on the token: the
+    authentication pair, the additional one if any, and (``with_signature``: a one-PIN
+    card) the signature pair."""
+    pairs = [(AUTH_ID, "Legitimering", creds.authentication)]
+    if with_signature:
+        pairs.append((SIGN_ID, "Underskrift", creds.signature))
+    if creds.additional is not None:
+        pairs.append((ADDITIONAL_ID, ADDITIONAL_LABEL, creds.additional))
+    _store(module, label, user_pin, pairs, creds)
+
+
+def store_signature_credentials(
     module: Pkcs11Module, label: str, user_pin: str, creds: PersonCredentials
 ) -> None:
-    """Put the person's two keys, their certificates and the issuing CA on the token."""
+    """Put the signature key pair, its certificate and the issuing CA on a two-PIN card's
+    signature-PIN token (``signature_token_label``)."""
+    _store(module, label, user_pin, [(SIGN_ID, "Underskrift", creds.signature)], creds)
+
+
+def _store(
+    module: Pkcs11Module,
+    label: str,
+    user_pin: str,
+    pairs: list[tuple[bytes, str, IssuedKey]],
+    creds: PersonCredentials,
+) -> None:
     ca_der = creds.issuing_ca.public_bytes(serialization.Encoding.DER)
     with module.lock:
         try:
             token = module.lib.get_token(token_label=label)
             with token.open(rw=True, user_pin=user_pin) as session:
-                for key_id, name, issued in (
-                    (AUTH_ID, "Legitimering", creds.authentication),
-                    (SIGN_ID, "Underskrift", creds.signature),
-                ):
+                for key_id, name, issued in pairs:
                     session.create_object(_private_key_template(issued, key_id, name))
                     session.create_object(_certificate_template(issued.cert_der, key_id, name))
                 session.create_object(_certificate_template(ca_der, CA_ID, "Utfärdare"))

@@ -89,9 +89,13 @@ def revealed(pin: Secret | None) -> str | None:
     return ON_READER_PAD if pin is None else pin.reveal()
 
 
-def signing_certificate(certificates: list[CertificateInfo]) -> bytes:
-    """The DER of the signature certificate, else the authentication one, else empty."""
-    for usage in ("signature", "authentication"):
+def signing_certificate(certificates: list[CertificateInfo], two_pins: bool = False) -> bytes:
+    """The DER of the certificate whose key signs the receipt: the signature certificate,
+    else the authentication one, else empty. On a card with a signature PIN of its own
+    (``two_pins``) the receipt is signed under the authentication PIN, so with the
+    authentication key."""
+    order = ("authentication",) if two_pins else ("signature", "authentication")
+    for usage in order:
         for cert in certificates:
             if cert.usage == usage and cert.der:
                 return cert.der
@@ -283,7 +287,8 @@ class EffectRunner:
         """Sign the receipt with the holder's new PIN; return signature and certificate."""
         token = self.token(effect.reader)
         signature = token.sign_receipt(revealed(effect.pin), effect.receipt)
-        return SignedReceipt(signature, signing_certificate(token.certificates()))
+        two_pins = isinstance(token, CertificateToken) and token.has_signature_pin()
+        return SignedReceipt(signature, signing_certificate(token.certificates(), two_pins))
 
     def sync(self, result: VisitResult) -> CardRecord | None:
         """Send a recorded result to the portal now."""

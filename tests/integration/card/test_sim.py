@@ -17,7 +17,14 @@ from hardware.emulator.pcscd import PcscdProcess
 from hardware.sim import DemoHardware, build_demo_hardware
 from hardware.sim.cast import FOREIGN_CARD
 from hardware.sim.deck import SimDeck
-from kiosk.demo_cast import DEMO_ACTIVE_PIN, demo_admins, demo_holder, demo_so_pin
+from kiosk.demo_cast import (
+    DEMO_ACTIVE_PIN,
+    DEMO_SIGNATURE_PIN,
+    OTHER_ORGANISATIONS,
+    demo_admins,
+    demo_holder,
+    demo_so_pin,
+)
 from kiosk.errors import CardRemoved, CardUnreadable, PinLocked, TokenError, WrongPin
 from kiosk.model import CardClass, TrustLevel
 from kiosk.ports import CardEventKind
@@ -101,7 +108,9 @@ def test_activation_path_on_the_simulated_card(demo: DemoHardware) -> None:
     token.set_initial_pin(demo_so_pin(ANNA.card_number), NEW_PIN)
     assert token.pin_status().initialised is True
     signature = token.sign_receipt(NEW_PIN, RECEIPT)
-    signing_cert = next(c for c in certs if c.usage == "signature")
+    # a two-PIN card (SoftHSM2: a second token) signs under the authentication PIN
+    usage = "authentication" if demo.token_backend == "softhsm" else "signature"
+    signing_cert = next(c for c in certs if c.usage == usage)
     verify(signature, signing_cert.der, RECEIPT)
     demo.deck.remove()
     event = demo.reader.wait_for_change(1)
@@ -251,7 +260,7 @@ def test_key_pairs_on_the_simulated_card(demo: DemoHardware) -> None:
             token.generate_key_pair(role, DEMO_ACTIVE_PIN, b"\x31", "Legitimering")
         assert refused.value.data["reason"] == "no_key_support"
         return
-    assert not token.has_signature_pin()  # the cast's cards have one PIN today
+    assert token.has_signature_pin()  # every holder card of the cast has two PINs
     with pytest.raises(WrongPin) as wrong:  # the authentication PIN's tries are kept
         token.generate_key_pair(role, "111111", b"\x31", "Legitimering")
     assert wrong.value.tries_left == 2
@@ -281,3 +290,43 @@ def test_the_cast_has_a_card_whose_certificates_end_within_three_months(
     assert {c.usage for c in certs} == {"authentication", "signature"}
     assert all(certificate_expires_soon(c.not_after, now) for c in certs)
     assert all(50 <= (c.not_after - now).days <= 60 for c in certs)
+
+
+def test_the_cast_cards_for_the_certificate_visits(demo: DemoHardware) -> None:
+    """Ingrid's Aktiv card has no signature certificate, Jonas's has an additional one from
+    another organisation; on SoftHSM2 each holder card is two tokens (two PINs)."""
+    from kiosk.ports import CertificateToken
+
+    ingrid, jonas = demo_holder("ingrid", TODAY), demo_holder("jonas", TODAY)
+    demo.deck.insert(ingrid.card_number)
+    token = demo.tokens.open()
+    assert [c.usage for c in token.certificates()] == ["authentication"]
+    if demo.token_backend == "softhsm":
+        assert isinstance(token, CertificateToken) and token.has_signature_pin()
+    demo.deck.insert(jonas.card_number)
+    certs = demo.tokens.open().certificates()
+    assert sorted(c.usage for c in certs) == ["authentication", "authentication", "signature"]
+    other = [c for c in certs if f"O={OTHER_ORGANISATIONS[0]}" in c.subject]
+    assert len(other) == 1 and other[0].label == "Tilläggscertifikat"
+    assert other[0].chain_valid and other[0].hsa_id == jonas.hsa_id
+    assert len({c.serial for c in certs}) == 3
+
+
+def test_the_signature_key_is_under_the_signature_pin(demo: DemoHardware) -> None:
+    """Eva's signature key and certificate are on her card's signature-PIN token: the
+    signature PIN signs with it, the authentication PIN is refused there."""
+    from kiosk.ports import CertificateToken, PinRole
+
+    if demo.token_backend == "memory":
+        pytest.skip("the memory token has one PIN")
+    demo.deck.insert(EVA.card_number)
+    token = demo.tokens.open()
+    assert isinstance(token, CertificateToken)
+    signing = next(c for c in token.certificates() if c.usage == "signature")
+    data = b"provsignatur"
+    verify(token.sign(PinRole.SIGNATURE, DEMO_SIGNATURE_PIN, signing.key_id, data), signing.der,
+           data)
+    with pytest.raises((WrongPin, PinLocked)):
+        token.sign(PinRole.SIGNATURE, DEMO_ACTIVE_PIN, signing.key_id, data)
+    with pytest.raises(TokenError):  # not on the authentication token
+        token.sign(PinRole.AUTHENTICATION, DEMO_ACTIVE_PIN, signing.key_id, data)

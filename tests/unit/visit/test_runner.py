@@ -135,6 +135,12 @@ def test_signing_certificate_prefers_the_signature_certificate() -> None:
     assert signing_certificate([]) == b""
 
 
+def test_a_two_pin_card_signs_the_receipt_with_its_authentication_certificate() -> None:
+    auth = cert("SE1-A", "authentication", b"AUTH")
+    sign = cert("SE1-A", "signature", b"SIGN")
+    assert signing_certificate([sign, auth], two_pins=True) == b"AUTH"
+
+
 def result(kind: VisitKind, **payload: str) -> VisitResult:
     return VisitResult(kind, ANNA.card_number, "SE-ADM1", "k1", T0, payload)
 
