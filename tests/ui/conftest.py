@@ -7,10 +7,13 @@ fresh flow (signed out, no card) and drives it with real touches through screens
 from __future__ import annotations
 
 import os
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Generator, Iterator
+from contextlib import closing
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +66,10 @@ class Harness:
             raise outcome[0]
 
     def fresh_start(self) -> None:
-        """A new flow at sign-in, no card in the reader, Swedish."""
+        """A new flow at sign-in, no card in the reader, Swedish, the cast's cards as seeded."""
         app = self.app
         app.services.deck.remove()
+        restore_cast(STATE / "services" / "demo-portal" / "portal.db")
         app.demo_card = None
         if app.lang != "sv":
             app.switch_language()
@@ -79,6 +83,24 @@ class Harness:
     def texts(self) -> list[str]:
         """Every text on the current screen."""
         return self.app.current_screen().texts()
+
+
+def restore_cast(db_path: Path) -> None:
+    """Put the holders' cards back as the demo seed has them.
+
+    One app (and demo portal) serves every test of a worker, in any order: a test that
+    activates Anna's card must not leave it refused for the next one.
+    """
+    from kiosk.demo_cast import demo_holders
+    from portal.seed import seed_demo
+
+    today = date.today()
+    cards = [(holder.card_number,) for holder in demo_holders(today)]
+    with closing(sqlite3.connect(db_path, timeout=30)) as conn, conn:
+        conn.execute("PRAGMA foreign_keys=ON")
+        for table in ("activations", "certificates", "pin_letters", "cards"):
+            conn.executemany(f"DELETE FROM {table} WHERE card_number = ?", cards)
+        seed_demo(conn, today)
 
 
 @pytest.fixture(scope="session")
