@@ -98,8 +98,10 @@ def restore_cast(db_path: Path) -> None:
     cards = [(holder.card_number,) for holder in demo_holders(today)]
     with closing(sqlite3.connect(db_path, timeout=30)) as conn, conn:
         conn.execute("PRAGMA foreign_keys=ON")
-        for table in ("activations", "certificates", "pin_letters", "cards"):
-            conn.executemany(f"DELETE FROM {table} WHERE card_number = ?", cards)
+        conn.executemany("DELETE FROM activations WHERE card_number = ?", cards)
+        conn.executemany("DELETE FROM certificates WHERE card_number = ?", cards)
+        conn.executemany("DELETE FROM pin_letters WHERE card_number = ?", cards)
+        conn.executemany("DELETE FROM cards WHERE card_number = ?", cards)
         seed_demo(conn, today)
 
 
