@@ -196,6 +196,11 @@ class CertificateToken(Token, Protocol):
         """Every key pair on the card, read from its public keys (no PIN needed)."""
         ...
 
+    def private_key_ids(self, role: PinRole, pin: str | None) -> frozenset[bytes]:
+        """The CKA_IDs of the private keys under ``role``'s PIN (a login with it: private
+        objects show only then); a certificate's key is on the card if its id is here."""
+        ...
+
     def generate_key_pair(
         self,
         role: PinRole,

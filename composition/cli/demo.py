@@ -50,6 +50,9 @@ from kiosk.visit.secret import Secret
 DEMO_HOLDER_PIN = "482916"
 # The scripted visits, and the demo holder each uses unless --holder names another.
 VISITS = {"activation": "anna", "pin-letter": "eva"}
+# The PINs (authentication, signature) a visit's script leaves on the card, where they are
+# not the cast's: the report logs in with them to see each certificate's private key.
+VISIT_PINS: dict[str, tuple[str | None, str | None]] = {"activation": (DEMO_HOLDER_PIN, None)}
 EXIT_OK = 0
 EXIT_FAILED = 1
 
@@ -73,6 +76,8 @@ class DemoReport:
     audit_ok: bool = False
     audit_entries: int = 0
     pin_letters_ordered: int | None = None  # pin-letter: orders the portal holds for the card
+    # the card's certificates read back from its token after the visit (demo_certificates)
+    card_certificates: list[dict[str, Any]] = field(default_factory=list)
     elapsed_s: float = 0.0
     state_dir: str = ""
 
@@ -388,12 +393,32 @@ def run_demo(
         if visit == "pin-letter":
             report.pin_letters_ordered = _letters_ordered(services, holder.card_number)
             keep({"event": "pin_letters", "ordered": report.pin_letters_ordered})
+        report.card_certificates = _read_back(services, holder, visit, keep)
         audit = services.audit.verify()
         report.audit_ok, report.audit_entries = audit.ok, audit.count
     finally:
         services.close()
     report.elapsed_s = round(time.perf_counter() - started, 3)
     return report
+
+
+def _read_back(
+    services: Any,
+    holder: demo_cast.DemoHolder,
+    visit: str,
+    keep: Callable[[dict[str, Any]], None],
+) -> list[dict[str, Any]]:
+    """The card's certificates after the visit (an unreadable card: none, and why)."""
+    from composition.cli.demo_certificates import card_certificates, card_pins
+
+    pins = card_pins(holder, *VISIT_PINS.get(visit, (None, None)))
+    try:
+        found = card_certificates(services, holder.card_number, pins)
+    except KioskError as exc:
+        keep({"event": "card_certificates", "error": exc.code})
+        return []
+    keep({"event": "card_certificates", "count": len(found)})
+    return found
 
 
 def _restart_and_flush(
@@ -460,6 +485,8 @@ def _printer(lang: str) -> Callable[[dict[str, Any]], None]:
         if event == "pin_letters":
             print(translate("sync.demo.pin_letters", lang, ordered=line["ordered"]))
             return
+        if event == "card_certificates":  # listed one by one in the summary
+            return
         counter["n"] += 1
         what = line.get("effect") or event or "start"
         if counter["digits"]:
@@ -482,9 +509,25 @@ def _print_summary(report: DemoReport, lang: str) -> None:
     if report.status_after_flush is not None:
         print(translate("sync.demo.after_flush", lang, status=report.status_after_flush))
     print(translate("sync.demo.final", lang, card=report.card_number, status=report.final_status))
+    _print_certificates(report.card_certificates, lang)
     print(translate("sync.demo.audit", lang, count=report.audit_entries,
                     ok=translate("sync.demo.yes" if report.audit_ok else "sync.demo.no", lang)))
     seconds = f"{report.elapsed_s:.1f}"
     if lang == "sv":
         seconds = seconds.replace(".", ",")  # Swedish writes a decimal comma
     print(translate("sync.demo.elapsed", lang, seconds=seconds))
+
+
+def _print_certificates(certificates: list[dict[str, Any]], lang: str) -> None:
+    """The card's certificates after the visit, one block each."""
+    print(translate("sync.demo.certificates", lang, count=len(certificates)))
+    answers = {True: "sync.demo.yes", False: "sync.demo.no", None: "sync.demo.unknown"}
+    for cert in certificates:
+        print(translate(
+            "sync.demo.certificate", lang,
+            label=cert["label"], usage=translate(f"sync.demo.usage.{cert['usage']}", lang),
+            subject=cert["subject"], issuer=cert["issuer"],
+            key_usage=", ".join(cert["key_usage"]) or "-",
+            not_after=cert["not_after"][:10], days=cert["days_left"],
+            on_card=translate(answers[cert["key_on_card"]], lang),
+        ))

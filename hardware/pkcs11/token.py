@@ -347,6 +347,15 @@ class Pkcs11Token:
                         found.append(card_key)
         return found
 
+    def private_key_ids(self, role: PinRole, pin: str | None) -> frozenset[bytes]:
+        """The CKA_IDs of the private key objects on ``role``'s token (logged in)."""
+        login = self._login_pin(pin, role)
+        with self._session("read keys", user_pin=login, pad=pin is None, role=role) as session:
+            return frozenset(
+                bytes(key[Attribute.ID])
+                for key in session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY})
+            )
+
     def generate_key_pair(
         self,
         role: PinRole,

@@ -192,6 +192,12 @@ class _SimKeys:
         self._guard()
         return _key_token(self.inner).card_keys()
 
+    def private_key_ids(self, role: PinRole, pin: str | None) -> frozenset[bytes]:
+        """The ids of the private keys under ``role``'s PIN."""
+        self._guard()
+        keys = _key_token(self.inner)
+        return self._with_pin(role, lambda: keys.private_key_ids(role, pin))
+
     def generate_key_pair(
         self,
         role: PinRole,
