@@ -109,3 +109,26 @@ def resolve_paths(
         config_dir=config_dir, state_dir=state_dir, log_dir=log_dir,
         trust_owners=(0,) if production or config_dir == PRODUCTION_CONFIG_DIR else None,
     )
+
+
+SHARED_MEMORY_DIR = "/dev/shm"  # noqa: S108 -- mkdtemp makes a private directory in it
+
+
+def demo_scratch_dir(prefix: str, env: Mapping[str, str] | None = None) -> Path:
+    """A new private directory (mode 0700) for one demo run's throwaway state.
+
+    On a RAM-backed filesystem when the machine has one ($XDG_RUNTIME_DIR, else /dev/shm),
+    unless TMPDIR names a place: the demo's SQLite commits and token files are synced to
+    disk one by one (a few ms each on a disk) and removing the state's ~170 files at exit
+    took 0.06-0.09 s on a disk, 0.001 s in RAM. The caller removes it.
+    """
+    import tempfile
+
+    env = os.environ if env is None else env
+    parent: str | None = None
+    if not env.get("TMPDIR"):
+        for folder in (env.get("XDG_RUNTIME_DIR", ""), SHARED_MEMORY_DIR):
+            if folder and os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK):
+                parent = folder
+                break
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))

@@ -15,10 +15,6 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-import requests
-from urllib3.exceptions import LocationParseError
-from urllib3.util import parse_url
-
 from kiosk.errors import ConfigError
 
 SERVICE_URL_HINT = "an https:// URL (http:// only on loopback)"
@@ -39,6 +35,11 @@ def service_url_problem(url: str) -> str | None:
     """Why the HTTP client must not connect to ``url``; None if it may."""
     if not url or any(ch in url for ch in "\\\r\n\t ") or not url.isprintable():
         return "contains a backslash, whitespace or a control character" if url else "empty"
+    # imported here: the portal's process and is_loopback's callers need no HTTP client
+    import requests
+    from urllib3.exceptions import LocationParseError
+    from urllib3.util import parse_url
+
     try:
         prepared = requests.models.PreparedRequest()
         prepared.prepare_url(url, None)

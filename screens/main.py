@@ -16,10 +16,10 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from kiosk.i18n import LANGUAGES
+from kiosk.paths import demo_scratch_dir
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -114,7 +114,7 @@ def run_app(args: argparse.Namespace) -> int:
     temp_state = None
     state_dir = paths.state_dir
     if args.demo:
-        state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="kiosk-demo-"))
+        state_dir = args.state_dir or demo_scratch_dir("kiosk-demo-")
         temp_state = None if args.state_dir else state_dir
     try:
         from screens.launch import launch

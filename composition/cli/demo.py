@@ -15,7 +15,6 @@ import argparse
 import json
 import shutil
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -29,6 +28,7 @@ from kiosk import demo_cast
 from kiosk.errors import KioskError
 from kiosk.i18n import LANGUAGES, describe_error, translate
 from kiosk.model import AdminAuthorisation, DocumentEvidence, Provenance
+from kiosk.paths import demo_scratch_dir
 from kiosk.visit.contract import Step
 from kiosk.visit.effects import AdminSignIn, AuthoriseAdmin, Effect, RecordResult, StartActivation
 from kiosk.visit.events import (
@@ -309,9 +309,7 @@ def _visit(args: argparse.Namespace) -> int:
         message, next_step = describe_error(exc, args.lang)
         print(f"{message}\n{next_step}", file=sys.stderr)
         return EXIT_FAILED
-    state_dir = Path(args.state_dir) if args.state_dir else Path(
-        tempfile.mkdtemp(prefix="kiosk-demo-")
-    )
+    state_dir = Path(args.state_dir) if args.state_dir else demo_scratch_dir("kiosk-demo-")
     removed = not (args.state_dir or args.keep_state)
     try:
         report = run_demo(settings, state_dir, holder, args.portal_down,

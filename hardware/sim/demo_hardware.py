@@ -49,9 +49,10 @@ class DemoHardware:
 
 
 def _person_credentials(
-    ca: DemoCA, card: SimCard, owner: CardOwner, directory: Path
+    ca: DemoCA, card: SimCard, owner: CardOwner, directory: Path, issued: list[str] | None = None
 ) -> PersonCredentials:
-    """The card's keys and certificates, issued once and kept under ``directory``."""
+    """The card's keys and certificates, issued once and kept under ``directory``; a card
+    issued now is added to ``issued``."""
     folder = directory / card.card_number
     names = ("auth", "sign") + (("additional",) if card.additional_organisation else ())
     # the certificates name the owner and the issuing CA: if either changed they are stale
@@ -85,6 +86,8 @@ def _person_credentials(
         write_private_key(folder / f"{name}-key.pem", pair.key)
         write_certificate(folder / f"{name}.pem", pair.cert)
     stamp_file.write_text(stamp)
+    if issued is not None:
+        issued.append(card.card_number)
     return creds
 
 
@@ -103,15 +106,18 @@ def build_demo_hardware(
     hw = settings.hardware
     cards = demo_cards(today)
     democa_dir = state_dir / "democa"
-    if material_dir is not None:
-        restore(material_dir / "democa", democa_dir)
+    restored = material_dir is not None and restore(material_dir / "democa", democa_dir)
+    ca_before = _ca_stamp(democa_dir)
     ca = DemoCA.load_or_create(democa_dir, today)
+    issued: list[str] = []
     people = {
-        c.card_number: _person_credentials(ca, c, c.owner, democa_dir / "cards")
+        c.card_number: _person_credentials(ca, c, c.owner, democa_dir / "cards", issued)
         for c in cards
         if c.owner is not None
     }
-    if material_dir is not None:
+    made = issued or _ca_stamp(democa_dir) != ca_before
+    if material_dir is not None and (made or not restored):
+        # a warm start (restored from the cache, nothing made) leaves the cache as it is
         _keep_current(democa_dir, material_dir / "democa")
     anchors = [ca.root_der, *load_trust_anchors(hw.trust_anchors)]
 
@@ -227,6 +233,16 @@ def _keep_current(made: Path, cached: Path) -> None:
         return
     shutil.rmtree(cached, ignore_errors=True)
     keep(made, cached)
+
+
+def _ca_stamp(folder: Path) -> str:
+    """Which CA ``folder`` holds (its two certificates); "" when it holds none."""
+    try:
+        return fingerprint(
+            (folder / f"{name}.pem").read_bytes().hex() for name in ("root", "issuing")
+        )
+    except OSError:
+        return ""
 
 
 def _tree_stamp(folder: Path) -> str:
