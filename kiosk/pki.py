@@ -1,5 +1,7 @@
-"""The SITHS e-id certificate profile and CA key pairs, for the demo's card issuer
-(hardware/sim/democa) and the reference portal's issuing CA (portal/ca).
+"""The one place that builds certificates: ``certificate`` (any subject, key and issuer),
+the SITHS e-id certificate profile and CA key pairs on top of it, for the demo's card issuer
+(hardware/sim/democa), the reference portal's issuing CA (portal/ca), the portal's dev TLS
+(portal/devpki) and the tests' holder and card certificates (tests/receipt_ca).
 
 Shape of a person certificate: subject C=SE, O, surname, givenName, CN and the HSA-id or
 the personnummer in serialNumber; subjectAltName otherNames for the HSA-id and the
@@ -12,14 +14,19 @@ write their keys unencrypted.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import (
+    CertificateIssuerPrivateKeyTypes,
+    CertificateIssuerPublicKeyTypes,
+    PrivateKeyTypes,
+)
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from kiosk.model import TrustLevel
@@ -66,7 +73,8 @@ def ca_name(common_name: str, organisation: str = "Inera AB (demo)") -> x509.Nam
     )
 
 
-def _key_usage(**set_bits: bool) -> x509.KeyUsage:
+def key_usage(**set_bits: bool) -> x509.KeyUsage:
+    """A KeyUsage extension with only ``set_bits`` set (e.g. ``key_cert_sign=True``)."""
     bits = dict.fromkeys(
         (
             "digital_signature",
@@ -85,33 +93,68 @@ def _key_usage(**set_bits: bool) -> x509.KeyUsage:
     return x509.KeyUsage(**bits)
 
 
+def certificate(
+    subject: x509.Name,
+    public_key: CertificateIssuerPublicKeyTypes,
+    signer: CertificateIssuerPrivateKeyTypes,
+    not_before: datetime,
+    not_after: datetime,
+    *,
+    issuer: x509.Name | None = None,
+    extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
+) -> x509.Certificate:
+    """A certificate for ``public_key``, signed by ``signer`` (SHA-256; none for EdDSA).
+
+    ``issuer`` None: self-signed (``signer`` must be the subject's own key). Otherwise the
+    certificate names ``issuer`` and carries its authority key identifier. ``extensions``
+    are (extension, critical) pairs, in order; the serial number is random.
+    """
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer if issuer is not None else subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+    )
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    if issuer is not None:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()),
+            critical=False,
+        )
+    eddsa = isinstance(signer, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey)
+    return builder.sign(signer, None if eddsa else hashes.SHA256())
+
+
 def create_ca_pair(
     common_name: str, start: datetime, years: int, issuer: CaPair | None = None
 ) -> CaPair:
     """A new CA: self-signed root (``issuer`` None) or an issuing CA under ``issuer``."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=CA_KEY_SIZE)
-    subject = ca_name(common_name)
-    signer_key = issuer.key if issuer else key
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer.cert.subject if issuer else subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + timedelta(days=365 * years))
-        .add_extension(
-            x509.BasicConstraints(ca=True, path_length=0 if issuer else 1), critical=True
-        )
-        .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    cert = certificate(
+        ca_name(common_name),
+        key.public_key(),
+        issuer.key if issuer else key,
+        start,
+        start + timedelta(days=365 * years),
+        issuer=issuer.cert.subject if issuer else None,
+        extensions=ca_extensions(key.public_key(), path_length=0 if issuer else 1),
     )
-    if issuer is not None:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
-            critical=False,
-        )
-    return CaPair(key, builder.sign(signer_key, hashes.SHA256()))
+    return CaPair(key, cert)
+
+
+def ca_extensions(
+    public_key: CertificateIssuerPublicKeyTypes, path_length: int
+) -> list[tuple[x509.ExtensionType, bool]]:
+    """A CA's extensions: basic constraints, certificate and CRL signing, its key id."""
+    return [
+        (x509.BasicConstraints(ca=True, path_length=path_length), True),
+        (key_usage(key_cert_sign=True, crl_sign=True), True),
+        (x509.SubjectKeyIdentifier.from_public_key(public_key), False),
+    ]
 
 
 def write_private_key(path: Path, key: PrivateKeyTypes) -> None:
@@ -186,34 +229,22 @@ def person_certificate(
 ) -> x509.Certificate:
     """A SITHS-shaped authentication (``signature`` False) or signature certificate."""
     if signature:
-        usage = _key_usage(content_commitment=True)
+        usage = key_usage(content_commitment=True)
     else:
-        usage = _key_usage(
+        usage = key_usage(
             digital_signature=True, key_encipherment=isinstance(public_key, rsa.RSAPublicKey)
         )
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer.cert.subject)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(usage, critical=True)
-        .add_extension(
-            x509.CertificatePolicies([x509.PolicyInformation(x509.ObjectIdentifier(policy), None)]),
-            critical=False,
-        )
-        .add_extension(x509.SubjectAlternativeName(other_names), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
-            critical=False,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-    )
+    extensions: list[tuple[x509.ExtensionType, bool]] = [
+        (x509.BasicConstraints(ca=False, path_length=None), True),
+        (usage, True),
+        (x509.CertificatePolicies([x509.PolicyInformation(x509.ObjectIdentifier(policy), None)]),
+         False),
+        (x509.SubjectAlternativeName(other_names), False),
+        (x509.SubjectKeyIdentifier.from_public_key(public_key), False),
+    ]
     if not signature:
-        builder = builder.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
-        )
-    return builder.sign(issuer.key, hashes.SHA256())
+        extensions.append((x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False))
+    return certificate(
+        subject, public_key, issuer.key, not_before, not_after,
+        issuer=issuer.cert.subject, extensions=extensions,
+    )

@@ -13,11 +13,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from kiosk.pki import write_certificate, write_private_key
+from kiosk.pki import (
+    ca_extensions,
+    certificate,
+    key_usage,
+    write_certificate,
+    write_private_key,
+)
 
 DEFAULT_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
 VALIDITY = timedelta(days=825)
@@ -75,19 +81,6 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def _builder(subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePrivateKey,
-             now: datetime) -> x509.CertificateBuilder:
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + VALIDITY)
-    )
-
-
 def _alt_names(hosts: tuple[str, ...]) -> x509.SubjectAlternativeName:
     names: list[x509.GeneralName] = []
     for host in hosts:
@@ -107,27 +100,19 @@ def _leaf(
     now: datetime,
 ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     key = ec.generate_private_key(ec.SECP256R1())
-    builder = (
-        _builder(_name(name), ca_cert.subject, key, now)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=True, key_cert_sign=False,
-                crl_sign=False, encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
-    )
+    extensions: list[tuple[x509.ExtensionType, bool]] = [
+        (x509.BasicConstraints(ca=False, path_length=None), True),
+        (x509.ExtendedKeyUsage([usage]), False),
+        (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False),
+        (key_usage(digital_signature=True, key_agreement=True), True),
+    ]
     if hosts:
-        builder = builder.add_extension(_alt_names(hosts), critical=False)
-    return builder.sign(ca_key, hashes.SHA256()), key
+        extensions.append((_alt_names(hosts), False))
+    cert = certificate(
+        _name(name), key.public_key(), ca_key, now - timedelta(minutes=5), now + VALIDITY,
+        issuer=ca_cert.subject, extensions=extensions,
+    )
+    return cert, key
 
 
 def generate_dev_pki(
@@ -141,19 +126,9 @@ def generate_dev_pki(
     pki.directory.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = (
-        _builder(_name(ca_name), _name(ca_name), ca_key, now)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
+    ca_cert = certificate(
+        _name(ca_name), ca_key.public_key(), ca_key, now - timedelta(minutes=5), now + VALIDITY,
+        extensions=ca_extensions(ca_key.public_key(), path_length=0),
     )
     server_cert, server_key = _leaf(
         "card-office portal", ca_cert, ca_key, ExtendedKeyUsageOID.SERVER_AUTH, hosts, now

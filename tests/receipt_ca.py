@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 from cryptography.x509.oid import NameOID
 
@@ -25,6 +24,7 @@ from hardware.sim.democa import DemoCA, PersonCredentials, trust_files
 from kiosk.demo_cast import DEMO_KIOSK_ID, DEMO_OFFICE, demo_holders
 from kiosk.handout import Holder
 from kiosk.model import DocumentEvidence, TrustLevel
+from kiosk.pki import certificate
 
 
 @functools.cache
@@ -55,30 +55,27 @@ def issue(
 ) -> x509.Certificate:
     """A holder certificate from the test issuing CA whose serialNumber names the holder."""
     ca, _ = _ca()
-    name = x509.Name(
+    now = datetime.now(UTC)
+    extensions: list[tuple[x509.ExtensionType, bool]] = [
+        (x509.BasicConstraints(ca=False, path_length=None), True),
+    ]
+    if alt_names:
+        extensions.append((x509.SubjectAlternativeName(alt_names), False))
+    return certificate(
+        holder_subject(holder_name, serial_number), public_key, ca.issuing.key,
+        now - timedelta(days=1), now + timedelta(days=valid_days),
+        issuer=ca.issuing.cert.subject, extensions=extensions,
+    )
+
+
+def holder_subject(holder_name: str, serial_number: str) -> x509.Name:
+    """CN and serialNumber: the subject of a test holder's certificate."""
+    return x509.Name(
         [
             x509.NameAttribute(NameOID.COMMON_NAME, holder_name),
             x509.NameAttribute(NameOID.SERIAL_NUMBER, serial_number),
         ]
     )
-    now = datetime.now(UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(ca.issuing.cert.subject)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=valid_days))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.issuing.key.public_key()),
-            critical=False,
-        )
-    )
-    if alt_names:
-        builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
-    return builder.sign(ca.issuing.key, hashes.SHA256())
 
 
 @functools.cache

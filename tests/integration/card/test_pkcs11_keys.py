@@ -12,7 +12,7 @@ import pkcs11
 import pytest
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 from pkcs11 import Attribute, ObjectClass
 from pkcs11 import exceptions as p11
@@ -20,6 +20,7 @@ from pkcs11 import exceptions as p11
 from hardware.pkcs11 import Pkcs11Token
 from hardware.sim.softhsm import signature_token_label
 from kiosk.errors import TokenError, WrongPin
+from kiosk.pki import certificate, key_usage
 from kiosk.ports import CardKey, CertificateToken, KeyAlgorithm, PinRole
 from tests.integration.card.conftest import (
     AUTH_PIN,
@@ -69,27 +70,11 @@ def issue(demo_pki: DemoPki, csr_der: bytes, signature: bool) -> bytes:
     request = x509.load_der_x509_csr(csr_der)
     issuing = demo_pki.ca.issuing
     now = datetime.now(UTC)
-    usage = x509.KeyUsage(
-        digital_signature=not signature,
-        content_commitment=signature,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=False,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
-    )
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(request.subject)
-        .issuer_name(issuing.cert.subject)
-        .public_key(request.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=1))
-        .not_valid_after(now + timedelta(days=365))
-        .add_extension(usage, critical=True)
-        .sign(issuing.key, hashes.SHA256())
+    usage = key_usage(digital_signature=not signature, content_commitment=signature)
+    cert = certificate(
+        request.subject, request.public_key(), issuing.key,
+        now - timedelta(minutes=1), now + timedelta(days=365),
+        issuer=issuing.cert.subject, extensions=[(usage, True)],
     )
     return cert.public_bytes(serialization.Encoding.DER)
 

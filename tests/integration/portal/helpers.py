@@ -15,11 +15,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from cryptography.x509.oid import NameOID
 
 from kiosk.model import DocumentEvidence, DocumentType, Provenance
+from kiosk.pki import certificate
 from portal.server import RunningPortal
-from tests.receipt_ca import issue
+from tests.receipt_ca import holder_subject, issue
 
 PrivateKey = ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -58,31 +58,16 @@ def make_signer(
     key: PrivateKey
     if kind == "ed25519":
         key = ed25519.Ed25519PrivateKey.generate()
-        algorithm = None
     elif kind == "rsa":
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        algorithm = hashes.SHA256()
     else:
         key = ec.generate_private_key(ec.SECP256R1())
-        algorithm = hashes.SHA256()
     if not self_signed:
         return Signer(key, issue(key.public_key(), holder_name, serial_number))
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, holder_name),
-            x509.NameAttribute(NameOID.SERIAL_NUMBER, serial_number),
-        ]
-    )
     now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=3650))
-        .sign(key, algorithm)
+    cert = certificate(
+        holder_subject(holder_name, serial_number), key.public_key(), key,
+        now - timedelta(days=1), now + timedelta(days=3650),
     )
     return Signer(key, cert)
 
