@@ -79,10 +79,10 @@ def _person_credentials(
         additional_organisation=card.additional_organisation,
     )
     folder.mkdir(parents=True, exist_ok=True)
-    issued = [creds.authentication, creds.signature]
+    made = [creds.authentication, creds.signature]
     if creds.additional is not None:
-        issued.append(creds.additional)
-    for name, pair in zip(names, issued, strict=True):
+        made.append(creds.additional)
+    for name, pair in zip(names, made, strict=True):
         write_private_key(folder / f"{name}-key.pem", pair.key)
         write_certificate(folder / f"{name}.pem", pair.cert)
     stamp_file.write_text(stamp)
