@@ -144,6 +144,13 @@ class TokenError(CardError):
     code = "token_error"
 
 
+class CertificateCheckFailed(CardError):
+    """A certificate the visit installed failed its check on the card: its key is not the
+    card's key pair, or the test signature does not verify with it."""
+
+    code = "certificate_check_failed"
+
+
 # --- camera and scanning --------------------------------------------------------------
 
 
@@ -329,6 +336,9 @@ ERROR_TABLE: dict[str, ErrorEntry] = {
         "error.pin_entry_cancelled", "next.pin_entry_cancelled", "holder", True
     ),
     "token_error": ErrorEntry("error.token_error", "next.reinsert_card", "admin", True),
+    "certificate_check_failed": ErrorEntry(
+        "error.certificate_check_failed", "next.certificate_check_failed", "admin", False
+    ),
     "scan_error": ErrorEntry("error.scan_error", "next.manual_entry", "admin", True),
     "camera_unavailable": ErrorEntry(
         "error.camera_unavailable", "next.manual_entry", "admin", True

@@ -145,6 +145,8 @@ class VisitKind(StrEnum):
     CARD_CHECK = "card_check"
     BLOCK = "block"
     PIN_LETTER = "pin_letter"
+    SIGNATURE_CERTIFICATE = "signature_certificate"
+    RENEW_CERTIFICATES = "renew_certificates"
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,22 @@ class PinWriteIntent:
     ticket_id: str
     deadline: datetime | None
     started_at: datetime
+
+
+@dataclass(frozen=True)
+class CardWork:
+    """Key-pair work on a card that a crash must not repeat: committed before the card
+    or the portal is touched, so that a visit restarted on the same card finds the same
+    ``work_id`` (its key ids and idempotency keys derive from it) and the ``notes`` the
+    work made (the signed request, the issued certificate) instead of making them twice.
+    Recording the visit's result ends it."""
+
+    work_id: str
+    kind: str  # the VisitKind value
+    card_number: str
+    admin_hsa_id: str
+    started_at: datetime
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from kiosk.devicekey import (
     verify_signature,
 )
 from kiosk.errors import StorageError
-from kiosk.model import PinWriteIntent, VisitKind, VisitResult
+from kiosk.model import CardWork, PinWriteIntent, VisitKind, VisitResult
 from kiosk.ports import Clock
 
 DATABASE_FILE = "outbox.sqlite3"  # kiosk.paths.KioskPaths.outbox_db
@@ -71,6 +71,14 @@ CREATE TABLE IF NOT EXISTS pin_intents (
     started_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbox_card ON outbox (card_number, state, id);
+CREATE TABLE IF NOT EXISTS card_work (
+    work_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    card_number TEXT NOT NULL,
+    admin_hsa_id TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    notes TEXT NOT NULL DEFAULT '{}'
+);
 """
 
 CLAIMABLE = """
@@ -199,6 +207,13 @@ def intent_json(intent: PinWriteIntent) -> dict[str, Any]:
     }
 
 
+def _card_work(row: sqlite3.Row) -> CardWork:
+    return CardWork(
+        row["work_id"], row["kind"], row["card_number"], row["admin_hsa_id"],
+        datetime.fromisoformat(row["started_at"]), dict(json.loads(row["notes"])),
+    )
+
+
 def result_to_row(result: VisitResult) -> dict[str, Any]:
     """The stored columns of a result; refuses a payload that carries a secret."""
     for name in result.payload:
@@ -288,6 +303,10 @@ class Outbox:
                     self._conn.execute(  # the result is the trace now: the intent is done
                         "DELETE FROM pin_intents WHERE card_number = ?", (result.card_number,)
                     )
+                    self._conn.execute(  # and the key-pair work of this kind on the card
+                        "DELETE FROM card_work WHERE card_number = ? AND kind = ?",
+                        (result.card_number, result.kind.value),
+                    )
                     head = self.audit.append_in_transaction(
                         "result_recorded",
                         result.admin_hsa_id,
@@ -349,6 +368,80 @@ class Outbox:
             )
             for r in rows
         ]
+
+    # --- key-pair work on a card ---------------------------------------------------------
+
+    def begin_card_work(self, work: CardWork) -> CardWork:
+        """The open work of ``work.kind`` on its card, else ``work`` committed (fsync) with
+        an audit entry: a visit restarted after a crash continues the first one's work."""
+        now = self.now()
+        try:
+            with self._lock:
+                with immediate(self._conn):
+                    row = self._conn.execute(
+                        "SELECT * FROM card_work WHERE card_number = ? AND kind = ?"
+                        " ORDER BY started_at LIMIT 1",
+                        (work.card_number, work.kind),
+                    ).fetchone()
+                    if row is not None:
+                        return _card_work(row)
+                    self._conn.execute(
+                        "INSERT INTO card_work (work_id, kind, card_number, admin_hsa_id,"
+                        " started_at, notes) VALUES (?, ?, ?, ?, ?, ?)",
+                        (work.work_id, work.kind, work.card_number, work.admin_hsa_id,
+                         work.started_at.isoformat(), json.dumps(work.notes, sort_keys=True)),
+                    )
+                    head = self.audit.append_in_transaction(
+                        "card_work_started", work.admin_hsa_id, now, work.card_number,
+                        {"kind": work.kind, "work_id": work.work_id},
+                    )
+                self.audit.write_head(*head)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot record the card work: {exc}", path=str(self.path)) from exc
+        return work
+
+    def find_card_work(self, card_number: str, kind: str) -> CardWork | None:
+        """The open work of ``kind`` on the card, if a visit began it and recorded nothing."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT * FROM card_work WHERE card_number = ? AND kind = ?"
+                " ORDER BY started_at LIMIT 1",
+                (card_number, kind),
+            ).fetchone()
+        return _card_work(row) if row is not None else None
+
+    def note_card_work(self, work_id: str, key: str, value: str) -> None:
+        """Keep what the work made (a request, a certificate; never a secret), durably."""
+        if any(part in key.lower().split("_") for part in SECRET_PARTS):
+            raise ValueError(f"card work must not keep a secret ({key!r})")
+        try:
+            with self._lock, immediate(self._conn):
+                row = self._conn.execute(
+                    "SELECT notes FROM card_work WHERE work_id = ?", (work_id,)
+                ).fetchone()
+                if row is None:
+                    return  # ended meanwhile (its result is recorded)
+                notes = {**json.loads(row["notes"]), key: value}
+                self._conn.execute(
+                    "UPDATE card_work SET notes = ? WHERE work_id = ?",
+                    (json.dumps(notes, sort_keys=True), work_id),
+                )
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot note the card work: {exc}", path=str(self.path)) from exc
+
+    def end_card_work(self, work_id: str) -> None:
+        """The portal refused the work: a new visit starts afresh (new keys and ids)."""
+        try:
+            with self._lock, immediate(self._conn):
+                self._conn.execute("DELETE FROM card_work WHERE work_id = ?", (work_id,))
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot end the card work: {exc}", path=str(self.path)) from exc
+
+    def open_card_work(self) -> list[CardWork]:
+        """Key-pair work begun and not ended by a recorded result (status shows it)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT * FROM card_work ORDER BY started_at").fetchall()
+        return [_card_work(r) for r in rows]
 
     # --- claiming and settling -----------------------------------------------------
 

@@ -248,3 +248,39 @@ def person_certificate(
         subject, public_key, issuer.key, not_before, not_after,
         issuer=issuer.cert.subject, extensions=extensions,
     )
+
+
+# --- checks on a certificate a visit installed (pure: no card, no portal) -------------
+
+
+def certificate_key(der: bytes) -> bytes:
+    """The certificate's public key as SubjectPublicKeyInfo DER (compare with a card key)."""
+    return (
+        x509.load_der_x509_certificate(der)
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+
+
+def certificate_serial(der: bytes) -> str:
+    """The certificate's serial number in hex, as the portal names it."""
+    return format(x509.load_der_x509_certificate(der).serial_number, "x")
+
+
+def signature_verifies(der: bytes, signature: bytes, data: bytes) -> bool:
+    """Whether ``signature`` over ``data`` (SHA-256; PKCS#1 v1.5 or DER ECDSA, as the card
+    signs) verifies with the certificate's public key."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    key = x509.load_der_x509_certificate(der).public_key()
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+        else:
+            return False
+    except InvalidSignature:
+        return False
+    return True

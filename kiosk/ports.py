@@ -18,6 +18,7 @@ from kiosk.model import (
     AdminAuthorisation,
     CardIdentity,
     CardRecord,
+    CardWork,
     CertificateInfo,
     DocumentEvidence,
     PinWriteIntent,
@@ -499,4 +500,21 @@ class ResultStore(Protocol):
 
     def end_pin_write(self, visit_id: str) -> None:
         """The write failed on the card: the intent is no longer open."""
+        ...
+
+    def begin_card_work(self, work: CardWork) -> CardWork:
+        """The open key-pair work of ``work.kind`` on the card, else ``work`` committed
+        durably (before the card or the portal is touched)."""
+        ...
+
+    def find_card_work(self, card_number: str, kind: str) -> CardWork | None:
+        """The open key-pair work of ``kind`` on the card, if any."""
+        ...
+
+    def note_card_work(self, work_id: str, key: str, value: str) -> None:
+        """Keep durably what the work made (a signed request, an issued certificate)."""
+        ...
+
+    def end_card_work(self, work_id: str) -> None:
+        """End the work without a result (the portal refused it)."""
         ...

@@ -98,9 +98,31 @@ def deliver(portal: Portal, result: VisitResult) -> CardRecord | None:
             result.idempotency_key,
         )
         return None
-    # Unlock and PIN change completed at the card, and a block made online during the
+    if result.kind is VisitKind.RENEW_CERTIFICATES:
+        revoke_replaced(portal, result)
+        return None
+    # A signature certificate was issued online during the visit (the portal holds it);
+    # unlock and PIN change completed at the card, and a block made online during the
     # visit already reached the portal: the API has nothing more to receive for them.
     return None
+
+
+def revoke_replaced(portal: Portal, result: VisitResult) -> None:
+    """Revoke the certificates a renewal replaced (the new ones verified on the card and
+    the old key pairs are gone), each with its own idempotency key. A certificate the
+    portal never issued (the card's first ones, made at manufacture) is not on record
+    there: nothing to revoke."""
+    if not isinstance(portal, CertificatePortal):
+        raise PortalError("this portal cannot revoke certificates")
+    for serial in json.loads(result.payload.get("revoke", "[]")):
+        try:
+            portal.revoke_certificate(
+                result.card_number, str(serial), result.admin_hsa_id, "superseded",
+                f"{result.idempotency_key}:revoke:{serial}",
+            )
+        except PortalRejected as exc:
+            if exc.reason != "certificate_not_found":
+                raise
 
 
 def send_result(portal: Portal, claimed: Claimed) -> dict[str, Any]:

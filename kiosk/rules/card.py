@@ -12,6 +12,10 @@ kiosk/locale/*/rules.json under ``rules.card.<reason>`` and ``rules.card.<reason
 - ``card_expired``: the card's 5-year validity has ended (unlock, PIN change).
 - ``activation_window_passed``: more than 3 calendar months since manufacture.
 - ``completion_window_passed``: activation started more than 5 days ago.
+- ``signature_certificate_present``: the card has a signature certificate already.
+- ``no_signature_pin``: the card has no signature PIN of its own (one PIN only).
+- ``nothing_to_renew``: no certificate on the card ends within 3 months.
+- ``key_work_on_pin_pad``: key pairs are made with PINs typed on the kiosk's screen.
 """
 
 from __future__ import annotations
@@ -35,6 +39,10 @@ CARD_RULES: tuple[str, ...] = (
     "card_expired",
     "activation_window_passed",
     "completion_window_passed",
+    "signature_certificate_present",
+    "no_signature_pin",
+    "nothing_to_renew",
+    "key_work_on_pin_pad",
 )
 
 # Which statuses each visit accepts (DOMAIN: block a lost card at once, whatever it is doing).
@@ -45,6 +53,8 @@ ACCEPTED_STATUSES: dict[VisitKind, frozenset[CardStatus]] = {
     VisitKind.BLOCK: frozenset({CardStatus.SENT, CardStatus.ACTIVE}),
     VisitKind.CARD_CHECK: frozenset(CardStatus),
     VisitKind.PIN_LETTER: frozenset({CardStatus.ACTIVE}),  # codes exist only once active
+    VisitKind.SIGNATURE_CERTIFICATE: frozenset({CardStatus.ACTIVE}),
+    VisitKind.RENEW_CERTIFICATES: frozenset({CardStatus.ACTIVE}),
 }
 
 
@@ -200,7 +210,10 @@ def card_refusal(
     status_rule = _status_refusal(record, kind)
     if status_rule is not None:
         return CardNotEligible(status_rule, card_number=record.card_number)
-    needs_valid_card = kind in (VisitKind.UNLOCK, VisitKind.CHANGE_PIN, VisitKind.PIN_LETTER)
+    needs_valid_card = kind in (
+        VisitKind.UNLOCK, VisitKind.CHANGE_PIN, VisitKind.PIN_LETTER,
+        VisitKind.SIGNATURE_CERTIFICATE, VisitKind.RENEW_CERTIFICATES,
+    )
     if needs_valid_card and record.valid_until is not None and now.date() > record.valid_until:
         return CardNotEligible(
             "card_expired",

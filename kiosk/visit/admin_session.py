@@ -72,7 +72,9 @@ from kiosk.visit.events import (
 from kiosk.visit.flow import VisitFlow
 from kiosk.visit.pin_entry import PAD_REFUSALS
 from kiosk.visit.pin_letter import PinLetterFlow
+from kiosk.visit.renew_certificates import RenewCertificatesFlow
 from kiosk.visit.secret import PinBuffer
+from kiosk.visit.signature_certificate import SignatureCertificateFlow
 from kiosk.visit.unlock import UnlockFlow
 
 VISIT_FLOWS: dict[VisitKind, type[VisitFlow]] = {
@@ -82,6 +84,8 @@ VISIT_FLOWS: dict[VisitKind, type[VisitFlow]] = {
     VisitKind.CARD_CHECK: CardCheckFlow,
     VisitKind.BLOCK: BlockFlow,
     VisitKind.PIN_LETTER: PinLetterFlow,
+    VisitKind.SIGNATURE_CERTIFICATE: SignatureCertificateFlow,
+    VisitKind.RENEW_CERTIFICATES: RenewCertificatesFlow,
 }
 
 TRAINING_ALERT_DAYS = 30

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import ClassVar
 
-from kiosk.model import DocumentEvidence, PinWriteIntent, VisitResult
+from kiosk.model import CardWork, DocumentEvidence, PinWriteIntent, VisitResult
 from kiosk.ports import PinRole
 from kiosk.visit.secret import Secret
 
@@ -43,6 +43,10 @@ class EffectKind(StrEnum):
     INSTALL_CERTIFICATE = "install_certificate"
     TEST_SIGNATURE = "test_signature"
     DELETE_KEY_PAIR = "delete_key_pair"
+    READ_CARD_KEYS = "read_card_keys"
+    FIND_CARD_WORK = "find_card_work"
+    BEGIN_CARD_WORK = "begin_card_work"
+    LIST_ISSUED = "list_issued"
 
 
 @dataclass(frozen=True)
@@ -232,6 +236,7 @@ class SignRequest(Effect):
     key_id: bytes
     common_name: str
     serial_number: str
+    work_id: str | None = None  # the request is kept in this card work before the flow sees it
 
 
 @dataclass(frozen=True)
@@ -247,6 +252,7 @@ class IssueCertificate(Effect):
     idempotency_key: str
     replaces: str | None = None
     organisation: str | None = None
+    work_id: str | None = None  # the certificate is kept in this card work before the flow sees it
 
 
 @dataclass(frozen=True)
@@ -283,6 +289,39 @@ class DeleteKeyPair(Effect):
     role: PinRole
     pin: Secret | None
     key_id: bytes
+
+
+@dataclass(frozen=True)
+class ReadCardKeys(Effect):
+    """The card's certificates and whether it has a signature PIN of its own."""
+
+    kind = EffectKind.READ_CARD_KEYS
+    reader: str | None
+
+
+@dataclass(frozen=True)
+class FindCardWork(Effect):
+    """The open key-pair work of ``visit_kind`` on the card (a crashed visit's), if any."""
+
+    kind = EffectKind.FIND_CARD_WORK
+    card_number: str
+    visit_kind: str
+
+
+@dataclass(frozen=True)
+class BeginCardWork(Effect):
+    """Commit ``work`` before the card or the portal is touched (or find the open one)."""
+
+    kind = EffectKind.BEGIN_CARD_WORK
+    work: CardWork
+
+
+@dataclass(frozen=True)
+class ListIssued(Effect):
+    """The certificates the portal issued for the card."""
+
+    kind = EffectKind.LIST_ISSUED
+    card_number: str
 
 
 # The card effects that carry the holder's PINs: a retry rebuilds them with fresh copies.

@@ -19,6 +19,7 @@ from kiosk.model import (
     AdminAuthorisation,
     CardIdentity,
     CardRecord,
+    CardWork,
     CertificateInfo,
     DocumentEvidence,
     VisitKind,
@@ -27,15 +28,19 @@ from kiosk.ports import ActivationTicket, CardKey, IssuedCertificate
 from kiosk.visit.effects import (
     AdminSignIn,
     AuthoriseAdmin,
+    BeginCardWork,
     BlockCard,
     ChangePin,
     DeleteKeyPair,
     Effect,
     FetchRecord,
+    FindCardWork,
     GenerateKeyPair,
     IdentifyCard,
     InstallCertificate,
     IssueCertificate,
+    ListIssued,
+    ReadCardKeys,
     ReadCertificates,
     RecordResult,
     SetSignaturePin,
@@ -379,6 +384,31 @@ class ProbeSigned(Outcome):
 @dataclass(frozen=True)
 class KeyPairDeleted(Outcome):
     effect: DeleteKeyPair
+
+
+@dataclass(frozen=True)
+class CardKeysRead(Outcome):
+    effect: ReadCardKeys
+    certificates: tuple[CertificateInfo, ...]
+    has_signature_pin: bool
+
+
+@dataclass(frozen=True)
+class CardWorkFound(Outcome):
+    effect: FindCardWork
+    work: CardWork | None
+
+
+@dataclass(frozen=True)
+class CardWorkBegun(Outcome):
+    effect: BeginCardWork
+    work: CardWork
+
+
+@dataclass(frozen=True)
+class IssuedListed(Outcome):
+    effect: ListIssued
+    certificates: tuple[IssuedCertificate, ...]
 
 
 # --- buttons to events ---------------------------------------------------------------

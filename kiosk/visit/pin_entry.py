@@ -69,6 +69,7 @@ class PinEntry:
         self.new = PinBuffer(policy.length)
         self.confirmation = PinBuffer(policy.length)
         self.receipt = PinBuffer(policy.length)
+        self.signature = PinBuffer(policy.length)  # the current signature PIN (renewal)
         self.on_reader_pad = False
 
     def pad_effect(self, stage: Stage) -> type[PinEffect] | None:
@@ -108,6 +109,7 @@ class PinEntry:
             Stage.PIN_CHOOSE: self.new,
             Stage.PIN_CONFIRM: self.confirmation,
             Stage.SIGN_RECEIPT: self.receipt,
+            Stage.PIN_SIGNATURE: self.signature,
         }[stage]
 
     def key(self, stage: Stage, event: PinDigit | PinBack | PinClear) -> None:
@@ -152,12 +154,14 @@ class PinEntry:
 
     def wipe(self) -> None:
         """Forget every PIN typed so far."""
-        for buffer in (self.current, self.new, self.confirmation, self.receipt):
+        for buffer in (self.current, self.new, self.confirmation, self.receipt, self.signature):
             buffer.wipe()
 
     def wiped(self) -> bool:
         """Whether no PIN is held."""
-        return not any((self.current, self.new, self.confirmation, self.receipt))
+        return not any(
+            (self.current, self.new, self.confirmation, self.receipt, self.signature)
+        )
 
     def view(
         self,

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-from kiosk.errors import KioskError, PortalError, TokenError
+from kiosk.errors import KioskError, PortalError, PortalRejected, TokenError
 from kiosk.model import CardIdentity, CardRecord, CertificateInfo, PinWriteIntent, VisitResult
 from kiosk.ports import (
     ON_READER_PAD,
@@ -22,6 +22,7 @@ from kiosk.ports import (
     CertificatePortal,
     CertificateToken,
     Clock,
+    IssuedCertificate,
     Portal,
     ResultStore,
     Token,
@@ -32,15 +33,19 @@ from kiosk.visit.contract import Flow, Step, View
 from kiosk.visit.effects import (
     AdminSignIn,
     AuthoriseAdmin,
+    BeginCardWork,
     BlockCard,
     ChangePin,
     DeleteKeyPair,
     Effect,
     FetchRecord,
+    FindCardWork,
     GenerateKeyPair,
     IdentifyCard,
     InstallCertificate,
     IssueCertificate,
+    ListIssued,
+    ReadCardKeys,
     ReadCertificates,
     RecordResult,
     SetSignaturePin,
@@ -59,11 +64,15 @@ from kiosk.visit.events import (
     AdminSignedIn,
     CardBlocked,
     CardIdentified,
+    CardKeysRead,
+    CardWorkBegun,
+    CardWorkFound,
     CertificateInstalled,
     CertificateIssued,
     CertificatesRead,
     EffectFailed,
     Event,
+    IssuedListed,
     KeyPairDeleted,
     KeyPairGenerated,
     Outcome,
@@ -79,6 +88,7 @@ from kiosk.visit.events import (
     SignaturePinSet,
     TicketIssued,
 )
+from kiosk.visit.result import b64
 from kiosk.visit.secret import Secret
 
 MAX_EFFECTS_PER_INPUT = 50  # a flow asking for more is looping: stop and say so
@@ -87,6 +97,16 @@ MAX_EFFECTS_PER_INPUT = 50  # a flow asking for more is looping: stop and say so
 def revealed(pin: Secret | None) -> str | None:
     """The PIN's text for the port call, or ON_READER_PAD when the reader's pad takes it."""
     return ON_READER_PAD if pin is None else pin.reveal()
+
+
+def request_note(key_id: bytes) -> str:
+    """The card work's note holding the request signed for the key ``key_id``."""
+    return f"request:{key_id.hex()}"
+
+
+def issued_note(idempotency_key: str) -> str:
+    """The card work's note holding the certificate issued under ``idempotency_key``."""
+    return f"issued:{idempotency_key}"
 
 
 def signing_certificate(certificates: list[CertificateInfo], two_pins: bool = False) -> bytes:
@@ -217,14 +237,13 @@ class EffectRunner:
                     effect.role, revealed(effect.pin), effect.key_id, effect.common_name,
                     effect.serial_number,
                 )
+                if effect.work_id is not None:  # kept before anyone relies on it
+                    self.store.note_card_work(
+                        effect.work_id, request_note(effect.key_id), b64(request)
+                    )
                 return RequestSigned(effect, request)
             case IssueCertificate():
-                issued = self.certificate_portal().issue_certificate(
-                    effect.card_number, effect.admin_hsa_id, effect.certificate_kind,
-                    effect.subject_id, effect.request, effect.idempotency_key,
-                    effect.replaces, effect.organisation,
-                )
-                return CertificateIssued(effect, issued)
+                return CertificateIssued(effect, self.issue(effect))
             case InstallCertificate():
                 self.key_token(effect.reader).write_certificate(
                     effect.role, revealed(effect.pin), effect.key_id, effect.label,
@@ -241,7 +260,39 @@ class EffectRunner:
                     effect.role, revealed(effect.pin), effect.key_id
                 )
                 return KeyPairDeleted(effect)
+            case ReadCardKeys():
+                token = self.key_token(effect.reader)
+                return CardKeysRead(
+                    effect, tuple(token.certificates()), token.has_signature_pin()
+                )
+            case FindCardWork():
+                found = self.store.find_card_work(effect.card_number, effect.visit_kind)
+                return CardWorkFound(effect, found)
+            case BeginCardWork():
+                return CardWorkBegun(effect, self.store.begin_card_work(effect.work))
+            case ListIssued():
+                issued = self.certificate_portal().card_certificates(effect.card_number)
+                return IssuedListed(effect, tuple(issued))
         raise KioskError(f"no runner for effect {effect.kind!r}", effect=effect.kind)
+
+    def issue(self, effect: IssueCertificate) -> IssuedCertificate:
+        """The portal's certificate, kept in the card work (if any) before the flow sees
+        it; a refusal ends the work (a new visit starts afresh, with new ids)."""
+        try:
+            issued = self.certificate_portal().issue_certificate(
+                effect.card_number, effect.admin_hsa_id, effect.certificate_kind,
+                effect.subject_id, effect.request, effect.idempotency_key,
+                effect.replaces, effect.organisation,
+            )
+        except PortalRejected:
+            if effect.work_id is not None:
+                self.store.end_card_work(effect.work_id)
+            raise
+        if effect.work_id is not None:
+            self.store.note_card_work(
+                effect.work_id, issued_note(effect.idempotency_key), b64(issued.der)
+            )
+        return issued
 
     @contextmanager
     def pin_write(self, intent: PinWriteIntent | None) -> Iterator[None]:

@@ -46,6 +46,16 @@ class Stage(StrEnum):
     BLOCK_REASON = "block_reason"
     BLOCK_CONFIRM = "block_confirm"
     BLOCKING = "blocking"
+    # key pairs and certificates on the card (signature certificate, renewal)
+    LOGGING_IN = "logging_in"  # the PIN typed is checked on the card (a test signature)
+    PIN_SIGNATURE = "pin_signature"  # the holder types the current signature PIN
+    PREPARING = "preparing"  # the card work (key ids, idempotency keys) is made durable
+    GENERATING = "generating"
+    REQUESTING = "requesting"
+    ISSUING = "issuing"
+    INSTALLING = "installing"
+    TESTING = "testing"
+    REMOVING_OLD = "removing_old"
     FAILED = "failed"
 
 
@@ -86,6 +96,20 @@ VISIT_STEPS: dict[VisitKind, tuple[tuple[Stage, ...], ...]] = {
         (Stage.BLOCK_CONFIRM, Stage.BLOCKING, *_RESULT),
     ),
     VisitKind.PIN_LETTER: (_CARD, (Stage.CARD_RECORD,), (*_DOCUMENT, Stage.STARTING), _RESULT),
+    VisitKind.SIGNATURE_CERTIFICATE: (
+        (*_CARD, Stage.READING), (Stage.CARD_RECORD,), (*_DOCUMENT, Stage.STARTING),
+        (Stage.PIN_CURRENT, Stage.LOGGING_IN, Stage.PIN_CHOOSE, Stage.PIN_CONFIRM),
+        (Stage.PREPARING, Stage.WRITING, Stage.GENERATING, Stage.REQUESTING, Stage.ISSUING,
+         Stage.INSTALLING, Stage.TESTING),
+        _RESULT,
+    ),
+    VisitKind.RENEW_CERTIFICATES: (
+        (*_CARD, Stage.READING), (Stage.CARD_RECORD,),
+        (Stage.PIN_CURRENT, Stage.LOGGING_IN, Stage.PIN_SIGNATURE),
+        (Stage.PREPARING, Stage.GENERATING, Stage.REQUESTING, Stage.ISSUING, Stage.INSTALLING,
+         Stage.TESTING),
+        (Stage.REMOVING_OLD,), _RESULT,
+    ),
 }
 
 
@@ -104,6 +128,7 @@ def step_of(kind: VisitKind, stage: Stage | None) -> tuple[int, int] | None:
 
 PIN_STAGES: dict[Stage, ViewName] = {
     Stage.PIN_CURRENT: ViewName.PIN_CURRENT,
+    Stage.PIN_SIGNATURE: ViewName.PIN_CURRENT,
     Stage.PIN_CHOOSE: ViewName.PIN_CHOOSE,
     Stage.PIN_CONFIRM: ViewName.PIN_CONFIRM,
     Stage.SIGN_RECEIPT: ViewName.SIGN_RECEIPT,
@@ -123,6 +148,7 @@ USER_STAGES: frozenset[Stage] = frozenset(
         Stage.DOCUMENT_MANUAL,
         Stage.DOCUMENT_CONFIRM,
         Stage.PIN_CURRENT,
+        Stage.PIN_SIGNATURE,
         Stage.PIN_CHOOSE,
         Stage.PIN_CONFIRM,
         Stage.SIGN_RECEIPT,

@@ -127,11 +127,12 @@ def run_until(d: Driver, kind: str) -> Driver:
 
 CURRENT_PIN = "583920"
 NEW_PIN = "480159"
+SIGNATURE_PIN = "730284"
 
 
 def happy_script(kind: VisitKind, the_rig: Rig) -> list[tuple[str, dict[str, Any]]]:
     """Inputs that take a visit of ``kind`` from start to DONE, with the rig prepared for it."""
-    from tests.unit.visit.fakes import evidence_of, holder
+    from tests.unit.visit.fakes import evidence_of, holder, key_card
 
     anna, eva = holder("anna"), holder("eva")
     if kind is VisitKind.ACTIVATION:
@@ -162,6 +163,23 @@ def happy_script(kind: VisitKind, the_rig: Rig) -> list[tuple[str, dict[str, Any
             INSERT, ("continue", {}), ("document_scanned", {"evidence": evidence_of(eva)}),
             ("document_confirmed", {}),
         ]
+    if kind is VisitKind.SIGNATURE_CERTIFICATE:
+        the_rig.tokens.cards[eva.card_number] = key_card(
+            eva.card_number, CURRENT_PIN, eva.hsa_id, two_pins=True
+        )
+        the_rig.insert(eva)
+        return [
+            INSERT, ("continue", {}), ("document_scanned", {"evidence": evidence_of(eva)}),
+            ("document_confirmed", {}), *pin_keys(CURRENT_PIN), *pin_keys(NEW_PIN),
+            *pin_keys(NEW_PIN),
+        ]
+    if kind is VisitKind.RENEW_CERTIFICATES:
+        the_rig.tokens.cards[eva.card_number] = key_card(
+            eva.card_number, CURRENT_PIN, eva.hsa_id, two_pins=True, sign_pin=SIGNATURE_PIN,
+            signature_days=60, authentication_days=60,
+        )
+        the_rig.insert(eva)
+        return [INSERT, ("continue", {}), *pin_keys(CURRENT_PIN), *pin_keys(SIGNATURE_PIN)]
     return [
         ("card_number_typed", {"card_number": eva.card_number}), ("continue", {}),
         ("block_reason", {"reason": "lost"}), ("confirm", {}),

@@ -13,6 +13,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
 from kiosk.demo_cast import DEMO_OFFICE, DemoHolder, demo_admins, demo_holders
 from kiosk.errors import (
     CardNotFound,
@@ -25,6 +30,7 @@ from kiosk.errors import (
     PortalRejected,
     PortalUnreachable,
     StorageError,
+    TokenError,
     WrongPin,
 )
 from kiosk.handout import AdminSignature
@@ -34,6 +40,7 @@ from kiosk.model import (
     CardIdentity,
     CardRecord,
     CardStatus,
+    CardWork,
     CertificateInfo,
     DocumentEvidence,
     PinWriteIntent,
@@ -44,8 +51,11 @@ from kiosk.model import (
 from kiosk.ports import (
     ActivationTicket,
     CardEvent,
+    CardKey,
     IssuedCertificate,
+    KeyAlgorithm,
     PinLetterOrder,
+    PinRole,
     PinStatus,
 )
 from kiosk.settings import KioskIdentitySettings, Settings
@@ -151,6 +161,10 @@ class FakeCard:
     locked: bool = False
     certificates: list[CertificateInfo] = field(default_factory=list)
     signed: list[bytes] = field(default_factory=list)
+    # key pairs on the card (CertificateToken): CKA_ID -> (PIN role, private key)
+    keys: dict[bytes, tuple[PinRole, Any]] = field(default_factory=dict)
+    two_pins: bool = False  # a signature PIN of its own
+    sign_pin: str | None = None
 
 
 class FakePad:
@@ -263,6 +277,77 @@ class FakeToken:
         self.card.signed.append(receipt)
         return b"SIG:" + receipt[:8]
 
+    # --- CertificateToken: P-256 keys in memory, the request is the key's SPKI ------------
+
+    def _role(self, role: PinRole, pin: str | None) -> None:
+        if role is PinRole.SIGNATURE and self.card.two_pins:
+            if self._typed(pin) != self.card.sign_pin:
+                raise WrongPin(tries_left=2)
+            return
+        self._check(self._typed(pin))
+
+    def has_signature_pin(self) -> bool:
+        return self.card.two_pins
+
+    def signature_pin_status(self) -> PinStatus:
+        return PinStatus(initialised=self.card.sign_pin is not None, locked=False)
+
+    def set_signature_pin(self, credential: str, new_pin: str | None) -> None:
+        self._fault("set_signature_pin")
+        if credential != "CRED-" + self.card.number:
+            raise WrongPin(tries_left=2)
+        self.card.sign_pin = self._typed(new_pin, "new_pin")
+
+    def key_algorithms(self, role: PinRole) -> tuple[KeyAlgorithm, ...]:
+        return (KeyAlgorithm.EC_P256,)
+
+    def card_keys(self) -> list[CardKey]:
+        return [
+            CardKey(key_id, "key", role, KeyAlgorithm.EC_P256, spki(private.public_key()))
+            for key_id, (role, private) in self.card.keys.items()
+        ]
+
+    def generate_key_pair(
+        self, role: PinRole, pin: str | None, key_id: bytes, label: str,
+        algorithm: KeyAlgorithm | None = None,
+    ) -> CardKey:
+        self._fault("generate_key_pair")
+        self._role(role, pin)
+        if key_id not in self.card.keys:
+            self.card.keys[key_id] = (role, ec.generate_private_key(ec.SECP256R1()))
+        return next(k for k in self.card_keys() if k.key_id == key_id)
+
+    def certificate_request(
+        self, role: PinRole, pin: str | None, key_id: bytes, common_name: str, serial_number: str
+    ) -> bytes:
+        self._fault("certificate_request")
+        self._role(role, pin)
+        return spki(self.card.keys[key_id][1].public_key())
+
+    def write_certificate(
+        self, role: PinRole, pin: str | None, key_id: bytes, label: str, der: bytes
+    ) -> None:
+        self._fault("write_certificate")
+        self._role(role, pin)
+        info = info_of(der, "signature" if label == "Underskrift" else "authentication", key_id)
+        self.card.certificates = [
+            c for c in self.card.certificates if c.key_id != key_id
+        ] + [info]
+
+    def delete_key_pair(self, role: PinRole, pin: str | None, key_id: bytes) -> None:
+        self._fault("delete_key_pair")
+        self._role(role, pin)
+        self.card.keys.pop(key_id, None)
+        self.card.certificates = [c for c in self.card.certificates if c.key_id != key_id]
+
+    def sign(self, role: PinRole, pin: str | None, key_id: bytes, data: bytes) -> bytes:
+        self._fault("sign")
+        self._role(role, pin)
+        if key_id not in self.card.keys:
+            raise TokenError("no such key")
+        private = self.card.keys[key_id][1]
+        return bytes(private.sign(data, ec.ECDSA(hashes.SHA256())))
+
 
 class FakeTokens:
     def __init__(self, reader: FakeReader) -> None:
@@ -286,6 +371,7 @@ class FakePortal:
         self.rejects: dict[str, str] = {}
         self.calls: list[tuple[str, str]] = []  # (method, idempotency key or argument)
         self.letters: dict[str, tuple[str, dict[str, Any]]] = {}  # PIN/PUK letters by key
+        self.issued: dict[str, IssuedCertificate] = {}  # certificates by idempotency key
 
     def _gate(self, method: str) -> None:
         if self.down:
@@ -362,26 +448,50 @@ class FakePortal:
         self.letters[idempotency_key] = (card_number, dict(evidence))
         return PinLetterOrder(idempotency_key, card_number, T0, T0 + timedelta(days=5))
 
-    def issue_certificate(self, *args: Any, **kwargs: Any) -> IssuedCertificate:
-        raise PortalRejected("not_in_fake")
+    def issue_certificate(
+        self, card_number: str, admin_hsa_id: str, kind: str, subject_id: str, request: bytes,
+        idempotency_key: str, replaces: str | None = None, organisation: str | None = None,
+    ) -> IssuedCertificate:
+        """Answers a repeated key from its record; ``request`` is the key's SPKI here."""
+        self._gate("issue_certificate")
+        self.calls.append(("issue_certificate", idempotency_key))
+        if idempotency_key not in self.issued:
+            key = serialization.load_der_public_key(request)
+            der = issue_der(key, kind, T0 + timedelta(days=730))
+            serial = format(x509.load_der_x509_certificate(der).serial_number, "x")
+            self.issued[idempotency_key] = IssuedCertificate(
+                serial, card_number, kind, subject_id, "CN=Holder", "CN=Fake CA", T0,
+                T0 + timedelta(days=730), 730, False, "valid", der, (), replaces,
+            )
+        return self.issued[idempotency_key]
 
     def card_certificates(self, card_number: str) -> list[IssuedCertificate]:
-        return []
+        self._gate("card_certificates")
+        return [c for c in self.issued.values() if c.card_number == card_number]
 
-    def revoke_certificate(self, *args: Any, **kwargs: Any) -> IssuedCertificate:
-        raise PortalRejected("not_in_fake")
+    def revoke_certificate(
+        self, card_number: str, serial: str, admin_hsa_id: str, reason: str, idempotency_key: str
+    ) -> IssuedCertificate:
+        self._gate("revoke_certificate")
+        self.calls.append(("revoke_certificate", serial))
+        raise PortalRejected("certificate_not_found")
 
 
 class FakeStore:
     def __init__(self) -> None:
         self.results: dict[str, VisitResult] = {}
         self.intents: dict[str, PinWriteIntent] = {}
+        self.work: dict[str, CardWork] = {}
         self.failing = False
 
     def record(self, result: VisitResult) -> str:
         if self.failing:
             raise StorageError("disk full")
         self.results[result.idempotency_key] = result
+        for work_id in [w for w, work in self.work.items()
+                        if (work.card_number, work.kind) == (result.card_number,
+                                                             result.kind.value)]:
+            del self.work[work_id]
         for visit_id in [v for v, i in self.intents.items()
                          if i.card_number == result.card_number]:
             del self.intents[visit_id]
@@ -394,6 +504,30 @@ class FakeStore:
 
     def end_pin_write(self, visit_id: str) -> None:
         self.intents.pop(visit_id, None)
+
+    # --- key-pair work (the Outbox keeps it in SQLite) --------------------------------
+
+    def find_card_work(self, card_number: str, kind: str) -> CardWork | None:
+        return next(
+            (w for w in self.work.values() if (w.card_number, w.kind) == (card_number, kind)),
+            None,
+        )
+
+    def begin_card_work(self, work: CardWork) -> CardWork:
+        if self.failing:
+            raise StorageError("disk full")
+        found = self.find_card_work(work.card_number, work.kind)
+        if found is not None:
+            return found
+        self.work[work.work_id] = work
+        return work
+
+    def note_card_work(self, work_id: str, key: str, value: str) -> None:
+        if work_id in self.work:
+            self.work[work_id].notes[key] = value
+
+    def end_card_work(self, work_id: str) -> None:
+        self.work.pop(work_id, None)
 
 
 @dataclass
@@ -424,3 +558,55 @@ def rig() -> Rig:
 
 def today() -> date:
     return TODAY
+
+
+# --- real certificates for the fake cards' in-memory keys -----------------------------
+
+FAKE_CA = ec.generate_private_key(ec.SECP256R1())
+
+
+def spki(public_key: Any) -> bytes:
+    return bytes(public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ))
+
+
+def issue_der(public_key: Any, kind: str, not_after: datetime) -> bytes:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"Fake {kind}")])
+    cert = (
+        x509.CertificateBuilder().subject_name(name)
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Fake CA")]))
+        .public_key(public_key).serial_number(x509.random_serial_number())
+        .not_valid_before(T0 - timedelta(days=365)).not_valid_after(not_after)
+        .sign(FAKE_CA, hashes.SHA256())
+    )
+    return bytes(cert.public_bytes(serialization.Encoding.DER))
+
+
+def info_of(der: bytes, usage: str, key_id: bytes, hsa_id: str | None = None) -> CertificateInfo:
+    cert = x509.load_der_x509_certificate(der)
+    return CertificateInfo(
+        label=usage, usage=usage, subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(), serial=cert.serial_number,
+        not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
+        hsa_id=hsa_id, chain_valid=True, der=der, key_id=key_id,
+    )
+
+
+def key_card(
+    number: str, pin: str, hsa_id: str, *, two_pins: bool, sign_pin: str | None = None,
+    signature_days: int | None = None, authentication_days: int = 900,
+) -> FakeCard:
+    """A fake card with a real key pair and certificate for authentication (ending in
+    ``authentication_days``) and, given ``signature_days``, one for signature."""
+    card = FakeCard(number, pin, two_pins=two_pins, sign_pin=sign_pin)
+    wanted = [("authentication", b"\x01", PinRole.AUTHENTICATION, authentication_days)]
+    if signature_days is not None:
+        role = PinRole.SIGNATURE if two_pins else PinRole.AUTHENTICATION
+        wanted.append(("signature", b"\x02", role, signature_days))
+    for usage, key_id, role, days in wanted:
+        private = ec.generate_private_key(ec.SECP256R1())
+        card.keys[key_id] = (role, private)
+        der = issue_der(private.public_key(), usage, T0 + timedelta(days=days))
+        card.certificates.append(info_of(der, usage, key_id, hsa_id))
+    return card

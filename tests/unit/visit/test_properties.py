@@ -21,23 +21,34 @@ from kiosk.errors import (
     WrongPin,
 )
 from kiosk.i18n import catalog
-from kiosk.model import CardClass, CardIdentity, DocumentType, VisitKind, VisitResult
-from kiosk.ports import ActivationTicket
+from kiosk.model import CardClass, CardIdentity, CardWork, DocumentType, VisitKind, VisitResult
+from kiosk.ports import ActivationTicket, CardKey, IssuedCertificate, KeyAlgorithm
 from kiosk.visit.admin_session import VISIT_FLOWS, KioskSession
 from kiosk.visit.block import BLOCK_REASONS
 from kiosk.visit.contract import Step, View, ViewName
 from kiosk.visit.effects import (
     AdminSignIn,
     AuthoriseAdmin,
+    BeginCardWork,
     BlockCard,
     ChangePin,
+    DeleteKeyPair,
     Effect,
     FetchRecord,
+    FindCardWork,
+    GenerateKeyPair,
     IdentifyCard,
+    InstallCertificate,
+    IssueCertificate,
+    ListIssued,
+    ReadCardKeys,
     ReadCertificates,
     RecordResult,
+    SetSignaturePin,
     SignedReceipt,
+    SignProbe,
     SignReceipt,
+    SignRequest,
     StartActivation,
     StartTicket,
     StartUnlock,
@@ -50,17 +61,28 @@ from kiosk.visit.events import (
     AdminSignedIn,
     CardBlocked,
     CardIdentified,
+    CardKeysRead,
+    CardWorkBegun,
+    CardWorkFound,
+    CertificateInstalled,
+    CertificateIssued,
     CertificatesRead,
     EffectFailed,
     Event,
+    IssuedListed,
+    KeyPairDeleted,
+    KeyPairGenerated,
     Outcome,
     PinChanged,
     PinUnlocked,
     PinWritten,
+    ProbeSigned,
     ReceiptSigned,
     RecordFetched,
+    RequestSigned,
     ResultRecorded,
     ResultSynced,
+    SignaturePinSet,
     TicketIssued,
     action_event,
 )
@@ -75,7 +97,9 @@ from tests.unit.visit.fakes import (
     cert,
     evidence_of,
     holder,
+    key_card,
     record_of,
+    spki,
 )
 
 SV, EN = catalog("sv"), catalog("en")
@@ -155,6 +179,54 @@ def outcome_for(effect: Effect, pick: int, fail: bool, number: str | None) -> Ou
             return ResultRecorded(effect, "outbox-1")
         case SyncResult():
             return ResultSynced(effect, (record_of(ANNA), None)[pick % 2])
+    return key_outcome_for(effect, pick)
+
+
+# A card with real key pairs (P-256) for the certificate effects' answers: some match
+# what the flow asks for, some do not (another key, a broken certificate).
+KEY_CARD = key_card(EVA.card_number, CURRENT_PIN, EVA.hsa_id, two_pins=True,
+                    signature_days=60, authentication_days=60)
+CARD_KEYS = [
+    CardKey(k, "key", role, KeyAlgorithm.EC_P256, spki(private.public_key()))
+    for k, (role, private) in KEY_CARD.keys.items()
+]
+ISSUED = [
+    IssuedCertificate(format(c.serial, "x"), EVA.card_number, c.usage, "hsa_id", c.subject,
+                      c.issuer, c.not_before, c.not_after, 60, True, "valid", der)
+    for c in KEY_CARD.certificates for der in (c.der, b"not a certificate")
+]
+WORK = CardWork("w1", "renew_certificates", EVA.card_number, "SE-ADM1", T0,
+                {"jobs": '[{"slot": "s", "certificate_kind": "authentication", '
+                         '"role": "authentication", "subject_id": "hsa_id", '
+                         '"serial_number": "x", "old_key_id": "01"}]'})
+
+
+def key_outcome_for(effect: Effect, pick: int) -> Outcome:
+    """Answers to the certificate effects (kiosk.visit.card_keys)."""
+    match effect:
+        case ReadCardKeys():
+            certificates = (tuple(KEY_CARD.certificates), ())[pick % 2]
+            return CardKeysRead(effect, certificates, bool(pick % 3))
+        case FindCardWork():
+            return CardWorkFound(effect, (None, WORK)[pick % 2])
+        case BeginCardWork():
+            return CardWorkBegun(effect, (effect.work, WORK)[pick % 2])
+        case ListIssued():
+            return IssuedListed(effect, tuple(ISSUED[: pick % 3]))
+        case SetSignaturePin():
+            return SignaturePinSet(effect)
+        case GenerateKeyPair():
+            return KeyPairGenerated(effect, CARD_KEYS[pick % len(CARD_KEYS)])
+        case SignRequest():
+            return RequestSigned(effect, b"request")
+        case IssueCertificate():
+            return CertificateIssued(effect, ISSUED[pick % len(ISSUED)])
+        case InstallCertificate():
+            return CertificateInstalled(effect)
+        case SignProbe():
+            return ProbeSigned(effect, (b"garbage", b"")[pick % 2])
+        case DeleteKeyPair():
+            return KeyPairDeleted(effect)
     raise AssertionError(effect)
 
 

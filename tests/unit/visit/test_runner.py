@@ -268,9 +268,21 @@ def test_certificate_effects_need_a_token_that_makes_keys_and_wipe_the_pin() -> 
 
     r, runner = runner_for()
     r.insert(ANNA)
+    opened = r.tokens.open
+
+    class PlainToken:  # a Token's calls only: no key pairs
+        def __init__(self) -> None:
+            self.inner = opened()
+
+        def __getattr__(self, name: str) -> object:
+            if name in ("generate_key_pair", "card_keys", "set_signature_pin"):
+                raise AttributeError(name)
+            return getattr(self.inner, name)
+
+    r.tokens.open = lambda reader=None: PlainToken()  # type: ignore[assignment,method-assign,misc]
     pin = Secret(NEW_PIN)
     outcome = runner.run(GenerateKeyPair(READER, PinRole.SIGNATURE, pin, b"\x01", "Underskrift"))
-    # the unit tests' fake token is a plain Token: the runner refuses, never crashes
+    # a token that is a plain Token: the runner refuses, never crashes
     assert isinstance(outcome, EffectFailed) and isinstance(outcome.error, TokenError)
     assert outcome.error.data["reason"] == "no_key_support"
     assert len(pin) == 0

@@ -14,9 +14,10 @@ from kiosk.visit.stages import Stage
 from tests.unit.visit.drive import happy_script, visit
 from tests.unit.visit.fakes import SETTINGS, admin_auth, evidence_of, holder
 
-A, U, C, K, B, L = (
+A, U, C, K, B, L, S, R = (
     VisitKind.ACTIVATION, VisitKind.UNLOCK, VisitKind.CHANGE_PIN, VisitKind.CARD_CHECK,
-    VisitKind.BLOCK, VisitKind.PIN_LETTER,
+    VisitKind.BLOCK, VisitKind.PIN_LETTER, VisitKind.SIGNATURE_CERTIFICATE,
+    VisitKind.RENEW_CERTIFICATES,
 )
 ANNA_DOC = {"evidence": evidence_of(holder("anna"))}
 EVA_DOC = {"evidence": evidence_of(holder("eva"))}
@@ -83,6 +84,27 @@ ROWS: list[tuple[VisitKind, int, list[Any], str, dict[str, Any], ViewName, list[
     (L, 2, [("document_manual", {})], "document_scan", {}, ViewName.DOCUMENT_CHECK, []),
     (L, 3, [], "document_confirmed", {}, ViewName.WORKING, ["record_result"]),
     (L, 3, [], "document_scan", {}, ViewName.DOCUMENT_CHECK, []),
+    (S, 0, [], "card_inserted", {}, ViewName.WORKING, ["identify_card"]),
+    (S, 0, ["no_number"], "card_number_typed", {"card_number": holder("eva").card_number},
+     ViewName.WORKING, ["fetch_record"]),
+    (S, 1, [], "continue", {}, ViewName.DOCUMENT_CHECK, []),
+    (S, 2, [], "document_scanned", EVA_DOC, ViewName.DOCUMENT_CONFIRM, []),
+    (S, 2, [], "document_typed", EVA_DOC, ViewName.DOCUMENT_CONFIRM, []),
+    (S, 2, [], "scan_failed", {}, ViewName.DOCUMENT_CHECK, []),
+    (S, 2, [], "document_manual", {}, ViewName.DOCUMENT_MANUAL, []),
+    (S, 2, [("document_manual", {})], "document_typed", EVA_DOC, ViewName.DOCUMENT_CONFIRM, []),
+    (S, 2, [("document_manual", {})], "document_scan", {}, ViewName.DOCUMENT_CHECK, []),
+    (S, 3, [], "document_confirmed", {}, ViewName.WORKING, ["start_unlock"]),
+    (S, 3, [], "document_scan", {}, ViewName.DOCUMENT_CHECK, []),
+    (S, 10, [], "pin_submit", {}, ViewName.WORKING, ["test_signature"]),  # logging in
+    (S, 17, [], "pin_submit", {}, ViewName.PIN_CONFIRM, []),
+    (S, 24, [], "pin_submit", {}, ViewName.WORKING, ["begin_card_work"]),
+    (R, 0, [], "card_inserted", {}, ViewName.WORKING, ["identify_card"]),
+    (R, 0, ["no_number"], "card_number_typed", {"card_number": holder("eva").card_number},
+     ViewName.WORKING, ["fetch_record"]),
+    (R, 1, [], "continue", {}, ViewName.PIN_CURRENT, []),
+    (R, 8, [], "pin_submit", {}, ViewName.WORKING, ["test_signature"]),
+    (R, 15, [], "pin_submit", {}, ViewName.WORKING, ["begin_card_work"]),
 ]
 
 COVERED: dict[VisitKind, set[tuple[Stage, str]]] = {kind: set() for kind in VisitKind}
