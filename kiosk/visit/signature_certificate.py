@@ -40,7 +40,7 @@ class SignatureCertificateFlow(CardKeysFlow):
         self.document = DocumentStep(settings.document_rules)
 
     def transitions(self) -> Transitions:
-        return self.with_pin_choice(self.document.routes(super().transitions(), self))
+        return self.pins.routes(self.document.routes(super().transitions(), self), self)
 
     def on_success(self, outcome: Outcome) -> Step:
         match outcome:

@@ -307,6 +307,10 @@ class FakeToken:
             for key_id, (role, private) in self.card.keys.items()
         ]
 
+    def private_key_ids(self, role: PinRole, pin: str | None) -> frozenset[bytes]:
+        self._role(role, pin)
+        return frozenset(k for k, (r, _) in self.card.keys.items() if r is role)
+
     def generate_key_pair(
         self, role: PinRole, pin: str | None, key_id: bytes, label: str,
         algorithm: KeyAlgorithm | None = None,
