@@ -576,14 +576,12 @@ def spki(public_key: Any) -> bytes:
 
 
 def issue_der(public_key: Any, kind: str, not_after: datetime) -> bytes:
+    from kiosk.pki import certificate
+
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"Fake {kind}")])
-    cert = (
-        x509.CertificateBuilder().subject_name(name)
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Fake CA")]))
-        .public_key(public_key).serial_number(x509.random_serial_number())
-        .not_valid_before(T0 - timedelta(days=365)).not_valid_after(not_after)
-        .sign(FAKE_CA, hashes.SHA256())
-    )
+    issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Fake CA")])
+    cert = certificate(name, public_key, FAKE_CA, T0 - timedelta(days=365), not_after,
+                       issuer=issuer)
     return bytes(cert.public_bytes(serialization.Encoding.DER))
 
 
