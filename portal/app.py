@@ -8,12 +8,14 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from portal import certificates, db, kiosks, service
@@ -50,6 +52,7 @@ MAX_KEY_LENGTH = 200
 log = logging.getLogger("portal")
 
 Action = Callable[[sqlite3.Connection], dict[str, Any]]
+Change = Callable[[sqlite3.Connection, dict[str, Any]], dict[str, Any]]
 IdempotencyKey = Annotated[
     str,
     Header(
@@ -172,13 +175,15 @@ class Portal:
         return json_response(status, body)
 
     def change(
-        self, request: Request, key: str, body: bytes, action: Action, status: int = 200
+        self, write: Write, payload: BaseModel, action: Change, status: int = 200
     ) -> Response:
-        """Run a state change once per kiosk and idempotency key, storing the answer in the
-        same transaction; a repeated key returns the stored bytes, a reused key with another
-        request is refused. Keys are the calling kiosk's own: another kiosk repeating a key
-        starts afresh and never sees the first kiosk's answer."""
-        kiosk = caller(request)
+        """Run a state change (``action`` with the payload as JSON data) once per kiosk and
+        idempotency key, storing the answer in the same transaction; a repeated key returns
+        the stored bytes, a reused key with another request is refused. Keys are the calling
+        kiosk's own: another kiosk repeating a key starts afresh and never sees the first
+        kiosk's answer."""
+        request, key, body, kiosk = write.request, write.key, write.body, write.kiosk
+        data = payload.model_dump(mode="json")
         fingerprint = hashlib.sha256(
             f"{request.method} {request.url.path}\n".encode() + body
         ).hexdigest()
@@ -197,7 +202,7 @@ class Portal:
                     )
                 return json_response(row["status"], bytes(row["body"]))
             try:
-                answer_status, answer = status, json_bytes(action(conn))
+                answer_status, answer = status, json_bytes(action(conn, data))
             except service.ApiError as exc:
                 if exc.status >= 500:
                     raise  # transient: rolled back, not stored, the same key may retry
@@ -222,6 +227,24 @@ def caller(request: Request) -> Kiosk:
 
 
 Caller = Annotated[Kiosk, Depends(caller)]
+
+
+@dataclass(frozen=True)
+class Write:
+    """A state-changing request: its idempotency key, its bytes as sent, and the caller."""
+
+    request: Request
+    key: str
+    body: bytes
+    kiosk: Kiosk
+
+
+def write_request(request: Request, key: IdempotencyKey, body: RawBody, kiosk: Caller) -> Write:
+    """What every state-changing route needs for ``Portal.change``."""
+    return Write(request, key, body, kiosk)
+
+
+Writing = Annotated[Write, Depends(write_request)]
 
 
 class BodyLimit:
@@ -358,6 +381,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         return error_response(500, "internal", "the portal failed; the request can be retried")
 
 
+def route(
+    model: type[BaseModel], tag: str, status: int = 200
+) -> dict[str, Any]:
+    """The keyword arguments every API route declares: its answer, status, errors, tag."""
+    return {"response_model": model, "status_code": status, "responses": ERRORS, "tags": [tag]}
+
+
 def _install_routes(app: FastAPI, portal: Portal) -> None:
     clock = portal.clock
 
@@ -372,174 +402,80 @@ def _install_routes(app: FastAPI, portal: Portal) -> None:
             }
         )
 
-    @app.get(
-        f"{PREFIX}/audit-head", response_model=AuditHeadBody, responses=ERRORS, tags=["kiosk"]
-    )
+    @app.get(f"{PREFIX}/audit-head", **route(AuditHeadBody, "kiosk"))
     def get_audit_head(kiosk: Caller) -> Response:
         """The newest audit head the calling kiosk sent (its anchor outside the kiosk)."""
         return portal.read(lambda conn: service.audit_head(conn, kiosk))
 
-    @app.get(
-        f"{PREFIX}/cards/{{card_number}}",
-        response_model=CardRecordBody,
-        responses=ERRORS,
-        tags=["cards"],
-    )
+    @app.get(f"{PREFIX}/cards/{{card_number}}", **route(CardRecordBody, "cards"))
     def get_card(card_number: str, kiosk: Caller) -> Response:
         """The card's record (a card past a deadline is blocked first)."""
         return portal.read(lambda conn: service.get_card(conn, clock, card_number, kiosk))
 
-    @app.get(
-        f"{PREFIX}/admins/{{hsa_id}}", response_model=AdminBody, responses=ERRORS, tags=["admins"]
-    )
+    @app.get(f"{PREFIX}/admins/{{hsa_id}}", **route(AdminBody, "admins"))
     def get_admin(hsa_id: str, kiosk: Caller) -> Response:
         """The ID administrator's authorisation at the card office."""
         return portal.read(lambda conn: service.get_admin(conn, clock, hsa_id, kiosk))
 
+    trust = portal.receipt_trust
+
     @app.post(
-        f"{PREFIX}/cards/{{card_number}}/activations",
-        response_model=TicketBody,
-        status_code=201,
-        responses=ERRORS,
-        tags=["cards"],
+        f"{PREFIX}/cards/{{card_number}}/activations", **route(TicketBody, "cards", 201)
     )
     def start_activation(
-        card_number: str,
-        request: Request,
-        payload: StartActivationRequest,
-        key: IdempotencyKey,
-        body: RawBody,
-        kiosk: Caller,
+        card_number: str, payload: StartActivationRequest, write: Writing
     ) -> Response:
         """Start an activation; the answer carries the credential for the first PIN."""
-        data = payload.model_dump(mode="json")
-        return portal.change(
-            request, key, body,
-            lambda conn: service.start_activation(
-                conn, clock, card_number, data, kiosk, portal.receipt_trust
-            ), 201,
-        )
+        return portal.change(write, payload, lambda conn, data: service.start_activation(
+            conn, clock, card_number, data, write.kiosk, trust), 201)
 
     @app.post(
-        f"{PREFIX}/activations/{{activation_id}}/complete",
-        response_model=CardRecordBody,
-        responses=ERRORS,
-        tags=["cards"],
+        f"{PREFIX}/activations/{{activation_id}}/complete", **route(CardRecordBody, "cards")
     )
     def complete_activation(
-        activation_id: str,
-        request: Request,
-        payload: CompleteActivationRequest,
-        key: IdempotencyKey,
-        body: RawBody,
-        kiosk: Caller,
+        activation_id: str, payload: CompleteActivationRequest, write: Writing
     ) -> Response:
         """Complete an activation with the holder's signed receipt; the card becomes Aktiv."""
-        data = payload.model_dump(mode="json")
-        return portal.change(
-            request, key, body,
-            lambda conn: service.complete_activation(
-                conn, clock, activation_id, data, kiosk, portal.receipt_trust
-            ),
-        )
+        return portal.change(write, payload, lambda conn, data: service.complete_activation(
+            conn, clock, activation_id, data, write.kiosk, trust))
 
-    @app.post(
-        f"{PREFIX}/cards/{{card_number}}/unlock",
-        response_model=TicketBody,
-        status_code=201,
-        responses=ERRORS,
-        tags=["cards"],
-    )
-    def start_unlock(
-        card_number: str,
-        request: Request,
-        payload: UnlockRequest,
-        key: IdempotencyKey,
-        body: RawBody,
-        kiosk: Caller,
-    ) -> Response:
+    @app.post(f"{PREFIX}/cards/{{card_number}}/unlock", **route(TicketBody, "cards", 201))
+    def start_unlock(card_number: str, payload: UnlockRequest, write: Writing) -> Response:
         """The unlock credential of an active card, after an ID check."""
-        data = payload.model_dump(mode="json")
-        return portal.change(
-            request, key, body,
-            lambda conn: service.start_unlock(
-                conn, clock, card_number, data, kiosk, portal.receipt_trust
-            ), 201,
-        )
+        return portal.change(write, payload, lambda conn, data: service.start_unlock(
+            conn, clock, card_number, data, write.kiosk, trust), 201)
 
-    @app.post(
-        f"{PREFIX}/cards/{{card_number}}/block",
-        response_model=CardRecordBody,
-        responses=ERRORS,
-        tags=["cards"],
-    )
-    def block(
-        card_number: str,
-        request: Request,
-        payload: BlockRequest,
-        key: IdempotencyKey,
-        body: RawBody,
-        kiosk: Caller,
-    ) -> Response:
+    @app.post(f"{PREFIX}/cards/{{card_number}}/block", **route(CardRecordBody, "cards"))
+    def block(card_number: str, payload: BlockRequest, write: Writing) -> Response:
         """Block (spärra) a card with a reason; the card becomes Spärrad."""
-        data = payload.model_dump(mode="json")
-        return portal.change(
-            request, key, body,
-            lambda conn: service.block(conn, clock, card_number, data, kiosk, portal.receipt_trust),
-        )
+        return portal.change(write, payload, lambda conn, data: service.block(
+            conn, clock, card_number, data, write.kiosk, trust))
 
-    @app.post(
-        f"{PREFIX}/heartbeat", response_model=HeartbeatBody, responses=ERRORS, tags=["kiosk"]
-    )
-    def heartbeat(
-        request: Request,
-        payload: HeartbeatRequest,
-        key: IdempotencyKey,
-        body: RawBody,
-        kiosk: Caller,
-    ) -> Response:
+    @app.post(f"{PREFIX}/heartbeat", **route(HeartbeatBody, "kiosk"))
+    def heartbeat(payload: HeartbeatRequest, write: Writing) -> Response:
         """A kiosk's health: versions, outbox depth, hardware."""
-        data = payload.model_dump(mode="json")
-        return portal.change(
-            request, key, body, lambda conn: service.heartbeat(conn, clock, data, kiosk)
-        )
+        return portal.change(write, payload, lambda conn, data: service.heartbeat(
+            conn, clock, data, write.kiosk))
 
     _install_certificate_routes(app, portal)
 
 
 def _install_certificate_routes(app: FastAPI, portal: Portal) -> None:
     clock = portal.clock
+    cards = f"{PREFIX}/cards/{{card_number}}"
 
     @app.post(
-        f"{PREFIX}/cards/{{card_number}}/certificate-requests",
-        response_model=CertificateBody,
-        status_code=201,
-        responses=ERRORS,
-        tags=["certificates"],
+        f"{cards}/certificate-requests", **route(CertificateBody, "certificates", 201)
     )
     def issue_certificate(
-        card_number: str,
-        request: Request,
-        payload: IssueCertificateRequest,
-        key: IdempotencyKey,
-        body: RawBody,
-        kiosk: Caller,
+        card_number: str, payload: IssueCertificateRequest, write: Writing
     ) -> Response:
         """Issue a certificate for a request signed by a key pair made on the holder's card."""
-        data = payload.model_dump(mode="json")
         ca = portal.ca()
-        return portal.change(
-            request, key, body,
-            lambda conn: certificates.issue_certificate(conn, clock, ca, card_number, data, kiosk),
-            201,
-        )
+        return portal.change(write, payload, lambda conn, data: certificates.issue_certificate(
+            conn, clock, ca, card_number, data, write.kiosk), 201)
 
-    @app.get(
-        f"{PREFIX}/cards/{{card_number}}/certificates",
-        response_model=CardCertificatesBody,
-        responses=ERRORS,
-        tags=["certificates"],
-    )
+    @app.get(f"{cards}/certificates", **route(CardCertificatesBody, "certificates"))
     def card_certificates(card_number: str, kiosk: Caller) -> Response:
         """The certificates issued for the card: state, days to expiry, expiring soon."""
         ca = portal.ca()
@@ -548,49 +484,18 @@ def _install_certificate_routes(app: FastAPI, portal: Portal) -> None:
         )
 
     @app.post(
-        f"{PREFIX}/cards/{{card_number}}/certificates/{{serial}}/revoke",
-        response_model=CertificateBody,
-        responses=ERRORS,
-        tags=["certificates"],
+        f"{cards}/certificates/{{serial}}/revoke", **route(CertificateBody, "certificates")
     )
     def revoke_certificate(
-        card_number: str,
-        serial: str,
-        request: Request,
-        payload: RevokeCertificateRequest,
-        key: IdempotencyKey,
-        body: RawBody,
-        kiosk: Caller,
+        card_number: str, serial: str, payload: RevokeCertificateRequest, write: Writing
     ) -> Response:
         """Revoke one of the card's certificates (one removed from the card)."""
-        data = payload.model_dump(mode="json")
         ca = portal.ca()
-        return portal.change(
-            request, key, body,
-            lambda conn: certificates.revoke_certificate(
-                conn, clock, ca, card_number, serial, data, kiosk
-            ),
-        )
+        return portal.change(write, payload, lambda conn, data: certificates.revoke_certificate(
+            conn, clock, ca, card_number, serial, data, write.kiosk))
 
-    @app.post(
-        f"{PREFIX}/cards/{{card_number}}/pin-letters",
-        response_model=PinLetterBody,
-        status_code=201,
-        responses=ERRORS,
-        tags=["certificates"],
-    )
-    def order_pin_letter(
-        card_number: str,
-        request: Request,
-        payload: PinLetterRequest,
-        key: IdempotencyKey,
-        body: RawBody,
-        kiosk: Caller,
-    ) -> Response:
+    @app.post(f"{cards}/pin-letters", **route(PinLetterBody, "certificates", 201))
+    def order_pin_letter(card_number: str, payload: PinLetterRequest, write: Writing) -> Response:
         """Order a PIN/PUK letter to the holder's registered address, after an ID check."""
-        data = payload.model_dump(mode="json")
-        return portal.change(
-            request, key, body,
-            lambda conn: certificates.order_pin_letter(conn, clock, card_number, data, kiosk),
-            201,
-        )
+        return portal.change(write, payload, lambda conn, data: certificates.order_pin_letter(
+            conn, clock, card_number, data, write.kiosk), 201)
