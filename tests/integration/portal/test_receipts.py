@@ -17,14 +17,15 @@ from hardware.sim.democa import DemoCA, trust_files
 from kiosk.demo_cast import demo_admins, demo_holder
 from kiosk.model import TrustLevel
 from portal.receipts import ReceiptInvalid, ReceiptTrustUnavailable, verify_receipt
-from portal.server import start_in_thread
+from portal.server import RunningPortal, start_in_thread
 from tests.receipt_ca import admin_statement, issue, receipt_trust, revoke
 
-from .helpers import make_signer, receipt_for
+from .helpers import Signer, make_signer, receipt_for
 
 HSA, PNR = "SE2321000016-A1B2", "199003152387"
 RECEIPT = b"Kvittens: kort 9752210000000001"
 NOW = datetime.now(UTC)
+ANNA = demo_holder("anna", NOW.date())
 
 
 def test_rsa_pss_and_a_pem_certificate_verify() -> None:
@@ -121,6 +122,38 @@ def test_the_portal_without_its_trust_files_accepts_no_receipt(tmp_path: Path) -
     assert trust_files(tmp_path)[0].name == "root.pem"
 
 
+def start_annas_activation(running: RunningPortal) -> str:
+    """Anna's activation, started by the first demo administrator: its activation id."""
+    admin = demo_admins(NOW.date())[0].hsa_id
+    evidence = {"doc_type": "passport", "photo_confirmed": True, "age_confirmed": True,
+                "expiry": (NOW.date() + timedelta(days=900)).isoformat()}
+    started = requests.post(
+        f"{running.url}/api/v1/cards/{ANNA.card_number}/activations",
+        json={"admin_hsa_id": admin, "evidence": evidence,
+              "admin_statement": admin_statement("activation", ANNA.card_number, admin)},
+        headers={"Idempotency-Key": "start"}, timeout=10,
+    )
+    activation_id: str = started.json()["activation_id"]
+    return activation_id
+
+
+def signed_receipt(signer: Signer, activation_id: str) -> dict[str, str]:
+    """The completion body: Anna's receipt, signed by ``signer``, and its certificate."""
+    receipt = receipt_for(ANNA.card_number, activation_id)
+    return {"receipt": base64.b64encode(receipt).decode(),
+            "signature": base64.b64encode(signer.sign(receipt)).decode(),
+            "certificate": base64.b64encode(signer.der).decode()}
+
+
+def complete_activation(
+    running: RunningPortal, activation_id: str, body: dict[str, str]
+) -> requests.Response:
+    return requests.post(
+        f"{running.url}/api/v1/activations/{activation_id}/complete",
+        json=body, headers={"Idempotency-Key": "complete"}, timeout=10,
+    )
+
+
 def test_a_portal_that_cannot_check_a_receipt_stores_nothing_and_the_retry_succeeds(
     tmp_path: Path,
 ) -> None:
@@ -130,27 +163,12 @@ def test_a_portal_that_cannot_check_a_receipt_stores_nothing_and_the_retry_succe
     running = start_in_thread(tmp_path / "portal.db", seed_demo=True,
                               receipt_trust=trust_files(trust_dir))
     try:
-        anna = demo_holder("anna", NOW.date())
-        admin = demo_admins(NOW.date())[0].hsa_id
-        evidence = {"doc_type": "passport", "photo_confirmed": True, "age_confirmed": True,
-                    "expiry": (NOW.date() + timedelta(days=900)).isoformat()}
-        started = requests.post(
-            f"{running.url}/api/v1/cards/{anna.card_number}/activations",
-            json={"admin_hsa_id": admin, "evidence": evidence,
-                  "admin_statement": admin_statement("activation", anna.card_number, admin)},
-            headers={"Idempotency-Key": "start"}, timeout=10,
-        ).json()
-        signer = make_signer("ec", anna.name, anna.hsa_id)
-        receipt = receipt_for(anna.card_number, started["activation_id"])
-        body = {"receipt": base64.b64encode(receipt).decode(),
-                "signature": base64.b64encode(signer.sign(receipt)).decode(),
-                "certificate": base64.b64encode(signer.der).decode()}
+        activation_id = start_annas_activation(running)
+        signer = make_signer("ec", ANNA.name, ANNA.hsa_id)
+        body = signed_receipt(signer, activation_id)
 
         def complete() -> requests.Response:
-            return requests.post(
-                f"{running.url}/api/v1/activations/{started['activation_id']}/complete",
-                json=body, headers={"Idempotency-Key": "complete"}, timeout=10,
-            )
+            return complete_activation(running, activation_id, body)
 
         ca = DemoCA.load_or_create(trust_dir, NOW.date())
         ca.write_crls(trust_dir, NOW.date() - timedelta(days=60))  # stale CRLs
@@ -175,28 +193,12 @@ def test_the_portal_refuses_a_revoked_holder_certificate(tmp_path: Path) -> None
     running = start_in_thread(tmp_path / "portal.db", seed_demo=True,
                               receipt_trust=receipt_trust())
     try:
-        anna = demo_holder("anna", NOW.date())
-        admin = demo_admins(NOW.date())[0].hsa_id
-        evidence = {"doc_type": "passport", "photo_confirmed": True, "age_confirmed": True,
-                    "expiry": (NOW.date() + timedelta(days=900)).isoformat()}
-        started = requests.post(
-            f"{running.url}/api/v1/cards/{anna.card_number}/activations",
-            json={"admin_hsa_id": admin, "evidence": evidence,
-                  "admin_statement": admin_statement("activation", anna.card_number, admin)},
-            headers={"Idempotency-Key": "start"}, timeout=10,
-        ).json()
-        signer = make_signer("ec", anna.name, anna.hsa_id)
+        activation_id = start_annas_activation(running)
+        signer = make_signer("ec", ANNA.name, ANNA.hsa_id)
         revoke(signer.certificate)
-        receipt = receipt_for(anna.card_number, started["activation_id"])
-        refused = requests.post(
-            f"{running.url}/api/v1/activations/{started['activation_id']}/complete",
-            json={"receipt": base64.b64encode(receipt).decode(),
-                  "signature": base64.b64encode(signer.sign(receipt)).decode(),
-                  "certificate": base64.b64encode(signer.der).decode()},
-            headers={"Idempotency-Key": "complete"}, timeout=10,
-        )
+        refused = complete_activation(running, activation_id, signed_receipt(signer, activation_id))
         assert (refused.status_code, refused.json()["reason"]) == (422, "certificate_revoked")
-        status = requests.get(f"{running.url}/api/v1/cards/{anna.card_number}", timeout=10)
+        status = requests.get(f"{running.url}/api/v1/cards/{ANNA.card_number}", timeout=10)
         assert status.json()["status"] == "Skickad"
     finally:
         running.stop()
