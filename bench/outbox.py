@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kiosk import demo  # noqa: E402
+from kiosk import demo_cast  # noqa: E402
 from kiosk.devicekey import load_or_create  # noqa: E402
 from kiosk.document.evidence import evidence_summary  # noqa: E402
 from kiosk.handout import Holder  # noqa: E402
@@ -78,13 +78,13 @@ def prepare_portal(db_path: Path, count: int, today: date) -> list[tuple[str, st
     with db.transaction(conn):
         seed_demo(conn, today)
         # plain HTTP on loopback: the portal takes the caller for the demo kiosk
-        kiosks.ensure_kiosk(conn, demo.DEMO_KIOSK_ID, demo.DEMO_OFFICE, datetime.now(UTC))
+        kiosks.ensure_kiosk(conn, demo_cast.DEMO_KIOSK_ID, demo_cast.DEMO_OFFICE, datetime.now(UTC))
     conn.close()
     cards = add_cards(db_path, count, today)
-    admin = demo.demo_admins(today)[0].hsa_id
+    admin = demo_cast.demo_admins(today)[0].hsa_id
     evidence = evidence_summary(evidence_for(BENCH_PERSONNUMMER, today), suffixes=True)
     clock = PortalClock()
-    kiosk = kiosks.Kiosk(demo.DEMO_KIOSK_ID, demo.DEMO_OFFICE)  # the loopback caller
+    kiosk = kiosks.Kiosk(demo_cast.DEMO_KIOSK_ID, demo_cast.DEMO_OFFICE)  # the loopback caller
     conn = db.connect(db_path)
     started = []
     holder = Holder("Test Holder", BENCH_HSA_ID)
@@ -120,7 +120,7 @@ def main() -> int:
     signer = holder_key(BENCH_HSA_ID)
     cert = base64.b64encode(signer.der).decode()
     box = Outbox(work / "state", load_or_create(work / "state"), SystemClock())
-    admin = demo.demo_admins(today)[0].hsa_id
+    admin = demo_cast.demo_admins(today)[0].hsa_id
     for number, activation_id in started:
         receipt = f"Kvittens: kort {number}".encode()
         box.record(VisitResult(

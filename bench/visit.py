@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from composition.cli.demo import run_activation  # noqa: E402
 from composition.wiring import build_services  # noqa: E402
 from hardware.sim.democa import trust_files  # noqa: E402
-from kiosk import demo  # noqa: E402
+from kiosk import demo_cast  # noqa: E402
 from kiosk.settings import Settings  # noqa: E402
 
 
@@ -84,7 +84,7 @@ def main() -> int:
             time.sleep(0.1)
     print(f"setup (demo CA, SoftHSM2 tokens, outbox): {time.perf_counter() - t:.1f} s; "
           f"token backend: SoftHSM2 via {services.settings.hardware.token}")
-    holder = demo.demo_holder("anna", services.clock.now().date())
+    holder = demo_cast.demo_holder("anna", services.clock.now().date())
     walls: list[float] = []
     cpus: list[float] = []
     try:
