@@ -1,5 +1,7 @@
 """`kioskctl demo visit`: a scripted, headless, end-to-end visit (activation, or
-``--visit pin-letter``: a PIN/PUK letter ordered after the ID check).
+``--visit pin-letter``: a PIN/PUK letter ordered after the ID check;
+``--visit signature-certificate``: Ingrid's card gets a signature certificate under a new
+signature PIN; ``--visit renew-certificates``: Hugo's ending certificates are renewed).
 
 The reference portal runs on loopback (seeded with the demo cast), the holder's card is
 simulated with a SoftHSM2 token, the document scan and the PINs are scripted. Each step
@@ -49,10 +51,18 @@ from kiosk.visit.secret import Secret
 # The holder's scripted PIN: passes the PIN policy for every demo holder.
 DEMO_HOLDER_PIN = "482916"
 # The scripted visits, and the demo holder each uses unless --holder names another.
-VISITS = {"activation": "anna", "pin-letter": "eva"}
+VISITS = {
+    "activation": "anna", "pin-letter": "eva", "signature-certificate": "ingrid",
+    "renew-certificates": "hugo",
+}
+# The signature PIN the signature-certificate visit's holder chooses (the PIN rules pass).
+DEMO_NEW_SIGNATURE_PIN = "736185"
 # The PINs (authentication, signature) a visit's script leaves on the card, where they are
 # not the cast's: the report logs in with them to see each certificate's private key.
-VISIT_PINS: dict[str, tuple[str | None, str | None]] = {"activation": (DEMO_HOLDER_PIN, None)}
+VISIT_PINS: dict[str, tuple[str | None, str | None]] = {
+    "activation": (DEMO_HOLDER_PIN, None),
+    "signature-certificate": (None, DEMO_NEW_SIGNATURE_PIN),
+}
 EXIT_OK = 0
 EXIT_FAILED = 1
 
@@ -78,6 +88,9 @@ class DemoReport:
     pin_letters_ordered: int | None = None  # pin-letter: orders the portal holds for the card
     # the card's certificates read back from its token after the visit (demo_certificates)
     card_certificates: list[dict[str, Any]] = field(default_factory=list)
+    # certificate visits: what the portal issued for the card, with its state (valid,
+    # replaced, revoked) after the visit and any flush
+    portal_certificates: list[dict[str, Any]] | None = None
     elapsed_s: float = 0.0
     state_dir: str = ""
 
@@ -92,12 +105,14 @@ def register(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="demo_command", required=True)
     visit = sub.add_parser("visit", help="a scripted end-to-end visit (default: activation)")
     visit.add_argument("--visit", choices=sorted(VISITS), default="activation",
-                       help="which visit: activation (default) or pin-letter")
+                       help="which visit: activation (default), pin-letter, "
+                       "signature-certificate or renew-certificates")
     visit.add_argument("--json", action="store_true", help="print one JSON report")
     visit.add_argument("--portal-down", action="store_true",
                        help="the portal goes down after the ticket; flush once it is back")
     visit.add_argument("--holder", default=None,
-                       help="demo holder (anna, bertil, ...); default anna (pin-letter: eva)")
+                       help="demo holder (anna, bertil, ...); default anna (pin-letter: eva, "
+                       "signature-certificate: ingrid, renew-certificates: hugo)")
     visit.add_argument("--state-dir", help="keep the kiosk state here (default: a temp dir, "
                        "removed at exit)")
     visit.add_argument("--keep-state", action="store_true",
@@ -264,6 +279,71 @@ def run_pin_letter(
     )
 
 
+def signature_certificate_script(
+    reader: str, evidence: DocumentEvidence, pin: str, signature_pin: str
+) -> list[Event]:
+    """The inputs of a signature-certificate visit: card, record, document, the
+    authentication PIN, the new signature PIN twice."""
+    typed = [*(PinDigit(d) for d in pin), PinSubmit()]
+    chosen = [*(PinDigit(d) for d in signature_pin), PinSubmit()]
+    return [*activation_script(reader, evidence, "")[:4], *typed, *chosen, *chosen]
+
+
+def renew_certificates_script(reader: str, pin: str, signature_pin: str) -> list[Event]:
+    """The inputs of a renewal: card, record, the authentication PIN, the signature PIN
+    (asked only when a certificate under its own signature PIN is renewed)."""
+    typed = [*(PinDigit(d) for d in pin), PinSubmit()]
+    signed = [*(PinDigit(d) for d in signature_pin), PinSubmit()]
+    return [CardInserted(reader), Continue(), *typed, *signed]
+
+
+def run_signature_certificate(
+    services: Any,
+    holder: demo_cast.DemoHolder,
+    on_line: Callable[[dict[str, Any]], None] | None = None,
+    after: Mapping[type[Effect], Callable[[], None]] | None = None,
+    evidence: DocumentEvidence | None = None,
+) -> Step:
+    """Run the scripted signature-certificate visit on ``services``; the final step."""
+    from kiosk.visit.signature_certificate import SignatureCertificateFlow
+
+    return run_visit(
+        services, holder, SignatureCertificateFlow,
+        lambda reader: signature_certificate_script(
+            reader, evidence or document_evidence(holder), demo_cast.DEMO_ACTIVE_PIN,
+            DEMO_NEW_SIGNATURE_PIN,
+        ),
+        on_line, after,
+    )
+
+
+def run_renew_certificates(
+    services: Any,
+    holder: demo_cast.DemoHolder,
+    on_line: Callable[[dict[str, Any]], None] | None = None,
+    after: Mapping[type[Effect], Callable[[], None]] | None = None,
+    evidence: DocumentEvidence | None = None,
+) -> Step:
+    """Run the scripted renew-certificates visit on ``services``; the final step."""
+    from kiosk.visit.renew_certificates import RenewCertificatesFlow
+
+    return run_visit(
+        services, holder, RenewCertificatesFlow,
+        lambda reader: renew_certificates_script(
+            reader, demo_cast.DEMO_ACTIVE_PIN, demo_cast.DEMO_SIGNATURE_PIN
+        ),
+        on_line, after,
+    )
+
+
+RUNS: dict[str, Callable[..., Step]] = {
+    "activation": run_activation,
+    "pin-letter": run_pin_letter,
+    "signature-certificate": run_signature_certificate,
+    "renew-certificates": run_renew_certificates,
+}
+
+
 def run_visit(
     services: Any,
     holder: demo_cast.DemoHolder,
@@ -330,6 +410,8 @@ def _visit(args: argparse.Namespace) -> int:
     if args.visit == "pin-letter":
         ordered = report.final_view == "done" and bool(report.pin_letters_ordered)
         return EXIT_OK if ordered else EXIT_FAILED
+    if args.visit != "activation":
+        return EXIT_OK if report.final_view == "done" else EXIT_FAILED
     activated = report.final_view == "done" and report.final_status == "Aktiv"
     return EXIT_OK if activated else EXIT_FAILED
 
@@ -365,7 +447,7 @@ def run_demo(
     services = build_services(settings, state_dir, demo=True, with_camera=False)
     try:
         # the portal goes down once the visit has what it needs from it: the ticket, or
-        # (PIN/PUK letter) the order committed to the outbox
+        # (the other visits) the result committed to the outbox
         down_after = StartActivation if visit == "activation" else RecordResult
         after: dict[type[Effect], Callable[[], None]] = (
             {down_after: services.running_portal.stop} if portal_down else {}
@@ -373,8 +455,7 @@ def run_demo(
         scanned = scanning.result()
         report.document_source = "sample_scan" if scanned is not None else "demo_cast"
         keep({"event": "document_source", "source": report.document_source})
-        run = run_activation if visit == "activation" else run_pin_letter
-        final = run(services, holder, on_line=keep, after=after, evidence=scanned)
+        final = RUNS[visit](services, holder, on_line=keep, after=after, evidence=scanned)
         report.final_view = final.view.name.value
         report.final_message = final.view.message or ""
         status = services.outbox.status()
@@ -392,6 +473,11 @@ def run_demo(
             report.pin_letters_ordered = _letters_ordered(services, holder.card_number)
             keep({"event": "pin_letters", "ordered": report.pin_letters_ordered})
         report.card_certificates = _read_back(services, holder, visit, keep)
+        if visit in ("signature-certificate", "renew-certificates"):
+            report.portal_certificates = [
+                {"serial": c.serial, "kind": c.kind, "state": c.state, "replaces": c.replaces}
+                for c in services.portal.card_certificates(holder.card_number)
+            ]
         audit = services.audit.verify()
         report.audit_ok, report.audit_entries = audit.ok, audit.count
     finally:

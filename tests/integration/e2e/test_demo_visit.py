@@ -74,6 +74,48 @@ def test_the_pin_letter_demo_with_the_portal_down_orders_it_after_the_flush(
     assert report["queued"] is True and report["pin_letters_ordered"] == 1
 
 
+def test_the_signature_certificate_demo_puts_a_working_one_on_ingrids_card(
+    tmp_path: Path,
+) -> None:
+    report = demo_visit(tmp_path, "--visit", "signature-certificate")
+    assert report["holder"] == "ingrid" and report["final_view"] == "done"
+    assert report["final_message"] == "visit.done.signature_certificate"
+    effects = [s.get("effect") for s in report["steps"]]  # type: ignore[union-attr]
+    for effect in ("start_unlock", "begin_card_work", "set_signature_pin", "generate_key_pair",
+                   "sign_request", "issue_certificate", "install_certificate", "test_signature",
+                   "record_result", "sync_result"):
+        assert effects.count(effect) == (2 if effect == "test_signature" else 1), effect
+    certificates = {c["usage"]: c for c in report["card_certificates"]}  # type: ignore[union-attr]
+    signature = certificates["signature"]
+    assert signature["key_on_card"] is True and signature["key_pin"] == "signature"
+    assert signature["chain_valid"] is True and signature["key_usage"] == ["nonRepudiation"]
+    assert certificates["authentication"]["key_id"] == "01"  # untouched
+    assert report["portal_certificates"] == [
+        {"serial": signature["serial"], "kind": "signature", "state": "valid", "replaces": None}
+    ]
+    assert report["audit_ok"] is True
+
+
+def test_the_renewal_demo_replaces_hugos_certificates(tmp_path: Path) -> None:
+    report = demo_visit(tmp_path, "--visit", "renew-certificates", "--portal-down")
+    assert report["holder"] == "hugo" and report["final_view"] == "done"
+    # the portal went down after the result was committed: the revocations were queued
+    assert report["final_message"] == "visit.done.renew_certificates.queued"
+    assert report["outbox_after_visit"]["depth"] == 1  # type: ignore[index]
+    effects = [s.get("effect") for s in report["steps"]]  # type: ignore[union-attr]
+    assert effects.count("issue_certificate") == 2 and effects.count("delete_key_pair") == 2
+    removed = effects.index("delete_key_pair")
+    assert all(i < removed for i, e in enumerate(effects) if e == "test_signature")
+    certificates = report["card_certificates"]
+    assert sorted(c["usage"] for c in certificates) == ["authentication", "signature"]  # type: ignore[union-attr,index]
+    for cert in certificates:  # type: ignore[union-attr]
+        assert cert["key_id"] not in ("01", "02")  # type: ignore[index]
+        assert cert["key_on_card"] is True and cert["chain_valid"] is True  # type: ignore[index]
+    portal = report["portal_certificates"]
+    assert sorted(c["kind"] for c in portal) == ["authentication", "signature"]  # type: ignore[union-attr,index]
+    assert report["audit_ok"] is True
+
+
 def test_an_unknown_holder_gets_a_clear_message(tmp_path: Path) -> None:
     proc = subprocess.run(
         [str(ROOT / ".venv/bin/kioskctl"), "demo", "visit", "--holder", "zelda", "--lang", "en"],
