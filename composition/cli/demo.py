@@ -474,10 +474,7 @@ def run_demo(
             keep({"event": "pin_letters", "ordered": report.pin_letters_ordered})
         report.card_certificates = _read_back(services, holder, visit, keep)
         if visit in ("signature-certificate", "renew-certificates"):
-            report.portal_certificates = [
-                {"serial": c.serial, "kind": c.kind, "state": c.state, "replaces": c.replaces}
-                for c in services.portal.card_certificates(holder.card_number)
-            ]
+            report.portal_certificates = _portal_certificates(services, holder.card_number)
         audit = services.audit.verify()
         report.audit_ok, report.audit_entries = audit.ok, audit.count
     finally:
@@ -542,6 +539,19 @@ def _letters_ordered(services: Any, card_number: str) -> int:
     finally:
         conn.close()
     return int(row[0])
+
+
+def _portal_certificates(services: Any, card_number: str) -> list[dict[str, Any]]:
+    """What the portal issued for the card: serial, kind, state and what it replaced."""
+    from kiosk.ports import CertificatePortal
+
+    portal = services.portal
+    if not isinstance(portal, CertificatePortal):
+        return []
+    return [
+        {"serial": c.serial, "kind": c.kind, "state": c.state, "replaces": c.replaces}
+        for c in portal.card_certificates(card_number)
+    ]
 
 
 def _portal_status(services: Any, card_number: str) -> str:
