@@ -32,16 +32,18 @@ from kiosk.visit.effects import Effect
 from kiosk.visit.events import DocumentScanned, Outcome, ScanFailed
 from screens.compose import Composition
 from screens.effect_gate import EffectGate
+from screens.handover import HandOver
 from screens.measure import Panel, font_px_for_cap, panel_for, panel_problem
 from screens.ops import Operations
 from screens.scanning import DocumentScan
 from screens.shell import DeskSession, Shown
-from screens.texts import error_view_for, tr
+from screens.texts import error_view_for, has_key, tr
 from screens.theme import COLOURS, HIGH_CONTRAST
 from screens.views import screen_class
 from screens.views.base import KioskScreen, ScreenContext
 from screens.widgets import camera_preview, card_art, common, pin_pad, progress  # noqa: F401
 from screens.widgets.demo_panel import DemoPanel
+from screens.widgets.guide_cover import GuideLayer
 from screens.widgets.idle_warning import IdleWarning
 from screens.widgets.keyboard import OnScreenKeyboard
 
@@ -78,6 +80,7 @@ class KioskRoot(BoxLayout):
     large_text_text = StringProperty("")
     notice = StringProperty("")
     demo_text = StringProperty("")
+    help_text = StringProperty("")  # the top bar's help button; empty: none for this screen
 
 
 class KioskApp(App):
@@ -124,6 +127,8 @@ class KioskApp(App):
         self.screens: dict[str, KioskScreen] = {}
         self.current_name = ""
         self.idle_warning: IdleWarning | None = None
+        self.hand_over = HandOver()  # who has the screen (administrator or holder)
+        self.guide: GuideLayer | None = None  # the hand-over and help cover
         self.keyboard: OnScreenKeyboard | None = None
         self.demo_panel: DemoPanel | None = None
         self._watcher: threading.Thread | None = None
@@ -155,6 +160,7 @@ class KioskApp(App):
         self.keyboard = OnScreenKeyboard()
         self.keyboard.on_shift = self._shift_screens
         root.ids.clip.add_widget(self.keyboard)
+        self.guide = GuideLayer(root.ids.clip, root.ids.stage)
         self.scan = DocumentScan(
             None,
             self.settings.scanner,
@@ -272,6 +278,52 @@ class KioskApp(App):
         self.shown_frame = Clock.frames
         screen.render(shown, self.context())
         self._bring_up(screen)
+        self._cover_for(shown.view.name, screen)
+        self._refresh_chrome()
+
+    # --- hand-over and help (issue 12.3, 12.7) ----------------------------------------------
+
+    def _cover_for(self, name: ViewName, screen: KioskScreen) -> None:
+        """A hand-over when the screen changes hands; help closes when the view changes."""
+        guide = self.guide
+        if guide is None:
+            return
+        side = self.hand_over.shown(name)
+        if side is None:
+            guide.take_down()
+            return
+        lang = self.lang
+        texts = tuple(tr(f"ui.handover.{side.value}.{part}", lang)
+                      for part in ("title", "message", "go"))
+        guide.show(side.value, (texts[0], texts[1], texts[2]), screen, self._taken_over)
+
+    def _taken_over(self) -> None:
+        """The person handed the screen tapped "it is me – continue"."""
+        self.hand_over.taken()
+        if self.guide is not None:
+            self.guide.take_down()
+        self._refresh_chrome()
+
+    def help_key(self) -> str | None:
+        """The help text of the screen on display, if it has one and nothing covers it."""
+        key = f"ui.help.{self.current_name}"
+        up = self.guide is not None and self.guide.up
+        return key if self.current_name and not up and has_key(key, self.lang) else None
+
+    def open_help(self) -> None:
+        """The top bar's help: a short text for this step over the screen, and "Tillbaka"."""
+        key = self.help_key()
+        if key is None or self.guide is None or not self.current_name:
+            return
+        lang = self.lang
+        texts = (tr("ui.help.title", lang), tr(key, lang), tr("ui.help.back", lang))
+        self.guide.show("help", texts, self.current_screen(), self.close_help)
+        self._refresh_chrome()
+
+    def close_help(self) -> None:
+        """Back from help to the screen."""
+        if self.guide is not None and self.guide.cover.kind == "help":
+            self.guide.take_down()
         self._refresh_chrome()
 
     def _camera_for(self, name: ViewName) -> None:
@@ -382,6 +434,7 @@ class KioskApp(App):
                            if admin is not None else tr("ui.admin.not_signed_in", lang))
         root.lang_text = tr("ui.lang.switch_to", lang)
         root.large_text_text = tr("ui.large_text", lang)
+        root.help_text = tr("ui.help.button", lang) if self.help_key() else ""
         if self.keyboard is not None:
             self.keyboard.set_texts({kind: tr(f"ui.kb.{kind}", lang) for kind in (
                 "back", "done", "space", "shift", "digits", "letters")})

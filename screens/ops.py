@@ -18,7 +18,7 @@ from kivy.clock import Clock
 from kivy.core.window import Window
 
 from kiosk.visit.admin_session import SessionStage
-from kiosk.visit.contract import ViewName
+from kiosk.visit.contract import HOLDER_VIEWS
 from kiosk.watchdog import Watchdog
 from screens.texts import tr
 from screens.widgets.ops_banner import OpsBanner
@@ -28,11 +28,6 @@ log = logging.getLogger(__name__)
 RESTART_EXIT_CODE = 75  # systemd/kiosk.service: RestartForceExitStatus=SIGHUP 75
 BANNER_POLL_S = 30.0
 TICK_S = 0.5
-# The holder types or confirms a PIN here: no administrator's banner over these.
-HOLDER_VIEWS = frozenset({
-    ViewName.PIN_CHOOSE, ViewName.PIN_CONFIRM, ViewName.PIN_CURRENT,
-    ViewName.WRITING_PIN, ViewName.SIGN_RECEIPT,
-})
 
 
 def banner_text(alerts: list[Any], lang: str) -> str:

@@ -214,6 +214,44 @@ def document(walk: Walk, holder: DemoHolder, shots: bool) -> Steps:
         yield from walk.shoot("document-confirm")
 
 
+def hand_over(walk: Walk, to: str, shot: str | None = None) -> Steps:
+    """The screen changes hands: the cover for ``to`` ("holder", "admin") comes up (photographed
+    as ``shot``), and the person receiving the screen taps "it is me – continue"."""
+    d = walk.driver
+    guide = d.app.guide
+    yield d.until(lambda: guide.up and guide.cover.kind == to)
+    yield d.frames(2)
+    if shot:
+        yield from walk.shoot(shot)
+    tap(guide.cover.ids.go)
+    yield d.until(lambda: not guide.up)
+
+
+def help_shot(walk: Walk, name: str) -> Steps:
+    """The top bar's help on this screen, photographed, then back to the screen."""
+    d = walk.driver
+    guide = d.app.guide
+    tap(d.app.root.ids.help)
+    yield d.until(lambda: guide.up and guide.cover.kind == "help")
+    yield d.frames(2)
+    yield from walk.shoot(name)
+    tap(guide.cover.ids.go)
+    yield d.until(lambda: not guide.up)
+
+
+def sign_receipt(walk: Walk, pin: str, shots: bool) -> Steps:
+    """The holder reads the receipt, taps "I accept – sign" and signs with ``pin``."""
+    d = walk.driver
+    yield walk.wait(ViewName.SIGN_RECEIPT)
+    if shots:
+        yield from walk.shoot("receipt")
+    yield walk.act("accept_receipt")
+    yield d.until(lambda: not d.screen().reading)
+    if shots:
+        yield from walk.shoot("sign-receipt")
+    yield from d.type_pin(pin)
+
+
 def larger_text_shot(walk: Walk, name: str) -> Steps:
     """The holder's larger-text, high-contrast mode on this screen, then off again."""
     d = walk.driver
@@ -242,10 +280,12 @@ def activation(walk: Walk, holder_key: str = "anna", shots: bool = True,
     yield walk.wait(ViewName.CARD_RECORD)
     if shots:
         yield from walk.shoot("card-record")
+        yield from help_shot(walk, "help")
     yield walk.act("continue")
     yield from document(walk, holder, shots)
     yield walk.act("document_confirmed")
     yield walk.wait(ViewName.PIN_CHOOSE)
+    yield from hand_over(walk, "holder", "hand-to-holder" if shots else None)
     if mistakes:
         yield from d.type_pin(RULE_BREAKING_PIN)
         yield walk.wait(ViewName.PIN_CHOOSE, lambda v: v.error is not None)
@@ -272,11 +312,9 @@ def activation(walk: Walk, holder_key: str = "anna", shots: bool = True,
     if shots:
         yield from walk.progress(ViewName.WRITING_PIN, "writing-pin")
     walk.release()
-    yield walk.wait(ViewName.SIGN_RECEIPT)
-    if shots:
-        yield from walk.shoot("sign-receipt")
-    yield from d.type_pin(GOOD_PIN)
+    yield from sign_receipt(walk, GOOD_PIN, shots)
     yield walk.wait(ViewName.DONE)
+    yield from hand_over(walk, "admin", "hand-to-admin" if shots else None)
     if shots:
         yield from walk.shoot("done")
     yield d.remove_card()
@@ -318,10 +356,12 @@ def change_pin_cancelled(walk: Walk) -> Steps:
     yield walk.wait(ViewName.CARD_RECORD)
     yield walk.act("continue")
     yield walk.wait(ViewName.PIN_CURRENT)
+    yield from hand_over(walk, "holder")
     yield from d.type_pin(DEMO_ACTIVE_PIN[:3], submit=False)
     yield from walk.shoot("pin-current")
     yield walk.act("cancel")
     yield walk.wait(ViewName.ERROR)
+    yield from hand_over(walk, "admin")
     yield from walk.shoot("visit-cancelled")
     yield d.remove_card()
     yield from back_home(walk)
@@ -335,12 +375,14 @@ def change_pin(walk: Walk, old_pin: str, new_pin: str, holder_key: str = "eva") 
     yield walk.wait(ViewName.CARD_RECORD)
     yield walk.act("continue")
     yield walk.wait(ViewName.PIN_CURRENT)
+    yield from hand_over(walk, "holder")
     yield from d.type_pin(old_pin)
     yield walk.wait(ViewName.PIN_CHOOSE)
     yield from d.type_pin(new_pin)
     yield walk.wait(ViewName.PIN_CONFIRM)
     yield from d.type_pin(new_pin)
     yield walk.wait(ViewName.DONE)
+    yield from hand_over(walk, "admin")
     yield d.remove_card()
     yield from back_home(walk)
 
@@ -504,6 +546,7 @@ def reader_pad_activation(walk: Walk, holder_key: str = "anna") -> Steps:
     yield from document(walk, holder, shots=False)
     yield walk.act("document_confirmed")
     yield d.until_view(ViewName.PIN_CHOOSE, lambda v: bool(v.params.get("waiting")), idle=False)
+    yield from hand_over(walk, "holder")
     yield d.until(lambda: bool(d.app.demo_panel.pad_prompt))
     yield from walk.shoot("reader-pad-choose")
     yield from d.type_on_reader(GOOD_PIN)
@@ -514,10 +557,13 @@ def reader_pad_activation(walk: Walk, holder_key: str = "anna") -> Steps:
     yield from d.type_on_reader(GOOD_PIN)
     yield from d.type_on_reader(GOOD_PIN)
     yield d.until_view(ViewName.SIGN_RECEIPT, lambda v: bool(v.params.get("waiting")), idle=False)
+    yield walk.act("accept_receipt")  # read, then typed on the reader (already asking)
+    yield d.until(lambda: not d.screen().reading)
     yield from walk.shoot("reader-pad-sign")
     yield from d.type_on_reader(GOOD_PIN)
     # This message only once the portal has the card Aktiv (not queued, not refused).
     yield walk.wait(ViewName.DONE, lambda v: v.message == "visit.done.activation")
+    yield from hand_over(walk, "admin")
     yield from walk.shoot("reader-pad-done")
     yield d.remove_card()
     yield from back_home(walk)

@@ -14,7 +14,8 @@ from kiosk.visit.contract import ErrorView, Param, View, ViewName
 HIDDEN_PARAMS = frozenset({"pin", "new_pin", "old_pin", "puk", "credential", "checks", "read",
                            "what", "visits", "pin_pad", "waiting", "progress",
                            "cancellable", "fields", "choices", "document_types", "reasons",
-                           "certificates", "document", "atr", "stage"})
+                           "certificates", "document", "atr", "stage", "receipt",
+                           "card_status", "take_card"})
 
 
 def has_key(key: str, lang: str) -> bool:

@@ -94,6 +94,7 @@ TEXT_PAIRS = (
     ("error_text", "error_bg"), ("text", "key"), ("text", "field"), ("hint", "field"),
     ("on_disabled", "disabled"), ("text", "keyboard"), ("on_primary", "primary_down"),
     ("on_secondary", "secondary_down"), ("text", "key_down"),
+    ("ok", "background"),  # the DONE screen's new card status, beside its green mark
 )
 EDGE_PAIRS = (
     ("edge", "background"), ("edge", "keyboard"), ("key_border", "key"),

@@ -48,6 +48,14 @@ class ViewName(StrEnum):
     ERROR = "error"  # an error with message and next step
 
 
+# The screens the card holder uses on their own (the administrator looks away): the PIN
+# screens and the write between them. Screens hand the kiosk over on entering and leaving.
+HOLDER_VIEWS: frozenset[ViewName] = frozenset({
+    ViewName.PIN_CHOOSE, ViewName.PIN_CONFIRM, ViewName.PIN_CURRENT,
+    ViewName.WRITING_PIN, ViewName.SIGN_RECEIPT,
+})
+
+
 @dataclass(frozen=True)
 class ErrorView:
     """An error as the screen shows it: translation keys plus parameters."""

@@ -73,7 +73,7 @@ from kiosk.visit.events import (
     Retry,
 )
 from kiosk.visit.pin_entry import PAD_REFUSALS, PinEntry
-from kiosk.visit.result import make_result, receipt_bytes
+from kiosk.visit.result import make_result, receipt_bytes, receipt_fields
 from kiosk.visit.secret import Secret
 from kiosk.visit.stages import (
     PIN_STAGES,
@@ -215,8 +215,11 @@ class VisitFlow:
         """The view of ``stage`` from the flow's state (never a PIN, only its length)."""
         shown = error_view(error) if error is not None else None
         if stage in PIN_STAGES:
+            params = self.deadline_params()
+            if stage is Stage.SIGN_RECEIPT:  # what the holder accepts, before they sign it
+                params["receipt"] = dict(self.receipt_fields())
             return self.pins.view(
-                stage, self.title(), self.deadline_params(), shown,
+                stage, self.title(), params, shown,
                 self.pins.waiting(self.pending.values()),
             )
         if stage is Stage.INSERT_CARD:
@@ -375,6 +378,7 @@ class VisitFlow:
             self.pending.clear()
             return self.show(Stage.INSERT_CARD, CardRemoved())
         if not self.card_matters():
+            self.card_in = False  # DONE no longer asks to take it out
             return self.show(self.stage)
         return self.abort(CardRemoved())
 
@@ -543,10 +547,15 @@ class VisitFlow:
     # --- the result ---------------------------------------------------------------------
 
     def receipt(self) -> bytes:
-        """The receipt (kvittens) the holder signs: card, activation, holder, time."""
-        holder = self.record.hsa_id if self.record else ""
-        return receipt_bytes(
-            self.card_number, self.activation_id, holder, self.admin.hsa_id, self.deadline
+        """The receipt (kvittens) the holder signs: the words they were shown, and the facts."""
+        return receipt_bytes(self.receipt_fields())
+
+    def receipt_fields(self) -> dict[str, str]:
+        """What the receipt says: the SIGN_RECEIPT screen shows it, the signature covers it."""
+        record = self.record
+        return receipt_fields(
+            self.card_number, self.activation_id, record.holder_name if record else "",
+            record.hsa_id if record else "", self.admin.name, self.admin.hsa_id, self.deadline,
         )
 
     def make_result(self, key_suffix: str, payload: dict[str, str]) -> VisitResult:
@@ -572,6 +581,10 @@ class VisitFlow:
         params: dict[str, Param] = {"card_number": self.card_number, **self.deadline_params()}
         if self.result is not None:
             params["reference"] = self.result.idempotency_key
+        success = f"visit.done.{self.kind.value}"
+        if error is None and message in (None, success):  # the outcome the visit is for
+            params["card_status"] = f"visit.done.status.{self.kind.value}"
+        params["take_card"] = self.card_in  # "Ta ut kortet" while it is in the reader
         return self.end(with_step(
             View(
                 ViewName.DONE,

@@ -10,14 +10,11 @@ from kivy.lang import Builder
 from kivy.properties import StringProperty
 from kivy.uix.screenmanager import Screen
 
-from kiosk.visit.contract import View, ViewName
+from kiosk.visit.contract import View
 from kiosk.visit.events import Event
 from screens.shell import Shown
 from screens.texts import action_label, error_texts, facts, tr
 from screens.widgets.common import role_for
-
-HOLDER_VIEWS = frozenset({ViewName.PIN_CHOOSE, ViewName.PIN_CONFIRM, ViewName.PIN_CURRENT,
-                          ViewName.SIGN_RECEIPT, ViewName.WRITING_PIN})
 
 
 class Input(Protocol):

@@ -18,6 +18,7 @@ from screens.scripts import (
     Walk,
     activation,
     choose,
+    hand_over,
     sign_in,
     type_document,
 )
@@ -68,6 +69,7 @@ def _to_pin_choice(kiosk: Harness, walk: Walk, holder_key: str) -> Any:
     yield walk.wait(ViewName.DOCUMENT_CONFIRM)
     yield walk.act("document_confirmed")
     yield walk.wait(ViewName.PIN_CHOOSE)
+    yield from hand_over(walk, "holder")  # the holder taps "Jag är kortinnehavaren"
 
 
 def test_rule_breaking_pin_and_wrong_confirmation_are_shown_in_words(kiosk: Harness) -> None:
@@ -97,6 +99,7 @@ def test_rule_breaking_pin_and_wrong_confirmation_are_shown_in_words(kiosk: Harn
         yield walk.act("cancel")
         yield walk.wait(ViewName.ERROR)
         seen["ended"] = kiosk.texts()
+        yield from hand_over(walk, "admin")  # back to the administrator, who reads it
         yield walk.act("home")
         yield walk.wait(ViewName.HOME)
 
@@ -127,10 +130,12 @@ def test_card_removed_mid_visit_ends_it_with_a_next_step(kiosk: Harness) -> None
         yield walk.wait(ViewName.CARD_RECORD)
         yield walk.act("continue")
         yield walk.wait(ViewName.PIN_CURRENT)
+        yield from hand_over(walk, "holder")
         yield from driver.type_pin(DEMO_ACTIVE_PIN[:2], submit=False)
         yield driver.remove_card()
         yield walk.wait(ViewName.ERROR)
         seen.extend(kiosk.texts())
+        yield from hand_over(walk, "admin")
         yield walk.act("home")
         yield walk.wait(ViewName.HOME)
 

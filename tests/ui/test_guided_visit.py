@@ -1,0 +1,137 @@
+"""The guided visit by touch (issue 12.3, 12.7): hand-overs between administrator and
+holder, the receipt's words before signing, the done screen's mark, help on each step."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from kiosk.demo import demo_holder
+from kiosk.i18n import translate
+from kiosk.visit.contract import ViewName
+from kiosk.visit.effects import SignReceipt
+from kiosk.visit.result import receipt_text
+from screens.driver import tap
+from screens.scripts import GOOD_PIN, Walk, choose, document, hand_over, sign_in
+from tests.ui.conftest import Harness
+
+pytestmark = pytest.mark.ui
+
+
+def test_activation_hands_over_shows_the_receipt_signed_and_ends_with_a_mark(
+    kiosk: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = kiosk.app
+    anna = demo_holder("anna", date.today())
+    signed: list[bytes] = []
+    run = app.effect_gate._run_effect
+
+    def watching(effect: Any) -> Any:
+        if isinstance(effect, SignReceipt):
+            signed.append(effect.receipt)  # the bytes the holder's card really signs
+        return run(effect)
+
+    monkeypatch.setattr(app.effect_gate, "_run_effect", watching)
+    seen: dict[str, Any] = {}
+
+    def script(driver: Any) -> Any:
+        walk = Walk(driver, app.effect_gate, None)
+        guide = app.guide
+        yield from sign_in(walk, shots=False)
+        yield from choose(walk, "activation")
+        yield driver.insert_card(anna.card_number)
+        yield walk.wait(ViewName.CARD_RECORD)
+        seen["record_cover"] = guide.up  # the administrator's own screen: no hand-over
+        yield walk.act("continue")
+        yield from document(walk, anna, shots=False)
+        yield walk.act("document_confirmed")
+        yield walk.wait(ViewName.PIN_CHOOSE)
+        yield driver.until(lambda: guide.up)
+        seen["to_holder"] = (guide.cover.kind, guide.cover.title, guide.cover.go_text,
+                             driver.screen().opacity)
+        tap(driver.screen().ids.pad.digit_keys()["1"])  # the cover takes it: nothing typed
+        yield driver.frames(2)
+        seen["typed_under_cover"] = driver.view().pin_length
+        yield from hand_over(walk, "holder")
+        seen["holder_screen"] = driver.screen().opacity
+        yield from driver.type_pin(GOOD_PIN)
+        yield walk.wait(ViewName.PIN_CONFIRM)
+        yield from driver.type_pin(GOOD_PIN)
+        yield walk.wait(ViewName.SIGN_RECEIPT)
+        screen = driver.screen()
+        seen["receipt_fields"] = dict(driver.view().mapping("receipt"))
+        seen["receipt_shown"] = screen.ids.receipt.text
+        seen["pad_while_reading"] = screen.ids.pad.parent.opacity
+        yield walk.act("accept_receipt")
+        yield driver.until(lambda: not screen.reading)
+        seen["pad_after"] = screen.ids.pad.parent.opacity
+        yield from driver.type_pin(GOOD_PIN)
+        yield walk.wait(ViewName.DONE)
+        yield driver.until(lambda: guide.up)
+        seen["to_admin"] = (guide.cover.kind, guide.cover.title, guide.cover.go_text)
+        yield from hand_over(walk, "admin")
+        done = driver.screen()
+        seen["mark"] = (done.success, done.ids.mark.opacity, done.ids.mark.width)
+        seen["done_texts"] = kiosk.texts()
+        yield driver.remove_card()
+        yield walk.act("home")
+        yield walk.wait(ViewName.HOME)
+
+    kiosk.run(script, timeout_s=120)
+    assert seen["record_cover"] is False
+    kind, title, go, opacity = seen["to_holder"]
+    assert (kind, title, go) == ("holder", translate("ui.handover.holder.title", "sv"),
+                                 translate("ui.handover.holder.go", "sv"))
+    assert title == "Lämna över till kortinnehavaren" and opacity == 0  # the pad is hidden
+    assert seen["typed_under_cover"] == 0 and seen["holder_screen"] == 1
+    # the receipt in words, before signing: card number and holder, the very text signed
+    shown = seen["receipt_shown"]
+    assert shown == receipt_text(seen["receipt_fields"], "sv")
+    assert anna.card_number in shown and anna.name in shown
+    assert seen["pad_while_reading"] == 0 and seen["pad_after"] == 1
+    assert len(signed) == 1 and shown in signed[0].decode("utf-8").splitlines()
+    assert seen["to_admin"] == ("admin", "Tillbaka till ID-administratören",
+                                translate("ui.handover.admin.go", "sv"))
+    success, mark_opacity, mark_width = seen["mark"]
+    assert success and mark_opacity == 1 and mark_width >= app.touch_px
+    assert "Kortet är aktivt" in seen["done_texts"] and "Ta ut kortet" in seen["done_texts"]
+
+
+def test_help_on_a_visit_screen_by_touch_in_english(kiosk: Harness) -> None:
+    app = kiosk.app
+    seen: dict[str, Any] = {}
+
+    def script(driver: Any) -> Any:
+        walk = Walk(driver, app.effect_gate, None)
+        help_button = app.root.ids.help
+        yield from sign_in(walk, shots=False)
+        seen["home_help"] = (help_button.opacity, help_button.disabled)
+        tap(app.root.ids.language)
+        yield driver.frames(2)
+        yield from choose(walk, "activation")
+        yield driver.until(lambda: help_button.opacity == 1)
+        seen["button"] = (help_button.text, help_button.width, help_button.height)
+        tap(help_button)
+        yield driver.until(lambda: app.guide.up)
+        cover = app.guide.cover
+        seen["help"] = (cover.kind, cover.title, cover.message, cover.go_text,
+                        driver.screen().opacity, help_button.disabled)
+        tap(cover.ids.go)
+        yield driver.until(lambda: not app.guide.up)
+        seen["after"] = (driver.screen().opacity, help_button.opacity, driver.view().name)
+        yield walk.act("cancel")
+        yield walk.wait(ViewName.ERROR)
+        yield walk.act("home")
+        yield walk.wait(ViewName.HOME)
+
+    kiosk.run(script)
+    assert seen["home_help"] == (0, True)  # HOME has no step to explain
+    text, width, height = seen["button"]
+    assert text == "Help"
+    px_per_mm = app.panel().px_per_mm
+    assert min(width, height) / px_per_mm >= app.settings.ui.min_target_mm - 0.01
+    assert seen["help"] == ("help", "Help", translate("ui.help.insert_card", "en"), "Back", 0,
+                            True)
+    assert seen["after"] == (1, 1, ViewName.INSERT_CARD)
