@@ -24,6 +24,7 @@ from kiosk.errors import (
     VisitCancelled,
     VisitTimedOut,
 )
+from kiosk.i18n import DEFAULT_LANGUAGE, catalog
 from kiosk.model import (
     AdminAuthorisation,
     CardIdentity,
@@ -581,9 +582,10 @@ class VisitFlow:
         params: dict[str, Param] = {"card_number": self.card_number, **self.deadline_params()}
         if self.result is not None:
             params["reference"] = self.result.idempotency_key
-        success = f"visit.done.{self.kind.value}"
-        if error is None and message in (None, success):  # the outcome the visit is for
-            params["card_status"] = f"visit.done.status.{self.kind.value}"
+        success, status = f"visit.done.{self.kind.value}", f"visit.done.status.{self.kind.value}"
+        known = status in catalog(DEFAULT_LANGUAGE)
+        if known and error is None and message in (None, success):  # what the visit is for
+            params["card_status"] = status
         params["take_card"] = self.card_in  # "Ta ut kortet" while it is in the reader
         return self.end(with_step(
             View(

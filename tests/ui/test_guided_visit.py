@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kiosk.demo import demo_holder
+from kiosk.demo_cast import demo_holder
 from kiosk.i18n import translate
 from kiosk.visit.contract import ViewName
 from kiosk.visit.effects import SignReceipt
@@ -24,7 +24,7 @@ def test_activation_hands_over_shows_the_receipt_signed_and_ends_with_a_mark(
     kiosk: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = kiosk.app
-    anna = demo_holder("anna", date.today())
+    anna = demo_holder("bertil", date.today())  # anna: the other full activations
     signed: list[bytes] = []
     run = app.effect_gate._run_effect
 

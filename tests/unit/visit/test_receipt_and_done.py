@@ -47,7 +47,8 @@ def test_a_receipt_names_no_one_it_was_not_given() -> None:
 
 
 @pytest.mark.parametrize("kind", [VisitKind.ACTIVATION, VisitKind.UNLOCK, VisitKind.CHANGE_PIN,
-                                  VisitKind.BLOCK, VisitKind.PIN_LETTER])
+                                  VisitKind.BLOCK, VisitKind.PIN_LETTER,
+                                  VisitKind.SIGNATURE_CERTIFICATE, VisitKind.RENEW_CERTIFICATES])
 def test_a_visit_done_well_says_the_cards_new_status_and_to_take_the_card(
     kind: VisitKind,
 ) -> None:
