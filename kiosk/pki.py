@@ -193,6 +193,65 @@ def load_ca_pair(key_path: Path, cert_path: Path) -> CaPair:
     return CaPair(key, x509.load_pem_x509_certificate(cert_path.read_bytes()))
 
 
+# --- revocation: the CA directory's list of revoked serials and the CRLs it publishes ----
+# The demo card issuer (hardware/sim/democa) and the portal's issuing CA (portal/ca) keep
+# one list in the same directory, so neither overwrites what the other revoked.
+
+REVOKED_FILE = "revoked.txt"
+ROOT_CRL = "root.crl"
+ISSUING_CRL = "issuing.crl"
+CRL_DAYS = 30
+
+
+def revoked_serials(directory: Path) -> list[int]:
+    """The serial numbers revoked so far by the CA kept in ``directory``."""
+    try:
+        lines = (directory / REVOKED_FILE).read_text(encoding="ascii").split()
+    except OSError:
+        return []
+    return sorted({int(line) for line in lines if line.isdigit()})
+
+
+def add_revoked(directory: Path, serials: list[int]) -> bool:
+    """Add ``serials`` to the directory's revoked list (durably); whether any was new."""
+    known = set(revoked_serials(directory))
+    new = sorted(set(serials) - known)
+    if not new:
+        return False
+    with (directory / REVOKED_FILE).open("a", encoding="ascii") as out:
+        out.write("".join(f"{serial}\n" for serial in new))
+        out.flush()
+        os.fsync(out.fileno())
+    return True
+
+
+def write_crls(directory: Path, root: CaPair, issuing: CaPair, start: datetime) -> None:
+    """The root's CRL (over the issuing CA) and the issuing CA's (over person
+    certificates), valid from ``start`` for CRL_DAYS, each listing every revoked serial;
+    written to a temporary file and renamed, so a reader never sees half a CRL."""
+    revoked = revoked_serials(directory)
+    for issuer, name in ((root, ROOT_CRL), (issuing, ISSUING_CRL)):
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(issuer.cert.subject)
+            .last_update(start)
+            .next_update(start + timedelta(days=CRL_DAYS))
+            .add_extension(x509.CRLNumber(len(revoked) + 1), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
+                critical=False,
+            )
+        )
+        for serial in revoked:
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(start).build()
+            )
+        crl = builder.sign(issuer.key, hashes.SHA256())
+        staging = directory / f".{name}.tmp"
+        staging.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+        staging.replace(directory / name)
+
+
 def policy_oid(level: TrustLevel | int, levels: tuple[PolicyLevel, ...]) -> str:
     """The certificate policy OID for a trust level (settings.hardware.policy_levels)."""
     for row in levels:

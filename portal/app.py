@@ -138,6 +138,17 @@ class Portal:
                 self._ca = IssuingCA.load_or_create(self.ca_dir, self.clock.today())
             return self._ca
 
+    def publish_revocations(self) -> None:
+        """Put every certificate the portal revoked on its CA's CRLs (the files the portal's
+        receipt trust and the demo kiosk read), after the commit. A replaced certificate
+        is not revoked: it works until the kiosk, having verified its successor on the
+        card, removes it and revokes it (a card pulled in between keeps a working one)."""
+        rows = self.connection().execute(
+            "SELECT serial FROM certificates WHERE state = 'revoked'"
+        ).fetchall()
+        if rows:
+            self.ca().publish_revocations([int(r["serial"], 16) for r in rows], self.clock.now())
+
     def identify(self, scope: Any) -> Kiosk:
         """The enrolled kiosk behind this request (ApiError 403 when there is none)."""
         pem = client_certificate(scope)
@@ -448,8 +459,10 @@ def _install_routes(app: FastAPI, portal: Portal) -> None:
     @app.post(f"{PREFIX}/cards/{{card_number}}/block", **route(CardRecordBody, "cards"))
     def block(card_number: str, payload: BlockRequest, write: Writing) -> Response:
         """Block (spärra) a card with a reason; the card becomes Spärrad."""
-        return portal.change(write, payload, lambda conn, data: service.block(
+        answer = portal.change(write, payload, lambda conn, data: service.block(
             conn, clock, card_number, data, write.kiosk, trust))
+        portal.publish_revocations()  # the blocked card's certificates
+        return answer
 
     @app.post(f"{PREFIX}/heartbeat", **route(HeartbeatBody, "kiosk"))
     def heartbeat(payload: HeartbeatRequest, write: Writing) -> Response:
@@ -491,8 +504,10 @@ def _install_certificate_routes(app: FastAPI, portal: Portal) -> None:
     ) -> Response:
         """Revoke one of the card's certificates (one removed from the card)."""
         ca = portal.ca()
-        return portal.change(write, payload, lambda conn, data: certificates.revoke_certificate(
+        answer = portal.change(write, payload, lambda conn, data: certificates.revoke_certificate(
             conn, clock, ca, card_number, serial, data, write.kiosk))
+        portal.publish_revocations()
+        return answer
 
     @app.post(f"{cards}/pin-letters", **route(PinLetterBody, "certificates", 201))
     def order_pin_letter(card_number: str, payload: PinLetterRequest, write: Writing) -> Response:

@@ -10,6 +10,7 @@ The profile itself (subject, key usage, policy, subjectAltName) is kiosk.pki's.
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -23,14 +24,18 @@ from cryptography.x509.oid import NameOID
 
 from kiosk.pki import (
     HSA_ID_OTHERNAME,
+    ISSUING_CRL,
     PERSONNUMMER_OTHERNAME,
+    ROOT_CRL,
     CaPair,
+    add_revoked,
     create_ca_pair,
     load_ca_pair,
     person_certificate,
     person_subject,
     policy_oid,
     write_ca_pair,
+    write_crls,
 )
 from kiosk.settings import DEFAULT_POLICY_LEVELS, PolicyLevel
 
@@ -103,10 +108,13 @@ class IssuingCA:
         root: CaPair,
         issuing: CaPair,
         policy_levels: tuple[PolicyLevel, ...] = DEFAULT_POLICY_LEVELS,
+        directory: Path | None = None,
     ) -> None:
         self.root = root
         self.issuing = issuing
         self.policy_levels = policy_levels
+        self.directory = directory  # where its files, revoked list and CRLs are kept
+        self._publishing = threading.Lock()  # one CRL writer at a time (request threads)
 
     @classmethod
     def load_or_create(
@@ -122,6 +130,7 @@ class IssuingCA:
                 load_ca_pair(files["root-key"], files["root"]),
                 load_ca_pair(files["issuing-key"], files["issuing"]),
                 policy_levels,
+                directory,
             )
         start = _midnight(today - timedelta(days=365))
         root = create_ca_pair(ROOT_NAME, start, 20)
@@ -129,7 +138,19 @@ class IssuingCA:
         directory.mkdir(parents=True, exist_ok=True)
         for name, pair in (("root", root), ("issuing", issuing)):
             write_ca_pair(pair, files[f"{name}-key"], files[name])
-        return cls(root, issuing, policy_levels)
+        return cls(root, issuing, policy_levels, directory)
+
+    def publish_revocations(self, serials: list[int], now: datetime) -> None:
+        """Add ``serials`` to the CA directory's revoked list (shared with the demo card
+        issuer) and publish both CRLs again when one was new or a CRL is missing."""
+        if self.directory is None:
+            return
+        with self._publishing:
+            new = add_revoked(self.directory, serials)
+            missing = not all((self.directory / n).exists() for n in (ROOT_CRL, ISSUING_CRL))
+            if new or missing:
+                start = _midnight(now.date() - timedelta(days=1))
+                write_crls(self.directory, self.root, self.issuing, start)
 
     def issue(
         self,

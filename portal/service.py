@@ -92,7 +92,8 @@ def overdue_reason(row: sqlite3.Row, now: datetime) -> str | None:
 def block_row(
     conn: sqlite3.Connection, card_number: str, reason: str, now: datetime, actor: str | None
 ) -> None:
-    """Set a card to Spärrad and end its open activations."""
+    """Set a card to Spärrad, end its open activations and revoke its valid certificates
+    (the portal publishes them on its CRLs once the change is committed)."""
     conn.execute(
         "UPDATE cards SET status = 'Spärrad', blocked_reason = ?, blocked_at = ? "
         "WHERE card_number = ?",
@@ -101,6 +102,11 @@ def block_row(
     conn.execute(
         "UPDATE activations SET state = 'superseded' WHERE card_number = ? AND state = 'started'",
         (card_number,),
+    )
+    conn.execute(
+        "UPDATE certificates SET state = 'revoked', ended_at = ?, ended_reason = ? "
+        "WHERE card_number = ? AND state = 'valid'",
+        (iso(now), f"card blocked: {reason}", card_number),
     )
     record_event(conn, now, card_number, "blocked", actor, reason)
 

@@ -16,20 +16,24 @@ from pathlib import Path
 
 from asn1crypto.core import UTF8String
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kiosk.model import TrustLevel
 from kiosk.pki import (
     HSA_ID_OTHERNAME,
+    ISSUING_CRL,
     PERSONNUMMER_OTHERNAME,
+    REVOKED_FILE,
+    ROOT_CRL,
     CaPair,
+    add_revoked,
     create_ca_pair,
     load_ca_pair,
     person_certificate,
     person_subject,
     policy_oid,
     write_ca_pair,
+    write_crls,
 )
 from kiosk.settings import DEFAULT_POLICY_LEVELS, PolicyLevel
 
@@ -37,10 +41,6 @@ ROOT_NAME = "SITHS e-id Root CA v2 TEST (demo)"
 ISSUING_NAME = "SITHS e-id Person ID 3 CA v1 TEST (demo)"
 KEY_SIZE = 2048
 CA_FILES = ("root", "root-key", "issuing", "issuing-key")
-ROOT_CRL = "root.crl"
-ISSUING_CRL = "issuing.crl"
-REVOKED_FILE = "revoked.txt"
-CRL_DAYS = 30
 # the CKA_LABEL of a demo card's additional certificate (tilläggscertifikat)
 ADDITIONAL_LABEL = "Tilläggscertifikat"
 
@@ -109,36 +109,13 @@ class DemoCA:
         return ca
 
     def write_crls(self, directory: Path, today: date) -> None:
-        """The root's CRL (over the issuing CA) and the issuing CA's (over person
-        certificates), valid from yesterday for CRL_DAYS, listing the serials revoked."""
-        revoked = revoked_serials(directory)
-        start = _midnight(today - timedelta(days=1))
-        for issuer, name in ((self.root, ROOT_CRL), (self.issuing, ISSUING_CRL)):
-            builder = (
-                x509.CertificateRevocationListBuilder()
-                .issuer_name(issuer.cert.subject)
-                .last_update(start)
-                .next_update(start + timedelta(days=CRL_DAYS))
-                .add_extension(x509.CRLNumber(len(revoked) + 1), critical=False)
-                .add_extension(
-                    x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
-                    critical=False,
-                )
-            )
-            for serial in revoked:
-                builder = builder.add_revoked_certificate(
-                    x509.RevokedCertificateBuilder()
-                    .serial_number(serial)
-                    .revocation_date(start)
-                    .build()
-                )
-            crl = builder.sign(issuer.key, hashes.SHA256())
-            (directory / name).write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+        """The root's and the issuing CA's CRLs (kiosk.pki.write_crls), valid from
+        yesterday, listing the serials revoked (by this module or the portal's CA)."""
+        write_crls(directory, self.root, self.issuing, _midnight(today - timedelta(days=1)))
 
     def revoke(self, directory: Path, cert: x509.Certificate, today: date) -> None:
         """Revoke a certificate this CA issued and publish new CRLs."""
-        with (directory / REVOKED_FILE).open("a", encoding="ascii") as out:
-            out.write(f"{cert.serial_number}\n")
+        add_revoked(directory, [cert.serial_number])
         self.write_crls(directory, today)
 
     @property
@@ -190,15 +167,6 @@ class DemoCA:
             issuing_ca=self.issuing.cert,
             additional=issue(False, additional_organisation) if additional_organisation else None,
         )
-
-
-def revoked_serials(directory: Path) -> list[int]:
-    """The serial numbers revoked so far in the CA kept in ``directory``."""
-    try:
-        lines = (directory / REVOKED_FILE).read_text(encoding="ascii").split()
-    except OSError:
-        return []
-    return [int(line) for line in lines if line.isdigit()]
 
 
 def trust_files(directory: Path) -> tuple[Path, ...]:
