@@ -298,19 +298,27 @@ def build_services(
     portal_url: str | None = None,
     with_camera: bool = True,
     wait_for_portal: bool = True,
+    demo_portal: Any = None,
 ) -> Services:
     """Compose the adapters the settings name; demo adds the card deck and a loopback portal.
 
     ``with_camera=False`` (headless runs with a scripted document) builds no camera source
     and no scanner. The camera source is built, not started: the document screen starts it.
+    ``demo_portal``: the demo portal already started (composition.demo_portal) on this
+    state directory; the services stop it when they close, also when they fail to start.
     """
-    state_dir.mkdir(parents=True, exist_ok=True)
     clock = SystemClock()
     closers: list[Callable[[], None]] = []
+    running = demo_portal
+    if running is not None:
+        closers.append(running.stop)
+        portal_url = running.url
     try:
-        running = None
+        state_dir.mkdir(parents=True, exist_ok=True)
         if demo and portal_url is None:
-            running = _start_demo_portal(state_dir, today)
+            from composition.demo_portal import start_demo_portal
+
+            running = start_demo_portal(state_dir, today)
             closers.append(running.stop)
             portal_url = running.url
         device_key = load_or_create(state_dir)
@@ -391,19 +399,6 @@ def _watch_portal_start(running: Any) -> None:
                 log.exception("the demo portal did not start")
 
     threading.Thread(target=wait, name="demo-portal-start", daemon=True).start()
-
-
-def _start_demo_portal(state_dir: Path, today: date | None) -> Any:
-    """The demo portal's child process, started (not yet answering: see wait_until_ready)."""
-    from hardware.sim.democa import trust_files
-    from portal.process import start_process
-
-    folder = state_dir / "demo-portal"
-    return start_process(folder / "portal.db", seed_demo=True, today=today,
-                         log_path=folder / "portal.log", wait=False,
-                         receipt_trust=trust_files(state_dir / "democa"),
-                         # the demo cards' CA: what the portal issues chains to the demo root
-                         ca_dir=state_dir / "democa")
 
 
 def _portal_client(settings: Settings, url: str | None, signer: HandOutSigner,

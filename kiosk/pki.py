@@ -29,6 +29,9 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 )
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from kiosk.ca_files import ISSUING_CRL as ISSUING_CRL
+from kiosk.ca_files import REVOKED_FILE as REVOKED_FILE
+from kiosk.ca_files import ROOT_CRL as ROOT_CRL
 from kiosk.model import TrustLevel
 from kiosk.settings import PolicyLevel
 
@@ -197,9 +200,6 @@ def load_ca_pair(key_path: Path, cert_path: Path) -> CaPair:
 # The demo card issuer (hardware/sim/democa) and the portal's issuing CA (portal/ca) keep
 # one list in the same directory, so neither overwrites what the other revoked.
 
-REVOKED_FILE = "revoked.txt"
-ROOT_CRL = "root.crl"
-ISSUING_CRL = "issuing.crl"
 CRL_DAYS = 30
 
 

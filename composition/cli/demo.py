@@ -376,29 +376,33 @@ def run_visit(
 
 
 def _visit(args: argparse.Namespace) -> int:
-    from composition.cli.outbox import load_settings_for
+    from composition.demo_portal import start_demo_portal
 
     try:
-        settings, _ = load_settings_for(argparse.Namespace(config=args.config, state_dir=None))
-        today = date.today()
-        holder = demo_cast.demo_holder(args.holder or VISITS[args.visit], today)
+        holder = demo_cast.demo_holder(args.holder or VISITS[args.visit], date.today())
     except KeyError:
         print(translate("sync.demo.unknown_holder", args.lang, holder=args.holder), file=sys.stderr)
         return EXIT_FAILED
-    except KioskError as exc:
-        message, next_step = describe_error(exc, args.lang)
-        print(f"{message}\n{next_step}", file=sys.stderr)
-        return EXIT_FAILED
     state_dir = Path(args.state_dir) if args.state_dir else demo_scratch_dir("kiosk-demo-")
     removed = not (args.state_dir or args.keep_state)
+    portal = None
     try:
+        # the portal's child first: its start-up runs while this process loads the kiosk
+        state_dir.mkdir(parents=True, exist_ok=True)
+        portal = start_demo_portal(state_dir)
+        from composition.cli.outbox import load_settings_for
+
+        settings, _ = load_settings_for(argparse.Namespace(config=args.config, state_dir=None))
         report = run_demo(settings, state_dir, holder, args.portal_down,
-                          None if args.json else _printer(args.lang), visit=args.visit)
+                          None if args.json else _printer(args.lang), visit=args.visit,
+                          demo_portal=portal)
     except KioskError as exc:
         message, next_step = describe_error(exc, args.lang)
         print(f"{message}\n{next_step}", file=sys.stderr)
         return EXIT_FAILED
     finally:
+        if portal is not None:
+            portal.stop()  # stopped already when the services closed
         if removed:
             shutil.rmtree(state_dir, ignore_errors=True)
     if removed:
@@ -423,6 +427,7 @@ def run_demo(
     portal_down: bool,
     on_line: Callable[[dict[str, Any]], None] | None = None,
     visit: str = "activation",
+    demo_portal: Any = None,
 ) -> DemoReport:
     """The whole demo: visit, (portal back and flush,) status read back, audit verified."""
     from dataclasses import replace
@@ -444,7 +449,8 @@ def run_demo(
     scan_pool = ThreadPoolExecutor(1, thread_name_prefix="demo-sample-scan")
     scanning = scan_pool.submit(scanned_evidence, holder, settings)
     scan_pool.shutdown(wait=False)
-    services = build_services(settings, state_dir, demo=True, with_camera=False)
+    services = build_services(settings, state_dir, demo=True, with_camera=False,
+                              demo_portal=demo_portal)
     try:
         # the portal goes down once the visit has what it needs from it: the ticket, or
         # (the other visits) the result committed to the outbox

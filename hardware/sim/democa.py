@@ -18,13 +18,13 @@ from asn1crypto.core import UTF8String
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from kiosk.ca_files import CA_FILES
+from kiosk.ca_files import trust_files as trust_files  # where callers have found it
 from kiosk.model import TrustLevel
 from kiosk.pki import (
     HSA_ID_OTHERNAME,
-    ISSUING_CRL,
     PERSONNUMMER_OTHERNAME,
     REVOKED_FILE,
-    ROOT_CRL,
     CaPair,
     add_revoked,
     create_ca_pair,
@@ -40,7 +40,6 @@ from kiosk.settings import DEFAULT_POLICY_LEVELS, PolicyLevel
 ROOT_NAME = "SITHS e-id Root CA v2 TEST (demo)"
 ISSUING_NAME = "SITHS e-id Person ID 3 CA v1 TEST (demo)"
 KEY_SIZE = 2048
-CA_FILES = ("root", "root-key", "issuing", "issuing-key")
 # the CKA_LABEL of a demo card's additional certificate (tilläggscertifikat)
 ADDITIONAL_LABEL = "Tilläggscertifikat"
 
@@ -167,14 +166,3 @@ class DemoCA:
             issuing_ca=self.issuing.cert,
             additional=issue(False, additional_organisation) if additional_organisation else None,
         )
-
-
-def trust_files(directory: Path) -> tuple[Path, ...]:
-    """What the portal needs to validate the demo cast's receipts: both CA certificates
-    and both CRLs (``--receipt-trust`` each)."""
-    return (
-        directory / "root.pem",
-        directory / "issuing.pem",
-        directory / ROOT_CRL,
-        directory / ISSUING_CRL,
-    )
