@@ -43,6 +43,8 @@ class SimCard:
     A ``two_pins`` card has a second token for its signature PIN (``signature_pin``, None:
     not chosen by the holder) holding the signature key and certificate, if it has one;
     an ``additional_organisation`` card carries one additional certificate from it.
+    A card without ``number_on_chip`` has its number printed on its back only: the
+    administrator types it.
     """
 
     key: str
@@ -54,6 +56,7 @@ class SimCard:
     signature_pin: str | None = None
     signature_certificate: bool = True
     additional_organisation: str | None = None
+    number_on_chip: bool = True
 
     @property
     def so_pin(self) -> str:
@@ -62,8 +65,9 @@ class SimCard:
 
     @property
     def readable_number(self) -> str | None:
-        """The card number the card exposes to the reader (foreign cards expose none)."""
-        return self.card_number if self.owner is not None else None
+        """The card number the card exposes to the reader (foreign cards expose none, nor
+        does a card whose number is only printed on its back)."""
+        return self.card_number if self.owner is not None and self.number_on_chip else None
 
 
 def demo_cards(today: date) -> tuple[SimCard, ...]:

@@ -28,7 +28,6 @@ from kiosk.errors import (
     InvalidInput,
     PinEntryCancelled,
     PinLocked,
-    PinMismatch,
     TokenError,
     WrongPin,
 )
@@ -318,10 +317,13 @@ class SimToken(_SimKeys):
 
     def _ask(self, prompt: PadPrompt) -> str:
         """Ask on the reader's pad; a card pulled out meanwhile ends the entry as CardRemoved."""
+        return self._on_pad(lambda pad: pad.ask(prompt))
+
+    def _on_pad(self, entry: Callable[[SimulatedPinPad], str]) -> str:
         if self.pad is None:
             raise TokenError("the simulated reader has no PIN pad", reason="no_pin_pad")
         try:
-            return self.pad.ask(prompt)
+            return entry(self.pad)
         except PinEntryCancelled as ended:
             if self.deck.current is not self.card:
                 raise CardRemoved(
@@ -335,10 +337,7 @@ class SimToken(_SimKeys):
         """As ``_pin`` for a new PIN: our pad asks it twice and compares, as a reader does."""
         if pin is not None or self.inner.pin_pad() or self.pad is None:
             return self._pin(pin, PadPrompt.NEW_PIN)
-        first = self._ask(PadPrompt.NEW_PIN)
-        if self._ask(PadPrompt.CONFIRM_PIN) != first:
-            raise PinMismatch("the two new PINs typed on the reader differ")
-        return first
+        return self._on_pad(SimulatedPinPad.ask_new)
 
     def _with_pin(self, role: PinRole, action: Callable[[], T]) -> T:
         """Key-pair work under ``role``'s PIN: the authentication PIN's tries are kept (as

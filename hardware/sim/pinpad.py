@@ -2,8 +2,10 @@
 
 The holder's digits reach it through ``enter`` (the demo panel's keypad, or a test); the
 code that needs a PIN calls ``ask``, which blocks until the holder presses OK or cancel,
-or the reader's timeout runs out. A C PKCS#11 shim (hardware/sim/pinpad_pkcs11.c) asks
-over a UNIX socket, one line per request:
+or the reader's timeout runs out. A script types ahead instead (``type_ahead``: the unit
+tests of the visits, which run their effects on one thread): each entry answers the next
+``ask`` at once. ``asked`` is what the display asked for, in order. A C PKCS#11 shim
+(hardware/sim/pinpad_pkcs11.c) asks over a UNIX socket, one line per request:
 
     request  ``ask <prompt>\\n``        (prompt: pin, old_pin, new_pin, confirm_pin)
     reply    ``ok <digits>\\n`` | ``cancel\\n`` | ``timeout\\n`` | ``length\\n`` | ``error\\n``
@@ -20,11 +22,12 @@ import shutil
 import socket
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 
-from kiosk.errors import InvalidInput, PinEntryCancelled, PinRuleViolation
+from kiosk.errors import InvalidInput, PinEntryCancelled, PinMismatch, PinRuleViolation
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,8 @@ class SimulatedPinPad:
         self._answer: object = None
         self._closed = False
         self._callbacks: list[Callable[[PadPrompt | None], None]] = []
+        self._ahead: deque[str | None] = deque()
+        self.asked: list[PadPrompt] = []
         self._server: socket.socket | None = None
         self._server_dir: Path | None = None
         self._server_thread: threading.Thread | None = None
@@ -70,6 +75,9 @@ class SimulatedPinPad:
             with self._cond:
                 if self._closed:
                     raise PinEntryCancelled("the PIN pad is closed", reason="closed")
+                self.asked.append(prompt)
+                if self._ahead:
+                    return self._typed_ahead(prompt, self._ahead.popleft())
                 self._asking, self._answer = prompt, None
             log.debug("PIN pad: asking for %s", prompt)
             self._notify(prompt)
@@ -92,6 +100,31 @@ class SimulatedPinPad:
             raise PinRuleViolation("length", "PIN pad: wrong length", length=self.length)
         log.debug("PIN pad: %s entered", prompt)
         return answer
+
+    def ask_new(self) -> str:
+        """A new PIN typed twice, as a reader asks it; PinMismatch when the two differ."""
+        first = self.ask(PadPrompt.NEW_PIN)
+        if self.ask(PadPrompt.CONFIRM_PIN) != first:
+            raise PinMismatch("the two new PINs typed on the reader differ")
+        return first
+
+    def _typed_ahead(self, prompt: PadPrompt, entry: str | None) -> str:
+        if entry is None:
+            log.info("PIN pad: %s cancelled (typed ahead)", prompt)
+            raise PinEntryCancelled("PIN entry on the reader was cancelled", reason="cancel")
+        if len(entry) != self.length:
+            log.info("PIN pad: %s refused, wrong length", prompt)
+            raise PinRuleViolation("length", "PIN pad: wrong length", length=self.length)
+        return entry
+
+    def type_ahead(self, *entries: str | None) -> None:
+        """The holder's next entries, each answering the next ``ask`` at once (None: the
+        cancel key); with none left, ``ask`` waits for ``enter`` again."""
+        for entry in entries:
+            if entry is not None and not (entry.isascii() and entry.isdigit()):
+                raise InvalidInput("a reader's PIN pad has digit keys only")
+        with self._cond:
+            self._ahead.extend(entries)
 
     @property
     def asking(self) -> PadPrompt | None:

@@ -43,6 +43,11 @@ class MemoryReader:
         if card is not None:
             self._events.put(CardEvent(CardEventKind.INSERTED, MEMORY_READER_NAME, card.atr))
 
+    @property
+    def card(self) -> SimCard | None:
+        """The card in the reader now."""
+        return self._card
+
     def readers(self) -> list[str]:
         """The simulated reader(s)."""
         return [MEMORY_READER_NAME, ADMIN_READER_NAME] if self.two_readers else [

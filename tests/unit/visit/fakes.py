@@ -4,6 +4,10 @@ The real adapters (pyscard/vpcd reader, SoftHSM2 token, reference portal over HT
 SQLite outbox) are exercised by their owners' integration tests; these fakes stand in so
 the pure state machines can be driven through every path in milliseconds. Each fake has
 fault switches that raise the same KioskErrors the real adapters raise.
+
+The reader, the cast's cards in it and the reader's own PIN pad are hardware/sim's (the
+memory reader, ``demo_cards``, ``SimulatedPinPad`` typing ahead): one family of
+simulated hardware for the demo and the tests.
 """
 
 from __future__ import annotations
@@ -18,15 +22,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from hardware.sim.cast import FOREIGN_CARD, demo_cards
+from hardware.sim.pinpad import PadPrompt, SimulatedPinPad
+from hardware.sim.reader import MEMORY_READER_NAME, MemoryReader
 from kiosk.demo_cast import DEMO_OFFICE, DemoHolder, demo_admins, demo_holders
 from kiosk.errors import (
     CardNotFound,
     CardRemoved,
+    CardUnreadable,
     KioskError,
-    PinEntryCancelled,
     PinLocked,
-    PinMismatch,
-    PinRuleViolation,
     PortalRejected,
     PortalUnreachable,
     StorageError,
@@ -36,8 +41,6 @@ from kiosk.errors import (
 from kiosk.handout import AdminSignature
 from kiosk.model import (
     AdminAuthorisation,
-    CardClass,
-    CardIdentity,
     CardRecord,
     CardStatus,
     CardWork,
@@ -50,7 +53,6 @@ from kiosk.model import (
 )
 from kiosk.ports import (
     ActivationTicket,
-    CardEvent,
     CardKey,
     IssuedCertificate,
     KeyAlgorithm,
@@ -63,7 +65,8 @@ from kiosk.settings import KioskIdentitySettings, Settings
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 TODAY = T0.date()
 SETTINGS = Settings(kiosk=KioskIdentitySettings(card_office=DEMO_OFFICE))
-READER = "Fake Reader 0"
+READER = MEMORY_READER_NAME
+SIM_CARDS = {card.card_number: card for card in demo_cards(TODAY)}
 
 
 def holder(key: str) -> DemoHolder:
@@ -128,31 +131,6 @@ class FakeClock:
         return self.current
 
 
-class FakeReader:
-    def __init__(self) -> None:
-        self.card: str | None = None
-        self.card_class = CardClass.SITHS
-        self.expose_number = True
-
-    def readers(self) -> list[str]:
-        return [READER]
-
-    def wait_for_change(self, timeout: float) -> CardEvent | None:
-        return None
-
-    def cancel(self) -> None:
-        return None
-
-    def identify(self, reader: str | None = None) -> CardIdentity:
-        if self.card is None:
-            raise CardRemoved("no card")
-        number = self.card if self.expose_number else None
-        return CardIdentity(READER, b"\x3b\x7f", self.card_class, "gen2", "SITHS", number)
-
-    def has_pin_pad(self, reader: str | None = None) -> bool:
-        return False
-
-
 @dataclass
 class FakeCard:
     number: str
@@ -167,33 +145,6 @@ class FakeCard:
     sign_pin: str | None = None
 
 
-class FakePad:
-    """A reader's own PIN pad: ``typed`` holds what the holder will type, one entry a prompt.
-
-    An entry of "cancel" is the reader's cancel key (or its timeout).
-    """
-
-    def __init__(self, length: int = 6) -> None:
-        self.length = length
-        self.typed: list[str] = []
-        self.prompts: list[str] = []
-
-    def ask(self, prompt: str) -> str:
-        self.prompts.append(prompt)
-        entry = self.typed.pop(0) if self.typed else "cancel"
-        if entry == "cancel":
-            raise PinEntryCancelled("cancelled on the reader")
-        if len(entry) != self.length:
-            raise PinRuleViolation("length", length=self.length)
-        return entry
-
-    def ask_new(self) -> str:
-        new, again = self.ask("new_pin"), self.ask("confirm_pin")
-        if new != again:
-            raise PinMismatch()
-        return new
-
-
 class FakeToken:
     """A card's token; ``faults`` maps a method name to the KioskError it raises once."""
 
@@ -202,7 +153,7 @@ class FakeToken:
         card: FakeCard,
         faults: dict[str, KioskError],
         admin_pin: str,
-        pad: FakePad | None = None,
+        pad: SimulatedPinPad | None = None,
     ) -> None:
         self.card = card
         self.faults = faults
@@ -214,7 +165,7 @@ class FakeToken:
             return pin
         if self.pad is None:
             raise KioskError("a PIN pad entry reached a token without a PIN pad")
-        return self.pad.ask_new() if prompt == "new_pin" else self.pad.ask(prompt)
+        return self.pad.ask_new() if prompt == "new_pin" else self.pad.ask(PadPrompt(prompt))
 
     def _fault(self, name: str) -> None:
         error = self.faults.pop(name, None)
@@ -354,17 +305,21 @@ class FakeToken:
 
 
 class FakeTokens:
-    def __init__(self, reader: FakeReader) -> None:
+    def __init__(self, reader: MemoryReader) -> None:
         self.reader = reader
         self.cards: dict[str, FakeCard] = {}
         self.faults: dict[str, KioskError] = {}
         self.admin_pin = demo_admins(TODAY)[0].pin
-        self.pad: FakePad | None = None  # set: the reader has its own PIN pad
+        self.pad: SimulatedPinPad | None = None  # set: the reader has its own PIN pad
 
     def open(self, reader: str | None = None) -> FakeToken:
-        if self.reader.card is None:
+        inserted = self.reader.card
+        if inserted is None:
             raise CardRemoved("no card")
-        return FakeToken(self.cards[self.reader.card], self.faults, self.admin_pin, self.pad)
+        if inserted.owner is None:
+            raise CardUnreadable("the card has no SITHS token", card_number=inserted.card_number)
+        card = self.cards[inserted.card_number]
+        return FakeToken(card, self.faults, self.admin_pin, self.pad)
 
 
 class FakePortal:
@@ -536,22 +491,38 @@ class FakeStore:
 
 @dataclass
 class Rig:
-    reader: FakeReader
+    reader: MemoryReader
     tokens: FakeTokens
     portal: FakePortal
     store: FakeStore
     clock: FakeClock
 
-    def insert(self, h: DemoHolder, pin: str | None = None) -> FakeCard:
+    def insert(self, h: DemoHolder, pin: str | None = None, number_on_chip: bool = True
+               ) -> FakeCard:
+        """``h``'s card in the reader (its number only on its back without ``number_on_chip``)."""
         card = self.tokens.cards.setdefault(
             h.card_number, FakeCard(h.card_number, pin, certificates=[cert(h.hsa_id, "signature")])
         )
-        self.reader.card = h.card_number
+        self.put(h.card_number, number_on_chip)
         return card
+
+    def put(self, card_number: str | None, number_on_chip: bool = True) -> None:
+        """The cast's card ``card_number`` in the reader (None: take the card out)."""
+        sim = SIM_CARDS[card_number] if card_number is not None else None
+        self.reader.place(replace(sim, number_on_chip=number_on_chip) if sim else None)
+
+    def insert_foreign(self) -> None:
+        """A card of another issuer (no SITHS token) in the reader."""
+        self.put(FOREIGN_CARD)
+
+    def reader_pad(self) -> SimulatedPinPad:
+        """Give the reader its own PIN pad; the test types ahead on it."""
+        self.tokens.pad = SimulatedPinPad(length=SETTINGS.pin_policy.length, timeout_s=0)
+        return self.tokens.pad
 
 
 def rig() -> Rig:
-    reader = FakeReader()
+    reader = MemoryReader(SETTINGS.hardware.atr_table)
     tokens = FakeTokens(reader)
     admin = demo_admins(TODAY)[0]
     tokens.cards[admin.card_number] = FakeCard(

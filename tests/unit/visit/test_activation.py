@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from kiosk.errors import CardRemoved, PinLocked, TokenError
-from kiosk.model import CardClass, CardStatus, DocumentType, VisitKind
+from kiosk.model import CardStatus, DocumentType, VisitKind
 from kiosk.rules.card import add_months
 from kiosk.visit.contract import ViewName
 from kiosk.visit.effects import EffectKind, FetchRecord
@@ -178,8 +178,7 @@ def test_ineligible_cards_are_refused_on_the_record_screen(key: str, rule: str) 
 
 def test_foreign_card_is_refused_before_the_portal_is_asked() -> None:
     d = visit(VisitKind.ACTIVATION)
-    d.rig.insert(ANNA)
-    d.rig.reader.card_class = CardClass.FOREIGN
+    d.rig.insert_foreign()
     d.send(*INSERT[:1], **INSERT[1])
     assert d.view.error is not None and d.view.error.message == "rules.card.foreign_issuer"
     assert d.effects_run == ["identify_card"]
@@ -187,8 +186,7 @@ def test_foreign_card_is_refused_before_the_portal_is_asked() -> None:
 
 def test_card_number_typed_when_the_card_does_not_expose_it() -> None:
     d = visit(VisitKind.ACTIVATION)
-    d.rig.insert(ANNA)
-    d.rig.reader.expose_number = False
+    d.rig.insert(ANNA, number_on_chip=False)
     d.send(*INSERT[:1], **INSERT[1])
     assert d.view.name is ViewName.INSERT_CARD and d.view.params["need_card_number"] is True
     d.send("card_number_typed", card_number="12ab")
@@ -416,7 +414,7 @@ def test_card_pulled_before_signing_can_be_put_back_to_sign() -> None:
     d.send("card_removed")
     assert d.view.name is ViewName.INSERT_CARD and not d.step.finished
     assert d.view.message == "visit.insert.reinsert_to_sign" and d.view.pin_length == 0
-    d.send("card_inserted", reader="r")
+    d.send("card_inserted", reader=READER)
     assert d.view.name is ViewName.SIGN_RECEIPT and d.view.pin_length == 0
     d.inputs(pin_keys(PIN))
     assert d.view.name is ViewName.DONE
@@ -427,14 +425,14 @@ def test_another_card_put_back_is_refused_and_the_right_one_accepted() -> None:
     to_receipt(d)
     d.send("card_removed")
     d.rig.insert(holder("bertil"))
-    d.send("card_inserted", reader="r")
+    d.send("card_inserted", reader=READER)
     assert d.view.name is ViewName.INSERT_CARD and d.view.error is not None
     assert d.view.error.message == "rules.card.card_number_mismatch"
     d.send("card_removed")
-    d.send("card_inserted", reader="r")  # bertil's card is still in: refused again
+    d.send("card_inserted", reader=READER)  # bertil's card is still in: refused again
     assert d.view.error is not None
     d.rig.insert(ANNA)
-    d.send("card_inserted", reader="r")
+    d.send("card_inserted", reader=READER)
     assert d.view.name is ViewName.SIGN_RECEIPT
 
 
@@ -449,6 +447,6 @@ def test_card_pulled_while_signing_comes_back_to_sign_again() -> None:
     d.fail_held(CardRemoved())  # the interrupted signing reports late: ignored
     assert d.view.message == "visit.insert.reinsert_to_sign"
     d.settle()
-    d.send("card_inserted", reader="r")
+    d.send("card_inserted", reader=READER)
     d.inputs(pin_keys(PIN))
     assert d.view.name is ViewName.DONE

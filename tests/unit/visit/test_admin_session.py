@@ -27,7 +27,7 @@ def session(settings=SETTINGS) -> Driver:  # type: ignore[no-untyped-def]
 
 
 def sign_in(d: Driver, card: str = ADMIN.card_number, pin: str = ADMIN.pin) -> None:
-    d.rig.reader.card = card
+    d.rig.put(card)
     d.send(INSERT[0], **INSERT[1])
     assert d.view.name is ViewName.ADMIN_SIGN_IN and d.view.params["stage"] == "pin"
     d.inputs(pin_keys(pin))
@@ -47,7 +47,7 @@ def test_sign_in_reaches_home_with_the_admin_and_training() -> None:
 
 def test_pin_pad_for_the_admin_shows_only_the_length() -> None:
     d = session()
-    d.rig.reader.card = ADMIN.card_number
+    d.rig.put(ADMIN.card_number)
     d.send(INSERT[0], **INSERT[1])
     for digit in ADMIN.pin[:4]:
         d.send("pin_digit", digit=digit)
@@ -120,7 +120,7 @@ def test_portal_down_at_authorisation_offers_retry() -> None:
 @pytest.mark.parametrize("event", ["card_removed", "idle_timeout", "cancel"])
 def test_leaving_the_admin_pin_pad_wipes_it(event: str) -> None:
     d = session()
-    d.rig.reader.card = ADMIN.card_number
+    d.rig.put(ADMIN.card_number)
     d.send(INSERT[0], **INSERT[1])
     d.send("pin_digit", digit="2")
     d.send(event)

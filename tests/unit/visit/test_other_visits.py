@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from kiosk.errors import PinLocked
-from kiosk.model import CardClass, CardStatus, VisitKind
+from kiosk.model import CardStatus, VisitKind
 from kiosk.sync import deliver
 from kiosk.visit.contract import ViewName
 from tests.unit.visit.drive import (
@@ -152,8 +152,7 @@ def test_card_check_of_a_blocked_card_shows_it() -> None:
 
 def test_card_check_of_a_foreign_card_says_so() -> None:
     d = visit(VisitKind.CARD_CHECK)
-    d.rig.insert(EVA, CURRENT_PIN)
-    d.rig.reader.card_class = CardClass.FOREIGN
+    d.rig.insert_foreign()
     d.send(INSERT[0], **INSERT[1])
     assert d.view.name is ViewName.CARD_INFO
     assert d.view.error is not None and d.view.error.message == "rules.card.foreign_issuer"

@@ -431,7 +431,7 @@ def test_realistic_runs_end_in_a_defined_view_after_an_idle_timeout(
         if kind_ == "enabled":
             kind_, data = enabled_event(d.flow, data["pick"])
         if kind_ == "card_removed":
-            d.rig.reader.card = None
+            d.rig.put(None)
         if kind_ in ("answer", "stray_outcome"):  # an outcome nobody waits for
             effect = STRAY_EFFECTS[data["pick"] % len(STRAY_EFFECTS)]
             d.send(outcome_for(effect, data["pick"], data["fail"], None))

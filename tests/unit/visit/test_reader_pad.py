@@ -6,6 +6,7 @@ what to type on the reader, and the reader's refusals come back to be typed agai
 
 from __future__ import annotations
 
+from hardware.sim.pinpad import SimulatedPinPad
 from kiosk.errors import PinEntryCancelled
 from kiosk.model import CardStatus, VisitKind
 from kiosk.visit.admin_session import KioskSession
@@ -13,17 +14,16 @@ from kiosk.visit.contract import ViewName
 from kiosk.visit.effects import EffectKind
 from kiosk.visit.stages import Progress
 from tests.unit.visit.drive import INSERT, Driver, run_until, visit
-from tests.unit.visit.fakes import SETTINGS, FakePad, Rig, evidence_of, holder, rig
+from tests.unit.visit.fakes import SETTINGS, Rig, evidence_of, holder, rig
 
 PIN = "480159"
 OTHER = "730264"
 ANNA, EVA = holder("anna"), holder("eva")
 
 
-def pad_rig() -> tuple[Rig, FakePad]:
+def pad_rig() -> tuple[Rig, SimulatedPinPad]:
     r = rig()
-    r.tokens.pad = FakePad()
-    return r, r.tokens.pad
+    return r, r.reader_pad()
 
 
 def to_document_confirmed(d: Driver, who=ANNA, pin: str | None = None) -> None:  # type: ignore[no-untyped-def]
@@ -34,12 +34,12 @@ def to_document_confirmed(d: Driver, who=ANNA, pin: str | None = None) -> None: 
 
 def test_activation_on_the_reader_pad_reaches_aktiv_without_the_pin_in_the_kiosk() -> None:
     r, pad = pad_rig()
-    pad.typed = [PIN, PIN, PIN]  # new, confirm, then the receipt signature
+    pad.type_ahead(PIN, PIN, PIN)  # new, confirm, then the receipt signature
     d = visit(VisitKind.ACTIVATION, r)
     to_document_confirmed(d)
     d.send("document_confirmed")
     assert d.step.finished and d.view.message == "visit.done.activation", d.view
-    assert pad.prompts == ["new_pin", "confirm_pin", "pin"]
+    assert pad.asked == ["new_pin", "confirm_pin", "pin"]
     assert r.tokens.cards[ANNA.card_number].pin == PIN
     assert r.portal.records[ANNA.card_number].status is CardStatus.ACTIVE
     pad_views = [s.view for s in d.steps if s.view.params.get("pin_pad")]
@@ -67,7 +67,7 @@ def test_the_screen_pad_is_dead_while_the_reader_asks() -> None:
 
 def test_a_mismatch_on_the_reader_is_typed_again_there() -> None:
     r, pad = pad_rig()
-    pad.typed = [PIN, OTHER]
+    pad.type_ahead(PIN, OTHER)
     d = visit(VisitKind.ACTIVATION, r)
     to_document_confirmed(d)
     d.send("document_confirmed")
@@ -76,19 +76,19 @@ def test_a_mismatch_on_the_reader_is_typed_again_there() -> None:
     assert d.view.actions == ("pad_start", "cancel") and not d.view.params["waiting"]
     assert d.flow.progress is Progress.STARTED  # the card refused nothing: no PIN written
     assert r.tokens.cards[ANNA.card_number].pin is None
-    pad.typed = [PIN, PIN, PIN]
+    pad.type_ahead(PIN, PIN, PIN)
     d.send("pad_start")
     assert d.step.finished and d.view.message == "visit.done.activation"
 
 
 def test_a_short_pin_and_a_cancel_on_the_reader_each_get_their_message() -> None:
     r, pad = pad_rig()
-    pad.typed = ["48015"]
+    pad.type_ahead("48015")
     d = visit(VisitKind.ACTIVATION, r)
     to_document_confirmed(d)
     d.send("document_confirmed")
     assert d.view.error is not None and d.view.error.code == "pin_rule"
-    pad.typed = ["cancel"]
+    pad.type_ahead(None)
     d.send("pad_start")
     assert d.view.error is not None and d.view.error.code == "pin_entry_cancelled"
     assert d.view.error.next_step == "next.pin_entry_cancelled"
@@ -98,31 +98,31 @@ def test_a_short_pin_and_a_cancel_on_the_reader_each_get_their_message() -> None
 
 def test_a_wrong_receipt_pin_on_the_reader_counts_and_asks_again() -> None:
     r, pad = pad_rig()
-    pad.typed = [PIN, PIN, OTHER]
+    pad.type_ahead(PIN, PIN, OTHER)
     d = visit(VisitKind.ACTIVATION, r)
     to_document_confirmed(d)
     d.send("document_confirmed")
     assert d.view.name is ViewName.SIGN_RECEIPT and d.view.error is not None
     assert d.view.error.code == "wrong_pin" and d.view.error.params["tries_left"] == 2
-    pad.typed = [PIN]
+    pad.type_ahead(PIN)
     d.send("pad_start")
     assert d.step.finished and r.portal.records[ANNA.card_number].status is CardStatus.ACTIVE
 
 
 def test_change_pin_on_the_reader_asks_old_new_and_again() -> None:
     r, pad = pad_rig()
-    pad.typed = ["583920", PIN, PIN]
+    pad.type_ahead("583920", PIN, PIN)
     d = visit(VisitKind.CHANGE_PIN, r)
     d.rig.insert(EVA, "583920")
     d.inputs([INSERT, "continue"])
     assert d.step.finished and d.view.name is ViewName.DONE, d.view
-    assert pad.prompts == ["old_pin", "new_pin", "confirm_pin"]
+    assert pad.asked == ["old_pin", "new_pin", "confirm_pin"]
     assert r.tokens.cards[EVA.card_number].pin == PIN
 
 
 def test_unlock_on_the_reader_sets_the_new_pin() -> None:
     r, pad = pad_rig()
-    pad.typed = [PIN, PIN]
+    pad.type_ahead(PIN, PIN)
     d = visit(VisitKind.UNLOCK, r)
     card = r.insert(EVA, "583920")
     card.locked = True
@@ -135,14 +135,14 @@ def test_unlock_on_the_reader_sets_the_new_pin() -> None:
 def test_admin_signs_in_on_the_reader_pad() -> None:
     r, pad = pad_rig()
     admin_pin = r.tokens.admin_pin
-    pad.typed = ["cancel"]
+    pad.type_ahead(None)
     d = Driver(KioskSession(SETTINGS, "s1"), r)
-    r.reader.card = next(iter(r.tokens.cards))
+    r.put(next(iter(r.tokens.cards)))
     d.send(*INSERT[:1], **INSERT[1])
     assert d.view.name is ViewName.ADMIN_SIGN_IN and d.view.params["pin_pad"]
     assert d.view.error is not None and d.view.error.code == "pin_entry_cancelled"
     assert d.view.actions == ("retry", "cancel")
-    pad.typed = [admin_pin]
+    pad.type_ahead(admin_pin)
     d.send("retry")
     assert d.view.name is ViewName.HOME, d.view
     assert d.effects_run == [

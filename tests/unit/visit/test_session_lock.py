@@ -20,7 +20,7 @@ TWO_READERS = replace(SETTINGS, hardware=replace(SETTINGS.hardware, admin_reader
 
 def signed_in(settings=SETTINGS, reader: str = READER) -> Driver:  # type: ignore[no-untyped-def]
     d = Driver(KioskSession(settings, "s1"), rig())
-    d.rig.reader.card = ADMIN.card_number
+    d.rig.put(ADMIN.card_number)
     d.send(CardInserted(reader))
     d.inputs(pin_keys(ADMIN.pin))
     assert d.view.name is ViewName.HOME, d.view
@@ -50,7 +50,7 @@ def test_one_reader_the_admin_card_inserted_as_the_holders_is_recognised() -> No
     d.send(CardTakenOut(READER))
     d.send("choose_visit", kind="activation")
     assert error_code(d) is None
-    d.rig.reader.card = ADMIN.card_number  # the administrator puts their own card back
+    d.rig.put(ADMIN.card_number)  # the administrator puts their own card back
     d.send(CardInserted(READER))
     assert d.view.name is ViewName.INSERT_CARD
     assert error_code(d) == "admin_card_inserted"
@@ -103,7 +103,7 @@ def test_two_readers_pulling_the_admin_card_at_home_locks_at_once() -> None:
 
 def test_two_readers_the_holders_reader_signs_nobody_in() -> None:
     d = Driver(KioskSession(TWO_READERS, "s1"), rig())
-    d.rig.reader.card = ADMIN.card_number
+    d.rig.put(ADMIN.card_number)
     d.send(CardInserted(READER))
     assert d.view.params["stage"] == "insert"
     assert d.view.message == "visit.session.own_card_reader"

@@ -114,7 +114,9 @@ def drive_to(kind: VisitKind, prefix: int, extra: list[Any]) -> Any:
     d = visit(kind)
     script = happy_script(kind, d.rig)
     if "no_number" in extra:
-        d.rig.reader.expose_number = False
+        inserted = d.rig.reader.card
+        assert inserted is not None
+        d.rig.put(inserted.card_number, number_on_chip=False)
         d.inputs(script[:1])
         extra = [e for e in extra if e != "no_number"]
     d.inputs(script[:prefix] + extra)
