@@ -316,7 +316,11 @@ class KioskApp(App):
         if key is None or self.guide is None or not self.current_name:
             return
         lang = self.lang
-        texts = (tr("ui.help.title", lang), tr(key, lang), tr("ui.help.back", lang))
+        title = tr("ui.help.title", lang)
+        shown = self.session.shown if self.session is not None else None
+        if shown is not None and "step" in shown.view.params:  # "Hjälp · Steg 2 av 6"
+            title = f"{title} · {tr('ui.step', lang, **shown.view.params)}"
+        texts = (title, tr(key, lang), tr("ui.help.back", lang))
         self.guide.show("help", texts, self.current_screen(), self.close_help)
         self._refresh_chrome()
 

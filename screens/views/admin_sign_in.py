@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from kivy.properties import BooleanProperty
+
 from kiosk.visit.contract import View
 from screens.views.base import ScreenContext, load_kv
 from screens.views.pin_entry import PinEntryScreen
@@ -15,6 +17,8 @@ def wants_pin(view: View) -> bool:
 class AdminSignInScreen(PinEntryScreen):
     """Insert your card; then type your PIN (dots only)."""
 
+    side_shown = BooleanProperty(True)  # the pad or the card picture; else the text is wide
+
     def render_parts(self, view: View, ctx: ScreenContext, new_view: bool) -> None:
         """The pad only once the flow asks for the PIN."""
         super().render_parts(view, ctx, new_view)
@@ -25,6 +29,7 @@ class AdminSignInScreen(PinEntryScreen):
         wants_card = view.params.get("stage") == "insert"
         self.ids.card_art.opacity = 1 if wants_card and not show else 0
         self.ids.privacy.opacity = 1 if show else 0
+        self.side_shown = show or wants_card
 
     def pad_shown(self, view: View) -> bool:
         """The keys only at the PIN step."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from kivy.properties import BooleanProperty
+from kivy.uix.anchorlayout import AnchorLayout
 
 from kiosk.visit.contract import View
 from kiosk.visit.result import receipt_text
@@ -18,6 +19,25 @@ from screens.views.pin_entry import PAD_CANCEL, PinEntryScreen
 from screens.widgets.common import role_for
 
 ACCEPT = "accept_receipt"  # the screen's own button: from reading to the pad (no flow event)
+
+
+class PadHolder(AnchorLayout):
+    """Where the pad sits: while the receipt is read it takes no room, is not drawn and
+    takes no touch (a disabled widget would swallow the touches it overlaps)."""
+
+    hidden = BooleanProperty(False)
+
+    def on_touch_down(self, touch: Any) -> bool:
+        """No touch while hidden."""
+        return False if self.hidden else bool(super().on_touch_down(touch))
+
+    def on_touch_move(self, touch: Any) -> bool:
+        """See on_touch_down."""
+        return False if self.hidden else bool(super().on_touch_move(touch))
+
+    def on_touch_up(self, touch: Any) -> bool:
+        """See on_touch_down."""
+        return False if self.hidden else bool(super().on_touch_up(touch))
 
 
 class SignReceiptScreen(PinEntryScreen):

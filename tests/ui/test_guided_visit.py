@@ -132,6 +132,38 @@ def test_help_on_a_visit_screen_by_touch_in_english(kiosk: Harness) -> None:
     assert text == "Help"
     px_per_mm = app.panel().px_per_mm
     assert min(width, height) / px_per_mm >= app.settings.ui.min_target_mm - 0.01
-    assert seen["help"] == ("help", "Help", translate("ui.help.insert_card", "en"), "Back", 0,
-                            True)
+    assert seen["help"] == ("help", "Help · Step 1 of 6", translate("ui.help.insert_card", "en"),
+                            "Back", 0, True)
     assert seen["after"] == (1, 1, ViewName.INSERT_CARD)
+
+
+def test_an_empty_manual_form_sent_by_touch_says_the_field_is_empty(kiosk: Harness) -> None:
+    """Issue 12.7: not "could not be read" when nothing was typed."""
+    seen: dict[str, Any] = {}
+
+    def script(driver: Any) -> Any:
+        walk = Walk(driver, kiosk.app.effect_gate, None)
+        yield from sign_in(walk, shots=False)
+        yield from choose(walk, "activation")
+        yield driver.insert_card(demo_holder("bertil", walk.today).card_number)
+        yield walk.wait(ViewName.CARD_RECORD)
+        yield walk.act("continue")
+        yield walk.wait(ViewName.DOCUMENT_CHECK)
+        driver.app.scan.hold = True  # nothing read by the camera meanwhile
+        yield walk.act("document_manual")
+        yield walk.wait(ViewName.DOCUMENT_MANUAL)
+        yield walk.act("submit_document")
+        yield driver.until(lambda: bool(driver.screen().ids.form_error.text))
+        seen["texts"] = kiosk.texts()
+        seen["view"] = driver.view().name
+        driver.app.scan.release()
+        yield walk.act("cancel")
+        yield walk.wait(ViewName.ERROR)
+        yield walk.act("home")
+        yield walk.wait(ViewName.HOME)
+
+    kiosk.run(script)
+    text = " ".join(seen["texts"])
+    assert translate("error.missing_input", "sv") in text
+    assert translate("error.invalid_input", "sv") not in text
+    assert seen["view"] is ViewName.DOCUMENT_MANUAL  # the form stays, nothing sent

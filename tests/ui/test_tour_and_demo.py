@@ -80,7 +80,7 @@ def test_tour_saves_every_screen_on_both_panels_in_swedish_and_english(tmp_path:
         assert len(swedish) >= 25
         for name in ("admin-sign-in", "home", "card-record", "document-check", "pin-choose",
                      "keyboard-letters", "keyboard-numeric", "block-type-number", "writing-pin",
-                     "sign-receipt",
+                     "hand-to-holder", "receipt", "sign-receipt", "hand-to-admin", "help",
                      "done", "card-refused", "card-info", "block-reason", "block-confirm",
                      "card-removed", "idle-warning", "admin-wrong-pin", "portal-unreachable",
                      "pin-letter-done"):
