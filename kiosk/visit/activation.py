@@ -5,7 +5,7 @@ from __future__ import annotations
 from kiosk.errors import CardNotEligible, CardRemoved, KioskError, PinLocked, WrongPin
 from kiosk.model import AdminAuthorisation, CardIdentity, CardRecord, CardStatus, VisitKind
 from kiosk.settings import Settings
-from kiosk.visit.contract import ErrorView, Step, View
+from kiosk.visit.contract import Step
 from kiosk.visit.document_step import DocumentStep
 from kiosk.visit.effects import (
     Effect,
@@ -28,7 +28,7 @@ from kiosk.visit.events import (
 from kiosk.visit.flow import VisitFlow
 from kiosk.visit.pin_entry import PinEntry
 from kiosk.visit.result import b64, sync_failed_message
-from kiosk.visit.stages import DOCUMENT_STAGES, Progress, Stage, Transitions, present
+from kiosk.visit.stages import Progress, Stage, Transitions, present
 
 
 class ActivationFlow(VisitFlow):
@@ -38,7 +38,7 @@ class ActivationFlow(VisitFlow):
 
     def __init__(self, admin: AdminAuthorisation, settings: Settings, visit_id: str) -> None:
         super().__init__(admin, settings, visit_id)
-        self.document = DocumentStep(settings.document_rules)
+        self.document: DocumentStep = DocumentStep(settings.document_rules)
         self.pins = PinEntry(
             settings.pin_policy, pad={Stage.PIN_CHOOSE: WritePin, Stage.SIGN_RECEIPT: SignReceipt}
         )
@@ -46,7 +46,7 @@ class ActivationFlow(VisitFlow):
 
     def transitions(self) -> Transitions:
         return (
-            self.pins.routes(self.document.routes(super().transitions(), self), self)
+            self.pins.routes(super().transitions(), self)
             .on(Stage.SIGN_RECEIPT, PinSubmit, lambda _: self.on_receipt_pin_submitted())
             .on(Stage.REINSERT, CardInserted, self.on_reinserted)
         )
@@ -62,11 +62,6 @@ class ActivationFlow(VisitFlow):
             case ResultSynced():
                 return self.on_synced(outcome.record)
         return super().on_success(outcome)
-
-    def extra_view(self, stage: Stage, error: ErrorView | None) -> View | None:
-        if stage in DOCUMENT_STAGES:
-            return self.document.view(stage, self.title(), self.record, self.today(), error)
-        return None
 
     def on_record_accepted(self) -> Step:
         return self.show(Stage.DOCUMENT_SCAN)
@@ -92,7 +87,6 @@ class ActivationFlow(VisitFlow):
 
     def on_receipt_signed(self, signed: SignedReceipt) -> Step:
         self.pins.receipt.wipe()
-        summary = self.document.summary(self.today())
         result = self.make_result(
             "complete",
             {
@@ -100,9 +94,7 @@ class ActivationFlow(VisitFlow):
                 "receipt": b64(self.receipt()),
                 "signature": b64(signed.signature),
                 "certificate": b64(signed.certificate),
-                "document_type": str(summary["doc_type"]),
-                "document_expiry": str(summary["expiry"]),
-                "document_how": str(summary["how"]),
+                **self.document.result_fields(self.today()),
                 "checks": ",".join(c.name for c in self.document.checks if c.ok),
             },
         )

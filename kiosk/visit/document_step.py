@@ -127,6 +127,15 @@ class DocumentStep:
             "how": ",".join(sorted({p.value for p in evidence.how.values()})),
         }
 
+    def result_fields(self, today: date) -> dict[str, str]:
+        """What a visit's result says of the document: its type, expiry and how it was read."""
+        summary = self.summary(today)
+        return {
+            "document_type": str(summary["doc_type"]),
+            "document_expiry": str(summary["expiry"]),
+            "document_how": str(summary["how"]),
+        }
+
     def view(
         self, stage: Stage, title: str, record: CardRecord | None, today: date,
         error: ErrorView | None,

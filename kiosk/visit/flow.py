@@ -39,6 +39,7 @@ from kiosk.rules.card import card_refusal, identity_refusal
 from kiosk.settings import Settings
 from kiosk.visit.card_record import deadline_params, record_params
 from kiosk.visit.contract import ErrorView, Param, Step, View, ViewName
+from kiosk.visit.document_step import DocumentStep
 from kiosk.visit.effects import (
     PIN_EFFECTS,
     ChangePin,
@@ -77,6 +78,7 @@ from kiosk.visit.pin_entry import PAD_REFUSALS, PinEntry
 from kiosk.visit.result import make_result, receipt_bytes, receipt_fields
 from kiosk.visit.secret import Secret
 from kiosk.visit.stages import (
+    DOCUMENT_STAGES,
     PIN_STAGES,
     USER_STAGES,
     Progress,
@@ -122,6 +124,7 @@ class VisitFlow:
         self.credential: Secret | None = None
         self.result: VisitResult | None = None
         self.pins = PinEntry(settings.pin_policy)
+        self.document: DocumentStep | None = None  # the visits that check the holder's ID
         self.pending: dict[EffectKind, Effect] = {}
         self.failed_effects: tuple[Effect, ...] = ()
         self.failed_stage: Stage | None = None
@@ -181,12 +184,13 @@ class VisitFlow:
 
     def transitions(self) -> Transitions:
         """The events each stage of this visit expects, and their handlers."""
-        return (
+        table = (
             Transitions()
             .on(Stage.INSERT_CARD, CardInserted, self.on_card_inserted)
             .on(Stage.INSERT_CARD, CardNumberTyped, self.on_card_number_typed)
             .on(Stage.CARD_RECORD, Continue, lambda _: self.on_record_accepted())
         )
+        return table if self.document is None else self.document.routes(table, self)
 
     # --- views --------------------------------------------------------------------------
 
@@ -215,6 +219,8 @@ class VisitFlow:
     def stage_view(self, stage: Stage, error: BaseException | None = None) -> View:
         """The view of ``stage`` from the flow's state (never a PIN, only its length)."""
         shown = error_view(error) if error is not None else None
+        if stage in DOCUMENT_STAGES and self.document is not None:
+            return self.document.view(stage, self.title(), self.record, self.today(), shown)
         if stage in PIN_STAGES:
             params = self.deadline_params()
             if stage is Stage.SIGN_RECEIPT:  # what the holder accepts, before they sign it
@@ -480,6 +486,10 @@ class VisitFlow:
 
     def on_record_accepted(self) -> Step:
         """After the administrator reviewed the record: the visit's next stage."""
+        raise NotImplementedError
+
+    def on_document_accepted(self) -> Step:
+        """After every check of the visit's ``DocumentStep`` passed: the next stage."""
         raise NotImplementedError
 
     # --- the portal's ticket (activation, unlock) ---------------------------------------

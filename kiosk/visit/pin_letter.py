@@ -14,13 +14,13 @@ from kiosk.document.evidence import evidence_summary
 from kiosk.errors import KioskError
 from kiosk.model import AdminAuthorisation, VisitKind
 from kiosk.settings import Settings
-from kiosk.visit.contract import ErrorView, Step, View
+from kiosk.visit.contract import Step
 from kiosk.visit.document_step import DocumentStep
 from kiosk.visit.effects import Effect, SyncResult
 from kiosk.visit.events import Outcome, ResultSynced
 from kiosk.visit.flow import VisitFlow
 from kiosk.visit.result import sync_failed_message
-from kiosk.visit.stages import DOCUMENT_STAGES, Progress, Stage, Transitions, present
+from kiosk.visit.stages import Progress, Stage, Transitions, present
 
 
 class PinLetterFlow(VisitFlow):
@@ -30,10 +30,10 @@ class PinLetterFlow(VisitFlow):
 
     def __init__(self, admin: AdminAuthorisation, settings: Settings, visit_id: str) -> None:
         super().__init__(admin, settings, visit_id)
-        self.document = DocumentStep(settings.document_rules)
+        self.document: DocumentStep = DocumentStep(settings.document_rules)
 
     def transitions(self) -> Transitions:
-        return self.document.routes(super().transitions(), self)
+        return super().transitions()
 
     def on_success(self, outcome: Outcome) -> Step:
         match outcome:
@@ -41,17 +41,11 @@ class PinLetterFlow(VisitFlow):
                 return self.done()
         return super().on_success(outcome)
 
-    def extra_view(self, stage: Stage, error: ErrorView | None) -> View | None:
-        if stage in DOCUMENT_STAGES:
-            return self.document.view(stage, self.title(), self.record, self.today(), error)
-        return None
-
     def on_record_accepted(self) -> Step:
         return self.show(Stage.DOCUMENT_SCAN)
 
     def on_document_accepted(self) -> Step:
         evidence = present(self.document.evidence, "document")
-        summary = self.document.summary(self.today())
         return self.record_result(
             self.make_result(
                 "pin_letter",
@@ -60,9 +54,7 @@ class PinLetterFlow(VisitFlow):
                     "evidence": json.dumps(
                         evidence_summary(evidence, suffixes=True), sort_keys=True
                     ),
-                    "document_type": str(summary["doc_type"]),
-                    "document_expiry": str(summary["expiry"]),
-                    "document_how": str(summary["how"]),
+                    **self.document.result_fields(self.today()),
                 },
             )
         )

@@ -20,12 +20,12 @@ from kiosk.model import AdminAuthorisation, VisitKind
 from kiosk.ports import PinRole
 from kiosk.settings import Settings
 from kiosk.visit.card_keys import CardKeysFlow, KeyJob, key_id_of
-from kiosk.visit.contract import ErrorView, Step, View
+from kiosk.visit.contract import Step
 from kiosk.visit.document_step import DocumentStep
 from kiosk.visit.effects import Effect, SetSignaturePin, StartUnlock
 from kiosk.visit.events import Outcome, SignaturePinSet, TicketIssued
 from kiosk.visit.secret import Secret
-from kiosk.visit.stages import DOCUMENT_STAGES, Stage, Transitions, present
+from kiosk.visit.stages import Stage, Transitions, present
 
 SLOT = "signature"
 
@@ -37,10 +37,10 @@ class SignatureCertificateFlow(CardKeysFlow):
 
     def __init__(self, admin: AdminAuthorisation, settings: Settings, visit_id: str) -> None:
         super().__init__(admin, settings, visit_id)
-        self.document = DocumentStep(settings.document_rules)
+        self.document: DocumentStep = DocumentStep(settings.document_rules)
 
     def transitions(self) -> Transitions:
-        return self.pins.routes(self.document.routes(super().transitions(), self), self)
+        return self.pins.routes(super().transitions(), self)
 
     def on_success(self, outcome: Outcome) -> Step:
         match outcome:
@@ -51,11 +51,6 @@ class SignatureCertificateFlow(CardKeysFlow):
             case SignaturePinSet():
                 return self.next_job()
         return super().on_success(outcome)
-
-    def extra_view(self, stage: Stage, error: ErrorView | None) -> View | None:
-        if stage in DOCUMENT_STAGES:
-            return self.document.view(stage, self.title(), self.record, self.today(), error)
-        return None
 
     def pin_message(self, stage: Stage) -> str | None:
         return {
@@ -116,7 +111,6 @@ class SignatureCertificateFlow(CardKeysFlow):
 
     def after_jobs(self) -> Step:
         job, serial, not_after = self.made[-1]
-        summary = self.document.summary(self.today())
         return self.record_result(
             self.make_result(
                 "signature_certificate",
@@ -126,9 +120,7 @@ class SignatureCertificateFlow(CardKeysFlow):
                         [{"kind": job.certificate_kind, "serial": serial, "not_after": not_after,
                           "subject_id": job.subject_id, "test_signature": "verified"}]
                     ),
-                    "document_type": str(summary["doc_type"]),
-                    "document_expiry": str(summary["expiry"]),
-                    "document_how": str(summary["how"]),
+                    **self.document.result_fields(self.today()),
                 },
             )
         )

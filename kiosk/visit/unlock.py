@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from kiosk.model import AdminAuthorisation, VisitKind
 from kiosk.settings import Settings
-from kiosk.visit.contract import ErrorView, Step, View
+from kiosk.visit.contract import Step
 from kiosk.visit.document_step import DocumentStep
 from kiosk.visit.effects import StartUnlock, UnlockPin
 from kiosk.visit.events import Outcome, PinUnlocked, TicketIssued
 from kiosk.visit.flow import VisitFlow
 from kiosk.visit.pin_entry import PinEntry
-from kiosk.visit.stages import DOCUMENT_STAGES, Progress, Stage, Transitions
+from kiosk.visit.stages import Progress, Stage, Transitions
 
 
 class UnlockFlow(VisitFlow):
@@ -20,11 +20,11 @@ class UnlockFlow(VisitFlow):
 
     def __init__(self, admin: AdminAuthorisation, settings: Settings, visit_id: str) -> None:
         super().__init__(admin, settings, visit_id)
-        self.document = DocumentStep(settings.document_rules)
+        self.document: DocumentStep = DocumentStep(settings.document_rules)
         self.pins = PinEntry(settings.pin_policy, pad={Stage.PIN_CHOOSE: UnlockPin})
 
     def transitions(self) -> Transitions:
-        return self.pins.routes(self.document.routes(super().transitions(), self), self)
+        return self.pins.routes(super().transitions(), self)
 
     def on_success(self, outcome: Outcome) -> Step:
         match outcome:
@@ -33,11 +33,6 @@ class UnlockFlow(VisitFlow):
             case PinUnlocked():
                 return self.on_unlocked()
         return super().on_success(outcome)
-
-    def extra_view(self, stage: Stage, error: ErrorView | None) -> View | None:
-        if stage in DOCUMENT_STAGES:
-            return self.document.view(stage, self.title(), self.record, self.today(), error)
-        return None
 
     def on_record_accepted(self) -> Step:
         return self.show(Stage.DOCUMENT_SCAN)
@@ -51,15 +46,12 @@ class UnlockFlow(VisitFlow):
 
     def on_unlocked(self) -> Step:
         self.wipe()
-        summary = self.document.summary(self.today())
         return self.record_result(
             self.make_result(
                 "unlock",
                 {
                     "unlock_id": self.activation_id or "",
-                    "document_type": str(summary["doc_type"]),
-                    "document_expiry": str(summary["expiry"]),
-                    "document_how": str(summary["how"]),
+                    **self.document.result_fields(self.today()),
                 },
             )
         )
