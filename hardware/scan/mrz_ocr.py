@@ -648,32 +648,60 @@ def _candidates(gray: Image8) -> Iterator[NDArray[np.float32]]:
 
 
 class MrzReader:
-    """Finds and reads MRZ lines in frames with one reused Tesseract API (thread-safe)."""
+    """Finds and reads MRZ lines in frames with one reused Tesseract API (thread-safe).
+
+    The API starts when a reading first needs Tesseract (a cell the templates leave in
+    doubt), or at ``start_engine``: a clean MRZ is read by the templates alone, and
+    starting Tesseract costs ~0.15 s and ~26 MB (a third of `kioskctl demo visit`'s
+    sample scan).
+    """
 
     def __init__(
         self, choose: Callable[[Sequence[tuple[str, ...]]], tuple[str, ...] | None] | None = None
     ) -> None:
         """``choose`` returns the first acceptable of several candidate readings (by
-        default the first whose check digits pass after repair), or None."""
-        try:
-            self._api = tesserocr.PyTessBaseAPI(
-                path=str(tessdata_dir("eng")) + "/", lang="eng", psm=tesserocr.PSM.SINGLE_BLOCK
-            )
-        except RuntimeError as exc:
-            raise ScanError(f"Tesseract could not start: {exc}") from exc
-        self._api.SetVariable("tessedit_char_whitelist", MRZ_ALPHABET)
-        self._api.SetVariable("load_system_dawg", "0")
-        self._api.SetVariable("load_freq_dawg", "0")
-        # no learning from earlier frames: a reading depends on its frame alone
-        self._api.SetVariable("classify_enable_learning", "0")
+        default the first whose check digits pass after repair), or None. A missing
+        language file fails here (ScanError)."""
+        self._tessdata = tessdata_dir("eng")
+        self._api: Any = None
         self._lock = threading.Lock()
         self._choose = choose or first_repairable
         self._verdicts: dict[tuple[str, ...], bool] = {}  # lines -> chosen (repair is slow)
 
-    def close(self) -> None:
-        """Release the Tesseract API."""
+    @property
+    def engine_started(self) -> bool:
+        """Whether the Tesseract API has started (and not been closed)."""
+        return self._api is not None
+
+    def start_engine(self) -> None:
+        """Start the Tesseract API now (a broken installation fails here: ScanError)."""
         with self._lock:
-            self._api.End()
+            self._engine()
+
+    def _engine(self) -> Any:
+        """The Tesseract API, started on first use (call with the lock held)."""
+        if self._api is not None:
+            return self._api
+        try:
+            api = tesserocr.PyTessBaseAPI(
+                path=str(self._tessdata) + "/", lang="eng", psm=tesserocr.PSM.SINGLE_BLOCK
+            )
+        except RuntimeError as exc:
+            raise ScanError(f"Tesseract could not start: {exc}") from exc
+        api.SetVariable("tessedit_char_whitelist", MRZ_ALPHABET)
+        api.SetVariable("load_system_dawg", "0")
+        api.SetVariable("load_freq_dawg", "0")
+        # no learning from earlier frames: a reading depends on its frame alone
+        api.SetVariable("classify_enable_learning", "0")
+        self._api = api
+        return api
+
+    def close(self) -> None:
+        """Release the Tesseract API (if it started)."""
+        with self._lock:
+            api, self._api = self._api, None
+            if api is not None:
+                api.End()
 
     def read(self, image: Image8) -> MrzRead | None:
         """The MRZ lines of a BGR or grey frame, or None when no MRZ was found."""
@@ -791,9 +819,10 @@ class MrzReader:
             crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
         cells: list[dict[int, tuple[str, float]]] = [{} for _ in grids]
         with self._lock:
-            self._api.SetImage(Image.fromarray(crop))
-            self._api.Recognize()
-            iterator = self._api.GetIterator()
+            api = self._engine()
+            api.SetImage(Image.fromarray(crop))
+            api.Recognize()
+            iterator = api.GetIterator()
             level = tesserocr.RIL.SYMBOL
             for symbol in tesserocr.iterate_level(iterator, level):
                 try:

@@ -37,7 +37,12 @@ class OnDemandScanner:
     def check(self) -> None:
         """Load the libraries and engine once now (a bad configuration fails here), then let go."""
         self.acquire()
-        self.release()
+        try:
+            reader = self._loaded().reader
+            if reader is not None:
+                reader.start_engine()  # otherwise it starts when a reading first needs it
+        finally:
+            self.release()
 
     def acquire(self) -> None:
         """A scan session starts: build the engine if it is not loaded."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import date
@@ -78,3 +79,32 @@ def test_check_fails_loudly_on_a_bad_decoder_setting() -> None:
         scanner.check()
     assert caught.value.data["path"] == "scanner.decoder"
     assert scanner.loads == 0
+
+
+def test_a_clean_mrz_is_read_without_starting_tesseract(tessdata: Path) -> None:
+    scanner = OnDemandScanner(ScannerSettings())
+    scanner.acquire()
+    try:
+        assert scanner.mrz(passport_frame()) is not None
+        reader = scanner.engine().reader
+        assert reader is not None and not reader.engine_started  # the templates sufficed
+    finally:
+        scanner.release()
+
+
+def test_check_starts_tesseract_so_a_broken_language_file_fails_there(
+    tessdata: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "eng.traineddata").write_bytes(b"not a language model")
+    code = (  # a process of its own: the tessdata folder is looked up once per process
+        "from hardware.scan.on_demand import OnDemandScanner\n"
+        "from kiosk.errors import ScanError\n"
+        "from kiosk.settings import ScannerSettings\n"
+        "try:\n"
+        "    OnDemandScanner(ScannerSettings()).check()\n"
+        "except ScanError as exc:\n"
+        "    print(exc.detail)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, env={**os.environ, "TESSDATA_PREFIX": str(tmp_path)})
+    assert "Tesseract could not start" in result.stdout
