@@ -201,7 +201,14 @@ def certificate_info(
         trust_level=trust_level(cert, levels),
         chain_valid=chain_valid(der, anchors, intermediates, moment),
         der=der,
+        organisation=_organisation(cert),
     )
+
+
+def _organisation(cert: x509.Certificate) -> str | None:
+    """The subject's organisation (O), if it names one."""
+    names = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    return str(names[0].value) if names else None
 
 
 def classify_card_certificates(

@@ -134,6 +134,7 @@ class CertificateInfo:
     chain_valid: bool | None = None
     der: bytes = b""
     key_id: bytes = b""  # the CKA_ID it shares with its key pair on the card, if known
+    organisation: str | None = None  # the subject's O (another one's: an additional certificate)
 
 
 class VisitKind(StrEnum):
@@ -147,6 +148,7 @@ class VisitKind(StrEnum):
     PIN_LETTER = "pin_letter"
     SIGNATURE_CERTIFICATE = "signature_certificate"
     RENEW_CERTIFICATES = "renew_certificates"
+    ADDITIONAL_CERTIFICATE = "additional_certificate"
 
 
 @dataclass(frozen=True)

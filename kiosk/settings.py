@@ -109,6 +109,7 @@ class CardRulesSettings:
     deadline_alert_hours: Annotated[int, between(1, 720, "hours")] = 24
     accepted_issuers: tuple[str, ...] = ("SITHS",)
     card_validity_years: Annotated[int, between(1, 10, "years")] = 5
+    additional_organisations: tuple[str, ...] = ("Region Norrland (demo)", "Region Skåne (demo)")
 
 
 @with_config(STRICT)

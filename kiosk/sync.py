@@ -98,7 +98,7 @@ def deliver(portal: Portal, result: VisitResult) -> CardRecord | None:
             result.idempotency_key,
         )
         return None
-    if result.kind is VisitKind.RENEW_CERTIFICATES:
+    if result.kind in (VisitKind.RENEW_CERTIFICATES, VisitKind.ADDITIONAL_CERTIFICATE):
         revoke_replaced(portal, result)
         return None
     # A signature certificate was issued online during the visit (the portal holds it);
@@ -117,7 +117,8 @@ def revoke_replaced(portal: Portal, result: VisitResult) -> None:
     for serial in json.loads(result.payload.get("revoke", "[]")):
         try:
             portal.revoke_certificate(
-                result.card_number, str(serial), result.admin_hsa_id, "superseded",
+                result.card_number, str(serial), result.admin_hsa_id,
+                result.payload.get("revoke_reason") or "superseded",
                 f"{result.idempotency_key}:revoke:{serial}",
             )
         except PortalRejected as exc:

@@ -55,6 +55,7 @@ ACCEPTED_STATUSES: dict[VisitKind, frozenset[CardStatus]] = {
     VisitKind.PIN_LETTER: frozenset({CardStatus.ACTIVE}),  # codes exist only once active
     VisitKind.SIGNATURE_CERTIFICATE: frozenset({CardStatus.ACTIVE}),
     VisitKind.RENEW_CERTIFICATES: frozenset({CardStatus.ACTIVE}),
+    VisitKind.ADDITIONAL_CERTIFICATE: frozenset({CardStatus.ACTIVE}),
 }
 
 
@@ -213,6 +214,7 @@ def card_refusal(
     needs_valid_card = kind in (
         VisitKind.UNLOCK, VisitKind.CHANGE_PIN, VisitKind.PIN_LETTER,
         VisitKind.SIGNATURE_CERTIFICATE, VisitKind.RENEW_CERTIFICATES,
+        VisitKind.ADDITIONAL_CERTIFICATE,
     )
     if needs_valid_card and record.valid_until is not None and now.date() > record.valid_until:
         return CardNotEligible(

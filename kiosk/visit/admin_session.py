@@ -37,6 +37,7 @@ from kiosk.model import AdminAuthorisation, CardIdentity, CertificateInfo, Visit
 from kiosk.rules.admin import admin_refusal
 from kiosk.settings import Settings
 from kiosk.visit.activation import ActivationFlow
+from kiosk.visit.additional_certificate import AdditionalCertificateFlow
 from kiosk.visit.block import BlockFlow
 from kiosk.visit.card_check import CardCheckFlow
 from kiosk.visit.change_pin import ChangePinFlow
@@ -86,6 +87,7 @@ VISIT_FLOWS: dict[VisitKind, type[VisitFlow]] = {
     VisitKind.PIN_LETTER: PinLetterFlow,
     VisitKind.SIGNATURE_CERTIFICATE: SignatureCertificateFlow,
     VisitKind.RENEW_CERTIFICATES: RenewCertificatesFlow,
+    VisitKind.ADDITIONAL_CERTIFICATE: AdditionalCertificateFlow,
 }
 
 TRAINING_ALERT_DAYS = 30

@@ -313,9 +313,13 @@ class CardKeysFlow(VisitFlow):
         job, work = self.current, present(self.work, "card work")
         effect = IssueCertificate(
             work.card_number, work.admin_hsa_id, job.certificate_kind, job.subject_id, request,
-            self.issue_key(), job.replaces, None, work.work_id,
+            self.issue_key(), job.replaces, self.issue_organisation(), work.work_id,
         )
         return self.run(Stage.ISSUING, effect)
+
+    def issue_organisation(self) -> str | None:
+        """The organisation the certificate is issued for (None: the card's own)."""
+        return None
 
     def install(self, der: bytes) -> Step:
         key = present(self.key, "key pair")

@@ -44,6 +44,7 @@ class ViewName(StrEnum):
     CARD_INFO = "card_info"  # card check: certificates, validity, status
     BLOCK_REASON = "block_reason"  # choose why the card is blocked
     BLOCK_CONFIRM = "block_confirm"  # confirm blocking
+    CHOOSE = "choose"  # one of the flow's choices (params: choices), e.g. an organisation
     DONE = "done"  # outcome and what happens next
     ERROR = "error"  # an error with message and next step
 

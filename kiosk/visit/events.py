@@ -205,6 +205,14 @@ class BlockReasonChosen(Event):
 
 
 @dataclass(frozen=True)
+class Chosen(Event):
+    """One of the choices a CHOOSE view offered (an organisation, replace or remove)."""
+
+    kind = "chosen"
+    choice: str
+
+
+@dataclass(frozen=True)
 class DocumentScanned(Event):
     kind = "document_scanned"
     evidence: DocumentEvidence

@@ -56,6 +56,9 @@ class Stage(StrEnum):
     INSTALLING = "installing"
     TESTING = "testing"
     REMOVING_OLD = "removing_old"
+    # the additional certificate (tilläggscertifikat)
+    ADDITIONAL_PRESENT = "additional_present"  # one is on the card: replace it or remove it
+    CHOOSE_ORGANISATION = "choose_organisation"
     FAILED = "failed"
 
 
@@ -110,6 +113,14 @@ VISIT_STEPS: dict[VisitKind, tuple[tuple[Stage, ...], ...]] = {
          Stage.TESTING),
         (Stage.REMOVING_OLD,), _RESULT,
     ),
+    VisitKind.ADDITIONAL_CERTIFICATE: (
+        (*_CARD, Stage.READING), (Stage.CARD_RECORD,), _DOCUMENT,
+        (Stage.ADDITIONAL_PRESENT, Stage.CHOOSE_ORGANISATION),
+        (Stage.PIN_CURRENT, Stage.LOGGING_IN),
+        (Stage.PREPARING, Stage.GENERATING, Stage.REQUESTING, Stage.ISSUING, Stage.INSTALLING,
+         Stage.TESTING, Stage.REMOVING_OLD),
+        _RESULT,
+    ),
 }
 
 
@@ -156,6 +167,8 @@ USER_STAGES: frozenset[Stage] = frozenset(
         Stage.CARD_INFO,
         Stage.BLOCK_REASON,
         Stage.BLOCK_CONFIRM,
+        Stage.ADDITIONAL_PRESENT,
+        Stage.CHOOSE_ORGANISATION,
         Stage.FAILED,
     }
 )

@@ -12,7 +12,7 @@ from screens.widgets.common import KioskButton
 class BlockReasonScreen(KioskScreen):
     """The reasons in a grid of large buttons; cancel in the action row."""
 
-    fact_names = ("card_number", "holder_name", "hsa_id", "status", "reason")
+    fact_names: tuple[str, ...] = ("card_number", "holder_name", "hsa_id", "status", "reason")
 
     def render_parts(self, view: View, ctx: ScreenContext, new_view: bool) -> None:
         """A button per reason."""

@@ -180,6 +180,16 @@ def happy_script(kind: VisitKind, the_rig: Rig) -> list[tuple[str, dict[str, Any
         )
         the_rig.insert(eva)
         return [INSERT, ("continue", {}), *pin_keys(CURRENT_PIN), *pin_keys(SIGNATURE_PIN)]
+    if kind is VisitKind.ADDITIONAL_CERTIFICATE:
+        the_rig.tokens.cards[eva.card_number] = key_card(
+            eva.card_number, CURRENT_PIN, eva.hsa_id, two_pins=True
+        )
+        the_rig.insert(eva)
+        return [
+            INSERT, ("continue", {}), ("document_scanned", {"evidence": evidence_of(eva)}),
+            ("document_confirmed", {}), ("chosen", {"choice": "Region Norrland (demo)"}),
+            *pin_keys(CURRENT_PIN),
+        ]
     return [
         ("card_number_typed", {"card_number": eva.card_number}), ("continue", {}),
         ("block_reason", {"reason": "lost"}), ("confirm", {}),

@@ -566,6 +566,19 @@ def info_of(der: bytes, usage: str, key_id: bytes, hsa_id: str | None = None) ->
     )
 
 
+def add_additional(card: FakeCard, organisation: str, hsa_id: str | None = None) -> CertificateInfo:
+    """An additional certificate (tilläggscertifikat) from ``organisation`` on the card:
+    a real key pair under the authentication PIN (CKA_ID 03)."""
+    from dataclasses import replace
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    card.keys[b"\x03"] = (PinRole.AUTHENTICATION, private)
+    der = issue_der(private.public_key(), "additional", T0 + timedelta(days=400))
+    info = replace(info_of(der, "authentication", b"\x03", hsa_id), organisation=organisation)
+    card.certificates.append(info)
+    return info
+
+
 def key_card(
     number: str, pin: str, hsa_id: str, *, two_pins: bool, sign_pin: str | None = None,
     signature_days: int | None = None, authentication_days: int = 900,

@@ -14,11 +14,12 @@ from kiosk.visit.stages import Stage
 from tests.unit.visit.drive import happy_script, visit
 from tests.unit.visit.fakes import SETTINGS, admin_auth, evidence_of, holder
 
-A, U, C, K, B, L, S, R = (
+A, U, C, K, B, L, S, R, D = (
     VisitKind.ACTIVATION, VisitKind.UNLOCK, VisitKind.CHANGE_PIN, VisitKind.CARD_CHECK,
     VisitKind.BLOCK, VisitKind.PIN_LETTER, VisitKind.SIGNATURE_CERTIFICATE,
-    VisitKind.RENEW_CERTIFICATES,
+    VisitKind.RENEW_CERTIFICATES, VisitKind.ADDITIONAL_CERTIFICATE,
 )
+NORRLAND = {"choice": "Region Norrland (demo)"}
 ANNA_DOC = {"evidence": evidence_of(holder("anna"))}
 EVA_DOC = {"evidence": evidence_of(holder("eva"))}
 
@@ -105,6 +106,21 @@ ROWS: list[tuple[VisitKind, int, list[Any], str, dict[str, Any], ViewName, list[
     (R, 1, [], "continue", {}, ViewName.PIN_CURRENT, []),
     (R, 8, [], "pin_submit", {}, ViewName.WORKING, ["test_signature"]),
     (R, 15, [], "pin_submit", {}, ViewName.WORKING, ["begin_card_work"]),
+    (D, 0, [], "card_inserted", {}, ViewName.WORKING, ["identify_card"]),
+    (D, 0, ["no_number"], "card_number_typed", {"card_number": holder("eva").card_number},
+     ViewName.WORKING, ["fetch_record"]),
+    (D, 1, [], "continue", {}, ViewName.DOCUMENT_CHECK, []),
+    (D, 2, [], "document_scanned", EVA_DOC, ViewName.DOCUMENT_CONFIRM, []),
+    (D, 2, [], "document_typed", EVA_DOC, ViewName.DOCUMENT_CONFIRM, []),
+    (D, 2, [], "scan_failed", {}, ViewName.DOCUMENT_CHECK, []),
+    (D, 2, [], "document_manual", {}, ViewName.DOCUMENT_MANUAL, []),
+    (D, 2, [("document_manual", {})], "document_typed", EVA_DOC, ViewName.DOCUMENT_CONFIRM, []),
+    (D, 2, [("document_manual", {})], "document_scan", {}, ViewName.DOCUMENT_CHECK, []),
+    (D, 3, [], "document_confirmed", {}, ViewName.CHOOSE, []),  # the organisation
+    (D, 3, [], "document_scan", {}, ViewName.DOCUMENT_CHECK, []),
+    (D, 4, [], "chosen", NORRLAND, ViewName.PIN_CURRENT, []),
+    (D, 4, ["with_additional"], "chosen", {"choice": "replace"}, ViewName.CHOOSE, []),
+    (D, 11, [], "pin_submit", {}, ViewName.WORKING, ["test_signature"]),  # logging in
 ]
 
 COVERED: dict[VisitKind, set[tuple[Stage, str]]] = {kind: set() for kind in VisitKind}
@@ -113,6 +129,11 @@ COVERED: dict[VisitKind, set[tuple[Stage, str]]] = {kind: set() for kind in Visi
 def drive_to(kind: VisitKind, prefix: int, extra: list[Any]) -> Any:
     d = visit(kind)
     script = happy_script(kind, d.rig)
+    if "with_additional" in extra:  # the card carries an additional certificate already
+        from tests.unit.visit.fakes import add_additional
+
+        add_additional(d.rig.tokens.cards[holder("eva").card_number], "Region Skåne (demo)")
+        extra = [e for e in extra if e != "with_additional"]
     if "no_number" in extra:
         inserted = d.rig.reader.card
         assert inserted is not None

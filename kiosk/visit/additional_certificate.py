@@ -1,0 +1,245 @@
+"""The additional-certificate visit (tilläggscertifikat): a certificate from another
+organisation on the card. A card holds only ONE additional certificate at a time.
+
+Card, record (Aktiv), the card read (its certificates; what the portal issued; whether a
+crashed visit left work on the card), record review, the ID check. Then:
+
+- no additional certificate on the card: the administrator chooses the organisation
+  (settings ``card_rules.additional_organisations``);
+- one is there: a second is refused; the administrator chooses to **replace** it (then
+  the organisation of the new one) or to **remove** it.
+
+The holder types the authentication PIN (checked on the card with a test signature).
+A new one: a key pair generated on the card, the request signed on the card, issued by
+the portal (kind ``additional``, the organisation in the subject), installed, and a test
+signature that must verify with it. Only then is the old one (replace) removed from the
+card; its revocation is part of the result (outbox, then the portal, which puts it on its
+CRL). Remove: the old key pair and certificate are removed, then revoked the same way.
+
+The decision (replace or remove, the organisation, the old certificate) and every key id
+and idempotency key are committed in the card work before the card or the portal is
+touched (kiosk.visit.card_keys): a visit restarted after a crash or a pulled card
+continues that work, and nothing is issued twice.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from kiosk.errors import InvalidInput, KioskError
+from kiosk.model import AdminAuthorisation, CardWork, CertificateInfo, VisitKind
+from kiosk.ports import IssuedCertificate, PinRole
+from kiosk.settings import Settings
+from kiosk.visit.card_keys import CardKeysFlow, KeyJob, jobs_note, key_id_of
+from kiosk.visit.contract import ErrorView, Param, Step, View, ViewName
+from kiosk.visit.document_step import DocumentStep
+from kiosk.visit.effects import BeginCardWork, DeleteKeyPair, Effect, ListIssued
+from kiosk.visit.events import Chosen, IssuedListed, KeyPairDeleted, Outcome
+from kiosk.visit.secret import Secret
+from kiosk.visit.stages import DOCUMENT_STAGES, Stage, Transitions, present
+
+SLOT = "additional"
+LABEL = "Tilläggscertifikat"
+ADD, REPLACE, REMOVE = "add", "replace", "remove"
+
+
+class AdditionalCertificateFlow(CardKeysFlow):
+    """Add, replace or remove the card's one additional certificate."""
+
+    kind = VisitKind.ADDITIONAL_CERTIFICATE
+
+    def __init__(self, admin: AdminAuthorisation, settings: Settings, visit_id: str) -> None:
+        super().__init__(admin, settings, visit_id)
+        self.document = DocumentStep(settings.document_rules)
+        self.issued: tuple[IssuedCertificate, ...] = ()
+        self.present_cert: CertificateInfo | None = None  # the additional one on the card
+        self.action = ADD
+        self.organisation: str | None = None
+        self.old_key_id = ""  # hex CKA_ID of the additional certificate replaced or removed
+        self.old_serial = ""  # its serial (hex)
+
+    # --- the table ------------------------------------------------------------------------
+
+    def transitions(self) -> Transitions:
+        return (
+            self.document.routes(super().transitions(), self)
+            .on(Stage.ADDITIONAL_PRESENT, Chosen, self.on_present_choice)
+            .on(Stage.CHOOSE_ORGANISATION, Chosen, self.on_organisation)
+        )
+
+    def on_success(self, outcome: Outcome) -> Step:
+        match outcome:
+            case IssuedListed():
+                self.issued = outcome.certificates
+                return self.after_read(IssuedListed)
+            case KeyPairDeleted():
+                return self.record_outcome()
+        return super().on_success(outcome)
+
+    # --- what the card holds --------------------------------------------------------------
+
+    def read_effects(self) -> tuple[Effect, ...]:
+        return (*super().read_effects(), ListIssued(present(self.card_number, "card number")))
+
+    def reads_needed(self) -> set[type[Outcome]]:
+        return {*super().reads_needed(), IssuedListed}
+
+    def is_additional(self, cert: CertificateInfo) -> bool:
+        """A certificate from another organisation: the portal issued it as additional, or
+        its subject names one of the organisations in settings."""
+        serial = format(cert.serial, "x")
+        issued = any(
+            i.serial == serial and i.kind == "additional" and i.state in ("valid", "replaced")
+            for i in self.issued
+        )
+        return issued or cert.organisation in self.settings.card_rules.additional_organisations
+
+    def on_card_read(self) -> Step:
+        ours = key_id_of(self.work_id(), SLOT) if self.found is not None else None
+        self.present_cert = next(
+            (c for c in self.certificates
+             if c.key_id and c.key_id != ours and self.is_additional(c)),
+            None,
+        )
+        return self.show(Stage.CARD_RECORD)
+
+    def on_record_accepted(self) -> Step:
+        return self.show(Stage.DOCUMENT_SCAN)
+
+    def on_document_accepted(self) -> Step:
+        if self.found is not None:  # a visit stopped midway: its decision stands
+            return self.ask_pin()
+        if self.present_cert is not None:
+            return self.show(Stage.ADDITIONAL_PRESENT)  # a second one is refused
+        return self.show(Stage.CHOOSE_ORGANISATION)
+
+    # --- the choices ------------------------------------------------------------------------
+
+    def on_present_choice(self, event: Chosen) -> Step:
+        if event.choice not in (REPLACE, REMOVE):
+            raise InvalidInput("choose to replace or to remove it", field="choice")
+        old = present(self.present_cert, "additional certificate")
+        self.action, self.old_key_id = event.choice, old.key_id.hex()
+        self.old_serial = format(old.serial, "x")
+        if event.choice == REMOVE:
+            return self.ask_pin()
+        return self.show(Stage.CHOOSE_ORGANISATION)
+
+    def on_organisation(self, event: Chosen) -> Step:
+        if event.choice not in self.settings.card_rules.additional_organisations:
+            raise InvalidInput("choose one of the organisations shown", field="organisation")
+        self.organisation = event.choice
+        return self.ask_pin()
+
+    def ask_pin(self) -> Step:
+        self.pins.current.clear()
+        return self.show(Stage.PIN_CURRENT)
+
+    # --- the work ---------------------------------------------------------------------------
+
+    def after_login(self) -> Step:
+        if self.found is not None:  # continue the stopped visit's work as it was committed
+            return self.run(Stage.PREPARING, BeginCardWork(self.found))
+        jobs: list[KeyJob] = []
+        if self.action != REMOVE:
+            record = present(self.record, "card record")
+            known = any(i.serial == self.old_serial and i.kind == "additional"
+                        for i in self.issued if i.state == "valid")
+            jobs.append(KeyJob(
+                SLOT, "additional", PinRole.AUTHENTICATION, "hsa_id", record.hsa_id,
+                self.old_key_id, self.old_serial, self.old_serial if known else None,
+            ))
+        work = CardWork(
+            self.work_id(), self.kind.value, present(self.card_number, "card number"),
+            self.admin.hsa_id, self.at(),
+            {"jobs": jobs_note(jobs), "action": self.action,
+             "organisation": self.organisation or "", "old_key_id": self.old_key_id,
+             "old_serial": self.old_serial},
+        )
+        return self.run(Stage.PREPARING, BeginCardWork(work))
+
+    def on_work_begun(self, work: CardWork) -> Step:
+        notes = work.notes
+        self.action = notes.get("action") or self.action
+        self.organisation = notes.get("organisation") or None
+        self.old_key_id = notes.get("old_key_id", "")
+        self.old_serial = notes.get("old_serial", "")
+        return super().on_work_begun(work)
+
+    def role_pin(self, role: PinRole) -> Secret:
+        return self.pins.current.copy()
+
+    def issue_organisation(self) -> str | None:
+        return self.organisation
+
+    def after_jobs(self) -> Step:
+        """The new one verified (or none is made): only now the old one goes."""
+        if self.old_key_id:
+            effect = DeleteKeyPair(
+                self.reader, PinRole.AUTHENTICATION, self.role_pin(PinRole.AUTHENTICATION),
+                bytes.fromhex(self.old_key_id),
+            )
+            return self.run(Stage.REMOVING_OLD, effect)
+        return self.record_outcome()
+
+    def record_outcome(self) -> Step:
+        payload: dict[str, str] = {
+            "work_id": self.work_id(),
+            "action": self.action,
+            "organisation": self.organisation or "",
+            "certificates": json.dumps(
+                [{"kind": job.certificate_kind, "serial": serial, "not_after": not_after,
+                  "organisation": self.organisation, "test_signature": "verified"}
+                 for job, serial, not_after in self.made]
+            ),
+            "removed_serial": self.old_serial,
+            # what the outbox asks the portal to revoke (and put on its CRL), once sent
+            "revoke": json.dumps([self.old_serial] if self.old_serial else []),
+            "revoke_reason": "replaced" if self.action == REPLACE else "removed",
+        }
+        summary = self.document.summary(self.today()) if self.document.evidence else None
+        if summary is not None:
+            payload.update({
+                "document_type": str(summary["doc_type"]),
+                "document_expiry": str(summary["expiry"]),
+                "document_how": str(summary["how"]),
+            })
+        return self.record_result(self.make_result("additional_certificate", payload))
+
+    def done(self, message: str | None = None, error: KioskError | None = None) -> Step:
+        if message is None:
+            message = f"visit.done.additional_certificate.{self.action}"
+        return super().done(message, error)
+
+    def fresh(self, effect: Effect) -> Effect:
+        if isinstance(effect, DeleteKeyPair):
+            return replace(effect, pin=self.role_pin(effect.role))
+        return super().fresh(effect)
+
+    # --- views ------------------------------------------------------------------------------
+
+    def pin_message(self, stage: Stage) -> str | None:
+        return "visit.pin.pin_current.authentication" if stage is Stage.PIN_CURRENT else None
+
+    def extra_view(self, stage: Stage, error: ErrorView | None) -> View | None:
+        if stage in DOCUMENT_STAGES:
+            return self.document.view(stage, self.title(), self.record, self.today(), error)
+        if stage is Stage.ADDITIONAL_PRESENT:
+            return self.choose_view("visit.additional.present", (REPLACE, REMOVE), error)
+        if stage is Stage.CHOOSE_ORGANISATION:
+            choices = self.settings.card_rules.additional_organisations
+            return self.choose_view("visit.additional.choose_organisation", choices, error)
+        return None
+
+    def choose_view(
+        self, message: str, choices: tuple[str, ...], error: ErrorView | None
+    ) -> View:
+        params: dict[str, Param] = {**self.record_params(), "choices": choices}
+        old = self.present_cert
+        if old is not None:
+            params.update({
+                "additional_organisation": old.organisation or "",
+                "additional_not_after": old.not_after.date().isoformat(),
+            })
+        return View(ViewName.CHOOSE, self.title(), message, params, error, (*choices, "cancel"))
