@@ -37,7 +37,7 @@ from kiosk.visit.document_step import DocumentStep
 from kiosk.visit.effects import BeginCardWork, DeleteKeyPair, Effect, ListIssued
 from kiosk.visit.events import Chosen, IssuedListed, KeyPairDeleted, Outcome
 from kiosk.visit.secret import Secret
-from kiosk.visit.stages import DOCUMENT_STAGES, Stage, Transitions, present
+from kiosk.visit.stages import Stage, Transitions, present
 
 SLOT = "additional"
 LABEL = "Tilläggscertifikat"
@@ -51,7 +51,7 @@ class AdditionalCertificateFlow(CardKeysFlow):
 
     def __init__(self, admin: AdminAuthorisation, settings: Settings, visit_id: str) -> None:
         super().__init__(admin, settings, visit_id)
-        self.document = DocumentStep(settings.document_rules)
+        self.document: DocumentStep = DocumentStep(settings.document_rules)
         self.issued: tuple[IssuedCertificate, ...] = ()
         self.present_cert: CertificateInfo | None = None  # the additional one on the card
         self.action = ADD
@@ -63,7 +63,7 @@ class AdditionalCertificateFlow(CardKeysFlow):
 
     def transitions(self) -> Transitions:
         return (
-            self.document.routes(super().transitions(), self)
+            super().transitions()
             .on(Stage.ADDITIONAL_PRESENT, Chosen, self.on_present_choice)
             .on(Stage.CHOOSE_ORGANISATION, Chosen, self.on_organisation)
         )
@@ -198,13 +198,8 @@ class AdditionalCertificateFlow(CardKeysFlow):
             "revoke": json.dumps([self.old_serial] if self.old_serial else []),
             "revoke_reason": "replaced" if self.action == REPLACE else "removed",
         }
-        summary = self.document.summary(self.today()) if self.document.evidence else None
-        if summary is not None:
-            payload.update({
-                "document_type": str(summary["doc_type"]),
-                "document_expiry": str(summary["expiry"]),
-                "document_how": str(summary["how"]),
-            })
+        if self.document.evidence is not None:
+            payload.update(self.document.result_fields(self.today()))
         return self.record_result(self.make_result("additional_certificate", payload))
 
     def done(self, message: str | None = None, error: KioskError | None = None) -> Step:
@@ -223,8 +218,6 @@ class AdditionalCertificateFlow(CardKeysFlow):
         return "visit.pin.pin_current.authentication" if stage is Stage.PIN_CURRENT else None
 
     def extra_view(self, stage: Stage, error: ErrorView | None) -> View | None:
-        if stage in DOCUMENT_STAGES:
-            return self.document.view(stage, self.title(), self.record, self.today(), error)
         if stage is Stage.ADDITIONAL_PRESENT:
             return self.choose_view("visit.additional.present", (REPLACE, REMOVE), error)
         if stage is Stage.CHOOSE_ORGANISATION:

@@ -390,6 +390,7 @@ def enabled_event(flow: VisitFlow, pick: int) -> tuple[str, dict[str, Any]]:
         "scan_failed": {"error": NothingRead()},
         "document_confirmed": {"photo": pick % 5 != 0, "age": pick % 7 != 0},
         "block_reason": {"reason": ("lost", "stolen", "bored")[pick % 3]},
+        "chosen": {"choice": ("replace", "remove", "Region Norrland (demo)", "bored")[pick % 4]},
     }.get(kind, {})
     return kind, data
 
