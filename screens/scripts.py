@@ -13,7 +13,13 @@ from pathlib import Path
 
 from kivy.clock import Clock
 
-from kiosk.demo_cast import DEMO_ACTIVE_PIN, DemoHolder, demo_admins, demo_holder
+from kiosk.demo_cast import (
+    DEMO_ACTIVE_PIN,
+    OTHER_ORGANISATIONS,
+    DemoHolder,
+    demo_admins,
+    demo_holder,
+)
 from kiosk.visit.contract import View, ViewName
 from screens.driver import Condition, Driver, tap
 from screens.effect_gate import EffectGate
@@ -403,6 +409,33 @@ def pin_letter(walk: Walk) -> Steps:
     yield from back_home(walk)
 
 
+def additional_certificate(walk: Walk) -> Steps:
+    """Jonas's card has an additional certificate: a second is refused; it is replaced by
+    one from another organisation (made on the card, issued, tested, the old one removed)."""
+    d = walk.driver
+    holder = demo_holder("jonas", walk.today)
+    yield from choose(walk, "additional_certificate")
+    yield d.insert_card(holder.card_number)
+    yield walk.wait(ViewName.CARD_RECORD)
+    yield walk.act("continue")
+    yield from document(walk, holder, shots=False)
+    yield walk.act("document_confirmed")
+    yield walk.wait(ViewName.CHOOSE, lambda v: v.message == "visit.additional.present")
+    yield from walk.shoot("additional-present")
+    yield walk.act("replace")
+    yield walk.wait(ViewName.CHOOSE, lambda v: v.message == "visit.additional.choose_organisation")
+    yield from walk.shoot("additional-organisation")
+    yield walk.act(OTHER_ORGANISATIONS[1])
+    yield walk.wait(ViewName.PIN_CURRENT)
+    yield from hand_over(walk, "holder")
+    yield from d.type_pin(DEMO_ACTIVE_PIN)
+    yield walk.wait(ViewName.DONE)
+    yield from hand_over(walk, "admin")
+    yield from walk.shoot("additional-done")
+    yield d.remove_card()
+    yield from back_home(walk)
+
+
 def card_removed(walk: Walk) -> Steps:
     """The card is taken out during the document check: the visit ends and says so."""
     d = walk.driver
@@ -511,6 +544,7 @@ def full_tour(walk: Walk) -> Steps:
     yield from card_check(walk)
     yield from change_pin_cancelled(walk)
     yield from pin_letter(walk)  # before the block: it needs Eva's card active
+    yield from additional_certificate(walk)
     yield from block(walk)
     yield from card_removed(walk)
     yield from idle_warning(walk)

@@ -36,6 +36,7 @@ from kiosk.visit.effects import AdminSignIn, AuthoriseAdmin, Effect, RecordResul
 from kiosk.visit.events import (
     AdminAuthorised,
     CardInserted,
+    Chosen,
     Continue,
     DocumentConfirmed,
     DocumentScanned,
@@ -53,7 +54,7 @@ DEMO_HOLDER_PIN = "482916"
 # The scripted visits, and the demo holder each uses unless --holder names another.
 VISITS = {
     "activation": "anna", "pin-letter": "eva", "signature-certificate": "ingrid",
-    "renew-certificates": "hugo",
+    "renew-certificates": "hugo", "additional-certificate": "jonas",
 }
 # The signature PIN the signature-certificate visit's holder chooses (the PIN rules pass).
 DEMO_NEW_SIGNATURE_PIN = "736185"
@@ -336,11 +337,55 @@ def run_renew_certificates(
     )
 
 
+def additional_certificate_script(
+    reader: str, evidence: DocumentEvidence, pin: str, choices: list[str]
+) -> list[Event]:
+    """The inputs of an additional-certificate visit: card, record, document, the choices
+    (replace or remove the one present; the organisation), the authentication PIN."""
+    typed = [*(PinDigit(d) for d in pin), PinSubmit()]
+    return [*activation_script(reader, evidence, "")[:4], *(Chosen(c) for c in choices), *typed]
+
+
+def additional_choices(holder: demo_cast.DemoHolder, remove: bool = False) -> list[str]:
+    """What the administrator chooses for ``holder``'s card: with an additional certificate
+    on it, replace it with one from the next organisation (or remove it); else add one."""
+    organisations = list(demo_cast.OTHER_ORGANISATIONS)
+    present = holder.additional_organisation
+    if present is None:
+        return [organisations[0]]
+    if remove:
+        return ["remove"]
+    others = [o for o in organisations if o != present] or organisations
+    return ["replace", others[0]]
+
+
+def run_additional_certificate(
+    services: Any,
+    holder: demo_cast.DemoHolder,
+    on_line: Callable[[dict[str, Any]], None] | None = None,
+    after: Mapping[type[Effect], Callable[[], None]] | None = None,
+    evidence: DocumentEvidence | None = None,
+    remove: bool = False,
+) -> Step:
+    """Run the scripted additional-certificate visit on ``services``; the final step."""
+    from kiosk.visit.additional_certificate import AdditionalCertificateFlow
+
+    return run_visit(
+        services, holder, AdditionalCertificateFlow,
+        lambda reader: additional_certificate_script(
+            reader, evidence or document_evidence(holder), demo_cast.DEMO_ACTIVE_PIN,
+            additional_choices(holder, remove),
+        ),
+        on_line, after,
+    )
+
+
 RUNS: dict[str, Callable[..., Step]] = {
     "activation": run_activation,
     "pin-letter": run_pin_letter,
     "signature-certificate": run_signature_certificate,
     "renew-certificates": run_renew_certificates,
+    "additional-certificate": run_additional_certificate,
 }
 
 
@@ -479,7 +524,7 @@ def run_demo(
             report.pin_letters_ordered = _letters_ordered(services, holder.card_number)
             keep({"event": "pin_letters", "ordered": report.pin_letters_ordered})
         report.card_certificates = _read_back(services, holder, visit, keep)
-        if visit in ("signature-certificate", "renew-certificates"):
+        if visit in ("signature-certificate", "renew-certificates", "additional-certificate"):
             report.portal_certificates = _portal_certificates(services, holder.card_number)
         audit = services.audit.verify()
         report.audit_ok, report.audit_entries = audit.ok, audit.count

@@ -69,7 +69,10 @@ from kiosk.visit.stages import Progress, Stage, Transitions, present
 
 LOGIN_DATA = b"SITHS kiosk: the holder logs in with the authentication PIN\n"
 TEST_DATA = b"SITHS kiosk: test signature with the new certificate\n"
-LABELS = {"authentication": "Legitimering", "signature": "Underskrift"}
+LABELS = {
+    "authentication": "Legitimering", "signature": "Underskrift",
+    "additional": "Tilläggscertifikat",
+}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ the outbox (as the app's sync worker does at start); "revisit": the administrato
 the visit again, then the flush. Prints one JSON line; logs at DEBUG to STATE_DIR/log.
 KIOSK_CRASH_VISIT=pin-letter runs Eva's PIN/PUK letter visit instead (kill points
 after_record_fetched, after_result_committed, during_sync_request, after_portal_committed).
-KIOSK_CRASH_VISIT=signature-certificate (Ingrid) or renew-certificates (Hugo) runs a
+KIOSK_CRASH_VISIT=signature-certificate (Ingrid), renew-certificates (Hugo) or
+additional-certificate (Jonas: his additional certificate replaced) runs a
 certificate visit: kill points after_<effect> for each card-work effect (CARD_WORK_KILLS;
 after_test_signature is the first test signature of a new certificate, not the login's),
 after_issue_committed (the portal issued, the kiosk never saw the answer) and
@@ -34,6 +35,7 @@ from composition.cli.demo import (
     VISIT_PINS,
     VISITS,
     run_activation,
+    run_additional_certificate,
     run_pin_letter,
     run_renew_certificates,
     run_signature_certificate,
@@ -59,6 +61,11 @@ from kiosk.visit.effects import (
 
 KILL_AT = os.environ.get("KIOSK_KILL_AT", "")
 VISIT = os.environ.get("KIOSK_CRASH_VISIT", "activation")
+CERTIFICATE_RUNS: dict[str, Callable[..., Any]] = {
+    "signature-certificate": run_signature_certificate,
+    "renew-certificates": run_renew_certificates,
+    "additional-certificate": run_additional_certificate,
+}
 
 
 def die() -> None:
@@ -131,8 +138,7 @@ def certificate_visit(services: Any, mode: str, out: dict[str, Any]) -> Any:
         after[effect] = die_on(2 if effect is SignProbe else 1)  # the login signs first
     if mode == "visit" and KILL_AT == "after_result_committed":
         after[RecordResult] = die
-    run = run_signature_certificate if VISIT == "signature-certificate" else run_renew_certificates
-    final = run(services, holder, after=after)
+    final = CERTIFICATE_RUNS[VISIT](services, holder, after=after)
     out["card_after"] = card_certificates(services, holder.card_number, pins)
     return holder, final
 
@@ -148,8 +154,7 @@ def main(state_dir: str, url: str, mode: str) -> int:
     holder = demo_cast.demo_holder("eva" if letter else "anna", services.clock.now().date())
     out: dict[str, Any] = {"mode": mode}
     try:
-        if mode in ("visit", "revisit") and VISIT in ("signature-certificate",
-                                                      "renew-certificates"):
+        if mode in ("visit", "revisit") and VISIT in CERTIFICATE_RUNS:
             holder, final = certificate_visit(services, mode, out)
             out["final_view"] = final.view.name.value
             out["final_message"] = final.view.message
@@ -172,7 +177,7 @@ def main(state_dir: str, url: str, mode: str) -> int:
         out["outbox"] = services.outbox.counts()
         out["audit_ok"] = services.audit.verify().ok
         out["status"] = services.portal.card(holder.card_number).status.value
-        if VISIT in ("signature-certificate", "renew-certificates"):
+        if VISIT in CERTIFICATE_RUNS:
             holder = demo_cast.demo_holder(VISITS[VISIT], services.clock.now().date())
             if "card_after" not in out:
                 pins = card_pins(holder, *VISIT_PINS.get(VISIT, (None, None)))
