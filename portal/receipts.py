@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -69,8 +71,38 @@ def _blocks(data: bytes) -> list[tuple[str, bytes]]:
 
 
 def load_trust_files(paths: Sequence[str | Path]) -> TrustMaterial:
-    """Certificates (self-signed ones are roots) and CRLs from PEM or DER files; read at
-    each verification, so a renewed CRL counts at once."""
+    """Certificates (self-signed ones are roots) and CRLs from PEM or DER files, as they
+    are now: a renewed CRL counts at once.
+
+    Parsed once per thread while the files stay the same (path, inode, size and
+    modification time; CRLs are replaced by a rename): parsing them was a quarter of each
+    receipt's verification. Each call gets its own lists (a caller may add to them); the
+    parsed objects are not shared between threads (asn1crypto parses lazily).
+    """
+    key = tuple(_file_stamp(path) for path in paths)
+    cache: dict[tuple[tuple[str, int, int, int, int], ...], TrustMaterial] = getattr(
+        _parsed, "trust", {}
+    )
+    material = cache.get(key)
+    if material is None:
+        material = _read_trust_files(paths)
+        _parsed.trust = cache = {key: material}  # only the files as they are now
+    return TrustMaterial(list(material.roots), list(material.intermediates),
+                         list(material.crls))
+
+
+_parsed = threading.local()
+
+
+def _file_stamp(path: str | Path) -> tuple[str, int, int, int, int]:
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        raise ReceiptTrustUnavailable(f"receipt trust file {path}: {exc.strerror}") from exc
+    return str(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def _read_trust_files(paths: Sequence[str | Path]) -> TrustMaterial:
     material = TrustMaterial()
     for path in paths:
         try:
@@ -80,7 +112,9 @@ def load_trust_files(paths: Sequence[str | Path]) -> TrustMaterial:
         try:
             for kind, der in _blocks(data):
                 if kind == "X509 CRL" or (kind == "DER" and _is_crl(der)):
-                    material.crls.append(asn1_crl.CertificateList.load(der))
+                    crl = asn1_crl.CertificateList.load(der)
+                    crl.native  # noqa: B018 -- parse now: a bad file is the portal's error
+                    material.crls.append(crl)
                     continue
                 cert = asn1_x509.Certificate.load(der)
                 cert.native  # noqa: B018 -- parse now: a bad file is the portal's error

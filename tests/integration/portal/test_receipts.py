@@ -189,6 +189,20 @@ def test_a_portal_that_cannot_check_a_receipt_stores_nothing_and_the_retry_succe
         running.stop()
 
 
+def test_a_crl_renewed_between_two_checks_counts_at_once() -> None:
+    """The trust files are parsed once per thread while they stay the same: a revocation
+    (new CRL files) must still count at the very next check."""
+    signer = make_signer("ec", "Anna", HSA)
+    accepted = verify_receipt(RECEIPT, signer.sign(RECEIPT), signer.der, HSA, PNR, NOW,
+                              receipt_trust())
+    assert accepted.algorithm.startswith("ecdsa")
+    revoke(signer.certificate)
+    with pytest.raises(ReceiptInvalid) as caught:
+        verify_receipt(RECEIPT, signer.sign(RECEIPT), signer.der, HSA, PNR, NOW,
+                       receipt_trust())
+    assert caught.value.reason == "certificate_revoked"
+
+
 def test_the_portal_refuses_a_revoked_holder_certificate(tmp_path: Path) -> None:
     running = start_in_thread(tmp_path / "portal.db", seed_demo=True,
                               receipt_trust=receipt_trust())
