@@ -170,6 +170,7 @@ class OutboxStatus:
     last_error: str | None = None
     last_error_at: str | None = None
     interrupted: list[PinWriteIntent] = field(default_factory=list)
+    card_work: list[CardWork] = field(default_factory=list)  # key-pair work left open
 
     def as_json(self) -> dict[str, Any]:
         """JSON-compatible form."""
@@ -191,6 +192,11 @@ class OutboxStatus:
             "last_error": self.last_error,
             "last_error_at": self.last_error_at,
             "interrupted": [intent_json(i) for i in self.interrupted],
+            "card_work": [
+                {"work_id": w.work_id, "kind": w.kind, "card_number": w.card_number,
+                 "admin_hsa_id": w.admin_hsa_id, "started_at": w.started_at.isoformat()}
+                for w in self.card_work
+            ],
         }
 
 
@@ -687,6 +693,7 @@ class Outbox:
             last_error=error["last_error"] if error else None,
             last_error_at=error["last_error_at"] if error else None,
             interrupted=self.interrupted(),
+            card_work=self.open_card_work(),
         )
 
     # --- the signed export ---------------------------------------------------------

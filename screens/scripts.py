@@ -15,6 +15,7 @@ from kivy.clock import Clock
 
 from kiosk.demo_cast import (
     DEMO_ACTIVE_PIN,
+    DEMO_SIGNATURE_PIN,
     OTHER_ORGANISATIONS,
     DemoHolder,
     demo_admins,
@@ -28,6 +29,7 @@ Steps = Generator[Condition, None, None]
 
 GOOD_PIN = "914273"
 RULE_BREAKING_PIN = "345678"  # a run of digits: the PIN policy refuses it
+TOUR_SIGNATURE_PIN = "736185"  # the signature PIN Ingrid chooses (passes the PIN rules)
 KEY_HIGHLIGHT_S = 0.1  # Kivy keeps a released button drawn "down" for min_state_time
 SCAN_WAIT_S = 20.0  # how long the walk lets the camera scan before typing the document
 BUTTON_WAIT_S = 5.0  # how long a walk waits for a button to appear before it fails
@@ -436,6 +438,55 @@ def additional_certificate(walk: Walk) -> Steps:
     yield from back_home(walk)
 
 
+def signature_certificate(walk: Walk) -> Steps:
+    """A signature certificate for Ingrid's card: ID check, her authentication PIN, a new
+    signature PIN twice, then key pair, issuance, install and test signature on the card."""
+    d = walk.driver
+    holder = demo_holder("ingrid", walk.today)
+    yield from choose(walk, "signature_certificate")
+    yield d.insert_card(holder.card_number)
+    yield walk.wait(ViewName.CARD_RECORD)
+    yield walk.act("continue")
+    yield from document(walk, holder, shots=False)
+    yield walk.act("document_confirmed")
+    yield walk.wait(ViewName.PIN_CURRENT)
+    yield from hand_over(walk, "holder")
+    yield from d.type_pin(DEMO_ACTIVE_PIN)
+    yield walk.wait(ViewName.PIN_CHOOSE)
+    yield from d.type_pin(TOUR_SIGNATURE_PIN[:2], submit=False)
+    yield from walk.shoot("signature-pin-choose")
+    yield from d.type_pin(TOUR_SIGNATURE_PIN[2:])
+    yield walk.wait(ViewName.PIN_CONFIRM)
+    yield from d.type_pin(TOUR_SIGNATURE_PIN)
+    yield walk.wait(ViewName.DONE)
+    yield from hand_over(walk, "admin")
+    yield from walk.shoot("signature-certificate-done")
+    yield d.remove_card()
+    yield from back_home(walk)
+
+
+def renew_certificates(walk: Walk) -> Steps:
+    """Renew Hugo's certificates, which end within 3 months: his two PINs, then new key
+    pairs and certificates; the old ones go only after the new ones' test signatures."""
+    d = walk.driver
+    yield from choose(walk, "renew_certificates")
+    yield d.insert_card(demo_holder("hugo", walk.today).card_number)
+    yield walk.wait(ViewName.CARD_RECORD)
+    yield walk.act("continue")
+    yield walk.wait(ViewName.PIN_CURRENT)
+    yield from hand_over(walk, "holder")
+    yield from d.type_pin(DEMO_ACTIVE_PIN)
+    yield walk.wait(ViewName.PIN_CURRENT, lambda v: v.message == "visit.pin.pin_signature")
+    yield from d.type_pin(DEMO_SIGNATURE_PIN[:3], submit=False)
+    yield from walk.shoot("renew-signature-pin")
+    yield from d.type_pin(DEMO_SIGNATURE_PIN[3:])
+    yield walk.wait(ViewName.DONE)
+    yield from hand_over(walk, "admin")
+    yield from walk.shoot("renew-certificates-done")
+    yield d.remove_card()
+    yield from back_home(walk)
+
+
 def card_removed(walk: Walk) -> Steps:
     """The card is taken out during the document check: the visit ends and says so."""
     d = walk.driver
@@ -545,6 +596,8 @@ def full_tour(walk: Walk) -> Steps:
     yield from change_pin_cancelled(walk)
     yield from pin_letter(walk)  # before the block: it needs Eva's card active
     yield from additional_certificate(walk)
+    yield from signature_certificate(walk)
+    yield from renew_certificates(walk)
     yield from block(walk)
     yield from card_removed(walk)
     yield from idle_warning(walk)

@@ -162,6 +162,9 @@ def _status(args: argparse.Namespace) -> int:
         print(translate("sync.alert.interrupted", lang, card=intent.card_number,
                         kind=intent.kind, deadline=intent.deadline.isoformat()
                         if intent.deadline else "-"))
+    for work in status.card_work:
+        print(translate("sync.alert.card_work", lang, card=work.card_number, kind=work.kind,
+                        started=work.started_at.isoformat(timespec="minutes")))
     if status.last_error:
         print(translate("sync.status.last_error", lang, error=status.last_error,
                         at=status.last_error_at or ""))

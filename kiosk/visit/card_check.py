@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 
 from kiosk.errors import InvalidInput, KioskError
 from kiosk.identity.personnummer import parse_personnummer
-from kiosk.model import AdminAuthorisation, CardIdentity, CardRecord, CertificateInfo, VisitKind
+from kiosk.model import (
+    AdminAuthorisation,
+    CardIdentity,
+    CardRecord,
+    CardStatus,
+    CertificateInfo,
+    VisitKind,
+)
 from kiosk.rules.card import card_refusal, certificate_expires_soon, identity_refusal
 from kiosk.settings import Settings
 from kiosk.visit.contract import ErrorView, Param, Step, View, ViewName
 from kiosk.visit.effects import Effect, FetchRecord, IdentifyCard, ReadCertificates
 from kiosk.visit.errorview import can_retry, error_view
 from kiosk.visit.events import (
+    VISIT_ACTION_PREFIX,
     CardIdentified,
     CardInserted,
     CertificatesRead,
@@ -127,7 +136,26 @@ class CardCheckFlow(VisitFlow):
         return self.run(Stage.READING, *retryable)
 
     def on_finish(self) -> Step:
-        return self.end(self.info_view())
+        step = self.end(self.info_view())
+        if not self.renewal_offered():
+            return step
+        # from 3 months before a certificate ends: the renewal is one tap away (HOME's
+        # visit action; the session starts it from the ended check)
+        actions = (f"{VISIT_ACTION_PREFIX}{VisitKind.RENEW_CERTIFICATES.value}",
+                   *step.view.actions)
+        return replace(step, view=replace(step.view, actions=actions))
+
+    def renewal_offered(self) -> bool:
+        """Whether the check offers the renewal: an Aktiv card whose authentication or
+        signature certificate (with its key pair on the card) ends within 3 months."""
+        if self.record is None or self.record.status is not CardStatus.ACTIVE or self.warning:
+            return False
+        now = self.at()
+        return any(
+            c.usage in ("authentication", "signature") and c.key_id
+            and certificate_expires_soon(c.not_after, now)
+            for c in self.certificates
+        )
 
     def info_view(self) -> View:
         """The CARD_INFO screen: certificates, validity, status, and any warning or error."""

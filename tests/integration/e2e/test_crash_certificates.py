@@ -50,6 +50,15 @@ def issued_rows(db_path: Path, card_number: str) -> list[tuple[str, str]]:
         conn.close()
 
 
+def open_work(db: Path) -> int:
+    """Card work left open in the outbox database (status shows it: sync.alert.card_work)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM card_work").fetchone()[0])
+    finally:
+        conn.close()
+
+
 def working_authentication(listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Authentication certificates valid now whose private key is on the card (the chain is
     checked by the demo test: this portal's test CA is not the one the demo kiosk trusts)."""
@@ -71,6 +80,8 @@ def test_a_killed_signature_certificate_visit_is_finished_once(
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-3000:]
     expected_rows = ["pending"] if kill_at == "after_result_committed" else []
     assert outbox_rows(state / "outbox.sqlite3") == expected_rows
+    # the work is open until its result is recorded (the result ends it, in one commit)
+    assert open_work(state / "outbox.sqlite3") == (0 if expected_rows else 1)
 
     again = report(kiosk(state, portal.url, "revisit", visit="signature-certificate"))
     if kill_at == "after_result_committed":  # done and recorded: the card has it already
@@ -78,6 +89,7 @@ def test_a_killed_signature_certificate_visit_is_finished_once(
     else:
         assert again["final_message"] == "visit.done.signature_certificate", again
     assert again["outbox"] == {"sent": 1}, again  # nothing lost
+    assert open_work(state / "outbox.sqlite3") == 0
     assert issued_rows(portal.db_path, ingrid.card_number) == [("signature", "valid")]
     signature = [c for c in again["card_after"] if c["usage"] == "signature"]  # type: ignore[union-attr]
     assert len(signature) == 1 and signature[0]["key_on_card"] is True
@@ -93,6 +105,7 @@ def test_a_killed_renewal_keeps_a_working_authentication_certificate(
     state = tmp_path / "kiosk"
     crashed = kiosk(state, portal.url, "visit", kill_at, visit="renew-certificates")
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-3000:]
+    assert open_work(state / "outbox.sqlite3") == (0 if kill_at == "after_result_committed" else 1)
 
     # recorded: the restarted kiosk only sends it (Hugo's card, and so its new certificates,
     # ends within 3 months: a new visit would rightly renew once more)
@@ -103,6 +116,7 @@ def test_a_killed_renewal_keeps_a_working_authentication_certificate(
         assert working_authentication(before), f"no working authentication certificate: {before}"
         assert again["final_message"] == "visit.done.renew_certificates", again
     assert again["outbox"] == {"sent": 1}, again
+    assert open_work(state / "outbox.sqlite3") == 0
     after: list[dict[str, Any]] = again["card_after"]  # type: ignore[assignment]
     assert len(working_authentication(after)) == 1
     assert sorted(c["usage"] for c in after) == ["authentication", "signature"]

@@ -270,3 +270,44 @@ def test_no_pin_is_left_after_the_visit() -> None:
     for kind in (S, R):
         d = run(kind, rig())
         assert d.flow.pins.wiped()
+
+
+# --- the card check offers the renewal -------------------------------------------------------
+
+
+def test_the_card_check_offers_the_renewal_and_the_session_starts_it() -> None:
+    from kiosk.demo_cast import demo_admins
+    from kiosk.visit.admin_session import KioskSession
+    from kiosk.visit.events import action_event
+    from tests.unit.visit.fakes import SETTINGS
+
+    admin = demo_admins(T0.date())[0]
+    d = Driver(KioskSession(SETTINGS, "s1"), rig())
+    d.rig.reader.card = admin.card_number
+    d.inputs([INSERT, *pin_keys(admin.pin)])
+    assert d.step.view.name is ViewName.HOME
+    d.rig.tokens.cards[EVA.card_number] = key_card(
+        EVA.card_number, CURRENT_PIN, EVA.hsa_id, two_pins=True, sign_pin=SIGNATURE_PIN,
+        signature_days=60, authentication_days=60,
+    )
+    d.rig.insert(EVA)
+    d.inputs([("choose_visit", {"kind": "card_check"}), INSERT, ("done", {})])
+    assert d.step.view.name is ViewName.CARD_INFO and d.step.finished
+    offer = "visit:renew_certificates"
+    assert d.step.view.actions == (offer, "home")
+    d.send(action_event(offer))  # type: ignore[arg-type]
+    assert d.step.view.name is ViewName.INSERT_CARD
+    assert d.step.view.title == "visit.title.renew_certificates"
+    d.inputs([INSERT, ("continue", {}), *pin_keys(CURRENT_PIN), *pin_keys(SIGNATURE_PIN)])
+    assert d.step.view.message == "visit.done.renew_certificates"
+
+
+def test_the_card_check_of_a_card_with_years_left_offers_nothing() -> None:
+    d = visit(VisitKind.CARD_CHECK)
+    d.rig.tokens.cards[EVA.card_number] = key_card(
+        EVA.card_number, CURRENT_PIN, EVA.hsa_id, two_pins=True, sign_pin=SIGNATURE_PIN,
+        signature_days=900, authentication_days=900,
+    )
+    d.rig.insert(EVA)
+    d.inputs([INSERT, ("done", {})])
+    assert d.step.finished and d.step.view.actions == ("home",)
