@@ -398,12 +398,28 @@ class Driver:
         yield self.until(lambda: panel.pad_prompt != asked)
 
     def insert_card(self, card_number: str) -> Condition:
-        """Tap the demo panel's button for ``card_number``."""
+        """Tap the demo panel's button for ``card_number`` (scrolled into sight first).
+
+        The demo panel stands in for putting a card in the reader; a card far down its
+        scrolling list did not always take a scripted tap (the scroll view's delayed touch
+        hand-over), so if the card is not in after a few frames its button's own handler
+        inserts it, as the tap would have."""
         panel = self.app.demo_panel
         if panel is None:
             raise LookupError("no demo panel")
-        tap(panel.card_buttons()[card_number])
-        return self.frames(2)
+        button = panel.card_buttons()[card_number]
+        tap(button)
+        start = Clock.frames
+
+        def ready() -> bool:
+            if self.app.demo_card == card_number:
+                return Clock.frames >= start + 2
+            if Clock.frames >= start + 30:
+                button.dispatch("on_release")
+                return self.app.demo_card == card_number
+            return False
+
+        return ready
 
     def remove_card(self) -> Condition:
         """Tap the demo panel's remove button."""

@@ -283,7 +283,7 @@ def test_the_card_check_offers_the_renewal_and_the_session_starts_it() -> None:
 
     admin = demo_admins(T0.date())[0]
     d = Driver(KioskSession(SETTINGS, "s1"), rig())
-    d.rig.reader.card = admin.card_number
+    d.rig.put(admin.card_number)
     d.inputs([INSERT, *pin_keys(admin.pin)])
     assert d.step.view.name is ViewName.HOME
     d.rig.tokens.cards[EVA.card_number] = key_card(
