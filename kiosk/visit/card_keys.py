@@ -195,6 +195,8 @@ class CardKeysFlow(VisitFlow):
 
     def after_read(self, what: type[Outcome]) -> Step:
         self.reads.add(what)
+        if self.stage is not Stage.READING:  # a sibling read failed: the retry reads again
+            return self.show(self.stage)
         if not self.reads_needed() <= self.reads:
             return self.show(Stage.READING)
         return self.on_card_read()
@@ -382,8 +384,14 @@ class CardKeysFlow(VisitFlow):
                 return self.show(Stage.PIN_CURRENT, error)
             if isinstance(error, CardRemoved):
                 return self.abort(error)
-        if isinstance(effect, ReadCardKeys | FindCardWork):
-            return self.abort(error) if not self.can_retry_read(error) else self.fail(error, effect)
+        if self.stage is Stage.READING and effect.kind in {e.kind for e in self.read_effects()}:
+            # the reads run side by side: one failure stops the reading, a retry runs them all
+            if not self.can_retry_read(error):
+                return self.abort(error)
+            self.reads = set()
+            return self.fail(error, *self.read_effects())
+        if self.stage is Stage.FAILED and self.failed_stage is Stage.READING:
+            return self.show(Stage.FAILED)  # a sibling read failed too: already shown
         if self.stage is Stage.SYNCING:
             message, shown = sync_failed_message(self.kind, error)
             return self.done(message, shown)

@@ -183,3 +183,25 @@ def test_the_document_evidence_is_in_the_result() -> None:
     d.inputs(happy_script(D, d.rig))
     (result,) = d.rig.store.results.values()
     assert result.payload["document_type"] == evidence_of(EVA).doc_type.value
+
+
+def test_reads_failing_side_by_side_show_one_failure_and_a_retry_reads_them_all() -> None:
+    """The card and the portal are read side by side: two failures are one FAILED screen
+    (not a failure of the failure screen), and the retry reads everything again."""
+    from kiosk.errors import PortalUnreachable
+
+    d = visit(D)
+    script = happy_script(D, d.rig)
+    kind, data = script[0]
+    d.send(kind, hold=True, **data)  # the card is in: identify, fetch, then the reads
+    run_until(d, "read_card_keys")
+    reads = list(d.held)
+    assert [e.kind for e in reads] == ["read_card_keys", "find_card_work", "list_issued"]
+    d.fail_held(PortalUnreachable("down"))
+    d.fail_held(PortalUnreachable("down"))
+    assert d.step.view.name is ViewName.ERROR
+    assert d.step.view.message == "visit.failed.reading"
+    d.settle()  # the third read answers late: still the one failure
+    assert d.step.view.message == "visit.failed.reading"
+    d.send("retry")
+    assert d.step.view.name is ViewName.CARD_RECORD, d.step.view
