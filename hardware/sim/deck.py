@@ -167,9 +167,9 @@ class _SimKeys:
         raise NotImplementedError  # pragma: no cover - SimToken's
 
     def has_signature_pin(self) -> bool:
-        """Whether the simulated card has a signature-PIN token."""
+        """Whether the simulated card has a signature-PIN token (a memory card has one PIN)."""
         self._guard()
-        return _key_token(self.inner).has_signature_pin()
+        return isinstance(self.inner, CertificateToken) and self.inner.has_signature_pin()
 
     def signature_pin_status(self) -> PinStatus:
         """The signature PIN's state as the token reports it."""

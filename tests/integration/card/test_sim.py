@@ -312,13 +312,12 @@ def test_the_cast_cards_for_the_certificate_visits(demo: DemoHardware) -> None:
     assert len({c.serial for c in certs}) == 3
 
 
+@pytest.mark.parametrize("demo", ["softhsm"], indirect=True)  # the memory token has one PIN
 def test_the_signature_key_is_under_the_signature_pin(demo: DemoHardware) -> None:
     """Eva's signature key and certificate are on her card's signature-PIN token: the
     signature PIN signs with it, the authentication PIN is refused there."""
     from kiosk.ports import CertificateToken, PinRole
 
-    if demo.token_backend == "memory":
-        pytest.skip("the memory token has one PIN")
     demo.deck.insert(EVA.card_number)
     token = demo.tokens.open()
     assert isinstance(token, CertificateToken)

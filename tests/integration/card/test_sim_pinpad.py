@@ -20,6 +20,8 @@ from kiosk.errors import (
     TokenError,
     WrongPin,
 )
+from kiosk.ports import CertificateToken
+from kiosk.visit.runner import signing_certificate
 from tests.conftest import require_tool
 from tests.integration.card.holder import CANCEL, WAIT, Holder, wrong_pins_until_locked
 from tests.integration.card.test_sim import (
@@ -71,7 +73,11 @@ def holder(demo: DemoHardware) -> Holder:
 
 
 def signature_der(demo: DemoHardware) -> bytes:
-    return next(c.der for c in demo.tokens.open().certificates() if c.usage == "signature")
+    """The certificate whose key signs the receipt, by the runner's own rule (a card with a
+    signature PIN of its own signs it under the authentication PIN)."""
+    token = demo.tokens.open()
+    two_pins = isinstance(token, CertificateToken) and token.has_signature_pin()
+    return signing_certificate(token.certificates(), two_pins)
 
 
 def test_activation_with_every_pin_typed_on_the_reader(demo: DemoHardware, holder: Holder) -> None:
