@@ -408,7 +408,15 @@ class CardKeysFlow(VisitFlow):
         """This visit's own text for a PIN stage (None: the shared one)."""
         return None
 
+    def signature_pin_stages(self) -> tuple[Stage, ...]:
+        """The PIN stages where the holder types the signature PIN (the pad says so)."""
+        return ()
+
     def stage_view(self, stage: Stage, error: BaseException | None = None) -> View:
         view = super().stage_view(stage, error)
         message = self.pin_message(stage) if not self.pins.on_reader_pad else None
-        return replace(view, message=message) if message else view
+        if message:
+            view = replace(view, message=message)
+        if stage in self.signature_pin_stages():
+            view = replace(view, params={**view.params, "pin_role": PinRole.SIGNATURE.value})
+        return view

@@ -66,6 +66,9 @@ class RenewCertificatesFlow(CardKeysFlow):
             Stage.PIN_SIGNATURE: "visit.pin.pin_signature",
         }.get(stage)
 
+    def signature_pin_stages(self) -> tuple[Stage, ...]:
+        return (Stage.PIN_SIGNATURE,)
+
     # --- what the card holds --------------------------------------------------------------
 
     def read_effects(self) -> tuple[Effect, ...]:

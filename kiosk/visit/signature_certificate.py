@@ -59,6 +59,9 @@ class SignatureCertificateFlow(CardKeysFlow):
             Stage.PIN_CONFIRM: "visit.pin.pin_confirm.signature",
         }.get(stage)
 
+    def signature_pin_stages(self) -> tuple[Stage, ...]:
+        return (Stage.PIN_CHOOSE, Stage.PIN_CONFIRM)
+
     # --- what the card holds --------------------------------------------------------------
 
     def on_card_read(self) -> Step:

@@ -14,6 +14,9 @@ PAD_EVENTS: dict[str, type[Event]] = {
     "back": PinBack, "clear": PinClear, "submit": PinSubmit,
 }
 PAD_CANCEL = "cancel"  # the pad's red Avbryt: the flow's own cancel action
+# The pad's label by the view's ``pin_role`` (kiosk.ports.PinRole): the signature PIN
+# (underskriftskod) is not called säkerhetskod.
+PAD_LABELS = {"signature": "ui.pin.length.signature"}
 
 
 class PinEntryScreen(KioskScreen):
@@ -38,7 +41,9 @@ class PinEntryScreen(KioskScreen):
         pad.key_click = bool(ctx.extras.get("key_click"))
         pad.reader_text = tr("ui.pin.reader_pad", lang)
         pad.waiting_text = tr("ui.pin.reader_waiting", lang)
-        pad.progress_text = tr("ui.pin.length", lang, total=total)  # the dots count, not words
+        # the dots count, not words; which code it is (the signature PIN has its own name)
+        pad.progress_text = tr(PAD_LABELS.get(str(view.params.get("pin_role")), "ui.pin.length"),
+                               lang, total=total)
         # The reader's own pad takes the PIN: the screen shows where to type, never keys.
         pad.use_reader_pad = bool(view.params.get("pin_pad"))
         pad.waiting = bool(view.params.get("waiting"))

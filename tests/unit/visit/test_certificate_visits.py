@@ -311,3 +311,20 @@ def test_the_card_check_of_a_card_with_years_left_offers_nothing() -> None:
     d.rig.insert(EVA)
     d.inputs([INSERT, ("done", {})])
     assert d.step.finished and d.step.view.actions == ("home",)
+
+
+def test_the_pad_names_the_signature_pin_where_it_is_typed() -> None:
+    d = visit(S)
+    script = happy_script(S, d.rig)
+    roles = {}
+    for item in script:
+        d.inputs([item])
+        if d.step.view.name in (ViewName.PIN_CURRENT, ViewName.PIN_CHOOSE, ViewName.PIN_CONFIRM):
+            roles[d.step.view.name] = d.step.view.params.get("pin_role")
+    assert roles == {ViewName.PIN_CURRENT: None, ViewName.PIN_CHOOSE: "signature",
+                     ViewName.PIN_CONFIRM: "signature"}
+    r = visit(R)
+    script = happy_script(R, r.rig)
+    r.inputs(script[:9])
+    assert r.step.view.message == "visit.pin.pin_signature"
+    assert r.step.view.params.get("pin_role") == "signature"
