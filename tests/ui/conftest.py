@@ -69,6 +69,9 @@ class Harness:
         """A new flow at sign-in, no card in the reader, Swedish, the cast's cards as seeded."""
         app = self.app
         app.services.deck.remove()
+        portal = app.services.running_portal
+        if portal is not None:  # started without waiting: its database is made as it starts
+            portal.wait_until_ready()
         restore_cast(STATE / "services" / "demo-portal" / "portal.db")
         app.demo_card = None
         if app.lang != "sv":
