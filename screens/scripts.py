@@ -343,16 +343,19 @@ def refused_card(walk: Walk) -> Steps:
     yield from back_home(walk)
 
 
-def card_check(walk: Walk) -> Steps:
-    """Card check of an active card."""
+def card_check(walk: Walk, holder_key: str = "eva", shot: str = "card-info",
+               message: str = "visit.card_info.summary") -> Steps:
+    """Card check of an active card (Hugo's: its certificates end within 3 months, the
+    check warns)."""
     d = walk.driver
     yield from choose(walk, "card_check")
-    yield d.insert_card(demo_holder("eva", walk.today).card_number)
-    yield walk.wait(ViewName.CARD_INFO)
-    yield from walk.shoot("card-info")
+    yield d.insert_card(demo_holder(holder_key, walk.today).card_number)
+    yield walk.wait(ViewName.CARD_INFO, lambda v: v.message == message)
+    yield from walk.shoot(shot)
     yield d.remove_card()
     yield walk.act("done")
-    yield walk.wait(ViewName.CARD_INFO, lambda v: v.actions == ("home",))
+    # ended (Hugo's check also offers his renewal, one tap away)
+    yield walk.wait(ViewName.CARD_INFO, lambda v: v.actions[-1:] == ("home",))
     yield from back_home(walk)
 
 
@@ -600,6 +603,8 @@ def full_tour(walk: Walk) -> Steps:
     yield from activation(walk)
     yield from refused_card(walk)
     yield from card_check(walk)
+    yield from card_check(walk, "hugo", "card-info-expiring",  # before his renewal
+                          "visit.card_info.certificates_ending")
     yield from change_pin_cancelled(walk)
     yield from pin_letter(walk)  # before the block: it needs Eva's card active
     yield from additional_certificate(walk)

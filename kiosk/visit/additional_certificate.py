@@ -230,7 +230,7 @@ class AdditionalCertificateFlow(CardKeysFlow):
     ) -> View:
         params: dict[str, Param] = {**self.record_params(), "choices": choices}
         old = self.present_cert
-        if old is not None:
+        if old is not None and self.stage is Stage.ADDITIONAL_PRESENT:
             params.update({
                 "additional_organisation": old.organisation or "",
                 "additional_not_after": old.not_after.date().isoformat(),

@@ -14,9 +14,9 @@ from screens.widgets.common import KioskButton
 class ChooseScreen(BlockReasonScreen):
     """The choices in a grid of large buttons (block_reason.kv's layout); cancel below."""
 
+    # few facts: the choice buttons need the room (the 7" panel above all)
     fact_names: tuple[str, ...] = (
-        "card_number", "holder_name", "hsa_id", "status", "additional_organisation",
-        "additional_not_after",
+        "holder_name", "card_number", "additional_organisation", "additional_not_after",
     )
 
     def render_parts(self, view: View, ctx: ScreenContext, new_view: bool) -> None:

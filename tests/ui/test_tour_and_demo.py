@@ -84,7 +84,8 @@ def test_tour_saves_every_screen_on_both_panels_in_swedish_and_english(tmp_path:
                      "done", "card-refused", "card-info", "block-reason", "block-confirm",
                      "card-removed", "idle-warning", "admin-wrong-pin", "portal-unreachable",
                      "pin-letter-done", "signature-pin-choose", "signature-certificate-done",
-                     "renew-signature-pin", "renew-certificates-done"):
+                     "renew-signature-pin", "renew-certificates-done", "card-info-expiring",
+                     "additional-present", "additional-organisation", "additional-done"):
             assert any(n.endswith(f"-{name}.png") for n in swedish), name
         assert all(is_drawn(out / "sv" / folder / n, size) for n in swedish)
         # every screen measured at this panel size: targets and texts in mm, contrast
