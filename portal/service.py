@@ -346,6 +346,28 @@ def _ticket(activation_id: str, card: sqlite3.Row, kind: str, started: datetime,
     }
 
 
+def _insert_ticket(
+    conn: sqlite3.Connection,
+    card_number: str,
+    kind: str,
+    state: str,
+    admin: str,
+    now: datetime,
+    deadline: datetime,
+    body: dict[str, Any],
+    kiosk: Kiosk,
+) -> str:
+    """A new activation or unlock row (its evidence, kiosk and office); its id."""
+    ticket_id = str(uuid.uuid4())
+    conn.execute(
+        "INSERT INTO activations(id, card_number, kind, admin_hsa_id, started_at, deadline, "
+        "state, evidence, kiosk_id, card_office) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (ticket_id, card_number, kind, admin, iso(now), iso(deadline), state,
+         json.dumps(body["evidence"], sort_keys=True), kiosk.kiosk_id, kiosk.card_office),
+    )
+    return ticket_id
+
+
 def start_activation(
     conn: sqlite3.Connection,
     clock: PortalClock,
@@ -370,13 +392,8 @@ def start_activation(
         "UPDATE activations SET state = 'superseded' WHERE card_number = ? AND state = 'started'",
         (card_number,),
     )
-    activation_id = str(uuid.uuid4())
-    conn.execute(
-        "INSERT INTO activations(id, card_number, kind, admin_hsa_id, started_at, deadline, "
-        "state, evidence, kiosk_id, card_office) "
-        "VALUES (?, ?, 'activation', ?, ?, ?, 'started', ?, ?, ?)",
-        (activation_id, card_number, admin, iso(now), iso(deadline),
-         json.dumps(body["evidence"], sort_keys=True), kiosk.kiosk_id, kiosk.card_office),
+    activation_id = _insert_ticket(
+        conn, card_number, "activation", "started", admin, now, deadline, body, kiosk
     )
     conn.execute(
         "UPDATE cards SET activation_started = ? WHERE card_number = ?",
@@ -470,15 +487,9 @@ def start_unlock(
     require_authorised_admin(conn, admin, now.date(), kiosk)
     check_evidence(body["evidence"], card, now.date())
     check_statement(conn, trust, "unlock", card, body, kiosk, now)
-    unlock_id = str(uuid.uuid4())
     deadline = now + UNLOCK_WINDOW
-    conn.execute(
-        "INSERT INTO activations(id, card_number, kind, admin_hsa_id, started_at, deadline, "
-        "state, evidence, kiosk_id, card_office) "
-        "VALUES (?, ?, 'unlock', ?, ?, ?, 'issued', ?, ?, ?)",
-        (unlock_id, card_number, admin, iso(now), iso(deadline),
-         json.dumps(body["evidence"], sort_keys=True), kiosk.kiosk_id, kiosk.card_office),
-    )
+    unlock_id = _insert_ticket(conn, card_number, "unlock", "issued", admin, now, deadline, body,
+                               kiosk)
     record_event(conn, now, card_number, "unlock_issued", admin, unlock_id)
     return _ticket(unlock_id, card, "unlock", now, deadline)
 
