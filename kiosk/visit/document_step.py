@@ -1,4 +1,5 @@
-"""A part of the visits that check the holder's ID (activation, unlock): the document step.
+"""The document step: a part of the visits that check the holder's ID (activation, unlock,
+PIN letter, the certificate visits).
 
 Scan or type the document, run every check of kiosk.rules.document (the eye checks
 last, by the administrator, never taken from the input); when all pass the visit goes
