@@ -4,26 +4,12 @@ from __future__ import annotations
 
 import base64
 import sqlite3
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from kiosk.model import VisitKind, VisitResult
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-
-
-@dataclass
-class SteppedClock:
-    """A clock the test moves by hand."""
-
-    current: datetime = T0
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, **delta: float) -> None:
-        self.current += timedelta(**delta)
 
 
 def activation_result(

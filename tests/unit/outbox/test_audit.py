@@ -8,15 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from hardware.sim.clock import ManualClock
 from kiosk.audit import minimise
 from kiosk.devicekey import load_or_create
 from kiosk.errors import AuditChainBroken, StorageError
 from kiosk.outbox import Outbox
-from tests.unit.outbox.helpers import T0, SteppedClock, rewrite_audit
+from tests.unit.outbox.helpers import T0, rewrite_audit
 
 
 def _log_with_entries(tmp_path: Path, n: int = 5) -> Outbox:
-    box = Outbox(tmp_path, load_or_create(tmp_path), SteppedClock())
+    box = Outbox(tmp_path, load_or_create(tmp_path), ManualClock(T0))
     for i in range(n):
         box.audit.append("card_checked", "SE2321000016-ADM1", T0, f"97522100000000{i:02d}",
                          {"step": i})
@@ -77,7 +78,7 @@ def test_an_inserted_copy_is_found(tmp_path: Path) -> None:
 
 def test_an_entry_forged_with_another_key_is_found(tmp_path: Path) -> None:
     box = _log_with_entries(tmp_path, 3)
-    forger = Outbox(tmp_path / "forger", load_or_create(tmp_path / "forger"), SteppedClock())
+    forger = Outbox(tmp_path / "forger", load_or_create(tmp_path / "forger"), ManualClock(T0))
     forger.audit.append("a", "b", T0)
     forger.audit.append("a", "b", T0)
     forger.audit.append("card_blocked", "mallory", T0)

@@ -9,9 +9,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hardware.sim.clock import ManualClock
 from kiosk.devicekey import load_or_create
 from kiosk.outbox import Outbox
-from tests.unit.outbox.helpers import T0, SteppedClock, rewrite_audit
+from tests.unit.outbox.helpers import T0, rewrite_audit
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -45,7 +46,7 @@ def apply(rows: list[tuple], tamper: Tamper) -> list[tuple]:
 @given(tamper=tampers)
 def test_every_tampering_is_found(tmp_path_factory: object, tamper: Tamper) -> None:
     folder = tmp_path_factory.mktemp("audit")  # type: ignore[attr-defined]
-    box = Outbox(folder, load_or_create(folder), SteppedClock())
+    box = Outbox(folder, load_or_create(folder), ManualClock(T0))
     try:
         for step in range(6):
             box.audit.append("card_checked", "SE2321000016-ADM1", T0, None, {"step": step})
@@ -80,7 +81,7 @@ def test_two_processes_appending_at_once_keep_one_chain(tmp_path: Path) -> None:
         for name in ("writer-a", "writer-b")
     ]
     assert [w.wait(timeout=120) for w in writers] == [0, 0]
-    box = Outbox(tmp_path, load_or_create(tmp_path), SteppedClock())
+    box = Outbox(tmp_path, load_or_create(tmp_path), ManualClock(T0))
     try:
         report = box.audit.verify()
         assert report.ok, report.problems

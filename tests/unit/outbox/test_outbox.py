@@ -11,18 +11,19 @@ from pathlib import Path
 
 import pytest
 
+from hardware.sim.clock import ManualClock
 from kiosk.devicekey import load_or_create, public_key_text
 from kiosk.outbox import Outbox, verify_export
-from tests.unit.outbox.helpers import T0, SteppedClock, activation_result
+from tests.unit.outbox.helpers import T0, activation_result
 
 
 @pytest.fixture
-def clock() -> SteppedClock:
-    return SteppedClock()
+def clock() -> ManualClock:
+    return ManualClock(T0)
 
 
 @pytest.fixture
-def outbox(tmp_path: Path, clock: SteppedClock) -> Outbox:
+def outbox(tmp_path: Path, clock: ManualClock) -> Outbox:
     box = Outbox(tmp_path, load_or_create(tmp_path), clock, alert_hours=24)
     yield box
     box.close()
@@ -46,7 +47,7 @@ def test_record_refuses_a_result_carrying_a_secret(outbox: Outbox) -> None:
 
 
 def test_a_leased_row_is_not_claimed_twice_until_the_lease_expires(
-    outbox: Outbox, clock: SteppedClock
+    outbox: Outbox, clock: ManualClock
 ) -> None:
     outbox.record(activation_result(1, card="1"))
     outbox.record(activation_result(2, card="2"))
@@ -81,7 +82,7 @@ def test_rows_of_one_card_are_sent_in_order(outbox: Outbox) -> None:
     assert status.last_error == "portal_unreachable: down"
 
 
-def test_deadline_alerts_use_the_threshold(outbox: Outbox, clock: SteppedClock) -> None:
+def test_deadline_alerts_use_the_threshold(outbox: Outbox, clock: ManualClock) -> None:
     outbox.record(activation_result(1, deadline=T0 + timedelta(hours=30)))
     outbox.record(activation_result(2, card="B", deadline=T0 + timedelta(hours=10)))
     assert [a.outbox_id for a in outbox.alerts()] == [2]
@@ -90,7 +91,7 @@ def test_deadline_alerts_use_the_threshold(outbox: Outbox, clock: SteppedClock) 
     assert outbox.status().alerts[0].hours_left == pytest.approx(3.0)
 
 
-def test_status_reports_depth_and_oldest_age(outbox: Outbox, clock: SteppedClock) -> None:
+def test_status_reports_depth_and_oldest_age(outbox: Outbox, clock: ManualClock) -> None:
     outbox.record(activation_result(1))
     clock.advance(minutes=5)
     status = outbox.status()

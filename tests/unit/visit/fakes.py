@@ -5,9 +5,9 @@ SQLite outbox) are exercised by their owners' integration tests; these fakes sta
 the pure state machines can be driven through every path in milliseconds. Each fake has
 fault switches that raise the same KioskErrors the real adapters raise.
 
-The reader, the cast's cards in it and the reader's own PIN pad are hardware/sim's (the
-memory reader, ``demo_cards``, ``SimulatedPinPad`` typing ahead): one family of
-simulated hardware for the demo and the tests.
+The reader, the cast's cards in it, the reader's own PIN pad and the clock are
+hardware/sim's (the memory reader, ``demo_cards``, ``SimulatedPinPad`` typing ahead,
+``ManualClock``): one family of simulated hardware for the demo and the tests.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from hardware.sim.cast import FOREIGN_CARD, demo_cards
+from hardware.sim.clock import ManualClock
 from hardware.sim.pinpad import PadPrompt, SimulatedPinPad
 from hardware.sim.reader import MEMORY_READER_NAME, MemoryReader
 from kiosk.demo_cast import DEMO_OFFICE, DemoHolder, demo_admins, demo_holders
@@ -120,15 +121,6 @@ def cert(hsa_id: str, usage: str = "authentication", der: bytes = b"DER") -> Cer
         chain_valid=True,
         der=der,
     )
-
-
-class FakeClock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.current = now
-
-    def now(self) -> datetime:
-        self.current += timedelta(seconds=1)
-        return self.current
 
 
 @dataclass
@@ -495,7 +487,7 @@ class Rig:
     tokens: FakeTokens
     portal: FakePortal
     store: FakeStore
-    clock: FakeClock
+    clock: ManualClock
 
     def insert(self, h: DemoHolder, pin: str | None = None, number_on_chip: bool = True
                ) -> FakeCard:
@@ -528,7 +520,8 @@ def rig() -> Rig:
     tokens.cards[admin.card_number] = FakeCard(
         admin.card_number, admin.pin, certificates=[cert(admin.hsa_id)]
     )
-    return Rig(reader, tokens, FakePortal(), FakeStore(), FakeClock())
+    clock = ManualClock(T0, step=timedelta(seconds=1))  # each event a second after the last
+    return Rig(reader, tokens, FakePortal(), FakeStore(), clock)
 
 
 def today() -> date:
