@@ -156,16 +156,22 @@ def _call(scanner: Any, name: str) -> None:
         method()
 
 
-def demo_document_folder(state_dir: Path, holder_key: str) -> Path | None:
-    """A folder holding only this demo holder's bundled document image (the demo's camera)."""
+def demo_document(holder_key: str) -> Path | None:
+    """The demo holder's bundled document image; None for a holder the demo has none of."""
     from hardware.camera.sources import BUILTIN_SAMPLES
 
     samples = sorted(BUILTIN_SAMPLES.glob(f"{holder_key}_*"))
-    if not samples:
+    return samples[0] if samples else None
+
+
+def demo_document_folder(state_dir: Path, holder_key: str) -> Path | None:
+    """A folder holding only this demo holder's bundled document image (the demo's camera)."""
+    sample = demo_document(holder_key)
+    if sample is None:
         return None
     folder = state_dir / "demo-documents" / holder_key
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / samples[0].name
+    target = folder / sample.name
     if not target.exists():
-        target.symlink_to(samples[0])
+        target.symlink_to(sample)
     return folder

@@ -24,6 +24,7 @@ from kiosk.demo_cast import (
 from kiosk.visit.contract import View, ViewName
 from screens.driver import Condition, Driver, tap
 from screens.effect_gate import EffectGate
+from screens.scanning import demo_document
 
 Steps = Generator[Condition, None, None]
 
@@ -191,7 +192,8 @@ def keyboard_shots(walk: Walk, holder: DemoHolder) -> Steps:
 
 
 def document(walk: Walk, holder: DemoHolder, shots: bool) -> Steps:
-    """The document check: the live camera scan, else manual entry; ends at DOCUMENT_CONFIRM.
+    """The document check: the live camera scan (of a holder the demo has a document of),
+    else manual entry; ends at DOCUMENT_CONFIRM.
 
     The scan's results are held while the check and the manual form are photographed.
     """
@@ -213,7 +215,8 @@ def document(walk: Walk, holder: DemoHolder, shots: bool) -> Steps:
         yield walk.act("document_scan")
         yield walk.wait(ViewName.DOCUMENT_CHECK)
     scan.release()
-    yield d.until(lambda: _showing(d, ViewName.DOCUMENT_CONFIRM) or d.waited() > SCAN_WAIT_S)
+    if demo_document(holder.key) is not None:  # else the camera shows no document of theirs
+        yield d.until(lambda: _showing(d, ViewName.DOCUMENT_CONFIRM) or d.waited() > SCAN_WAIT_S)
     if not _showing(d, ViewName.DOCUMENT_CONFIRM):
         yield from type_document(walk, holder)
         yield walk.act("submit_document")
