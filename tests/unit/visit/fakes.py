@@ -1,25 +1,33 @@
-"""Small in-test fakes of the ports, for UNIT tests of the flows and the runner only.
+"""Small in-test fakes of the token and the portal, for UNIT tests of the flows and the
+runner only.
 
-The real adapters (pyscard/vpcd reader, SoftHSM2 token, reference portal over HTTP, the
-SQLite outbox) are exercised by their owners' integration tests; these fakes stand in so
-the pure state machines can be driven through every path in milliseconds. Each fake has
-fault switches that raise the same KioskErrors the real adapters raise.
+The real adapters (pyscard/vpcd reader, SoftHSM2 token, reference portal over HTTP) are
+exercised by their owners' integration tests; these fakes stand in so the pure state
+machines can be driven through every path in milliseconds. Each fake has fault switches
+that raise the same KioskErrors the real adapters raise.
 
 The reader, the cast's cards in it, the reader's own PIN pad and the clock are
 hardware/sim's (the memory reader, ``demo_cards``, ``SimulatedPinPad`` typing ahead,
-``ManualClock``): one family of simulated hardware for the demo and the tests.
+``ManualClock``): one family of simulated hardware for the demo and the tests. The result
+store is the real SQLite outbox (kiosk.outbox.Outbox) in a folder of its own per rig.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
 
 from hardware.sim.cast import FOREIGN_CARD, demo_cards
@@ -27,6 +35,7 @@ from hardware.sim.clock import ManualClock
 from hardware.sim.pinpad import PadPrompt, SimulatedPinPad
 from hardware.sim.reader import MEMORY_READER_NAME, MemoryReader
 from kiosk.demo_cast import DEMO_OFFICE, DemoHolder, demo_admins, demo_holders
+from kiosk.devicekey import DeviceKey
 from kiosk.errors import (
     CardNotFound,
     CardRemoved,
@@ -35,7 +44,6 @@ from kiosk.errors import (
     PinLocked,
     PortalRejected,
     PortalUnreachable,
-    StorageError,
     TokenError,
     WrongPin,
 )
@@ -44,14 +52,13 @@ from kiosk.model import (
     AdminAuthorisation,
     CardRecord,
     CardStatus,
-    CardWork,
     CertificateInfo,
     DocumentEvidence,
-    PinWriteIntent,
     Provenance,
     TrustLevel,
     VisitResult,
 )
+from kiosk.outbox import Outbox
 from kiosk.ports import (
     ActivationTicket,
     CardKey,
@@ -428,66 +435,22 @@ class FakePortal:
         raise PortalRejected("certificate_not_found")
 
 
-class FakeStore:
-    def __init__(self) -> None:
-        self.results: dict[str, VisitResult] = {}
-        self.intents: dict[str, PinWriteIntent] = {}
-        self.work: dict[str, CardWork] = {}
-        self.failing = False
-
-    def record(self, result: VisitResult) -> str:
-        if self.failing:
-            raise StorageError("disk full")
-        self.results[result.idempotency_key] = result
-        for work_id in [w for w, work in self.work.items()
-                        if (work.card_number, work.kind) == (result.card_number,
-                                                             result.kind.value)]:
-            del self.work[work_id]
-        for visit_id in [v for v, i in self.intents.items()
-                         if i.card_number == result.card_number]:
-            del self.intents[visit_id]
-        return f"outbox-{len(self.results)}"
-
-    def begin_pin_write(self, intent: PinWriteIntent) -> None:
-        if self.failing:
-            raise StorageError("disk full")
-        self.intents[intent.visit_id] = intent
-
-    def end_pin_write(self, visit_id: str) -> None:
-        self.intents.pop(visit_id, None)
-
-    # --- key-pair work (the Outbox keeps it in SQLite) --------------------------------
-
-    def find_card_work(self, card_number: str, kind: str) -> CardWork | None:
-        return next(
-            (w for w in self.work.values() if (w.card_number, w.kind) == (card_number, kind)),
-            None,
-        )
-
-    def begin_card_work(self, work: CardWork) -> CardWork:
-        if self.failing:
-            raise StorageError("disk full")
-        found = self.find_card_work(work.card_number, work.kind)
-        if found is not None:
-            return found
-        self.work[work.work_id] = work
-        return work
-
-    def note_card_work(self, work_id: str, key: str, value: str) -> None:
-        if work_id in self.work:
-            self.work[work_id].notes[key] = value
-
-    def end_card_work(self, work_id: str) -> None:
-        self.work.pop(work_id, None)
-
-
 @dataclass
 class Rig:
     reader: MemoryReader
     tokens: FakeTokens
     portal: FakePortal
-    store: FakeStore
+    store: Outbox
     clock: ManualClock
+
+    def results(self) -> dict[str, VisitResult]:
+        """The results the outbox holds (none is sent here), by idempotency key."""
+        return {r.idempotency_key: r for _, r in self.store.pending()}
+
+    def fail_store(self, failing: bool = True) -> None:
+        """Make the outbox's database refuse every write (SQLite ``query_only``): each
+        write raises the StorageError the outbox raises for a failing database."""
+        self.store._conn.execute(f"PRAGMA query_only = {int(failing)}")
 
     def insert(self, h: DemoHolder, pin: str | None = None, number_on_chip: bool = True
                ) -> FakeCard:
@@ -521,7 +484,21 @@ def rig() -> Rig:
         admin.card_number, admin.pin, certificates=[cert(admin.hsa_id)]
     )
     clock = ManualClock(T0, step=timedelta(seconds=1))  # each event a second after the last
-    return Rig(reader, tokens, FakePortal(), FakeStore(), clock)
+    folder = Path(tempfile.mkdtemp(prefix="visit-rig-", dir=MEMORY_DISK))
+    store = Outbox(folder, DEVICE_KEY, ManualClock(T0, step=timedelta(seconds=1)))
+    the_rig = Rig(reader, tokens, FakePortal(), store, clock)
+    weakref.finalize(the_rig, _remove_store, store, folder)
+    return the_rig
+
+
+DEVICE_KEY = DeviceKey(Ed25519PrivateKey.generate())
+# the outbox's files on a RAM disk where there is one: its fsyncs are then no disk waits
+MEMORY_DISK = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+
+
+def _remove_store(store: Outbox, folder: Path) -> None:
+    store.close()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def today() -> date:

@@ -54,7 +54,7 @@ def test_happy_path_shows_each_screen_and_activates_the_card() -> None:
     assert d.rig.portal.calls == [
         ("start_activation", "v1:start_activation"), ("complete_activation", "v1:complete")
     ]
-    result = d.rig.store.results["v1:complete"]
+    result = d.rig.results()["v1:complete"]
     assert result.kind is VisitKind.ACTIVATION and result.admin_hsa_id.endswith("ADM1")
     assert PIN not in repr(result) and "CRED-" not in repr(result)
     assert result.payload["activation_id"] == "ACT-" + ANNA.card_number
@@ -77,13 +77,13 @@ def test_the_card_record_screen_shows_deadlines() -> None:
 def test_result_is_durable_before_done_and_a_storage_failure_never_shows_done() -> None:
     d = visit(VisitKind.ACTIVATION)
     to_receipt(d)
-    d.rig.store.failing = True
+    d.rig.fail_store(True)
     d.inputs(pin_keys(PIN))
     assert d.view.name is ViewName.ERROR and not d.step.finished
     assert d.view.error is not None and d.view.error.code == "storage_error"
     assert d.view.actions == ("retry", "cancel")
     assert all(s.view.name is not ViewName.DONE for s in d.steps)
-    d.rig.store.failing = False
+    d.rig.fail_store(False)
     d.send("retry")
     assert d.view.name is ViewName.DONE
     done_index = next(i for i, s in enumerate(d.steps) if s.view.name is ViewName.DONE)
@@ -93,13 +93,13 @@ def test_result_is_durable_before_done_and_a_storage_failure_never_shows_done() 
         if any(e.kind == "record_result" for e in s.effects)
     )
     assert record_index < done_index
-    assert "v1:complete" in d.rig.store.results
+    assert "v1:complete" in d.rig.results()
 
 
 def test_cancelling_after_a_storage_failure_gives_the_reference_to_report_by_hand() -> None:
     d = visit(VisitKind.ACTIVATION)
     to_receipt(d)
-    d.rig.store.failing = True
+    d.rig.fail_store(True)
     d.inputs(pin_keys(PIN))
     d.send("cancel")
     assert d.step.finished and d.view.message == "visit.ended.complete"
@@ -113,7 +113,7 @@ def test_portal_down_at_sync_is_done_and_queued_not_an_error() -> None:
     d.inputs(pin_keys(PIN))
     assert d.view.name is ViewName.DONE and d.step.finished
     assert d.view.message == "visit.done.activation.queued" and d.view.error is None
-    assert "v1:complete" in d.rig.store.results
+    assert "v1:complete" in d.rig.results()
 
 
 def test_portal_refusing_at_sync_is_done_with_the_error_and_reference() -> None:

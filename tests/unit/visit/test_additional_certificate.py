@@ -61,10 +61,10 @@ def test_an_additional_certificate_is_made_issued_installed_and_tested() -> None
     assert order == ["test_signature",  # the login: the authentication PIN checked on the card
                      "generate_key_pair", "sign_request", "issue_certificate",
                      "install_certificate", "test_signature"]
-    (result,) = d.rig.store.results.values()
+    (result,) = d.rig.results().values()
     assert result.payload["action"] == "add" and result.payload["organisation"] == NORRLAND
     assert json.loads(result.payload["revoke"]) == []
-    assert d.rig.store.work == {}
+    assert d.rig.store.open_card_work() == []
 
 
 def test_the_organisation_goes_to_the_portal() -> None:
@@ -102,7 +102,7 @@ def test_replace_removes_the_old_one_only_after_the_new_one_verified() -> None:
     tail = [e for e in d.effects_run if e in ("test_signature", "delete_key_pair")]
     assert tail[-2:] == ["test_signature", "delete_key_pair"]  # verified, then removed
     assert additional_on(card_of(d)) == [key_id_of("v1", "additional")]  # one, the new one
-    (result,) = d.rig.store.results.values()
+    (result,) = d.rig.results().values()
     assert json.loads(result.payload["revoke"]) == [format(old.serial, "x")]
     assert result.payload["revoke_reason"] == "replaced"
 
@@ -117,7 +117,7 @@ def test_remove_takes_the_one_off_the_card_and_revokes_it() -> None:
     assert additional_on(card_of(d)) == []
     assert "issue_certificate" not in d.effects_run and "generate_key_pair" not in d.effects_run
     assert [c.usage for c in card_of(d).certificates] == ["authentication"]  # its own stays
-    (result,) = d.rig.store.results.values()
+    (result,) = d.rig.results().values()
     assert json.loads(result.payload["revoke"]) == [format(old.serial, "x")]
     assert result.payload["revoke_reason"] == "removed"
 
@@ -160,7 +160,7 @@ def test_replace_card_pulled_then_continued_issues_once(method: str) -> None:
     assert again.step.view.name is ViewName.DONE, again.step.view
     assert additional_on(card) == [key_id_of("v1", "additional")]  # the first work's key
     assert len(first.rig.portal.issued) == 1  # nothing issued twice
-    assert list(first.rig.store.results) == ["v1:additional_certificate"]
+    assert list(first.rig.results()) == ["v1:additional_certificate"]
 
 
 def test_the_card_check_of_a_pulled_remove_continues_and_removes() -> None:
@@ -181,7 +181,7 @@ def test_the_card_check_of_a_pulled_remove_continues_and_removes() -> None:
 def test_the_document_evidence_is_in_the_result() -> None:
     d = visit(D)
     d.inputs(happy_script(D, d.rig))
-    (result,) = d.rig.store.results.values()
+    (result,) = d.rig.results().values()
     assert result.payload["document_type"] == evidence_of(EVA).doc_type.value
 
 

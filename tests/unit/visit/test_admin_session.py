@@ -134,7 +134,7 @@ def test_a_visit_runs_inside_the_session_and_returns_home() -> None:
     assert d.view.name is ViewName.INSERT_CARD
     d.inputs(happy_script(VisitKind.ACTIVATION, d.rig))
     assert d.view.name is ViewName.DONE and d.step.finished
-    assert "s1-v1:complete" in d.rig.store.results
+    assert "s1-v1:complete" in d.rig.results()
     d.send("pin_digit", digit="1")  # stray input after the end: still the outcome
     assert d.view.name is ViewName.DONE
     d.send("home")

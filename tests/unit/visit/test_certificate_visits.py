@@ -68,10 +68,10 @@ def test_signature_certificate_is_made_on_the_card_issued_installed_and_tested()
     assert len(signature) == 1 and signature[0].key_id == key_id_of("v1", "signature")
     assert card.keys[signature[0].key_id][0] is PinRole.SIGNATURE
     assert [m for m, _ in d.rig.portal.calls].count("issue_certificate") == 1
-    (result,) = d.rig.store.results.values()
+    (result,) = d.rig.results().values()
     assert result.kind is S and result.idempotency_key == "v1:signature_certificate"
     assert json.loads(result.payload["certificates"])[0]["test_signature"] == "verified"
-    assert d.rig.store.work == {}  # the recorded result ended the work
+    assert d.rig.store.open_card_work() == []  # the recorded result ended the work
     assert "issue_certificate" in d.effects_run or d.rig.portal.issued
 
 
@@ -151,7 +151,7 @@ def test_signature_certificate_card_pulled_then_continued_issues_once(method: st
     signature = [c for c in card.certificates if c.usage == "signature"]
     assert [c.key_id for c in signature] == [key_id_of("v1", "signature")]  # the first work's
     assert len(first.rig.portal.issued) == 1  # nothing issued twice
-    assert list(first.rig.store.results) == ["v1:signature_certificate"]
+    assert list(first.rig.results()) == ["v1:signature_certificate"]
 
 
 # --- renewal -------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ def test_renewal_replaces_the_ending_certificates_after_the_new_ones_verify() ->
     assert new["signature"].key_id in card.keys
     assert card.keys[new["signature"].key_id][0] is PinRole.SIGNATURE
     assert working_authentication(card) == [new["authentication"]]
-    (result,) = d.rig.store.results.values()
+    (result,) = d.rig.results().values()
     assert sorted(json.loads(result.payload["revoke"])) == sorted(
         format(c.serial, "x") for c in old.values()
     )
@@ -249,7 +249,7 @@ def test_renewal_card_pulled_at_each_step_keeps_a_working_authentication_certifi
     }
     assert set(card.keys) == {c.key_id for c in card.certificates}
     assert len(first.rig.portal.issued) == 2  # one per certificate, never twice
-    assert list(first.rig.store.results) == ["v1:renew_certificates"]
+    assert list(first.rig.results()) == ["v1:renew_certificates"]
 
 
 def test_hostile_card_work_notes_give_no_jobs() -> None:
@@ -261,7 +261,7 @@ def test_hostile_card_work_notes_give_no_jobs() -> None:
 
 def test_the_document_evidence_is_in_the_signature_certificate_result() -> None:
     d = run(S)
-    (result,) = d.rig.store.results.values()
+    (result,) = d.rig.results().values()
     assert result.payload["document_type"] == str(evidence_of(EVA).doc_type)
     assert not any("pin" in key for key in result.payload)
 

@@ -48,8 +48,8 @@ def test_happy_paths(kind: VisitKind, effects: list[str], message: str) -> None:
     assert d.step.finished and d.view.name is ViewName.DONE, d.view
     assert d.view.message == message
     assert d.effects_run == effects
-    assert len(d.rig.store.results) == 1
-    result = next(iter(d.rig.store.results.values()))
+    assert len(d.rig.results()) == 1
+    result = next(iter(d.rig.results().values()))
     assert result.kind is kind and result.idempotency_key.startswith("v1:")
     assert NEW_PIN not in repr(result) and CURRENT_PIN not in repr(result)
 
@@ -123,7 +123,7 @@ def test_card_check_shows_certificates_validity_and_status() -> None:
     assert d.view.actions == ("done",)
     d.send("done")
     assert d.step.finished and d.view.name is ViewName.CARD_INFO
-    assert d.rig.store.results == {}  # a check changes nothing and records nothing
+    assert d.rig.results() == {}  # a check changes nothing and records nothing
 
 
 def test_card_check_with_the_portal_down_shows_certificates_and_offers_retry() -> None:
@@ -168,7 +168,7 @@ def test_block_an_inserted_card() -> None:
     d.inputs([("block_reason", {"reason": "damaged"}), "confirm"])
     assert d.view.message == "visit.done.block"
     assert d.rig.portal.records[EVA.card_number].status is CardStatus.BLOCKED
-    assert d.rig.store.results["v1:block"].payload["reason"] == "damaged"
+    assert d.rig.results()["v1:block"].payload["reason"] == "damaged"
 
 
 def test_block_with_the_portal_down_is_queued_and_synced_later_with_the_same_key() -> None:
@@ -178,7 +178,7 @@ def test_block_with_the_portal_down_is_queued_and_synced_later_with_the_same_key
     d.rig.portal.down = True
     d.send("confirm")
     assert d.step.finished and d.view.message == "visit.done.block.queued"
-    result = d.rig.store.results["v1:block"]
+    result = d.rig.results()["v1:block"]
     assert result.payload["synced"] == "no"
     d.rig.portal.down = False
     deliver(d.rig.portal, result)
@@ -248,10 +248,10 @@ def test_pin_letter_is_ordered_after_the_id_check_through_the_outbox() -> None:
     assert d.view.name is ViewName.DOCUMENT_CHECK
     wrong = evidence_of(EVA, personnummer=holder("anna").personnummer)
     d.send("document_scanned", evidence=wrong)
-    assert d.view.error is not None and d.rig.store.results == {}
+    assert d.view.error is not None and d.rig.results() == {}
     d.inputs(script[2:])
     assert d.view.name is ViewName.DONE and d.view.message == "visit.done.pin_letter"
-    (result,) = d.rig.store.results.values()
+    (result,) = d.rig.results().values()
     assert result.kind is VisitKind.PIN_LETTER and result.card_number == EVA.card_number
     (card, evidence) = d.rig.portal.letters[result.idempotency_key]
     assert card == EVA.card_number
@@ -269,7 +269,7 @@ def test_pin_letter_with_the_portal_down_is_kept_and_sent_later() -> None:
     d.rig.portal.down = True  # after the ID check: the order cannot reach the portal now
     d.inputs(script[3:])
     assert d.view.name is ViewName.DONE and d.view.message == "visit.done.pin_letter.queued"
-    (result,) = d.rig.store.results.values()
+    (result,) = d.rig.results().values()
     assert d.rig.portal.letters == {}
     d.rig.portal.down = False
     deliver(d.rig.portal, result)

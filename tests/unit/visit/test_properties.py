@@ -419,7 +419,7 @@ def test_realistic_runs_end_in_a_defined_view_after_an_idle_timeout(
     d: Driver = visit(kind)
     script = happy_script(kind, d.rig)
     d.rig.portal.down = "portal_down" in faults
-    d.rig.store.failing = "store_failing" in faults
+    d.rig.fail_store("store_failing" in faults)
     if "token_error" in faults:
         d.rig.tokens.faults["set_initial_pin"] = TokenError()
     position = 0
@@ -449,18 +449,18 @@ def test_realistic_runs_end_in_a_defined_view_after_an_idle_timeout(
     assert d.view.actions == ("home",)
     for step in d.steps:
         check_step(step, (NEW_PIN, CURRENT_PIN))
-    for result in d.rig.store.results.values():
+    for result in d.rig.results().values():
         assert NEW_PIN not in repr(result) and CURRENT_PIN not in repr(result)
     assert wiped(d.flow)
     if d.view.name is ViewName.DONE:
-        assert d.rig.store.results  # DONE only after the result is durable
+        assert d.rig.results()  # DONE only after the result is durable
 
 
 def test_a_done_card_record_is_never_reached_without_recording() -> None:
     # Sanity of the property's last line: a visit that fails to record never shows DONE.
     d = visit(VisitKind.CHANGE_PIN)
     script = happy_script(VisitKind.CHANGE_PIN, d.rig)
-    d.rig.store.failing = True
+    d.rig.fail_store(True)
     d.inputs(script)
     d.send("idle_timeout")
     assert d.view.name is ViewName.ERROR and d.view.message == "visit.ended.complete"

@@ -48,7 +48,7 @@ def test_activation_on_the_reader_pad_reaches_aktiv_without_the_pin_in_the_kiosk
         "visit.pin.pad.write_pin", "visit.pin.pad.sign_receipt"
     }
     assert all(v.actions == () and v.params["waiting"] for v in pad_views)
-    assert PIN not in repr(d.steps) and PIN not in repr(r.store.results)
+    assert PIN not in repr(d.steps) and PIN not in repr(r.results())
 
 
 def test_the_screen_pad_is_dead_while_the_reader_asks() -> None:

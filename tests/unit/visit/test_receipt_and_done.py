@@ -26,7 +26,7 @@ def test_the_receipt_shown_names_card_and_holder_and_is_the_text_signed(lang: st
     text = signed[0].decode("utf-8")
     assert shown in text.splitlines()  # word for word, on its own line
     assert f"card={ANNA.card_number}" in text.splitlines()
-    assert d.rig.store.results["v1:complete"].payload["receipt"]  # the same bytes, sent
+    assert d.rig.results()["v1:complete"].payload["receipt"]  # the same bytes, sent
 
 
 def test_a_field_with_a_newline_cannot_add_a_line_to_the_receipt() -> None:

@@ -193,7 +193,7 @@ def test_run_scripted_drives_a_whole_visit_and_keeps_a_transcript() -> None:
     assert run.views[0].name is ViewName.INSERT_CARD
     outcomes = [e.effect.kind for e, _ in run.entries if isinstance(e, Outcome)]
     assert outcomes[-2:] == ["record_result", "sync_result"]
-    assert "demo-1:complete" in r.store.results
+    assert "demo-1:complete" in r.results()
     assert NEW_PIN not in repr(run.views)
 
 
@@ -238,7 +238,7 @@ def test_the_pin_write_intent_is_committed_before_the_card_is_written(
         begin(intent)
 
     def noted_write(self, credential, new_pin):  # type: ignore[no-untyped-def]
-        order.append(f"write with {len(r.store.intents)} intent(s) stored")
+        order.append(f"write with {len(r.store.interrupted())} intent(s) stored")
         write(self, credential, new_pin)
 
     monkeypatch.setattr(r.store, "begin_pin_write", noted_begin)
@@ -249,7 +249,7 @@ def test_the_pin_write_intent_is_committed_before_the_card_is_written(
     assert order == [f"intent activation {ANNA.card_number} True",
                      "write with 1 intent(s) stored"]
     assert run.final.view.name is ViewName.DONE
-    assert r.store.intents == {}  # the recorded result ended it
+    assert r.store.interrupted() == []  # the recorded result ended it
 
 
 def test_a_pin_write_the_card_refuses_ends_its_intent() -> None:
@@ -258,7 +258,7 @@ def test_a_pin_write_the_card_refuses_ends_its_intent() -> None:
     r.tokens.faults["set_initial_pin"] = KioskError("the card said no")
     run_scripted(ActivationFlow(admin_auth(), SETTINGS, "visit-2"),
                  [event(kind, **data) for kind, data in script], runner)
-    assert r.store.intents == {}
+    assert r.store.interrupted() == []
 
 
 def test_certificate_effects_need_a_token_that_makes_keys_and_wipe_the_pin() -> None:

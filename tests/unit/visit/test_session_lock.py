@@ -162,6 +162,6 @@ def test_two_readers_pulled_while_the_result_is_committed_keeps_the_result() -> 
     run_until(d, "record_result")
     d.send(CardTakenOut(ADMIN_READER), hold=True)
     d.settle()
-    assert "s1-v1:complete" in d.rig.store.results  # committed, and synced after it
+    assert "s1-v1:complete" in d.rig.results()  # committed, and synced after it
     assert "sync_result" in d.effects_run
     assert d.view.message == "visit.session.locked.visit" and d.flow.admin is None
