@@ -31,8 +31,22 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["KIOSK_DEMO_MATERIAL_DIR"] = tempfile.mkdtemp(prefix="kiosk-demo-material-")
 
 
+# The longest test (the tour: its six walks, ~100 s) and then the other slow ones run first:
+# xdist hands out work in collection order, and the tour collected late ran on alone for
+# minutes after the other worker had finished everything else.
+LONGEST_FIRST = ("tests/ui/test_tour_and_demo.py::test_tour_saves",)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """pcscd is machine-wide: under xdist, every test that starts it runs on one worker."""
+    """pcscd is machine-wide: under xdist, every test that starts it runs on one worker.
+    The longest tests are collected first (see LONGEST_FIRST)."""
     for item in items:
         if "pcsc" in item.keywords or "integration/card/" in item.nodeid:
             item.add_marker(pytest.mark.xdist_group("pcscd"))
+
+    def weight(item: pytest.Item) -> int:
+        if item.nodeid.startswith(LONGEST_FIRST):
+            return 0
+        return 1 if "slow" in item.keywords else 2
+
+    items.sort(key=weight)  # stable: the order within each weight is kept
