@@ -148,7 +148,7 @@ class SimDeck:
 
 
 def _key_token(inner: QuirkyToken) -> CertificateToken:
-    """The inner token's key-pair side; TokenError when its backend has none (memory)."""
+    """The inner token's key-pair side; TokenError when it has none."""
     if not isinstance(inner, CertificateToken):
         raise TokenError("this simulated card cannot make key pairs", reason="no_key_support")
     return inner
@@ -247,8 +247,8 @@ class _SimKeys:
 class SimToken(_SimKeys):
     """A card token with the deck's fault hooks and, where needed, PIN tries and locking.
 
-    It is a kiosk.ports.CertificateToken when its inner token is (SoftHSM2): key pairs and
-    certificates pass through; the memory backend refuses them (no_key_support).
+    It is a kiosk.ports.CertificateToken: key pairs and certificates pass through to the
+    inner token (SoftHSM2 or memory); an inner token without them refuses (no_key_support).
     """
 
     def __init__(

@@ -42,6 +42,11 @@ ISSUING_NAME = "SITHS e-id Person ID 3 CA v1 TEST (demo)"
 KEY_SIZE = 2048
 # the CKA_LABEL of a demo card's additional certificate (tilläggscertifikat)
 ADDITIONAL_LABEL = "Tilläggscertifikat"
+# the demo card's objects by CKA_ID (SoftHSM2 and memory tokens alike)
+AUTH_ID = b"\x01"
+SIGN_ID = b"\x02"
+ADDITIONAL_ID = b"\x03"
+CA_ID = b"\xca"
 
 IssuedKey = CaPair
 """A private key and the certificate for it."""

@@ -15,13 +15,16 @@ from pkcs11.util.x509 import decode_x509_certificate
 
 from hardware.pkcs11.errors import pkcs11_error
 from hardware.pkcs11.module import Pkcs11Module
-from hardware.sim.democa import ADDITIONAL_LABEL, IssuedKey, PersonCredentials
+from hardware.sim.democa import (
+    ADDITIONAL_ID,
+    ADDITIONAL_LABEL,
+    AUTH_ID,
+    CA_ID,
+    SIGN_ID,
+    IssuedKey,
+    PersonCredentials,
+)
 from kiosk.errors import TokenError
-
-AUTH_ID = b"\x01"
-SIGN_ID = b"\x02"
-ADDITIONAL_ID = b"\x03"
-CA_ID = b"\xca"
 
 
 def token_label(card_number: str) -> str:

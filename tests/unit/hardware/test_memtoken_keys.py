@@ -1,0 +1,128 @@
+"""The in-memory token's key pairs (kiosk.ports.CertificateToken) with software keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, load_der_public_key
+from cryptography.x509.oid import NameOID
+
+from hardware.sim.democa import AUTH_ID, SIGN_ID, DemoCA, PersonCredentials
+from hardware.sim.memtoken import MemoryToken
+from kiosk.errors import CardUnreadable, TokenError, WrongPin
+from kiosk.model import TrustLevel
+from kiosk.pki import certificate
+from kiosk.ports import CertificateToken, KeyAlgorithm, PinRole
+
+TODAY = date(2026, 11, 25)
+PIN, SO_PIN = "123456", "87654321"
+AUTH = PinRole.AUTHENTICATION
+
+
+@pytest.fixture(scope="module")
+def ca() -> DemoCA:
+    return DemoCA.create(TODAY)
+
+
+@pytest.fixture(scope="module")
+def creds(ca: DemoCA) -> PersonCredentials:
+    return ca.issue_person("Eva", "Ek", "SE2321000016-E1", "197001011234", TrustLevel.LOA3,
+                           TODAY - timedelta(days=30))
+
+
+@pytest.fixture
+def token(creds: PersonCredentials) -> MemoryToken:
+    return MemoryToken(creds, SO_PIN, PIN)
+
+
+def verify(public: object, signature: bytes, data: bytes) -> None:
+    if isinstance(public, rsa.RSAPublicKey):
+        public.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+    else:
+        assert isinstance(public, ec.EllipticCurvePublicKey)
+        public.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+
+
+def issue(ca: DemoCA, request_der: bytes) -> bytes:
+    request = x509.load_der_x509_csr(request_der)
+    now = datetime.now(UTC)
+    cert = certificate(request.subject, request.public_key(), ca.issuing.key,
+                       now - timedelta(days=1), now + timedelta(days=700),
+                       issuer=ca.issuing.cert.subject)
+    return cert.public_bytes(Encoding.DER)
+
+
+def test_the_provisioned_certificates_carry_their_key_ids(token: MemoryToken) -> None:
+    assert isinstance(token, CertificateToken)
+    assert not token.has_signature_pin()
+    assert {info.key_id for info in token.certificates()} == {AUTH_ID, SIGN_ID}
+    assert token.card_keys() == []  # as on SoftHSM2: provisioned pairs have no public object
+    assert token.private_key_ids(AUTH, PIN) == {AUTH_ID, SIGN_ID}
+    assert token.key_algorithms(AUTH) == (KeyAlgorithm.RSA_2048, KeyAlgorithm.EC_P256)
+
+
+@pytest.mark.parametrize("algorithm", [KeyAlgorithm.EC_P256, KeyAlgorithm.RSA_2048])
+def test_a_key_pair_is_made_requested_certified_used_and_deleted(
+    token: MemoryToken, ca: DemoCA, algorithm: KeyAlgorithm
+) -> None:
+    key = token.generate_key_pair(AUTH, PIN, b"\x31", "Legitimering", algorithm)
+    assert (key.key_id, key.label, key.algorithm) == (b"\x31", "Legitimering", algorithm)
+    again = token.generate_key_pair(AUTH, PIN, b"\x31", "Legitimering", algorithm)
+    assert again == key  # a retry finds the pair made the first time
+    assert token.card_keys() == [key]
+
+    request_der = token.certificate_request(AUTH, PIN, b"\x31", "Eva Ek", "SE2321000016-E1")
+    request = x509.load_der_x509_csr(request_der)
+    assert request.is_signature_valid
+    assert request.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "Eva Ek"
+    assert request.public_key() == load_der_public_key(key.public_key)
+
+    der = issue(ca, request_der)
+    token.write_certificate(AUTH, PIN, b"\x31", "Legitimering", der)
+    (written,) = [info for info in token.certificates() if info.der == der]
+    assert written.key_id == b"\x31"
+    signature = token.sign(AUTH, PIN, b"\x31", b"data")
+    verify(x509.load_der_x509_certificate(der).public_key(), signature, b"data")
+
+    token.delete_key_pair(AUTH, PIN, b"\x31")
+    assert token.card_keys() == []
+    assert all(info.der != der for info in token.certificates())
+    with pytest.raises(TokenError) as gone:
+        token.sign(AUTH, PIN, b"\x31", b"data")
+    assert gone.value.data["reason"] == "no_key"
+
+
+def test_key_work_needs_the_pin_and_refuses_what_is_not_a_certificate(
+    token: MemoryToken,
+) -> None:
+    with pytest.raises(WrongPin):
+        token.generate_key_pair(AUTH, "111111", b"\x31", "Legitimering")
+    assert token.card_keys() == []
+    with pytest.raises(WrongPin):
+        token.private_key_ids(AUTH, "111111")
+    token.generate_key_pair(AUTH, PIN, b"\x31", "Legitimering")
+    with pytest.raises(CardUnreadable):
+        token.write_certificate(AUTH, PIN, b"\x31", "Legitimering", b"not a certificate")
+    with pytest.raises(TokenError) as none:
+        token.certificate_request(AUTH, PIN, b"\x99", "Eva Ek", "SE2321000016-E1")
+    assert none.value.data["reason"] == "no_key"
+
+
+def test_the_receipt_is_signed_with_the_signature_key_else_the_authentication_key(
+    token: MemoryToken, creds: PersonCredentials
+) -> None:
+    verify(creds.signature.cert.public_key(), token.sign_receipt(PIN, b"r"), b"r")
+    token.delete_key_pair(AUTH, PIN, SIGN_ID)
+    verify(creds.authentication.cert.public_key(), token.sign_receipt(PIN, b"r"), b"r")
+
+
+def test_the_signature_pin_of_a_one_pin_card_is_its_user_pin(token: MemoryToken) -> None:
+    with pytest.raises(WrongPin):
+        token.set_signature_pin("wrong-so", "246810")
+    token.set_signature_pin(SO_PIN, "246810")
+    assert token.signature_pin_status().initialised
+    assert token.private_key_ids(PinRole.SIGNATURE, "246810") == {AUTH_ID, SIGN_ID}
