@@ -36,7 +36,7 @@ from kiosk.ports import Clock
 
 DATABASE_FILE = "outbox.sqlite3"  # kiosk.paths.KioskPaths.outbox_db
 EXPORT_FORMAT = "siths-kiosk-outbox-export/1"
-BLOB_FIELDS = ("receipt", "signature", "certificate")
+BLOB_FIELDS = ("receipt", "signature", "certificate", "revoke_certificates")
 SECRET_PARTS = ("pin", "puk", "credential", "password", "secret")
 
 SCHEMA = """

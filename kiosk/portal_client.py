@@ -390,10 +390,19 @@ class PortalClient:
         return self._parse(parse_certificates, data)
 
     def revoke_certificate(
-        self, card_number: str, serial: str, admin_hsa_id: str, reason: str, idempotency_key: str
+        self,
+        card_number: str,
+        serial: str,
+        admin_hsa_id: str,
+        reason: str,
+        idempotency_key: str,
+        certificate: bytes | None = None,
     ) -> IssuedCertificate:
-        """Revoke one of the card's certificates."""
+        """Revoke one of the card's certificates (``certificate``: its DER, for one the
+        portal's CA issued but has no record of)."""
         body = {"admin_hsa_id": admin_hsa_id, "reason": reason}
+        if certificate:
+            body["certificate"] = base64.b64encode(certificate).decode("ascii")
         path = f"/cards/{_seg(card_number)}/certificates/{_seg(serial)}/revoke"
         data = self._call("POST", path, body, idempotency_key, card_number)
         return self._parse(parse_certificate, data)

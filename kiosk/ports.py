@@ -458,9 +458,16 @@ class CertificatePortal(Portal, Protocol):
         ...
 
     def revoke_certificate(
-        self, card_number: str, serial: str, admin_hsa_id: str, reason: str, idempotency_key: str
+        self,
+        card_number: str,
+        serial: str,
+        admin_hsa_id: str,
+        reason: str,
+        idempotency_key: str,
+        certificate: bytes | None = None,
     ) -> IssuedCertificate:
-        """Revoke one of the card's certificates."""
+        """Revoke one of the card's certificates (``certificate``: its DER, for one the
+        portal's CA issued but has no record of, such as a card's first ones)."""
         ...
 
     def order_pin_letter(

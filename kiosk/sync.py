@@ -107,23 +107,36 @@ def deliver(portal: Portal, result: VisitResult) -> CardRecord | None:
     return None
 
 
+# A certificate the portal has no record of and does not take as its CA's (issued by
+# another CA, or not the holder's): not the portal's to revoke, nothing to retry.
+NOT_THE_PORTALS = (
+    "certificate_not_found", "untrusted_certificate", "certificate_mismatch", "bad_certificate",
+)
+
+
 def revoke_replaced(portal: Portal, result: VisitResult) -> None:
-    """Revoke the certificates a renewal replaced (the new ones verified on the card and
-    the old key pairs are gone), each with its own idempotency key. A certificate the
-    portal never issued (the card's first ones, made at manufacture) is not on record
-    there: nothing to revoke."""
+    """Revoke the certificates a renewal or an additional-certificate visit replaced or
+    removed (the new ones verified on the card and the old key pairs are gone), each with
+    its own idempotency key. A certificate the portal never issued (the card's first ones,
+    made at manufacture) is shown to it when the result carries it (``revoke_certificates``:
+    the portal takes it on record if its CA issued it for this holder, then revokes it);
+    one the portal cannot take as its own is not its to revoke (NOT_THE_PORTALS)."""
     if not isinstance(portal, CertificatePortal):
         raise PortalError("this portal cannot revoke certificates")
+    shown = json.loads(result.payload.get("revoke_certificates", "{}"))  # serial -> base64 DER
     for serial in json.loads(result.payload.get("revoke", "[]")):
+        der = shown.get(str(serial)) if isinstance(shown, dict) else None
         try:
             portal.revoke_certificate(
                 result.card_number, str(serial), result.admin_hsa_id,
                 result.payload.get("revoke_reason") or "superseded",
                 f"{result.idempotency_key}:revoke:{serial}",
+                base64.b64decode(der) if isinstance(der, str) and der else None,
             )
         except PortalRejected as exc:
-            if exc.reason != "certificate_not_found":
+            if exc.reason not in NOT_THE_PORTALS:
                 raise
+            log.info("certificate %s is not the portal's to revoke: %s", serial, exc.reason)
 
 
 def send_result(portal: Portal, claimed: Claimed) -> dict[str, Any]:

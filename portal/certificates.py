@@ -8,6 +8,7 @@ JSON-ready dict or raises ``service.ApiError``.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import sqlite3
 import uuid
@@ -15,12 +16,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
 from kiosk.rules.card import CERTIFICATE_WARNING_MONTHS, add_months, certificate_expires_soon
 from portal.ca import IssuingCA, RequestInvalid, verify_request
 from portal.clock import PortalClock, iso, parse_iso
 from portal.kiosks import Kiosk
+from portal.receipts import ReceiptInvalid, check_holder
 from portal.service import (
     ApiError,
     card_row,
@@ -31,6 +34,7 @@ from portal.service import (
 )
 
 KINDS = ("authentication", "signature", "additional")
+DEFAULT_ORGANISATION = "Region Demo"  # the subject O of a card's own certificates
 LETTER_DELIVERY = timedelta(days=5)
 SENT_TO = "registered_address"  # the holder's folkbokföringsadress, from the register
 
@@ -133,7 +137,7 @@ def issue_certificate(
         raise ApiError(
             409, reason, f"the card has a {kind} certificate ({same[0]['serial']}): replace it"
         )
-    organisation = str(body.get("organisation") or "Region Demo")
+    organisation = str(body.get("organisation") or DEFAULT_ORGANISATION)
     valid_until = date.fromisoformat(card["valid_until"]) if card["valid_until"] else None
     cert = ca.issue(
         request,
@@ -210,6 +214,10 @@ def revoke_certificate(
     row = conn.execute(
         "SELECT * FROM certificates WHERE serial = ? AND card_number = ?", (serial, card_number)
     ).fetchone()
+    if row is None and body.get("certificate") and ca is not None:
+        _adopt(conn, ca, card_row(conn, card_number), serial, str(body["certificate"]), admin,
+               now)
+        row = conn.execute("SELECT * FROM certificates WHERE serial = ?", (serial,)).fetchone()
     if row is None:
         raise ApiError(404, "certificate_not_found", f"no certificate {serial} on this card")
     if row["state"] != "revoked":
@@ -220,6 +228,66 @@ def revoke_certificate(
         )
         record_event(conn, now, card_number, "certificate_revoked", admin, serial)
     return _certificate(conn, serial, now, ca)
+
+
+def _adopt(
+    conn: sqlite3.Connection,
+    ca: IssuingCA,
+    card: sqlite3.Row,
+    serial: str,
+    encoded: str,
+    admin: str,
+    now: datetime,
+) -> None:
+    """Put on record a certificate this CA issued that the portal has no row for (a card's
+    first certificates, made with the card), presented by the kiosk to revoke it: it must
+    be this serial, issued by this CA (its signature verifies) and name the card's holder."""
+    try:
+        der = base64.b64decode(encoded, validate=True)
+        cert = x509.load_der_x509_certificate(der)
+    except ValueError:
+        raise ApiError(422, "bad_certificate", "the certificate cannot be parsed") from None
+    if format(cert.serial_number, "x") != serial:
+        raise ApiError(422, "certificate_mismatch", "the certificate has another serial")
+    try:
+        cert.verify_directly_issued_by(ca.issuing.cert)
+    except (ValueError, TypeError, InvalidSignature):
+        raise ApiError(
+            422, "untrusted_certificate", "the certificate was not issued by this CA"
+        ) from None
+    try:
+        check_holder(cert, card["hsa_id"], card["personnummer"])
+    except ReceiptInvalid as exc:
+        raise ApiError(422, exc.reason, exc.detail) from None
+    if conn.execute("SELECT 1 FROM certificates WHERE serial = ?", (serial,)).fetchone():
+        raise ApiError(404, "certificate_not_found", f"certificate {serial} is another card's")
+    names = cert.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)
+    organisation = str(names[0].value) if names else DEFAULT_ORGANISATION
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        signature = usage.content_commitment
+    except x509.ExtensionNotFound:
+        signature = False
+    kind = "signature" if signature else (
+        "authentication" if organisation == DEFAULT_ORGANISATION else "additional"
+    )
+    serials = cert.subject.get_attributes_for_oid(x509.NameOID.SERIAL_NUMBER)
+    named = serials[0].value if serials else None
+    subject_id = "personnummer" if named == card["personnummer"] else "hsa_id"
+    spki = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    conn.execute(
+        "INSERT INTO certificates(serial, card_number, kind, subject_id, organisation, "
+        "admin_hsa_id, key_sha256, der, not_before, not_after, issued_at, replaces, state) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'valid')",
+        (
+            serial, card["card_number"], kind, subject_id, organisation, admin,
+            hashlib.sha256(spki).hexdigest(), der, iso(cert.not_valid_before_utc),
+            iso(cert.not_valid_after_utc), iso(cert.not_valid_before_utc),
+        ),
+    )
+    record_event(conn, now, card["card_number"], "certificate_adopted", admin, f"{kind} {serial}")
 
 
 def order_pin_letter(

@@ -247,6 +247,9 @@ class RevokeCertificateRequest(BaseModel):
 
     admin_hsa_id: str = Field(min_length=1, max_length=64)
     reason: str = Field(min_length=1, max_length=500)
+    # base64 DER: a certificate this portal's CA issued but has no record of (a card's first
+    # ones), shown so that it can be revoked and put on the CRL
+    certificate: str | None = Field(default=None, min_length=1, max_length=20000)
 
 
 class PinLetterRequest(BaseModel):

@@ -36,6 +36,7 @@ from kiosk.visit.contract import ErrorView, Param, Step, View, ViewName
 from kiosk.visit.document_step import DocumentStep
 from kiosk.visit.effects import BeginCardWork, DeleteKeyPair, Effect, ListIssued
 from kiosk.visit.events import Chosen, IssuedListed, KeyPairDeleted, Outcome
+from kiosk.visit.result import b64
 from kiosk.visit.secret import Secret
 from kiosk.visit.stages import Stage, Transitions, present
 
@@ -58,6 +59,7 @@ class AdditionalCertificateFlow(CardKeysFlow):
         self.organisation: str | None = None
         self.old_key_id = ""  # hex CKA_ID of the additional certificate replaced or removed
         self.old_serial = ""  # its serial (hex)
+        self.old_der = ""  # its DER, base64: shown to the portal to revoke one it has no record of
 
     # --- the table ------------------------------------------------------------------------
 
@@ -122,6 +124,7 @@ class AdditionalCertificateFlow(CardKeysFlow):
         old = present(self.present_cert, "additional certificate")
         self.action, self.old_key_id = event.choice, old.key_id.hex()
         self.old_serial = format(old.serial, "x")
+        self.old_der = b64(old.der)
         if event.choice == REMOVE:
             return self.ask_pin()
         return self.show(Stage.CHOOSE_ORGANISATION)
@@ -155,7 +158,7 @@ class AdditionalCertificateFlow(CardKeysFlow):
             self.admin.hsa_id, self.at(),
             {"jobs": jobs_note(jobs), "action": self.action,
              "organisation": self.organisation or "", "old_key_id": self.old_key_id,
-             "old_serial": self.old_serial},
+             "old_serial": self.old_serial, "old_der": self.old_der},
         )
         return self.run(Stage.PREPARING, BeginCardWork(work))
 
@@ -165,6 +168,7 @@ class AdditionalCertificateFlow(CardKeysFlow):
         self.organisation = notes.get("organisation") or None
         self.old_key_id = notes.get("old_key_id", "")
         self.old_serial = notes.get("old_serial", "")
+        self.old_der = notes.get("old_der", "")
         return super().on_work_begun(work)
 
     def role_pin(self, role: PinRole) -> Secret:
@@ -197,6 +201,11 @@ class AdditionalCertificateFlow(CardKeysFlow):
             # what the outbox asks the portal to revoke (and put on its CRL), once sent
             "revoke": json.dumps([self.old_serial] if self.old_serial else []),
             "revoke_reason": "replaced" if self.action == REPLACE else "removed",
+            # the old certificate itself: the portal revokes one it has no record of (the
+            # card's first ones) once it sees it was issued by its CA for this holder
+            "revoke_certificates": json.dumps(
+                {self.old_serial: self.old_der} if self.old_serial and self.old_der else {}
+            ),
         }
         if self.document.evidence is not None:
             payload.update(self.document.result_fields(self.today()))

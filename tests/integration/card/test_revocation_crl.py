@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from hardware.certs import chain_valid
 from hardware.pkcs11 import Pkcs11Token
 from kiosk.demo_cast import OTHER_ORGANISATIONS, demo_admins, demo_holder
+from kiosk.errors import PortalRejected
 from kiosk.pki import ISSUING_CRL, ROOT_CRL
 from kiosk.portal_client import PortalClient
 from kiosk.ports import IssuedCertificate, PinRole
@@ -133,3 +134,68 @@ def test_blocking_the_card_puts_its_certificates_on_the_crl(
     assert states[issued.serial] == "revoked"
     assert listed(portal, issued)
     assert valid_with_crls(portal, issued) is False
+
+
+def unrecorded_certificate(portal: RunningPortal, card_owner: str = "eva",
+                           foreign: bool = False) -> bytes:
+    """A certificate for the holder, issued by the portal's own CA (or another CA) but not
+    on the portal's records: like a card's first ones, made with the card."""
+    from hardware.sim.democa import DemoCA
+    from portal.ca import IssuingCA
+
+    holder = demo_holder(card_owner, TODAY)
+    ca = DemoCA.create(TODAY) if foreign else None
+    if ca is None:
+        own = IssuingCA.load_or_create(ca_dir(portal), TODAY)
+        ca = DemoCA(own.root, own.issuing)
+    person = ca.issue_person(holder.given_names, holder.surname, holder.hsa_id,
+                             holder.personnummer, holder.trust_level, TODAY,
+                             additional_organisation=OTHER_ORGANISATIONS[0])
+    assert person.additional is not None
+    return person.additional.cert_der
+
+
+def test_a_certificate_shown_with_the_revocation_is_taken_on_record_and_revoked(
+    portal: RunningPortal,
+) -> None:
+    """The portal's CA issued it, the portal has no row for it: shown with the revocation it
+    is put on record (kind from its organisation) and on the CRL."""
+    with PortalClient(portal.url, kiosk_id="test-kiosk") as client:
+        client.card_certificates(EVA.card_number)  # the portal makes its CA on first use
+        der = unrecorded_certificate(portal)
+        serial = format(x509.load_der_x509_certificate(der).serial_number, "x")
+        with pytest.raises(PortalRejected) as unknown:  # not shown: nothing to go by
+            client.revoke_certificate(EVA.card_number, serial, ADMIN.hsa_id, "removed",
+                                      str(uuid.uuid4()))
+        assert unknown.value.reason == "certificate_not_found"
+        revoked = client.revoke_certificate(EVA.card_number, serial, ADMIN.hsa_id, "removed",
+                                            str(uuid.uuid4()), der)
+    assert revoked.state == "revoked" and revoked.kind == "additional"
+    assert revoked.organisation == OTHER_ORGANISATIONS[0]
+    crl = x509.load_pem_x509_crl((ca_dir(portal) / ISSUING_CRL).read_bytes())
+    assert crl.get_revoked_certificate_by_serial_number(int(serial, 16)) is not None
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [("foreign", "untrusted_certificate"), ("other_holder", "certificate_mismatch"),
+     ("other_serial", "certificate_mismatch"), ("garbage", "bad_certificate")],
+)
+def test_a_certificate_that_is_not_the_portals_is_refused(
+    portal: RunningPortal, case: str, reason: str
+) -> None:
+    with PortalClient(portal.url, kiosk_id="test-kiosk") as client:
+        client.card_certificates(EVA.card_number)
+        der = {
+            "foreign": lambda: unrecorded_certificate(portal, foreign=True),
+            "other_holder": lambda: unrecorded_certificate(portal, "hugo"),
+            "other_serial": lambda: unrecorded_certificate(portal),
+            "garbage": lambda: b"\x30\x03\x02\x01\x00",
+        }[case]()
+        serial = "abc123" if case in ("other_serial", "garbage") else format(
+            x509.load_der_x509_certificate(der).serial_number, "x")
+        with pytest.raises(PortalRejected) as refused:
+            client.revoke_certificate(EVA.card_number, serial, ADMIN.hsa_id, "removed",
+                                      str(uuid.uuid4()), der)
+        assert refused.value.reason == reason
+        assert client.card_certificates(EVA.card_number) == []  # nothing taken on record

@@ -428,7 +428,8 @@ class FakePortal:
         return [c for c in self.issued.values() if c.card_number == card_number]
 
     def revoke_certificate(
-        self, card_number: str, serial: str, admin_hsa_id: str, reason: str, idempotency_key: str
+        self, card_number: str, serial: str, admin_hsa_id: str, reason: str, idempotency_key: str,
+        certificate: bytes | None = None,
     ) -> IssuedCertificate:
         self._gate("revoke_certificate")
         self.calls.append(("revoke_certificate", serial))
