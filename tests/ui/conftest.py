@@ -127,10 +127,10 @@ def harness() -> Iterator[Harness]:
     try:
         yield harness
     finally:
-        app.stop()
         from kivy.base import EventLoop
 
-        EventLoop.idle()
+        EventLoop.idle()  # what is scheduled runs while the app is still there
+        app.stop()  # as App.run() ends: no frame after it (kv rules read the running app)
 
 
 @pytest.fixture
