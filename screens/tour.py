@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from kiosk.config_files import discover_paths
     from kiosk.fleet.effective import load_effective_config
+    from kiosk.paths import demo_scratch_dir
     from screens.kivy_env import plan_display, prepare_kivy
 
     paths = discover_paths()
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = on_known_panel(settings, size or (settings.ui.width, settings.ui.height))
     plan = plan_display(settings.ui, windowed=True, force_headless=True,
                         size=size)  # type: ignore[arg-type]
-    state = Path(tempfile.mkdtemp(prefix="kiosk-tour-"))
+    state = demo_scratch_dir("kiosk-tour-")  # in RAM when there is some (kiosk.paths)
     prepare_kivy(plan, settings.ui, state)
     try:
         return _run(settings, state, args.out, args.lang, args.script)

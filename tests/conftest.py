@@ -9,6 +9,7 @@ import tempfile
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+MADE_MATERIAL = pytest.StashKey[str]()
 
 
 def require_tool(name: str, why: str = "") -> str:
@@ -28,7 +29,17 @@ def pytest_configure(config: pytest.Config) -> None:
     In a directory of this run's own, so no test depends on a developer's ~/.cache.
     """
     if "KIOSK_DEMO_MATERIAL_DIR" not in os.environ:
-        os.environ["KIOSK_DEMO_MATERIAL_DIR"] = tempfile.mkdtemp(prefix="kiosk-demo-material-")
+        made = tempfile.mkdtemp(prefix="kiosk-demo-material-")
+        os.environ["KIOSK_DEMO_MATERIAL_DIR"] = made
+        config.stash[MADE_MATERIAL] = made
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run's demo material goes with it (xdist workers inherit the controller's)."""
+    made = config.stash.get(MADE_MATERIAL, None)
+    if made is not None:
+        shutil.rmtree(made, ignore_errors=True)
+        os.environ.pop("KIOSK_DEMO_MATERIAL_DIR", None)
 
 
 # The longest test (the tour: its six walks, ~100 s) and then the other slow ones run first:
