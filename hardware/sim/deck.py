@@ -26,6 +26,7 @@ from kiosk.errors import (
     CardRemoved,
     CardUnreadable,
     InvalidInput,
+    KioskError,
     PinEntryCancelled,
     PinLocked,
     TokenError,
@@ -39,6 +40,13 @@ from kiosk.settings import PinPolicySettings
 log = logging.getLogger(__name__)
 
 FAULTS = ("remove_mid_write", "wrong_pin", "locked_pin", "token_error")
+# the SimToken methods a per-method fault (SimDeck.fail_next) can be armed on
+TOKEN_METHODS = (
+    "pin_status", "admin_sign_in", "admin_sign_in_and_sign", "set_initial_pin", "change_pin",
+    "unlock_pin", "certificates", "sign_receipt", "has_signature_pin", "signature_pin_status",
+    "set_signature_pin", "key_algorithms", "card_keys", "private_key_ids", "generate_key_pair",
+    "certificate_request", "write_certificate", "delete_key_pair", "sign",
+)
 MAX_PIN_TRIES = 3
 T = TypeVar("T")
 
@@ -60,7 +68,8 @@ class SimCardState:
 
 
 class SimDeck:
-    """CardDeck: insert and remove simulated cards, arm one-shot faults."""
+    """CardDeck: insert and remove simulated cards, arm one-shot faults (named ones, and
+    per token method: the next call of that method raises the KioskError given)."""
 
     def __init__(
         self,
@@ -75,6 +84,7 @@ class SimDeck:
         self._current: SimCard | None = None
         self.admin_current: SimCard | None = None
         self._fault: str | None = None
+        self._method_faults: dict[str, KioskError] = {}
         self.states = {c.card_number: SimCardState(pin_set=c.pin is not None) for c in cards}
 
     def cards(self) -> list[str]:
@@ -138,6 +148,20 @@ class SimDeck:
             self._fault = fault
         log.info("simulated fault armed: %s", fault)
 
+    def fail_next(self, method: str, error: KioskError) -> None:
+        """Arm a one-shot fault on one token method (one of TOKEN_METHODS): its next call,
+        on whichever card, raises ``error`` before it touches the card."""
+        if method not in TOKEN_METHODS:
+            raise InvalidInput(f"no token method {method!r}; one of {', '.join(TOKEN_METHODS)}")
+        with self._lock:
+            self._method_faults[method] = error
+        log.info("simulated fault armed on %s: %s", method, type(error).__name__)
+
+    def take_method_fault(self, method: str) -> KioskError | None:
+        """The error armed on ``method``, if any; it is disarmed by being taken."""
+        with self._lock:
+            return self._method_faults.pop(method, None)
+
     def take_fault(self, fault: str) -> bool:
         """Whether ``fault`` is armed; it is disarmed by being taken."""
         with self._lock:
@@ -160,7 +184,7 @@ class _SimKeys:
 
     inner: QuirkyToken
 
-    def _guard(self) -> None:  # pragma: no cover - SimToken's
+    def _guard(self, method: str) -> None:  # pragma: no cover - SimToken's
         raise NotImplementedError
 
     def _with_pin(self, role: PinRole, action: Callable[[], T]) -> T:
@@ -168,32 +192,32 @@ class _SimKeys:
 
     def has_signature_pin(self) -> bool:
         """Whether the simulated card has a signature-PIN token (a memory card has one PIN)."""
-        self._guard()
+        self._guard("has_signature_pin")
         return isinstance(self.inner, CertificateToken) and self.inner.has_signature_pin()
 
     def signature_pin_status(self) -> PinStatus:
         """The signature PIN's state as the token reports it."""
-        self._guard()
+        self._guard("signature_pin_status")
         return _key_token(self.inner).signature_pin_status()
 
     def set_signature_pin(self, credential: str, new_pin: str | None) -> None:
         """Set the signature PIN with the SO credential."""
-        self._guard()
+        self._guard("set_signature_pin")
         _key_token(self.inner).set_signature_pin(credential, new_pin)
 
     def key_algorithms(self, role: PinRole) -> tuple[KeyAlgorithm, ...]:
         """What the token can generate."""
-        self._guard()
+        self._guard("key_algorithms")
         return _key_token(self.inner).key_algorithms(role)
 
     def card_keys(self) -> list[CardKey]:
         """The key pairs on the card."""
-        self._guard()
+        self._guard("card_keys")
         return _key_token(self.inner).card_keys()
 
     def private_key_ids(self, role: PinRole, pin: str | None) -> frozenset[bytes]:
         """The ids of the private keys under ``role``'s PIN."""
-        self._guard()
+        self._guard("private_key_ids")
         keys = _key_token(self.inner)
         return self._with_pin(role, lambda: keys.private_key_ids(role, pin))
 
@@ -206,7 +230,7 @@ class _SimKeys:
         algorithm: KeyAlgorithm | None = None,
     ) -> CardKey:
         """A key pair made on the card."""
-        self._guard()
+        self._guard("generate_key_pair")
         keys = _key_token(self.inner)
         return self._with_pin(
             role, lambda: keys.generate_key_pair(role, pin, key_id, label, algorithm)
@@ -216,7 +240,7 @@ class _SimKeys:
         self, role: PinRole, pin: str | None, key_id: bytes, common_name: str, serial_number: str
     ) -> bytes:
         """A PKCS#10 request signed on the card."""
-        self._guard()
+        self._guard("certificate_request")
         keys = _key_token(self.inner)
         return self._with_pin(
             role,
@@ -227,19 +251,19 @@ class _SimKeys:
         self, role: PinRole, pin: str | None, key_id: bytes, label: str, der: bytes
     ) -> None:
         """A certificate written beside its key pair."""
-        self._guard()
+        self._guard("write_certificate")
         keys = _key_token(self.inner)
         self._with_pin(role, lambda: keys.write_certificate(role, pin, key_id, label, der))
 
     def delete_key_pair(self, role: PinRole, pin: str | None, key_id: bytes) -> None:
         """A certificate and its key pair removed."""
-        self._guard()
+        self._guard("delete_key_pair")
         keys = _key_token(self.inner)
         self._with_pin(role, lambda: keys.delete_key_pair(role, pin, key_id))
 
     def sign(self, role: PinRole, pin: str | None, key_id: bytes, data: bytes) -> bytes:
         """A signature with the key ``key_id``."""
-        self._guard()
+        self._guard("sign")
         keys = _key_token(self.inner)
         return self._with_pin(role, lambda: keys.sign(role, pin, key_id, data))
 
@@ -267,9 +291,12 @@ class SimToken(_SimKeys):
         self.pad = pad
         self.counts_tries = not inner.quirks.locks_pin
 
-    def _guard(self) -> None:
+    def _guard(self, method: str) -> None:
         if self.card not in (self.deck.current, self.deck.admin_current):
             raise CardRemoved("the card left the reader", card_number=self.card.card_number)
+        armed = self.deck.take_method_fault(method)
+        if armed is not None:
+            raise armed
         if self.deck.take_fault("token_error"):
             raise TokenError("simulated token error")
         if self.deck.take_fault("locked_pin"):
@@ -352,7 +379,7 @@ class SimToken(_SimKeys):
 
     def pin_status(self) -> PinStatus:
         """The PIN's state, with the tries the simulation keeps."""
-        self._guard()
+        self._guard("pin_status")
         inner = self.inner.pin_status()
         if not self.counts_tries:
             return inner
@@ -365,21 +392,21 @@ class SimToken(_SimKeys):
 
     def admin_sign_in(self, pin: str | None) -> CertificateInfo:
         """Log in with the administrator's PIN; their authentication certificate."""
-        self._guard()
+        self._guard("admin_sign_in")
         return self._with_user_pin(lambda: self.inner.admin_sign_in(self._pin(pin, PadPrompt.PIN)))
 
     def admin_sign_in_and_sign(
         self, pin: str | None, data: bytes
     ) -> tuple[CertificateInfo, AdminSignature]:
         """Sign in and sign ``data`` in one PIN entry."""
-        self._guard()
+        self._guard("admin_sign_in_and_sign")
         return self._with_user_pin(
             lambda: self.inner.admin_sign_in_and_sign(self._pin(pin, PadPrompt.PIN), data)
         )
 
     def set_initial_pin(self, credential: str, new_pin: str | None) -> None:
         """Write the holder's first PIN."""
-        self._guard()
+        self._guard("set_initial_pin")
         new_pin = self._new_pin(new_pin)
         self._before_write(new_pin)
         self.inner.set_initial_pin(credential, new_pin)
@@ -387,7 +414,7 @@ class SimToken(_SimKeys):
 
     def change_pin(self, old_pin: str | None, new_pin: str | None) -> None:
         """Change the PIN (the old one counts as a try); on the pad: old, new, new."""
-        self._guard()
+        self._guard("change_pin")
         if new_pin is not None:
             check_pin_format(new_pin, self.pin_policy)
 
@@ -401,7 +428,7 @@ class SimToken(_SimKeys):
 
     def unlock_pin(self, credential: str, new_pin: str | None) -> None:
         """Unlock with the SO credential and set a new PIN."""
-        self._guard()
+        self._guard("unlock_pin")
         new_pin = self._new_pin(new_pin)
         self._before_write(new_pin)
         self.inner.unlock_pin(credential, new_pin)
@@ -409,12 +436,12 @@ class SimToken(_SimKeys):
 
     def certificates(self) -> list[CertificateInfo]:
         """The card's certificates, classified."""
-        self._guard()
+        self._guard("certificates")
         return self.inner.certificates()
 
     def sign_receipt(self, pin: str | None, receipt: bytes) -> bytes:
         """Log in and sign the receipt."""
-        self._guard()
+        self._guard("sign_receipt")
         return self._with_user_pin(
             lambda: self.inner.sign_receipt(self._pin(pin, PadPrompt.PIN), receipt)
         )

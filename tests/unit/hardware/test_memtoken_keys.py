@@ -126,3 +126,41 @@ def test_the_signature_pin_of_a_one_pin_card_is_its_user_pin(token: MemoryToken)
     token.set_signature_pin(SO_PIN, "246810")
     assert token.signature_pin_status().initialised
     assert token.private_key_ids(PinRole.SIGNATURE, "246810") == {AUTH_ID, SIGN_ID}
+
+
+def test_a_deck_fault_armed_on_one_method_fires_once_there_only(token: MemoryToken) -> None:
+    from hardware.sim.cast import demo_cards
+    from hardware.sim.deck import TOKEN_METHODS, SimDeck, SimToken
+    from kiosk.errors import CardRemoved, InvalidInput
+    from kiosk.settings import PinPolicySettings
+
+    card = next(c for c in demo_cards(TODAY) if c.owner is not None)
+    deck = SimDeck((card,), lambda _card: None)
+    deck.insert(card.card_number)
+    sim = SimToken(token, card, deck, PinPolicySettings())
+    with pytest.raises(InvalidInput):
+        deck.fail_next("fire", CardRemoved("pulled"))
+    deck.fail_next("sign", CardRemoved("pulled"))
+    assert sim.certificates()  # another method is untouched by it
+    with pytest.raises(CardRemoved, match="pulled"):
+        sim.sign(AUTH, PIN, AUTH_ID, b"data")
+    assert sim.sign(AUTH, PIN, AUTH_ID, b"data")  # once: the next call signs
+    for method in TOKEN_METHODS:  # each method a fault can be armed on does fire it
+        deck.fail_next(method, TokenError(method))
+        with pytest.raises(TokenError, match=method):
+            getattr(sim, method)(*_arguments(method))
+        assert deck.take_method_fault(method) is None
+
+
+def _arguments(method: str) -> tuple[object, ...]:
+    """Arguments a SimToken method accepts (the fault fires before they are used)."""
+    return {
+        "admin_sign_in": (PIN,), "admin_sign_in_and_sign": (PIN, b"d"),
+        "set_initial_pin": (SO_PIN, PIN), "change_pin": (PIN, PIN),
+        "unlock_pin": (SO_PIN, PIN), "sign_receipt": (PIN, b"r"),
+        "set_signature_pin": (SO_PIN, PIN), "key_algorithms": (AUTH,),
+        "private_key_ids": (AUTH, PIN), "generate_key_pair": (AUTH, PIN, b"\x09", "k"),
+        "certificate_request": (AUTH, PIN, AUTH_ID, "cn", "sn"),
+        "write_certificate": (AUTH, PIN, AUTH_ID, "l", b"x"),
+        "delete_key_pair": (AUTH, PIN, AUTH_ID), "sign": (AUTH, PIN, AUTH_ID, b"d"),
+    }.get(method, ())
