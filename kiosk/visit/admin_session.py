@@ -16,6 +16,8 @@ it ends when that visit ends) or on ``sign_out``, and **locks** (docs/visits.md)
   reader or inserted where the holder's card is expected, is answered with
   ``AdminCardInserted`` ("take out your own card"). A step's ``finished`` is the visit's:
 true on the step that ends a visit; the session itself goes on (``home`` returns to HOME).
+A visit started while a card (not the administrator's) is in the holder's reader takes
+that card at once (``track_holder_card``): no second ``CardInserted`` comes for it.
 HOME's actions are ``visit:<kind>`` (``ChooseVisit`` with that kind) and ``sign_out``.
 """
 
@@ -135,6 +137,7 @@ class KioskSession:
         self.admin_card: str | None = None  # the administrator's card number (sign-in)
         self.admin_card_in = False  # one reader: the administrator's card is still in it
         self.lock_after_effects = False  # two readers: locked mid-visit, an effect in flight
+        self.holder_reader: str | None = None  # a card not the administrator's is in it
 
     def start(self, at: datetime) -> Step:
         """The sign-in screen."""
@@ -199,7 +202,24 @@ class KioskSession:
         self.lock_after_effects = True
         return step
 
+    def track_holder_card(self, event: Event) -> None:
+        """Which reader holds a card that may be a holder's (from card events): a visit
+        started from HOME takes that card (``start_visit``). Never the administrator's:
+        not one in the administrator's reader, nor (one reader) the one that signs in or
+        that a visit identified as the administrator's (``own_card_as_holders``)."""
+        if not isinstance(event, CardInserted | CardTakenOut) or \
+                self.on_admin_reader(event.reader):
+            return
+        if isinstance(event, CardTakenOut):
+            self.holder_reader = None
+        elif self.two_readers() or not self.sign_in_stage():
+            self.holder_reader = event.reader
+            self.admin_card_in = False  # one reader holds one card: the new one
+        else:
+            self.holder_reader = None  # one reader: the administrator's card signs in
+
     def route(self, event: Event, at: datetime) -> Step:
+        self.track_holder_card(event)
         by_role = self.reader_roles(event, at)
         if by_role is not None:
             return by_role
@@ -325,9 +345,15 @@ class KioskSession:
         self.visit = VISIT_FLOWS[kind](self.admin, self.settings, visit_id)
         self.stage = SessionStage.IN_VISIT
         step = self.visit.start(event_time(self.now))
-        if self.admin_card_in and step.view.name is ViewName.INSERT_CARD:
+        if step.view.name is not ViewName.INSERT_CARD:
+            return step
+        if self.admin_card_in:
             # one reader, and the administrator's card is still in it: it must come out
             return replace(step, view=replace(step.view, error=error_view(AdminCardInserted())))
+        if self.holder_reader is not None:
+            # the holder's card is already in (e.g. the card check offered this visit): no
+            # new card_inserted will come for it, so the visit takes it now
+            return self.visit.handle(CardInserted(self.holder_reader), event_time(self.now))
         return step
 
     def own_card_as_holders(self, event: Event) -> Event | None:
@@ -336,6 +362,7 @@ class KioskSession:
         if (isinstance(event, CardIdentified) and self.admin_card is not None
                 and event.identity.card_number == self.admin_card):
             self.admin_card_in = True
+            self.holder_reader = None
             return EffectFailed(event.effect, AdminCardInserted())
         return None
 

@@ -13,9 +13,9 @@ from kiosk.model import VisitKind
 from kiosk.settings import KioskIdentitySettings
 from kiosk.visit.admin_session import KioskSession
 from kiosk.visit.contract import ViewName
-from kiosk.visit.events import action_event
+from kiosk.visit.events import CardTakenOut, action_event
 from tests.unit.visit.drive import INSERT, Driver, happy_script, pin_keys
-from tests.unit.visit.fakes import SETTINGS, TODAY, cert, rig
+from tests.unit.visit.fakes import READER, SETTINGS, TODAY, cert, rig
 
 ADMIN = demo_admins(TODAY)[0]
 LAPSED = demo_admins(TODAY)[1]
@@ -139,8 +139,12 @@ def test_a_visit_runs_inside_the_session_and_returns_home() -> None:
     assert d.view.name is ViewName.DONE
     d.send("home")
     assert d.view.name is ViewName.HOME
-    d.send("choose_visit", kind="card_check")
-    assert d.view.name is ViewName.INSERT_CARD and d.flow.visit.visit_id == "s1-v2"
+    d.send("choose_visit", kind="card_check")  # the activated card is still in: read at once
+    assert d.view.name is ViewName.CARD_INFO and d.flow.visit.visit_id == "s1-v2"
+    d.send(CardTakenOut(READER))
+    d.send("home")
+    d.send("choose_visit", kind="card_check")  # no card in: the visit asks for one
+    assert d.view.name is ViewName.INSERT_CARD and d.flow.visit.visit_id == "s1-v3"
 
 
 def test_home_buttons_are_events_and_an_unknown_visit_is_none() -> None:

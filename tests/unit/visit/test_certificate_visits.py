@@ -296,9 +296,12 @@ def test_the_card_check_offers_the_renewal_and_the_session_starts_it() -> None:
     offer = "visit:renew_certificates"
     assert d.step.view.actions == (offer, "home")
     d.send(action_event(offer))  # type: ignore[arg-type]
-    assert d.step.view.name is ViewName.INSERT_CARD
+    # The card is still in the reader: the renewal takes it (before: INSERT_CARD waited for a
+    # card_inserted that never comes until the card is taken out and put back)
+    assert d.step.view.name is ViewName.CARD_RECORD
     assert d.step.view.title == "visit.title.renew_certificates"
-    d.inputs([INSERT, ("continue", {}), *pin_keys(CURRENT_PIN), *pin_keys(SIGNATURE_PIN)])
+    assert d.effects_run.count("identify_card") == 3  # sign-in, card check, renewal
+    d.inputs([("continue", {}), *pin_keys(CURRENT_PIN), *pin_keys(SIGNATURE_PIN)])
     assert d.step.view.message == "visit.done.renew_certificates"
 
 

@@ -165,3 +165,36 @@ def test_two_readers_pulled_while_the_result_is_committed_keeps_the_result() -> 
     assert "s1-v1:complete" in d.rig.results()  # committed, and synced after it
     assert "sync_result" in d.effects_run
     assert d.view.message == "visit.session.locked.visit" and d.flow.admin is None
+
+
+# --- a card already in the holder's reader when a visit starts (issue 14) ---------------
+
+
+def test_two_readers_a_visit_takes_the_holders_card_already_in_never_the_admins() -> None:
+    d = signed_in(TWO_READERS, ADMIN_READER)
+    d.send("choose_visit", kind="card_check")  # only the administrator's card is in
+    assert d.view.name is ViewName.INSERT_CARD and "identify_card" not in d.effects_run[1:]
+    d.send(CardTakenOut(ADMIN_READER))  # locks; sign in again, then the holder's card goes in
+    d = signed_in(TWO_READERS, ADMIN_READER)
+    d.rig.insert(holder("eva"))
+    d.send(CardInserted(READER))  # at HOME: nothing starts
+    assert d.view.name is ViewName.HOME
+    d.send("choose_visit", kind="change_pin")
+    assert d.view.name is ViewName.CARD_RECORD, d.view
+    assert d.flow.visit.reader == READER
+
+
+def test_one_reader_the_admins_own_card_put_back_at_home_is_not_taken() -> None:
+    d = signed_in()
+    d.send(CardTakenOut(READER))
+    d.send(CardInserted(READER))  # the administrator's own card again, at HOME
+    d.send("choose_visit", kind="change_pin")
+    assert d.view.name is ViewName.INSERT_CARD
+    assert error_code(d) == "admin_card_inserted"
+    assert "fetch_record" not in d.effects_run
+    d.send(CardTakenOut(READER))
+    d.send("home")
+    d.rig.insert(holder("eva"))
+    d.send(CardInserted(READER))  # the holder's card, at HOME
+    d.send("choose_visit", kind="change_pin")
+    assert d.view.name is ViewName.CARD_RECORD and error_code(d) is None
