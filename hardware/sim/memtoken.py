@@ -2,7 +2,9 @@
 
 It behaves as the SoftHSM2 token does (same PIN checks, same certificates, same
 signatures, the same key pairs by CKA_ID); like SoftHSM it never locks a PIN itself, the
-simulation layer does. It is a one-PIN card: the signature role uses the user PIN.
+simulation layer does. It is a one-PIN card (the signature role uses the user PIN) unless
+made with ``two_pins``: then, as a SITHS card with a second token, the signature key pair
+lives under a signature PIN of its own, set with the SO credential.
 
 Key pairs (kiosk.ports.CertificateToken) are software keys from ``cryptography``: RSA 2048
 or EC P-256, requests built by hardware.pkcs11.csr as on a PKCS#11 card. As on the SoftHSM2
@@ -46,12 +48,14 @@ PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 @dataclass(frozen=True)
 class _Pair:
     """A key pair on the memory card: its label, private key, certificate (if written) and
-    whether it has a public-key object (a pair generated on the card has one)."""
+    whether it has a public-key object (a pair generated on the card has one), and the PIN
+    it lives under (on a two-PIN card; a one-PIN card keeps every pair under the user PIN)."""
 
     label: str
     key: PrivateKey
     certificate: bytes | None
     listed: bool
+    role: PinRole = PinRole.AUTHENTICATION
 
 
 def _spki(key: PrivateKey) -> bytes:
@@ -81,11 +85,15 @@ class MemoryToken:
         trust_anchors: Sequence[bytes] = (),
         now: Callable[[], datetime] | None = None,
         signature_certificate: bool = True,
+        two_pins: bool = False,
+        signature_pin: str | None = None,
     ) -> None:
         self._creds = creds
         self._signature_certificate = signature_certificate
         self._so_pin = so_pin
         self._user_pin = user_pin
+        self._two_pins = two_pins
+        self._signature_pin = signature_pin
         self.profile = profile
         self.pin_policy = pin_policy or PinPolicySettings()
         self.policy_levels = tuple(policy_levels)
@@ -97,9 +105,14 @@ class MemoryToken:
         if creds.additional is not None:
             held.append((ADDITIONAL_ID, ADDITIONAL_LABEL, creds.additional))
         self._pairs = {
-            key_id: _Pair(label, pair.key, pair.cert_der, listed=False)
+            key_id: _Pair(label, pair.key, pair.cert_der, listed=False,
+                          role=self._role_of(key_id == SIGN_ID))
             for key_id, label, pair in held
         }
+
+    def _role_of(self, signature: bool) -> PinRole:
+        """The PIN a pair lives under: the signature PIN's on a two-PIN card."""
+        return PinRole.SIGNATURE if signature and self._two_pins else PinRole.AUTHENTICATION
 
     def _login(self, pin: str) -> None:
         if self._user_pin is None:
@@ -180,36 +193,53 @@ class MemoryToken:
         pin = held_pin(pin, self.pin_policy)
         self._login(pin)
         infos = self.certificates()
-        for usage in (SIGNATURE, AUTHENTICATION):
+        reachable = {k: p for k, p in self._pairs.items() if p.role is PinRole.AUTHENTICATION}
+        for usage in (SIGNATURE, AUTHENTICATION):  # the user PIN reaches no signature-PIN key
             for info in infos:
-                if info.usage == usage and info.key_id in self._pairs:
-                    return _sign_with(self._pairs[info.key_id].key, receipt)
+                if info.usage == usage and info.key_id in reachable:
+                    return _sign_with(reachable[info.key_id].key, receipt)
         raise TokenError("the card holds no private key for its certificates")
 
     # --- key pairs and certificates (kiosk.ports.CertificateToken) -----------------------
 
-    def _key_login(self, pin: str | None) -> None:
-        self._login(held_pin(pin, self.pin_policy))
+    def _key_login(self, role: PinRole, pin: str | None) -> None:
+        pin = held_pin(pin, self.pin_policy)
+        if role is not PinRole.SIGNATURE or not self._two_pins:
+            self._login(pin)
+        elif self._signature_pin is None:
+            raise TokenError("the card has no signature PIN yet", reason="pin_not_initialised")
+        elif pin != self._signature_pin:
+            raise WrongPin("signature login refused")
 
-    def _pair(self, key_id: bytes) -> _Pair:
-        pair = self._pairs.get(key_id)
+    def _in(self, role: PinRole) -> dict[bytes, _Pair]:
+        """The pairs a login as ``role`` reaches (all of them on a one-PIN card)."""
+        return {k: p for k, p in self._pairs.items() if p.role is self._role_of(
+            role is PinRole.SIGNATURE)}
+
+    def _pair(self, role: PinRole, key_id: bytes) -> _Pair:
+        pair = self._in(role).get(key_id)
         if pair is None:
             raise TokenError(f"no key pair {key_id.hex()} on the card", reason="no_key")
         return pair
 
     def has_signature_pin(self) -> bool:
-        """A memory card has one PIN."""
-        return False
+        """Whether the card has a signature PIN of its own (made with ``two_pins``)."""
+        return self._two_pins
 
     def signature_pin_status(self) -> PinStatus:
-        """The (only) user PIN's state."""
-        return self.pin_status()
+        """The signature PIN's state (the user PIN's on a one-PIN card)."""
+        if not self._two_pins:
+            return self.pin_status()
+        return PinStatus(initialised=self._signature_pin is not None)
 
     def set_signature_pin(self, credential: str, new_pin: str | None) -> None:
-        """On a one-PIN card the signature PIN is the user PIN, set with the SO credential."""
+        """Set the signature PIN with the SO credential (on a one-PIN card: the user PIN)."""
         new_pin = held_pin(new_pin, self.pin_policy)
         self._so_login(credential)
-        self._user_pin = new_pin
+        if self._two_pins:
+            self._signature_pin = new_pin
+        else:
+            self._user_pin = new_pin
 
     def key_algorithms(self, role: PinRole) -> tuple[KeyAlgorithm, ...]:
         """RSA 2048 first, then EC P-256."""
@@ -218,15 +248,16 @@ class MemoryToken:
     def card_keys(self) -> list[CardKey]:
         """The key pairs with a public-key object (those generated on the card)."""
         return [
-            CardKey(key_id, p.label, PinRole.AUTHENTICATION, _algorithm(p.key), _spki(p.key))
+            CardKey(key_id, p.label, p.role, _algorithm(p.key), _spki(p.key))
             for key_id, p in self._pairs.items()
             if p.listed
         ]
 
     def private_key_ids(self, role: PinRole, pin: str | None) -> frozenset[bytes]:
-        """Every private key's CKA_ID (one token holds them all), after a login."""
-        self._key_login(pin)
-        return frozenset(self._pairs)
+        """The CKA_IDs of the private keys under ``role``'s PIN (every one on a one-PIN
+        card), after a login."""
+        self._key_login(role, pin)
+        return frozenset(self._in(role))
 
     def generate_key_pair(
         self,
@@ -241,23 +272,24 @@ class MemoryToken:
         if chosen not in KEY_ALGORITHMS:
             raise TokenError(f"the card cannot generate {chosen} key pairs",
                              reason="key_algorithm")
-        self._key_login(pin)
-        existing = self._pairs.get(key_id)
+        self._key_login(role, pin)
+        existing = self._in(role).get(key_id)
         if existing is None or not existing.listed:
             key: PrivateKey = (
                 rsa.generate_private_key(65537, 2048)
                 if chosen is KeyAlgorithm.RSA_2048
                 else ec.generate_private_key(ec.SECP256R1())
             )
-            self._pairs[key_id] = _Pair(label, key, None, listed=True)
+            self._pairs[key_id] = _Pair(label, key, None, listed=True,
+                                        role=self._role_of(role is PinRole.SIGNATURE))
         return next(k for k in self.card_keys() if k.key_id == key_id)
 
     def certificate_request(
         self, role: PinRole, pin: str | None, key_id: bytes, common_name: str, serial_number: str
     ) -> bytes:
         """A PKCS#10 request for ``key_id``, signed by that key."""
-        self._key_login(pin)
-        pair = self._pair(key_id)
+        self._key_login(role, pin)
+        pair = self._pair(role, key_id)
         if not pair.listed:
             raise TokenError(f"no key pair {key_id.hex()} on the card", reason="no_key")
         return certification_request(
@@ -269,19 +301,20 @@ class MemoryToken:
     ) -> None:
         """Store ``der`` as the certificate of ``key_id`` (replacing one there)."""
         load_certificate(der)  # refuse what does not parse before touching the card
-        self._key_login(pin)
-        pair = self._pair(key_id)
+        self._key_login(role, pin)
+        pair = self._pair(role, key_id)
         self._pairs[key_id] = replace(pair, label=label, certificate=der)
 
     def delete_key_pair(self, role: PinRole, pin: str | None, key_id: bytes) -> None:
         """Remove the certificate and key pair ``key_id`` (nothing if there is none)."""
-        self._key_login(pin)
-        self._pairs.pop(key_id, None)
+        self._key_login(role, pin)
+        if key_id in self._in(role):
+            del self._pairs[key_id]
 
     def sign(self, role: PinRole, pin: str | None, key_id: bytes, data: bytes) -> bytes:
         """Log in and sign ``data`` with the key ``key_id``."""
-        self._key_login(pin)
-        return _sign_with(self._pair(key_id).key, data)
+        self._key_login(role, pin)
+        return _sign_with(self._pair(role, key_id).key, data)
 
 
 def _algorithm(key: PrivateKey) -> KeyAlgorithm:

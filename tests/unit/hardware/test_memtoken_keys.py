@@ -128,6 +128,38 @@ def test_the_signature_pin_of_a_one_pin_card_is_its_user_pin(token: MemoryToken)
     assert token.private_key_ids(PinRole.SIGNATURE, "246810") == {AUTH_ID, SIGN_ID}
 
 
+def test_a_two_pin_card_keeps_its_signature_key_under_a_pin_of_its_own(
+    creds: PersonCredentials,
+) -> None:
+    sig, sign_pin = PinRole.SIGNATURE, "975310"
+    token = MemoryToken(creds, SO_PIN, PIN, two_pins=True)
+    assert token.has_signature_pin()
+    assert not token.signature_pin_status().initialised
+    with pytest.raises(TokenError, match="no signature PIN"):
+        token.private_key_ids(sig, sign_pin)
+    with pytest.raises(WrongPin):
+        token.set_signature_pin("wrong-so", sign_pin)
+    token.set_signature_pin(SO_PIN, sign_pin)
+    assert token.signature_pin_status().initialised
+    assert token.private_key_ids(sig, sign_pin) == {SIGN_ID}
+    assert token.private_key_ids(AUTH, PIN) == {AUTH_ID}
+    with pytest.raises(WrongPin):
+        token.private_key_ids(sig, PIN)  # the user PIN does not open the signature token
+    with pytest.raises(TokenError, match="no key pair"):
+        token.sign(AUTH, PIN, SIGN_ID, b"data")  # nor reaches its key
+    public = creds.signature.cert.public_key()
+    verify(public, token.sign(sig, sign_pin, SIGN_ID, b"data"), b"data")
+    made = token.generate_key_pair(sig, sign_pin, b"\x07", "Underskrift", KeyAlgorithm.EC_P256)
+    assert made.role is sig
+    assert token.private_key_ids(sig, sign_pin) == {SIGN_ID, b"\x07"}
+    token.delete_key_pair(AUTH, PIN, b"\x07")  # the wrong PIN's token: nothing removed
+    assert b"\x07" in token.private_key_ids(sig, sign_pin)
+    # the receipt (user PIN) is signed with the authentication key, as on a PKCS#11 card
+    auth_public = creds.authentication.cert.public_key()
+    verify(auth_public, token.sign_receipt(PIN, b"receipt"), b"receipt")
+    assert token.pin_status().initialised  # the user PIN is untouched by the signature PIN
+
+
 def test_a_deck_fault_armed_on_one_method_fires_once_there_only(token: MemoryToken) -> None:
     from hardware.sim.cast import demo_cards
     from hardware.sim.deck import TOKEN_METHODS, SimDeck, SimToken
