@@ -34,7 +34,7 @@ from hardware.sim.cast import FOREIGN_CARD, demo_cards
 from hardware.sim.clock import ManualClock
 from hardware.sim.pinpad import PadPrompt, SimulatedPinPad
 from hardware.sim.reader import MEMORY_READER_NAME, MemoryReader
-from kiosk.demo_cast import DEMO_OFFICE, DemoHolder, demo_admins, demo_holders
+from kiosk.demo_cast import DEMO_OFFICE, DemoHolder, demo_admins, demo_holders, demo_so_pin
 from kiosk.devicekey import DeviceKey
 from kiosk.errors import (
     CardNotFound,
@@ -202,7 +202,7 @@ class FakeToken:
 
     def set_initial_pin(self, credential: str, new_pin: str | None) -> None:
         self._fault("set_initial_pin")
-        if credential != "CRED-" + self.card.number:
+        if credential != demo_so_pin(self.card.number):
             raise KioskError("bad credential")
         self.card.pin = self._typed(new_pin, "new_pin")
 
@@ -213,6 +213,8 @@ class FakeToken:
 
     def unlock_pin(self, credential: str, new_pin: str | None) -> None:
         self._fault("unlock_pin")
+        if credential != demo_so_pin(self.card.number):
+            raise WrongPin("SO login refused")
         self.card.pin = self._typed(new_pin, "new_pin")
         self.card.locked = False
         self.card.tries_left = 3
@@ -244,7 +246,7 @@ class FakeToken:
 
     def set_signature_pin(self, credential: str, new_pin: str | None) -> None:
         self._fault("set_signature_pin")
-        if credential != "CRED-" + self.card.number:
+        if credential != demo_so_pin(self.card.number):
             raise WrongPin(tries_left=2)
         self.card.sign_pin = self._typed(new_pin, "new_pin")
 
@@ -351,7 +353,8 @@ class FakePortal:
 
     def _ticket(self, card_number: str, now: datetime) -> ActivationTicket:
         return ActivationTicket(
-            "ACT-" + card_number, card_number, "CRED-" + card_number, now, now + timedelta(days=5)
+            "ACT-" + card_number, card_number, demo_so_pin(card_number), now,
+            now + timedelta(days=5),
         )
 
     def start_activation(

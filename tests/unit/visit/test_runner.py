@@ -12,6 +12,7 @@ from datetime import datetime
 
 import pytest
 
+from kiosk.demo_cast import demo_so_pin
 from kiosk.errors import CardRemoved, KioskError, PortalUnreachable
 from kiosk.model import VisitKind, VisitResult
 from kiosk.sync import deliver
@@ -99,7 +100,7 @@ def test_an_effect_the_runner_does_not_know_fails_cleanly() -> None:
 def test_secrets_are_revealed_for_the_call_and_wiped_after() -> None:
     r, runner = runner_for()
     card = r.insert(ANNA)
-    pin, credential = Secret(NEW_PIN), Secret("CRED-" + ANNA.card_number)
+    pin, credential = Secret(NEW_PIN), Secret(demo_so_pin(ANNA.card_number))
     outcome = runner.run(WritePin(READER, credential, pin))
     assert not isinstance(outcome, EffectFailed) and card.pin == NEW_PIN
     assert len(pin) == 0 and len(credential) == 0
