@@ -191,7 +191,7 @@ class _SimKeys:
         raise NotImplementedError  # pragma: no cover - SimToken's
 
     def has_signature_pin(self) -> bool:
-        """Whether the simulated card has a signature-PIN token (a memory card has one PIN)."""
+        """Whether the simulated card has a signature-PIN token (as the cast's card says)."""
         self._guard("has_signature_pin")
         return isinstance(self.inner, CertificateToken) and self.inner.has_signature_pin()
 

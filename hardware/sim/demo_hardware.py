@@ -291,6 +291,8 @@ def _token_backend(
             anchors,
             now,
             signature_certificate=c.signature_certificate,
+            two_pins=c.two_pins,
+            signature_pin=c.signature_pin,
         )
         for c in cards
         if c.owner is not None

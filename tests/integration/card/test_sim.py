@@ -108,9 +108,8 @@ def test_activation_path_on_the_simulated_card(demo: DemoHardware) -> None:
     token.set_initial_pin(demo_so_pin(ANNA.card_number), NEW_PIN)
     assert token.pin_status().initialised is True
     signature = token.sign_receipt(NEW_PIN, RECEIPT)
-    # a two-PIN card (SoftHSM2: a second token) signs under the authentication PIN
-    usage = "authentication" if demo.token_backend == "softhsm" else "signature"
-    signing_cert = next(c for c in certs if c.usage == usage)
+    # a two-PIN card (a second token, on both backends) signs under the authentication PIN
+    signing_cert = next(c for c in certs if c.usage == "authentication")
     verify(signature, signing_cert.der, RECEIPT)
     demo.deck.remove()
     event = demo.reader.wait_for_change(1)
@@ -255,8 +254,8 @@ def test_key_pairs_on_the_simulated_card(demo: DemoHardware) -> None:
     token = demo.tokens.open()
     assert isinstance(token, CertificateToken)
     role = PinRole.AUTHENTICATION
-    # every holder card of the cast has two PINs on SoftHSM2; a memory card has one
-    assert token.has_signature_pin() is (demo.token_backend != "memory")
+    # every holder card of the cast has two PINs, on SoftHSM2 and in memory alike
+    assert token.has_signature_pin()
     with pytest.raises(WrongPin) as wrong:  # the authentication PIN's tries are kept
         token.generate_key_pair(role, "111111", b"\x31", "Legitimering")
     assert wrong.value.tries_left == 2
@@ -290,15 +289,14 @@ def test_the_cast_has_a_card_whose_certificates_end_within_three_months(
 
 def test_the_cast_cards_for_the_certificate_visits(demo: DemoHardware) -> None:
     """Ingrid's Aktiv card has no signature certificate, Jonas's has an additional one from
-    another organisation; on SoftHSM2 each holder card is two tokens (two PINs)."""
+    another organisation; each holder card is two tokens (two PINs), on both backends."""
     from kiosk.ports import CertificateToken
 
     ingrid, jonas = demo_holder("ingrid", TODAY), demo_holder("jonas", TODAY)
     demo.deck.insert(ingrid.card_number)
     token = demo.tokens.open()
     assert [c.usage for c in token.certificates()] == ["authentication"]
-    if demo.token_backend == "softhsm":
-        assert isinstance(token, CertificateToken) and token.has_signature_pin()
+    assert isinstance(token, CertificateToken) and token.has_signature_pin()
     demo.deck.insert(jonas.card_number)
     certs = demo.tokens.open().certificates()
     assert sorted(c.usage for c in certs) == ["authentication", "authentication", "signature"]
@@ -308,7 +306,6 @@ def test_the_cast_cards_for_the_certificate_visits(demo: DemoHardware) -> None:
     assert len({c.serial for c in certs}) == 3
 
 
-@pytest.mark.parametrize("demo", ["softhsm"], indirect=True)  # the memory token has one PIN
 def test_the_signature_key_is_under_the_signature_pin(demo: DemoHardware) -> None:
     """Eva's signature key and certificate are on her card's signature-PIN token: the
     signature PIN signs with it, the authentication PIN is refused there."""
