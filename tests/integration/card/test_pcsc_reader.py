@@ -82,7 +82,9 @@ def test_card_pulled_during_an_operation_raises_card_removed(
 def test_cancel_ends_a_long_wait_promptly(reader: PcscReader) -> None:
     threading.Timer(0.2, reader.cancel).start()
     started = time.monotonic()
-    assert reader.wait_for_change(30) is None
+    while (event := reader.wait_for_change(30)) is not None:
+        # the card an earlier test left going away, seen late under load: not this test's
+        assert event.kind is CardEventKind.REMOVED, event
     assert time.monotonic() - started < 5
 
 
