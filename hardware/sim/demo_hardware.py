@@ -326,15 +326,17 @@ def _softhsm_backend(
     hw = settings.hardware
     softhsm_dir = Path(hw.softhsm_dir) if hw.softhsm_dir else state_dir / "softhsm"
     template: Path | None = None
+    restored = False
     if material_dir is not None and not hw.softhsm_dir:
         # fresh tokens of exactly these cards and certificates, as they were just made
+        # (the cards' PINs are in the fingerprint: a copy holds the cast's PINs already)
         template = material_dir / "softhsm" / fingerprint(
             [repr(c) for c in cards if c.owner is not None]
             + [p.authentication.cert_der.hex() + p.signature.cert_der.hex()
                + (p.additional.cert_der.hex() if p.additional else "")
                for _, p in sorted(people.items())]
         )
-        restore(template, softhsm_dir)
+        restored = restore(template, softhsm_dir)
     conf = write_softhsm_conf(softhsm_dir)
     module = Pkcs11Module.load(module_path, conf)
     existing = token_labels(module)
@@ -351,7 +353,10 @@ def _softhsm_backend(
             store_credentials(module, label, pin, creds, with_signature=not card.two_pins)
             created = True
             log.info("created the SoftHSM2 token of demo card %s", card.card_number)
-        elif card.pin is not None:
+        elif card.pin is not None and not restored:
+            # tokens a run before this one used: put the cast's PIN back (a copy of the
+            # kept tokens has it; setting it again cost ~18 ms of SoftHSM2's PIN hashing
+            # per token, 9 tokens, on every warm start)
             reset_user_pin(module, label, card.so_pin, card.pin)
         if not card.two_pins:
             continue
@@ -364,7 +369,7 @@ def _softhsm_backend(
             if card.signature_certificate:
                 store_signature_credentials(module, signature_label, pin, creds)
             created = True
-        elif card.signature_pin is not None:
+        elif card.signature_pin is not None and not restored:
             reset_user_pin(module, signature_label, card.so_pin, card.signature_pin)
     if template is not None and created and len(existing) == 0:
         keep(softhsm_dir, template)

@@ -28,7 +28,7 @@ def softhsm_settings() -> Settings:
     )
 
 
-def test_a_second_run_copies_the_kept_tokens_and_makes_no_key(
+def test_a_second_run_copies_the_kept_tokens_and_makes_no_key_nor_pin(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     require_tool("softhsm2-util", "SoftHSM2")
@@ -42,7 +42,11 @@ def test_a_second_run_copies_the_kept_tokens_and_makes_no_key(
     def no_new_material(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("a warm run made new keys or tokens")
 
+    def no_pin_set(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a warm run set a PIN the copied tokens already hold")
+
     monkeypatch.setattr(softhsm_module, "init_token", no_new_material)
+    monkeypatch.setattr(softhsm_module, "reset_user_pin", no_pin_set)
     monkeypatch.setattr(DemoCA, "create", no_new_material)
     monkeypatch.setattr(DemoCA, "issue_person", no_new_material)
     second = build_demo_hardware(tmp_path / "run2", TODAY, softhsm_settings(), material)
