@@ -211,6 +211,9 @@ def describe_step(event: Event | None, step: Step) -> dict[str, Any]:
     if step.view.error is not None:
         line["error_message"] = step.view.error.message
         line["next_step"] = step.view.error.next_step
+        line["error_params"] = {
+            k: v for k, v in step.view.error.params.items() if isinstance(v, str | int | float)
+        }
     if step.view.message:
         line["message"] = step.view.message
         line["params"] = {
@@ -643,7 +646,7 @@ def _printer(lang: str) -> Callable[[dict[str, Any]], None]:
         ) else ""
         print(f"{counter['n']:>3}. {what:<20} {line.get('view', ''):<16} {message}{extra}")
         if "error_message" in line:
-            params = line.get("params", {})
+            params = {**line.get("params", {}), **line.get("error_params", {})}
             print(f"     {translate(line['error_message'], lang, **params)} "
                   f"{translate(line['next_step'], lang, **params)}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -137,6 +138,21 @@ def test_a_reserve_card_is_refused_and_the_demo_says_so(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "reserve card" in proc.stdout
     assert "status Skickad" in proc.stdout
+
+
+def test_a_refusal_says_its_facts_in_words(tmp_path: Path) -> None:
+    """Eva's card has a signature certificate: the refusal names its end date (the text
+    once showed the bare placeholder '{not_after}')."""
+    require_tool("softhsm2-util", "the simulated card's token")
+    proc = subprocess.run(
+        [str(ROOT / ".venv/bin/kioskctl"), "demo", "visit", "--visit", "signature-certificate",
+         "--holder", "eva", "--lang", "en", "--state-dir", str(tmp_path / "state")],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "KIOSK_CONFIG_DIR": "/nonexistent"},
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+    )
+    refusal = next(line for line in proc.stdout.splitlines()
+                   if "already has a signature certificate" in line)
+    assert "{" not in refusal and re.search(r"valid until \d{4}-\d{2}-\d{2}", refusal), refusal
 
 
 def test_a_demo_visit_in_a_temp_dir_leaves_nothing_behind(tmp_path: Path) -> None:
