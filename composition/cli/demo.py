@@ -106,8 +106,8 @@ def register(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="demo_command", required=True)
     visit = sub.add_parser("visit", help="a scripted end-to-end visit (default: activation)")
     visit.add_argument("--visit", choices=sorted(VISITS), default="activation",
-                       help="which visit: activation (default), pin-letter, "
-                       "signature-certificate or renew-certificates")
+                       help="which visit (default activation), each with its cast holder: "
+                       + ", ".join(f"{name} ({holder})" for name, holder in VISITS.items()))
     visit.add_argument("--json", action="store_true", help="print one JSON report")
     visit.add_argument("--portal-down", action="store_true",
                        help="the portal goes down after the ticket; flush once it is back")
