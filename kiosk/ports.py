@@ -11,9 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from kiosk.handout import AdminSignature
 from kiosk.model import (
     AdminAuthorisation,
     CardIdentity,
@@ -24,6 +23,9 @@ from kiosk.model import (
     PinWriteIntent,
     VisitResult,
 )
+
+if TYPE_CHECKING:  # kiosk.handout imports cryptography: not on the way to the first frame
+    from kiosk.handout import AdminSignature
 
 
 class CardEventKind(StrEnum):

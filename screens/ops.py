@@ -17,7 +17,6 @@ from typing import Any
 from kivy.clock import Clock
 from kivy.core.window import Window
 
-from kiosk.visit.admin_session import SessionStage
 from kiosk.visit.contract import HOLDER_VIEWS
 from kiosk.watchdog import Watchdog
 from screens.texts import tr
@@ -136,6 +135,10 @@ class Operations:
         session = self.app.session
         if session is None:
             return False
+        # imported here: admin_session brings every visit flow (kiosk.pki, cryptography),
+        # which the first frame does not need; a session exists only once they are loaded
+        from kiosk.visit.admin_session import SessionStage
+
         stage = getattr(session.flow, "stage", None)
         return stage is SessionStage.IN_VISIT or session.busy > 0
 

@@ -4,6 +4,7 @@ throwaway state goes to RAM when the machine has some (issue 16)."""
 from __future__ import annotations
 
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -75,3 +76,28 @@ def test_a_runtime_dir_that_is_not_writable_is_passed_over(tmp_path: Path) -> No
     chosen = demo_scratch_dir("kiosk-demo-", {"XDG_RUNTIME_DIR": str(tmp_path / "missing")})
     assert chosen.is_dir() and chosen.parent != tmp_path / "missing"
     chosen.rmdir()
+
+
+# Loaded when the services are composed or a visit is first chosen, never for the first
+# frame: every visit flow (kiosk.pki, kiosk.sync, the outbox) and cryptography (issue 16).
+NOT_FOR_THE_FIRST_FRAME = ("cryptography", "kiosk.handout", "kiosk.pki", "kiosk.sync",
+                           "kiosk.outbox", "kiosk.visit.admin_session", "kiosk.visit.runner")
+
+
+def test_the_first_frame_imports_no_visit_flow_and_no_cryptography(tmp_path: Path) -> None:
+    code = (
+        "import json, sys\n"
+        "import screens.launch, screens.app\n"
+        "print(json.dumps(sorted(m for m in sys.modules)))\n"
+    )
+    env = {**os.environ, "SDL_VIDEODRIVER": "offscreen", "KIVY_NO_ARGS": "1",
+           "KIVY_NO_CONSOLELOG": "1", "KIVY_HOME": str(tmp_path)}
+    for name in ("DISPLAY", "WAYLAND_DISPLAY"):
+        env.pop(name, None)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True, timeout=120, env=env).stdout
+    loaded = json.loads(out.splitlines()[-1])
+    assert "screens.app" in loaded and "kivy.core.window" in loaded
+    early = [m for m in loaded
+             if any(m == name or m.startswith(f"{name}.") for name in NOT_FOR_THE_FIRST_FRAME)]
+    assert early == []
