@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kivy.app import App
 from kivy.clock import Clock
@@ -25,11 +25,8 @@ from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.stencilview import StencilView
 
 from kiosk.i18n import LANGUAGES
-from kiosk.ports import CardEvent
 from kiosk.settings import Settings
 from kiosk.visit.contract import Flow, View, ViewName
-from kiosk.visit.effects import Effect
-from kiosk.visit.events import DocumentScanned, Outcome, ScanFailed
 from screens.compose import Composition
 from screens.effect_gate import EffectGate
 from screens.handover import HandOver
@@ -47,12 +44,18 @@ from screens.widgets.guide_cover import GuideLayer
 from screens.widgets.idle_warning import IdleWarning
 from screens.widgets.keyboard import OnScreenKeyboard
 
+if TYPE_CHECKING:  # the event and effect classes are loaded with the flows, after the first frame
+    from kiosk.ports import CardEvent
+    from kiosk.visit.effects import Effect
+    from kiosk.visit.events import Outcome
+
 log = logging.getLogger(__name__)
 
 DESIGN_SIZE = (1280, 800)
 ADMIN_ONLY_VIEWS = frozenset({ViewName.HOME, ViewName.ADMIN_SIGN_IN})
 
 
+COMPOSE_AT_THE_LATEST_S = 1.0  # the services start on the first frame, or after this
 LARGE_TEXT = 1.3  # the holder's larger-text mode: every font this much larger
 
 
@@ -116,6 +119,7 @@ class KioskApp(App):
         self.settings = settings
         self.compose = compose
         self.composition: Composition | None = None
+        self._compose_started = False
         self.services: Any = None
         self.demo = demo
         self.effect_gate = EffectGate(self._run_effect)
@@ -184,8 +188,18 @@ class KioskApp(App):
         return root
 
     def on_start(self) -> None:
-        """The window is up: show "starting" and compose the services on a worker."""
+        """The window is up: show "starting", and once it is drawn compose the services on a
+        worker (started earlier, the worker's imports would hold the GIL the first frame
+        waits for; a window that never flips still gets its services after a second)."""
         self.show(Shown(View(ViewName.WORKING, "ui.app.name", "ui.app.starting"), False))
+        Window.bind(on_flip=self._compose_after_first_frame)
+        Clock.schedule_once(self._compose_after_first_frame, COMPOSE_AT_THE_LATEST_S)
+
+    def _compose_after_first_frame(self, *_args: Any) -> None:
+        Window.unbind(on_flip=self._compose_after_first_frame)
+        if self._compose_started:
+            return
+        self._compose_started = True
 
         def work() -> None:
             try:
@@ -372,6 +386,8 @@ class KioskApp(App):
             return
         if session.shown.view.name is not ViewName.DOCUMENT_CHECK:
             return
+        from kiosk.visit.events import DocumentScanned, ScanFailed
+
         if update.kind == "evidence" and update.evidence is not None:
             session.send(DocumentScanned(update.evidence))
         elif update.kind == "error" and update.error is not None:

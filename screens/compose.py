@@ -6,12 +6,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.settings import Settings
 from kiosk.visit.contract import Flow
-from kiosk.visit.effects import Effect
-from kiosk.visit.events import Outcome
+
+if TYPE_CHECKING:
+    from kiosk.visit.effects import Effect
+    from kiosk.visit.events import Outcome
 
 
 @dataclass

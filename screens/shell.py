@@ -13,28 +13,19 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from kiosk.ports import CardEvent, CardEventKind, Clock
 from kiosk.settings import UiSettings
 from kiosk.visit.contract import Flow, Step, View, ViewName
-from kiosk.visit.effects import Effect
-from kiosk.visit.events import (
-    CardInserted,
-    CardTakenOut,
-    ClockTick,
-    Event,
-    Home,
-    IdleTimeout,
-    Outcome,
-    ReaderChanged,
-    SessionLock,
-    action_event,
-)
+
+if TYPE_CHECKING:  # the event classes are imported where they are sent, after the first frame
+    from kiosk.ports import CardEvent, Clock
+    from kiosk.visit.effects import Effect
+    from kiosk.visit.events import Event, Outcome
 
 log = logging.getLogger(__name__)
 
-EffectRunner = Callable[[Effect], Outcome]
+EffectRunner: TypeAlias = "Callable[[Effect], Outcome]"
 Post = Callable[[Callable[[], None]], None]
 
 CLOCK_EVENT_EVERY_S = 10.0  # lets the flow notice its sign-in timeout while nobody taps
@@ -112,6 +103,8 @@ class DeskSession:
 
     def action(self, name: str, /) -> None:
         """A button of the view's ``actions``: the event it stands for (kiosk.visit.events)."""
+        from kiosk.visit.events import action_event
+
         self.touched()
         event = action_event(name)
         if event is None:
@@ -134,6 +127,9 @@ class DeskSession:
 
     def card_event(self, event: CardEvent) -> None:
         """A presence change from the reader watcher (UI thread)."""
+        from kiosk.ports import CardEventKind
+        from kiosk.visit.events import CardInserted, CardTakenOut, ReaderChanged
+
         if event.kind == CardEventKind.INSERTED:
             self.send(CardInserted(event.reader))
         elif event.kind == CardEventKind.REMOVED:
@@ -167,6 +163,8 @@ class DeskSession:
     def tick(self) -> None:
         """About twice a second: the idle timeout, the session lock, and clock events for
         the sign-in timeout."""
+        from kiosk.visit.events import ClockTick, Home, IdleTimeout, SessionLock
+
         now = self._monotonic()
         if self._lock_applies() and now - self._last_input >= self._ui.admin_idle_lock_s:
             log.info("session locked: nobody touched the screen")

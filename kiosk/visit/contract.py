@@ -14,10 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol, TypeAlias
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
-from kiosk.visit.effects import Effect
-from kiosk.visit.events import Event
+if TYPE_CHECKING:  # 85 event and effect dataclasses: not needed to show a view
+    from kiosk.visit.effects import Effect
+    from kiosk.visit.events import Event
 
 # A view parameter: a plain value, or tuples and mappings of them (never a Secret).
 Param: TypeAlias = (

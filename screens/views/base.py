@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kivy.lang import Builder
 from kivy.properties import StringProperty
 from kivy.uix.screenmanager import Screen
 
 from kiosk.visit.contract import View
-from kiosk.visit.events import Event
 from screens.shell import Shown
 from screens.texts import action_label, error_texts, facts, tr
 from screens.widgets.common import role_for
+
+if TYPE_CHECKING:
+    from kiosk.visit.events import Event
 
 
 class Input(Protocol):

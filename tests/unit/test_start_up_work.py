@@ -79,9 +79,11 @@ def test_a_runtime_dir_that_is_not_writable_is_passed_over(tmp_path: Path) -> No
 
 
 # Loaded when the services are composed or a visit is first chosen, never for the first
-# frame: every visit flow (kiosk.pki, kiosk.sync, the outbox) and cryptography (issue 16).
+# frame: every visit flow (kiosk.pki, kiosk.sync, the outbox), cryptography, and the event and
+# effect classes the flows exchange with the shell (issue 16).
 NOT_FOR_THE_FIRST_FRAME = ("cryptography", "kiosk.handout", "kiosk.pki", "kiosk.sync",
-                           "kiosk.outbox", "kiosk.visit.admin_session", "kiosk.visit.runner")
+                           "kiosk.outbox", "kiosk.visit.admin_session", "kiosk.visit.runner",
+                           "kiosk.visit.events", "kiosk.visit.effects", "kiosk.ports")
 
 
 def test_the_first_frame_imports_no_visit_flow_and_no_cryptography(tmp_path: Path) -> None:
