@@ -66,6 +66,8 @@ def launch(settings: Settings, state_dir: Path, *, demo: bool, lang: str | None,
         app.run()
         return int(app.exit_code)  # 75 after SIGHUP: systemd restarts the kiosk
     out = (shots or paths.state_dir / "demo-shots").resolve()
+    for stale in out.glob("[0-9][0-9]-*.png"):  # an earlier run's, numbered for other steps
+        stale.unlink()
     print(f"kiosk: no display: running the activation visit offscreen; screenshots in {out}")
     walk_holder: list[Walk] = []
 
@@ -77,7 +79,11 @@ def launch(settings: Settings, state_dir: Path, *, demo: bool, lang: str | None,
     outcome = run_script(app, script)
     app.run()
     error = outcome[0] if outcome else RuntimeError("the app stopped before the visit ended")
-    shots_taken = sorted(out.glob("*.png"))
+    walk = walk_holder[0] if walk_holder else None
+    shots_taken = [out / f"{n:02d}-{name}.png" for n, name in enumerate(walk.names, 1)] if (
+        walk is not None
+    ) else []
+    shots_taken = [path for path in shots_taken if path.is_file()]
     for path in shots_taken:
         print(f"  {path}")
     if error is not None:

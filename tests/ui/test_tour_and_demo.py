@@ -125,6 +125,9 @@ def test_demo_without_display_runs_the_visit_and_says_where_the_screenshots_are(
     tmp_path: Path,
 ) -> None:
     shots = tmp_path / "shots"
+    shots.mkdir()
+    stale = shots / "40-pin-letter-done.png"  # an earlier run's, of other steps
+    stale.write_bytes(b"not this run's")
     result = kiosk("--demo", "--shots", str(shots), tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "the activation visit finished" in result.stdout
@@ -132,3 +135,7 @@ def test_demo_without_display_runs_the_visit_and_says_where_the_screenshots_are(
     names = sorted(p.name for p in shots.glob("*.png"))
     assert names[-1].endswith("-done.png")
     assert len(names) >= 12
+    assert not stale.exists()
+    listed = [line.strip() for line in result.stdout.splitlines() if line.strip().endswith(".png")]
+    assert [Path(line).name for line in listed] == names  # each shot of this run, once
+    assert f"{len(names)} screenshots" in result.stdout
