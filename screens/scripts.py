@@ -225,6 +225,16 @@ def document(walk: Walk, holder: DemoHolder, shots: bool) -> Steps:
         yield from walk.shoot("document-confirm")
 
 
+def identity_checked(walk: Walk, visit: str, holder: DemoHolder) -> Steps:
+    """Choose ``visit``, insert the holder's card, accept the record, check the document."""
+    yield from choose(walk, visit)
+    yield walk.driver.insert_card(holder.card_number)
+    yield walk.wait(ViewName.CARD_RECORD)
+    yield walk.act("continue")
+    yield from document(walk, holder, shots=False)
+    yield walk.act("document_confirmed")
+
+
 def hand_over(walk: Walk, to: str, shot: str | None = None) -> Steps:
     """The screen changes hands: the cover for ``to`` ("holder", "admin") comes up (photographed
     as ``shot``), and the person receiving the screen taps "it is me – continue"."""
@@ -405,12 +415,7 @@ def pin_letter(walk: Walk) -> Steps:
     """Order a PIN/PUK letter for an active card: record, ID document, ordered."""
     d = walk.driver
     holder = demo_holder("eva", walk.today)
-    yield from choose(walk, "pin_letter")
-    yield d.insert_card(holder.card_number)
-    yield walk.wait(ViewName.CARD_RECORD)
-    yield walk.act("continue")
-    yield from document(walk, holder, shots=False)
-    yield walk.act("document_confirmed")
+    yield from identity_checked(walk, "pin_letter", holder)
     yield walk.wait(ViewName.DONE)
     yield from walk.shoot("pin-letter-done")
     yield d.remove_card()
@@ -422,12 +427,7 @@ def additional_certificate(walk: Walk) -> Steps:
     one from another organisation (made on the card, issued, tested, the old one removed)."""
     d = walk.driver
     holder = demo_holder("jonas", walk.today)
-    yield from choose(walk, "additional_certificate")
-    yield d.insert_card(holder.card_number)
-    yield walk.wait(ViewName.CARD_RECORD)
-    yield walk.act("continue")
-    yield from document(walk, holder, shots=False)
-    yield walk.act("document_confirmed")
+    yield from identity_checked(walk, "additional_certificate", holder)
     yield walk.wait(ViewName.CHOOSE, lambda v: v.message == "visit.additional.present")
     yield from walk.shoot("additional-present")
     yield walk.act("replace")
@@ -449,12 +449,7 @@ def signature_certificate(walk: Walk) -> Steps:
     signature PIN twice, then key pair, issuance, install and test signature on the card."""
     d = walk.driver
     holder = demo_holder("ingrid", walk.today)
-    yield from choose(walk, "signature_certificate")
-    yield d.insert_card(holder.card_number)
-    yield walk.wait(ViewName.CARD_RECORD)
-    yield walk.act("continue")
-    yield from document(walk, holder, shots=False)
-    yield walk.act("document_confirmed")
+    yield from identity_checked(walk, "signature_certificate", holder)
     yield walk.wait(ViewName.PIN_CURRENT)
     yield from hand_over(walk, "holder")
     yield from d.type_pin(DEMO_ACTIVE_PIN)
@@ -641,12 +636,7 @@ def reader_pad_activation(walk: Walk, holder_key: str = "anna") -> Steps:
     """Activation with every PIN on the reader's keypad, a mismatch on the way."""
     d = walk.driver
     holder = demo_holder(holder_key, walk.today)
-    yield from choose(walk, "activation")
-    yield d.insert_card(holder.card_number)
-    yield walk.wait(ViewName.CARD_RECORD)
-    yield walk.act("continue")
-    yield from document(walk, holder, shots=False)
-    yield walk.act("document_confirmed")
+    yield from identity_checked(walk, "activation", holder)
     yield d.until_view(ViewName.PIN_CHOOSE, lambda v: bool(v.params.get("waiting")), idle=False)
     yield from hand_over(walk, "holder")
     yield d.until(lambda: bool(d.app.demo_panel.pad_prompt))
