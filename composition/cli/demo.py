@@ -211,15 +211,16 @@ def describe_step(event: Event | None, step: Step) -> dict[str, Any]:
     if step.view.error is not None:
         line["error_message"] = step.view.error.message
         line["next_step"] = step.view.error.next_step
-        line["error_params"] = {
-            k: v for k, v in step.view.error.params.items() if isinstance(v, str | int | float)
-        }
+        line["error_params"] = _printable(step.view.error.params)
     if step.view.message:
         line["message"] = step.view.message
-        line["params"] = {
-            k: v for k, v in step.view.params.items() if isinstance(v, str | int | float)
-        }
+        line["params"] = _printable(step.view.params)
     return line
+
+
+def _printable(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters a transcript line may carry: plain strings and numbers."""
+    return {k: v for k, v in params.items() if isinstance(v, str | int | float)}
 
 
 def sign_in_admin(services: Any, admin: demo_cast.DemoAdmin) -> AdminAuthorisation:
