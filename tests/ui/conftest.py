@@ -99,14 +99,9 @@ def restore_cast(db_path: Path) -> None:
 
     today = date.today()
     cards = [(holder.card_number,) for holder in demo_holders(today)]
-    try:  # read-write, never create: the demo portal may not have made its database yet
-        conn = sqlite3.connect(f"{db_path.as_uri()}?mode=rw", uri=True, timeout=30)
-    except sqlite3.OperationalError:
-        return  # no database yet: the portal seeds the cast when it makes it
+    # read-write, never create: fresh_start waited for the portal, so its database is there
+    conn = sqlite3.connect(f"{db_path.as_uri()}?mode=rw", uri=True, timeout=30)
     with closing(conn), conn:
-        tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'cards'")
-        if tables.fetchone()[0] == 0:
-            return  # the portal is still making its tables: it seeds the cast next
         conn.execute("PRAGMA foreign_keys=ON")
         conn.executemany("DELETE FROM activations WHERE card_number = ?", cards)
         conn.executemany("DELETE FROM certificates WHERE card_number = ?", cards)
