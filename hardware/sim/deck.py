@@ -91,6 +91,13 @@ class SimDeck:
         """Card numbers of every simulated card."""
         return list(self._cards)
 
+    def put_card(self, card: SimCard) -> None:
+        """Add ``card`` to the deck, or put it in place of the deck's card of its number;
+        its state starts afresh (its PIN set or not as the card says)."""
+        with self._lock:
+            self._cards[card.card_number] = card
+            self.states[card.card_number] = SimCardState(pin_set=card.pin is not None)
+
     def card(self, card_number: str) -> SimCard:
         """One simulated card; InvalidInput for an unknown number."""
         try:

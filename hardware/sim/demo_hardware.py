@@ -14,7 +14,7 @@ from hardware.sim.cast import CardOwner, SimCard, demo_cards
 from hardware.sim.deck import QuirkyToken, SimDeck, SimTokenProvider
 from hardware.sim.democa import DemoCA, IssuedKey, PersonCredentials, load_pair
 from hardware.sim.material import fingerprint, keep, restore
-from hardware.sim.memtoken import MemoryToken
+from hardware.sim.memtoken import memory_token
 from hardware.sim.pinpad import SimulatedPinPad
 from hardware.sim.reader import MemoryReader
 from kiosk.errors import ConfigError, KioskError, ReaderUnavailable
@@ -281,19 +281,7 @@ def _token_backend(
     else:
         log.warning("the demo cards use IN-MEMORY tokens with software keys (hardware.token)")
     memory_tokens = {
-        c.card_number: MemoryToken(
-            people[c.card_number],
-            c.so_pin,
-            c.pin,
-            hw.card_profile,
-            settings.pin_policy,
-            hw.policy_levels,
-            anchors,
-            now,
-            signature_certificate=c.signature_certificate,
-            two_pins=c.two_pins,
-            signature_pin=c.signature_pin,
-        )
+        c.card_number: memory_token(c, people[c.card_number], settings, anchors, now)
         for c in cards
         if c.owner is not None
     }

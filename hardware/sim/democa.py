@@ -10,6 +10,7 @@ it issues chain to the same demo root.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -69,12 +70,13 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=UTC)
 
 
-def person_other_names(hsa_id: str, personnummer: str) -> list[x509.OtherName]:
-    """The subjectAltName otherNames of a SITHS person certificate (asn1crypto UTF8String)."""
-    return [
-        x509.OtherName(HSA_ID_OTHERNAME, UTF8String(hsa_id).dump()),
-        x509.OtherName(PERSONNUMMER_OTHERNAME, UTF8String(personnummer).dump()),
-    ]
+def person_other_names(hsa_id: str | None, personnummer: str) -> list[x509.OtherName]:
+    """The subjectAltName otherNames of a SITHS person certificate (asn1crypto UTF8String);
+    without ``hsa_id``, the personnummer's only."""
+    names = [x509.OtherName(PERSONNUMMER_OTHERNAME, UTF8String(personnummer).dump())]
+    if hsa_id is not None:
+        names.insert(0, x509.OtherName(HSA_ID_OTHERNAME, UTF8String(hsa_id).dump()))
+    return names
 
 
 class DemoCA:
@@ -131,7 +133,7 @@ class DemoCA:
         self,
         given_names: str,
         surname: str,
-        hsa_id: str,
+        hsa_id: str | None,
         personnummer: str,
         trust_level: TrustLevel,
         valid_from: date,
@@ -139,19 +141,33 @@ class DemoCA:
         levels: tuple[PolicyLevel, ...] = DEFAULT_POLICY_LEVELS,
         valid_until: date | None = None,
         additional_organisation: str | None = None,
+        signature_until: date | None = None,
+        additional_until: date | None = None,
+        keys: Sequence[rsa.RSAPrivateKey] = (),
     ) -> PersonCredentials:
         """An authentication and a signature certificate for one person's card, and an
-        additional (authentication) certificate from ``additional_organisation`` if given."""
+        additional (authentication) certificate from ``additional_organisation`` if given.
+
+        Each ends at ``valid_until`` (else ``years`` after ``valid_from``) unless its own
+        end is given (``signature_until``, ``additional_until``). ``keys`` are pre-made
+        keys for the authentication, signature and additional pairs, in that order (new
+        ones where it has none). Without ``hsa_id`` the certificates name the holder by
+        personnummer alone.
+        """
         policy = policy_oid(trust_level, levels)
         start = _midnight(valid_from)
         end = _midnight(valid_until) if valid_until else start + timedelta(days=365 * years)
+        given = list(keys)
 
-        def issue(signature: bool, organisation: str | None = None) -> IssuedKey:
-            key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
+        def issue(
+            signature: bool, until: date | None, organisation: str | None = None
+        ) -> IssuedKey:
+            key = given.pop(0) if given else rsa.generate_private_key(65537, KEY_SIZE)
+            serial = hsa_id if hsa_id is not None else personnummer
             subject = (
-                person_subject(given_names, surname, hsa_id, organisation)
+                person_subject(given_names, surname, serial, organisation)
                 if organisation
-                else person_subject(given_names, surname, hsa_id)
+                else person_subject(given_names, surname, serial)
             )
             cert = person_certificate(
                 self.issuing,
@@ -160,14 +176,18 @@ class DemoCA:
                 person_other_names(hsa_id, personnummer),
                 policy,
                 start,
-                end,
+                _midnight(until) if until else end,
                 signature,
             )
             return IssuedKey(key, cert)
 
         return PersonCredentials(
-            authentication=issue(False),
-            signature=issue(True),
+            authentication=issue(False, None),
+            signature=issue(True, signature_until),
             issuing_ca=self.issuing.cert,
-            additional=issue(False, additional_organisation) if additional_organisation else None,
+            additional=(
+                issue(False, additional_until, additional_organisation)
+                if additional_organisation
+                else None
+            ),
         )

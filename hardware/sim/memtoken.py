@@ -26,6 +26,7 @@ from hardware.certs import AUTHENTICATION, SIGNATURE, classify_card_certificates
 from hardware.pinformat import held_pin
 from hardware.pkcs11.csr import certification_request
 from hardware.pkcs11.quirks import VendorQuirks
+from hardware.sim.cast import SimCard
 from hardware.sim.democa import (
     ADDITIONAL_ID,
     ADDITIONAL_LABEL,
@@ -37,7 +38,7 @@ from kiosk.errors import CardUnreadable, TokenError, WrongPin
 from kiosk.handout import AdminSignature
 from kiosk.model import CertificateInfo
 from kiosk.ports import CardKey, KeyAlgorithm, PinRole, PinStatus
-from kiosk.settings import PinPolicySettings, PolicyLevel
+from kiosk.settings import PinPolicySettings, PolicyLevel, Settings
 
 MEMORY_QUIRKS = VendorQuirks("memory", locks_pin=False, reports_pin_counters=False)
 KEY_ALGORITHMS = (KeyAlgorithm.RSA_2048, KeyAlgorithm.EC_P256)  # as SoftHSM2 offers them
@@ -87,8 +88,10 @@ class MemoryToken:
         signature_certificate: bool = True,
         two_pins: bool = False,
         signature_pin: str | None = None,
+        key_algorithms: Sequence[KeyAlgorithm] = KEY_ALGORITHMS,
     ) -> None:
         self._creds = creds
+        self._key_algorithms = tuple(key_algorithms)
         self._signature_certificate = signature_certificate
         self._so_pin = so_pin
         self._user_pin = user_pin
@@ -147,7 +150,7 @@ class MemoryToken:
         """Sign in, and sign ``data`` with the authentication key (RSA PKCS#1 v1.5, SHA-256)."""
         info = self.admin_sign_in(pin)
         creds = self._creds
-        signature = creds.authentication.key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        signature = _sign_with(creds.authentication.key, data)
         chain = (creds.issuing_ca.public_bytes(Encoding.DER),)
         return info, AdminSignature(creds.authentication.cert_der, signature, chain)
 
@@ -242,8 +245,9 @@ class MemoryToken:
             self._user_pin = new_pin
 
     def key_algorithms(self, role: PinRole) -> tuple[KeyAlgorithm, ...]:
-        """RSA 2048 first, then EC P-256."""
-        return KEY_ALGORITHMS
+        """What the card generates, its first choice first (RSA 2048, then EC P-256, unless
+        made with fewer)."""
+        return self._key_algorithms
 
     def card_keys(self) -> list[CardKey]:
         """The key pairs with a public-key object (those generated on the card)."""
@@ -268,8 +272,8 @@ class MemoryToken:
         algorithm: KeyAlgorithm | None = None,
     ) -> CardKey:
         """A new software key pair (or the one already under ``key_id``: a retry)."""
-        chosen = algorithm or KEY_ALGORITHMS[0]
-        if chosen not in KEY_ALGORITHMS:
+        chosen = algorithm or self._key_algorithms[0]
+        if chosen not in self._key_algorithms:
             raise TokenError(f"the card cannot generate {chosen} key pairs",
                              reason="key_algorithm")
         self._key_login(role, pin)
@@ -319,3 +323,30 @@ class MemoryToken:
 
 def _algorithm(key: PrivateKey) -> KeyAlgorithm:
     return KeyAlgorithm.RSA_2048 if isinstance(key, rsa.RSAPrivateKey) else KeyAlgorithm.EC_P256
+
+
+def memory_token(
+    card: SimCard,
+    creds: PersonCredentials,
+    settings: Settings,
+    trust_anchors: Sequence[bytes] = (),
+    now: Callable[[], datetime] | None = None,
+    key_algorithms: Sequence[KeyAlgorithm] = KEY_ALGORITHMS,
+) -> MemoryToken:
+    """The memory token of the simulated card ``card`` holding ``creds``: its PINs, its
+    signature certificate (or none) and its second PIN as the card says."""
+    hw = settings.hardware
+    return MemoryToken(
+        creds,
+        card.so_pin,
+        card.pin,
+        hw.card_profile,
+        settings.pin_policy,
+        hw.policy_levels,
+        trust_anchors,
+        now,
+        signature_certificate=card.signature_certificate,
+        two_pins=card.two_pins,
+        signature_pin=card.signature_pin,
+        key_algorithms=key_algorithms,
+    )

@@ -196,3 +196,46 @@ def _arguments(method: str) -> tuple[object, ...]:
         "write_certificate": (AUTH, PIN, AUTH_ID, "l", b"x"),
         "delete_key_pair": (AUTH, PIN, AUTH_ID), "sign": (AUTH, PIN, AUTH_ID, b"d"),
     }.get(method, ())
+
+
+def test_a_card_from_given_keys_with_lifetimes_of_its_own(ca: DemoCA, creds: PersonCredentials
+                                                         ) -> None:
+    """issue_person takes pre-made keys and an end for each certificate; a card that
+    makes only EC keys makes EC keys; a card issued without an HSA-id names none."""
+    from hardware.certs import subject_ids
+
+    keys = [creds.authentication.key, creds.signature.key, creds.authentication.key]
+    made = ca.issue_person("Eva", "Ek", None, "197001011234", TrustLevel.LOA3,
+                           TODAY - timedelta(days=30), valid_until=TODAY + timedelta(days=60),
+                           signature_until=TODAY + timedelta(days=10),
+                           additional_organisation="Region Skåne (demo)",
+                           additional_until=TODAY + timedelta(days=400), keys=keys)
+    assert made.authentication.key is keys[0] and made.signature.key is keys[1]
+    assert made.additional is not None and made.additional.key is keys[2]
+    ends = [p.cert.not_valid_after_utc.date() - TODAY
+            for p in (made.authentication, made.signature, made.additional)]
+    assert ends == [timedelta(days=60), timedelta(days=10), timedelta(days=400)]
+    assert subject_ids(made.authentication.cert) == (None, "197001011234")
+    token = MemoryToken(made, SO_PIN, PIN, key_algorithms=(KeyAlgorithm.EC_P256,))
+    assert token.key_algorithms(AUTH) == (KeyAlgorithm.EC_P256,)
+    assert token.generate_key_pair(AUTH, PIN, b"\x09", "k").algorithm is KeyAlgorithm.EC_P256
+    with pytest.raises(TokenError):
+        token.generate_key_pair(AUTH, PIN, b"\x0a", "k", KeyAlgorithm.RSA_2048)
+    assert {c.hsa_id for c in token.certificates()} == {None}
+
+
+def test_a_card_put_in_the_deck_replaces_the_one_of_its_number() -> None:
+    from dataclasses import replace
+
+    from hardware.sim.cast import demo_cards
+    from hardware.sim.deck import SimDeck
+
+    card = next(c for c in demo_cards(TODAY) if c.owner is not None and c.pin is not None)
+    placed: list[object] = []
+    deck = SimDeck((card,), placed.append)
+    deck.states[card.card_number].locked = True
+    deck.put_card(replace(card, pin=None, number_on_chip=False))
+    assert deck.card(card.card_number).readable_number is None
+    assert not deck.states[card.card_number].pin_set and not deck.states[card.card_number].locked
+    deck.insert(card.card_number)
+    assert placed == [deck.card(card.card_number)]
