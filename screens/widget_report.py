@@ -87,6 +87,13 @@ def _in(widget: Widget, ancestor: Widget | None) -> bool:
     return False
 
 
+def _in_sight_pct(widget: Widget, box: Box) -> int:
+    """How much of the widget shows without scrolling, in percent of its area."""
+    area = widget.width * widget.height
+    seen = (box[2] - box[0]) * (box[3] - box[1])
+    return min(100, round(100 * seen / area)) if area > 0 else 0
+
+
 def _visible(widget: Widget) -> bool:
     from screens.driver import _visible as drawn
 
@@ -139,6 +146,7 @@ def report(app: Any, image: Any, panel: Panel) -> dict[str, Any]:
                 "h_mm": round(panel.mm(widget.height), 2),
                 "required_mm": need,
                 "edge_contrast": round(edge, 2) if edge is not None else None,
+                "in_sight_pct": _in_sight_pct(widget, box),
                 "demo": is_demo,
             })
         text = getattr(widget, "text", None)

@@ -12,7 +12,8 @@ from screens.widgets.common import KioskButton
 class BlockReasonScreen(KioskScreen):
     """The reasons in a grid of large buttons; cancel in the action row."""
 
-    fact_names: tuple[str, ...] = ("card_number", "holder_name", "hsa_id", "status", "reason")
+    # the card and its holder; the confirm screen lists the rest (the reasons need the room)
+    fact_names: tuple[str, ...] = ("card_number", "holder_name")
 
     def render_parts(self, view: View, ctx: ScreenContext, new_view: bool) -> None:
         """A button per reason."""

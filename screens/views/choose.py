@@ -15,8 +15,9 @@ class ChooseScreen(BlockReasonScreen):
     """The choices in a grid of large buttons (block_reason.kv's layout); cancel below."""
 
     # few facts: the choice buttons need the room (the 7" panel above all)
+    # (the card's record was accepted two steps before)
     fact_names: tuple[str, ...] = (
-        "holder_name", "card_number", "additional_organisation", "additional_not_after",
+        "holder_name", "additional_organisation", "additional_not_after",
     )
 
     def render_parts(self, view: View, ctx: ScreenContext, new_view: bool) -> None:

@@ -97,6 +97,7 @@ def test_tour_saves_every_screen_on_both_panels_in_swedish_and_english(tmp_path:
                     if t["kind"] == "PinKey"]
             assert pads and all(t["required_mm"] >= 15 for t in pads)
             assert limit_breaches(widgets) == [], (lang, folder)
+            assert buttons_out_of_sight(widgets) == [], (lang, folder)
     # A second walk with the reader's own PIN pad: sign-in and activation typed there.
     for lang in ("sv", "en"):
         pad = sorted(p.name for p in (out / lang / "reader-pad").glob("*.png"))
@@ -107,6 +108,29 @@ def test_tour_saves_every_screen_on_both_panels_in_swedish_and_english(tmp_path:
         assert all(is_drawn(out / lang / "reader-pad" / n) for n in pad)
     assert str(out.resolve()) in result.stdout
     assert "layout:" not in result.stderr  # no overlapping texts on any screen
+
+
+# HOME's visits scroll on the 7" panel by design (two columns of nine)
+SCROLLS_BY_DESIGN = frozenset({"home"})
+
+
+def buttons_out_of_sight(widgets: dict[str, Any]) -> list[str]:
+    """A screen's large buttons (actions, choices, reasons) not wholly in sight unscrolled."""
+    found = []
+    for screen, measured in widgets["screens"].items():
+        if screen.split("-", 1)[1] in SCROLLS_BY_DESIGN:
+            continue
+        found += [f"{screen}: {t['text']!r} {t['in_sight_pct']}%" for t in measured["targets"]
+                  if t["kind"] == "KioskButton" and not t["demo"] and t["in_sight_pct"] < 95]
+    return found
+
+
+def test_sight_check_finds_a_button_below_the_fold() -> None:
+    target = {"kind": "KioskButton", "text": "Byt ut det", "demo": False}
+    widgets = {"screens": {"04-home": {"targets": [{**target, "in_sight_pct": 40}]},
+                           "31-additional-present": {"targets": [{**target, "in_sight_pct": 40}]},
+                           "39-block-reason": {"targets": [{**target, "in_sight_pct": 99}]}}}
+    assert buttons_out_of_sight(widgets) == ["31-additional-present: 'Byt ut det' 40%"]
 
 
 def test_limit_check_finds_a_small_target_and_a_faint_text() -> None:
