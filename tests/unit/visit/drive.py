@@ -1,4 +1,5 @@
-"""A step-by-step driver for flow unit tests: inputs in, effects run through the fake ports."""
+"""A step-by-step driver for flow unit tests: inputs in, effects run through the rig's ports
+(hardware/sim's deck and memory cards, the portal double, the outbox)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from kiosk.visit.effects import Effect
 from kiosk.visit.events import EffectFailed, Event
 from kiosk.visit.flow import VisitFlow
 from kiosk.visit.runner import EffectRunner
-from tests.unit.visit.fakes import READER, SETTINGS, Rig, admin_auth, rig
+from tests.unit.visit.rig import READER, SETTINGS, Rig, admin_auth, rig
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ SIGNATURE_PIN = "730284"
 
 def happy_script(kind: VisitKind, the_rig: Rig) -> list[tuple[str, dict[str, Any]]]:
     """Inputs that take a visit of ``kind`` from start to DONE, with the rig prepared for it."""
-    from tests.unit.visit.fakes import evidence_of, holder, key_card
+    from tests.unit.visit.rig import evidence_of, holder
 
     anna, eva = holder("anna"), holder("eva")
     if kind is VisitKind.ACTIVATION:
@@ -142,8 +143,8 @@ def happy_script(kind: VisitKind, the_rig: Rig) -> list[tuple[str, dict[str, Any
             ("document_confirmed", {}), *pin_keys(NEW_PIN), *pin_keys(NEW_PIN), *pin_keys(NEW_PIN),
         ]
     if kind is VisitKind.UNLOCK:
-        card = the_rig.insert(eva, CURRENT_PIN)
-        card.locked = True
+        the_rig.insert(eva, CURRENT_PIN)
+        the_rig.lock(eva)
         return [
             INSERT, ("continue", {}), ("document_scanned", {"evidence": evidence_of(eva)}),
             ("document_confirmed", {}), *pin_keys(NEW_PIN), *pin_keys(NEW_PIN),
@@ -164,9 +165,7 @@ def happy_script(kind: VisitKind, the_rig: Rig) -> list[tuple[str, dict[str, Any
             ("document_confirmed", {}),
         ]
     if kind is VisitKind.SIGNATURE_CERTIFICATE:
-        the_rig.tokens.cards[eva.card_number] = key_card(
-            eva.card_number, CURRENT_PIN, eva.hsa_id, two_pins=True
-        )
+        the_rig.card(eva, CURRENT_PIN, signature_days=None)
         the_rig.insert(eva)
         return [
             INSERT, ("continue", {}), ("document_scanned", {"evidence": evidence_of(eva)}),
@@ -174,16 +173,12 @@ def happy_script(kind: VisitKind, the_rig: Rig) -> list[tuple[str, dict[str, Any
             *pin_keys(NEW_PIN),
         ]
     if kind is VisitKind.RENEW_CERTIFICATES:
-        the_rig.tokens.cards[eva.card_number] = key_card(
-            eva.card_number, CURRENT_PIN, eva.hsa_id, two_pins=True, sign_pin=SIGNATURE_PIN,
-            signature_days=60, authentication_days=60,
-        )
+        the_rig.card(eva, CURRENT_PIN, signature_pin=SIGNATURE_PIN, signature_days=60,
+                     authentication_days=60)
         the_rig.insert(eva)
         return [INSERT, ("continue", {}), *pin_keys(CURRENT_PIN), *pin_keys(SIGNATURE_PIN)]
     if kind is VisitKind.ADDITIONAL_CERTIFICATE:
-        the_rig.tokens.cards[eva.card_number] = key_card(
-            eva.card_number, CURRENT_PIN, eva.hsa_id, two_pins=True
-        )
+        the_rig.card(eva, CURRENT_PIN, signature_days=None)
         the_rig.insert(eva)
         return [
             INSERT, ("continue", {}), ("document_scanned", {"evidence": evidence_of(eva)}),

@@ -1,7 +1,9 @@
-"""The activation visit end to end through fake ports, and each of its failure paths."""
+"""The activation visit end to end on the rig (hardware/sim's memory cards, the portal
+double), and each of its failure paths."""
 
 from __future__ import annotations
 
+from base64 import b64decode
 from dataclasses import replace
 from datetime import timedelta
 
@@ -10,12 +12,13 @@ import pytest
 from kiosk.demo_cast import demo_so_pin
 from kiosk.errors import CardRemoved, PinLocked, TokenError
 from kiosk.model import CardStatus, DocumentType, VisitKind
+from kiosk.pki import signature_verifies
 from kiosk.rules.card import add_months
 from kiosk.visit.contract import ViewName
 from kiosk.visit.effects import EffectKind, FetchRecord
 from kiosk.visit.events import CardInserted, PinDigit, RecordFetched, Retry
 from tests.unit.visit.drive import INSERT, Driver, pin_keys, visit
-from tests.unit.visit.fakes import READER, T0, evidence_of, holder, record_of
+from tests.unit.visit.rig import READER, T0, evidence_of, holder, record_of
 
 PIN = "480159"
 ANNA = holder("anna")
@@ -51,7 +54,7 @@ def test_happy_path_shows_each_screen_and_activates_the_card() -> None:
         "record_result", "sync_result",
     ]
     assert d.rig.portal.records[ANNA.card_number].status is CardStatus.ACTIVE
-    assert d.rig.tokens.cards[ANNA.card_number].pin == PIN
+    assert d.rig.pin_is(ANNA, PIN) and not d.rig.pin_is(ANNA, "480158")
     assert d.rig.portal.calls == [
         ("start_activation", "v1:start_activation"), ("complete_activation", "v1:complete")
     ]
@@ -60,6 +63,13 @@ def test_happy_path_shows_each_screen_and_activates_the_card() -> None:
     assert PIN not in repr(result) and demo_so_pin(ANNA.card_number) not in repr(result)
     assert result.payload["activation_id"] == "ACT-" + ANNA.card_number
     assert result.deadline is not None
+    # the receipt is signed on the card, by the key of the certificate sent with it, which
+    # is the card's own authentication certificate (a two-PIN card: its user PIN's key)
+    receipt, signature, certificate = (
+        b64decode(result.payload[k]) for k in ("receipt", "signature", "certificate")
+    )
+    assert signature_verifies(certificate, signature, receipt)
+    assert certificate in [c.der for c in d.rig.certificates(ANNA) if c.usage == "authentication"]
 
 
 def test_the_card_record_screen_shows_deadlines() -> None:
@@ -329,7 +339,7 @@ def test_wrong_pin_at_the_receipt_shows_tries_left_then_succeeds() -> None:
 def test_pin_locked_at_the_receipt_explains_the_card_is_not_active() -> None:
     d = visit(VisitKind.ACTIVATION)
     to_receipt(d)
-    d.rig.tokens.faults["sign_receipt"] = PinLocked()
+    d.rig.deck.fail_next("sign_receipt", PinLocked())
     d.inputs(pin_keys(PIN))
     assert d.step.finished and d.view.message == "visit.ended.pin_set"
     assert "deadline" in d.view.params
@@ -338,12 +348,12 @@ def test_pin_locked_at_the_receipt_explains_the_card_is_not_active() -> None:
 def test_token_error_while_writing_offers_retry_with_fresh_secrets() -> None:
     d = visit(VisitKind.ACTIVATION)
     to_pin_choice(d)
-    d.rig.tokens.faults["set_initial_pin"] = TokenError()
+    d.rig.deck.fail_next("set_initial_pin", TokenError())
     d.inputs(pin_keys(PIN) + pin_keys(PIN))
     assert d.view.name is ViewName.ERROR and d.view.actions == ("retry", "cancel")
     d.send("retry")
     assert d.view.name is ViewName.SIGN_RECEIPT
-    assert d.rig.tokens.cards[ANNA.card_number].pin == PIN
+    assert d.rig.pin_is(ANNA, PIN)
 
 
 def test_card_removed_during_the_write_explains_the_unknown_state() -> None:

@@ -1,4 +1,4 @@
-"""The additional-certificate visit on the fake ports (real P-256 keys in memory): add one,
+"""The additional-certificate visit on the rig (hardware/sim's memory cards): add one,
 refuse a second and offer replace or remove, the new one verified before the old one
 goes, a card pulled at each card step followed by a visit that continues the work (same
 key id, one issuance), and hostile choices."""
@@ -11,6 +11,8 @@ import pytest
 
 from kiosk.errors import CardRemoved
 from kiosk.model import VisitKind
+from kiosk.pki import signature_verifies
+from kiosk.ports import PinRole
 from kiosk.visit.card_keys import key_id_of
 from kiosk.visit.contract import ViewName
 from kiosk.visit.effects import IssueCertificate
@@ -22,7 +24,7 @@ from tests.unit.visit.drive import (
     run_until,
     visit,
 )
-from tests.unit.visit.fakes import FakeCard, add_additional, evidence_of, holder
+from tests.unit.visit.rig import Rig, evidence_of, holder
 
 EVA = holder("eva")
 D = VisitKind.ADDITIONAL_CERTIFICATE
@@ -30,21 +32,20 @@ NORRLAND, SKANE = "Region Norrland (demo)", "Region Skåne (demo)"
 UP_TO_CHOICE = 4  # card, record, document scanned and confirmed
 
 
-def card_of(d: Driver) -> FakeCard:
-    return d.rig.tokens.cards[EVA.card_number]
-
-
 def with_additional(d: Driver) -> list[tuple[str, dict[str, object]]]:
     """The happy script's start, on a card that already has an additional certificate."""
     script = happy_script(D, d.rig)
-    add_additional(card_of(d), SKANE, EVA.hsa_id)
+    d.rig.add_additional(EVA, SKANE)
     return script[:UP_TO_CHOICE]
 
 
-def additional_on(card: FakeCard) -> list[bytes]:
-    """Key ids of the card's additional certificates (the fake names them by kind)."""
-    return [c.key_id for c in card.certificates
-            if c.organisation in (NORRLAND, SKANE) or "additional" in c.subject]
+def additional_on(the_rig: Rig) -> list[bytes]:
+    """Key ids of the additional certificates on Eva's card (another organisation's),
+    each with its key under the authentication PIN."""
+    keys = the_rig.key_ids(EVA, CURRENT_PIN, PinRole.AUTHENTICATION)
+    found = [c.key_id for c in the_rig.certificates(EVA) if c.organisation in (NORRLAND, SKANE)]
+    assert set(found) <= keys
+    return found
 
 
 def test_an_additional_certificate_is_made_issued_installed_and_tested() -> None:
@@ -52,9 +53,15 @@ def test_an_additional_certificate_is_made_issued_installed_and_tested() -> None
     d.inputs(happy_script(D, d.rig))
     assert d.step.view.name is ViewName.DONE, d.step.view
     assert d.step.view.message == "visit.done.additional_certificate.add"
-    assert additional_on(card_of(d)) == [key_id_of("v1", "additional")]
+    assert additional_on(d.rig) == [key_id_of("v1", "additional")]
     (issued,) = d.rig.portal.issued.values()
     assert issued.kind == "additional"
+    (on_card,) = [c for c in d.rig.certificates(EVA) if c.organisation == NORRLAND]
+    assert on_card.der == issued.der and on_card.usage == "authentication"
+    # its key works: a signature made with it on the card verifies with the certificate
+    signature = d.rig.cards[EVA.card_number].sign(
+        PinRole.AUTHENTICATION, CURRENT_PIN, on_card.key_id, b"probe")
+    assert signature_verifies(issued.der, signature, b"probe")
     order = [e for e in d.effects_run if e in (
         "generate_key_pair", "sign_request", "issue_certificate", "install_certificate",
         "test_signature", "delete_key_pair")]
@@ -93,7 +100,7 @@ def test_a_second_one_is_refused_the_choice_is_replace_or_remove() -> None:
 def test_replace_removes_the_old_one_only_after_the_new_one_verified() -> None:
     d = visit(D)
     d.inputs(with_additional(d))
-    old = next(c for c in card_of(d).certificates if c.organisation == SKANE)
+    old = next(c for c in d.rig.certificates(EVA) if c.organisation == SKANE)
     d.send("chosen", choice="replace")
     assert d.step.view.message == "visit.additional.choose_organisation"
     d.send("chosen", choice=NORRLAND)
@@ -101,7 +108,7 @@ def test_replace_removes_the_old_one_only_after_the_new_one_verified() -> None:
     assert d.step.view.message == "visit.done.additional_certificate.replace", d.step.view
     tail = [e for e in d.effects_run if e in ("test_signature", "delete_key_pair")]
     assert tail[-2:] == ["test_signature", "delete_key_pair"]  # verified, then removed
-    assert additional_on(card_of(d)) == [key_id_of("v1", "additional")]  # one, the new one
+    assert additional_on(d.rig) == [key_id_of("v1", "additional")]  # one, the new one
     (result,) = d.rig.results().values()
     assert json.loads(result.payload["revoke"]) == [format(old.serial, "x")]
     assert result.payload["revoke_reason"] == "replaced"
@@ -110,13 +117,14 @@ def test_replace_removes_the_old_one_only_after_the_new_one_verified() -> None:
 def test_remove_takes_the_one_off_the_card_and_revokes_it() -> None:
     d = visit(D)
     d.inputs(with_additional(d))
-    old = next(c for c in card_of(d).certificates if c.organisation == SKANE)
+    old = next(c for c in d.rig.certificates(EVA) if c.organisation == SKANE)
     d.send("chosen", choice="remove")
     d.inputs(pin_keys(CURRENT_PIN))
     assert d.step.view.message == "visit.done.additional_certificate.remove", d.step.view
-    assert additional_on(card_of(d)) == []
+    assert additional_on(d.rig) == []
     assert "issue_certificate" not in d.effects_run and "generate_key_pair" not in d.effects_run
-    assert [c.usage for c in card_of(d).certificates] == ["authentication"]  # its own stays
+    assert [c.usage for c in d.rig.certificates(EVA)] == ["authentication"]  # its own stays
+    assert old.key_id not in d.rig.key_ids(EVA, CURRENT_PIN, PinRole.AUTHENTICATION)
     (result,) = d.rig.results().values()
     assert json.loads(result.payload["revoke"]) == [format(old.serial, "x")]
     assert result.payload["revoke_reason"] == "removed"
@@ -145,20 +153,19 @@ def test_replace_card_pulled_then_continued_issues_once(method: str) -> None:
     first.inputs(pin_keys(CURRENT_PIN)[:-1])
     first.send("pin_submit", hold=True)
     run_until(first, "generate_key_pair")  # logged in, the work committed
-    first.rig.tokens.faults[method] = CardRemoved("pulled")
+    first.rig.deck.fail_next(method, CardRemoved("pulled"))
     first.settle()
     assert first.step.finished and first.step.view.name is ViewName.ERROR, first.step.view
     assert first.step.view.message == "visit.ended.additional_certificate.writing"
-    card = card_of(first)
     if method != "delete_key_pair":  # the old one stays until the new one verified
-        assert any(c.organisation == SKANE for c in card.certificates)
+        assert any(c.organisation == SKANE for c in first.rig.certificates(EVA))
 
     again = visit(D, first.rig, visit_id="v2")  # a new visit on the same card
     again.inputs(start)  # the stopped visit's decision stands: straight to the PIN
     assert again.step.view.name is ViewName.PIN_CURRENT, again.step.view
     again.inputs(pin_keys(CURRENT_PIN))
     assert again.step.view.name is ViewName.DONE, again.step.view
-    assert additional_on(card) == [key_id_of("v1", "additional")]  # the first work's key
+    assert additional_on(first.rig) == [key_id_of("v1", "additional")]  # the first work's key
     assert len(first.rig.portal.issued) == 1  # nothing issued twice
     assert list(first.rig.results()) == ["v1:additional_certificate"]
 
@@ -169,13 +176,13 @@ def test_the_card_check_of_a_pulled_remove_continues_and_removes() -> None:
     first.inputs(start)
     first.send("chosen", choice="remove")
     first.inputs(pin_keys(CURRENT_PIN)[:-1])
-    first.rig.tokens.faults["delete_key_pair"] = CardRemoved("pulled")
+    first.rig.deck.fail_next("delete_key_pair", CardRemoved("pulled"))
     first.inputs(pin_keys(CURRENT_PIN)[-1:])
     assert first.step.finished
     again = visit(D, first.rig, visit_id="v2")
     again.inputs([*start, *pin_keys(CURRENT_PIN)])
     assert again.step.view.message == "visit.done.additional_certificate.remove", again.step.view
-    assert additional_on(card_of(again)) == []
+    assert additional_on(again.rig) == []
 
 
 def test_the_document_evidence_is_in_the_result() -> None:

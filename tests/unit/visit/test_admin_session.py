@@ -15,7 +15,7 @@ from kiosk.visit.admin_session import KioskSession
 from kiosk.visit.contract import ViewName
 from kiosk.visit.events import CardTakenOut, action_event
 from tests.unit.visit.drive import INSERT, Driver, happy_script, pin_keys
-from tests.unit.visit.fakes import READER, SETTINGS, TODAY, cert, rig
+from tests.unit.visit.rig import READER, SETTINGS, TODAY, rig
 
 ADMIN = demo_admins(TODAY)[0]
 LAPSED = demo_admins(TODAY)[1]
@@ -71,7 +71,7 @@ def test_wrong_admin_pin_shows_tries_left_and_stays_on_the_pad() -> None:
 
 def test_locked_admin_card_goes_back_to_insert() -> None:
     d = session()
-    d.rig.tokens.faults["admin_sign_in"] = PinLocked()
+    d.rig.deck.fail_next("admin_sign_in", PinLocked())
     sign_in(d)
     assert d.view.params["stage"] == "insert" and d.view.error is not None
     assert d.view.error.code == "pin_locked"
@@ -79,12 +79,7 @@ def test_locked_admin_card_goes_back_to_insert() -> None:
 
 def test_lapsed_training_is_refused_with_its_own_text() -> None:
     d = session()
-    d.rig.tokens.cards[LAPSED.card_number] = replace(
-        d.rig.tokens.cards[ADMIN.card_number], number=LAPSED.card_number, pin=LAPSED.pin,
-        certificates=[cert(LAPSED.hsa_id)],
-    )
-    d.rig.tokens.admin_pin = LAPSED.pin
-    sign_in(d, LAPSED.card_number, LAPSED.pin)
+    sign_in(d, LAPSED.card_number, LAPSED.pin)  # the cast's card of an admin whose training lapsed
     assert d.view.name is ViewName.ADMIN_SIGN_IN
     assert d.view.error is not None and d.view.error.message == "rules.admin.training_lapsed"
 
@@ -98,8 +93,8 @@ def test_admin_of_another_office_is_refused() -> None:
 
 def test_card_without_hsa_id_is_refused() -> None:
     d = session()
-    card = d.rig.tokens.cards[ADMIN.card_number]
-    card.certificates = [replace(cert(ADMIN.hsa_id), hsa_id=None)]
+    d.rig.card(ADMIN.card_number, ADMIN.pin, two_pins=False, hsa_id=False)  # on the personnummer
+    assert {c.hsa_id for c in d.rig.certificates(ADMIN.card_number)} == {None}
     sign_in(d)
     assert d.view.error is not None and d.view.error.message == "rules.admin.no_hsa_id"
 

@@ -1,5 +1,6 @@
-"""The signature-certificate and renew-certificates visits on the fake ports (real P-256
-keys and certificates in memory): happy paths, refusals, PIN checks, and a card pulled at
+"""The signature-certificate and renew-certificates visits on the rig (hardware/sim's
+memory cards: software keys made on the card, certificates from the portal double's CA):
+happy paths, refusals, PIN checks, and a card pulled at
 each card step followed by a new visit that continues the same work (same key ids, one
 issuance per certificate, a working authentication certificate at every moment)."""
 
@@ -11,7 +12,7 @@ import pytest
 
 from kiosk.errors import CardRemoved
 from kiosk.model import CertificateInfo, VisitKind
-from kiosk.pki import signature_verifies
+from kiosk.pki import certificate_key
 from kiosk.ports import PinRole
 from kiosk.visit.card_keys import key_id_of
 from kiosk.visit.contract import ViewName
@@ -25,28 +26,27 @@ from tests.unit.visit.drive import (
     pin_keys,
     visit,
 )
-from tests.unit.visit.fakes import T0, FakeCard, Rig, evidence_of, holder, key_card, rig
+from tests.unit.visit.rig import T0, Rig, evidence_of, holder, rig
 
 EVA = holder("eva")
 S, R = VisitKind.SIGNATURE_CERTIFICATE, VisitKind.RENEW_CERTIFICATES
 
 
-def working_authentication(card: FakeCard) -> list[CertificateInfo]:
-    """Authentication certificates valid now whose key pair is on the card and verifies."""
-    working = []
-    for info in card.certificates:
-        if info.usage != "authentication" or info.key_id not in card.keys:
-            continue
-        if not info.not_before <= T0 <= info.not_after:
-            continue
-        private = card.keys[info.key_id][1]
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import ec
+def working_authentication(the_rig: Rig) -> list[CertificateInfo]:
+    """Eva's authentication certificates valid now whose key pair is on the card and signs
+    what the certificate verifies."""
+    return the_rig.working_authentication(EVA, CURRENT_PIN)
 
-        signature = private.sign(b"probe", ec.ECDSA(hashes.SHA256()))
-        if signature_verifies(info.der, signature, b"probe"):
-            working.append(info)
-    return working
+
+def keys_on(the_rig: Rig) -> dict[bytes, PinRole]:
+    """The key pairs on Eva's card (found by a login with each PIN) and the PIN of each."""
+    found = {k: PinRole.AUTHENTICATION
+             for k in the_rig.key_ids(EVA, CURRENT_PIN, PinRole.AUTHENTICATION)}
+    for pin in (SIGNATURE_PIN, NEW_PIN):  # the signature PIN, before or after the visit
+        if the_rig.pin_is(EVA, pin, PinRole.SIGNATURE):
+            found |= {k: PinRole.SIGNATURE
+                      for k in the_rig.key_ids(EVA, pin, PinRole.SIGNATURE)}
+    return found
 
 
 def run(kind: VisitKind, the_rig: Rig | None = None, visit_id: str = "v1") -> Driver:
@@ -62,11 +62,16 @@ def test_signature_certificate_is_made_on_the_card_issued_installed_and_tested()
     d = run(S)
     assert d.step.finished and d.step.view.name is ViewName.DONE, d.step.view
     assert d.step.view.message == "visit.done.signature_certificate"
-    card = d.rig.tokens.cards[EVA.card_number]
-    assert card.sign_pin == NEW_PIN  # set with the portal's credential
-    signature = [c for c in card.certificates if c.usage == "signature"]
+    assert d.rig.pin_is(EVA, NEW_PIN, PinRole.SIGNATURE)  # set with the portal's credential
+    assert not d.rig.pin_is(EVA, CURRENT_PIN, PinRole.SIGNATURE)
+    signature = [c for c in d.rig.certificates(EVA) if c.usage == "signature"]
     assert len(signature) == 1 and signature[0].key_id == key_id_of("v1", "signature")
-    assert card.keys[signature[0].key_id][0] is PinRole.SIGNATURE
+    assert keys_on(d.rig)[signature[0].key_id] is PinRole.SIGNATURE
+    # the certificate on the card is the one issued, for the key made on the card
+    (issued,) = d.rig.portal.issued.values()
+    assert signature[0].der == issued.der
+    (made,) = [k for k in d.rig.cards[EVA.card_number].card_keys() if k.role is PinRole.SIGNATURE]
+    assert certificate_key(issued.der) == made.public_key
     assert [m for m, _ in d.rig.portal.calls].count("issue_certificate") == 1
     (result,) = d.rig.results().values()
     assert result.kind is S and result.idempotency_key == "v1:signature_certificate"
@@ -96,9 +101,7 @@ def test_signature_certificate_refused_when_the_card_is_not_active() -> None:
 
 def test_signature_certificate_refused_on_a_one_pin_card() -> None:
     d = visit(S)
-    d.rig.tokens.cards[EVA.card_number] = key_card(
-        EVA.card_number, CURRENT_PIN, EVA.hsa_id, two_pins=False
-    )
+    d.rig.card(EVA, CURRENT_PIN, two_pins=False, signature_days=None)
     d.rig.insert(EVA)
     d.inputs([INSERT])
     assert d.step.view.error is not None
@@ -137,18 +140,17 @@ def test_signature_certificate_card_pulled_then_continued_issues_once(method: st
     first = visit(S)
     script = happy_script(S, first.rig)
     first.inputs(script[:11])  # the login (a test signature with the authentication PIN)
-    first.rig.tokens.faults[method] = CardRemoved("pulled")
+    first.rig.deck.fail_next(method, CardRemoved("pulled"))
     first.inputs(script[11:])
     assert first.step.finished and first.step.view.name is ViewName.ERROR
     assert first.step.view.message == "visit.ended.signature_certificate.writing"
     assert first.step.view.error is not None
-    card = first.rig.tokens.cards[EVA.card_number]
-    assert working_authentication(card)  # the authentication certificate is untouched
+    assert working_authentication(first.rig)  # the authentication certificate is untouched
 
     again = visit(S, first.rig, visit_id="v2")  # a new visit on the same card
     again.inputs(script)
     assert again.step.view.name is ViewName.DONE, again.step.view
-    signature = [c for c in card.certificates if c.usage == "signature"]
+    signature = [c for c in first.rig.certificates(EVA) if c.usage == "signature"]
     assert [c.key_id for c in signature] == [key_id_of("v1", "signature")]  # the first work's
     assert len(first.rig.portal.issued) == 1  # nothing issued twice
     assert list(first.rig.results()) == ["v1:signature_certificate"]
@@ -160,17 +162,17 @@ def test_signature_certificate_card_pulled_then_continued_issues_once(method: st
 def test_renewal_replaces_the_ending_certificates_after_the_new_ones_verify() -> None:
     d = visit(R)
     script = happy_script(R, d.rig)
-    card = d.rig.tokens.cards[EVA.card_number]
-    old = {c.usage: c for c in card.certificates}
+    old = {c.usage: c for c in d.rig.certificates(EVA)}
     d.inputs(script)
     assert d.step.view.name is ViewName.DONE, d.step.view
-    new = {c.usage: c for c in card.certificates}
+    new = {c.usage: c for c in d.rig.certificates(EVA)}
     assert set(new) == {"authentication", "signature"}
     assert all(new[u].key_id != old[u].key_id for u in new)
-    assert all(old[u].key_id not in card.keys for u in old)  # the old key pairs are gone
-    assert new["signature"].key_id in card.keys
-    assert card.keys[new["signature"].key_id][0] is PinRole.SIGNATURE
-    assert working_authentication(card) == [new["authentication"]]
+    keys = keys_on(d.rig)
+    assert all(old[u].key_id not in keys for u in old)  # the old key pairs are gone
+    assert keys[new["signature"].key_id] is PinRole.SIGNATURE
+    assert working_authentication(d.rig) == [new["authentication"]]
+    assert {c.der for c in new.values()} == {c.der for c in d.rig.portal.issued.values()}
     (result,) = d.rig.results().values()
     assert sorted(json.loads(result.payload["revoke"])) == sorted(
         format(c.serial, "x") for c in old.values()
@@ -182,10 +184,8 @@ def test_renewal_replaces_the_ending_certificates_after_the_new_ones_verify() ->
 
 def test_renewal_refused_when_nothing_ends_soon() -> None:
     d = visit(R)
-    d.rig.tokens.cards[EVA.card_number] = key_card(
-        EVA.card_number, CURRENT_PIN, EVA.hsa_id, two_pins=True, sign_pin=SIGNATURE_PIN,
-        signature_days=400, authentication_days=400,
-    )
+    d.rig.card(EVA, CURRENT_PIN, signature_pin=SIGNATURE_PIN, signature_days=400,
+               authentication_days=400)
     d.rig.insert(EVA)
     d.inputs([INSERT])
     assert d.step.finished and d.step.view.error is not None
@@ -196,11 +196,11 @@ def test_renewal_refused_when_nothing_ends_soon() -> None:
 def test_renewal_with_a_wrong_signature_pin_asks_again_and_removes_nothing() -> None:
     d = visit(R)
     script = happy_script(R, d.rig)
-    card = d.rig.tokens.cards[EVA.card_number]
     d.inputs(script[:9] + pin_keys("999999"))
     assert d.step.view.name is ViewName.PIN_CURRENT  # the signature PIN's screen
     assert d.step.view.error is not None and d.step.view.error.code == "wrong_pin"
-    assert b"\x01" in card.keys and b"\x02" in card.keys
+    old = {b"\x01": PinRole.AUTHENTICATION, b"\x02": PinRole.SIGNATURE}  # both still there
+    assert old.items() <= keys_on(d.rig).items()
     d.inputs(pin_keys(SIGNATURE_PIN))
     assert d.step.view.name is ViewName.DONE
 
@@ -216,7 +216,6 @@ def test_renewal_card_pulled_at_each_step_keeps_a_working_authentication_certifi
 ) -> None:
     first = visit(R)
     script = happy_script(R, first.rig)
-    card = first.rig.tokens.cards[EVA.card_number]
     calls = {"n": 0}
     token_method = getattr(type(first.rig.tokens.open.__self__), "open")  # noqa: B009
 
@@ -237,17 +236,18 @@ def test_renewal_card_pulled_at_each_step_keeps_a_working_authentication_certifi
     first.inputs(script)
     assert first.step.finished and first.step.view.name is ViewName.ERROR, first.step.view
     assert first.step.view.message == "visit.ended.renew_certificates.writing"
-    assert working_authentication(card), "no working authentication certificate"
+    assert working_authentication(first.rig), "no working authentication certificate"
     del first.rig.tokens.open  # the card back in an ordinary reader
 
     again = visit(R, first.rig, visit_id="v2")
     again.inputs([INSERT, ("continue", {}), *pin_keys(CURRENT_PIN), *pin_keys(SIGNATURE_PIN)])
     assert again.step.view.name is ViewName.DONE, again.step.view
-    assert len(working_authentication(card)) == 1
-    assert {c.key_id for c in card.certificates} == {
+    assert len(working_authentication(first.rig)) == 1
+    certificates = first.rig.certificates(EVA)
+    assert {c.key_id for c in certificates} == {
         key_id_of("v1", "authentication:01"), key_id_of("v1", "signature:02")
     }
-    assert set(card.keys) == {c.key_id for c in card.certificates}
+    assert set(keys_on(first.rig)) == {c.key_id for c in certificates}
     assert len(first.rig.portal.issued) == 2  # one per certificate, never twice
     assert list(first.rig.results()) == ["v1:renew_certificates"]
 
@@ -279,17 +279,15 @@ def test_the_card_check_offers_the_renewal_and_the_session_starts_it() -> None:
     from kiosk.demo_cast import demo_admins
     from kiosk.visit.admin_session import KioskSession
     from kiosk.visit.events import action_event
-    from tests.unit.visit.fakes import SETTINGS
+    from tests.unit.visit.rig import SETTINGS
 
     admin = demo_admins(T0.date())[0]
     d = Driver(KioskSession(SETTINGS, "s1"), rig())
     d.rig.put(admin.card_number)
     d.inputs([INSERT, *pin_keys(admin.pin)])
     assert d.step.view.name is ViewName.HOME
-    d.rig.tokens.cards[EVA.card_number] = key_card(
-        EVA.card_number, CURRENT_PIN, EVA.hsa_id, two_pins=True, sign_pin=SIGNATURE_PIN,
-        signature_days=60, authentication_days=60,
-    )
+    d.rig.card(EVA, CURRENT_PIN, signature_pin=SIGNATURE_PIN, signature_days=60,
+               authentication_days=60)
     d.rig.insert(EVA)
     d.inputs([("choose_visit", {"kind": "card_check"}), INSERT, ("done", {})])
     assert d.step.view.name is ViewName.CARD_INFO and d.step.finished
@@ -307,10 +305,8 @@ def test_the_card_check_offers_the_renewal_and_the_session_starts_it() -> None:
 
 def test_the_card_check_of_a_card_with_years_left_offers_nothing() -> None:
     d = visit(VisitKind.CARD_CHECK)
-    d.rig.tokens.cards[EVA.card_number] = key_card(
-        EVA.card_number, CURRENT_PIN, EVA.hsa_id, two_pins=True, sign_pin=SIGNATURE_PIN,
-        signature_days=900, authentication_days=900,
-    )
+    d.rig.card(EVA, CURRENT_PIN, signature_pin=SIGNATURE_PIN, signature_days=900,
+               authentication_days=900)
     d.rig.insert(EVA)
     d.inputs([INSERT, ("done", {})])
     assert d.step.finished and d.step.view.actions == ("home",)

@@ -11,7 +11,7 @@ from kiosk.model import VisitKind
 from kiosk.visit.contract import ViewName
 from kiosk.visit.stages import Progress, Stage, ended_message_key
 from tests.unit.visit.drive import INSERT, NEW_PIN, Driver, happy_script, pin_keys, run_until, visit
-from tests.unit.visit.fakes import evidence_of, holder
+from tests.unit.visit.rig import evidence_of, holder
 
 ANNA = holder("anna")
 IGNORED, RESET, REINSERT = "ignored", "reset", "reinsert"

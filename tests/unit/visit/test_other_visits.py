@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
 
 import pytest
 
@@ -20,7 +19,7 @@ from tests.unit.visit.drive import (
     pin_keys,
     visit,
 )
-from tests.unit.visit.fakes import T0, evidence_of, holder
+from tests.unit.visit.rig import evidence_of, holder
 
 EVA = holder("eva")
 
@@ -57,8 +56,8 @@ def test_happy_paths(kind: VisitKind, effects: list[str], message: str) -> None:
 def test_unlock_sets_the_new_pin_and_clears_the_lock() -> None:
     d = visit(VisitKind.UNLOCK)
     d.inputs(happy_script(VisitKind.UNLOCK, d.rig))
-    card = d.rig.tokens.cards[EVA.card_number]
-    assert card.pin == NEW_PIN and not card.locked
+    assert d.rig.pin_is(EVA, NEW_PIN) and not d.rig.pin_is(EVA, CURRENT_PIN)
+    assert not d.rig.locked(EVA)
     assert d.rig.portal.calls == [("start_unlock", "v1:start_unlock")]
 
 
@@ -90,7 +89,7 @@ def test_change_pin_with_a_wrong_current_pin_shows_tries_left() -> None:
     assert d.view.error is not None and d.view.error.params["tries_left"] == 2
     d.inputs([*pin_keys(CURRENT_PIN), *pin_keys(NEW_PIN), *pin_keys(NEW_PIN)])
     assert d.view.name is ViewName.DONE
-    assert d.rig.tokens.cards[EVA.card_number].pin == NEW_PIN
+    assert d.rig.pin_is(EVA, NEW_PIN) and not d.rig.pin_is(EVA, CURRENT_PIN)
 
 
 def test_change_pin_refuses_the_same_pin_again() -> None:
@@ -104,7 +103,7 @@ def test_change_pin_refuses_the_same_pin_again() -> None:
 def test_change_pin_locked_ends_and_points_to_an_unlock_visit() -> None:
     d = visit(VisitKind.CHANGE_PIN)
     d.rig.insert(EVA, CURRENT_PIN)
-    d.rig.tokens.faults["change_pin"] = PinLocked()
+    d.rig.deck.fail_next("change_pin", PinLocked())
     d.inputs([INSERT, "continue", *pin_keys(CURRENT_PIN), *pin_keys(NEW_PIN), *pin_keys(NEW_PIN)])
     assert d.step.finished and d.view.error is not None
     assert d.view.error.code == "pin_locked" and d.view.error.next_step == "next.pin_locked"
@@ -118,8 +117,10 @@ def test_card_check_shows_certificates_validity_and_status() -> None:
     params = d.view.params
     assert params["status"] == "Aktiv" and params["hsa_id"] == EVA.hsa_id
     assert params["valid_until"] is not None
-    (cert,) = params["certificates"]
-    assert cert["usage"] == "signature" and cert["valid_now"] is True and cert["days_left"] > 0
+    shown = params["certificates"]  # the card's two, read from it
+    assert [c["usage"] for c in shown] == ["authentication", "signature"]
+    assert all(c["valid_now"] is True and c["days_left"] > 0 for c in shown)
+    assert {c["serial"] for c in shown} == {format(c.serial, "x") for c in d.rig.certificates(EVA)}
     assert d.view.actions == ("done",)
     d.send("done")
     assert d.step.finished and d.view.name is ViewName.CARD_INFO
@@ -133,7 +134,7 @@ def test_card_check_with_the_portal_down_shows_certificates_and_offers_retry() -
     d.send(INSERT[0], **INSERT[1])
     assert d.view.name is ViewName.CARD_INFO
     assert d.view.error is not None and d.view.error.code == "portal_unreachable"
-    assert len(d.view.params["certificates"]) == 1 and d.view.params["record_found"] is False
+    assert len(d.view.params["certificates"]) == 2 and d.view.params["record_found"] is False
     assert d.view.params["hsa_id"] == EVA.hsa_id  # HSA-id lookup from the certificate
     assert d.view.actions == ("retry", "done")
     d.rig.portal.down = False
@@ -224,9 +225,10 @@ def test_card_check_warns_from_three_months_before_a_certificate_ends(
     days: int, warned: bool
 ) -> None:
     d = visit(VisitKind.CARD_CHECK)
-    card = d.rig.insert(EVA, CURRENT_PIN)
-    ending = replace(card.certificates[0], not_after=T0 + timedelta(days=days, hours=1))
-    card.certificates = [ending, replace(card.certificates[0], label="far", serial=0x99)]
+    # the authentication certificate ends in ``days`` days (and some hours), the signature
+    # one in 900
+    d.rig.card(EVA, CURRENT_PIN, authentication_days=days, signature_days=900)
+    d.rig.insert(EVA)
     d.send(INSERT[0], **INSERT[1])
     assert d.view.name is ViewName.CARD_INFO
     first, second = d.view.params["certificates"]

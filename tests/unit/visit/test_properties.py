@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kiosk.demo_cast import demo_admins
 from kiosk.errors import (
     CardRemoved,
     KioskError,
@@ -22,7 +23,8 @@ from kiosk.errors import (
 )
 from kiosk.i18n import catalog
 from kiosk.model import CardClass, CardIdentity, CardWork, DocumentType, VisitKind, VisitResult
-from kiosk.ports import ActivationTicket, CardKey, IssuedCertificate, KeyAlgorithm
+from kiosk.pki import certificate_key
+from kiosk.ports import ActivationTicket, CardKey, IssuedCertificate, KeyAlgorithm, PinRole
 from kiosk.visit.admin_session import VISIT_FLOWS, KioskSession
 from kiosk.visit.block import BLOCK_REASONS
 from kiosk.visit.contract import Step, View, ViewName
@@ -89,17 +91,15 @@ from kiosk.visit.events import (
 from kiosk.visit.flow import VisitFlow
 from kiosk.visit.secret import Secret
 from tests.unit.visit.drive import CURRENT_PIN, NEW_PIN, Driver, event, happy_script, visit
-from tests.unit.visit.fakes import (
+from tests.unit.visit.rig import (
     READER,
     SETTINGS,
     T0,
     admin_auth,
-    cert,
     evidence_of,
     holder,
-    key_card,
     record_of,
-    spki,
+    rig,
 )
 
 SV, EN = catalog("sv"), catalog("en")
@@ -158,9 +158,9 @@ def outcome_for(effect: Effect, pick: int, fail: bool, number: str | None) -> Ou
                 record = RECORDS[number]  # mostly the record of the card at hand
             return RecordFetched(effect, record)
         case ReadCertificates():
-            return CertificatesRead(effect, ((cert(EVA.hsa_id, "signature"),), ())[pick % 2])
+            return CertificatesRead(effect, (CAST_CERTIFICATES, ())[pick % 2])
         case AdminSignIn():
-            return AdminSignedIn(effect, cert(admin_auth().hsa_id))
+            return AdminSignedIn(effect, ADMIN_CERTIFICATE)
         case AuthoriseAdmin():
             return AdminAuthorised(effect, (admin_auth(), admin_auth(1))[pick % 2])
         case StartTicket():
@@ -182,19 +182,28 @@ def outcome_for(effect: Effect, pick: int, fail: bool, number: str | None) -> Ou
     return key_outcome_for(effect, pick)
 
 
-# A card with real key pairs (P-256) for the certificate effects' answers: some match
-# what the flow asks for, some do not (another key, a broken certificate).
-KEY_CARD = key_card(EVA.card_number, CURRENT_PIN, EVA.hsa_id, two_pins=True,
-                    signature_days=60, authentication_days=60)
+# Cards of the rig (hardware/sim's memory cards) for the answers: Eva's as the cast has
+# it and the administrator's, and one whose certificates end in 60 days for the
+# certificate effects' answers: some match what the flow asks for, some do not (another
+# key, a broken certificate).
+_RIG = rig()
+CAST_CERTIFICATES = tuple(_RIG.insert(EVA, CURRENT_PIN).certificates())
+ADMIN_CERTIFICATE = next(
+    c for c in _RIG.card(demo_admins(T0.date())[0].card_number, None).certificates()
+    if c.usage == "authentication"
+)
+KEY_CARD = _RIG.card(EVA, CURRENT_PIN, signature_pin="730284", signature_days=60,
+                     authentication_days=60).certificates()
 CARD_KEYS = [
-    CardKey(k, "key", role, KeyAlgorithm.EC_P256, spki(private.public_key()))
-    for k, (role, private) in KEY_CARD.keys.items()
+    CardKey(c.key_id, "key", role, KeyAlgorithm.RSA_2048, certificate_key(c.der))
+    for c, role in zip(KEY_CARD, (PinRole.AUTHENTICATION, PinRole.SIGNATURE), strict=True)
 ]
 ISSUED = [
     IssuedCertificate(format(c.serial, "x"), EVA.card_number, c.usage, "hsa_id", c.subject,
                       c.issuer, c.not_before, c.not_after, 60, True, "valid", der)
-    for c in KEY_CARD.certificates for der in (c.der, b"not a certificate")
+    for c in KEY_CARD for der in (c.der, b"not a certificate")
 ]
+del _RIG
 WORK = CardWork("w1", "renew_certificates", EVA.card_number, "SE-ADM1", T0,
                 {"jobs": '[{"slot": "s", "certificate_kind": "authentication", '
                          '"role": "authentication", "subject_id": "hsa_id", '
@@ -205,7 +214,7 @@ def key_outcome_for(effect: Effect, pick: int) -> Outcome:
     """Answers to the certificate effects (kiosk.visit.card_keys)."""
     match effect:
         case ReadCardKeys():
-            certificates = (tuple(KEY_CARD.certificates), ())[pick % 2]
+            certificates = (tuple(KEY_CARD), ())[pick % 2]
             return CardKeysRead(effect, certificates, bool(pick % 3))
         case FindCardWork():
             return CardWorkFound(effect, (None, WORK)[pick % 2])
@@ -415,13 +424,13 @@ NOISE = st.one_of(
 def test_realistic_runs_end_in_a_defined_view_after_an_idle_timeout(
     kind: VisitKind, plan: list[Any], faults: set[str]
 ) -> None:
-    """Happy-path inputs (None) mixed with noise, effects run on the fakes, faults switched on."""
+    """Happy-path inputs (None) mixed with noise, effects run on the rig, faults switched on."""
     d: Driver = visit(kind)
     script = happy_script(kind, d.rig)
     d.rig.portal.down = "portal_down" in faults
     d.rig.fail_store("store_failing" in faults)
     if "token_error" in faults:
-        d.rig.tokens.faults["set_initial_pin"] = TokenError()
+        d.rig.deck.fail_next("set_initial_pin", TokenError())
     position = 0
     for item in plan:
         if item is None:

@@ -7,6 +7,7 @@ what to type on the reader, and the reader's refusals come back to be typed agai
 from __future__ import annotations
 
 from hardware.sim.pinpad import SimulatedPinPad
+from kiosk.demo_cast import demo_admins
 from kiosk.errors import PinEntryCancelled
 from kiosk.model import CardStatus, VisitKind
 from kiosk.visit.admin_session import KioskSession
@@ -14,7 +15,7 @@ from kiosk.visit.contract import ViewName
 from kiosk.visit.effects import EffectKind
 from kiosk.visit.stages import Progress
 from tests.unit.visit.drive import INSERT, Driver, run_until, visit
-from tests.unit.visit.fakes import SETTINGS, Rig, evidence_of, holder, rig
+from tests.unit.visit.rig import SETTINGS, TODAY, Rig, evidence_of, holder, rig
 
 PIN = "480159"
 OTHER = "730264"
@@ -40,7 +41,7 @@ def test_activation_on_the_reader_pad_reaches_aktiv_without_the_pin_in_the_kiosk
     d.send("document_confirmed")
     assert d.step.finished and d.view.message == "visit.done.activation", d.view
     assert pad.asked == ["new_pin", "confirm_pin", "pin"]
-    assert r.tokens.cards[ANNA.card_number].pin == PIN
+    assert r.pin_is(ANNA, PIN)
     assert r.portal.records[ANNA.card_number].status is CardStatus.ACTIVE
     pad_views = [s.view for s in d.steps if s.view.params.get("pin_pad")]
     assert {v.name for v in pad_views} == {ViewName.PIN_CHOOSE, ViewName.SIGN_RECEIPT}
@@ -75,7 +76,7 @@ def test_a_mismatch_on_the_reader_is_typed_again_there() -> None:
     assert d.view.error.code == "pin_mismatch"
     assert d.view.actions == ("pad_start", "cancel") and not d.view.params["waiting"]
     assert d.flow.progress is Progress.STARTED  # the card refused nothing: no PIN written
-    assert r.tokens.cards[ANNA.card_number].pin is None
+    assert not r.pin_set(ANNA)
     pad.type_ahead(PIN, PIN, PIN)
     d.send("pad_start")
     assert d.step.finished and d.view.message == "visit.done.activation"
@@ -117,27 +118,28 @@ def test_change_pin_on_the_reader_asks_old_new_and_again() -> None:
     d.inputs([INSERT, "continue"])
     assert d.step.finished and d.view.name is ViewName.DONE, d.view
     assert pad.asked == ["old_pin", "new_pin", "confirm_pin"]
-    assert r.tokens.cards[EVA.card_number].pin == PIN
+    assert r.pin_is(EVA, PIN) and not r.pin_is(EVA, "583920")
 
 
 def test_unlock_on_the_reader_sets_the_new_pin() -> None:
     r, pad = pad_rig()
     pad.type_ahead(PIN, PIN)
     d = visit(VisitKind.UNLOCK, r)
-    card = r.insert(EVA, "583920")
-    card.locked = True
+    r.insert(EVA, "583920")
+    r.lock(EVA)
     d.inputs([INSERT, "continue", ("document_scanned", {"evidence": evidence_of(EVA)})])
     d.send("document_confirmed")
     assert d.step.finished and d.view.name is ViewName.DONE, d.view
-    assert card.pin == PIN and not card.locked
+    assert r.pin_is(EVA, PIN) and not r.locked(EVA)
 
 
 def test_admin_signs_in_on_the_reader_pad() -> None:
     r, pad = pad_rig()
-    admin_pin = r.tokens.admin_pin
+    admin = demo_admins(TODAY)[0]
+    admin_pin = admin.pin
     pad.type_ahead(None)
     d = Driver(KioskSession(SETTINGS, "s1"), r)
-    r.put(next(iter(r.tokens.cards)))
+    r.put(admin.card_number)
     d.send(*INSERT[:1], **INSERT[1])
     assert d.view.name is ViewName.ADMIN_SIGN_IN and d.view.params["pin_pad"]
     assert d.view.error is not None and d.view.error.code == "pin_entry_cancelled"

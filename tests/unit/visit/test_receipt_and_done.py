@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from base64 import b64decode
+
 import pytest
 
 from kiosk.i18n import LANGUAGES
 from kiosk.model import VisitKind
+from kiosk.pki import signature_verifies
 from kiosk.visit.contract import ViewName
 from kiosk.visit.result import receipt_bytes, receipt_fields, receipt_text
 from tests.unit.visit.drive import INSERT, happy_script, pin_keys, visit
-from tests.unit.visit.fakes import evidence_of, holder
+from tests.unit.visit.rig import evidence_of, holder
 from tests.unit.visit.test_activation import ANNA, PIN, to_receipt
 
 
@@ -21,12 +24,17 @@ def test_the_receipt_shown_names_card_and_holder_and_is_the_text_signed(lang: st
     assert ANNA.card_number in shown and ANNA.name in shown
     d.inputs(pin_keys(PIN))
     assert d.view.name is ViewName.DONE
-    signed = d.rig.tokens.cards[ANNA.card_number].signed
-    assert len(signed) == 1
-    text = signed[0].decode("utf-8")
+    assert d.effects_run.count("sign_receipt") == 1
+    payload = d.rig.results()["v1:complete"].payload
+    signed, signature, certificate = (
+        b64decode(payload[k]) for k in ("receipt", "signature", "certificate")
+    )
+    # the bytes sent are the bytes the card signed, with a key of its own certificates
+    assert signature_verifies(certificate, signature, signed)
+    assert certificate in [c.der for c in d.rig.certificates(ANNA)]
+    text = signed.decode("utf-8")
     assert shown in text.splitlines()  # word for word, on its own line
     assert f"card={ANNA.card_number}" in text.splitlines()
-    assert d.rig.results()["v1:complete"].payload["receipt"]  # the same bytes, sent
 
 
 def test_a_field_with_a_newline_cannot_add_a_line_to_the_receipt() -> None:

@@ -1,7 +1,8 @@
-"""The effect runner and run_scripted, against the in-test fakes of the ports (unit level).
+"""The effect runner and run_scripted on the rig (hardware/sim's memory cards, the portal
+double, the real outbox) at unit level.
 
-Integration with the real adapters (SoftHSM2 token, vpcd reader, reference portal, SQLite
-outbox) belongs to the integration suite; here the fakes pin down the runner's contract.
+Integration with the real adapters (SoftHSM2 token, vpcd reader, reference portal) belongs
+to the integration suite; here the rig pins down the runner's contract.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import pytest
 
 from kiosk.demo_cast import demo_so_pin
 from kiosk.errors import CardRemoved, KioskError, PortalUnreachable
-from kiosk.model import VisitKind, VisitResult
+from kiosk.model import CertificateInfo, VisitKind, VisitResult
+from kiosk.pki import signature_verifies
 from kiosk.sync import deliver
 from kiosk.visit.activation import ActivationFlow
 from kiosk.visit.contract import Step, View, ViewName
@@ -24,7 +26,6 @@ from kiosk.visit.effects import (
     EffectKind,
     FetchRecord,
     IdentifyCard,
-    SignedReceipt,
     SignReceipt,
     WritePin,
 )
@@ -46,7 +47,7 @@ from kiosk.visit.runner import (
 )
 from kiosk.visit.secret import Secret
 from tests.unit.visit.drive import NEW_PIN, event, happy_script
-from tests.unit.visit.fakes import READER, SETTINGS, T0, admin_auth, cert, holder, rig
+from tests.unit.visit.rig import READER, SETTINGS, T0, admin_auth, holder, rig
 
 ANNA = holder("anna")
 
@@ -99,10 +100,10 @@ def test_an_effect_the_runner_does_not_know_fails_cleanly() -> None:
 
 def test_secrets_are_revealed_for_the_call_and_wiped_after() -> None:
     r, runner = runner_for()
-    card = r.insert(ANNA)
+    r.insert(ANNA)
     pin, credential = Secret(NEW_PIN), Secret(demo_so_pin(ANNA.card_number))
     outcome = runner.run(WritePin(READER, credential, pin))
-    assert not isinstance(outcome, EffectFailed) and card.pin == NEW_PIN
+    assert not isinstance(outcome, EffectFailed) and r.pin_is(ANNA, NEW_PIN)
     assert len(pin) == 0 and len(credential) == 0
     failing = Secret(NEW_PIN)
     outcome = runner.run(ChangePin(READER, Secret("000000"), failing))
@@ -114,7 +115,12 @@ def test_sign_receipt_returns_signature_and_signing_certificate() -> None:
     r.insert(ANNA, NEW_PIN)
     outcome = runner.run(SignReceipt(None, Secret(NEW_PIN), b"receipt text"))
     assert isinstance(outcome, ReceiptSigned)
-    assert outcome.signed == SignedReceipt(b"SIG:receipt ", b"DER")
+    # a two-PIN card signs under the user PIN, with its authentication key: the certificate
+    # returned is that one, read from the card, and the signature verifies with it
+    (authentication,) = [c for c in r.certificates(ANNA) if c.usage == "authentication"]
+    assert outcome.signed.certificate == authentication.der
+    assert signature_verifies(authentication.der, outcome.signed.signature, b"receipt text")
+    assert not signature_verifies(authentication.der, outcome.signed.signature, b"receipt")
 
 
 def test_a_hook_runs_after_its_effect_succeeded_and_before_the_outcome() -> None:
@@ -128,18 +134,23 @@ def test_a_hook_runs_after_its_effect_succeeded_and_before_the_outcome() -> None
     assert seen == ["after fetch"]
 
 
+def card_certificates() -> tuple[CertificateInfo, CertificateInfo]:
+    """The authentication and signature certificates of a card, read from it."""
+    auth, sign = rig().insert(ANNA).certificates()
+    assert (auth.usage, sign.usage) == ("authentication", "signature")
+    return auth, sign
+
+
 def test_signing_certificate_prefers_the_signature_certificate() -> None:
-    auth = cert("SE1-A", "authentication", b"AUTH")
-    sign = cert("SE1-A", "signature", b"SIGN")
-    assert signing_certificate([auth, sign]) == b"SIGN"
-    assert signing_certificate([auth]) == b"AUTH"
+    auth, sign = card_certificates()
+    assert signing_certificate([auth, sign]) == sign.der
+    assert signing_certificate([auth]) == auth.der
     assert signing_certificate([]) == b""
 
 
 def test_a_two_pin_card_signs_the_receipt_with_its_authentication_certificate() -> None:
-    auth = cert("SE1-A", "authentication", b"AUTH")
-    sign = cert("SE1-A", "signature", b"SIGN")
-    assert signing_certificate([sign, auth], two_pins=True) == b"AUTH"
+    auth, sign = card_certificates()
+    assert signing_certificate([sign, auth], two_pins=True) == auth.der
 
 
 def result(kind: VisitKind, **payload: str) -> VisitResult:
@@ -227,12 +238,12 @@ def test_the_pin_write_intent_is_committed_before_the_card_is_written(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """D8: the intent is in the store when the card is written; the result ends it."""
-    from tests.unit.visit import fakes
+    from hardware.sim.memtoken import MemoryToken
 
     r, runner = runner_for()
     order: list[str] = []
     begin = r.store.begin_pin_write
-    write = fakes.FakeToken.set_initial_pin
+    write = MemoryToken.set_initial_pin
 
     def noted_begin(intent):  # type: ignore[no-untyped-def]
         order.append(f"intent {intent.kind} {intent.card_number} {bool(intent.ticket_id)}")
@@ -243,7 +254,7 @@ def test_the_pin_write_intent_is_committed_before_the_card_is_written(
         write(self, credential, new_pin)
 
     monkeypatch.setattr(r.store, "begin_pin_write", noted_begin)
-    monkeypatch.setattr(fakes.FakeToken, "set_initial_pin", noted_write)
+    monkeypatch.setattr(MemoryToken, "set_initial_pin", noted_write)
     script = happy_script(VisitKind.ACTIVATION, r)
     run = run_scripted(ActivationFlow(admin_auth(), SETTINGS, "visit-1"),
                        [event(kind, **data) for kind, data in script], runner)
@@ -256,7 +267,7 @@ def test_the_pin_write_intent_is_committed_before_the_card_is_written(
 def test_a_pin_write_the_card_refuses_ends_its_intent() -> None:
     r, runner = runner_for()
     script = happy_script(VisitKind.ACTIVATION, r)
-    r.tokens.faults["set_initial_pin"] = KioskError("the card said no")
+    r.deck.fail_next("set_initial_pin", KioskError("the card said no"))
     run_scripted(ActivationFlow(admin_auth(), SETTINGS, "visit-2"),
                  [event(kind, **data) for kind, data in script], runner)
     assert r.store.interrupted() == []

@@ -11,7 +11,7 @@ from kiosk.visit.admin_session import KioskSession, SessionStage
 from kiosk.visit.contract import ViewName
 from kiosk.visit.events import CardInserted, CardTakenOut, SessionLock
 from tests.unit.visit.drive import NEW_PIN, Driver, happy_script, pin_keys, run_until
-from tests.unit.visit.fakes import READER, SETTINGS, TODAY, holder, rig
+from tests.unit.visit.rig import READER, SETTINGS, TODAY, holder, rig
 
 ADMIN = demo_admins(TODAY)[0]
 ADMIN_READER = "Admin Reader 01"
@@ -147,7 +147,7 @@ def test_two_readers_pulled_while_the_pin_is_written_finishes_the_write_then_loc
     assert d.flow.admin is not None and d.view.name is not ViewName.ADMIN_SIGN_IN
     d.settle()  # the write completes
     anna = holder("anna")
-    assert d.rig.tokens.cards[anna.card_number].pin == NEW_PIN
+    assert d.rig.pin_is(anna, NEW_PIN)
     assert d.view.name is ViewName.ADMIN_SIGN_IN
     assert d.view.message == "visit.session.locked.visit"
     assert d.flow.admin is None

@@ -12,7 +12,7 @@ from kiosk.visit.admin_session import VISIT_FLOWS
 from kiosk.visit.contract import ViewName
 from kiosk.visit.stages import Stage
 from tests.unit.visit.drive import happy_script, visit
-from tests.unit.visit.fakes import SETTINGS, admin_auth, evidence_of, holder
+from tests.unit.visit.rig import SETTINGS, admin_auth, evidence_of, holder
 
 A, U, C, K, B, L, S, R, D = (
     VisitKind.ACTIVATION, VisitKind.UNLOCK, VisitKind.CHANGE_PIN, VisitKind.CARD_CHECK,
@@ -130,9 +130,7 @@ def drive_to(kind: VisitKind, prefix: int, extra: list[Any]) -> Any:
     d = visit(kind)
     script = happy_script(kind, d.rig)
     if "with_additional" in extra:  # the card carries an additional certificate already
-        from tests.unit.visit.fakes import add_additional
-
-        add_additional(d.rig.tokens.cards[holder("eva").card_number], "Region Skåne (demo)")
+        d.rig.add_additional(holder("eva"), "Region Skåne (demo)")
         extra = [e for e in extra if e != "with_additional"]
     if "no_number" in extra:
         inserted = d.rig.reader.card
