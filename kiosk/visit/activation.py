@@ -17,6 +17,7 @@ from kiosk.visit.effects import (
     WritePin,
 )
 from kiosk.visit.events import (
+    CardIdentified,
     CardInserted,
     Outcome,
     PinSubmit,
@@ -53,6 +54,8 @@ class ActivationFlow(VisitFlow):
 
     def on_success(self, outcome: Outcome) -> Step:
         match outcome:
+            case CardIdentified() if self.reinserting:
+                return self.on_reidentified(outcome.identity)
             case TicketIssued():
                 return self.on_ticket(outcome.ticket)
             case PinWritten():
@@ -115,22 +118,21 @@ class ActivationFlow(VisitFlow):
         if self.progress is Progress.PIN_SET and (signing or self.reinserting):
             self.pins.receipt.clear()
             self.pending.clear()  # a late signing outcome is ignored: the holder signs again
-            self.card_in = False
+            self.card.inserted = False
             self.reinserting = True
             return self.show(Stage.REINSERT, CardRemoved())
         return super().on_card_removed()
 
     def on_reinserted(self, event: CardInserted) -> Step:
         self.reinserting = True
-        return self.on_card_inserted(event)
+        return self.card.insert(event, self)
 
-    def on_identified(self, identity: CardIdentity) -> Step:
-        if not self.reinserting:
-            return super().on_identified(identity)
+    def on_reidentified(self, identity: CardIdentity) -> Step:
+        """The card back to sign: the same card, else asked for again."""
         number = identity.card_number
-        if number and number != self.card_number:
+        if number and number != self.card.number:
             wrong = CardNotEligible(
-                "card_number_mismatch", card_number=self.card_number, on_card=number
+                "card_number_mismatch", card_number=self.card.number, on_card=number
             )
             return self.show(Stage.REINSERT, wrong)
         self.reinserting = False
@@ -139,7 +141,7 @@ class ActivationFlow(VisitFlow):
 
     def on_failure(self, effect: Effect, error: KioskError) -> Step:
         if isinstance(effect, IdentifyCard) and self.reinserting:
-            self.card_in = False
+            self.card.inserted = False
             return self.show(Stage.REINSERT, error)
         if isinstance(effect, SyncResult):
             message, shown = sync_failed_message(self.kind, error)

@@ -82,7 +82,7 @@ class AdditionalCertificateFlow(CardKeysFlow):
     # --- what the card holds --------------------------------------------------------------
 
     def read_effects(self) -> tuple[Effect, ...]:
-        return (*super().read_effects(), ListIssued(present(self.card_number, "card number")))
+        return (*super().read_effects(), ListIssued(present(self.card.number, "card number")))
 
     def reads_needed(self) -> set[type[Outcome]]:
         return {*super().reads_needed(), IssuedListed}
@@ -146,7 +146,7 @@ class AdditionalCertificateFlow(CardKeysFlow):
             return self.run(Stage.PREPARING, BeginCardWork(self.found))
         jobs: list[KeyJob] = []
         if self.action != REMOVE:
-            record = present(self.record, "card record")
+            record = present(self.card.record, "card record")
             known = any(i.serial == self.old_serial and i.kind == "additional"
                         for i in self.issued if i.state == "valid")
             jobs.append(KeyJob(
@@ -154,7 +154,7 @@ class AdditionalCertificateFlow(CardKeysFlow):
                 self.old_key_id, self.old_serial, self.old_serial if known else None,
             ))
         work = CardWork(
-            self.work_id(), self.kind.value, present(self.card_number, "card number"),
+            self.work_id(), self.kind.value, present(self.card.number, "card number"),
             self.admin.hsa_id, self.at(),
             {"jobs": jobs_note(jobs), "action": self.action,
              "organisation": self.organisation or "", "old_key_id": self.old_key_id,
@@ -181,7 +181,7 @@ class AdditionalCertificateFlow(CardKeysFlow):
         """The new one verified (or none is made): only now the old one goes."""
         if self.old_key_id:
             effect = DeleteKeyPair(
-                self.reader, PinRole.AUTHENTICATION, self.role_pin(PinRole.AUTHENTICATION),
+                self.card.reader, PinRole.AUTHENTICATION, self.role_pin(PinRole.AUTHENTICATION),
                 bytes.fromhex(self.old_key_id),
             )
             return self.run(Stage.REMOVING_OLD, effect)
@@ -237,7 +237,7 @@ class AdditionalCertificateFlow(CardKeysFlow):
     def choose_view(
         self, message: str, choices: tuple[str, ...], error: ErrorView | None
     ) -> View:
-        params: dict[str, Param] = {**self.record_params(), "choices": choices}
+        params: dict[str, Param] = {**self.card.record_params(self.at()), "choices": choices}
         old = self.present_cert
         if old is not None and self.stage is Stage.ADDITIONAL_PRESENT:
             params.update({

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kiosk.errors import InvalidInput, KioskError, PortalError, PortalRejected
 from kiosk.model import AdminAuthorisation, CardRecord, VisitKind
 from kiosk.settings import Settings
+from kiosk.visit.card_step import CardStep
 from kiosk.visit.contract import ErrorView, Step, View, ViewName
 from kiosk.visit.effects import BlockCard, Effect
 from kiosk.visit.events import Back, BlockReasonChosen, CardBlocked, Confirm, Outcome
@@ -29,11 +30,9 @@ class BlockFlow(VisitFlow):
 
     def __init__(self, admin: AdminAuthorisation, settings: Settings, visit_id: str) -> None:
         super().__init__(admin, settings, visit_id)
+        self.card = CardStep(settings.card_rules, card_at_hand=False)  # a lost card
         self.reason: str | None = None
         self.done_message: str | None = None
-
-    def can_type_number(self) -> bool:
-        return True  # a lost card is not at hand
 
     def transitions(self) -> Transitions:
         return (
@@ -63,7 +62,7 @@ class BlockFlow(VisitFlow):
 
     def on_confirm(self) -> Step:
         effect = BlockCard(
-            present(self.card_number, "card number"),
+            present(self.card.number, "card number"),
             self.admin.hsa_id,
             present(self.reason, "block reason"),
             self.idempotency_key(),
@@ -99,7 +98,7 @@ class BlockFlow(VisitFlow):
                 ViewName.BLOCK_REASON,
                 self.title(),
                 "visit.block.reason",
-                {**self.record_params(), "reasons": BLOCK_REASONS},
+                {**self.card.record_params(self.at()), "reasons": BLOCK_REASONS},
                 error,
                 (*BLOCK_REASONS, "cancel"),
             )
@@ -108,7 +107,7 @@ class BlockFlow(VisitFlow):
                 ViewName.BLOCK_CONFIRM,
                 self.title(),
                 "visit.block.confirm",
-                {**self.record_params(), "reason": self.reason},
+                {**self.card.record_params(self.at()), "reason": self.reason},
                 error,
                 ("confirm", "back", "cancel"),
             )

@@ -77,7 +77,7 @@ class CardCheckFlow(VisitFlow):
     def transitions(self) -> Transitions:
         return (  # no record review and no typed number: a check reads what the card has
             Transitions()
-            .on(Stage.INSERT_CARD, CardInserted, self.on_card_inserted)
+            .on(Stage.INSERT_CARD, CardInserted, lambda e: self.card.insert(e, self))
             .on(Stage.CARD_INFO, Retry, lambda _: self.on_retry_reads())
             .on(Stage.CARD_INFO, Home, lambda _: self.on_finish())
             .on(Stage.CARD_INFO, Done, lambda _: self.on_finish())
@@ -94,13 +94,13 @@ class CardCheckFlow(VisitFlow):
         return self.show(self.stage)
 
     def on_identified(self, identity: CardIdentity) -> Step:
-        self.identity = identity
+        self.card.identity = identity
         refused = identity_refusal(identity)
         if refused is not None:
             self.warning = refused
             return self.show(Stage.CARD_INFO)
-        self.card_number = identity.card_number
-        effects: list[Effect] = [ReadCertificates(self.reader)]
+        self.card.number = identity.card_number
+        effects: list[Effect] = [ReadCertificates(self.card.reader)]
         if identity.card_number:
             effects.append(FetchRecord(identity.card_number))
         return self.run(Stage.READING, *effects)
@@ -110,9 +110,9 @@ class CardCheckFlow(VisitFlow):
         return self.after_read()
 
     def on_record(self, record: CardRecord) -> Step:
-        self.record = record
+        self.card.record = record
         self.warning = card_refusal(
-            self.identity, record, self.at(), self.settings.card_rules, self.kind
+            self.card.identity, record, self.at(), self.settings.card_rules, self.kind
         )
         return self.after_read()
 
@@ -148,7 +148,8 @@ class CardCheckFlow(VisitFlow):
     def renewal_offered(self) -> bool:
         """Whether the check offers the renewal: an Aktiv card whose authentication or
         signature certificate (with its key pair on the card) ends within 3 months."""
-        if self.record is None or self.record.status is not CardStatus.ACTIVE or self.warning:
+        record = self.card.record
+        if record is None or record.status is not CardStatus.ACTIVE or self.warning:
             return False
         now = self.at()
         return any(
@@ -161,7 +162,7 @@ class CardCheckFlow(VisitFlow):
         """The CARD_INFO screen: certificates, validity, status, and any warning or error."""
         now = self.at()
         shown = self.errors[0] if self.errors else self.warning
-        identity = self.identity
+        identity = self.card.identity
         certificates = tuple(certificate_params(c, now, self.today()) for c in self.certificates)
         ending = [
             max((c.not_after - now).days, 0)
@@ -169,7 +170,7 @@ class CardCheckFlow(VisitFlow):
             if certificate_expires_soon(c.not_after, now) or not c.not_before <= now <= c.not_after
         ]
         params: dict[str, Param] = {
-            **self.record_params(),
+            **self.card.record_params(self.at()),
             "certificates": certificates,
             # from 3 months before a certificate ends the check says so (renew them)
             "certificates_ending": len(ending),
@@ -177,9 +178,9 @@ class CardCheckFlow(VisitFlow):
             "card_class": identity.card_class.value if identity else None,
             "generation": identity.generation if identity else None,
             "atr": identity.atr.hex() if identity else None,
-            "record_found": self.record is not None,
+            "record_found": self.card.record is not None,
         }
-        if self.record is None:
+        if self.card.record is None:
             hsa = next((c.hsa_id for c in self.certificates if c.hsa_id), None)
             params["hsa_id"] = hsa
         can_retry_reads = any(can_retry(e) for e in self.errors)

@@ -58,6 +58,7 @@ from kiosk.visit.events import (
     Outcome,
     PinSubmit,
     ProbeSigned,
+    RecordFetched,
     RequestSigned,
     ResultSynced,
 )
@@ -151,6 +152,8 @@ class CardKeysFlow(VisitFlow):
 
     def on_success(self, outcome: Outcome) -> Step:
         match outcome:
+            case RecordFetched():
+                return self.on_record(outcome.record)
             case CardKeysRead():
                 self.certificates = outcome.certificates
                 self.has_signature_pin = outcome.has_signature_pin
@@ -178,15 +181,15 @@ class CardKeysFlow(VisitFlow):
 
     def read_effects(self) -> tuple[Effect, ...]:
         """What the visit reads once the record is accepted by the card rules."""
-        number = present(self.card_number, "card number")
-        return (ReadCardKeys(self.reader), FindCardWork(number, self.kind.value))
+        number = present(self.card.number, "card number")
+        return (ReadCardKeys(self.card.reader), FindCardWork(number, self.kind.value))
 
     def on_record(self, record: CardRecord) -> Step:
-        step = super().on_record(record)
+        step = self.card.fetched(record, self)
         if step.finished:
             return step  # refused by the card rules (not Aktiv, expired, foreign...)
-        if self.identity is not None and self.identity.pin_pad:
-            return self.refuse(CardNotEligible("key_work_on_pin_pad"))
+        if self.card.identity is not None and self.card.identity.pin_pad:
+            return self.card.refuse(CardNotEligible("key_work_on_pin_pad"), self)
         self.reads = set()
         return self.run(Stage.READING, *self.read_effects())
 
@@ -226,7 +229,7 @@ class CardKeysFlow(VisitFlow):
         if auth is None:
             return self.after_login()  # nothing to log in with: the key work checks the PIN
         probe = SignProbe(
-            self.reader, PinRole.AUTHENTICATION, self.pins.current.copy(), auth.key_id,
+            self.card.reader, PinRole.AUTHENTICATION, self.pins.current.copy(), auth.key_id,
             LOGIN_DATA,
         )
         return self.run(Stage.LOGGING_IN, probe)
@@ -254,7 +257,7 @@ class CardKeysFlow(VisitFlow):
     def begin_work(self, jobs: list[KeyJob]) -> Step:
         """Commit the work (or find the open one) before the card or portal is touched."""
         work = CardWork(
-            self.work_id(), self.kind.value, present(self.card_number, "card number"),
+            self.work_id(), self.kind.value, present(self.card.number, "card number"),
             self.admin.hsa_id, self.at(), {"jobs": jobs_note(jobs)},
         )
         return self.run(Stage.PREPARING, BeginCardWork(work))
@@ -285,7 +288,7 @@ class CardKeysFlow(VisitFlow):
         job = self.current
         self.key, self.der = None, b""
         effect = GenerateKeyPair(
-            self.reader, job.role, self.role_pin(job.role),
+            self.card.reader, job.role, self.role_pin(job.role),
             key_id_of(self.work_id(), job.slot), job.label,
         )
         return self.run(Stage.GENERATING, effect)
@@ -304,9 +307,9 @@ class CardKeysFlow(VisitFlow):
         if request:  # the same request again: the portal answers from its record
             return self.issue(base64.b64decode(request))
         job = self.current
-        record = present(self.record, "card record")
+        record = present(self.card.record, "card record")
         effect = SignRequest(
-            self.reader, job.role, self.role_pin(job.role), key.key_id, record.holder_name,
+            self.card.reader, job.role, self.role_pin(job.role), key.key_id, record.holder_name,
             job.serial_number, self.work_id(),
         )
         return self.run(Stage.REQUESTING, effect)
@@ -339,13 +342,14 @@ class CardKeysFlow(VisitFlow):
         self.der = der
         job = self.current
         effect = InstallCertificate(
-            self.reader, job.role, self.role_pin(job.role), key.key_id, job.label, der
+            self.card.reader, job.role, self.role_pin(job.role), key.key_id, job.label, der
         )
         return self.run(Stage.INSTALLING, effect)
 
     def test(self) -> Step:
         job, key = self.current, present(self.key, "key pair")
-        effect = SignProbe(self.reader, job.role, self.role_pin(job.role), key.key_id, TEST_DATA)
+        reader, pin = self.card.reader, self.role_pin(job.role)
+        effect = SignProbe(reader, job.role, pin, key.key_id, TEST_DATA)
         return self.run(Stage.TESTING, effect)
 
     def not_after(self) -> str:
@@ -356,7 +360,7 @@ class CardKeysFlow(VisitFlow):
     def make_result(self, key_suffix: str, payload: dict[str, str]) -> VisitResult:
         """The result, keyed by the work: a continued visit records the same result."""
         return make_result(
-            self.kind, self.work_id(), key_suffix, present(self.card_number, "card number"),
+            self.kind, self.work_id(), key_suffix, present(self.card.number, "card number"),
             self.admin.hsa_id, self.at(), payload, None,
         )
 

@@ -18,6 +18,7 @@ from kiosk.identity.personnummer import parse_personnummer
 from kiosk.model import CardRecord, DocumentEvidence, Provenance
 from kiosk.rules.document import EYE_CHECKS, DocumentCheck, check_document, first_failure
 from kiosk.settings import DocumentRulesSettings
+from kiosk.visit.card_step import CardStep
 from kiosk.visit.contract import ErrorView, Param, Step, View
 from kiosk.visit.events import (
     DocumentConfirmed,
@@ -40,7 +41,7 @@ FACTS = ("doc_type", "expiry", "birth_date", "personnummer", "document_number")
 class DocumentHost(Protocol):
     """What the document step needs from the visit it is part of."""
 
-    record: CardRecord | None
+    card: CardStep
 
     def today(self) -> date:
         """The date of the latest event."""
@@ -98,7 +99,7 @@ class DocumentStep:
         """Back to scanning with the first failed check; else the eye check, else go on."""
         self.checks = check_document(
             present(self.evidence, "document"),
-            present(host.record, "card record"),
+            present(host.card.record, "card record"),
             host.today(),
             self.rules,
         )

@@ -18,7 +18,6 @@ from datetime import date, datetime
 
 from kiosk.errors import (
     CardRemoved,
-    InvalidInput,
     KioskError,
     PortalRejected,
     VisitCancelled,
@@ -27,17 +26,15 @@ from kiosk.errors import (
 from kiosk.i18n import DEFAULT_LANGUAGE, catalog
 from kiosk.model import (
     AdminAuthorisation,
-    CardIdentity,
-    CardRecord,
     DocumentEvidence,
     PinWriteIntent,
     VisitKind,
     VisitResult,
 )
 from kiosk.ports import ActivationTicket
-from kiosk.rules.card import card_refusal, identity_refusal
 from kiosk.settings import Settings
-from kiosk.visit.card_record import deadline_params, record_params
+from kiosk.visit.card_record import deadline_params
+from kiosk.visit.card_step import CARD_STAGES, CardStep
 from kiosk.visit.contract import ErrorView, Param, Step, View, ViewName
 from kiosk.visit.document_step import DocumentStep
 from kiosk.visit.effects import (
@@ -45,8 +42,6 @@ from kiosk.visit.effects import (
     ChangePin,
     Effect,
     EffectKind,
-    FetchRecord,
-    IdentifyCard,
     PinEffect,
     RecordResult,
     SignReceipt,
@@ -58,10 +53,7 @@ from kiosk.visit.errorview import can_retry, error_view
 from kiosk.visit.events import (
     Cancel,
     CardIdentified,
-    CardInserted,
-    CardNumberTyped,
     CardTakenOut,
-    Continue,
     EffectFailed,
     Event,
     IdleTimeout,
@@ -114,11 +106,7 @@ class VisitFlow:
         self.stage = Stage.INSERT_CARD
         self.progress = Progress.NOTHING
         self.now: datetime | None = None
-        self.reader: str | None = None
-        self.card_in = False
-        self.identity: CardIdentity | None = None
-        self.card_number: str | None = None
-        self.record: CardRecord | None = None
+        self.card = CardStep(settings.card_rules)
         self.activation_id: str | None = None
         self.deadline: datetime | None = None
         self.credential: Secret | None = None
@@ -184,12 +172,7 @@ class VisitFlow:
 
     def transitions(self) -> Transitions:
         """The events each stage of this visit expects, and their handlers."""
-        table = (
-            Transitions()
-            .on(Stage.INSERT_CARD, CardInserted, self.on_card_inserted)
-            .on(Stage.INSERT_CARD, CardNumberTyped, self.on_card_number_typed)
-            .on(Stage.CARD_RECORD, Continue, lambda _: self.on_record_accepted())
-        )
+        table = self.card.routes(Transitions(), self)
         return table if self.document is None else self.document.routes(table, self)
 
     # --- views --------------------------------------------------------------------------
@@ -220,7 +203,11 @@ class VisitFlow:
         """The view of ``stage`` from the flow's state (never a PIN, only its length)."""
         shown = error_view(error) if error is not None else None
         if stage in DOCUMENT_STAGES and self.document is not None:
-            return self.document.view(stage, self.title(), self.record, self.today(), shown)
+            return self.document.view(stage, self.title(), self.card.record, self.today(), shown)
+        if stage in CARD_STAGES:
+            return self.card.view(
+                stage, self.title(), self.kind, self.at(), shown, self.deadline_params()
+            )
         if stage in PIN_STAGES:
             params = self.deadline_params()
             if stage is Stage.SIGN_RECEIPT:  # what the holder accepts, before they sign it
@@ -228,34 +215,6 @@ class VisitFlow:
             return self.pins.view(
                 stage, self.title(), params, shown,
                 self.pins.waiting(self.pending.values()),
-            )
-        if stage is Stage.INSERT_CARD:
-            need_number = self.identity is not None and not self.card_number
-            return View(
-                ViewName.INSERT_CARD,
-                self.title(),
-                "visit.insert.type_number" if need_number else f"visit.insert.{self.kind.value}",
-                {"need_card_number": need_number, "can_type_number": self.can_type_number()},
-                shown,
-                ("cancel",),
-            )
-        if stage is Stage.REINSERT:
-            return View(
-                ViewName.INSERT_CARD,
-                self.title(),
-                "visit.insert.reinsert_to_sign",
-                {"need_card_number": False, "can_type_number": False, **self.deadline_params()},
-                shown,
-                ("cancel",),
-            )
-        if stage is Stage.CARD_RECORD:
-            return View(
-                ViewName.CARD_RECORD,
-                self.title(),
-                "visit.record.review",
-                self.record_params(),
-                shown,
-                ("continue", "cancel"),
             )
         if stage is Stage.FAILED:
             return View(
@@ -280,14 +239,6 @@ class VisitFlow:
         """Views of stages only some visits have; None for a progress screen."""
         return None
 
-    def can_type_number(self) -> bool:
-        """Whether the card number may be typed instead of read (only once a card is in)."""
-        return self.identity is not None
-
-    def record_params(self) -> dict[str, Param]:
-        """The card record's facts for the screen (personnummer masked)."""
-        return record_params(self.record, self.card_number, self.at(), self.settings.card_rules)
-
     def deadline_params(self) -> dict[str, Param]:
         """The completion deadline of a started activation, for explanations."""
         return deadline_params(self.deadline)
@@ -310,7 +261,7 @@ class VisitFlow:
 
     def abort(self, error: KioskError) -> Step:
         """End early, explaining what state the card is in and what to do next."""
-        params = {"card_number": self.card_number, **self.deadline_params()}
+        params = {"card_number": self.card.number, **self.deadline_params()}
         if self.result is not None:
             params["reference"] = self.result.idempotency_key
         shown = error_view(error)
@@ -366,7 +317,7 @@ class VisitFlow:
 
     def card_matters(self) -> bool:
         """Whether taking the card out now ends the visit."""
-        if self.stage is Stage.INSERT_CARD and not self.card_in:
+        if self.stage is Stage.INSERT_CARD and not self.card.inserted:
             return False
         return self.needs_card_in_reader and self.progress in (
             Progress.NOTHING,
@@ -377,15 +328,13 @@ class VisitFlow:
 
     def on_card_removed(self) -> Step:
         early = self.stage in (Stage.INSERT_CARD, Stage.IDENTIFYING, Stage.FETCHING)
-        if early and self.card_in and self.record is None:
-            self.card_in = False
-            self.reader = None
-            self.identity = None
-            self.card_number = None
+        if early and self.card.inserted and self.card.record is None:
+            self.card.taken_out()
+            self.card.number = None
             self.pending.clear()
             return self.show(Stage.INSERT_CARD, CardRemoved())
         if not self.card_matters():
-            self.card_in = False  # DONE no longer asks to take it out
+            self.card.inserted = False  # DONE no longer asks to take it out
             return self.show(self.stage)
         return self.abort(CardRemoved())
 
@@ -401,24 +350,19 @@ class VisitFlow:
         """What to do with an effect's result; each visit matches its own effects first."""
         match outcome:
             case CardIdentified():
-                return self.on_identified(outcome.identity)
+                self.pins.on_reader_pad = outcome.identity.pin_pad
+                return self.card.identified(outcome.identity, self)
             case RecordFetched():
-                return self.on_record(outcome.record)
+                return self.card.fetched(outcome.record, self)
             case ResultRecorded():
                 return self.on_recorded()
         return self.show(self.stage)
 
     def on_failure(self, effect: Effect, error: KioskError) -> Step:
         """Default mapping of an effect's failure through the error table, per effect."""
-        if isinstance(effect, IdentifyCard):
-            self.card_in = False
-            self.reader = None
-            self.identity = None
-            return self.show(Stage.INSERT_CARD, error)
-        if isinstance(effect, FetchRecord):
-            if isinstance(error, PortalRejected) or not can_retry(error):
-                return self.abort(error)
-            return self.fail(error, effect)
+        card_step = self.card.failed(effect, error, self)
+        if card_step is not None:
+            return card_step
         if isinstance(effect, RecordResult):
             return self.fail(error, effect)  # never DONE before the result is durable
         if isinstance(error, CardRemoved) and self.card_matters():
@@ -433,56 +377,7 @@ class VisitFlow:
             return self.fail(error, effect)
         return self.abort(error)
 
-    # --- the card ---------------------------------------------------------------------
-
-    def on_card_inserted(self, event: CardInserted) -> Step:
-        self.reader = event.reader
-        self.card_in = True
-        return self.run(Stage.IDENTIFYING, IdentifyCard(self.reader))
-
-    def on_card_number_typed(self, event: CardNumberTyped) -> Step:
-        if not self.can_type_number():
-            return self.show(self.stage)
-        number = "".join(event.card_number.split())
-        if not (number.isascii() and number.isdigit() and 8 <= len(number) <= 20):
-            raise InvalidInput("a card number has 8 to 20 digits", field="card_number")
-        self.card_number = number
-        return self.fetch(number)
-
-    def fetch(self, card_number: str) -> Step:
-        return self.run(Stage.FETCHING, FetchRecord(card_number))
-
-    def on_identified(self, identity: CardIdentity) -> Step:
-        self.identity = identity
-        self.pins.on_reader_pad = identity.pin_pad
-        refused = identity_refusal(identity)
-        if refused is not None:
-            return self.refuse(refused)
-        if identity.card_number:
-            self.card_number = identity.card_number
-            return self.fetch(identity.card_number)
-        return self.show(Stage.INSERT_CARD)  # the number is on the back: type it
-
-    def on_record(self, record: CardRecord) -> Step:
-        self.record = record
-        refused = card_refusal(
-            self.identity, record, self.at(), self.settings.card_rules, self.kind
-        )
-        if refused is not None:
-            return self.refuse(refused)
-        return self.show(Stage.CARD_RECORD)
-
-    def refuse(self, error: KioskError) -> Step:
-        """End on the card record screen with the refusal's reason and next step."""
-        return self.end(
-            View(
-                ViewName.CARD_RECORD,
-                self.title(),
-                "visit.record.refused",
-                self.record_params(),
-                error_view(error),
-            )
-        )
+    # --- what the visit does next, after its parts ---------------------------------------
 
     def on_record_accepted(self) -> Step:
         """After the administrator reviewed the record: the visit's next stage."""
@@ -497,7 +392,7 @@ class VisitFlow:
     def start_ticket(self, kind: type[StartTicket], evidence: DocumentEvidence | None) -> Step:
         """Ask the portal to start an activation or unlock with the checked evidence."""
         effect = kind(
-            present(self.card_number, "card number"),
+            present(self.card.number, "card number"),
             self.admin.hsa_id,
             present(evidence, "document"),
             f"{self.visit_id}:{kind.kind.value}",
@@ -534,17 +429,17 @@ class VisitFlow:
         pins = self.pins
         if issubclass(kind, WritePin | UnlockPin):
             credential = present(self.credential, "credential").copy()
-            return kind(self.reader, credential, pins.typed(pins.new), self.pin_intent())
+            return kind(self.card.reader, credential, pins.typed(pins.new), self.pin_intent())
         if issubclass(kind, ChangePin):
-            return ChangePin(self.reader, pins.typed(pins.current), pins.typed(pins.new))
-        return SignReceipt(self.reader, pins.typed(pins.receipt), self.receipt())
+            return ChangePin(self.card.reader, pins.typed(pins.current), pins.typed(pins.new))
+        return SignReceipt(self.card.reader, pins.typed(pins.receipt), self.receipt())
 
     def pin_intent(self) -> PinWriteIntent:
         """What is about to be written, for the outbox to commit before the write."""
         return PinWriteIntent(
             visit_id=self.visit_id,
             kind=self.kind.value,
-            card_number=present(self.card_number, "card number"),
+            card_number=present(self.card.number, "card number"),
             admin_hsa_id=self.admin.hsa_id,
             ticket_id=self.activation_id or "",
             deadline=self.deadline,
@@ -563,16 +458,16 @@ class VisitFlow:
 
     def receipt_fields(self) -> dict[str, str]:
         """What the receipt says: the SIGN_RECEIPT screen shows it, the signature covers it."""
-        record = self.record
+        record = self.card.record
         return receipt_fields(
-            self.card_number, self.activation_id, record.holder_name if record else "",
+            self.card.number, self.activation_id, record.holder_name if record else "",
             record.hsa_id if record else "", self.admin.name, self.admin.hsa_id, self.deadline,
         )
 
     def make_result(self, key_suffix: str, payload: dict[str, str]) -> VisitResult:
         """The visit's outcome for the outbox (never a PIN or credential)."""
         return make_result(
-            self.kind, self.visit_id, key_suffix, present(self.card_number, "card number"),
+            self.kind, self.visit_id, key_suffix, present(self.card.number, "card number"),
             self.admin.hsa_id, self.at(), payload, self.deadline,
         )
 
@@ -589,14 +484,14 @@ class VisitFlow:
 
     def done(self, message: str | None = None, error: KioskError | None = None) -> Step:
         """The DONE screen: the outcome and what happens next."""
-        params: dict[str, Param] = {"card_number": self.card_number, **self.deadline_params()}
+        params: dict[str, Param] = {"card_number": self.card.number, **self.deadline_params()}
         if self.result is not None:
             params["reference"] = self.result.idempotency_key
         success, status = f"visit.done.{self.kind.value}", f"visit.done.status.{self.kind.value}"
         known = status in catalog(DEFAULT_LANGUAGE)
         if known and error is None and message in (None, success):  # what the visit is for
             params["card_status"] = status
-        params["take_card"] = self.card_in  # "Ta ut kortet" while it is in the reader
+        params["take_card"] = self.card.inserted  # "Ta ut kortet" while it is in the reader
         return self.end(with_step(
             View(
                 ViewName.DONE,

@@ -20,11 +20,11 @@ from typing import Protocol
 
 from kiosk.errors import KioskError, PinEntryCancelled, PinMismatch, PinRuleViolation
 from kiosk.identity.personnummer import Personnummer
-from kiosk.model import CardRecord
 from kiosk.ports import ON_READER_PAD
 from kiosk.rules.pin import broken_pin_rules
 from kiosk.settings import PinPolicySettings
 from kiosk.visit.card_record import holder_personnummer
+from kiosk.visit.card_step import CardStep
 from kiosk.visit.contract import ErrorView, Param, Step, View
 from kiosk.visit.effects import PIN_EFFECTS, Effect, PinEffect
 from kiosk.visit.events import PinBack, PinClear, PinDigit, PinSubmit
@@ -38,7 +38,7 @@ PAD_REFUSALS: tuple[type[KioskError], ...] = (PinEntryCancelled, PinMismatch, Pi
 class PinHost(Protocol):
     """What the PIN entry needs from the visit it is part of."""
 
-    record: CardRecord | None
+    card: CardStep
 
     def today(self) -> date:
         """The date of the latest event."""
@@ -93,7 +93,7 @@ class PinEntry:
 
     def choose(self, host: PinHost) -> Step:
         """The new PIN, checked against the PIN rules: confirm it next."""
-        self.check_new(holder_personnummer(host.record, host.today()))
+        self.check_new(holder_personnummer(host.card.record, host.today()))
         return host.show(Stage.PIN_CONFIRM)
 
     def confirm(self, host: PinHost) -> Step:

@@ -72,14 +72,14 @@ class RenewCertificatesFlow(CardKeysFlow):
     # --- what the card holds --------------------------------------------------------------
 
     def read_effects(self) -> tuple[Effect, ...]:
-        return (*super().read_effects(), ListIssued(present(self.card_number, "card number")))
+        return (*super().read_effects(), ListIssued(present(self.card.number, "card number")))
 
     def reads_needed(self) -> set[type[Outcome]]:
         return {*super().reads_needed(), IssuedListed}
 
     def job_for(self, cert: CertificateInfo) -> KeyJob:
         """The renewal of one certificate: same kind, same subject, a new key pair."""
-        record = present(self.record, "card record")
+        record = present(self.card.record, "card record")
         subject = "personnummer" if cert.personnummer and not cert.hsa_id else "hsa_id"
         serial = format(cert.serial, "x")
         known = any(
@@ -114,9 +114,10 @@ class RenewCertificatesFlow(CardKeysFlow):
                 add_months(first.date(), -CERTIFICATE_WARNING_MONTHS).isoformat()
                 if first else None
             )
-            return self.refuse(
-                CardNotEligible("nothing_to_renew", card_number=self.card_number,
-                                renew_from=renew_from)
+            return self.card.refuse(
+                CardNotEligible("nothing_to_renew", card_number=self.card.number,
+                                renew_from=renew_from),
+                self,
             )
         return self.show(Stage.CARD_RECORD)
 
@@ -150,7 +151,7 @@ class RenewCertificatesFlow(CardKeysFlow):
         if self.removed < len(olds):
             job = olds[self.removed]
             effect = DeleteKeyPair(
-                self.reader, job.role, self.role_pin(job.role), bytes.fromhex(job.old_key_id)
+                self.card.reader, job.role, self.role_pin(job.role), bytes.fromhex(job.old_key_id)
             )
             return self.run(Stage.REMOVING_OLD, effect)
         return self.record_result(

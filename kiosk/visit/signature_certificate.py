@@ -71,15 +71,17 @@ class SignatureCertificateFlow(CardKeysFlow):
             (c for c in self.certificates if c.usage == "signature" and c.key_id != ours), None
         )
         if present_cert is not None:
-            return self.refuse(
+            return self.card.refuse(
                 CardNotEligible(
                     "signature_certificate_present",
-                    card_number=self.card_number,
+                    card_number=self.card.number,
                     not_after=present_cert.not_after.date().isoformat(),
-                )
+                ),
+                self,
             )
         if not self.has_signature_pin:
-            return self.refuse(CardNotEligible("no_signature_pin", card_number=self.card_number))
+            refused = CardNotEligible("no_signature_pin", card_number=self.card.number)
+            return self.card.refuse(refused, self)
         return self.show(Stage.CARD_RECORD)
 
     def on_record_accepted(self) -> Step:
@@ -97,7 +99,7 @@ class SignatureCertificateFlow(CardKeysFlow):
         return self.show(Stage.PIN_CHOOSE)  # check_new refuses a PIN like the current one
 
     def on_pin_confirmed(self) -> Step:
-        record = present(self.record, "card record")
+        record = present(self.card.record, "card record")
         job = KeyJob(SLOT, "signature", PinRole.SIGNATURE, "hsa_id", record.hsa_id)
         return self.begin_work([job])
 
@@ -107,7 +109,7 @@ class SignatureCertificateFlow(CardKeysFlow):
     def first_card_step(self) -> Step:
         credential = present(self.credential, "credential").copy()
         return self.run(
-            Stage.WRITING, SetSignaturePin(self.reader, credential, self.pins.new.copy())
+            Stage.WRITING, SetSignaturePin(self.card.reader, credential, self.pins.new.copy())
         )
 
     # --- the result ---------------------------------------------------------------------

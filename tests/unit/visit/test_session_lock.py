@@ -181,7 +181,7 @@ def test_two_readers_a_visit_takes_the_holders_card_already_in_never_the_admins(
     assert d.view.name is ViewName.HOME
     d.send("choose_visit", kind="change_pin")
     assert d.view.name is ViewName.CARD_RECORD, d.view
-    assert d.flow.visit.reader == READER
+    assert d.flow.visit.card.reader == READER
 
 
 def test_one_reader_the_admins_own_card_put_back_at_home_is_not_taken() -> None:
