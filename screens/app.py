@@ -38,21 +38,37 @@ from screens.texts import error_view_for, has_key, tr
 from screens.theme import COLOURS, HIGH_CONTRAST
 from screens.views import screen_class
 from screens.views.base import KioskScreen, ScreenContext
-from screens.widgets import camera_preview, card_art, common, pin_pad, progress  # noqa: F401
+from screens.widgets import common, progress  # noqa: F401  (the first view's widgets)
 from screens.widgets.demo_panel import DemoPanel
-from screens.widgets.guide_cover import GuideLayer
-from screens.widgets.idle_warning import IdleWarning
-from screens.widgets.keyboard import OnScreenKeyboard
 
 if TYPE_CHECKING:  # the event and effect classes are loaded with the flows, after the first frame
     from kiosk.ports import CardEvent
     from kiosk.visit.effects import Effect
     from kiosk.visit.events import Outcome
+    from screens.widgets.guide_cover import GuideLayer
+    from screens.widgets.idle_warning import IdleWarning
+    from screens.widgets.keyboard import OnScreenKeyboard
 
 log = logging.getLogger(__name__)
 
 DESIGN_SIZE = (1280, 800)
 ADMIN_ONLY_VIEWS = frozenset({ViewName.HOME, ViewName.ADMIN_SIGN_IN})
+FIRST_VIEW = ViewName.WORKING  # "starting": on screen until the services are composed
+
+
+def load_screen_widgets() -> None:
+    """The widgets (and their kv rules) the other screens use but the first view does not:
+    PIN pad, card art, camera preview, the on-screen keyboard's fields, the hand-over cover
+    and the idle warning. Loaded once the first frame is drawn (issue 16: ~0.09 s of
+    kv parsing and imports, kivy.uix.textinput among them)."""
+    from screens.widgets import (  # noqa: F401
+        camera_preview,
+        card_art,
+        guide_cover,
+        idle_warning,
+        keyboard,
+        pin_pad,
+    )
 
 
 COMPOSE_AT_THE_LATEST_S = 1.0  # the services start on the first frame, or after this
@@ -160,11 +176,6 @@ class KioskApp(App):
                 remove_admin_handler=self.demo_remove_admin,
             )
             root.ids.side.add_widget(self.demo_panel)
-        self.idle_warning = IdleWarning(stay_handler=self._stay)
-        self.keyboard = OnScreenKeyboard()
-        self.keyboard.on_shift = self._shift_screens
-        root.ids.clip.add_widget(self.keyboard)
-        self.guide = GuideLayer(root.ids.clip, root.ids.stage)
         self.scan = DocumentScan(
             None,
             self.settings.scanner,
@@ -187,6 +198,26 @@ class KioskApp(App):
         self.ops.install(root)
         return root
 
+    def _finish_building(self) -> None:
+        """What the first view does not show: the on-screen keyboard, the hand-over and help
+        cover, the idle warning, and the other screens' widgets. Built once the first frame
+        is drawn (or before any other view is shown, whichever comes first)."""
+        if self.keyboard is not None or self.root is None:
+            return
+        load_screen_widgets()
+        from screens.widgets.guide_cover import GuideLayer
+        from screens.widgets.idle_warning import IdleWarning
+        from screens.widgets.keyboard import OnScreenKeyboard
+
+        root = self.root
+        self.idle_warning = IdleWarning(stay_handler=self._stay)
+        keyboard = OnScreenKeyboard()
+        keyboard.on_shift = self._shift_screens
+        root.ids.clip.add_widget(keyboard)
+        self.guide = GuideLayer(root.ids.clip, root.ids.stage)
+        self.keyboard = keyboard
+        self._refresh_chrome()
+
     def on_start(self) -> None:
         """The window is up: show "starting", and once it is drawn compose the services on a
         worker (started earlier, the worker's imports would hold the GIL the first frame
@@ -200,6 +231,8 @@ class KioskApp(App):
         if self._compose_started:
             return
         self._compose_started = True
+        # the rest of the window is built on the next tick, while the services compose
+        Clock.schedule_once(lambda _dt: self._finish_building(), 0)
 
         def work() -> None:
             try:
@@ -218,6 +251,7 @@ class KioskApp(App):
             return
         self.composition = composition
         self.services = composition.services
+        self._finish_building()
         if self.scan is not None:
             self.scan.scanner = getattr(self.services, "scanner", None)
         self._start_watcher()
@@ -299,10 +333,10 @@ class KioskApp(App):
 
     def _cover_for(self, name: ViewName, screen: KioskScreen) -> None:
         """A hand-over when the screen changes hands; help closes when the view changes."""
-        guide = self.guide
-        if guide is None:
-            return
         side = self.hand_over.shown(name)
+        guide = self.guide
+        if guide is None:  # only the first view has been shown: nothing to cover
+            return
         if side is None:
             guide.take_down()
             return
@@ -402,6 +436,8 @@ class KioskApp(App):
         # a screen never shown costs nothing: all 18 built at start held 14 MB (docs/ui.md)
         screen = self.screens.get(name.value)
         if screen is None:
+            if name is not FIRST_VIEW:
+                self._finish_building()
             # its module and .kv load here too: start-up parses only what the first view needs
             screen = screen_class(name)(name=name.value, view_name=name.value)
             self.screens[name.value] = screen

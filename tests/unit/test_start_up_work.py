@@ -80,10 +80,16 @@ def test_a_runtime_dir_that_is_not_writable_is_passed_over(tmp_path: Path) -> No
 
 # Loaded when the services are composed or a visit is first chosen, never for the first
 # frame: every visit flow (kiosk.pki, kiosk.sync, the outbox), cryptography, and the event and
-# effect classes the flows exchange with the shell (issue 16).
+# effect classes the flows exchange with the shell (issue 16). Nor the widgets only other
+# screens use (PIN pad, card art, camera preview, the on-screen keyboard and its TextInput,
+# the hand-over cover, the idle warning): the app loads them once the first frame is drawn.
 NOT_FOR_THE_FIRST_FRAME = ("cryptography", "kiosk.handout", "kiosk.pki", "kiosk.sync",
                            "kiosk.outbox", "kiosk.visit.admin_session", "kiosk.visit.runner",
-                           "kiosk.visit.events", "kiosk.visit.effects", "kiosk.ports")
+                           "kiosk.visit.events", "kiosk.visit.effects", "kiosk.ports",
+                           "screens.widgets.pin_pad", "screens.widgets.card_art",
+                           "screens.widgets.camera_preview", "screens.widgets.keyboard",
+                           "kivy.uix.textinput", "screens.widgets.guide_cover",
+                           "screens.widgets.idle_warning")
 
 
 def test_the_first_frame_imports_no_visit_flow_and_no_cryptography(tmp_path: Path) -> None:
