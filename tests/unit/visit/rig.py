@@ -13,7 +13,7 @@ not bear the TLS reference portal (tests/integration/portal runs that one). It i
 certificates from the request's key with the portal's own CA code (portal.ca) under the
 same demo root as the cards.
 
-The slow material (the demo CA's and the cards' RSA keys) is made once per process and
+The slow material (the demo CA's and each card's RSA keys) is made once per process and
 shared by every rig: a memory card is cheap to build from it, and makes EC P-256 keys on
 the card (RSA generation would cost ~0.05 s a key).
 """
@@ -261,8 +261,10 @@ def portal_ca() -> IssuingCA:
 
 
 @functools.cache
-def premade_keys() -> tuple[rsa.RSAPrivateKey, ...]:
-    """Three RSA keys every card's authentication, signature and additional pair reuse."""
+def premade_keys(card_number: str) -> tuple[rsa.RSAPrivateKey, ...]:
+    """The RSA keys of the card ``card_number``'s authentication, signature and additional
+    pairs, made on its first use: every making of that card reuses them (no two cards
+    share a key, so a signature made with the wrong card never verifies)."""
     return tuple(rsa.generate_private_key(65537, 2048) for _ in range(3))
 
 
@@ -291,7 +293,7 @@ def credentials(
         signature_until=ends(signature_days) if signature_days is not None else None,
         additional_organisation=additional,
         additional_until=ends(400) if additional else None,
-        keys=premade_keys(),
+        keys=premade_keys(card_number),
     )
 
 

@@ -177,7 +177,7 @@ def test_renewal_replaces_the_ending_certificates_after_the_new_ones_verify() ->
     assert sorted(json.loads(result.payload["revoke"])) == sorted(
         format(c.serial, "x") for c in old.values()
     )
-    # the sync asked the portal to revoke them (the fake knows none: nothing to revoke)
+    # the sync asked the portal to revoke them (the portal double knows none: nothing to revoke)
     assert [m for m, _ in d.rig.portal.calls].count("revoke_certificate") == 2
     assert d.step.view.message == "visit.done.renew_certificates"
 
