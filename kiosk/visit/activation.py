@@ -13,7 +13,6 @@ from kiosk.visit.effects import (
     SignedReceipt,
     SignReceipt,
     StartActivation,
-    SyncResult,
     WritePin,
 )
 from kiosk.visit.events import (
@@ -28,8 +27,8 @@ from kiosk.visit.events import (
 )
 from kiosk.visit.flow import VisitFlow
 from kiosk.visit.pin_entry import PinEntry
-from kiosk.visit.result import b64, sync_failed_message
-from kiosk.visit.stages import Progress, Stage, Transitions, present
+from kiosk.visit.result import ResultStep, b64
+from kiosk.visit.stages import Progress, Stage, Transitions
 
 
 class ActivationFlow(VisitFlow):
@@ -43,6 +42,7 @@ class ActivationFlow(VisitFlow):
         self.pins = PinEntry(
             settings.pin_policy, pad={Stage.PIN_CHOOSE: WritePin, Stage.SIGN_RECEIPT: SignReceipt}
         )
+        self.results = ResultStep(sync=True)
         self.reinserting = False
 
     def transitions(self) -> Transitions:
@@ -56,8 +56,10 @@ class ActivationFlow(VisitFlow):
         match outcome:
             case CardIdentified() if self.reinserting:
                 return self.on_reidentified(outcome.identity)
-            case TicketIssued():
-                return self.on_ticket(outcome.ticket)
+            case TicketIssued():  # the portal started it: the holder chooses a PIN
+                self.ticket.issued(outcome.ticket)
+                self.progress = Progress.STARTED
+                return self.enter_pin_stage(Stage.PIN_CHOOSE)
             case PinWritten():
                 return self.on_pin_written()
             case ReceiptSigned():
@@ -70,7 +72,8 @@ class ActivationFlow(VisitFlow):
         return self.show(Stage.DOCUMENT_SCAN)
 
     def on_document_accepted(self) -> Step:
-        return self.start_ticket(StartActivation, self.document.evidence)
+        request = self.ticket.request(StartActivation, self.card.number, self.document.evidence)
+        return self.run(Stage.STARTING, request)
 
     def on_pin_confirmed(self) -> Step:
         self.progress = Progress.WRITING
@@ -79,9 +82,7 @@ class ActivationFlow(VisitFlow):
     def on_pin_written(self) -> Step:
         self.progress = Progress.PIN_SET
         self.pins.new.wipe()  # the holder types it again to sign: the flow forgets it now
-        if self.credential is not None:
-            self.credential.wipe()
-            self.credential = None
+        self.ticket.wipe()
         return self.enter_pin_stage(Stage.SIGN_RECEIPT)
 
     def on_receipt_pin_submitted(self) -> Step:
@@ -90,27 +91,20 @@ class ActivationFlow(VisitFlow):
 
     def on_receipt_signed(self, signed: SignedReceipt) -> Step:
         self.pins.receipt.wipe()
-        result = self.make_result(
-            "complete",
-            {
-                "activation_id": self.activation_id or "",
-                "receipt": b64(self.receipt()),
-                "signature": b64(signed.signature),
-                "certificate": b64(signed.certificate),
-                **self.document.result_fields(self.today()),
-                "checks": ",".join(c.name for c in self.document.checks if c.ok),
-            },
-        )
-        return self.record_result(result)
-
-    def on_recorded(self) -> Step:
-        self.progress = Progress.RECORDED
-        return self.run(Stage.SYNCING, SyncResult(present(self.result, "result")))
+        payload = {
+            "activation_id": self.ticket.id or "",
+            "receipt": b64(self.results.receipt(self)),
+            "signature": b64(signed.signature),
+            "certificate": b64(signed.certificate),
+            **self.document.result_fields(self.today()),
+            "checks": ",".join(c.name for c in self.document.checks if c.ok),
+        }
+        return self.results.record("complete", payload, self)
 
     def on_synced(self, record: CardRecord | None) -> Step:
         if record is not None and record.status is not CardStatus.ACTIVE:
-            return self.done("visit.done.activation.not_active")
-        return self.done()
+            return self.results.done(self, "visit.done.activation.not_active")
+        return self.results.done(self)
 
     def on_card_removed(self) -> Step:
         """After the PIN is written the card may come back to sign; the visit goes on."""
@@ -143,9 +137,6 @@ class ActivationFlow(VisitFlow):
         if isinstance(effect, IdentifyCard) and self.reinserting:
             self.card.inserted = False
             return self.show(Stage.REINSERT, error)
-        if isinstance(effect, SyncResult):
-            message, shown = sync_failed_message(self.kind, error)
-            return self.done(message, shown)
         if isinstance(effect, SignReceipt) and isinstance(error, WrongPin):
             self.pins.receipt.clear()
             return self.show(Stage.SIGN_RECEIPT, error)

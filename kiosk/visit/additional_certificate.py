@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from kiosk.errors import InvalidInput, KioskError
+from kiosk.errors import InvalidInput
 from kiosk.model import AdminAuthorisation, CardWork, CertificateInfo, VisitKind
 from kiosk.ports import IssuedCertificate, PinRole
 from kiosk.settings import Settings
@@ -209,12 +209,8 @@ class AdditionalCertificateFlow(CardKeysFlow):
         }
         if self.document.evidence is not None:
             payload.update(self.document.result_fields(self.today()))
-        return self.record_result(self.make_result("additional_certificate", payload))
-
-    def done(self, message: str | None = None, error: KioskError | None = None) -> Step:
-        if message is None:
-            message = f"visit.done.additional_certificate.{self.action}"
-        return super().done(message, error)
+        self.results.message = f"visit.done.additional_certificate.{self.action}"
+        return self.record_result("additional_certificate", payload)
 
     def fresh(self, effect: Effect) -> Effect:
         if isinstance(effect, DeleteKeyPair):

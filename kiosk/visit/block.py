@@ -10,7 +10,7 @@ from kiosk.visit.contract import ErrorView, Step, View, ViewName
 from kiosk.visit.effects import BlockCard, Effect
 from kiosk.visit.events import Back, BlockReasonChosen, CardBlocked, Confirm, Outcome
 from kiosk.visit.flow import VisitFlow
-from kiosk.visit.stages import Progress, Stage, Transitions, present
+from kiosk.visit.stages import Stage, Transitions, present
 
 BLOCK_REASONS: tuple[str, ...] = (
     "lost",
@@ -32,7 +32,6 @@ class BlockFlow(VisitFlow):
         super().__init__(admin, settings, visit_id)
         self.card = CardStep(settings.card_rules, card_at_hand=False)  # a lost card
         self.reason: str | None = None
-        self.done_message: str | None = None
 
     def transitions(self) -> Transitions:
         return (
@@ -71,26 +70,18 @@ class BlockFlow(VisitFlow):
 
     def on_blocked(self, record: CardRecord) -> Step:
         status = record.status.value
-        self.done_message = "visit.done.block"
-        return self.record_result(
-            self.make_result(
-                "block", {"reason": self.reason or "", "synced": "yes", "status": status}
-            )
-        )
+        self.results.message = "visit.done.block"
+        payload = {"reason": self.reason or "", "synced": "yes", "status": status}
+        return self.results.record("block", payload, self)
 
     def on_failure(self, effect: Effect, error: KioskError) -> Step:
         if isinstance(effect, BlockCard):
             if isinstance(error, PortalRejected) or not isinstance(error, PortalError):
                 return self.abort(error)
-            self.done_message = "visit.done.block.queued"
-            return self.record_result(
-                self.make_result("block", {"reason": self.reason or "", "synced": "no"})
-            )
+            self.results.message = "visit.done.block.queued"
+            payload = {"reason": self.reason or "", "synced": "no"}
+            return self.results.record("block", payload, self)
         return super().on_failure(effect, error)
-
-    def on_recorded(self) -> Step:
-        self.progress = Progress.RECORDED
-        return self.done(self.done_message)
 
     def extra_view(self, stage: Stage, error: ErrorView | None) -> View | None:
         if stage is Stage.BLOCK_REASON:

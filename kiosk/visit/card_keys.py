@@ -30,7 +30,7 @@ from kiosk.errors import (
     PinLocked,
     WrongPin,
 )
-from kiosk.model import AdminAuthorisation, CardRecord, CardWork, CertificateInfo, VisitResult
+from kiosk.model import AdminAuthorisation, CardRecord, CardWork, CertificateInfo
 from kiosk.pki import certificate_key, certificate_serial, signature_verifies
 from kiosk.ports import CardKey, PinRole
 from kiosk.settings import Settings
@@ -46,7 +46,6 @@ from kiosk.visit.effects import (
     SetSignaturePin,
     SignProbe,
     SignRequest,
-    SyncResult,
 )
 from kiosk.visit.events import (
     CardKeysRead,
@@ -60,10 +59,9 @@ from kiosk.visit.events import (
     ProbeSigned,
     RecordFetched,
     RequestSigned,
-    ResultSynced,
 )
 from kiosk.visit.flow import VisitFlow
-from kiosk.visit.result import make_result, sync_failed_message
+from kiosk.visit.result import ResultStep
 from kiosk.visit.runner import issued_note, request_note
 from kiosk.visit.secret import Secret
 from kiosk.visit.stages import Progress, Stage, Transitions, present
@@ -132,6 +130,7 @@ class CardKeysFlow(VisitFlow):
 
     def __init__(self, admin: AdminAuthorisation, settings: Settings, visit_id: str) -> None:
         super().__init__(admin, settings, visit_id)
+        self.results = ResultStep(sync=True)
         self.certificates: tuple[CertificateInfo, ...] = ()
         self.has_signature_pin = False
         self.found: CardWork | None = None
@@ -173,8 +172,6 @@ class CardKeysFlow(VisitFlow):
                 return self.test()
             case ProbeSigned():
                 return self.on_probe(outcome.effect, outcome.signature)
-            case ResultSynced():
-                return self.done()
         return super().on_success(outcome)
 
     # --- reading the card -----------------------------------------------------------------
@@ -357,23 +354,16 @@ class CardKeysFlow(VisitFlow):
 
         return x509.load_der_x509_certificate(self.der).not_valid_after_utc.date().isoformat()
 
-    def make_result(self, key_suffix: str, payload: dict[str, str]) -> VisitResult:
+    def record_result(self, key_suffix: str, payload: dict[str, str]) -> Step:
         """The result, keyed by the work: a continued visit records the same result."""
-        return make_result(
-            self.kind, self.work_id(), key_suffix, present(self.card.number, "card number"),
-            self.admin.hsa_id, self.at(), payload, None,
-        )
-
-    def on_recorded(self) -> Step:
-        self.progress = Progress.RECORDED
-        return self.run(Stage.SYNCING, SyncResult(present(self.result, "result")))
+        return self.results.record(key_suffix, payload, self, keyed_by=self.work_id())
 
     # --- failures and retries ------------------------------------------------------------
 
     def fresh(self, effect: Effect) -> Effect:
         """A retried card effect gets fresh copies of its PINs (the runner wiped them)."""
         if isinstance(effect, SetSignaturePin):
-            credential = present(self.credential, "credential").copy()
+            credential = self.ticket.credential_copy()
             return replace(effect, credential=credential, pin=self.pins.new.copy())
         if isinstance(effect, GenerateKeyPair | SignRequest | InstallCertificate | SignProbe):
             return replace(effect, pin=self.role_pin(effect.role))
@@ -396,9 +386,6 @@ class CardKeysFlow(VisitFlow):
             return self.fail(error, *self.read_effects())
         if self.stage is Stage.FAILED and self.failed_stage is Stage.READING:
             return self.show(Stage.FAILED)  # a sibling read failed too: already shown
-        if self.stage is Stage.SYNCING:
-            message, shown = sync_failed_message(self.kind, error)
-            return self.done(message, shown)
         return super().on_failure(effect, error)
 
     def can_retry_read(self, error: KioskError) -> bool:

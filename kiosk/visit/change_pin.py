@@ -46,7 +46,7 @@ class ChangePinFlow(VisitFlow):
 
     def on_changed(self) -> Step:
         self.wipe()
-        return self.record_result(self.make_result("change_pin", {}))
+        return self.results.record("change_pin", {}, self)
 
     def on_failure(self, effect: Effect, error: KioskError) -> Step:
         if isinstance(effect, ChangePin) and isinstance(error, WrongPin):

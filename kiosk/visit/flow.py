@@ -1,14 +1,16 @@
-"""The machine every visit runs on: the card, effects in flight, aborts, retries, endings.
+"""The core every visit runs on: routing by event class, the stage, effects in flight,
+failures, retries and aborts.
 
-A visit is composed of this machine and the parts it needs: ``PinEntry``
-(kiosk/visit/pin_entry.py) for the holder's PINs (its screen or reader pad, the PIN rules,
-choosing and confirming a new PIN), ``DocumentStep``
-(kiosk/visit/document_step.py) for the ID check, and the result and receipt functions of
-kiosk/visit/result.py. ``route`` dispatches on the event's class: first the events every
-stage shares (effect outcomes, idle timeout, card removal, cancel, retry, PIN keys),
-then the visit's ``Transitions`` table, (stage, event class) -> handler. After the visit
-has finished, every further event returns the final step again, with no effect. Events
-a stage does not expect change nothing and run nothing.
+A visit is this core composed with its parts, each owning its state, its routes and the
+views of its stages: ``CardStep`` (kiosk/visit/card_step.py: the card and its record),
+``PinEntry`` (pin_entry.py: the holder's PINs), ``DocumentStep`` (document_step.py: the
+ID check), ``PortalTicket`` (ticket.py: the portal's ticket and credential) and
+``ResultStep`` (result.py: the result, the receipt, DONE). ``route`` dispatches on the
+event's class: first the events every stage shares (effect outcomes, idle timeout, card
+removal, cancel, retry, PIN keys), then the visit's ``Transitions`` table, (stage, event
+class) -> handler; an effect's outcome goes to the part whose effect it was. After the
+visit has finished, every further event returns the final step again, with no effect.
+Events a stage does not expect change nothing and run nothing.
 """
 
 from __future__ import annotations
@@ -23,19 +25,14 @@ from kiosk.errors import (
     VisitCancelled,
     VisitTimedOut,
 )
-from kiosk.i18n import DEFAULT_LANGUAGE, catalog
 from kiosk.model import (
     AdminAuthorisation,
-    DocumentEvidence,
     PinWriteIntent,
     VisitKind,
-    VisitResult,
 )
-from kiosk.ports import ActivationTicket
 from kiosk.settings import Settings
-from kiosk.visit.card_record import deadline_params
 from kiosk.visit.card_step import CARD_STAGES, CardStep
-from kiosk.visit.contract import ErrorView, Param, Step, View, ViewName
+from kiosk.visit.contract import ErrorView, Step, View, ViewName
 from kiosk.visit.document_step import DocumentStep
 from kiosk.visit.effects import (
     PIN_EFFECTS,
@@ -43,9 +40,7 @@ from kiosk.visit.effects import (
     Effect,
     EffectKind,
     PinEffect,
-    RecordResult,
     SignReceipt,
-    StartTicket,
     UnlockPin,
     WritePin,
 )
@@ -64,11 +59,11 @@ from kiosk.visit.events import (
     PinDigit,
     RecordFetched,
     ResultRecorded,
+    ResultSynced,
     Retry,
 )
 from kiosk.visit.pin_entry import PAD_REFUSALS, PinEntry
-from kiosk.visit.result import make_result, receipt_bytes, receipt_fields
-from kiosk.visit.secret import Secret
+from kiosk.visit.result import ResultStep
 from kiosk.visit.stages import (
     DOCUMENT_STAGES,
     PIN_STAGES,
@@ -80,6 +75,7 @@ from kiosk.visit.stages import (
     present,
     step_of,
 )
+from kiosk.visit.ticket import PortalTicket
 
 END_ACTIONS: tuple[str, ...] = ("home",)
 
@@ -107,12 +103,10 @@ class VisitFlow:
         self.progress = Progress.NOTHING
         self.now: datetime | None = None
         self.card = CardStep(settings.card_rules)
-        self.activation_id: str | None = None
-        self.deadline: datetime | None = None
-        self.credential: Secret | None = None
-        self.result: VisitResult | None = None
         self.pins = PinEntry(settings.pin_policy)
         self.document: DocumentStep | None = None  # the visits that check the holder's ID
+        self.ticket = PortalTicket(admin.hsa_id, visit_id)  # stays empty if never started
+        self.results = ResultStep()
         self.pending: dict[EffectKind, Effect] = {}
         self.failed_effects: tuple[Effect, ...] = ()
         self.failed_stage: Stage | None = None
@@ -206,12 +200,12 @@ class VisitFlow:
             return self.document.view(stage, self.title(), self.card.record, self.today(), shown)
         if stage in CARD_STAGES:
             return self.card.view(
-                stage, self.title(), self.kind, self.at(), shown, self.deadline_params()
+                stage, self.title(), self.kind, self.at(), shown, self.ticket.params()
             )
         if stage in PIN_STAGES:
-            params = self.deadline_params()
+            params = self.ticket.params()
             if stage is Stage.SIGN_RECEIPT:  # what the holder accepts, before they sign it
-                params["receipt"] = dict(self.receipt_fields())
+                params["receipt"] = dict(self.results.receipt_fields(self))
             return self.pins.view(
                 stage, self.title(), params, shown,
                 self.pins.waiting(self.pending.values()),
@@ -221,7 +215,7 @@ class VisitFlow:
                 ViewName.ERROR,
                 self.title(),
                 f"visit.failed.{self.failed_stage.value if self.failed_stage else 'unknown'}",
-                self.deadline_params(),
+                self.ticket.params(),
                 shown or (error_view(self.error) if self.error else None),
                 ("retry", "cancel"),
             )
@@ -238,10 +232,6 @@ class VisitFlow:
     def extra_view(self, stage: Stage, error: ErrorView | None) -> View | None:
         """Views of stages only some visits have; None for a progress screen."""
         return None
-
-    def deadline_params(self) -> dict[str, Param]:
-        """The completion deadline of a started activation, for explanations."""
-        return deadline_params(self.deadline)
 
     def today(self) -> date:
         """The date of the latest event."""
@@ -261,9 +251,9 @@ class VisitFlow:
 
     def abort(self, error: KioskError) -> Step:
         """End early, explaining what state the card is in and what to do next."""
-        params = {"card_number": self.card.number, **self.deadline_params()}
-        if self.result is not None:
-            params["reference"] = self.result.idempotency_key
+        params = {
+            "card_number": self.card.number, **self.ticket.params(), **self.results.reference()
+        }
         shown = error_view(error)
         if isinstance(error, CardRemoved):
             # the visit is over: "insert it again and retry" would retry nothing
@@ -302,9 +292,7 @@ class VisitFlow:
     def wipe(self) -> None:
         """Forget every secret the visit held."""
         self.pins.wipe()
-        if self.credential is not None:
-            self.credential.wipe()
-            self.credential = None
+        self.ticket.wipe()
         self.failed_effects = ()
         self.pending.clear()
 
@@ -355,22 +343,22 @@ class VisitFlow:
             case RecordFetched():
                 return self.card.fetched(outcome.record, self)
             case ResultRecorded():
-                return self.on_recorded()
+                return self.results.recorded(self)
+            case ResultSynced():
+                return self.results.done(self)
         return self.show(self.stage)
 
     def on_failure(self, effect: Effect, error: KioskError) -> Step:
         """Default mapping of an effect's failure through the error table, per effect."""
-        card_step = self.card.failed(effect, error, self)
-        if card_step is not None:
-            return card_step
-        if isinstance(effect, RecordResult):
-            return self.fail(error, effect)  # never DONE before the result is durable
+        step = self.card.failed(effect, error, self) or self.results.failed(effect, error, self)
+        if step is not None:
+            return step
         if isinstance(error, CardRemoved) and self.card_matters():
             return self.abort(error)
         pin_effect = isinstance(effect, PIN_EFFECTS)
         if pin_effect and self.progress is Progress.WRITING:
             # The card answered with a refusal: the write did not happen.
-            self.progress = Progress.NOTHING if self.activation_id is None else Progress.STARTED
+            self.progress = Progress.NOTHING if self.ticket.id is None else Progress.STARTED
         if self.pins.on_reader_pad and pin_effect and isinstance(error, PAD_REFUSALS):
             return self.show(self.stage, error)  # typed again on the reader: "pad_start"
         if can_retry(error) and not isinstance(error, PortalRejected):
@@ -386,26 +374,6 @@ class VisitFlow:
     def on_document_accepted(self) -> Step:
         """After every check of the visit's ``DocumentStep`` passed: the next stage."""
         raise NotImplementedError
-
-    # --- the portal's ticket (activation, unlock) ---------------------------------------
-
-    def start_ticket(self, kind: type[StartTicket], evidence: DocumentEvidence | None) -> Step:
-        """Ask the portal to start an activation or unlock with the checked evidence."""
-        effect = kind(
-            present(self.card.number, "card number"),
-            self.admin.hsa_id,
-            present(evidence, "document"),
-            f"{self.visit_id}:{kind.kind.value}",
-        )
-        return self.run(Stage.STARTING, effect)
-
-    def on_ticket(self, ticket: ActivationTicket) -> Step:
-        """The portal started the activation or unlock: the holder chooses a PIN."""
-        self.progress = Progress.STARTED
-        self.activation_id = ticket.activation_id
-        self.deadline = ticket.deadline
-        self.credential = Secret(ticket.credential)
-        return self.enter_pin_stage(Stage.PIN_CHOOSE)
 
     # --- PINs: the card effects, from the PIN entry's buffers and the visit's state ------
 
@@ -428,11 +396,11 @@ class VisitFlow:
         """
         pins = self.pins
         if issubclass(kind, WritePin | UnlockPin):
-            credential = present(self.credential, "credential").copy()
+            credential = self.ticket.credential_copy()
             return kind(self.card.reader, credential, pins.typed(pins.new), self.pin_intent())
         if issubclass(kind, ChangePin):
             return ChangePin(self.card.reader, pins.typed(pins.current), pins.typed(pins.new))
-        return SignReceipt(self.card.reader, pins.typed(pins.receipt), self.receipt())
+        return SignReceipt(self.card.reader, pins.typed(pins.receipt), self.results.receipt(self))
 
     def pin_intent(self) -> PinWriteIntent:
         """What is about to be written, for the outbox to commit before the write."""
@@ -441,64 +409,11 @@ class VisitFlow:
             kind=self.kind.value,
             card_number=present(self.card.number, "card number"),
             admin_hsa_id=self.admin.hsa_id,
-            ticket_id=self.activation_id or "",
-            deadline=self.deadline,
+            ticket_id=self.ticket.id or "",
+            deadline=self.ticket.deadline,
             started_at=self.at(),
         )
 
     def on_pin_confirmed(self) -> Step:
         """After the new PIN was typed twice alike (``PinEntry.routes``): write it."""
         raise NotImplementedError
-
-    # --- the result ---------------------------------------------------------------------
-
-    def receipt(self) -> bytes:
-        """The receipt (kvittens) the holder signs: the words they were shown, and the facts."""
-        return receipt_bytes(self.receipt_fields())
-
-    def receipt_fields(self) -> dict[str, str]:
-        """What the receipt says: the SIGN_RECEIPT screen shows it, the signature covers it."""
-        record = self.card.record
-        return receipt_fields(
-            self.card.number, self.activation_id, record.holder_name if record else "",
-            record.hsa_id if record else "", self.admin.name, self.admin.hsa_id, self.deadline,
-        )
-
-    def make_result(self, key_suffix: str, payload: dict[str, str]) -> VisitResult:
-        """The visit's outcome for the outbox (never a PIN or credential)."""
-        return make_result(
-            self.kind, self.visit_id, key_suffix, present(self.card.number, "card number"),
-            self.admin.hsa_id, self.at(), payload, self.deadline,
-        )
-
-    def record_result(self, result: VisitResult) -> Step:
-        """Make the outcome durable before anyone is told it is done."""
-        self.result = result
-        if self.progress is not Progress.RECORDED:
-            self.progress = Progress.COMPLETE
-        return self.run(Stage.RECORDING, RecordResult(result))
-
-    def on_recorded(self) -> Step:
-        self.progress = Progress.RECORDED
-        return self.done()
-
-    def done(self, message: str | None = None, error: KioskError | None = None) -> Step:
-        """The DONE screen: the outcome and what happens next."""
-        params: dict[str, Param] = {"card_number": self.card.number, **self.deadline_params()}
-        if self.result is not None:
-            params["reference"] = self.result.idempotency_key
-        success, status = f"visit.done.{self.kind.value}", f"visit.done.status.{self.kind.value}"
-        known = status in catalog(DEFAULT_LANGUAGE)
-        if known and error is None and message in (None, success):  # what the visit is for
-            params["card_status"] = status
-        params["take_card"] = self.card.inserted  # "Ta ut kortet" while it is in the reader
-        return self.end(with_step(
-            View(
-                ViewName.DONE,
-                self.title(),
-                message or f"visit.done.{self.kind.value}",
-                params,
-                error_view(error) if error else None,
-            ),
-            step_of(self.kind, None),
-        ))

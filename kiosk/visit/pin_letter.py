@@ -11,16 +11,13 @@ from __future__ import annotations
 import json
 
 from kiosk.document.evidence import evidence_summary
-from kiosk.errors import KioskError
 from kiosk.model import AdminAuthorisation, VisitKind
 from kiosk.settings import Settings
 from kiosk.visit.contract import Step
 from kiosk.visit.document_step import DocumentStep
-from kiosk.visit.effects import Effect, SyncResult
-from kiosk.visit.events import Outcome, ResultSynced
 from kiosk.visit.flow import VisitFlow
-from kiosk.visit.result import sync_failed_message
-from kiosk.visit.stages import Progress, Stage, Transitions, present
+from kiosk.visit.result import ResultStep
+from kiosk.visit.stages import Stage, present
 
 
 class PinLetterFlow(VisitFlow):
@@ -31,40 +28,16 @@ class PinLetterFlow(VisitFlow):
     def __init__(self, admin: AdminAuthorisation, settings: Settings, visit_id: str) -> None:
         super().__init__(admin, settings, visit_id)
         self.document: DocumentStep = DocumentStep(settings.document_rules)
-
-    def transitions(self) -> Transitions:
-        return super().transitions()
-
-    def on_success(self, outcome: Outcome) -> Step:
-        match outcome:
-            case ResultSynced():
-                return self.done()
-        return super().on_success(outcome)
+        self.results = ResultStep(sync=True)  # the order is sent at once, else by the outbox
 
     def on_record_accepted(self) -> Step:
         return self.show(Stage.DOCUMENT_SCAN)
 
     def on_document_accepted(self) -> Step:
         evidence = present(self.document.evidence, "document")
-        return self.record_result(
-            self.make_result(
-                "pin_letter",
-                {
-                    # what the portal checks the order by (no full personnummer or number)
-                    "evidence": json.dumps(
-                        evidence_summary(evidence, suffixes=True), sort_keys=True
-                    ),
-                    **self.document.result_fields(self.today()),
-                },
-            )
-        )
-
-    def on_recorded(self) -> Step:
-        self.progress = Progress.RECORDED
-        return self.run(Stage.SYNCING, SyncResult(present(self.result, "result")))
-
-    def on_failure(self, effect: Effect, error: KioskError) -> Step:
-        if isinstance(effect, SyncResult):
-            message, shown = sync_failed_message(self.kind, error)
-            return self.done(message, shown)
-        return super().on_failure(effect, error)
+        payload = {
+            # what the portal checks the order by (no full personnummer or number)
+            "evidence": json.dumps(evidence_summary(evidence, suffixes=True), sort_keys=True),
+            **self.document.result_fields(self.today()),
+        }
+        return self.results.record("pin_letter", payload, self)

@@ -155,20 +155,18 @@ class RenewCertificatesFlow(CardKeysFlow):
             )
             return self.run(Stage.REMOVING_OLD, effect)
         return self.record_result(
-            self.make_result(
-                "renew_certificates",
-                {
-                    "work_id": self.work_id(),
-                    "certificates": json.dumps(
-                        [{"kind": job.certificate_kind, "serial": serial, "not_after": not_after,
-                          "subject_id": job.subject_id, "replaced_serial": job.old_serial,
-                          "test_signature": "verified"}
-                         for job, serial, not_after in self.made]
-                    ),
-                    # what the outbox asks the portal to revoke, once this result is sent
-                    "revoke": json.dumps([job.old_serial for job in olds if job.old_serial]),
-                },
-            )
+            "renew_certificates",
+            {
+                "work_id": self.work_id(),
+                "certificates": json.dumps(
+                    [{"kind": job.certificate_kind, "serial": serial, "not_after": not_after,
+                      "subject_id": job.subject_id, "replaced_serial": job.old_serial,
+                      "test_signature": "verified"}
+                     for job, serial, not_after in self.made]
+                ),
+                # what the outbox asks the portal to revoke, once this result is sent
+                "revoke": json.dumps([job.old_serial for job in olds if job.old_serial]),
+            },
         )
 
     def fresh(self, effect: Effect) -> Effect:

@@ -45,7 +45,7 @@ class SignatureCertificateFlow(CardKeysFlow):
     def on_success(self, outcome: Outcome) -> Step:
         match outcome:
             case TicketIssued():
-                self.credential = Secret(outcome.ticket.credential)
+                self.ticket.credential = Secret(outcome.ticket.credential)
                 self.pins.current.clear()
                 return self.show(Stage.PIN_CURRENT)
             case SignaturePinSet():
@@ -90,7 +90,8 @@ class SignatureCertificateFlow(CardKeysFlow):
     def on_document_accepted(self) -> Step:
         # the card's PUK/SO credential sets the signature PIN: the portal hands it out
         # after the ID check, as for an unlock
-        return self.start_ticket(StartUnlock, self.document.evidence)
+        request = self.ticket.request(StartUnlock, self.card.number, self.document.evidence)
+        return self.run(Stage.STARTING, request)
 
     # --- PINs -------------------------------------------------------------------------
 
@@ -107,7 +108,7 @@ class SignatureCertificateFlow(CardKeysFlow):
         return (self.pins.new if role is PinRole.SIGNATURE else self.pins.current).copy()
 
     def first_card_step(self) -> Step:
-        credential = present(self.credential, "credential").copy()
+        credential = self.ticket.credential_copy()
         return self.run(
             Stage.WRITING, SetSignaturePin(self.card.reader, credential, self.pins.new.copy())
         )
@@ -117,17 +118,15 @@ class SignatureCertificateFlow(CardKeysFlow):
     def after_jobs(self) -> Step:
         job, serial, not_after = self.made[-1]
         return self.record_result(
-            self.make_result(
-                "signature_certificate",
-                {
-                    "work_id": self.work_id(),
-                    "certificates": json.dumps(
-                        [{"kind": job.certificate_kind, "serial": serial, "not_after": not_after,
-                          "subject_id": job.subject_id, "test_signature": "verified"}]
-                    ),
-                    **self.document.result_fields(self.today()),
-                },
-            )
+            "signature_certificate",
+            {
+                "work_id": self.work_id(),
+                "certificates": json.dumps(
+                    [{"kind": job.certificate_kind, "serial": serial, "not_after": not_after,
+                      "subject_id": job.subject_id, "test_signature": "verified"}]
+                ),
+                **self.document.result_fields(self.today()),
+            },
         )
 
     def on_failure(self, effect: Effect, error: KioskError) -> Step:

@@ -28,8 +28,10 @@ class UnlockFlow(VisitFlow):
 
     def on_success(self, outcome: Outcome) -> Step:
         match outcome:
-            case TicketIssued():
-                return self.on_ticket(outcome.ticket)
+            case TicketIssued():  # the portal started it: the holder chooses a PIN
+                self.ticket.issued(outcome.ticket)
+                self.progress = Progress.STARTED
+                return self.enter_pin_stage(Stage.PIN_CHOOSE)
             case PinUnlocked():
                 return self.on_unlocked()
         return super().on_success(outcome)
@@ -38,7 +40,8 @@ class UnlockFlow(VisitFlow):
         return self.show(Stage.DOCUMENT_SCAN)
 
     def on_document_accepted(self) -> Step:
-        return self.start_ticket(StartUnlock, self.document.evidence)
+        request = self.ticket.request(StartUnlock, self.card.number, self.document.evidence)
+        return self.run(Stage.STARTING, request)
 
     def on_pin_confirmed(self) -> Step:
         self.progress = Progress.WRITING
@@ -46,12 +49,5 @@ class UnlockFlow(VisitFlow):
 
     def on_unlocked(self) -> Step:
         self.wipe()
-        return self.record_result(
-            self.make_result(
-                "unlock",
-                {
-                    "unlock_id": self.activation_id or "",
-                    **self.document.result_fields(self.today()),
-                },
-            )
-        )
+        payload = {"unlock_id": self.ticket.id or "", **self.document.result_fields(self.today())}
+        return self.results.record("unlock", payload, self)

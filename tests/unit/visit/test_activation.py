@@ -379,10 +379,10 @@ def test_secrets_are_wiped_when_the_visit_ends() -> None:
     d.inputs(pin_keys(PIN))
     d.send("pin_digit", digit="4")
     flow = d.flow
-    assert flow.credential is not None and len(flow.pins.new) == 6
+    assert flow.ticket.credential is not None and len(flow.pins.new) == 6
     d.send("cancel")
     assert d.step.finished
-    assert flow.credential is None
+    assert flow.ticket.credential is None
     buffers = (flow.pins.new, flow.pins.confirmation, flow.pins.current, flow.pins.receipt)
     assert all(len(b) == 0 for b in buffers)
 

@@ -97,7 +97,7 @@ def check_outcome(d: Driver, before: Any, expected: str, error_code: str) -> Non
             assert step.view.error.next_step == "next.card_removed.ended"
         assert step.view.actions == ("home",)
         assert d.flow.pins.wiped()
-        assert d.flow.credential is None
+        assert d.flow.ticket.credential is None
 
 
 @pytest.mark.parametrize("stage", list(ACTIVATION_TABLE))
@@ -145,7 +145,7 @@ def test_interruption_at_every_step_of_every_visit(kind: VisitKind, interruption
             assert view.message in catalog("sv") and view.message in catalog("en")
             assert view.error is not None
             assert view.error.code in ("card_removed", "visit_timed_out")
-            assert len(d.flow.pins.new) == 0 and d.flow.credential is None
+            assert len(d.flow.pins.new) == 0 and d.flow.ticket.credential is None
         elif view.name is ViewName.INSERT_CARD and before_stage is not Stage.INSERT_CARD:
             assert interruption == "card_removed"
         else:

@@ -325,7 +325,7 @@ def check_step(step: Step, pins: tuple[str, ...]) -> None:
 
 def wiped(flow: VisitFlow) -> bool:
     buffers = (flow.pins.current, flow.pins.new, flow.pins.confirmation, flow.pins.receipt)
-    return all(len(b) == 0 for b in buffers) and flow.credential is None
+    return all(len(b) == 0 for b in buffers) and flow.ticket.credential is None
 
 
 def feed(flow: Any, events: list[tuple[str, dict[str, Any]]]) -> list[Step]:
