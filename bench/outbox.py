@@ -4,11 +4,19 @@ Target: at least 300 results/s with flat memory. The portal runs as its own proc
 (`kiosk-portal`, real SQLite on disk, synchronous=FULL); each result is one real
 complete-activation call with an ECDSA receipt the portal verifies against the test
 holder CA (tests/receipt_ca.py: the holder's certificate chains to it, the CRLs are
-checked). Prints the rate beside the target and the earlier figure, the CPU per result
-of flusher and portal, and the flusher's RSS at the start, the middle and the end; the
-work directory is removed at exit (--keep keeps it).
+checked). Every result has its own key and certificate, as a real backlog has (one per
+card), so no cache of a holder's certificate can flatter the rate. Prints the rate beside
+the target and the earlier figure, the CPU per result of flusher and portal, and the
+flusher's RSS at the start, the middle and the end; the work directory is removed at exit
+(--keep keeps it).
 
-Usage: .venv/bin/python bench/outbox.py [--count N] [--json] [--smoke] [--keep]
+The backlog is made once and each flush gets a copy of it: `--rounds N` flushes it N
+times, `--vs CHECKOUT` flushes it also to another checkout's portal (in turns with this
+one's) and prints the paired ratio of the rates, so that both sides are measured in one
+run on a shared machine.
+
+Usage: .venv/bin/python bench/outbox.py [--count N] [--rounds N] [--vs CHECKOUT] [--json]
+       [--smoke] [--keep]
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -117,12 +126,18 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--smoke", action="store_true",
                         help="a few iterations only: proves the bench still runs (tests)")
+    parser.add_argument("--vs", type=Path, metavar="CHECKOUT",
+                        help="also flush the same backlog to the portal of another checkout "
+                             "(e.g. `git archive COMMIT | tar -x -C DIR`), in turns with this "
+                             "one's: the paired ratio is printed")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="flushes of the same backlog per portal (medians are printed)")
     args = parser.parse_args()
     if args.smoke:
         args.count = 20
     work = Path(tempfile.mkdtemp(prefix="bench-outbox-"))
     try:
-        figures = run(args.count, work)
+        figures = run(args.count, work, args.vs, max(1, args.rounds))
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -130,20 +145,27 @@ def main() -> int:
         print(json.dumps(figures, indent=2))
     else:
         show(figures)
-    return 0 if figures["sent"] == args.count and figures["pending_after"] == 0 else 1
+    other = figures.get("vs")
+    flushes = [figures, *([other] if isinstance(other, dict) else [])]
+    return 0 if all(f["sent"] == args.count and f["pending_after"] == 0 for f in flushes) else 1
 
 
-def run(count: int, work: Path) -> dict[str, object]:
-    """Set up ``count`` results and a portal that expects them, flush, measure."""
+def run(count: int, work: Path, vs: Path | None = None, rounds: int = 1) -> dict[str, object]:
+    """Set up ``count`` results and a portal that expects them, then flush copies of them
+    (``rounds`` times, to this checkout's portal and, with ``vs``, in turns to that
+    checkout's), measure; the figures of this checkout's median flush, the other's under
+    "vs" with the paired ratio of their rates."""
     today = date.today()
     load_before = os.getloadavg()[0]
     t = time.perf_counter()
-    started = prepare_portal(work / "portal.db", count, today)
-    signer = holder_key(BENCH_HSA_ID)
-    cert = base64.b64encode(signer.der).decode()
-    box = Outbox(work / "state", load_or_create(work / "state"), SystemClock())
+    ready = work / "ready"
+    started = prepare_portal(ready / "portal.db", count, today)
+    box = Outbox(ready / "state", load_or_create(ready / "state"), SystemClock())
     admin = demo_cast.demo_admins(today)[0].hsa_id
     for number, activation_id in started:
+        # a real backlog: each card's receipt signed with its own key and certificate
+        signer = holder_key(BENCH_HSA_ID)
+        cert = base64.b64encode(signer.der).decode()
         receipt = f"Kvittens: kort {number}".encode()
         box.record(VisitResult(
             kind=VisitKind.ACTIVATION, card_number=number, admin_hsa_id=admin,
@@ -155,14 +177,60 @@ def run(count: int, work: Path) -> dict[str, object]:
                 "certificate": cert,
             },
         ))
+    box.close()
     setup_s = time.perf_counter() - t
+    sides = {"this": ROOT, **({"vs": vs.resolve()} if vs is not None else {})}
+    flushes: dict[str, list[dict[str, object]]] = {side: [] for side in sides}
+    for turn in range(rounds):
+        order = list(sides) if turn % 2 == 0 else list(reversed(sides))
+        for side in order:
+            copy = work / f"{side}-{turn}"
+            shutil.copytree(ready, copy)
+            flushes[side].append(flush(count, copy, sides[side]))
+            shutil.rmtree(copy, ignore_errors=True)
+    figures = median_flush(flushes["this"])
+    figures.update(setup_s=round(setup_s, 2), rounds=rounds)
+    if vs is not None:
+        other = median_flush(flushes["vs"])
+        other["checkout"] = str(vs)
+        figures["vs"] = other
+        ratios = sorted(
+            float(str(a["results_per_s"])) / max(float(str(b["results_per_s"])), 1e-9)
+            for a, b in zip(flushes["this"], flushes["vs"], strict=True)
+        )
+        figures["paired_rate_ratio_this_to_vs"] = {
+            "median": round(statistics.median(ratios), 2),
+            "min": round(ratios[0], 2), "max": round(ratios[-1], 2),
+        }
+    figures["machine"] = {"cores": os.cpu_count(), "load_average_before": round(load_before, 2),
+                          "load_average_after": round(os.getloadavg()[0], 2)}
+    return figures
 
+
+def median_flush(runs: list[dict[str, object]]) -> dict[str, object]:
+    """The flush with the median rate (all of them under "rates")."""
+    ranked = sorted(runs, key=lambda f: float(str(f["results_per_s"])))
+    middle = dict(ranked[(len(ranked) - 1) // 2])
+    middle["rates"] = [f["results_per_s"] for f in runs]
+    return middle
+
+
+def portal_command(checkout: Path, port: int, db_path: Path) -> list[str]:
+    """The checkout's kiosk-portal, run with this bench's interpreter."""
+    return [
+        sys.executable, "-c", "import sys; from portal.server import main; sys.exit(main())",
+        "--port", str(port), "--db", str(db_path), "--log-level", "warning",
+        *[arg for trust in receipt_trust() for arg in ("--receipt-trust", str(trust))],
+    ]
+
+
+def flush(count: int, work: Path, checkout: Path) -> dict[str, object]:
+    """Flush the outbox in ``work`` to the portal of ``checkout`` on its database there."""
+    box = Outbox(work / "state", load_or_create(work / "state"), SystemClock())
     port = free_port()
     portal = subprocess.Popen(
-        [str(ROOT / ".venv/bin/kiosk-portal"), "--port", str(port), "--db",
-         str(work / "portal.db"), "--log-level", "warning",
-         *[arg for trust in receipt_trust() for arg in ("--receipt-trust", str(trust))]],
-        stdout=subprocess.DEVNULL,
+        portal_command(checkout, port, work / "portal.db"), stdout=subprocess.DEVNULL,
+        cwd=checkout, env={**os.environ, "PYTHONPATH": str(checkout)},
     )
     client = PortalClient(f"http://127.0.0.1:{port}", retries=0)
     for _ in range(100):
@@ -181,6 +249,7 @@ def run(count: int, work: Path) -> dict[str, object]:
             if progress["n"] in (1, count // 2, count):
                 samples.append((progress["n"], rss_mib()))
 
+    load_before = os.getloadavg()[0]
     try:
         rss_start = rss_mib()
         worker = SyncWorker(box, client, batch=100, concurrency=4, on_sending=sample)
@@ -208,7 +277,6 @@ def run(count: int, work: Path) -> dict[str, object]:
         "pending_after": sum(n for state, n in counts.items() if state != "sent"),
         "outbox_after": counts,
         "audit_ok": audit_ok,
-        "setup_s": round(setup_s, 2),
         "flush_s": round(elapsed, 3),
         "results_per_s": round(rate, 1),
         "baseline": {"target_results_per_s": TARGET_RATE,
@@ -220,25 +288,35 @@ def run(count: int, work: Path) -> dict[str, object]:
                     **{f"after_{n}": round(m, 1) for n, m in samples},
                     "end": round(rss_end, 1)},
         "rss_growth_mib": round(rss_end - rss_start, 1),
-        "machine": {"cores": os.cpu_count(), "load_average_before": round(load_before, 2),
-                    "load_average_after": round(os.getloadavg()[0], 2)},
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
 
 
 def show(f: dict[str, object]) -> None:
-    machine, cpu, rss = f["machine"], f["cpu_ms_per_result"], f["rss_mib"]
-    assert isinstance(machine, dict) and isinstance(cpu, dict) and isinstance(rss, dict)
-    print(f"bench/outbox.py: {f['results']} results; {machine['cores']} cores, load average "
-          f"{machine['load_average_before']} before, {machine['load_average_after']} after "
-          "(other work on the machine lowers the rate)")
-    print(f"setup (portal cards + durable outbox records): {f['setup_s']} s")
-    print(f"flushed {f['sent']} results in {f['flush_s']} s: {f['results_per_s']:.0f} results/s "
-          f"| target >= {TARGET_RATE:.0f} | earlier {EARLIER_RATE:.0f} (docs/sync.md) "
-          f"| ratio to target {f['ratio_to_target']}")
-    print(f"deferred={f['deferred']} rejected={f['rejected']} pending after={f['pending_after']}"
-          f" outbox {f['outbox_after']} audit verifies: {f['audit_ok']}")
-    print(f"CPU per result: flusher {cpu['flusher']} ms, portal {cpu['portal']} ms")
-    print("RSS MiB: " + ", ".join(f"{k} {v}" for k, v in rss.items())
+    machine = f["machine"]
+    assert isinstance(machine, dict)
+    print(f"bench/outbox.py: {f['results']} results, {f['rounds']} flush(es) per portal; "
+          f"{machine['cores']} cores, load average {machine['load_average_before']} before, "
+          f"{machine['load_average_after']} after (other work on the machine lowers the rate)")
+    print(f"setup (portal cards + durable outbox records, one key per result): {f['setup_s']} s")
+    show_flush("this checkout", f)
+    other = f.get("vs")
+    if isinstance(other, dict):
+        show_flush(f"vs {other['checkout']}", other)
+        print(f"paired rate ratio this/vs: {f['paired_rate_ratio_this_to_vs']}")
+
+
+def show_flush(name: str, f: dict[str, object]) -> None:
+    cpu, rss = f["cpu_ms_per_result"], f["rss_mib"]
+    assert isinstance(cpu, dict) and isinstance(rss, dict)
+    print(f"{name}: flushed {f['sent']} results in {f['flush_s']} s: {f['results_per_s']:.0f} "
+          f"results/s (median of {f['rates']}) | target >= {TARGET_RATE:.0f} | earlier "
+          f"{EARLIER_RATE:.0f} (docs/sync.md) | ratio to target {f['ratio_to_target']}")
+    print(f"  deferred={f['deferred']} rejected={f['rejected']} pending after="
+          f"{f['pending_after']} outbox {f['outbox_after']} audit verifies: {f['audit_ok']}")
+    print(f"  CPU per result: flusher {cpu['flusher']} ms, portal {cpu['portal']} ms; "
+          f"load average {f['load_average']}")
+    print("  RSS MiB: " + ", ".join(f"{k} {v}" for k, v in rss.items())
           + f" (growth {f['rss_growth_mib']} MiB)")
 
 

@@ -447,8 +447,12 @@ def _install_routes(app: FastAPI, portal: Portal) -> None:
         activation_id: str, payload: CompleteActivationRequest, write: Writing
     ) -> Response:
         """Complete an activation with the holder's signed receipt; the card becomes Aktiv."""
+        # the receipt's chain is checked before the write transaction, not holding its lock
+        checked = service.check_receipt(
+            portal.connection(), clock, activation_id, payload.model_dump(mode="json"), trust
+        )
         return portal.change(write, payload, lambda conn, data: service.complete_activation(
-            conn, clock, activation_id, data, write.kiosk, trust))
+            conn, clock, activation_id, data, write.kiosk, trust, checked))
 
     @app.post(f"{PREFIX}/cards/{{card_number}}/unlock", **route(TicketBody, "cards", 201))
     def start_unlock(card_number: str, payload: UnlockRequest, write: Writing) -> Response:

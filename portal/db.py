@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -137,6 +139,23 @@ CREATE TABLE IF NOT EXISTS audit_heads (
 SYNCHRONOUS_MODES = ("FULL", "NORMAL")
 
 
+class Connection(sqlite3.Connection):
+    """A connection that knows its database's in-process writer lock (``transaction``)."""
+
+    writer: threading.RLock | None = None
+
+
+_writers: dict[str, threading.RLock] = {}
+_writers_lock = threading.Lock()
+WRITER_WAIT_S = 30.0  # as long as SQLite's busy timeout
+
+
+def _writer(path: str | Path) -> threading.RLock:
+    key = os.path.realpath(path)
+    with _writers_lock:
+        return _writers.setdefault(key, threading.RLock())
+
+
 def connect(path: str | Path, synchronous: str = "FULL") -> sqlite3.Connection:
     """A connection in autocommit mode; callers open transactions with ``transaction``.
 
@@ -145,7 +164,9 @@ def connect(path: str | Path, synchronous: str = "FULL") -> sqlite3.Connection:
     """
     if synchronous not in SYNCHRONOUS_MODES:
         raise ValueError(f"synchronous must be one of {SYNCHRONOUS_MODES}, not {synchronous!r}")
-    conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None,
+                           check_same_thread=False, factory=Connection)
+    conn.writer = _writer(path)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA foreign_keys=ON")
@@ -191,12 +212,24 @@ def _migrate(conn: sqlite3.Connection) -> None:
 
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """A write transaction taken up front (BEGIN IMMEDIATE); rolled back on any exception."""
-    conn.execute("BEGIN IMMEDIATE")
+    """A write transaction taken up front (BEGIN IMMEDIATE); rolled back on any exception.
+
+    Writers of one process queue on the database's lock here first: SQLite's busy handler
+    sleeps 1, 2, 5, 10... ms between tries, so threads waiting in BEGIN IMMEDIATE idled
+    while the lock was long free (the portal's 4 concurrent completions spent a quarter
+    of their time there); another process's writers still meet SQLite's busy timeout.
+    """
+    writer = getattr(conn, "writer", None)
+    held = writer is not None and writer.acquire(timeout=WRITER_WAIT_S)
     try:
-        yield conn
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    finally:
+        if held and writer is not None:
+            writer.release()

@@ -26,7 +26,12 @@ from portal import db
 from portal.clock import PortalClock, iso, parse_iso
 from portal.handout import Expected, StatementRefused, record_statement, verify_statement
 from portal.kiosks import Kiosk
-from portal.receipts import ReceiptInvalid, ReceiptTrustUnavailable, verify_receipt
+from portal.receipts import (
+    ReceiptInvalid,
+    ReceiptTrustUnavailable,
+    VerifiedReceipt,
+    verify_receipt,
+)
 
 # The card and document rules are the kiosk's (kiosk/rules/card.py, DOMAIN.md's values as
 # the settings' defaults): the portal enforces the same deadlines with the same arithmetic.
@@ -410,6 +415,72 @@ def _decode(body: dict[str, Any], field: str) -> bytes:
         raise ApiError(400, "invalid_request", f"{field} is not valid base64") from exc
 
 
+RECEIPT_CHECK_VALID_S = 1.0  # a receipt checked before the write counts this long
+
+
+@dataclass(frozen=True)
+class ReceiptCheck:
+    """A receipt verified before the write transaction (``check_receipt``), for the holder
+    the card named then: its outcome, a VerifiedReceipt or the refusal."""
+
+    hsa_id: str
+    personnummer: str
+    blobs: tuple[bytes, bytes, bytes]  # receipt, signature, certificate
+    at: datetime
+    outcome: VerifiedReceipt | ReceiptInvalid | ReceiptTrustUnavailable
+
+    def result(self, card: sqlite3.Row, blobs: tuple[bytes, bytes, bytes], now: datetime
+               ) -> VerifiedReceipt | None:
+        """The outcome (a refusal is raised) if it is for this card's holder and these
+        bytes and was reached at most RECEIPT_CHECK_VALID_S before ``now``; else None."""
+        if (card["hsa_id"], card["personnummer"], blobs) != (
+            self.hsa_id, self.personnummer, self.blobs
+        ) or not timedelta(0) <= now - self.at <= timedelta(seconds=RECEIPT_CHECK_VALID_S):
+            return None
+        if isinstance(self.outcome, VerifiedReceipt):
+            return self.outcome
+        raise self.outcome
+
+
+def check_receipt(
+    conn: sqlite3.Connection,
+    clock: PortalClock,
+    activation_id: str,
+    body: dict[str, Any],
+    trust: Sequence[str | Path] = (),
+) -> ReceiptCheck | None:
+    """Verify a completion's receipt outside the write transaction (the chain validation
+    is most of the request's work; the database's write lock is not held meanwhile).
+    ``complete_activation`` takes its outcome if the card still names the same holder;
+    None when there is nothing to check yet (it then refuses or checks by itself)."""
+    activation = conn.execute(
+        "SELECT card_number FROM activations WHERE id = ?", (activation_id,)
+    ).fetchone()
+    if activation is None:
+        return None
+    card = conn.execute(
+        "SELECT hsa_id, personnummer FROM cards WHERE card_number = ?",
+        (activation["card_number"],),
+    ).fetchone()
+    try:
+        blobs = _receipt_blobs(body)
+    except ApiError:
+        return None
+    if card is None:
+        return None
+    now = clock.now()
+    outcome: VerifiedReceipt | ReceiptInvalid | ReceiptTrustUnavailable
+    try:
+        outcome = verify_receipt(*blobs, card["hsa_id"], card["personnummer"], now, trust)
+    except (ReceiptInvalid, ReceiptTrustUnavailable) as exc:
+        outcome = exc
+    return ReceiptCheck(card["hsa_id"], card["personnummer"], blobs, now, outcome)
+
+
+def _receipt_blobs(body: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
+    return _decode(body, "receipt"), _decode(body, "signature"), _decode(body, "certificate")
+
+
 def complete_activation(
     conn: sqlite3.Connection,
     clock: PortalClock,
@@ -417,10 +488,12 @@ def complete_activation(
     body: dict[str, Any],
     kiosk: Kiosk,
     trust: Sequence[str | Path] = (),
+    checked: ReceiptCheck | None = None,
 ) -> dict[str, Any]:
     """Verify the holder's signed receipt (its certificate validated to a root in the
     ``trust`` files, revocation included) and make the card Aktiv (only a kiosk of the
-    card office that started the activation may complete it)."""
+    card office that started the activation may complete it). ``checked``: the receipt
+    as ``check_receipt`` verified it just before, taken if it still applies."""
     now = clock.now()
     activation = conn.execute(
         "SELECT * FROM activations WHERE id = ?", (activation_id,)
@@ -436,13 +509,14 @@ def complete_activation(
         raise _blocked_error(card)
     if activation["state"] != "started":
         raise ApiError(409, "activation_superseded", "a newer activation of this card exists")
-    receipt, signature, certificate = (
-        _decode(body, "receipt"), _decode(body, "signature"), _decode(body, "certificate")
-    )
+    blobs = _receipt_blobs(body)
+    receipt = blobs[0]
     try:
-        verified = verify_receipt(
-            receipt, signature, certificate, card["hsa_id"], card["personnummer"], now, trust
-        )
+        verified = checked.result(card, blobs, now) if checked is not None else None
+        if verified is None:
+            verified = verify_receipt(
+                *blobs, card["hsa_id"], card["personnummer"], now, trust
+            )
     except ReceiptInvalid as exc:
         # not knowing whether a certificate is revoked is the portal's state, not the receipt's
         status = 503 if exc.reason in TRANSIENT_RECEIPT_REASONS else 422

@@ -14,11 +14,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from hardware.sim.democa import DemoCA, trust_files
+from kiosk.ca_files import ISSUING_CRL, ROOT_CRL
 from kiosk.demo_cast import demo_admins, demo_holder
 from kiosk.model import TrustLevel
+from kiosk.pki import certificate
 from portal.receipts import ReceiptInvalid, ReceiptTrustUnavailable, verify_receipt
 from portal.server import RunningPortal, start_in_thread
-from tests.receipt_ca import admin_statement, issue, receipt_trust, revoke
+from tests.receipt_ca import admin_statement, holder_subject, issue, receipt_trust, revoke
 
 from .helpers import Signer, make_signer, receipt_for
 
@@ -216,3 +218,67 @@ def test_the_portal_refuses_a_revoked_holder_certificate(tmp_path: Path) -> None
         assert status.json()["status"] == "Skickad"
     finally:
         running.stop()
+
+
+def _own_ca(tmp_path: Path) -> tuple[DemoCA, Path]:
+    """A CA of this test's own (the shared test CA must stay unrevoked for the others)."""
+    directory = tmp_path / "own-ca"
+    return DemoCA.load_or_create(directory, NOW.date()), directory
+
+
+def _holder_of(ca: DemoCA) -> Signer:
+    """A new holder key with a certificate from ``ca``'s issuing CA naming HSA."""
+    signer = make_signer("ec", "Anna", HSA)
+    now = datetime.now(UTC)
+    cert = certificate(
+        holder_subject("Anna", HSA), signer.key.public_key(), ca.issuing.key,
+        now - timedelta(days=1), now + timedelta(days=365), issuer=ca.issuing.cert.subject,
+        extensions=[(x509.BasicConstraints(ca=False, path_length=None), True)],
+    )
+    return Signer(signer.key, cert)
+
+
+def test_an_issuing_ca_revoked_after_receipts_were_accepted_is_refused_at_once(
+    tmp_path: Path,
+) -> None:
+    """The issuing CA's own status is checked once per version of the trust files and
+    shared by every holder's receipt: a root CRL that now lists the CA must count at the
+    next receipt, whoever's it is."""
+    ca, directory = _own_ca(tmp_path)
+    trust = trust_files(directory)
+    for _ in range(2):  # the second receipt already uses the CA status checked for the first
+        signer = _holder_of(ca)
+        verify_receipt(RECEIPT, signer.sign(RECEIPT), signer.der, HSA, PNR, NOW, trust)
+    ca.revoke(directory, ca.issuing.cert, NOW.date())
+    signer = _holder_of(ca)
+    with pytest.raises(ReceiptInvalid) as caught:
+        verify_receipt(RECEIPT, signer.sign(RECEIPT), signer.der, HSA, PNR, NOW, trust)
+    assert caught.value.reason == "certificate_revoked"
+
+
+def test_the_issuing_ca_status_counts_only_until_the_root_crl_is_due(tmp_path: Path) -> None:
+    """The root's CRL (over the issuing CA) is due in a day, the issuing CA's (over the
+    holders) in 60 days: two days on, the issuing CA's status is unknown, though it was
+    known, and shared, before."""
+    ca, directory = _own_ca(tmp_path)
+    start = datetime.now(UTC) - timedelta(hours=1)
+    for issuer, name, days in ((ca.root, ROOT_CRL, 1), (ca.issuing, ISSUING_CRL, 60)):
+        crl = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(issuer.cert.subject)
+            .last_update(start)
+            .next_update(start + timedelta(days=days))
+            .add_extension(x509.CRLNumber(7), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                issuer.key.public_key()), critical=False)
+            .sign(issuer.key, hashes.SHA256())
+        )
+        (directory / name).write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    trust = trust_files(directory)
+    signer = _holder_of(ca)
+    receipt = (RECEIPT, signer.sign(RECEIPT), signer.der, HSA, PNR)
+    verify_receipt(*receipt, NOW, trust)
+    verify_receipt(*receipt, NOW + timedelta(hours=6), trust)
+    with pytest.raises(ReceiptInvalid) as caught:
+        verify_receipt(*receipt, NOW + timedelta(days=2), trust)
+    assert caught.value.reason == "revocation_unknown"
