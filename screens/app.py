@@ -56,6 +56,27 @@ ADMIN_ONLY_VIEWS = frozenset({ViewName.HOME, ViewName.ADMIN_SIGN_IN})
 FIRST_VIEW = ViewName.WORKING  # "starting": on screen until the services are composed
 
 
+def release_label_surfaces() -> None:
+    """Kivy's SDL2 text provider keeps each label's last SDL surface (its RGBA pixels) after
+    copying them into the label's texture; drop it once copied (~11 MB over the kiosk's
+    screens, issue 16). Labels render as before: the next render makes a new surface."""
+    try:
+        from kivy.core.text import text_sdl2
+    except ImportError:  # another text provider: nothing kept
+        return
+    provider = text_sdl2.LabelSDL2
+    if getattr(provider, "_kiosk_drops_surface", False):
+        return
+
+    def render_end(label: Any) -> Any:
+        data = label._surface.get_data()  # ImageData: a copy of the pixels
+        del label._surface
+        return data
+
+    provider._render_end = render_end
+    provider._kiosk_drops_surface = True
+
+
 def load_screen_widgets() -> None:
     """The widgets (and their kv rules) the other screens use but the first view does not:
     PIN pad, card art, camera preview, the on-screen keyboard's fields, the hand-over cover
@@ -696,4 +717,5 @@ class KioskApp(App):
             threading.Thread(target=deck.remove, daemon=True).start()
 
 
+release_label_surfaces()
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))

@@ -63,6 +63,12 @@ def prepare_kivy(plan: DisplayPlan, ui: UiSettings, state_dir: Path) -> None:
         os.environ["KIVY_NO_CONSOLELOG"] = "1"  # Kivy logs to KIVY_HOME/logs only
     if plan.headless:
         os.environ["SDL_VIDEODRIVER"] = "offscreen"
+    # Mesa's software renderer (llvmpipe: offscreen, and a panel without a GPU) rasterises on
+    # the UI thread instead of on worker threads: with workers, each flush while they are still
+    # busy allocates one more scene (~1-3 MB each, kept until exit) and a kiosk frame flushes
+    # many times, 50-170 MB after the first screens (issue 16, docs/ui.md). GPU drivers
+    # ignore it; a value set outside wins.
+    os.environ.setdefault("LP_NUM_THREADS", "0")
     from kivy.config import Config
 
     Config.set("kivy", "log_level", os.environ.get("KIOSK_KIVY_LOG_LEVEL", "warning"))
