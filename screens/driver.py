@@ -280,9 +280,13 @@ class Driver:
 
     def overlapping_texts(self) -> list[tuple[str, str]]:
         """Pairs of visible texts on the app's window whose boxes overlap (layout faults)."""
+        from screens.widgets.card_art import CardArt
+
         boxes = []
         for widget in self.app.root.walk(restrict=True):
             text = getattr(widget, "text", None)
+            if isinstance(widget, CardArt):
+                text = "(the card going into the reader)"  # a picture no text may cover
             if not isinstance(text, str) or not text.strip() or not _visible(widget):
                 continue
             x, y = widget.to_window(widget.x, widget.y)
@@ -332,6 +336,29 @@ class Driver:
             outside = x0 < -2 or y0 < -2 or x1 > Window.width + 2 or y1 > Window.height + 2
             if tw > widget.width + 2 or th > widget.height + 2 or outside:
                 found.append(text[:60])
+        return found
+
+    def broken_words(self) -> list[str]:
+        """Visible wrapped texts with a word cut mid-word across lines ("Kortinnehava/re").
+
+        Texts a scroll view hides count too (they scroll into sight cut); a label that
+        shortens its text on purpose ("Inloggad: Karin Ko…") does not.
+        """
+        from screens.measure import broken_words
+
+        found = []
+        for widget in self.app.root.walk(restrict=True):
+            text = getattr(widget, "text", None)
+            core = getattr(widget, "_label", None)
+            if (not isinstance(text, str) or not text.strip() or core is None
+                    or getattr(widget, "shorten", False) or getattr(widget, "markup", False)
+                    or not _visible(widget)):
+                continue
+            lines = getattr(core, "_cached_lines", None) or []
+            drawn = ["".join(word.text for word in line.words) for line in lines]
+            cut = broken_words(text, drawn)
+            if cut:
+                found.append(f"{text[:60]!r} breaks {', '.join(cut)!r}")
         return found
 
     # --- finding widgets ----------------------------------------------------------------

@@ -6,6 +6,7 @@ No Kivy here: the app, the tour's widget report and the tests share these figure
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -114,3 +115,23 @@ def on_known_panel(settings: Any, size: tuple[int, ...]) -> Any:
         return settings
     return replace(settings, ui=replace(settings.ui, panel_width_mm=known[0],
                                         panel_height_mm=known[1]))
+
+
+def _words(text: str) -> list[str]:
+    """Words as a label wraps them: split at spaces and line breaks only (a no-break space
+    keeps "Steg 4 av 6" one word)."""
+    return [w for w in re.split(r"[ \t\n]+", text) if w]
+
+
+def broken_words(text: str, lines: Sequence[str]) -> list[str]:
+    """The words of ``text`` that a label's wrapping cut into pieces across ``lines``.
+
+    Kivy breaks a word that is wider than the label anywhere inside it ("Kortinnehava" /
+    "re"): every piece it drew that is not a whole word of the text is such a cut.
+    """
+    whole = set(_words(text))
+    drawn = [w for line in lines for w in _words(line)]
+    if all(w in whole for w in drawn):
+        return []
+    cut = {w for w in whole if w not in drawn}
+    return sorted(cut) or [w for w in drawn if w not in whole]

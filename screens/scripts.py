@@ -60,6 +60,8 @@ class Walk:
             self.problems.append(f"{name}: {pair[0]!r} overlaps {pair[1]!r}")
         for text in self.driver.clipped_texts():
             self.problems.append(f"{name}: {text!r} does not fit its box")
+        for text in self.driver.broken_words():
+            self.problems.append(f"{name}: {text} mid-word")
         yield self.driver.shot(self.out / f"{self.count:02d}-{name}.png")
 
     def wait(self, name: ViewName, check: Callable[[View], bool] | None = None) -> Condition:
@@ -76,11 +78,19 @@ class Walk:
         if self.gate is not None:
             self.gate.release()
 
-    def progress(self, name: ViewName, shot: str) -> Steps:
-        """With effects held: wait for the progress view, photograph it, release."""
+    def progress(self, name: ViewName, shot: str, larger: bool = False) -> Steps:
+        """With effects held: wait for the progress view, photograph it (and with larger
+        text if ``larger``), release."""
         yield self.driver.until(lambda: _showing(self.driver, name))
         yield from self.shoot(shot)
+        if larger:
+            yield from larger_text_shot(self, f"{shot}-larger-text")
         self.release()
+
+    def larger(self) -> bool:
+        """Whether the holder's screens are photographed with larger text too: on the 7"
+        panel only (where it matters most), a few shots, not a second tour."""
+        return self.out is not None and bool(getattr(self.driver.app, "compact", False))
 
     def act(self, action: str) -> Condition:
         """Tap the button for ``action`` once the screen shows it, as a person would.
@@ -237,13 +247,16 @@ def identity_checked(walk: Walk, visit: str, holder: DemoHolder) -> Steps:
 
 def hand_over(walk: Walk, to: str, shot: str | None = None) -> Steps:
     """The screen changes hands: the cover for ``to`` ("holder", "admin") comes up (photographed
-    as ``shot``), and the person receiving the screen taps "it is me – continue"."""
+    as ``shot``, on the 7" panel with larger text too), and the person receiving the screen
+    taps "it is me – continue"."""
     d = walk.driver
     guide = d.app.guide
     yield d.until(lambda: guide.up and guide.cover.kind == to)
     yield d.frames(2)
     if shot:
         yield from walk.shoot(shot)
+        if walk.larger():
+            yield from larger_text_shot(walk, f"{shot}-larger-text")
     tap(guide.cover.ids.go)
     yield d.until(lambda: not guide.up)
 
@@ -266,10 +279,14 @@ def sign_receipt(walk: Walk, pin: str, shots: bool) -> Steps:
     yield walk.wait(ViewName.SIGN_RECEIPT)
     if shots:
         yield from walk.shoot("receipt")
+        if walk.larger():
+            yield from larger_text_shot(walk, "receipt-larger-text")
     yield walk.act("accept_receipt")
     yield d.until(lambda: not d.screen().reading)
     if shots:
         yield from walk.shoot("sign-receipt")
+        if walk.larger():
+            yield from larger_text_shot(walk, "sign-receipt-larger-text")
     yield from d.type_pin(pin)
 
 
@@ -312,6 +329,8 @@ def activation(walk: Walk, holder_key: str = "anna", shots: bool = True,
         yield walk.wait(ViewName.PIN_CHOOSE, lambda v: v.error is not None)
         if shots:
             yield from walk.shoot("pin-rule-broken")
+            if walk.larger():
+                yield from larger_text_shot(walk, "pin-rule-broken-larger-text")
     yield from d.type_pin(GOOD_PIN[:2], submit=False)
     if shots:
         yield from walk.shoot("pin-choose")
@@ -328,10 +347,12 @@ def activation(walk: Walk, holder_key: str = "anna", shots: bool = True,
     yield from d.type_pin(GOOD_PIN[:4], submit=False)
     if shots:
         yield from walk.shoot("pin-confirm")
+        if walk.larger():
+            yield from larger_text_shot(walk, "pin-confirm-larger-text")
     walk.hold()
     yield from d.type_pin(GOOD_PIN[4:])
     if shots:
-        yield from walk.progress(ViewName.WRITING_PIN, "writing-pin")
+        yield from walk.progress(ViewName.WRITING_PIN, "writing-pin", walk.larger())
     walk.release()
     yield from sign_receipt(walk, GOOD_PIN, shots)
     yield walk.wait(ViewName.DONE)
@@ -383,6 +404,8 @@ def change_pin_cancelled(walk: Walk) -> Steps:
     yield from hand_over(walk, "holder")
     yield from d.type_pin(DEMO_ACTIVE_PIN[:3], submit=False)
     yield from walk.shoot("pin-current")
+    if walk.larger():
+        yield from larger_text_shot(walk, "pin-current-larger-text")
     yield walk.act("cancel")
     yield walk.wait(ViewName.ERROR)
     yield from hand_over(walk, "admin")

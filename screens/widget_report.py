@@ -172,7 +172,27 @@ def report(app: Any, image: Any, panel: Panel) -> dict[str, Any]:
                 "contrast": round(contrast(_unit(fg), _unit(bg)), 2),
                 "demo": is_demo,
             })
-    return {"targets": targets, "texts": texts, "graphics": graphics(app, image, size, tops)}
+    return {"targets": targets, "texts": texts, "graphics": graphics(app, image, size, tops),
+            "errors": error_texts(tops, size)}
+
+
+def error_texts(tops: list[Widget], size: tuple[int, int]) -> list[dict[str, Any]]:
+    """What went wrong and what to do next (every ErrorPanel's texts): how much of each
+    shows without scrolling (0 when it is wholly out of sight)."""
+    from screens.widgets.common import ErrorPanel
+
+    found = []
+    for panel in (w for top in tops for w in top.walk(restrict=False)):
+        if not isinstance(panel, ErrorPanel) or not _visible(panel) or not panel.message:
+            continue
+        for label in panel.walk(restrict=True):
+            text = getattr(label, "text", None)
+            if label is panel or not isinstance(text, str) or not text.strip():
+                continue
+            box = _window_box(label, size)
+            found.append({"text": text[:60],
+                          "in_sight_pct": 0 if box is None else _in_sight_pct(label, box)})
+    return found
 
 
 def graphics(app: Any, image: Any, size: tuple[int, int], tops: list[Widget]

@@ -6,7 +6,7 @@ from kivy.properties import BooleanProperty
 
 from kiosk.visit.contract import View
 from screens.views.base import ScreenContext, load_kv
-from screens.views.pin_entry import PinEntryScreen
+from screens.views.pin_entry import PinEntryScreen, compact_panel
 
 
 def wants_pin(view: View) -> bool:
@@ -26,7 +26,9 @@ class AdminSignInScreen(PinEntryScreen):
         self.ids.pad.opacity = 1 if show else 0
         self.ids.pad.disabled = not show
         # the insert-card picture only while a card is wanted (not at a failed authorisation)
-        wants_card = view.params.get("stage") == "insert"
+        # and on the 7" panel not beside an error: its next step needs the width
+        wants_card = view.params.get("stage") == "insert" and not (
+            view.error is not None and compact_panel())
         self.ids.card_art.opacity = 1 if wants_card and not show else 0
         self.ids.privacy.opacity = 1 if show else 0
         self.side_shown = show or wants_card

@@ -69,7 +69,9 @@ class KioskScreen(Screen):
         if "header" in ids:
             title = tr(view.title, lang, **view.params)
             if "step" in view.params:  # "Steg n av m" on every visit screen (issue 12.3)
-                title = f"{title} · {tr('ui.step', lang, **view.params)}"
+                # "Steg 4 av 6" wraps as one piece (no-break spaces), never "Steg 4" / "av 6"
+                step = tr("ui.step", lang, **view.params).replace(" ", "\u00a0")
+                title = f"{title} · {step}"
             ids.header.title = title
             ids.header.message = tr(view.message, lang, **view.params)
         if "error" in ids:

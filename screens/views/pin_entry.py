@@ -19,6 +19,13 @@ PAD_CANCEL = "cancel"  # the pad's red Avbryt: the flow's own cancel action
 PAD_LABELS = {"signature": "ui.pin.length.signature"}
 
 
+def compact_panel() -> bool:
+    """The small panel (``KioskApp.compact``: the window under 600 px high)."""
+    from kivy.app import App
+
+    return bool(getattr(App.get_running_app(), "compact", False))
+
+
 class PinEntryScreen(KioskScreen):
     """A screen with the PIN pad (``ids.pad``); the flow counts the digits."""
 
@@ -51,6 +58,10 @@ class PinEntryScreen(KioskScreen):
         if "privacy" in self.ids:
             private = "ui.pin.private_reader" if pad.use_reader_pad else "ui.pin.private"
             self.ids.privacy.text = tr(private, lang)
+        if view.error is not None and compact_panel() and "header" in self.ids:
+            # the 7" panel's narrow column: the error's next step says what to do instead,
+            # and shows without scrolling (the instruction pushed it below the fold)
+            self.ids.header.message = ""
         if not self._laid_out:
             pad.layout_keys(shuffled=ctx.shuffle_pin_pad)
             self._laid_out = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from pathlib import Path
 
 from kivy.lang import Builder
@@ -167,15 +168,23 @@ def scroll_into_view(widget: Widget) -> None:
         node = getattr(node, "parent", None)
 
 
+# (least, most) share of a label/value pair's width for the label
+LABEL_SHARE = (0.38, 0.62)
+
+
 class FactsTable(GridLayout):
-    """Label/value rows."""
+    """Label/value rows: two pairs a row when there are many, one pair a row, or, where
+    a label's word and its value's do not fit side by side (larger text on the 7" panel),
+    each label above its value."""
 
     rows_data = ListProperty([])
     rows_before_pairs = NumericProperty(6)  # more rows than this: two label/value pairs a row
 
     def __init__(self, **kwargs: object) -> None:
         self._pool: list[FactLabel] = []  # before super(): kv may set rows_data
+        self._pairs_a_row = 1
         super().__init__(**kwargs)
+        self.bind(width=self._fit_labels)
 
     def on_rows_data(self, _instance: object, rows: list[tuple[str, str]]) -> None:
         """Show the rows, reusing the label widgets (no new widgets per visit)."""
@@ -183,19 +192,58 @@ class FactsTable(GridLayout):
 
         # two pairs a row only where they fit: on the 7" panel 3 mm text breaks the words
         compact = bool(getattr(App.get_running_app(), "compact", False))
-        pairs = len(rows) > self.rows_before_pairs and not compact
-        self.cols = 4 if pairs else 2
-        label_x, value_x = (0.2, 0.3) if pairs else (0.38, 0.62)
+        self._pairs_a_row = 2 if len(rows) > self.rows_before_pairs and not compact else 1
         while len(self._pool) < 2 * len(rows):
-            self._pool.append(FactLabel())
+            cell = FactLabel()
+            cell.bind(font_size=self._fit_labels)  # larger text: wider words
+            self._pool.append(cell)
         self.clear_widgets()
         for index, (label, value) in enumerate(rows):
             name, shown = self._pool[2 * index], self._pool[2 * index + 1]
-            name.text, name.bold, name.size_hint_x = label, True, label_x
-            shown.text, shown.bold, shown.size_hint_x = value, False, value_x
+            name.text, name.bold = label, True
+            shown.text, shown.bold = value, False
             self.add_widget(name)
             self.add_widget(shown)
+        self._fit_labels()
 
+    def _fit_labels(self, *_args: object) -> None:
+        """The label column as wide as its longest word (never "Kortinnehava/re"), within
+        LABEL_SHARE of a pair; the value the rest. If a label's and a value's longest words
+        cannot both fit, fewer pairs a row, and at last each label above its value."""
+        cells = list(reversed(self.children))
+        names, values = cells[0::2], cells[1::2]
+        if not names or self.width <= 1:
+            self.cols = 2 * self._pairs_a_row
+            return
+        label_px = max(_widest_word(n.text, n.font_size, bold=True) for n in names) + 4
+        value_px = max(_widest_word(v.text, v.font_size, bold=False) for v in values) + 4
+        least, most = LABEL_SHARE
+        for pairs in range(self._pairs_a_row, 0, -1):
+            cols = 2 * pairs
+            pair_px = (self.width - self.spacing[0] * (cols - 1)) / pairs
+            share = min(most, max(least, label_px / pair_px))
+            if label_px <= share * pair_px and value_px <= (1 - share) * pair_px + 1:
+                self.cols = cols
+                for name, value in zip(names, values, strict=False):
+                    name.size_hint_x = share / pairs
+                    value.size_hint_x = (1 - share) / pairs
+                return
+        self.cols = 1
+        for cell in cells:
+            cell.size_hint_x = 1
+
+
+@lru_cache(maxsize=512)
+def _widest_word(text: str, font_size: float, bold: bool) -> float:
+    """The width in px of the widest word of ``text`` drawn at ``font_size`` (cached: the
+    same labels come back on every screen)."""
+    from kivy.core.text import Label as CoreLabel
+
+    words = [w for w in text.replace("\n", " ").split(" ") if w]
+    if not words:
+        return 0.0
+    measure = CoreLabel(font_size=font_size, bold=bold)
+    return float(max(measure.get_extents(w)[0] for w in words))
 
 
 class FactLabel(WrapLabel):

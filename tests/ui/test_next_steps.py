@@ -49,8 +49,9 @@ def test_the_visit_screens_say_step_n_of_m(kiosk: Any) -> None:
         yield walk.wait(ViewName.HOME)
 
     kiosk.run(script)
-    assert any("Steg 1 av 6" in text for text in seen["insert"]), seen["insert"]
-    assert any("Steg 2 av 6" in text for text in seen["record"]), seen["record"]
+    # the step is one piece: no-break spaces ("Steg 4" never wraps away from "av 6")
+    assert any("Steg\u00a01\u00a0av\u00a06" in text for text in seen["insert"]), seen["insert"]
+    assert any("Steg\u00a02\u00a0av\u00a06" in text for text in seen["record"]), seen["record"]
 
 
 def test_only_destructive_actions_are_red() -> None:

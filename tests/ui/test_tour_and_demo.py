@@ -87,6 +87,11 @@ def test_tour_saves_every_screen_on_both_panels_in_swedish_and_english(tmp_path:
                      "renew-signature-pin", "renew-certificates-done", "card-info-expiring",
                      "additional-present", "additional-organisation", "additional-done"):
             assert any(n.endswith(f"-{name}.png") for n in swedish), name
+        if folder == "800x480":  # the holder's screens of one visit with larger text too
+            for name in ("hand-to-holder", "pin-rule-broken", "pin-choose", "pin-confirm",
+                         "writing-pin", "receipt", "sign-receipt", "hand-to-admin",
+                         "pin-current"):
+                assert any(n.endswith(f"-{name}-larger-text.png") for n in swedish), name
         assert all(is_drawn(out / "sv" / folder / n, size) for n in swedish)
         # every screen measured at this panel size: targets and texts in mm, contrast
         for lang in ("sv", "en"):
@@ -98,6 +103,7 @@ def test_tour_saves_every_screen_on_both_panels_in_swedish_and_english(tmp_path:
             assert pads and all(t["required_mm"] >= 15 for t in pads)
             assert limit_breaches(widgets) == [], (lang, folder)
             assert buttons_out_of_sight(widgets) == [], (lang, folder)
+            assert errors_out_of_sight(widgets) == [], (lang, folder)
     # A second walk with the reader's own PIN pad: sign-in and activation typed there.
     for lang in ("sv", "en"):
         pad = sorted(p.name for p in (out / lang / "reader-pad").glob("*.png"))
@@ -123,6 +129,23 @@ def buttons_out_of_sight(widgets: dict[str, Any]) -> list[str]:
         found += [f"{screen}: {t['text']!r} {t['in_sight_pct']}%" for t in measured["targets"]
                   if t["kind"] == "KioskButton" and not t["demo"] and t["in_sight_pct"] < 95]
     return found
+
+
+def errors_out_of_sight(widgets: dict[str, Any]) -> list[str]:
+    """What went wrong and what to do next, where either needs scrolling to be read."""
+    return [f"{screen}: {text['text']!r} {text['in_sight_pct']}%"
+            for screen, measured in widgets["screens"].items()
+            for text in measured.get("errors", []) if text["in_sight_pct"] < 95]
+
+
+def test_error_sight_check_finds_a_next_step_below_the_fold() -> None:
+    widgets = {"screens": {
+        "15-pin-rule-broken": {"errors": [{"text": "Koden får inte vara", "in_sight_pct": 100},
+                                          {"text": "Välj en annan kod", "in_sight_pct": 30}]},
+        "45-admin-not-authorised": {"errors": [{"text": "Förnya", "in_sight_pct": 0}]},
+        "01-admin-sign-in": {"targets": []}}}
+    assert errors_out_of_sight(widgets) == ["15-pin-rule-broken: 'Välj en annan kod' 30%",
+                                            "45-admin-not-authorised: 'Förnya' 0%"]
 
 
 def test_sight_check_finds_a_button_below_the_fold() -> None:
