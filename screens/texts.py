@@ -34,7 +34,17 @@ def show_param(name: str, value: Any, lang: str) -> str:
     """A named parameter as the screen shows it (a reference without its internal suffix)."""
     if name == "reference" and isinstance(value, str):
         return support_reference(value)
+    if name == "hours_left" and isinstance(value, int) and not isinstance(value, bool):
+        return hours_left_text(value, lang)
     return show_value(value, lang)
+
+
+def hours_left_text(hours: int, lang: str) -> str:
+    """Time to a deadline as a person counts it: hours within two days, else whole days
+    ("72 dagar", not "1742" hours)."""
+    if hours >= 48:
+        return tr("ui.value.hours_left.days", lang, days=hours // 24)
+    return tr("ui.value.hours_left.hours", lang, hours=max(0, hours))
 
 
 def support_reference(key: str) -> str:
@@ -115,4 +125,4 @@ def error_view_for(exc: BaseException) -> ErrorView:
 
 
 __all__ = ["action_label", "describe_error", "error_texts", "error_view_for", "facts", "facts_of",
-           "has_key", "show_param", "show_value", "support_reference", "tr"]
+           "has_key", "hours_left_text", "show_param", "show_value", "support_reference", "tr"]

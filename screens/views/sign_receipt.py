@@ -21,6 +21,11 @@ from screens.widgets.common import role_for
 ACCEPT = "accept_receipt"  # the screen's own button: from reading to the pad (no flow event)
 
 
+def grouped(number: str, size: int = 4) -> str:
+    """A long number in groups of ``size`` digits ("9752 2100 0000 0001"), as on a card."""
+    return " ".join(number[i:i + size] for i in range(0, len(number), size))
+
+
 class PadHolder(AnchorLayout):
     """Where the pad sits: while the receipt is read it takes no room, is not drawn and
     takes no touch (a disabled widget would swallow the touches it overlaps)."""
@@ -66,8 +71,10 @@ class SignReceiptScreen(PinEntryScreen):
         else:
             ids.receipt_heading.text = ""
             ids.receipt.text = ""
+            # in groups of four: 16 digits in one piece are wider than the column beside
+            # the pad on the 7" panel with larger text (Kivy would cut the number anywhere)
             ids.signing_for.text = tr("ui.receipt.signing_for", lang,
-                                      card_number=fields.get("card_number", ""))
+                                      card_number=grouped(fields.get("card_number", "")))
 
     def action_buttons(self, view: View, finished: bool, lang: str) -> list[tuple[str, str, str]]:
         """While reading: cancel, and accept (primary, right); then the pad's own keys."""

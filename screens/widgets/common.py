@@ -58,6 +58,7 @@ class ActionRow(BoxLayout):
     handler = ObjectProperty(None, allownone=True)
     button_width = NumericProperty(300)
     empty = BooleanProperty(False)  # no buttons: the row takes no room
+    text_height = NumericProperty(0)  # the tallest button label's height (wrapped lines)
     _shown: list[tuple[str, ...]] | None = None
 
     def __init__(self, **kwargs: object) -> None:
@@ -79,13 +80,15 @@ class ActionRow(BoxLayout):
             self.add_widget(self._spacer)  # buttons sit at the right, the main one last
         while len(self._buttons) < len(ordered):  # made once, reused: see FactsTable
             button = KioskButton()
-            button.bind(on_release=self._pressed)
+            button.bind(on_release=self._pressed, texture_size=self._text_height,
+                        font_size=lambda *_a: self._fit())  # larger text: wider words
             self._buttons.append(button)
         for button, (action, label, role) in zip(self._buttons, ordered, strict=False):
             button.text, button.role, button.action = label, role, action
             button.size_hint_x = None if row else 1
             self.add_widget(button)
         self._fit()
+        self._text_height()
 
     def on_size(self, *_args: object) -> None:
         """Buttons share a narrow row instead of running past its end."""
@@ -97,9 +100,28 @@ class ActionRow(BoxLayout):
         buttons = [c for c in self.children if isinstance(c, KioskButton)]
         if not buttons:
             return
-        room = (self.width - self.spacing * len(buttons)) / len(buttons)
-        for button in buttons:
-            button.width = max(1.0, min(self.button_width, room))
+        from kivy.app import App
+
+        total = self.width - self.spacing * len(buttons)
+        equal = min(self.button_width, total / len(buttons))
+        # each button at least as wide as its longest word (+ its text margin), taken from
+        # the others' slack: "Skriv på kortläsaren igen" beside the 7" reader pad, never
+        # "kortläsar" / "en"
+        margin = getattr(App.get_running_app(), "s", 1.0) * 20 + 4
+        needs = [_widest_word(b.text, b.font_size, bold=True) + margin for b in buttons]
+        widths = [max(equal, need) for need in needs]
+        excess = sum(widths) - total
+        slack = sum(w - need for w, need in zip(widths, needs, strict=True) if w > need)
+        if excess > 0 and slack > 0:
+            cut = min(1.0, excess / slack)
+            widths = [w - (w - need) * cut if w > need else w
+                      for w, need in zip(widths, needs, strict=True)]
+        for button, width in zip(buttons, widths, strict=True):
+            button.width = max(1.0, width)
+
+    def _text_height(self, *_args: object) -> None:
+        shown = [b for b in self.children if isinstance(b, KioskButton)]
+        self.text_height = max((b.texture_size[1] for b in shown), default=0)
 
     def _pressed(self, button: KioskButton) -> None:
         if self.handler is not None:
