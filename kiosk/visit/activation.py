@@ -27,7 +27,8 @@ from kiosk.visit.events import (
 )
 from kiosk.visit.flow import VisitFlow
 from kiosk.visit.pin_entry import PinEntry
-from kiosk.visit.result import ResultStep, b64
+from kiosk.visit.result import b64
+from kiosk.visit.result_step import ResultStep
 from kiosk.visit.stages import Progress, Stage, Transitions
 
 

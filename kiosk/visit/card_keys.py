@@ -61,7 +61,7 @@ from kiosk.visit.events import (
     RequestSigned,
 )
 from kiosk.visit.flow import VisitFlow
-from kiosk.visit.result import ResultStep
+from kiosk.visit.result_step import ResultStep
 from kiosk.visit.runner import issued_note, request_note
 from kiosk.visit.secret import Secret
 from kiosk.visit.stages import Progress, Stage, Transitions, present

@@ -63,7 +63,7 @@ from kiosk.visit.events import (
     Retry,
 )
 from kiosk.visit.pin_entry import PAD_REFUSALS, PinEntry
-from kiosk.visit.result import ResultStep
+from kiosk.visit.result_step import ResultStep
 from kiosk.visit.stages import (
     DOCUMENT_STAGES,
     PIN_STAGES,

@@ -16,7 +16,7 @@ from kiosk.settings import Settings
 from kiosk.visit.contract import Step
 from kiosk.visit.document_step import DocumentStep
 from kiosk.visit.flow import VisitFlow
-from kiosk.visit.result import ResultStep
+from kiosk.visit.result_step import ResultStep
 from kiosk.visit.stages import Stage, present
 
 
