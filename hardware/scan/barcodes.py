@@ -9,12 +9,13 @@ Bar-like means, over a window of the frame at 640 px wide: strong gradients, all
 one direction (structure-tensor coherence), and alternating in sign (many parallel edges,
 not one). A document page has none: its text turns every way, and its edges (page,
 photo, rules) are single steps. So on a document without a code the fallback costs only
-the locating (about 3 ms), not a decode of the whole page (12 ms before).
+the locating (about 1.4 ms: the gradients at 640 px, judged on 2x2-px cells), not a
+decode of the whole page (12 ms before).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 import cv2
@@ -165,25 +166,44 @@ BAR_COHERENCE = 0.6  # gradients this aligned (0 any direction .. 1 all one)
 BAR_ALTERNATION = 0.6  # and alternating this much (0 one edge .. 1 as many up as down)
 BAR_GRADIENT = 40.0  # mean gradient magnitude (Sobel, 8-bit grey) of a printed code
 MIN_REGION_PX = 400  # at LOCATE_WIDTH
+MASK_POOL = 2  # the bar-likeness is judged on cells of this many px a side at LOCATE_WIDTH
+RETRY_ZOOM = 0.9  # a second try at this much of the first zoom
 PX_PER_MODULE = 2.5  # a crop is decoded this many pixels per narrowest bar, at most 1:1
 
 
 def bar_mask(gray: Image8) -> tuple[Image8, float]:
-    """Where ``gray`` is bar-like (255), at LOCATE_WIDTH, and the scale it was made at."""
+    """Where ``gray`` is bar-like (255), and the scale of the mask to the frame.
+
+    The gradients are taken at LOCATE_WIDTH; their products and sums are then pooled over
+    MASK_POOL x MASK_POOL cells (each cell the mean of its pixels) and judged over windows
+    of BAR_WINDOW px at LOCATE_WIDTH, on the cells: the same window, a quarter of the
+    pixels to blur and compare (the blurs were half of the locating's time)."""
     scale = min(1.0, LOCATE_WIDTH / gray.shape[1])
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3)
-    window = (BAR_WINDOW, BAR_WINDOW)
-    jxx, jyy, jxy = cv2.blur(gx * gx, window), cv2.blur(gy * gy, window), cv2.blur(gx * gy, window)
+    side = _odd(BAR_WINDOW / MASK_POOL)  # odd: centred on its cell
+
+    def pooled(plane: Image8) -> Image8:  # one plane at a time: 3x faster than merged
+        cells = cv2.resize(plane, None, fx=1 / MASK_POOL, fy=1 / MASK_POOL,
+                           interpolation=cv2.INTER_AREA)
+        return np.asarray(cv2.blur(cells, (side, side)))
+
+    jxx, jyy, jxy, sx, sy, mag = (
+        pooled(p) for p in (gx * gx, gy * gy, gx * gy, gx, gy, cv2.magnitude(gx, gy))
+    )
     coherence = cv2.magnitude(jxx - jyy, 2 * jxy) / (jxx + jyy + 1e-6)
-    strength = cv2.blur(cv2.magnitude(gx, gy), window)
-    net = cv2.magnitude(cv2.blur(gx, window), cv2.blur(gy, window))
-    alternation = 1.0 - net / (strength + 1e-6)
+    alternation = 1.0 - cv2.magnitude(sx, sy) / (mag + 1e-6)
     mask = ((coherence > BAR_COHERENCE) & (alternation > BAR_ALTERNATION)
-            & (strength > BAR_GRADIENT)).astype(np.uint8) * 255
-    mask = np.asarray(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((15, 15), np.uint8)))
-    return mask, scale
+            & (mag > BAR_GRADIENT)).astype(np.uint8) * 255
+    close = _odd(15 / MASK_POOL)
+    mask = np.asarray(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((close, close), np.uint8)))
+    return mask, scale * mask.shape[1] / small.shape[1]
+
+
+def _odd(size: float) -> int:
+    """The odd whole number nearest ``size`` (at least 1)."""
+    return max(1, 2 * round((size - 1) / 2) + 1)
 
 
 def barcode_regions(gray: Image8, limit: int = MAX_FALLBACK_REGIONS) -> list[Region]:
@@ -192,10 +212,12 @@ def barcode_regions(gray: Image8, limit: int = MAX_FALLBACK_REGIONS) -> list[Reg
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     regions = []
     for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:limit]:
-        if cv2.contourArea(contour) < MIN_REGION_PX:
+        if cv2.contourArea(contour) < MIN_REGION_PX / MASK_POOL**2:
             break
         (cx, cy), (w, h), angle = cv2.minAreaRect(contour)
-        regions.append(((cx / scale, cy / scale), (w / scale, h / scale), angle))
+        # a cell's centre is (index + 0.5) cells from the frame's edge
+        regions.append((((cx + 0.5) / scale - 0.5, (cy + 0.5) / scale - 0.5),
+                        (w / scale, h / scale), angle))
     return regions
 
 
@@ -271,11 +293,14 @@ class BarcodeScanner:
             crop, matrix = level_crop(gray, region)
             module = module_px(crop)
             zoom = 1.0 if module is None else min(1.0, PX_PER_MODULE / module)
-            if zoom < 0.9:
-                crop, matrix = level_crop(gray, region, zoom=zoom)
-            reads = self.decoder.decode(crop, thorough=True)
-            if reads:
-                return [_to_frame(read, matrix) for read in reads]
+            attempts: Iterable[tuple[Image8, NDArray[np.float64]]] = [(crop, matrix)]
+            if zoom < 0.9:  # at the bars' resolution, and if that reads nothing a tenth
+                # smaller: a crop's decode can fail at one scale and read at the next
+                attempts = (level_crop(gray, region, zoom=z) for z in (zoom, RETRY_ZOOM * zoom))
+            for crop, matrix in attempts:
+                reads = self.decoder.decode(crop, thorough=True)
+                if reads:
+                    return [_to_frame(read, matrix) for read in reads]
         return []
 
 

@@ -5,9 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hardware.scan.barcodes import BarcodeScanner, PyzbarDecoder, ZxingDecoder, make_decoder
+from hardware.scan.barcodes import (
+    BarcodeScanner,
+    Image8,
+    PyzbarDecoder,
+    ZxingDecoder,
+    make_decoder,
+)
 from hardware.scan.synth import BARCODE_FORMATS, Degradation, barcode_image, place
 from kiosk.errors import ConfigError
+from kiosk.ports import BarcodeRead
 
 TEXT = "198507224510-TEST"
 HANDHELD = Degradation(angle=6.0, perspective=0.02, blur=0.7, noise=3.0, jpeg_quality=80)
@@ -60,6 +67,31 @@ def test_tilted_pdf417_needs_and_gets_the_fallback() -> None:
     assert [(r.format, r.text) for r in reads] == [("PDF417", TEXT)]
     xs = [x for x, _ in reads[0].position]
     assert 200 < min(xs) < max(xs) < 1080  # corners mapped back into the frame
+
+
+class FirstCropUnread:
+    """zxing-cpp, except that the first crop the fallback decodes reads nothing (as a crop
+    at one scale sometimes does, and the next scale reads)."""
+
+    def __init__(self, decoder: ZxingDecoder) -> None:
+        self.decoder, self.name, self.formats = decoder, decoder.name, decoder.formats
+        self.crops: list[tuple[int, int]] = []
+
+    def decode(self, gray: Image8, thorough: bool = False) -> list[BarcodeRead]:
+        if thorough:
+            self.crops.append(gray.shape[:2])
+            if len(self.crops) == 1:
+                return []
+        return self.decoder.decode(gray, thorough)
+
+
+def test_a_crop_that_reads_nothing_is_tried_again_a_tenth_smaller() -> None:
+    decoder = FirstCropUnread(ZxingDecoder(["PDF417", "Code128"]))
+    frame = place(barcode_image(TEXT, "PDF417", 5), look=Degradation(angle=14.0), seed=6)
+    reads = BarcodeScanner(decoder).scan(frame)
+    assert [(r.format, r.text) for r in reads] == [("PDF417", TEXT)]
+    (h1, w1), (h2, w2) = decoder.crops
+    assert w2 == pytest.approx(0.9 * w1, abs=2) and h2 == pytest.approx(0.9 * h1, abs=2)
 
 
 def test_fallback_can_be_switched_off() -> None:
