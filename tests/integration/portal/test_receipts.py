@@ -15,10 +15,18 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from hardware.sim.democa import DemoCA, trust_files
 from kiosk.ca_files import ISSUING_CRL, ROOT_CRL
-from kiosk.demo_cast import demo_admins, demo_holder
+from kiosk.demo_cast import DEMO_KIOSK_ID, DEMO_OFFICE, demo_admins, demo_holder
 from kiosk.model import TrustLevel
 from kiosk.pki import certificate
-from portal.receipts import ReceiptInvalid, ReceiptTrustUnavailable, verify_receipt
+from portal import db, service
+from portal.clock import PortalClock
+from portal.kiosks import Kiosk
+from portal.receipts import (
+    ReceiptInvalid,
+    ReceiptTrustUnavailable,
+    VerifiedReceipt,
+    verify_receipt,
+)
 from portal.server import RunningPortal, start_in_thread
 from tests.receipt_ca import admin_statement, holder_subject, issue, receipt_trust, revoke
 
@@ -282,3 +290,38 @@ def test_the_issuing_ca_status_counts_only_until_the_root_crl_is_due(tmp_path: P
     with pytest.raises(ReceiptInvalid) as caught:
         verify_receipt(*receipt, NOW + timedelta(days=2), trust)
     assert caught.value.reason == "revocation_unknown"
+
+
+def test_a_receipt_checked_before_the_transaction_counts_only_for_the_same_holder(
+    tmp_path: Path,
+) -> None:
+    """The chain is checked before the write transaction; if the card names another
+    holder by the time the transaction runs, the receipt is checked again, for them."""
+    running = start_in_thread(tmp_path / "portal.db", seed_demo=True,
+                              receipt_trust=receipt_trust())
+    try:
+        activation_id = start_annas_activation(running)
+    finally:
+        running.stop()
+    signer = make_signer("ec", ANNA.name, ANNA.hsa_id)
+    body = signed_receipt(signer, activation_id)
+    kiosk = Kiosk(DEMO_KIOSK_ID, DEMO_OFFICE)
+    conn = db.connect(tmp_path / "portal.db")
+    try:
+        clock = PortalClock()
+        checked = service.check_receipt(conn, clock, activation_id, body, receipt_trust())
+        assert checked is not None and isinstance(checked.outcome, VerifiedReceipt)
+        conn.execute("UPDATE cards SET hsa_id = 'SE2321000016-OTHER', personnummer = "
+                     "'191212121212' WHERE card_number = ?", (ANNA.card_number,))
+        with pytest.raises(service.ApiError) as caught, db.transaction(conn):
+            service.complete_activation(conn, clock, activation_id, body, kiosk,
+                                        receipt_trust(), checked)
+        assert caught.value.reason == "certificate_mismatch"
+        conn.execute("UPDATE cards SET hsa_id = ?, personnummer = ? WHERE card_number = ?",
+                     (ANNA.hsa_id, ANNA.personnummer, ANNA.card_number))
+        with db.transaction(conn):
+            done = service.complete_activation(conn, clock, activation_id, body, kiosk,
+                                               receipt_trust(), checked)
+        assert done["status"] == "Aktiv"
+    finally:
+        conn.close()
