@@ -32,6 +32,7 @@ def pytest_configure(config: pytest.Config) -> None:
         made = tempfile.mkdtemp(prefix="kiosk-demo-material-")
         os.environ["KIOSK_DEMO_MATERIAL_DIR"] = made
         config.stash[MADE_MATERIAL] = made
+    config.pluginmanager.register(PcscdGroup(), "pcscd-group")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -48,11 +49,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 LONGEST_FIRST = ("tests/ui/test_tour_and_demo.py::test_tour_saves",)
 
 
+def needs_pcscd(item: pytest.Item) -> bool:
+    """Whether a test starts the machine-wide pcscd (its fixture, or the `pcsc` marker)."""
+    fixtures = getattr(item, "fixturenames", ())
+    return "pcscd" in fixtures or item.get_closest_marker("pcsc") is not None
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """pcscd is machine-wide: under xdist, every test that starts it runs on one worker.
     The longest tests are collected first (see LONGEST_FIRST)."""
     for item in items:
-        if "pcsc" in item.keywords or "integration/card/" in item.nodeid:
+        if needs_pcscd(item):
             item.add_marker(pytest.mark.xdist_group("pcscd"))
 
     def weight(item: pytest.Item) -> int:
@@ -61,3 +69,39 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return 1 if "slow" in item.keywords else 2
 
     items.sort(key=weight)  # stable: the order within each weight is kept
+
+
+class PcscdGroup:
+    """Puts the pcscd tests into one xdist group on pytest 9.2, and fails any left out.
+
+    `--dist loadgroup` groups by a suffix that xdist's worker adds to each grouped test's
+    node id (`...@pcscd`). pytest 9.2 keeps node ids in a structured field, so xdist 3.8's
+    suffix no longer takes (pytest-xdist issue 1386): the group was never formed, pcscd
+    tests ran on both workers, and one worker's pcscd fixture waited 47-67 s for the other
+    worker's pcscd to stop. Where xdist's suffix is missing, this adds it as xdist's fix
+    does; a pcscd test still outside the group fails before it starts a second pcscd.
+    """
+
+    def __init__(self) -> None:
+        self.strays: set[str] = set()
+
+    @pytest.hookimpl(trylast=True)  # after xdist's worker has named the groups
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        if not getattr(config.option, "loadgroup", False):
+            return  # not a --dist loadgroup worker: nothing is shared
+        for item in items:
+            if needs_pcscd(item) and not item.nodeid.endswith("@pcscd"):
+                grouped = f"{item.nodeid}@pcscd"
+                if hasattr(item, "_id"):  # pytest >= 9.2
+                    from _pytest.nodeid import NodeId
+
+                    item._id = NodeId.parse(grouped)
+                if not item.nodeid.endswith("@pcscd"):
+                    self.strays.add(item.nodeid)
+
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if item.nodeid in self.strays:  # before its fixtures start a second pcscd
+            pytest.fail("this pcscd test is outside the xdist group 'pcscd': another "
+                        "worker's tests may hold pcscd", pytrace=False)
