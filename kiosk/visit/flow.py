@@ -27,7 +27,6 @@ from kiosk.errors import (
 )
 from kiosk.model import (
     AdminAuthorisation,
-    PinWriteIntent,
     VisitKind,
 )
 from kiosk.settings import Settings
@@ -397,22 +396,11 @@ class VisitFlow:
         pins = self.pins
         if issubclass(kind, WritePin | UnlockPin):
             credential = self.ticket.credential_copy()
-            return kind(self.card.reader, credential, pins.typed(pins.new), self.pin_intent())
+            intent = self.ticket.write_intent(self.kind, self.card.number, self.at())
+            return kind(self.card.reader, credential, pins.typed(pins.new), intent)
         if issubclass(kind, ChangePin):
             return ChangePin(self.card.reader, pins.typed(pins.current), pins.typed(pins.new))
         return SignReceipt(self.card.reader, pins.typed(pins.receipt), self.results.receipt(self))
-
-    def pin_intent(self) -> PinWriteIntent:
-        """What is about to be written, for the outbox to commit before the write."""
-        return PinWriteIntent(
-            visit_id=self.visit_id,
-            kind=self.kind.value,
-            card_number=present(self.card.number, "card number"),
-            admin_hsa_id=self.admin.hsa_id,
-            ticket_id=self.ticket.id or "",
-            deadline=self.ticket.deadline,
-            started_at=self.at(),
-        )
 
     def on_pin_confirmed(self) -> Step:
         """After the new PIN was typed twice alike (``PinEntry.routes``): write it."""

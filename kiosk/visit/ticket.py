@@ -4,15 +4,16 @@ After the ID check the visit asks the portal to start (``StartActivation`` or
 ``StartUnlock``, keyed by the visit id). The portal answers with a ticket: its id, the
 deadline the card must be finished by, and the card's one-time credential that lets it
 take a new PIN. The credential is a wipeable ``Secret``, forgotten once the PIN is
-written. The signature-certificate visit keeps only the credential: it sets the
-signature PIN with it.
+written; before that write the outbox commits its ``write_intent`` (which card, which
+ticket, until when). The signature-certificate visit keeps only the credential: it sets
+the signature PIN with it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from kiosk.model import DocumentEvidence
+from kiosk.model import DocumentEvidence, PinWriteIntent, VisitKind
 from kiosk.ports import ActivationTicket
 from kiosk.visit.card_record import deadline_params
 from kiosk.visit.contract import Param
@@ -51,6 +52,20 @@ class PortalTicket:
     def credential_copy(self) -> Secret:
         """A copy of the credential for one card effect (the runner wipes it after use)."""
         return present(self.credential, "credential").copy()
+
+    def write_intent(
+        self, kind: VisitKind, card_number: str | None, at: datetime
+    ) -> PinWriteIntent:
+        """The PIN write this ticket is for, for the outbox to commit before the write."""
+        return PinWriteIntent(
+            visit_id=self.visit_id,
+            kind=kind.value,
+            card_number=present(card_number, "card number"),
+            admin_hsa_id=self.admin_hsa_id,
+            ticket_id=self.id or "",
+            deadline=self.deadline,
+            started_at=at,
+        )
 
     def params(self) -> dict[str, Param]:
         """The completion deadline of a started activation, for explanations."""
