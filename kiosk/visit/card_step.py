@@ -22,7 +22,7 @@ from kiosk.visit.contract import ErrorView, Param, Step, View, ViewName
 from kiosk.visit.effects import Effect, FetchRecord, IdentifyCard
 from kiosk.visit.errorview import can_retry, error_view
 from kiosk.visit.events import CardInserted, CardNumberTyped, Continue
-from kiosk.visit.stages import Stage, Transitions
+from kiosk.visit.stages import Stage, Transitions, step_of, with_step
 
 CARD_STAGES: frozenset[Stage] = frozenset({Stage.INSERT_CARD, Stage.REINSERT, Stage.CARD_RECORD})
 
@@ -130,15 +130,15 @@ class CardStep:
 
     def refuse(self, error: KioskError, host: CardHost) -> Step:
         """End on the card record screen with the refusal's reason and next step."""
-        return host.end(
-            View(
-                ViewName.CARD_RECORD,
-                host.title(),
-                "visit.record.refused",
-                self.record_params(host.at()),
-                error_view(error),
-            )
+        view = View(
+            ViewName.CARD_RECORD,
+            host.title(),
+            "visit.record.refused",
+            self.record_params(host.at()),
+            error_view(error),
         )
+        # the step it was refused in, not the visit's last ("Steg 2 av 6")
+        return host.end(with_step(view, step_of(host.kind, Stage.CARD_RECORD)))
 
     def taken_out(self) -> None:
         """The card left (or could not be read): the reader and what it said are forgotten."""

@@ -73,6 +73,7 @@ from kiosk.visit.stages import (
     ended_message_key,
     present,
     step_of,
+    with_step,
 )
 from kiosk.visit.ticket import PortalTicket
 
@@ -81,12 +82,6 @@ END_ACTIONS: tuple[str, ...] = ("home",)
 
 ENDED_CARD_REMOVED_NEXT = "next.card_removed.ended"  # a removal that ended the visit
 
-
-def with_step(view: View, step: tuple[int, int] | None) -> View:
-    """``view`` with "Steg n av m" in its params (screens show it under the title)."""
-    if step is None:
-        return view
-    return replace(view, params={**view.params, "step": step[0], "steps": step[1]})
 
 class VisitFlow:
     """A visit as a pure state machine; each visit adds its stages to ``transitions``."""

@@ -121,14 +121,15 @@ class ResultStep:
         params: dict[str, Param] = {
             "card_number": host.card.number, **host.ticket.params(), **self.reference()
         }
-        message = message or self.message
-        success = f"visit.done.{host.kind.value}"
-        status = f"visit.done.status.{host.kind.value}"
-        if status in catalog(DEFAULT_LANGUAGE) and error is None and message in (None, success):
+        message = message or self.message or f"visit.done.{host.kind.value}"
+        # the mark and status only for an outcome that has one ("visit.done.block" has,
+        # "visit.done.block.queued" and "visit.done.activation.not_active" have none)
+        status = "visit.done.status." + message.removeprefix("visit.done.")
+        if status in catalog(DEFAULT_LANGUAGE) and error is None:
             params["card_status"] = status  # what the visit is for
         params["take_card"] = host.card.inserted  # "Ta ut kortet" while it is in the reader
         view = View(
-            ViewName.DONE, host.title(), message or success, params,
+            ViewName.DONE, host.title(), message, params,
             error_view(error) if error else None,
         )
         return host.end(view)

@@ -8,13 +8,14 @@ the handler of that event class, built per visit from the parts it is composed o
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from enum import StrEnum
 from typing import TypeVar
 
 from kiosk.errors import KioskError
 from kiosk.i18n import DEFAULT_LANGUAGE, catalog
 from kiosk.model import VisitKind
-from kiosk.visit.contract import Step, ViewName
+from kiosk.visit.contract import Step, View, ViewName
 from kiosk.visit.events import Event
 
 T = TypeVar("T")
@@ -135,6 +136,13 @@ def step_of(kind: VisitKind, stage: Stage | None) -> tuple[int, int] | None:
         if stage in stages:
             return number, len(steps)
     return None
+
+
+def with_step(view: View, step: tuple[int, int] | None) -> View:
+    """``view`` with "Steg n av m" in its params (screens show it under the title)."""
+    if step is None:
+        return view
+    return replace(view, params={**view.params, "step": step[0], "steps": step[1]})
 
 
 PIN_STAGES: dict[Stage, ViewName] = {

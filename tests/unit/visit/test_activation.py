@@ -185,6 +185,7 @@ def test_ineligible_cards_are_refused_on_the_record_screen(key: str, rule: str) 
     assert d.view.error.next_step == f"rules.card.{rule}.next"
     assert d.view.actions == ("home",)
     assert d.effects_run == ["identify_card", "fetch_record"]
+    assert (d.view.params["step"], d.view.params["steps"]) == (2, 6)  # refused at the record
 
 
 def test_foreign_card_is_refused_before_the_portal_is_asked() -> None:

@@ -53,6 +53,7 @@ def test_an_additional_certificate_is_made_issued_installed_and_tested() -> None
     d.inputs(happy_script(D, d.rig))
     assert d.step.view.name is ViewName.DONE, d.step.view
     assert d.step.view.message == "visit.done.additional_certificate.add"
+    assert d.step.view.params["card_status"] == "visit.done.status.additional_certificate.add"
     assert additional_on(d.rig) == [key_id_of("v1", "additional")]
     (issued,) = d.rig.portal.issued.values()
     assert issued.kind == "additional"
@@ -106,6 +107,7 @@ def test_replace_removes_the_old_one_only_after_the_new_one_verified() -> None:
     d.send("chosen", choice=NORRLAND)
     d.inputs(pin_keys(CURRENT_PIN))
     assert d.step.view.message == "visit.done.additional_certificate.replace", d.step.view
+    assert d.step.view.params["card_status"] == "visit.done.status.additional_certificate.replace"
     tail = [e for e in d.effects_run if e in ("test_signature", "delete_key_pair")]
     assert tail[-2:] == ["test_signature", "delete_key_pair"]  # verified, then removed
     assert additional_on(d.rig) == [key_id_of("v1", "additional")]  # one, the new one
@@ -121,6 +123,7 @@ def test_remove_takes_the_one_off_the_card_and_revokes_it() -> None:
     d.send("chosen", choice="remove")
     d.inputs(pin_keys(CURRENT_PIN))
     assert d.step.view.message == "visit.done.additional_certificate.remove", d.step.view
+    assert d.step.view.params["card_status"] == "visit.done.status.additional_certificate.remove"
     assert additional_on(d.rig) == []
     assert "issue_certificate" not in d.effects_run and "generate_key_pair" not in d.effects_run
     assert [c.usage for c in d.rig.certificates(EVA)] == ["authentication"]  # its own stays

@@ -80,6 +80,13 @@ def test_a_queued_or_refused_outcome_claims_no_new_status() -> None:
     refused.rig.portal.rejects["complete_activation"] = "deadline_passed"
     refused.inputs(pin_keys(PIN))
     assert refused.view.error is not None and "card_status" not in refused.view.params
+    block = visit(VisitKind.BLOCK)  # a block the portal has not taken yet: "Kortet är spärrat" lies
+    script = happy_script(VisitKind.BLOCK, block.rig)
+    block.inputs(script[:-1])
+    block.rig.portal.down = True  # from the confirming tap on
+    block.inputs(script[-1:])
+    assert block.view.message == "visit.done.block.queued"
+    assert "card_status" not in block.view.params
 
 
 def test_a_card_taken_out_before_done_is_not_asked_for_again() -> None:
