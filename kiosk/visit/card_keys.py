@@ -62,9 +62,9 @@ from kiosk.visit.events import (
 )
 from kiosk.visit.flow import VisitFlow
 from kiosk.visit.result_step import ResultStep
-from kiosk.visit.runner import issued_note, request_note
 from kiosk.visit.secret import Secret
 from kiosk.visit.stages import Progress, Stage, Transitions, present
+from kiosk.visit.work_notes import issued_note, request_note
 
 LOGIN_DATA = b"SITHS kiosk: the holder logs in with the authentication PIN\n"
 TEST_DATA = b"SITHS kiosk: test signature with the new certificate\n"

@@ -90,6 +90,7 @@ from kiosk.visit.events import (
 )
 from kiosk.visit.result import b64
 from kiosk.visit.secret import Secret
+from kiosk.visit.work_notes import issued_note, request_note
 
 MAX_EFFECTS_PER_INPUT = 50  # a flow asking for more is looping: stop and say so
 
@@ -97,16 +98,6 @@ MAX_EFFECTS_PER_INPUT = 50  # a flow asking for more is looping: stop and say so
 def revealed(pin: Secret | None) -> str | None:
     """The PIN's text for the port call, or ON_READER_PAD when the reader's pad takes it."""
     return ON_READER_PAD if pin is None else pin.reveal()
-
-
-def request_note(key_id: bytes) -> str:
-    """The card work's note holding the request signed for the key ``key_id``."""
-    return f"request:{key_id.hex()}"
-
-
-def issued_note(idempotency_key: str) -> str:
-    """The card work's note holding the certificate issued under ``idempotency_key``."""
-    return f"issued:{idempotency_key}"
 
 
 def signing_certificate(certificates: list[CertificateInfo], two_pins: bool = False) -> bytes:
