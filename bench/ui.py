@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -171,6 +172,7 @@ def child(mode: str, started_at: float, taps: int, visits: int, eager_scanner: b
     result["error"] = repr(outcome[0]) if outcome and outcome[0] else None
     result["switch_ms"], result["switch_frame_ms"] = switches
     result["switch_slowest"] = app.slowest_switches
+    shutil.rmtree(state, ignore_errors=True)  # the demo's state and Kivy's logs (~1.5 MB)
     print("BENCH " + json.dumps(result), flush=True)
 
 
@@ -299,6 +301,7 @@ def bare_child(started_at: float) -> None:
     Window.bind(on_flip=first_flip)
     Bare().run()
     result["rss_end_mb"] = rss_mb()
+    shutil.rmtree(state, ignore_errors=True)
     print("BENCH " + json.dumps(result), flush=True)
 
 
