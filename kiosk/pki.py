@@ -326,6 +326,11 @@ def certificate_serial(der: bytes) -> str:
     return format(x509.load_der_x509_certificate(der).serial_number, "x")
 
 
+def certificate_not_after(der: bytes) -> str:
+    """The day the certificate ends (ISO date, UTC)."""
+    return x509.load_der_x509_certificate(der).not_valid_after_utc.date().isoformat()
+
+
 def signature_verifies(der: bytes, signature: bytes, data: bytes) -> bool:
     """Whether ``signature`` over ``data`` (SHA-256; PKCS#1 v1.5 or DER ECDSA, as the card
     signs) verifies with the certificate's public key."""

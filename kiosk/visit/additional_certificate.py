@@ -25,17 +25,17 @@ continues that work, and nothing is issued twice.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 from kiosk.errors import InvalidInput
 from kiosk.model import AdminAuthorisation, CardWork, CertificateInfo, VisitKind
-from kiosk.ports import IssuedCertificate, PinRole
+from kiosk.ports import PinRole
 from kiosk.settings import Settings
-from kiosk.visit.card_keys import CardKeysFlow, KeyJob, jobs_note, key_id_of
+from kiosk.visit.card_keys import CardKeysFlow
 from kiosk.visit.contract import ErrorView, Param, Step, View, ViewName
 from kiosk.visit.document_step import DocumentStep
-from kiosk.visit.effects import BeginCardWork, DeleteKeyPair, Effect, ListIssued
-from kiosk.visit.events import Chosen, IssuedListed, KeyPairDeleted, Outcome
+from kiosk.visit.effects import BeginCardWork
+from kiosk.visit.events import Chosen
+from kiosk.visit.key_jobs import KeyJob, key_id_of
 from kiosk.visit.result import b64
 from kiosk.visit.secret import Secret
 from kiosk.visit.stages import Stage, Transitions, present
@@ -43,6 +43,7 @@ from kiosk.visit.stages import Stage, Transitions, present
 SLOT = "additional"
 LABEL = "Tilläggscertifikat"
 ADD, REPLACE, REMOVE = "add", "replace", "remove"
+ISSUED = ("valid", "replaced")  # portal states of an additional certificate that may be on a card
 
 
 class AdditionalCertificateFlow(CardKeysFlow):
@@ -51,9 +52,8 @@ class AdditionalCertificateFlow(CardKeysFlow):
     kind = VisitKind.ADDITIONAL_CERTIFICATE
 
     def __init__(self, admin: AdminAuthorisation, settings: Settings, visit_id: str) -> None:
-        super().__init__(admin, settings, visit_id)
+        super().__init__(admin, settings, visit_id, list_issued=True)
         self.document: DocumentStep = DocumentStep(settings.document_rules)
-        self.issued: tuple[IssuedCertificate, ...] = ()
         self.present_cert: CertificateInfo | None = None  # the additional one on the card
         self.action = ADD
         self.organisation: str | None = None
@@ -70,37 +70,18 @@ class AdditionalCertificateFlow(CardKeysFlow):
             .on(Stage.CHOOSE_ORGANISATION, Chosen, self.on_organisation)
         )
 
-    def on_success(self, outcome: Outcome) -> Step:
-        match outcome:
-            case IssuedListed():
-                self.issued = outcome.certificates
-                return self.after_read(IssuedListed)
-            case KeyPairDeleted():
-                return self.record_outcome()
-        return super().on_success(outcome)
-
     # --- what the card holds --------------------------------------------------------------
-
-    def read_effects(self) -> tuple[Effect, ...]:
-        return (*super().read_effects(), ListIssued(present(self.card.number, "card number")))
-
-    def reads_needed(self) -> set[type[Outcome]]:
-        return {*super().reads_needed(), IssuedListed}
 
     def is_additional(self, cert: CertificateInfo) -> bool:
         """A certificate from another organisation: the portal issued it as additional, or
         its subject names one of the organisations in settings."""
-        serial = format(cert.serial, "x")
-        issued = any(
-            i.serial == serial and i.kind == "additional" and i.state in ("valid", "replaced")
-            for i in self.issued
-        )
+        issued = self.card_read.issued_as(format(cert.serial, "x"), "additional", ISSUED)
         return issued or cert.organisation in self.settings.card_rules.additional_organisations
 
     def on_card_read(self) -> Step:
-        ours = key_id_of(self.work_id(), SLOT) if self.found is not None else None
+        ours = key_id_of(self.work_id(), SLOT) if self.card_read.found is not None else None
         self.present_cert = next(
-            (c for c in self.certificates
+            (c for c in self.card_read.certificates
              if c.key_id and c.key_id != ours and self.is_additional(c)),
             None,
         )
@@ -110,7 +91,7 @@ class AdditionalCertificateFlow(CardKeysFlow):
         return self.show(Stage.DOCUMENT_SCAN)
 
     def on_document_accepted(self) -> Step:
-        if self.found is not None:  # a visit stopped midway: its decision stands
+        if self.card_read.found is not None:  # a visit stopped midway: its decision stands
             return self.ask_pin()
         if self.present_cert is not None:
             return self.show(Stage.ADDITIONAL_PRESENT)  # a second one is refused
@@ -142,25 +123,21 @@ class AdditionalCertificateFlow(CardKeysFlow):
     # --- the work ---------------------------------------------------------------------------
 
     def after_login(self) -> Step:
-        if self.found is not None:  # continue the stopped visit's work as it was committed
-            return self.run(Stage.PREPARING, BeginCardWork(self.found))
+        found = self.card_read.found
+        if found is not None:  # continue the stopped visit's work as it was committed
+            return self.run(Stage.PREPARING, BeginCardWork(found))
         jobs: list[KeyJob] = []
         if self.action != REMOVE:
             record = present(self.card.record, "card record")
-            known = any(i.serial == self.old_serial and i.kind == "additional"
-                        for i in self.issued if i.state == "valid")
+            known = self.card_read.issued_as(self.old_serial, "additional")
             jobs.append(KeyJob(
                 SLOT, "additional", PinRole.AUTHENTICATION, "hsa_id", record.hsa_id,
                 self.old_key_id, self.old_serial, self.old_serial if known else None,
             ))
-        work = CardWork(
-            self.work_id(), self.kind.value, present(self.card.number, "card number"),
-            self.admin.hsa_id, self.at(),
-            {"jobs": jobs_note(jobs), "action": self.action,
-             "organisation": self.organisation or "", "old_key_id": self.old_key_id,
-             "old_serial": self.old_serial, "old_der": self.old_der},
-        )
-        return self.run(Stage.PREPARING, BeginCardWork(work))
+        return self.begin_work(jobs, {
+            "action": self.action, "organisation": self.organisation or "",
+            "old_key_id": self.old_key_id, "old_serial": self.old_serial, "old_der": self.old_der,
+        })
 
     def on_work_begun(self, work: CardWork) -> Step:
         notes = work.notes
@@ -179,15 +156,10 @@ class AdditionalCertificateFlow(CardKeysFlow):
 
     def after_jobs(self) -> Step:
         """The new one verified (or none is made): only now the old one goes."""
-        if self.old_key_id:
-            effect = DeleteKeyPair(
-                self.card.reader, PinRole.AUTHENTICATION, self.role_pin(PinRole.AUTHENTICATION),
-                bytes.fromhex(self.old_key_id),
-            )
-            return self.run(Stage.REMOVING_OLD, effect)
-        return self.record_outcome()
+        olds = [(PinRole.AUTHENTICATION, bytes.fromhex(self.old_key_id))] if self.old_key_id else []
+        return self.keys.remove_old(olds, self)
 
-    def record_outcome(self) -> Step:
+    def after_removal(self) -> Step:
         payload: dict[str, str] = {
             "work_id": self.work_id(),
             "action": self.action,
@@ -195,7 +167,7 @@ class AdditionalCertificateFlow(CardKeysFlow):
             "certificates": json.dumps(
                 [{"kind": job.certificate_kind, "serial": serial, "not_after": not_after,
                   "organisation": self.organisation, "test_signature": "verified"}
-                 for job, serial, not_after in self.made]
+                 for job, serial, not_after in self.keys.made]
             ),
             "removed_serial": self.old_serial,
             # what the outbox asks the portal to revoke (and put on its CRL), once sent
@@ -211,11 +183,6 @@ class AdditionalCertificateFlow(CardKeysFlow):
             payload.update(self.document.result_fields(self.today()))
         self.results.message = f"visit.done.additional_certificate.{self.action}"
         return self.record_result("additional_certificate", payload)
-
-    def fresh(self, effect: Effect) -> Effect:
-        if isinstance(effect, DeleteKeyPair):
-            return replace(effect, pin=self.role_pin(effect.role))
-        return super().fresh(effect)
 
     # --- views ------------------------------------------------------------------------------
 

@@ -17,17 +17,17 @@ next visit on the same card continues the work (kiosk.visit.card_keys).
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 from kiosk.errors import CardNotEligible, KioskError, WrongPin
 from kiosk.model import AdminAuthorisation, CertificateInfo, VisitKind
-from kiosk.ports import IssuedCertificate, PinRole
+from kiosk.ports import PinRole
 from kiosk.rules.card import CERTIFICATE_WARNING_MONTHS, add_months, certificate_expires_soon
 from kiosk.settings import Settings
-from kiosk.visit.card_keys import CardKeysFlow, KeyJob, jobs_from_note
+from kiosk.visit.card_keys import CardKeysFlow
 from kiosk.visit.contract import Step
-from kiosk.visit.effects import DeleteKeyPair, Effect, ListIssued
-from kiosk.visit.events import IssuedListed, KeyPairDeleted, Outcome, PinSubmit
+from kiosk.visit.effects import Effect
+from kiosk.visit.events import PinSubmit
+from kiosk.visit.key_jobs import KeyJob, jobs_from_note
 from kiosk.visit.secret import Secret
 from kiosk.visit.stages import Stage, Transitions, present
 
@@ -40,25 +40,13 @@ class RenewCertificatesFlow(CardKeysFlow):
     kind = VisitKind.RENEW_CERTIFICATES
 
     def __init__(self, admin: AdminAuthorisation, settings: Settings, visit_id: str) -> None:
-        super().__init__(admin, settings, visit_id)
-        self.issued: tuple[IssuedCertificate, ...] = ()
+        super().__init__(admin, settings, visit_id, list_issued=True)
         self.planned: list[KeyJob] = []
-        self.removed = 0
 
     def transitions(self) -> Transitions:
         return super().transitions().on(
             Stage.PIN_SIGNATURE, PinSubmit, lambda _: self.on_signature_pin_submitted()
         )
-
-    def on_success(self, outcome: Outcome) -> Step:
-        match outcome:
-            case IssuedListed():
-                self.issued = outcome.certificates
-                return self.after_read(IssuedListed)
-            case KeyPairDeleted():
-                self.removed += 1
-                return self.remove_next()
-        return super().on_success(outcome)
 
     def pin_message(self, stage: Stage) -> str | None:
         return {
@@ -71,21 +59,13 @@ class RenewCertificatesFlow(CardKeysFlow):
 
     # --- what the card holds --------------------------------------------------------------
 
-    def read_effects(self) -> tuple[Effect, ...]:
-        return (*super().read_effects(), ListIssued(present(self.card.number, "card number")))
-
-    def reads_needed(self) -> set[type[Outcome]]:
-        return {*super().reads_needed(), IssuedListed}
-
     def job_for(self, cert: CertificateInfo) -> KeyJob:
         """The renewal of one certificate: same kind, same subject, a new key pair."""
         record = present(self.card.record, "card record")
         subject = "personnummer" if cert.personnummer and not cert.hsa_id else "hsa_id"
         serial = format(cert.serial, "x")
-        known = any(
-            i.serial == serial and i.kind == cert.usage and i.state == "valid" for i in self.issued
-        )
-        own_pin = cert.usage == "signature" and self.has_signature_pin
+        known = self.card_read.issued_as(serial, cert.usage)
+        own_pin = cert.usage == "signature" and self.card_read.has_signature_pin
         return KeyJob(
             f"{cert.usage}:{cert.key_id.hex()}",
             cert.usage,
@@ -98,18 +78,19 @@ class RenewCertificatesFlow(CardKeysFlow):
         )
 
     def on_card_read(self) -> Step:
-        if self.found is not None:  # a visit stopped midway: continue its work
-            self.planned = jobs_from_note(self.found.notes.get("jobs", "[]"))
+        read = self.card_read
+        if read.found is not None:  # a visit stopped midway: continue its work
+            self.planned = jobs_from_note(read.found.notes.get("jobs", "[]"))
         else:
             now = self.at()
             ending = [
-                c for c in self.certificates
+                c for c in read.certificates
                 if c.usage in CERTIFICATE_KINDS and c.key_id
                 and certificate_expires_soon(c.not_after, now)
             ]
             self.planned = [self.job_for(c) for c in ending]
         if not self.planned:
-            first = min((c.not_after for c in self.certificates), default=None)
+            first = min((c.not_after for c in read.certificates), default=None)
             renew_from = (
                 add_months(first.date(), -CERTIFICATE_WARNING_MONTHS).isoformat()
                 if first else None
@@ -143,17 +124,15 @@ class RenewCertificatesFlow(CardKeysFlow):
     # --- only now the old ones go ---------------------------------------------------------
 
     def after_jobs(self) -> Step:
-        self.removed = 0
-        return self.remove_next()
+        olds = [(job.role, bytes.fromhex(job.old_key_id)) for job in self.replacing()]
+        return self.keys.remove_old(olds, self)
 
-    def remove_next(self) -> Step:
-        olds = [job for job in self.jobs if job.old_key_id]
-        if self.removed < len(olds):
-            job = olds[self.removed]
-            effect = DeleteKeyPair(
-                self.card.reader, job.role, self.role_pin(job.role), bytes.fromhex(job.old_key_id)
-            )
-            return self.run(Stage.REMOVING_OLD, effect)
+    def replacing(self) -> list[KeyJob]:
+        """The jobs that replace a key pair on the card."""
+        return [job for job in self.keys.jobs if job.old_key_id]
+
+    def after_removal(self) -> Step:
+        olds = self.replacing()
         return self.record_result(
             "renew_certificates",
             {
@@ -162,17 +141,12 @@ class RenewCertificatesFlow(CardKeysFlow):
                     [{"kind": job.certificate_kind, "serial": serial, "not_after": not_after,
                       "subject_id": job.subject_id, "replaced_serial": job.old_serial,
                       "test_signature": "verified"}
-                     for job, serial, not_after in self.made]
+                     for job, serial, not_after in self.keys.made]
                 ),
                 # what the outbox asks the portal to revoke, once this result is sent
                 "revoke": json.dumps([job.old_serial for job in olds if job.old_serial]),
             },
         )
-
-    def fresh(self, effect: Effect) -> Effect:
-        if isinstance(effect, DeleteKeyPair):
-            return replace(effect, pin=self.role_pin(effect.role))
-        return super().fresh(effect)
 
     def on_failure(self, effect: Effect, error: KioskError) -> Step:
         role = getattr(effect, "role", None)

@@ -19,11 +19,12 @@ from kiosk.errors import CardNotEligible, KioskError, WrongPin
 from kiosk.model import AdminAuthorisation, VisitKind
 from kiosk.ports import PinRole
 from kiosk.settings import Settings
-from kiosk.visit.card_keys import CardKeysFlow, KeyJob, key_id_of
+from kiosk.visit.card_keys import CardKeysFlow
 from kiosk.visit.contract import Step
 from kiosk.visit.document_step import DocumentStep
 from kiosk.visit.effects import Effect, SetSignaturePin, StartUnlock
 from kiosk.visit.events import Outcome, SignaturePinSet, TicketIssued
+from kiosk.visit.key_jobs import KeyJob, key_id_of
 from kiosk.visit.secret import Secret
 from kiosk.visit.stages import Stage, Transitions, present
 
@@ -49,7 +50,7 @@ class SignatureCertificateFlow(CardKeysFlow):
                 self.pins.current.clear()
                 return self.show(Stage.PIN_CURRENT)
             case SignaturePinSet():
-                return self.next_job()
+                return self.keys.next(self)
         return super().on_success(outcome)
 
     def pin_message(self, stage: Stage) -> str | None:
@@ -65,10 +66,11 @@ class SignatureCertificateFlow(CardKeysFlow):
     # --- what the card holds --------------------------------------------------------------
 
     def on_card_read(self) -> Step:
-        resumed = self.found is not None
+        read = self.card_read
+        resumed = read.found is not None
         ours = key_id_of(self.work_id(), SLOT) if resumed else None
         present_cert = next(
-            (c for c in self.certificates if c.usage == "signature" and c.key_id != ours), None
+            (c for c in read.certificates if c.usage == "signature" and c.key_id != ours), None
         )
         if present_cert is not None:
             return self.card.refuse(
@@ -79,7 +81,7 @@ class SignatureCertificateFlow(CardKeysFlow):
                 ),
                 self,
             )
-        if not self.has_signature_pin:
+        if not read.has_signature_pin:
             refused = CardNotEligible("no_signature_pin", card_number=self.card.number)
             return self.card.refuse(refused, self)
         return self.show(Stage.CARD_RECORD)
@@ -116,7 +118,7 @@ class SignatureCertificateFlow(CardKeysFlow):
     # --- the result ---------------------------------------------------------------------
 
     def after_jobs(self) -> Step:
-        job, serial, not_after = self.made[-1]
+        job, serial, not_after = self.keys.made[-1]
         return self.record_result(
             "signature_certificate",
             {

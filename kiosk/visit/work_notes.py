@@ -2,7 +2,7 @@
 
 The runner writes a signed request and an issued certificate into the card work before
 the flow sees them; the visit continuing that work reads them back under the same names
-(kiosk/visit/card_keys.py), so the card signs no second request and the portal issues
+(kiosk/visit/key_jobs.py), so the card signs no second request and the portal issues
 nothing twice.
 """
 

@@ -13,9 +13,9 @@ from kiosk.errors import CardRemoved
 from kiosk.model import VisitKind
 from kiosk.pki import signature_verifies
 from kiosk.ports import PinRole
-from kiosk.visit.card_keys import key_id_of
 from kiosk.visit.contract import ViewName
 from kiosk.visit.effects import IssueCertificate
+from kiosk.visit.key_jobs import key_id_of
 from tests.unit.visit.drive import (
     CURRENT_PIN,
     Driver,

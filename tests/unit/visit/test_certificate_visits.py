@@ -14,8 +14,8 @@ from kiosk.errors import CardRemoved
 from kiosk.model import CertificateInfo, VisitKind
 from kiosk.pki import certificate_key
 from kiosk.ports import PinRole
-from kiosk.visit.card_keys import key_id_of
 from kiosk.visit.contract import ViewName
+from kiosk.visit.key_jobs import key_id_of
 from tests.unit.visit.drive import (
     CURRENT_PIN,
     INSERT,
@@ -253,7 +253,7 @@ def test_renewal_card_pulled_at_each_step_keeps_a_working_authentication_certifi
 
 
 def test_hostile_card_work_notes_give_no_jobs() -> None:
-    from kiosk.visit.card_keys import jobs_from_note
+    from kiosk.visit.key_jobs import jobs_from_note
 
     for text in ("", "null", "[1]", '[{"role": "root"}]', "{" * 5000, '[{"slot": 1}]'):
         assert jobs_from_note(text) == []
