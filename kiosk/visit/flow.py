@@ -5,7 +5,7 @@ A visit is this core composed with its parts, each owning its state, its routes 
 views of its stages: ``CardStep`` (kiosk/visit/card_step.py: the card and its record),
 ``PinEntry`` (pin_entry.py: the holder's PINs), ``DocumentStep`` (document_step.py: the
 ID check), ``PortalTicket`` (ticket.py: the portal's ticket and credential) and
-``ResultStep`` (result.py: the result, the receipt, DONE). ``route`` dispatches on the
+``ResultStep`` (result_step.py: the result, the receipt, DONE). ``route`` dispatches on the
 event's class: first the events every stage shares (effect outcomes, idle timeout, card
 removal, cancel, retry, PIN keys), then the visit's ``Transitions`` table, (stage, event
 class) -> handler; an effect's outcome goes to the part whose effect it was. After the
