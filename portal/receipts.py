@@ -211,9 +211,15 @@ class ChainCheck:
         self._ca_paths: dict[bytes, list[ValidationPath]] = {}
         for ca in material.intermediates:
             context = self._context(datetime.now(UTC), [])
-            self._ca_paths.setdefault(ca.subject.dump(), []).extend(
-                _event_loop().run_until_complete(context.path_builder.async_build_paths(ca))
-            )
+            try:
+                paths = _event_loop().run_until_complete(
+                    context.path_builder.async_build_paths(ca)
+                )
+            except PathError:
+                # a CA that chains to no trusted root (one a statement brought along, of
+                # another CA): no shared path; check() refuses what it issued
+                continue
+            self._ca_paths.setdefault(ca.subject.dump(), []).extend(paths)
         self._shared: tuple[datetime, list[NonRevokedStatusAssertion]] | None = None
         if shared_status_at is not None:
             shared = self._shared_status(material, shared_status_at)
