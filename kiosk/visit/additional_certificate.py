@@ -25,6 +25,8 @@ continues that work, and nothing is issued twice.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 
 from kiosk.errors import InvalidInput
 from kiosk.model import AdminAuthorisation, CardWork, CertificateInfo, VisitKind
@@ -46,6 +48,38 @@ ADD, REPLACE, REMOVE = "add", "replace", "remove"
 ISSUED = ("valid", "replaced")  # portal states of an additional certificate that may be on a card
 
 
+@dataclass
+class Decision:
+    """What the administrator chose; committed in the card work, so a continued visit keeps it."""
+
+    action: str = ADD
+    organisation: str = ""  # of the new certificate ("" on remove)
+    old_key_id: str = ""  # hex CKA_ID of the additional certificate replaced or removed
+    old_serial: str = ""  # its serial (hex)
+    old_der: str = ""  # its DER, base64: shown to the portal to revoke one it has no record of
+
+    @classmethod
+    def from_notes(cls, notes: Mapping[str, str], action: str) -> Decision:
+        """The decision a card work kept (``action`` when it kept none)."""
+        old = ("old_key_id", "old_serial", "old_der")
+        kept = {name: notes.get(name, "") for name in ("organisation", *old)}
+        return cls(notes.get("action") or action, **kept)
+
+    def revocation(self) -> dict[str, str]:
+        """The result's fields that make the outbox revoke the old one, once it is sent."""
+        serial = self.old_serial
+        return {
+            "removed_serial": serial,
+            "revoke": json.dumps([serial] if serial else []),
+            "revoke_reason": "replaced" if self.action == REPLACE else "removed",
+            # the old certificate itself: the portal revokes one it has no record of (the
+            # card's first ones) once it sees it was issued by its CA for this holder
+            "revoke_certificates": json.dumps(
+                {serial: self.old_der} if serial and self.old_der else {}
+            ),
+        }
+
+
 class AdditionalCertificateFlow(CardKeysFlow):
     """Add, replace or remove the card's one additional certificate."""
 
@@ -55,11 +89,7 @@ class AdditionalCertificateFlow(CardKeysFlow):
         super().__init__(admin, settings, visit_id, list_issued=True)
         self.document: DocumentStep = DocumentStep(settings.document_rules)
         self.present_cert: CertificateInfo | None = None  # the additional one on the card
-        self.action = ADD
-        self.organisation: str | None = None
-        self.old_key_id = ""  # hex CKA_ID of the additional certificate replaced or removed
-        self.old_serial = ""  # its serial (hex)
-        self.old_der = ""  # its DER, base64: shown to the portal to revoke one it has no record of
+        self.decision = Decision()
 
     # --- the table ------------------------------------------------------------------------
 
@@ -103,9 +133,9 @@ class AdditionalCertificateFlow(CardKeysFlow):
         if event.choice not in (REPLACE, REMOVE):
             raise InvalidInput("choose to replace or to remove it", field="choice")
         old = present(self.present_cert, "additional certificate")
-        self.action, self.old_key_id = event.choice, old.key_id.hex()
-        self.old_serial = format(old.serial, "x")
-        self.old_der = b64(old.der)
+        self.decision = Decision(
+            event.choice, "", old.key_id.hex(), format(old.serial, "x"), b64(old.der)
+        )
         if event.choice == REMOVE:
             return self.ask_pin()
         return self.show(Stage.CHOOSE_ORGANISATION)
@@ -113,7 +143,7 @@ class AdditionalCertificateFlow(CardKeysFlow):
     def on_organisation(self, event: Chosen) -> Step:
         if event.choice not in self.settings.card_rules.additional_organisations:
             raise InvalidInput("choose one of the organisations shown", field="organisation")
-        self.organisation = event.choice
+        self.decision.organisation = event.choice
         return self.ask_pin()
 
     def ask_pin(self) -> Step:
@@ -127,61 +157,48 @@ class AdditionalCertificateFlow(CardKeysFlow):
         if found is not None:  # continue the stopped visit's work as it was committed
             return self.run(Stage.PREPARING, BeginCardWork(found))
         jobs: list[KeyJob] = []
-        if self.action != REMOVE:
+        old = self.decision
+        if old.action != REMOVE:
             record = present(self.card.record, "card record")
-            known = self.card_read.issued_as(self.old_serial, "additional")
+            known = self.card_read.issued_as(old.old_serial, "additional")
             jobs.append(KeyJob(
                 SLOT, "additional", PinRole.AUTHENTICATION, "hsa_id", record.hsa_id,
-                self.old_key_id, self.old_serial, self.old_serial if known else None,
+                old.old_key_id, old.old_serial, old.old_serial if known else None,
             ))
-        return self.begin_work(jobs, {
-            "action": self.action, "organisation": self.organisation or "",
-            "old_key_id": self.old_key_id, "old_serial": self.old_serial, "old_der": self.old_der,
-        })
+        return self.begin_work(jobs, asdict(self.decision))
 
     def on_work_begun(self, work: CardWork) -> Step:
-        notes = work.notes
-        self.action = notes.get("action") or self.action
-        self.organisation = notes.get("organisation") or None
-        self.old_key_id = notes.get("old_key_id", "")
-        self.old_serial = notes.get("old_serial", "")
-        self.old_der = notes.get("old_der", "")
+        self.decision = Decision.from_notes(work.notes, self.decision.action)
         return super().on_work_begun(work)
 
     def role_pin(self, role: PinRole) -> Secret:
         return self.pins.current.copy()
 
     def issue_organisation(self) -> str | None:
-        return self.organisation
+        return self.decision.organisation or None
 
     def after_jobs(self) -> Step:
         """The new one verified (or none is made): only now the old one goes."""
-        olds = [(PinRole.AUTHENTICATION, bytes.fromhex(self.old_key_id))] if self.old_key_id else []
+        key_id = self.decision.old_key_id
+        olds = [(PinRole.AUTHENTICATION, bytes.fromhex(key_id))] if key_id else []
         return self.keys.remove_old(olds, self)
 
     def after_removal(self) -> Step:
+        chosen = self.decision
         payload: dict[str, str] = {
             "work_id": self.work_id(),
-            "action": self.action,
-            "organisation": self.organisation or "",
+            "action": chosen.action,
+            "organisation": chosen.organisation,
             "certificates": json.dumps(
                 [{"kind": job.certificate_kind, "serial": serial, "not_after": not_after,
-                  "organisation": self.organisation, "test_signature": "verified"}
+                  "organisation": chosen.organisation or None, "test_signature": "verified"}
                  for job, serial, not_after in self.keys.made]
             ),
-            "removed_serial": self.old_serial,
-            # what the outbox asks the portal to revoke (and put on its CRL), once sent
-            "revoke": json.dumps([self.old_serial] if self.old_serial else []),
-            "revoke_reason": "replaced" if self.action == REPLACE else "removed",
-            # the old certificate itself: the portal revokes one it has no record of (the
-            # card's first ones) once it sees it was issued by its CA for this holder
-            "revoke_certificates": json.dumps(
-                {self.old_serial: self.old_der} if self.old_serial and self.old_der else {}
-            ),
+            **chosen.revocation(),
         }
         if self.document.evidence is not None:
             payload.update(self.document.result_fields(self.today()))
-        self.results.message = f"visit.done.additional_certificate.{self.action}"
+        self.results.message = f"visit.done.additional_certificate.{chosen.action}"
         return self.record_result("additional_certificate", payload)
 
     # --- views ------------------------------------------------------------------------------
