@@ -151,6 +151,13 @@ class VisitKind(StrEnum):
     ADDITIONAL_CERTIFICATE = "additional_certificate"
 
 
+class UnlockPurpose(StrEnum):
+    """What the portal's unlock credential (the card's PUK/SO credential) is for."""
+
+    UNLOCK = "unlock"  # a locked PIN
+    SIGNATURE_PIN = "signature_pin"  # the card's first signature PIN
+
+
 @dataclass(frozen=True)
 class PinWriteIntent:
     """A visit is about to write a PIN to a card: committed durably before the write, so a

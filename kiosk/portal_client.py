@@ -43,6 +43,7 @@ from kiosk.model import (
     CardStatus,
     DocumentEvidence,
     TrustLevel,
+    UnlockPurpose,
 )
 from kiosk.ports import ActivationTicket, IssuedCertificate, PinLetterOrder
 from kiosk.settings import PortalSettings
@@ -317,9 +318,13 @@ class PortalClient:
         admin_hsa_id: str,
         evidence: DocumentEvidence,
         idempotency_key: str,
+        purpose: UnlockPurpose = UnlockPurpose.UNLOCK,
     ) -> ActivationTicket:
-        """The unlock credential after an ID check."""
-        return self._start("unlock", card_number, admin_hsa_id, evidence, idempotency_key)
+        """The unlock credential after an ID check, for ``purpose`` (the statement names a
+        signature PIN as its reason, so the portal logs what the credential was for)."""
+        return self._start(
+            "unlock", card_number, admin_hsa_id, evidence, idempotency_key, purpose
+        )
 
     def _start(
         self,
@@ -328,11 +333,16 @@ class PortalClient:
         admin_hsa_id: str,
         evidence: DocumentEvidence,
         idempotency_key: str,
+        purpose: UnlockPurpose = UnlockPurpose.UNLOCK,
     ) -> ActivationTicket:
         body: dict[str, Any] = {"admin_hsa_id": admin_hsa_id,
                                 "evidence": evidence_summary(evidence, suffixes=True)}
         kind = "activation" if action == "activations" else "unlock"
-        self._sign(body, idempotency_key, kind, card_number, admin_hsa_id, evidence=evidence)
+        reason = None
+        if purpose is not UnlockPurpose.UNLOCK:  # an unlock's body stays as it was
+            body["purpose"] = reason = purpose.value
+        self._sign(body, idempotency_key, kind, card_number, admin_hsa_id, evidence=evidence,
+                   reason=reason)
         data = self._call(
             "POST", f"/cards/{_seg(card_number)}/{action}", body, idempotency_key, card_number
         )

@@ -21,6 +21,7 @@ from kiosk.model import (
     CertificateInfo,
     DocumentEvidence,
     PinWriteIntent,
+    UnlockPurpose,
     VisitResult,
 )
 
@@ -381,8 +382,9 @@ class Portal(Protocol):
         admin_hsa_id: str,
         evidence: DocumentEvidence,
         idempotency_key: str,
+        purpose: UnlockPurpose = UnlockPurpose.UNLOCK,
     ) -> ActivationTicket:
-        """Get the unlock credential after an ID check."""
+        """Get the unlock credential after an ID check, for ``purpose``."""
         ...
 
     def block(

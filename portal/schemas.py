@@ -94,6 +94,10 @@ class StartActivationRequest(BaseModel):
 class UnlockRequest(StartActivationRequest):
     """Ask for the unlock credential of a card after the ID check."""
 
+    # what the credential is for: a locked PIN, or the first signature PIN (the signature
+    # certificate visit); the administrator's statement names it as its reason
+    purpose: Literal["unlock", "signature_pin"] = "unlock"
+
 
 class TicketBody(BaseModel):
     """An activation or unlock: its id, deadline and the credential the card profile needs."""

@@ -550,7 +550,8 @@ def start_unlock(
     kiosk: Kiosk,
     trust: Sequence[str | Path] = (),
 ) -> dict[str, Any]:
-    """Hand out the unlock credential of an active card after an ID check."""
+    """Hand out the unlock credential of an active card after an ID check (``purpose``
+    unlock), or for its first signature PIN (``signature_pin``, named by the statement)."""
     now = clock.now()
     card = enforce_deadlines(conn, _card_row(conn, card_number), now)
     if card["status"] == "Spärrad":
@@ -560,11 +561,15 @@ def start_unlock(
     admin = str(body["admin_hsa_id"])
     require_authorised_admin(conn, admin, now.date(), kiosk)
     check_evidence(body["evidence"], card, now.date())
-    check_statement(conn, trust, "unlock", card, body, kiosk, now)
+    purpose = str(body.get("purpose") or "unlock")
+    signature_pin = purpose == "signature_pin"
+    check_statement(conn, trust, "unlock", card, body, kiosk, now,
+                    reason="signature_pin" if signature_pin else None)
     deadline = now + UNLOCK_WINDOW
     unlock_id = _insert_ticket(conn, card_number, "unlock", "issued", admin, now, deadline, body,
                                kiosk)
-    record_event(conn, now, card_number, "unlock_issued", admin, unlock_id)
+    event = "signature_pin_issued" if signature_pin else "unlock_issued"
+    record_event(conn, now, card_number, event, admin, unlock_id)
     return _ticket(unlock_id, card, "unlock", now, deadline)
 
 

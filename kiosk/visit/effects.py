@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import ClassVar
 
-from kiosk.model import CardWork, DocumentEvidence, PinWriteIntent, VisitResult
+from kiosk.model import CardWork, DocumentEvidence, PinWriteIntent, UnlockPurpose, VisitResult
 from kiosk.ports import PinRole
 from kiosk.visit.secret import Secret
 
@@ -121,9 +121,10 @@ class StartActivation(StartTicket):
 
 @dataclass(frozen=True)
 class StartUnlock(StartTicket):
-    """Get the unlock credential after an ID check."""
+    """Get the unlock credential after an ID check, for ``purpose``."""
 
     kind = EffectKind.START_UNLOCK
+    purpose: UnlockPurpose = UnlockPurpose.UNLOCK
 
 
 @dataclass(frozen=True)

@@ -176,7 +176,7 @@ class EffectRunner:
             case StartUnlock():
                 ticket = self.portal.start_unlock(
                     effect.card_number, effect.admin_hsa_id, effect.evidence,
-                    effect.idempotency_key,
+                    effect.idempotency_key, effect.purpose,
                 )
                 return TicketIssued(effect, ticket)
             case WritePin():

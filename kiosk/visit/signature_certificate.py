@@ -14,9 +14,10 @@ lost the card midway is continued by the next one on the same card (kiosk.visit.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from kiosk.errors import CardNotEligible, KioskError, WrongPin
-from kiosk.model import AdminAuthorisation, VisitKind
+from kiosk.model import AdminAuthorisation, UnlockPurpose, VisitKind
 from kiosk.ports import PinRole
 from kiosk.settings import Settings
 from kiosk.visit.card_keys import CardKeysFlow
@@ -91,9 +92,9 @@ class SignatureCertificateFlow(CardKeysFlow):
 
     def on_document_accepted(self) -> Step:
         # the card's PUK/SO credential sets the signature PIN: the portal hands it out
-        # after the ID check, as for an unlock
+        # after the ID check, as for an unlock, and logs what it was for
         request = self.ticket.request(StartUnlock, self.card.number, self.document.evidence)
-        return self.run(Stage.STARTING, request)
+        return self.run(Stage.STARTING, replace(request, purpose=UnlockPurpose.SIGNATURE_PIN))
 
     # --- PINs -------------------------------------------------------------------------
 

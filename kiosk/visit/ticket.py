@@ -12,6 +12,7 @@ the signature PIN with it.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 
 from kiosk.model import DocumentEvidence, PinWriteIntent, VisitKind
 from kiosk.ports import ActivationTicket
@@ -20,6 +21,8 @@ from kiosk.visit.contract import Param
 from kiosk.visit.effects import StartTicket
 from kiosk.visit.secret import Secret
 from kiosk.visit.stages import present
+
+T = TypeVar("T", bound=StartTicket)
 
 
 class PortalTicket:
@@ -33,8 +36,8 @@ class PortalTicket:
         self.credential: Secret | None = None
 
     def request(
-        self, kind: type[StartTicket], card_number: str | None, evidence: DocumentEvidence | None
-    ) -> StartTicket:
+        self, kind: type[T], card_number: str | None, evidence: DocumentEvidence | None
+    ) -> T:
         """The effect that asks the portal to start an activation or unlock."""
         return kind(
             present(card_number, "card number"),

@@ -5,12 +5,14 @@ from __future__ import annotations
 import socket
 import uuid
 from datetime import date
+from typing import Any
 
 import pytest
 
 from kiosk.demo_cast import demo_admins, demo_holder
+from kiosk.document.evidence import evidence_summary
 from kiosk.errors import CardNotFound, PortalRejected
-from kiosk.model import CardKind, CardStatus, TrustLevel
+from kiosk.model import CardKind, CardStatus, TrustLevel, UnlockPurpose
 from portal.server import RunningPortal
 
 from .conftest import ClientFactory
@@ -144,6 +146,31 @@ def test_unlock_of_an_active_card_returns_its_credential(
     with pytest.raises(PortalRejected) as caught:
         client.start_unlock(anna.card_number, admin.hsa_id, evidence(), key())
     assert caught.value.reason == "not_eligible"
+
+
+def test_a_signature_pin_credential_is_logged_as_what_it_is_for(
+    portal: RunningPortal, make_client: ClientFactory, today: date
+) -> None:
+    eva, admin = demo_holder("eva", today), demo_admins(today)[0]
+    client = make_client(portal.url)
+    ticket = client.start_unlock(eva.card_number, admin.hsa_id, evidence(), key(),
+                                 UnlockPurpose.SIGNATURE_PIN)
+    assert ticket.credential
+    events = "SELECT count(*) FROM events WHERE card_number = ? AND action = ?"
+    assert count(portal.db_path, events, eva.card_number, "signature_pin_issued") == 1
+    assert count(portal.db_path, events, eva.card_number, "unlock_issued") == 0
+    # the administrator signed an unlock: the request cannot say it is for another purpose
+    body: dict[str, Any] = {"admin_hsa_id": admin.hsa_id,
+                            "evidence": evidence_summary(evidence(), suffixes=True)}
+    idempotency_key = key()
+    client._sign(body, idempotency_key, "unlock", eva.card_number, admin.hsa_id,
+                 evidence=evidence())
+    body["purpose"] = "signature_pin"
+    with pytest.raises(PortalRejected) as caught:
+        client._call("POST", f"/cards/{eva.card_number}/unlock", body, idempotency_key,
+                     eva.card_number)
+    assert caught.value.reason == "statement_mismatch"
+    assert count(portal.db_path, events, eva.card_number, "signature_pin_issued") == 1
 
 
 def test_heartbeat_is_stored(portal: RunningPortal, make_client: ClientFactory) -> None:

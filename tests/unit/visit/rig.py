@@ -58,6 +58,7 @@ from kiosk.model import (
     CertificateInfo,
     DocumentEvidence,
     Provenance,
+    UnlockPurpose,
     VisitResult,
 )
 from kiosk.outbox import Outbox
@@ -123,6 +124,7 @@ class FakePortal:
         self.down = False
         self.rejects: dict[str, str] = {}
         self.calls: list[tuple[str, str]] = []  # (method, idempotency key or argument)
+        self.unlock_purposes: list[UnlockPurpose] = []
         self.letters: dict[str, tuple[str, dict[str, Any]]] = {}  # PIN/PUK letters by key
         self.issued: dict[str, IssuedCertificate] = {}  # certificates by idempotency key
 
@@ -173,10 +175,12 @@ class FakePortal:
         return self.records[number]
 
     def start_unlock(
-        self, card_number: str, admin_hsa_id: str, evidence: DocumentEvidence, idempotency_key: str
+        self, card_number: str, admin_hsa_id: str, evidence: DocumentEvidence,
+        idempotency_key: str, purpose: UnlockPurpose = UnlockPurpose.UNLOCK,
     ) -> ActivationTicket:
         self._gate("start_unlock")
         self.calls.append(("start_unlock", idempotency_key))
+        self.unlock_purposes.append(purpose)
         return self._ticket(card_number, T0)
 
     def block(

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from kiosk.errors import CardRemoved
-from kiosk.model import CertificateInfo, VisitKind
+from kiosk.model import CertificateInfo, UnlockPurpose, VisitKind
 from kiosk.pki import certificate_key
 from kiosk.ports import PinRole
 from kiosk.visit.contract import ViewName
@@ -63,6 +63,7 @@ def test_signature_certificate_is_made_on_the_card_issued_installed_and_tested()
     assert d.step.finished and d.step.view.name is ViewName.DONE, d.step.view
     assert d.step.view.message == "visit.done.signature_certificate"
     assert d.rig.pin_is(EVA, NEW_PIN, PinRole.SIGNATURE)  # set with the portal's credential
+    assert d.rig.portal.unlock_purposes == [UnlockPurpose.SIGNATURE_PIN]  # logged as such
     assert not d.rig.pin_is(EVA, CURRENT_PIN, PinRole.SIGNATURE)
     signature = [c for c in d.rig.certificates(EVA) if c.usage == "signature"]
     assert len(signature) == 1 and signature[0].key_id == key_id_of("v1", "signature")

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from kiosk.errors import PinLocked
-from kiosk.model import CardStatus, VisitKind
+from kiosk.model import CardStatus, UnlockPurpose, VisitKind
 from kiosk.sync import deliver
 from kiosk.visit.contract import ViewName
 from tests.unit.visit.drive import (
@@ -59,6 +59,7 @@ def test_unlock_sets_the_new_pin_and_clears_the_lock() -> None:
     assert d.rig.pin_is(EVA, NEW_PIN) and not d.rig.pin_is(EVA, CURRENT_PIN)
     assert not d.rig.locked(EVA)
     assert d.rig.portal.calls == [("start_unlock", "v1:start_unlock")]
+    assert d.rig.portal.unlock_purposes == [UnlockPurpose.UNLOCK]
 
 
 def test_unlock_needs_an_active_card() -> None:
