@@ -561,8 +561,7 @@ def start_unlock(
     admin = str(body["admin_hsa_id"])
     require_authorised_admin(conn, admin, now.date(), kiosk)
     check_evidence(body["evidence"], card, now.date())
-    purpose = str(body.get("purpose") or "unlock")
-    signature_pin = purpose == "signature_pin"
+    signature_pin = body["purpose"] == "signature_pin"  # UnlockRequest defaults to unlock
     check_statement(conn, trust, "unlock", card, body, kiosk, now,
                     reason="signature_pin" if signature_pin else None)
     deadline = now + UNLOCK_WINDOW
