@@ -35,25 +35,28 @@ def record_params(
     if record is None:
         return {"card_number": card_number}
     holder = holder_personnummer(record, now.date())
+    # status and its deadlines first: on the 7" panel the rows past the seventh scroll
     params: dict[str, Param] = {
         "card_number": record.card_number,
         "holder_name": record.holder_name,
         "personnummer": holder.masked() if holder else None,
         "hsa_id": record.hsa_id,
         "status": record.status.value,
+    }
+    if record.status is CardStatus.SENT:
+        deadline = next_deadline(record, now, rules)
+        params["hours_left"] = round(hours_left(deadline, now))
+        params["deadline_alert"] = deadline_alert(record, now, rules)
+    finish = completion_deadline(record, rules)
+    params["completion_deadline"] = finish.isoformat(timespec="minutes") if finish else None
+    params["activation_deadline"] = activation_deadline(record, rules).isoformat()
+    params |= {
         "kind": record.kind.value,
         "issuer": record.issuer,
         "trust_level": int(record.trust_level),
         "manufactured": record.manufactured.isoformat(),
         "valid_until": record.valid_until.isoformat() if record.valid_until else None,
-        "activation_deadline": activation_deadline(record, rules).isoformat(),
     }
-    finish = completion_deadline(record, rules)
-    params["completion_deadline"] = finish.isoformat(timespec="minutes") if finish else None
-    if record.status is CardStatus.SENT:
-        deadline = next_deadline(record, now, rules)
-        params["hours_left"] = round(hours_left(deadline, now))
-        params["deadline_alert"] = deadline_alert(record, now, rules)
     return params
 
 
