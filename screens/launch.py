@@ -31,14 +31,18 @@ def build_app(settings: Settings, state_dir: Path, *, demo: bool,
 
 
 def run_script(app: Any, script: Callable[[Any], Generator[Any, None, None]],
-               timeout_s: float = 60.0, stop_when_done: bool = True) -> list[BaseException | None]:
-    """Run a driver script once the app is up; returns a list holding its outcome."""
+               timeout_s: float = 60.0, stop_when_done: bool = True,
+               shots_only: bool = False) -> list[BaseException | None]:
+    """Run a driver script once the app is up; returns a list holding its outcome.
+
+    ``shots_only``: the window is offscreen and only the photographed frames are drawn
+    (``Driver``)."""
     from screens.driver import Driver
 
     outcome: list[BaseException | None] = []
 
     def ready(running: Any) -> None:
-        driver = Driver(running, timeout_s=timeout_s)
+        driver = Driver(running, timeout_s=timeout_s, shots_only=shots_only)
         running.driver = driver
 
         def finished(error: BaseException | None) -> None:
@@ -53,8 +57,10 @@ def run_script(app: Any, script: Callable[[Any], Generator[Any, None, None]],
 
 
 def launch(settings: Settings, state_dir: Path, *, demo: bool, lang: str | None,
-           autopilot: bool, shots: Path | None, paths: KioskPaths, config_version: int) -> int:
-    """Run the kiosk until it is closed; with the autopilot, run the demo visit and stop."""
+           autopilot: bool, shots: Path | None, paths: KioskPaths, config_version: int,
+           offscreen: bool = False) -> int:
+    """Run the kiosk until it is closed; with the autopilot, run the demo visit and stop
+    (``offscreen``: no one sees the window, so only its photographed frames are drawn)."""
     from screens.scripts import Walk, demo_visit
 
     settings = with_language(settings, lang)
@@ -76,7 +82,7 @@ def launch(settings: Settings, state_dir: Path, *, demo: bool, lang: str | None,
         walk_holder.append(walk)
         return demo_visit(walk)
 
-    outcome = run_script(app, script)
+    outcome = run_script(app, script, shots_only=offscreen)
     app.run()
     error = outcome[0] if outcome else RuntimeError("the app stopped before the visit ended")
     walk = walk_holder[0] if walk_holder else None

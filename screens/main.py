@@ -130,7 +130,8 @@ def run_app(args: argparse.Namespace) -> int:
         from screens.launch import launch
 
         return launch(settings, state_dir, demo=args.demo, lang=args.lang, autopilot=autopilot,
-                      shots=args.shots, paths=paths, config_version=config.bundle_version)
+                      shots=args.shots, paths=paths, config_version=config.bundle_version,
+                      offscreen=plan.headless)
     finally:
         if temp_state is not None:
             shutil.rmtree(temp_state, ignore_errors=True)

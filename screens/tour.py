@@ -95,7 +95,7 @@ def _run(settings: Any, state: Path, out: Path, lang: str, script_name: str) -> 
         walks.append(Walk(driver, app.effect_gate, out))
         return walk_function(walks[-1])
 
-    outcome = run_script(app, script)
+    outcome = run_script(app, script, shots_only=True)  # the window is offscreen
     app.run()
     error = outcome[0] if outcome else RuntimeError("the app stopped early")
     count = len(list(out.glob("*.png")))

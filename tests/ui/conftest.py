@@ -54,11 +54,11 @@ class Harness:
             EventLoop.idle()
 
     def run(self, script: Callable[[Any], Generator[Any, None, None]],
-            timeout_s: float = 60.0) -> None:
+            timeout_s: float = 60.0, shots_only: bool = False) -> None:
         """Run a driver script to its end; its failure fails the test."""
         from screens.driver import Driver
 
-        driver = Driver(self.app, timeout_s=timeout_s)
+        driver = Driver(self.app, timeout_s=timeout_s, shots_only=shots_only)
         outcome: list[BaseException | None] = []
         driver.run(script(driver), outcome.append)
         self.pump(lambda: bool(outcome), timeout_s + 10)
