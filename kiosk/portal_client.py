@@ -18,8 +18,8 @@ import socket
 import ssl
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -45,13 +45,16 @@ from kiosk.model import (
     TrustLevel,
     UnlockPurpose,
 )
-from kiosk.ports import ActivationTicket, IssuedCertificate, PinLetterOrder
+from kiosk.ports import ActivationTicket, Completion, IssuedCertificate, PinLetterOrder
 from kiosk.settings import PortalSettings
 from kiosk.urls import check_service_url
 
 log = logging.getLogger("kiosk.portal")
 
 API_PREFIX = "/api/v1"
+BATCH_PATH = "/activations/complete-batch"
+BATCH_RETRY_S = 600.0
+"""How long a portal without the batch route is sent results one by one before asking again."""
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 RETRY_STATUSES = frozenset({502, 503, 504})
 
@@ -213,6 +216,7 @@ class PortalClient:
         self._now = now or (lambda: datetime.now(UTC))
         self._statements: dict[str, dict[str, Any]] = {}
         self._records: dict[str, CardRecord] = {}
+        self._no_batch_until = datetime.min.replace(tzinfo=UTC)
         self.timeout = (connect_timeout_s, read_timeout_s)
         self.retries = max(0, retries)
         self.backoff_s = backoff_s
@@ -311,6 +315,49 @@ class PortalClient:
             "POST", f"/activations/{_seg(activation_id)}/complete", body, idempotency_key
         )
         return self._parse(parse_card, data)
+
+    def complete_activations(
+        self, items: Sequence[Completion]
+    ) -> list[CardRecord | PortalError] | None:
+        """Complete a backlog's activations in one request (kiosk.ports.BatchPortal): per
+        item its card record or the error its single call would raise. None when the
+        portal has no batch route (an older one answers 404 or 405): that is remembered for
+        BATCH_RETRY_S, during which this answers None at once."""
+        if self._now() < self._no_batch_until:
+            return None
+        body = {"items": [
+            {"activation_id": item.activation_id, "idempotency_key": item.idempotency_key,
+             "receipt": _b64(item.receipt), "signature": _b64(item.signature),
+             "certificate": _b64(item.certificate)}
+            for item in items
+        ]}
+        try:  # every item carries its own key: the batch may be retried as it is
+            data = self._call("POST", BATCH_PATH, body, idempotent=True)
+        except PortalError as exc:
+            if exc.data.get("status") in (404, 405) and not isinstance(exc, PortalUnreachable):
+                self._no_batch_until = self._now() + timedelta(seconds=BATCH_RETRY_S)
+                log.info("the portal has no batch route (HTTP %s): sending one by one",
+                         exc.data.get("status"))
+                return None
+            raise
+        answers = data.get("results")
+        if not isinstance(answers, list) or [
+            a.get("idempotency_key") if isinstance(a, dict) else None for a in answers
+        ] != [item.idempotency_key for item in items]:
+            raise PortalError("the portal's batch answer does not match the items sent")
+        return [self._item_outcome(answer) for answer in answers]
+
+    def _item_outcome(self, answer: dict[str, Any]) -> CardRecord | PortalError:
+        status, body = answer.get("status"), answer.get("body")
+        if not isinstance(status, int) or not isinstance(body, dict):
+            return PortalError("the portal's answer to a batch item has no status or body")
+        if 200 <= status < 300:
+            try:
+                return parse_card(body)
+            except (KeyError, ValueError, TypeError) as exc:
+                return PortalError(f"the portal's answer is missing or has a bad field: {exc}")
+        item = f"{BATCH_PATH} (activation {answer.get('activation_id')})"
+        return self._refusal(status, body, "POST", item, None)
 
     def start_unlock(
         self,
@@ -503,7 +550,10 @@ class PortalClient:
         body: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         card_number: str | None = None,
+        idempotent: bool = False,
     ) -> dict[str, Any]:
+        """``idempotent``: a POST whose body makes it safe to repeat without a key (a
+        batch whose items carry their own)."""
         url = f"{self.base_url}{API_PREFIX}{path}"
         headers = {}
         data = None
@@ -512,7 +562,7 @@ class PortalClient:
             headers["Content-Type"] = "application/json"
         if idempotency_key is not None:
             headers[IDEMPOTENCY_HEADER] = idempotency_key
-        elif method != "GET":
+        elif method != "GET" and not idempotent:
             raise ValueError("a state-changing call needs an idempotency key")
         failure: PortalUnreachable | None = None
         for attempt in range(self.retries + 1):
@@ -582,19 +632,26 @@ class PortalClient:
             payload = {}
         if 200 <= status < 300:
             return payload
+        raise self._refusal(status, payload, method, path, card_number)
+
+    def _refusal(
+        self, status: int, payload: Mapping[str, Any], method: str, path: str,
+        card_number: str | None,
+    ) -> PortalError:
+        """The kiosk error for a portal's non-2xx answer (``payload``: its JSON body)."""
         reason = str(payload.get("reason") or f"http_{status}")
         detail = str(payload.get("detail") or "")
         if status >= 500:
-            raise PortalUnreachable(
+            return PortalUnreachable(
                 f"the portal failed on {method} {path} (HTTP {status}): {detail or reason}",
                 url=self.base_url,
                 status=status,
             )
         if reason == "card_not_found" and card_number is not None:
-            raise CardNotFound(card_number, detail)
+            return CardNotFound(card_number, detail)
         if status == 401 or reason in KIOSK_IDENTITY_REASONS:
-            raise PortalAuthError(f"the portal refused this kiosk: {detail}", reason=reason)
-        raise PortalRejected(reason, detail, status=status)
+            return PortalAuthError(f"the portal refused this kiosk: {detail}", reason=reason)
+        return PortalRejected(reason, detail, status=status)
 
     def _refused_after_handshake(self) -> bool:
         """Probe once whether the portal hangs up on every request after a TLS handshake.

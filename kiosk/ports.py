@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from kiosk.errors import PortalError
 from kiosk.model import (
     AdminAuthorisation,
     CardIdentity,
@@ -401,6 +402,31 @@ class Portal(Protocol):
 
     def heartbeat(self, status: dict[str, Any]) -> None:
         """Report the kiosk's health."""
+        ...
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One recorded activation completion, as a batch carries it (its own key)."""
+
+    activation_id: str
+    receipt: bytes
+    signature: bytes
+    certificate: bytes
+    idempotency_key: str
+
+
+@runtime_checkable
+class BatchPortal(Portal, Protocol):
+    """A portal that takes a backlog's completions in batches (kiosk.portal_client)."""
+
+    def complete_activations(
+        self, items: Sequence[Completion]
+    ) -> list[CardRecord | PortalError] | None:
+        """Complete each item as ``complete_activation`` would, in one request: per item
+        the card record or the error its single call raises. None when this portal takes
+        no batches (an older one): send them one by one. Raises PortalError when the
+        batch as a whole failed (unreachable, refused): then no item's answer is known."""
         ...
 
 

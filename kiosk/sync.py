@@ -23,9 +23,14 @@ from typing import Any
 from kiosk.errors import PortalError, PortalRejected
 from kiosk.model import CardRecord, VisitKind, VisitResult
 from kiosk.outbox import Claimed, Outbox, new_worker_id
-from kiosk.ports import CertificatePortal, Portal
+from kiosk.ports import BatchPortal, CertificatePortal, Completion, Portal
 
 log = logging.getLogger("kiosk.sync")
+
+BATCH_ITEMS = 50  # the most the portal takes in one batch (portal.schemas.MAX_BATCH_ITEMS)
+BATCH_BYTES = 160 * 1024  # a batch's body stays well under the portal's 256 KiB limit
+ITEM_OVERHEAD = 256  # an item's JSON beside its base64 blobs: keys, ids, quotes
+Outcome = tuple[str, Any]  # sent / rejected / deferred / lost / skipped, and its value
 
 
 @dataclass
@@ -77,12 +82,10 @@ def deliver(portal: Portal, result: VisitResult) -> CardRecord | None:
     """
     payload = result.payload
     if result.kind is VisitKind.ACTIVATION:
+        done = completion(result)
         return portal.complete_activation(
-            payload["activation_id"],
-            _b64(payload["receipt"]),
-            _b64(payload["signature"]),
-            _b64(payload.get("certificate", "")),
-            result.idempotency_key,
+            done.activation_id, done.receipt, done.signature, done.certificate,
+            done.idempotency_key,
         )
     if result.kind is VisitKind.BLOCK and payload.get("synced") != "yes":
         statement = payload.get("admin_statement")  # made when the administrator blocked it
@@ -105,6 +108,16 @@ def deliver(portal: Portal, result: VisitResult) -> CardRecord | None:
     # unlock and PIN change completed at the card, and a block made online during the
     # visit already reached the portal: the API has nothing more to receive for them.
     return None
+
+
+def completion(result: VisitResult) -> Completion:
+    """An activation result as the portal API completes it (KeyError or ValueError when
+    the payload cannot be sent: a missing field, a blob that is not base64)."""
+    payload = result.payload
+    return Completion(
+        payload["activation_id"], _b64(payload["receipt"]), _b64(payload["signature"]),
+        _b64(payload.get("certificate", "")), result.idempotency_key,
+    )
 
 
 # A certificate the portal has no record of and does not take as its CA's (issued by
@@ -148,6 +161,22 @@ def send_result(portal: Portal, claimed: Claimed) -> dict[str, Any]:
 def _already_done(claimed: Claimed, exc: PortalRejected) -> bool:
     """An activation the portal reports as already active has reached its goal."""
     return claimed.result.kind is VisitKind.ACTIVATION and exc.reason == "already_active"
+
+
+def _batch_weight(result: VisitResult) -> int | None:
+    """About the bytes an activation adds to a batch's body; None for a row that does not
+    go in a batch (another kind, or a payload the API cannot take)."""
+    if result.kind is not VisitKind.ACTIVATION:
+        return None
+    try:
+        completion(result)
+    except (KeyError, ValueError):
+        return None
+    payload = result.payload
+    return ITEM_OVERHEAD + sum(
+        len(payload.get(name, "")) for name in ("activation_id", "receipt", "signature",
+                                                  "certificate")
+    ) + len(result.idempotency_key)
 
 
 def _b64(text: str) -> bytes:
@@ -209,17 +238,21 @@ class SyncWorker:
         return report
 
     def _send_batch(self, claimed: list[Claimed], report: FlushReport) -> bool:
-        # A batch never holds two rows of one card (see kiosk.outbox.CLAIMABLE), so its
-        # rows may be sent concurrently without breaking the per-card order.
+        # A claim never holds two rows of one card (see kiosk.outbox.CLAIMABLE), so its
+        # rows may be sent concurrently without breaking the per-card order. Activations
+        # go to a portal that takes batches in batches; the rest one by one.
         halt = threading.Event()
-        if self.concurrency > 1 and len(claimed) > 1:
+        jobs = self._jobs(claimed)
+        if self.concurrency > 1 and len(jobs) > 1:
             with ThreadPoolExecutor(self.concurrency, thread_name_prefix="outbox-send") as pool:
-                outcomes = list(pool.map(lambda item: self._send_one(item, halt), claimed))
+                done = list(pool.map(lambda job: self._run_job(job, halt), jobs))
         else:
-            outcomes = [self._send_one(item, halt) for item in claimed]
+            done = [self._run_job(job, halt) for job in jobs]
+        outcomes = {outbox_id: o for part in done for outbox_id, o in part.items()}
         sent: list[tuple[Claimed, dict[str, Any]]] = []
         try:
-            for item, (outcome, value) in zip(claimed, outcomes, strict=True):
+            for item in claimed:
+                outcome, value = outcomes[item.outbox_id]
                 if outcome == "sent":
                     sent.append((item, value))
                 elif outcome == "lost":
@@ -234,24 +267,99 @@ class SyncWorker:
             report.sent += self.outbox.mark_sent(self.worker_id, sent)
         return not halt.is_set()
 
-    def _send_one(self, item: Claimed, halt: threading.Event) -> tuple[str, Any]:
+    def _jobs(self, claimed: list[Claimed]) -> list[tuple[bool, list[Claimed]]]:
+        """(as a batch?, rows): activations in batches of at most BATCH_ITEMS rows and
+        BATCH_BYTES, when the portal takes batches; every other row alone."""
+        if not isinstance(self.portal, BatchPortal):
+            return [(False, [item]) for item in claimed]
+        jobs: list[tuple[bool, list[Claimed]]] = []
+        chunk: list[Claimed] = []
+        size = 0
+        for item in claimed:
+            weight = _batch_weight(item.result)
+            if weight is None or weight > BATCH_BYTES:
+                jobs.append((False, [item]))  # sent alone: refused there if it is malformed
+                continue
+            if len(chunk) == BATCH_ITEMS or size + weight > BATCH_BYTES:
+                jobs.append((True, chunk))
+                chunk, size = [], 0
+            chunk.append(item)
+            size += weight
+        if chunk:
+            jobs.append((True, chunk))
+        return jobs
+
+    def _run_job(self, job: tuple[bool, list[Claimed]], halt: threading.Event
+                 ) -> dict[int, Outcome]:
+        as_batch, items = job
+        if as_batch and isinstance(self.portal, BatchPortal):
+            return self._send_completions(self.portal, items, halt)
+        return {item.outbox_id: self._send_one(item, halt) for item in items}
+
+    def _send_completions(self, portal: BatchPortal, items: list[Claimed],
+                          halt: threading.Event) -> dict[int, Outcome]:
+        """Send activations in one batch; each row's outcome as its single send gives it."""
+        if halt.is_set():
+            return {item.outbox_id: ("skipped", None) for item in items}
+        now = self.outbox.now().timestamp()
+        outcomes: dict[int, Outcome] = {}
+        live = []
+        for item in items:
+            if now >= item.lease_until:
+                outcomes[item.outbox_id] = ("lost", None)  # never send it twice
+            else:
+                live.append(item)
+        if not live:
+            return outcomes
+        for item in live:
+            if self._on_sending is not None:
+                self._on_sending(item)
+        try:
+            answers = portal.complete_activations([completion(i.result) for i in live])
+        except PortalRejected as exc:  # the batch as a whole (never one item's fault alone)
+            log.warning("portal refused a batch of %d (%s): sending them one by one",
+                        len(live), exc.reason)
+            answers = None
+        except PortalError as exc:  # unreachable, 5xx, timeout, TLS: every row stays queued
+            halt.set()
+            outcomes.update((item.outbox_id, ("deferred", exc)) for item in live)
+            return outcomes
+        if answers is None:  # no batch route (an older portal), or the batch was refused
+            outcomes.update((i.outbox_id, self._send_one(i, halt, announce=False))
+                            for i in live)
+            return outcomes
+        for item, answer in zip(live, answers, strict=True):
+            if isinstance(answer, PortalError):
+                outcomes[item.outbox_id] = self._failed(item, answer, halt)
+            else:
+                outcomes[item.outbox_id] = ("sent", record_answer(answer))
+        return outcomes
+
+    def _send_one(self, item: Claimed, halt: threading.Event, announce: bool = True
+                  ) -> Outcome:
         if halt.is_set():
             return "skipped", None
         if self.outbox.now().timestamp() >= item.lease_until:
             return "lost", None  # another sender may hold it now: never send it twice
         try:
-            if self._on_sending is not None:
+            if announce and self._on_sending is not None:
                 self._on_sending(item)
             return "sent", send_result(self.portal, item)
-        except PortalRejected as exc:
+        except PortalError as exc:
+            return self._failed(item, exc, halt)
+        except (KeyError, ValueError) as exc:  # a result the API cannot take
+            return "rejected", f"malformed_result: {exc}"
+
+    @staticmethod
+    def _failed(item: Claimed, exc: PortalError, halt: threading.Event) -> Outcome:
+        """A send's outcome from the portal's error: a refusal (4xx) rejects the row, any
+        other failure (unreachable, 5xx, timeout, TLS) defers it and ends the round."""
+        if isinstance(exc, PortalRejected):
             if _already_done(item, exc):
                 return "sent", {"status": "Aktiv", "note": exc.reason}
             return "rejected", f"{exc.code}: {exc.reason}"
-        except PortalError as exc:  # unreachable, 5xx, timeout, TLS: retry later
-            halt.set()
-            return "deferred", exc
-        except (KeyError, ValueError) as exc:  # a result the API cannot take
-            return "rejected", f"malformed_result: {exc}"
+        halt.set()
+        return "deferred", exc
 
     def send_now(self, result: VisitResult) -> CardRecord | None:
         """Sync one just-recorded result at once (the visit's SYNC_RESULT effect).

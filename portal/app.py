@@ -9,6 +9,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,12 +19,14 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kiosk.devicekey import canonical_json
 from portal import certificates, db, kiosks, service
 from portal.ca import IssuingCA
 from portal.clock import PortalClock, iso
 from portal.faults import FaultInjector, install_test_hooks
 from portal.kiosks import Kiosk
 from portal.schemas import (
+    MAX_BATCH_ITEMS,
     AdminBody,
     AuditHeadBody,
     BlockRequest,
@@ -31,6 +34,9 @@ from portal.schemas import (
     CardRecordBody,
     CertificateBody,
     CompleteActivationRequest,
+    CompletionBatchBody,
+    CompletionBatchRequest,
+    CompletionItem,
     ErrorBody,
     HealthBody,
     HeartbeatBody,
@@ -194,37 +200,114 @@ class Portal:
         kiosk's own: another kiosk repeating a key starts afresh and never sees the first
         kiosk's answer."""
         request, key, body, kiosk = write.request, write.key, write.body, write.kiosk
+        fingerprint = request_fingerprint(request.method, request.url.path, body)
         data = payload.model_dump(mode="json")
-        fingerprint = hashlib.sha256(
-            f"{request.method} {request.url.path}\n".encode() + body
-        ).hexdigest()
         conn = self.connection()
         with db.transaction(conn):
-            row = conn.execute(
-                "SELECT fingerprint, status, body FROM idempotency WHERE kiosk_id = ? AND key = ?",
-                (kiosk.kiosk_id, key),
-            ).fetchone()
-            if row is not None:
-                if row["fingerprint"] != fingerprint:
-                    return error_response(
-                        409,
-                        "idempotency_conflict",
-                        "this idempotency key was used for a different request",
-                    )
-                return json_response(row["status"], bytes(row["body"]))
-            try:
-                answer_status, answer = status, json_bytes(action(conn, data))
-            except service.ApiError as exc:
-                if exc.status >= 500:
-                    raise  # transient: rolled back, not stored, the same key may retry
-                answer_status, answer = exc.status, json_bytes(exc.body())
-            conn.execute(
-                "INSERT INTO idempotency(kiosk_id, key, fingerprint, status, body, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (kiosk.kiosk_id, key, fingerprint, answer_status, answer,
-                 iso(self.clock.now())),
+            answer_status, answer, _ = self.once(
+                conn, kiosk, key, fingerprint, lambda: action(conn, data), status
             )
         return json_response(answer_status, answer)
+
+    def once(
+        self,
+        conn: sqlite3.Connection,
+        kiosk: Kiosk,
+        key: str,
+        fingerprint: str,
+        run: Callable[[], dict[str, Any]],
+        status: int = 200,
+    ) -> tuple[int, bytes, bool]:
+        """Inside the caller's transaction: the stored answer to (kiosk, key), else ``run``'s
+        answer stored with the change; (status, body, replayed). A 4xx refusal is stored
+        like a success; a 5xx ApiError is raised (its change is to be rolled back)."""
+        row = conn.execute(
+            "SELECT fingerprint, status, body FROM idempotency WHERE kiosk_id = ? AND key = ?",
+            (kiosk.kiosk_id, key),
+        ).fetchone()
+        if row is not None:
+            if row["fingerprint"] != fingerprint:
+                return 409, json_bytes({
+                    "reason": "idempotency_conflict",
+                    "detail": "this idempotency key was used for a different request",
+                }), False
+            return int(row["status"]), bytes(row["body"]), True
+        try:
+            answer_status, answer = status, json_bytes(run())
+        except service.ApiError as exc:
+            if exc.status >= 500:
+                raise  # transient: rolled back, not stored, the same key may retry
+            answer_status, answer = exc.status, json_bytes(exc.body())
+        conn.execute(
+            "INSERT INTO idempotency(kiosk_id, key, fingerprint, status, body, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (kiosk.kiosk_id, key, fingerprint, answer_status, answer, iso(self.clock.now())),
+        )
+        return answer_status, answer, False
+
+    def complete_batch(self, kiosk: Kiosk, items: Sequence[CompletionItem]) -> Response:
+        """Complete each item's activation as its own single call would, under its own
+        idempotency key (the same answer whichever route carried it first), in one write
+        transaction: every receipt is checked before it; an item refused is answered and
+        stored like a single refusal, an item that failed transiently (5xx) is rolled back
+        alone (a savepoint) and answered, never stored; the others are unaffected."""
+        keys = [item.idempotency_key for item in items]
+        if len(set(keys)) != len(keys):
+            seen = sorted({k for k in keys if keys.count(k) > 1})
+            raise service.ApiError(
+                422, "duplicate_idempotency_key",
+                f"items {', '.join(repr(k) for k in seen[:3])} share an idempotency key: "
+                "each item needs its own",
+            )
+        conn, clock, trust = self.connection(), self.clock, self.receipt_trust
+        bodies = [item.model_dump(mode="json", include=RECEIPT_FIELDS) for item in items]
+        marks = ",".join("?" * len(keys))
+        answered = {str(r["key"]) for r in conn.execute(
+            f"SELECT key FROM idempotency WHERE kiosk_id = ? AND key IN ({marks})",  # noqa: S608 -- only placeholders
+            (kiosk.kiosk_id, *keys),
+        )}
+        # the receipts' chains are checked before the write transaction, not holding its lock
+        checks = [
+            None if item.idempotency_key in answered else
+            service.check_receipt(conn, clock, item.activation_id, body, trust)
+            for item, body in zip(items, bodies, strict=True)
+        ]
+        results: list[dict[str, Any]] = []
+        with db.transaction(conn):
+            for item, body, check in zip(items, bodies, checks, strict=True):
+                fingerprint = request_fingerprint(
+                    "POST", f"{PREFIX}/activations/{item.activation_id}/complete",
+                    canonical_json(body),
+                )
+                conn.execute("SAVEPOINT item")
+                try:
+                    status, answer, replayed = self.once(
+                        conn, kiosk, item.idempotency_key, fingerprint,
+                        partial(service.complete_activation, conn, clock, item.activation_id,
+                                body, kiosk, trust, check),
+                    )
+                except service.ApiError as exc:  # transient (5xx): this item only, not stored
+                    conn.execute("ROLLBACK TO item")
+                    status, answer, replayed = exc.status, json_bytes(exc.body()), False
+                except Exception:
+                    conn.execute("ROLLBACK TO item")
+                    log.exception("batch item %s failed", item.idempotency_key)
+                    status, replayed = 500, False
+                    answer = json_bytes({"reason": "internal", "detail": "the portal failed "
+                                         "on this item; it can be retried"})
+                conn.execute("RELEASE item")
+                results.append({"idempotency_key": item.idempotency_key,
+                                "activation_id": item.activation_id, "status": status,
+                                "replayed": replayed, "body": json.loads(answer)})
+        return json_response(200, json_bytes({"results": results}))
+
+
+RECEIPT_FIELDS = {"receipt", "signature", "certificate"}
+
+
+def request_fingerprint(method: str, path: str, body: bytes) -> str:
+    """What an idempotency key is bound to: the method, the path and the body's bytes."""
+    return hashlib.sha256(f"{method} {path}\n".encode() + body).hexdigest()
 
 
 def caller(request: Request) -> Kiosk:
@@ -370,6 +453,11 @@ def _install_error_handlers(app: FastAPI) -> None:
             return error_response(
                 400, "missing_idempotency_key", f"a state change needs an {IDEMPOTENCY_HEADER}"
             )
+        if any(e.get("loc") == ("body", "items") and e.get("type") == "too_long"
+               for e in errors):
+            return error_response(
+                400, "too_many_items", f"a batch carries at most {MAX_BATCH_ITEMS} items"
+            )
         where = "; ".join(
             ".".join(str(p) for p in e.get("loc", ())) + ": " + str(e.get("msg", ""))
             for e in errors
@@ -453,6 +541,11 @@ def _install_routes(app: FastAPI, portal: Portal) -> None:
         )
         return portal.change(write, payload, lambda conn, data: service.complete_activation(
             conn, clock, activation_id, data, write.kiosk, trust, checked))
+
+    @app.post(f"{PREFIX}/activations/complete-batch", **route(CompletionBatchBody, "cards"))
+    def complete_activations(payload: CompletionBatchRequest, kiosk: Caller) -> Response:
+        """Complete up to 50 activations (a kiosk's backlog); each item answered on its own."""
+        return portal.complete_batch(kiosk, payload.items)
 
     @app.post(f"{PREFIX}/cards/{{card_number}}/unlock", **route(TicketBody, "cards", 201))
     def start_unlock(card_number: str, payload: UnlockRequest, write: Writing) -> Response:

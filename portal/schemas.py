@@ -120,6 +120,42 @@ class CompleteActivationRequest(BaseModel):
     certificate: str = Field(min_length=1)
 
 
+MAX_BATCH_ITEMS = 50
+"""The most completions one batch carries (the body limit bounds it too: 256 KiB)."""
+
+
+class CompletionItem(CompleteActivationRequest):
+    """One completion in a batch: the activation, its own idempotency key (the one the
+    single call would carry) and the holder's signed receipt."""
+
+    activation_id: str = Field(min_length=1, max_length=200)
+    idempotency_key: str = Field(min_length=1, max_length=200)
+
+
+class CompletionBatchRequest(BaseModel):
+    """Up to MAX_BATCH_ITEMS completions, each answered on its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[CompletionItem] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+
+
+class CompletionAnswer(BaseModel):
+    """One item's answer: the status and body the single call gives for it."""
+
+    idempotency_key: str
+    activation_id: str
+    status: int
+    replayed: bool
+    body: CardRecordBody | ErrorBody
+
+
+class CompletionBatchBody(BaseModel):
+    """The answers, in the order of the items."""
+
+    results: list[CompletionAnswer]
+
+
 class BlockRequest(BaseModel):
     """Block (spärra) a card."""
 

@@ -191,6 +191,11 @@ class RunningPortal:
     receipt_trust: tuple[Path, ...] = ()
     stopped: bool = field(default=False)
 
+    @property
+    def app(self) -> Any:
+        """The ASGI application served (the FastAPI app of ``create_app``)."""
+        return self._server.config.app
+
     def stop(self) -> None:
         """Stop serving and wait for the server thread to end."""
         if self.stopped:

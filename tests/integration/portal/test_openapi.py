@@ -17,6 +17,7 @@ from portal.server import RunningPortal
 
 DOCUMENT = Path(__file__).parents[3] / "portal" / "openapi.yaml"
 METHODS = {"get", "post", "put", "patch", "delete"}
+BATCH = ("/api/v1/activations/complete-batch", "post")
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +88,9 @@ def test_the_same_bodies_answers_and_idempotency_headers(
         assert body_schema_name(op) == body_schema_name(mine), key
         assert success_status(op) == success_status(mine), key
         assert required_headers(documented, op) == required_headers(served, mine), key
-        if key[1] == "post":
+        if key == BATCH:  # each item carries its own key, in the body
+            assert required_headers(documented, op) == set(), key
+        elif key[1] == "post":
             assert required_headers(documented, op) == {"Idempotency-Key"}, key
 
 
