@@ -1,11 +1,14 @@
 """Bench: flush a 10,000-result backlog to the reference portal on loopback.
 
 Target: at least 300 results/s with flat memory. The portal runs as its own process
-(`kiosk-portal`, real SQLite on disk, synchronous=FULL); each result is one real
-complete-activation call with an ECDSA receipt the portal verifies against the test
+(`kiosk-portal`, real SQLite on disk, synchronous=FULL); the flusher is the kiosk's own
+SyncWorker with its own settings (claims of 200 rows, batches of up to 50 completions a
+request, 4 in flight; `--claim N` changes the claim), so each result is one item of a
+real batch of completions with an ECDSA receipt the portal verifies against the test
 holder CA (tests/receipt_ca.py: the holder's certificate chains to it, the CRLs are
-checked). Every result has its own key and certificate, as a real backlog has (one per
-card), so no cache of a holder's certificate can flatter the rate. Prints the rate beside
+checked). The requests made (batches and single calls) are counted and printed. Every
+result has its own key and certificate, as a real backlog has (one per card), so no
+cache of a holder's certificate can flatter the rate. Prints the rate beside
 the target and the earlier figure, the CPU per result of flusher and portal, and the
 flusher's RSS at the start, the middle and the end; the work directory is removed at exit
 (--keep keeps it).
@@ -15,8 +18,8 @@ times, `--vs CHECKOUT` flushes it also to another checkout's portal (in turns wi
 one's) and prints the paired ratio of the rates, so that both sides are measured in one
 run on a shared machine.
 
-Usage: .venv/bin/python bench/outbox.py [--count N] [--rounds N] [--vs CHECKOUT] [--json]
-       [--smoke] [--keep]
+Usage: .venv/bin/python bench/outbox.py [--count N] [--rounds N] [--vs CHECKOUT] [--claim N]
+       [--json] [--smoke] [--keep]
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import time
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -46,7 +50,7 @@ from kiosk.document.evidence import evidence_summary  # noqa: E402
 from kiosk.handout import Holder  # noqa: E402
 from kiosk.model import VisitKind, VisitResult  # noqa: E402
 from kiosk.outbox import Claimed, Outbox, SystemClock  # noqa: E402
-from kiosk.portal_client import PortalClient  # noqa: E402
+from kiosk.portal_client import BATCH_PATH, PortalClient  # noqa: E402
 from kiosk.sync import SyncWorker  # noqa: E402
 from portal import db, kiosks, service  # noqa: E402
 from portal.clock import PortalClock  # noqa: E402
@@ -130,6 +134,9 @@ def main() -> int:
                         help="also flush the same backlog to the portal of another checkout "
                              "(e.g. `git archive COMMIT | tar -x -C DIR`), in turns with this "
                              "one's: the paired ratio is printed")
+    parser.add_argument("--claim", type=int, metavar="N",
+                        help="rows the flusher claims at a time (default: the kiosk's own, "
+                             "kiosk.sync.SyncWorker)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="flushes of the same backlog per portal (medians are printed)")
     args = parser.parse_args()
@@ -137,7 +144,7 @@ def main() -> int:
         args.count = 20
     work = Path(tempfile.mkdtemp(prefix="bench-outbox-"))
     try:
-        figures = run(args.count, work, args.vs, max(1, args.rounds))
+        figures = run(args.count, work, args.vs, max(1, args.rounds), args.claim)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -150,7 +157,8 @@ def main() -> int:
     return 0 if all(f["sent"] == args.count and f["pending_after"] == 0 for f in flushes) else 1
 
 
-def run(count: int, work: Path, vs: Path | None = None, rounds: int = 1) -> dict[str, object]:
+def run(count: int, work: Path, vs: Path | None = None, rounds: int = 1,
+        claim: int | None = None) -> dict[str, object]:
     """Set up ``count`` results and a portal that expects them, then flush copies of them
     (``rounds`` times, to this checkout's portal and, with ``vs``, in turns to that
     checkout's), measure; the figures of this checkout's median flush, the other's under
@@ -186,7 +194,7 @@ def run(count: int, work: Path, vs: Path | None = None, rounds: int = 1) -> dict
         for side in order:
             copy = work / f"{side}-{turn}"
             shutil.copytree(ready, copy)
-            flushes[side].append(flush(count, copy, sides[side]))
+            flushes[side].append(flush(count, copy, sides[side], claim))
             shutil.rmtree(copy, ignore_errors=True)
     figures = median_flush(flushes["this"])
     figures.update(setup_s=round(setup_s, 2), rounds=rounds)
@@ -224,7 +232,8 @@ def portal_command(checkout: Path, port: int, db_path: Path) -> list[str]:
     ]
 
 
-def flush(count: int, work: Path, checkout: Path) -> dict[str, object]:
+def flush(count: int, work: Path, checkout: Path, claim: int | None = None
+          ) -> dict[str, object]:
     """Flush the outbox in ``work`` to the portal of ``checkout`` on its database there."""
     box = Outbox(work / "state", load_or_create(work / "state"), SystemClock())
     port = free_port()
@@ -233,6 +242,15 @@ def flush(count: int, work: Path, checkout: Path) -> dict[str, object]:
         cwd=checkout, env={**os.environ, "PYTHONPATH": str(checkout)},
     )
     client = PortalClient(f"http://127.0.0.1:{port}", retries=0)
+    requests_made = {"batch": 0, "single": 0, "other": 0}
+
+    def note(response: Any, *_args: Any, **_kwargs: Any) -> None:
+        path = str(response.request.path_url)
+        kind = "batch" if path.endswith(BATCH_PATH) else (
+            "single" if path.endswith("/complete") else "other")
+        requests_made[kind] += 1
+
+    client.session.hooks["response"].append(note)
     for _ in range(100):
         try:
             client.health()
@@ -252,7 +270,8 @@ def flush(count: int, work: Path, checkout: Path) -> dict[str, object]:
     load_before = os.getloadavg()[0]
     try:
         rss_start = rss_mib()
-        worker = SyncWorker(box, client, batch=100, concurrency=4, on_sending=sample)
+        worker = SyncWorker(box, client, on_sending=sample)  # the kiosk's own settings
+        worker.batch = claim or worker.batch
         cpu_portal, cpu_self = cpu_seconds(portal.pid), cpu_seconds()
         t = time.perf_counter()
         report = worker.flush()
@@ -278,6 +297,10 @@ def flush(count: int, work: Path, checkout: Path) -> dict[str, object]:
         "outbox_after": counts,
         "audit_ok": audit_ok,
         "flush_s": round(elapsed, 3),
+        "claim": worker.batch,
+        "requests": {k: v for k, v in requests_made.items() if k != "other"},
+        "results_per_request": round(report.sent / max(1, requests_made["batch"]
+                                                       + requests_made["single"]), 1),
         "results_per_s": round(rate, 1),
         "baseline": {"target_results_per_s": TARGET_RATE,
                      "earlier_results_per_s": EARLIER_RATE},
@@ -314,6 +337,8 @@ def show_flush(name: str, f: dict[str, object]) -> None:
           f"{EARLIER_RATE:.0f} (docs/sync.md) | ratio to target {f['ratio_to_target']}")
     print(f"  deferred={f['deferred']} rejected={f['rejected']} pending after="
           f"{f['pending_after']} outbox {f['outbox_after']} audit verifies: {f['audit_ok']}")
+    print(f"  requests {f['requests']} ({f['results_per_request']} results each; claims of "
+          f"{f['claim']})")
     print(f"  CPU per result: flusher {cpu['flusher']} ms, portal {cpu['portal']} ms; "
           f"load average {f['load_average']}")
     print("  RSS MiB: " + ", ".join(f"{k} {v}" for k, v in rss.items())

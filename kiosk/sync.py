@@ -5,6 +5,13 @@ both may run at once: each row is sent only while its sender holds the row's lea
 A transient failure (portal unreachable, 5xx, timeout) backs the row off exponentially
 with jitter and ends the round; a rejection (4xx) marks the row rejected for an
 administrator to resolve, and raises an alert in the log.
+
+A backlog's activations go to the portal in batches (kiosk.ports.BatchPortal: up to
+BATCH_ITEMS a request, each item answered as its single call): the per-request cost
+(TLS, HTTP, routing, the SQLite commit) is paid once per batch. Every item ends exactly
+as its single send would end it; a batch that fails as a whole leaves all its rows
+queued; a portal without the batch route, or one that refuses a batch whole, gets the
+rows one by one. The visit's own send (``send_now``) stays a single call.
 """
 
 from __future__ import annotations
@@ -191,7 +198,7 @@ class SyncWorker:
         outbox: Outbox,
         portal: Portal,
         worker_id: str | None = None,
-        batch: int = 50,
+        batch: int = 4 * BATCH_ITEMS,  # rows claimed at once: 4 batches in flight
         lease_s: float = 120.0,
         concurrency: int = 4,
         backoff: Backoff | None = None,
