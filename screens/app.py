@@ -349,6 +349,9 @@ class KioskApp(App):
         self._bring_up(screen)
         self._cover_for(shown.view.name, screen)
         self._refresh_chrome()
+        trimmer = getattr(self.services, "trimmer", None)
+        if trimmer is not None:  # the left screen's textures go back to the system when quiet
+            trimmer.poke()
 
     # --- hand-over and help (issue 12.3, 12.7) ----------------------------------------------
 

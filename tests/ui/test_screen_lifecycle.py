@@ -42,3 +42,30 @@ def test_two_switches_before_a_frame_leave_only_the_last_screen(kiosk: Harness) 
     app.show(app.session.shown)
     kiosk.pump(lambda: app.current_screen().name == ViewName.ADMIN_SIGN_IN.value)
     assert [child.name for child in stage.children] == [ViewName.ADMIN_SIGN_IN.value]
+
+
+def test_a_screen_off_display_lets_go_of_its_label_textures_and_draws_them_again(
+    kiosk: Harness,
+) -> None:
+    """A kept screen holds no text pixels while another is shown (issue 16: ~0.7 MB a
+    screen in the renderer); shown again, every label has its texture, the same size."""
+    from kivy.clock import Clock
+    from kivy.uix.label import Label
+
+    app = kiosk.app
+    app.show(_shown(ViewName.DONE))
+    frame = Clock.frames
+    kiosk.pump(lambda: Clock.frames >= frame + 2, timeout_s=10)
+    done = app.screens[ViewName.DONE.value]
+    drawn = {label: tuple(label.texture_size) for label in done.walk(restrict=True)
+             if isinstance(label, Label) and label.texture is not None}
+    assert len(drawn) >= 2  # the title and the message
+    app.show(app.session.shown)  # back to the sign-in screen the flow is on
+    assert all(label.texture is None for label in drawn)
+    assert all(tuple(label.texture_size) == size for label, size in drawn.items())
+    app.show(_shown(ViewName.DONE))
+    frame = Clock.frames
+    kiosk.pump(lambda: Clock.frames >= frame + 2, timeout_s=10)
+    assert all(label.texture is not None for label in drawn)
+    assert {label: tuple(label.texture_size) for label in drawn} == drawn
+    app.show(app.session.shown)
