@@ -341,8 +341,11 @@ class KioskApp(App):
     def show(self, shown: Shown) -> None:
         """Render a view on its screen and bring the screen up."""
         self._camera_for(shown.view.name)
-        if shown.view.name in ADMIN_ONLY_VIEWS and self.large_text:
-            self.set_large_text(False)  # the holder's choice ends with their visit
+        if shown.view.name in ADMIN_ONLY_VIEWS:  # the holder's visit is over
+            if self.large_text:
+                self.set_large_text(False)  # the holder's choice ends with their visit
+            if self.scan is not None:
+                self.scan.snapshot = None  # and the picture of their document (~1.3 MB)
         screen = self._screen(shown.view.name)
         self.shown_frame = Clock.frames
         screen.render(shown, self.context())

@@ -29,6 +29,13 @@ class DocumentConfirmScreen(KioskScreen):
         box = getattr(snapshot, "mrz_box", None) if scanned else None
         show_picture(self.ids.mrz_picture, crop(snapshot, box) if box else None)
 
+    def on_leave(self, *args: Any) -> None:
+        """The holder's document leaves the screen with it (its pictures are ~2 MB of
+        textures; the next showing renders them again from the visit's snapshot)."""
+        super().on_leave(*args)
+        show_picture(self.ids.document_picture, None)
+        show_picture(self.ids.mrz_picture, None)
+
 
 def crop(snapshot: Any, box: tuple[int, int, int, int]) -> RawImage | None:
     """The ``(x, y, w, h)`` part of a snapshot (hardware.scan.scan_session.Snapshot), with a

@@ -31,8 +31,24 @@ def walk_of(kiosk: Harness, driver: Any) -> Walk:
     return Walk(driver, kiosk.app.effect_gate, None)
 
 
-def test_full_activation_visit_makes_the_card_active(kiosk: Harness) -> None:
+def test_full_activation_visit_makes_the_card_active(
+    kiosk: Harness, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from screens.views.document_confirm import DocumentConfirmScreen
+
     anna = demo_holder("anna", date.today())
+    app = kiosk.app
+    seen: dict[str, Any] = {}
+    render_parts = DocumentConfirmScreen.render_parts
+
+    def render_and_look(screen: Any, *args: Any) -> None:  # the confirm screen as shown
+        render_parts(screen, *args)
+        seen.setdefault("snapshot", app.scan.snapshot)
+        seen.setdefault("picture", (screen.ids.document_picture.texture,
+                                    screen.ids.document_picture.opacity))
+        seen.setdefault("mrz", screen.ids.mrz_picture.texture)
+
+    monkeypatch.setattr(DocumentConfirmScreen, "render_parts", render_and_look)
 
     def script(driver: Any) -> Any:
         walk = walk_of(kiosk, driver)
@@ -40,18 +56,22 @@ def test_full_activation_visit_makes_the_card_active(kiosk: Harness) -> None:
         yield from activation(walk, "anna", shots=False, mistakes=False)
 
     kiosk.run(script, timeout_s=90)
-    assert kiosk.app.current_screen().name == "home"
-    record = kiosk.app.services.portal.card(anna.card_number)
+    assert app.current_screen().name == "home"
+    record = app.services.portal.card(anna.card_number)
     assert record.status is CardStatus.ACTIVE
     # read by the scanner's own process, which kept the document's picture for the confirm
-    scan = kiosk.app.scan
-    assert scan is not None and scan.snapshot is not None
-    confirm = kiosk.app.screens["document_confirm"]  # built when shown, then kept
-    picture = confirm.ids.document_picture
-    assert picture.texture is not None and picture.opacity == 1
-    assert picture.texture.size == (scan.snapshot.width, scan.snapshot.height)
-    mrz = confirm.ids.mrz_picture
-    assert mrz.texture is not None and mrz.texture.width > 3 * mrz.texture.height  # a band
+    snapshot = seen["snapshot"]
+    assert snapshot is not None
+    picture, opacity = seen["picture"]
+    assert picture is not None and opacity == 1
+    assert picture.size == (snapshot.width, snapshot.height)
+    mrz = seen["mrz"]
+    assert mrz is not None and mrz.width > 3 * mrz.height  # a band
+    # the visit is over: the kiosk keeps no picture of the holder's document
+    assert app.scan.snapshot is None
+    confirm = app.screens["document_confirm"]  # built when shown, then kept
+    assert confirm.ids.document_picture.texture is None
+    assert confirm.ids.mrz_picture.texture is None
 
 
 def _to_pin_choice(kiosk: Harness, walk: Walk, holder_key: str) -> Any:
