@@ -165,9 +165,17 @@ def back_home(walk: Walk) -> Steps:
 
 
 def type_document(walk: Walk, holder: DemoHolder) -> Steps:
-    """Manual entry of the holder's document, typed by touch on the on-screen keyboards."""
+    """Manual entry of the holder's document, typed by touch on the on-screen keyboards.
+
+    What the camera reads is held back until the form is up: for a holder the demo has no
+    document of, the demo camera shows someone else's, and a read landing before the tap
+    took the visit on to the document's confirmation (a loaded machine, test_visits_by_touch).
+    """
+    scan = walk.driver.app.scan
+    scan.hold = True
     yield walk.act("document_manual")
     yield walk.wait(ViewName.DOCUMENT_MANUAL)
+    scan.release()  # the camera is off on the form; a read held meanwhile is not for it
     yield from fill_document_form(walk, holder)
 
 
