@@ -13,10 +13,11 @@ the target and the earlier figure, the CPU per result of flusher and portal, and
 flusher's RSS at the start, the middle and the end; the work directory is removed at exit
 (--keep keeps it).
 
-The backlog is made once and each flush gets a copy of it: `--rounds N` flushes it N
-times, `--vs CHECKOUT` flushes it also to another checkout's portal (in turns with this
-one's) and prints the paired ratio of the rates, so that both sides are measured in one
-run on a shared machine.
+The backlog is made once and each flush gets a copy of it, flushed by a child process
+running one checkout's own code, flusher and portal alike: `--rounds N` flushes it N
+times, `--vs CHECKOUT` flushes it also with another checkout's flusher to its portal (in
+turns with this one's) and prints the paired ratio of the rates, so that both sides are
+measured in one run on a shared machine. The flusher's CPU and RSS are the child's.
 
 Usage: .venv/bin/python bench/outbox.py [--count N] [--rounds N] [--vs CHECKOUT] [--claim N]
        [--json] [--smoke] [--keep]
@@ -42,7 +43,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# A flush runs in its own process on one checkout's code, flusher and portal alike (this
+# file's, or --vs's): BENCH_OUTBOX_CODE names that checkout.
+CODE = Path(os.environ.get("BENCH_OUTBOX_CODE") or ROOT)
+# The receipt trust files the backlog was signed for (the test holder CA is made once per
+# process, so a flush's child gets its parent's).
+TRUST = tuple(Path(p) for p in os.environ.get("BENCH_OUTBOX_TRUST", "").split(os.pathsep) if p)
+sys.path.insert(0, str(CODE))
 
 from kiosk import demo_cast  # noqa: E402
 from kiosk.devicekey import load_or_create  # noqa: E402
@@ -50,7 +57,7 @@ from kiosk.document.evidence import evidence_summary  # noqa: E402
 from kiosk.handout import Holder  # noqa: E402
 from kiosk.model import VisitKind, VisitResult  # noqa: E402
 from kiosk.outbox import Claimed, Outbox, SystemClock  # noqa: E402
-from kiosk.portal_client import BATCH_PATH, PortalClient  # noqa: E402
+from kiosk.portal_client import PortalClient  # noqa: E402
 from kiosk.sync import SyncWorker  # noqa: E402
 from portal import db, kiosks, service  # noqa: E402
 from portal.clock import PortalClock  # noqa: E402
@@ -139,7 +146,11 @@ def main() -> int:
                              "kiosk.sync.SyncWorker)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="flushes of the same backlog per portal (medians are printed)")
+    parser.add_argument("--flush-only", type=Path, metavar="WORK", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.flush_only is not None:  # one flush, in this process, on CODE's checkout
+        print(json.dumps(flush_here(args.count, args.flush_only, CODE, args.claim)))
+        return 0
     if args.smoke:
         args.count = 20
     work = Path(tempfile.mkdtemp(prefix="bench-outbox-"))
@@ -228,12 +239,28 @@ def portal_command(checkout: Path, port: int, db_path: Path) -> list[str]:
     return [
         sys.executable, "-c", "import sys; from portal.server import main; sys.exit(main())",
         "--port", str(port), "--db", str(db_path), "--log-level", "warning",
-        *[arg for trust in receipt_trust() for arg in ("--receipt-trust", str(trust))],
+        *[arg for trust in TRUST or receipt_trust() for arg in ("--receipt-trust", str(trust))],
     ]
 
 
 def flush(count: int, work: Path, checkout: Path, claim: int | None = None
           ) -> dict[str, object]:
+    """Flush the outbox in ``work`` with ``checkout``'s own flusher (a child process on its
+    code) to its portal, on the database there; the child's figures."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--flush-only", str(work),
+               "--count", str(count), *(["--claim", str(claim)] if claim else [])]
+    env = {**os.environ, "BENCH_OUTBOX_CODE": str(checkout), "PYTHONPATH": str(checkout),
+           "BENCH_OUTBOX_TRUST": os.pathsep.join(str(p) for p in receipt_trust())}
+    child = subprocess.run(command, env=env, cwd=checkout, capture_output=True, text=True,
+                           timeout=3600, check=False)
+    if child.returncode != 0:
+        raise RuntimeError(f"the flush on {checkout} failed: {child.stderr[-2000:]}")
+    figures: dict[str, object] = json.loads(child.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def flush_here(count: int, work: Path, checkout: Path, claim: int | None = None
+               ) -> dict[str, object]:
     """Flush the outbox in ``work`` to the portal of ``checkout`` on its database there."""
     box = Outbox(work / "state", load_or_create(work / "state"), SystemClock())
     port = free_port()
@@ -246,7 +273,7 @@ def flush(count: int, work: Path, checkout: Path, claim: int | None = None
 
     def note(response: Any, *_args: Any, **_kwargs: Any) -> None:
         path = str(response.request.path_url)
-        kind = "batch" if path.endswith(BATCH_PATH) else (
+        kind = "batch" if path.endswith("/complete-batch") else (
             "single" if path.endswith("/complete") else "other")
         requests_made[kind] += 1
 
