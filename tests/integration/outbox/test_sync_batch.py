@@ -4,6 +4,7 @@ would end it, and a portal without the batch route gets them one by one."""
 
 from __future__ import annotations
 
+import base64
 import shutil
 import time
 from collections.abc import Iterator
@@ -224,3 +225,21 @@ def test_an_item_the_portal_cannot_check_now_waits_and_the_others_go(
     ca.write_crls(side.trust, TODAY)
     time.sleep(0.05)
     assert worker(outbox, client).flush().sent == 3
+
+
+def test_big_results_are_split_by_size_under_the_portals_body_limit(
+    side: Side, outbox: Outbox
+) -> None:
+    client = side.client()
+    signer = holder_key(BENCH_HSA_ID)
+    for number in add_cards(side.portal.db_path, 9, TODAY, prefix="97522155"):
+        result = activation_result(client, number, BENCH_PERSONNUMMER, signer, TODAY)
+        receipt = (f"Kvittens: kort {number}. " + "x" * 45_000).encode()  # ~60 KiB in base64
+        result.payload["receipt"] = base64.b64encode(receipt).decode()
+        result.payload["signature"] = base64.b64encode(signer.sign(receipt)).decode()
+        outbox.record(result)
+    side.calls.clear()
+    report = worker(outbox, client).flush()
+    assert (report.sent, report.rejected, report.deferred) == (9, 0, 0)
+    assert side.count(BATCH) == 5 and len(side.calls) == 5  # 2 a batch (~120 KiB), 1 left
+    assert portal_counts(side.portal.db_path)["completed"] == 9

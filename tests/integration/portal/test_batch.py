@@ -110,6 +110,14 @@ def single(item: dict[str, str]) -> tuple[str, dict[str, str], str]:
     return f"/api/v1/activations/{item['activation_id']}/complete", body, item["idempotency_key"]
 
 
+def backlog(kiosk: Kiosk, db_path: Path, n: int, today: date
+            ) -> tuple[list[str], Signer, list[dict[str, str]]]:
+    """``n`` cards of one holder, their activations started by ``kiosk``, and an item each."""
+    cards = add_cards(db_path, n, today)
+    signer = make_signer("ec", "Test Holder", BENCH_HSA_ID)
+    return cards, signer, [item(started(kiosk, c, BENCH_PERSONNUMMER), c, signer) for c in cards]
+
+
 def status_of(db_path: Path, card_number: str) -> str:
     with sqlite3.connect(db_path) as conn:
         row = conn.execute("SELECT status FROM cards WHERE card_number = ?", (card_number,))
@@ -159,9 +167,7 @@ def test_a_key_answers_the_same_whichever_route_carried_it_first(
     world: dict[str, Any], today: date
 ) -> None:
     a, portal = world["a"], world["portal"]
-    cards = add_cards(portal.db_path, 3, today)
-    bench = make_signer("ec", "Test Holder", BENCH_HSA_ID)
-    items = [item(started(a, n, BENCH_PERSONNUMMER), n, bench) for n in cards]
+    cards, bench, items = backlog(a, portal.db_path, 3, today)
     alone = a.post(*single(items[0]))  # sent alone first (its answer lost on the way)
     assert alone.status_code == 200
     first = a.post(BATCH, {"items": items}).json()["results"]
@@ -185,9 +191,7 @@ def test_another_offices_activation_is_refused_per_item(
     world: dict[str, Any], today: date
 ) -> None:
     a, b, portal = world["a"], world["b"], world["portal"]
-    cards = add_cards(portal.db_path, 2, today)
-    bench = make_signer("ec", "Test Holder", BENCH_HSA_ID)
-    items = [item(started(a, n, BENCH_PERSONNUMMER), n, bench) for n in cards]
+    cards, _bench, items = backlog(a, portal.db_path, 2, today)
     foreign = b.post(BATCH, {"items": items}).json()["results"]
     assert [(r["status"], r["body"]["reason"]) for r in foreign] == [(403, "outside_remit")] * 2
     assert "personnummer" not in json.dumps(foreign)
@@ -201,9 +205,7 @@ def test_a_transient_item_failure_is_not_stored_and_may_be_sent_again(
     world: dict[str, Any], today: date
 ) -> None:
     a, portal = world["a"], world["portal"]
-    cards = add_cards(portal.db_path, 2, today)
-    bench = make_signer("ec", "Test Holder", BENCH_HSA_ID)
-    items = [item(started(a, n, BENCH_PERSONNUMMER), n, bench) for n in cards]
+    _cards, _bench, items = backlog(a, portal.db_path, 2, today)
     ca = DemoCA.load_or_create(world["trust"], today)
     ca.write_crls(world["trust"], today - timedelta(days=60))  # stale CRLs
     unknown = a.post(BATCH, {"items": items}).json()["results"]
