@@ -12,22 +12,39 @@ config/SCHEMA.md is generated from these fields (kiosk/config_schema.py).
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import math
 import re
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Annotated, Any
-
-from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
-from pydantic_core import PydanticCustomError, core_schema
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from kiosk.errors import ConfigError
 from kiosk.i18n import LANGUAGES
 from kiosk.urls import SERVICE_URL_HINT, is_service_url
 
-STRICT = ConfigDict(extra="forbid", strict=True)
+if TYPE_CHECKING:
+    from pydantic import ConfigDict, TypeAdapter
+    from pydantic_core import core_schema
+
+# pydantic is imported when settings are validated (load_settings), not with this module:
+# its import and the schema build (~0.12 s CPU) are paid by every process that imports the
+# settings, and one that only uses the defaults (Settings()) never validates anything.
+STRICT: ConfigDict = {"extra": "forbid", "strict": True}
+_Section = TypeVar("_Section", bound=type)
+
+
+def with_config(config: ConfigDict) -> Callable[[_Section], _Section]:
+    """pydantic's ``with_config`` for a stdlib dataclass (the class attribute it sets),
+    without importing pydantic."""
+
+    def apply(cls: _Section) -> _Section:
+        cls.__pydantic_config__ = config  # type: ignore[attr-defined]
+        return cls
+
+    return apply
 
 
 @dataclass(frozen=True)
@@ -40,6 +57,8 @@ class Allowed:
     def __get_pydantic_core_schema__(
         self, source: Any, handler: Callable[[Any], core_schema.CoreSchema]
     ) -> core_schema.CoreSchema:
+        from pydantic_core import PydanticCustomError, core_schema
+
         def validate(value: Any) -> Any:
             if not self.check(value):
                 raise PydanticCustomError("not_allowed", "{hint}", {"hint": self.hint})
@@ -362,10 +381,17 @@ def merge_layers(*layers: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-
 MAX_DEPTH = 8  # tables and lists nested deeper than any setting are refused before parsing
 
-_ADAPTER: TypeAdapter[Settings] = TypeAdapter(Settings)
+
+@functools.cache
+def _adapter() -> TypeAdapter[Settings]:
+    """The validator of the whole schema, built once, when settings are first loaded."""
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(Settings)
+
+
 _TYPE_NAMES = {"int_type": "int", "string_type": "str", "bool_type": "bool",
                "float_type": "float", "tuple_type": "list", "list_type": "list",
                "dataclass_type": "table", "dict_type": "table"}
@@ -388,9 +414,11 @@ def load_settings(*layers: Mapping[str, Any]) -> Settings:
     """Typed, validated settings from layered mappings; ConfigError names the bad key's path."""
     for layer in layers:
         check_depth(layer, "settings")
+    from pydantic import ValidationError
+
     try:
         document = json.dumps(merge_layers(*layers), default=_not_json, allow_nan=True)
-        settings = _ADAPTER.validate_json(document, strict=True)
+        settings = _adapter().validate_json(document, strict=True)
     except ValidationError as exc:
         raise _config_error(exc.errors()[0]) from None
     except ValueError as exc:  # an integer too long to write out (int_max_str_digits)

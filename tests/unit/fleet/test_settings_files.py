@@ -196,3 +196,17 @@ def test_example_bundle_verifies_with_the_dev_key_and_carries_the_example_settin
     assert bundle.payload.targets.card_offices == ("demo-office",)
     packaged = parse_toml(packaged_defaults_text(), PACKAGED_NAME)
     assert check_settings(bundle.layer, [packaged]).fleet.health_timeout_s == 600
+
+
+def test_the_defaults_need_no_pydantic_until_settings_are_validated() -> None:
+    """pydantic and the schema's validator (~0.12 s CPU) come with the first load_settings,
+    not with the module: a process on the defaults (a crash-test kiosk) never pays them."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from kiosk.settings import Settings, load_settings; Settings(); "
+            "before = 'pydantic' in sys.modules; load_settings({'ui': {'language': 'en'}}); "
+            "print(before, 'pydantic' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, timeout=60, check=True)
+    assert result.stdout.split() == ["False", "True"]
