@@ -13,7 +13,7 @@ from hardware.certs import load_trust_anchors
 from hardware.sim.cast import CardOwner, SimCard, demo_cards
 from hardware.sim.deck import QuirkyToken, SimDeck, SimTokenProvider
 from hardware.sim.democa import DemoCA, IssuedKey, PersonCredentials, load_pair
-from hardware.sim.material import fingerprint, keep, restore
+from hardware.sim.material import fingerprint, keep, restore, taking
 from hardware.sim.memtoken import memory_token
 from hardware.sim.pinpad import SimulatedPinPad
 from hardware.sim.reader import MemoryReader
@@ -106,27 +106,28 @@ def build_demo_hardware(
     hw = settings.hardware
     cards = demo_cards(today)
     democa_dir = state_dir / "democa"
-    restored = material_dir is not None and restore(material_dir / "democa", democa_dir)
-    ca_before = _ca_stamp(democa_dir)
-    ca = DemoCA.load_or_create(democa_dir, today)
-    issued: list[str] = []
-    people = {
-        c.card_number: _person_credentials(ca, c, c.owner, democa_dir / "cards", issued)
-        for c in cards
-        if c.owner is not None
-    }
-    made = issued or _ca_stamp(democa_dir) != ca_before
-    if material_dir is not None and (made or not restored):
-        # a warm start (restored from the cache, nothing made) leaves the cache as it is
-        _keep_current(democa_dir, material_dir / "democa")
-    anchors = [ca.root_der, *load_trust_anchors(hw.trust_anchors)]
 
     def now() -> datetime:
         return datetime.now(UTC)
 
-    open_inner, token_backend = _token_backend(
-        state_dir, settings, cards, people, anchors, now, material_dir
-    )
+    with taking(material_dir):  # runs starting together make the material once
+        restored = material_dir is not None and restore(material_dir / "democa", democa_dir)
+        ca_before = _ca_stamp(democa_dir)
+        ca = DemoCA.load_or_create(democa_dir, today)
+        issued: list[str] = []
+        people = {
+            c.card_number: _person_credentials(ca, c, c.owner, democa_dir / "cards", issued)
+            for c in cards
+            if c.owner is not None
+        }
+        made = issued or _ca_stamp(democa_dir) != ca_before
+        if material_dir is not None and (made or not restored):
+            # a warm start (restored from the cache, nothing made) leaves the cache as it is
+            _keep_current(democa_dir, material_dir / "democa")
+        anchors = [ca.root_der, *load_trust_anchors(hw.trust_anchors)]
+        open_inner, token_backend = _token_backend(
+            state_dir, settings, cards, people, anchors, now, material_dir
+        )
     closers: list[Callable[[], None]] = []
     reader: CardReader
     place: Callable[[SimCard | None], None]

@@ -90,3 +90,43 @@ def test_a_broken_cache_is_made_again(tmp_path: Path) -> None:
     (material / "democa").write_text("not a directory")
     build_demo_hardware(tmp_path / "run", TODAY, settings, material).close()
     assert (tmp_path / "run" / "democa" / "root.pem").exists()
+
+
+def test_runs_starting_together_make_the_material_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs on an empty cache at the same moment: one makes the CA and the cast's keys,
+    the other waits and copies them (the tour's walks, a test run's first workers)."""
+    import threading
+
+    settings = dataclasses.replace(
+        Settings(), hardware=dataclasses.replace(HardwareSettings(), token="memory")
+    )
+    material = tmp_path / "material"
+    made: list[str] = []
+    create = DemoCA.create.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[DemoCA], *args: object, **kwargs: object) -> DemoCA:
+        made.append(threading.current_thread().name)
+        return create(cls, *args, **kwargs)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(DemoCA, "create", classmethod(counted))
+    start = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def run(name: str) -> None:
+        try:
+            start.wait(timeout=30)
+            build_demo_hardware(tmp_path / name, TODAY, settings, material).close()
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    runs = [threading.Thread(target=run, args=(f"run{n}",), name=f"run{n}") for n in (1, 2)]
+    for thread in runs:
+        thread.start()
+    for thread in runs:
+        thread.join(timeout=120)
+    assert failures == []
+    assert len(made) == 1, made
+    roots = {(tmp_path / f"run{n}" / "democa" / "root.pem").read_bytes() for n in (1, 2)}
+    assert roots == {(material / "democa" / "root.pem").read_bytes()}
