@@ -243,3 +243,21 @@ def test_big_results_are_split_by_size_under_the_portals_body_limit(
     assert (report.sent, report.rejected, report.deferred) == (9, 0, 0)
     assert side.count(BATCH) == 5 and len(side.calls) == 5  # 2 a batch (~120 KiB), 1 left
     assert portal_counts(side.portal.db_path)["completed"] == 9
+
+
+@pytest.mark.parametrize("answer", [
+    {"results": []},  # fewer answers than items
+    {"results": "x"},
+    {"items": []},
+])
+def test_a_batch_answer_that_does_not_match_the_items_leaves_them_queued(
+    side: Side, outbox: Outbox, answer: dict[str, Any]
+) -> None:
+    app = side.portal.app  # the portal answers the batch route with something else
+    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", "") != BATCH]
+    app.add_api_route(BATCH, lambda: answer, methods=["POST"])
+    backlog(side, outbox, 3)
+    report = worker(outbox, side.client()).flush()
+    assert (report.sent, report.rejected, report.deferred) == (0, 0, 3)
+    assert outbox.counts() == {"pending": 3}
+    assert "does not match" in (report.last_error or "")
