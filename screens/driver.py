@@ -137,21 +137,48 @@ def save_window_png(path: Path) -> Any:
     return frame
 
 
+_UNSEEN = {"skipping": 0, "shooting": 0}  # who asked to skip unseen frames; shots armed
+
+
+def _unseen_frame(*_args: Any) -> bool:
+    """Bound to the window's on_draw: True (Kivy then leaves the frame undrawn) unless a
+    shot waits for this frame."""
+    return _UNSEEN["shooting"] == 0
+
+
+def skip_unseen_frames() -> None:
+    """For a window nobody sees (offscreen): draw only the frames a ``Driver.shot`` takes.
+
+    The app runs as before, frame by frame (input, clock, layout, label textures); only
+    rendering the frames no one looks at is left out: on llvmpipe that was about half of a
+    tour walk's CPU (~850 draws for 54 shots) and two thirds of the UI tests'. A shot's
+    frame is drawn whole from the widgets as they are at that moment, as any frame is.
+    Counted: every call is undone by one ``draw_every_frame``.
+    """
+    if _UNSEEN["skipping"] == 0:
+        Window.bind(on_draw=_unseen_frame)
+    _UNSEEN["skipping"] += 1
+
+
+def draw_every_frame() -> None:
+    """Undo one ``skip_unseen_frames`` (the window draws every frame again after the last)."""
+    _UNSEEN["skipping"] -= 1
+    if _UNSEEN["skipping"] == 0:
+        Window.unbind(on_draw=_unseen_frame)
+
+
 class Driver:
     """Runs one script on the Kivy clock, a condition per frame, with a timeout per wait.
 
-    ``shots_only``: for a window nobody sees (the tour, the demo without a display), draw
-    only the frames that are photographed. The app runs as before, frame by frame (input,
-    clock, layout, label textures); only rendering the unseen frames is left out, which was
-    about half of a tour walk's CPU (~850 draws for 54 shots on llvmpipe). A shot's frame is
-    drawn whole from the widgets' state at that moment, as any frame is.
+    ``shots_only``: the window is offscreen, so it draws only the frames the script
+    photographs while the script runs (``skip_unseen_frames``).
     """
 
     def __init__(self, app: Any, timeout_s: float = 30.0, shots_only: bool = False) -> None:
         self.app = app
         self.timeout_s = timeout_s
         self.shots_only = shots_only
-        self._shooting = 0  # shots armed whose frame is not drawn yet
+        self._skipping = False  # skip_unseen_frames until the script ends
         self._script: Script | None = None
         self._waiting: Condition | None = None
         self._waited = 0.0
@@ -166,13 +193,10 @@ class Driver:
         self._script = script
         self._on_finish = on_finish
         if self.shots_only:
-            Window.bind(on_draw=self._unseen_frame)
+            skip_unseen_frames()
+            self._skipping = True
         self._advance()
         Clock.schedule_interval(self._poll, 0)
-
-    def _unseen_frame(self, *_args: Any) -> bool:
-        """True (Kivy then skips the window's own drawing) unless a shot waits for it."""
-        return self._shooting == 0
 
     def _poll(self, dt: float) -> None:
         if self._waiting is None:
@@ -218,7 +242,9 @@ class Driver:
 
     def _finish(self, error: BaseException | None) -> None:
         Clock.unschedule(self._poll)
-        Window.unbind(on_draw=self._unseen_frame)
+        if self._skipping:
+            self._skipping = False
+            draw_every_frame()
         self._waiting = None
         if error is not None:
             log.error("script stopped: %s", error)
@@ -281,7 +307,7 @@ class Driver:
 
         def grab(*_args: Any) -> None:
             Window.unbind(on_flip=grab)
-            self._shooting -= 1
+            _UNSEEN["shooting"] -= 1
             frame = save_window_png(path)
             self.shots.append(path)
             if self.on_frame is not None:
@@ -289,7 +315,7 @@ class Driver:
             done.append(True)
 
         def arm(_dt: float) -> None:
-            self._shooting += 1  # this frame is drawn (shots_only)
+            _UNSEEN["shooting"] += 1  # this frame is drawn (skip_unseen_frames)
             Window.bind(on_flip=grab)
             Window.canvas.ask_update()
 
