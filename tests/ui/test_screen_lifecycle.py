@@ -69,3 +69,18 @@ def test_a_screen_off_display_lets_go_of_its_label_textures_and_draws_them_again
     assert all(label.texture is not None for label in drawn)
     assert {label: tuple(label.texture_size) for label in drawn} == drawn
     app.show(app.session.shown)
+
+
+def test_a_screen_switch_gives_the_freed_heap_back_once_quiet(kiosk: Harness) -> None:
+    """What the left screen let go of (its textures) goes back to the system: the heap
+    trimmer runs after a switch, on its own thread, once the UI has been quiet 0.5 s."""
+    import time
+
+    app = kiosk.app
+    trimmer = app.services.trimmer
+    settled = time.monotonic() + 1.5  # earlier work's trims are done
+    kiosk.pump(lambda: time.monotonic() > settled, timeout_s=10)
+    before = trimmer.trims
+    app.show(_shown(ViewName.DONE))
+    kiosk.pump(lambda: trimmer.trims > before, timeout_s=10)
+    app.show(app.session.shown)
