@@ -52,7 +52,8 @@ log = logging.getLogger(__name__)
 PREVIEW_MAX = (960, 720)  # the preview frame is made to fit this (width, height)
 PREVIEW_FPS = 15.0
 SNAPSHOT_MAX_WIDTH = 900  # the frame kept for the confirm screen
-_HEADER = struct.Struct("<QQIII")  # sequence (odd while writing), frame index, w, h, channels
+# sequence (odd while writing), the session it belongs to, frame index, w, h, channels
+_HEADER = struct.Struct("<QQQIII")
 PREVIEW_BYTES = _HEADER.size + PREVIEW_MAX[0] * PREVIEW_MAX[1] * 3
 HEARTBEAT_S = 1.0
 HANG_AFTER_S = 20.0  # no message at all for this long while busy: the worker is stuck
@@ -280,13 +281,13 @@ class ScanWorker:
 
     def preview(self) -> Frame | None:
         """The newest preview frame the worker published, or None if there is no new one."""
-        buffer = self._preview
-        if buffer is None:
+        buffer, session = self._preview, self._session
+        if buffer is None or session is None:
             return None
         try:
-            sequence, index, width, height, channels = _HEADER.unpack_from(buffer, 0)
-            if sequence == 0 or sequence % 2:
-                return None
+            sequence, number, index, width, height, channels = _HEADER.unpack_from(buffer, 0)
+            if sequence == 0 or sequence % 2 or number != session.number:
+                return None  # being written, or another session's: never a past holder's
             size = width * height * channels
             if not 0 < size <= PREVIEW_BYTES - _HEADER.size:
                 return None
@@ -388,6 +389,7 @@ class ScanWorker:
         with self._lock:
             if self._proc is proc:
                 self._proc, self._conn = None, None
+                _wipe(self._preview)  # no child writes it now, and none will wipe it
             closing = self._closing
             session = self._session
             pending = list(self._pending.values())
@@ -464,6 +466,7 @@ class _Child:
         self.source: Any = None
         self.number = 0
         self.stop_preview = threading.Event()
+        self.previewing: threading.Thread | None = None
         self.sequence = 0
 
     def send(self, message: tuple[Any, ...]) -> None:
@@ -535,13 +538,18 @@ class _Child:
                                    self.settings, stop_after_evidence=stop_after)
         self.session.start()
         self.stop_preview.clear()
-        threading.Thread(target=self._preview_loop, args=(source,), name="preview",
-                         daemon=True).start()
+        self.previewing = threading.Thread(target=self._preview_loop, args=(source, number),
+                                           name="preview", daemon=True)
+        self.previewing.start()
 
     def _stop_session(self) -> None:
         session, self.session = self.session, None
         source, self.source = self.source, None
         self.stop_preview.set()
+        previewing, self.previewing = self.previewing, None
+        if previewing is not None:
+            previewing.join(5)
+        _wipe(self.preview)  # the holder's document leaves with their session
         if session is not None:
             session.stop()
             if not session.running:
@@ -556,7 +564,7 @@ class _Child:
         portable = None if error is None else _portable_error(error)
         self.send(("update", number, replace(update, error=None), portable))
 
-    def _preview_loop(self, source: Any) -> None:
+    def _preview_loop(self, source: Any, number: int) -> None:
         import cv2
         import numpy as np
 
@@ -580,10 +588,22 @@ class _Child:
             h, w = image.shape[:2]
             channels = 1 if image.ndim == 2 else image.shape[2]
             self.sequence += 1  # odd: being written
-            _HEADER.pack_into(self.preview, 0, self.sequence, frame.index, w, h, channels)
+            _HEADER.pack_into(self.preview, 0, self.sequence, number, frame.index, w, h, channels)
             self.preview[_HEADER.size : _HEADER.size + image.nbytes] = image.tobytes()
             self.sequence += 1
-            _HEADER.pack_into(self.preview, 0, self.sequence, frame.index, w, h, channels)
+            _HEADER.pack_into(self.preview, 0, self.sequence, number, frame.index, w, h, channels)
+
+
+def _wipe(preview: mmap.mmap | None) -> None:
+    """Zero the preview block (a frame of a holder's document, ~2 MB, mapped into both
+    processes): its header first, so a reader meanwhile finds no frame."""
+    if preview is None:
+        return
+    try:
+        _HEADER.pack_into(preview, 0, 0, 0, 0, 0, 0, 0)
+        preview[:] = bytes(PREVIEW_BYTES)
+    except ValueError:  # closed meanwhile
+        pass
 
 
 def _snapshot(source: Any) -> Snapshot | None:

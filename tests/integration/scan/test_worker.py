@@ -205,3 +205,40 @@ def test_the_ui_process_imports_no_scanner_library(tmp_path: Path) -> None:
     assert result.stdout.strip() == ""
 
 
+
+
+def test_a_holders_document_is_not_kept_in_the_preview_after_the_session(
+    worker: ScanWorker, tmp_path: Path
+) -> None:
+    """The preview's shared memory (mapped into the UI process) keeps no picture of a
+    holder's document once their session stopped or their worker died, and the next
+    session's camera never shows it (here a camera that cannot start: no frame of its own)."""
+    first = WorkerCamera(f"folder:{blank_folder(tmp_path)}", CAMERA, fps=10)
+    worker.start_session(first, Updates())
+    assert wait_for(lambda: first.latest() is not None)
+    pid = worker.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)  # busy: the stop and the next session wait in its queue
+    worker.stop_session(first)
+    unplugged = WorkerCamera("v4l2:99", CAMERA, fps=10)  # no such camera in the worker
+    worker.start_session(unplugged, Updates())
+    stale = unplugged.latest()
+    os.kill(pid, signal.SIGCONT)
+    assert stale is None  # the block still holds the last session's frame: not shown
+    seen = [unplugged.latest() for _ in range(20) if not time.sleep(0.05)]
+    assert seen == [None] * 20  # never the last holder's document
+    preview = worker._preview
+    assert preview is not None
+    assert wait_for(lambda: not any(preview[:]), 5)  # wiped, not only hidden
+    worker.stop_session(unplugged)
+    (tmp_path / "b").mkdir()
+    second = WorkerCamera(f"folder:{blank_folder(tmp_path / 'b')}", CAMERA, fps=10)
+    worker.start_session(second, Updates())
+    assert wait_for(lambda: second.latest() is not None)
+    pid = worker.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)  # the visit ends as its worker hangs and is killed:
+    worker.stop_session(second)  # the worker never sees the stop, nor wipes the block
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: worker.pid is None)
+    assert wait_for(lambda: not any(preview[:]), 5)
