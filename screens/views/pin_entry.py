@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from kivy.uix.label import Label
+
 from kiosk.visit.contract import View
 from kiosk.visit.events import Event, PinBack, PinClear, PinDigit, PinSubmit
 from screens.texts import tr
-from screens.views.base import KioskScreen, ScreenContext, load_kv
+from screens.views.base import KioskScreen, ScreenContext, load_kv, redraw_label_textures
+from screens.widgets.pin_pad import shared_pad
 
 # The events a PIN pad sends to the flow: one per key, never the PIN itself in one piece.
 PAD_EVENTS: dict[str, type[Event]] = {
@@ -31,9 +34,16 @@ class PinEntryScreen(KioskScreen):
 
     _laid_out = False
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ids["pad"] = shared_pad()  # one pad for every PIN screen, in each one's place
+
     def render_parts(self, view: View, ctx: ScreenContext, new_view: bool) -> None:
         """Dots, pad texts, and a fresh (maybe shuffled) layout on entering."""
         pad = self.ids.pad
+        pad.move_to(self.ids.pad_place)
+        # its keys' textures went when the screen it was on last left the display
+        redraw_label_textures(tuple(w for w in pad.walk(restrict=True) if isinstance(w, Label)))
         lang = ctx.lang
         total = view.number("pin_total", ctx.pin_length)
         pad.total = total

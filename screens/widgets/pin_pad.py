@@ -114,6 +114,23 @@ class ReaderKeypadArt(Widget):
     lit = BooleanProperty(False)
 
 
+def pad_width(key_px: float, s: float) -> float:
+    """The pad's width: four key columns and three gaps (the kv rules size its place by it)."""
+    return key_px * 4 + s * 12 * 3
+
+
+_SHARED: list[PinPad] = []
+
+
+def shared_pad() -> PinPad:
+    """The one PIN pad every PIN screen shows (issue 16): one screen is on display at a
+    time, and each pad held ~3.7 MB (its keys, canvases and bindings) in the UI process.
+    Each screen takes it into its own place when it renders (``PinPad.move_to``)."""
+    if not _SHARED:
+        _SHARED.append(PinPad())
+    return _SHARED[0]
+
+
 class PinPad(BoxLayout):
     """Digits as dots, twelve large keys, or a note to use the reader's own keypad."""
 
@@ -140,6 +157,25 @@ class PinPad(BoxLayout):
         self._click = KeyClick()
         self._full_event: Any = None
         super().__init__(**kwargs)
+
+    width_for = staticmethod(pad_width)  # for its kv rule (the kv file cannot import this module)
+
+    def move_to(self, place: Widget) -> None:
+        """Into ``place`` (the screen about to show it), as a fresh pad: shown, enabled,
+        no refused 7th digit still on display from the screen it came from."""
+        place = place.__self__  # the widget itself (kv ids hold weak proxies)
+        if self.parent is place:
+            return
+        if self.parent is not None:
+            self.parent.remove_widget(self)
+        place.add_widget(self)
+        self.opacity, self.disabled = 1, False
+        if self.full:
+            from kivy.animation import Animation
+
+            Animation.cancel_all(self.ids.dots, "shake")
+            self.ids.dots.shake = 0
+            self._hide_full()
 
     def layout_keys(self, shuffled: bool) -> None:
         """Lay the faces out (again): a new shuffle for each new PIN entry.

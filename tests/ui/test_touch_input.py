@@ -140,6 +140,7 @@ def test_pin_pad_works_like_a_card_terminal(kiosk: Harness) -> None:
         yield driver.insert_card(admin.card_number)
         yield driver.until_view(ViewName.ADMIN_SIGN_IN, lambda v: v.params.get("stage") == "pin")
         pad = driver.screen().ids.pad
+        overflows = pad.overflows  # the one pad counts every screen's refused digits
         seen["colours"] = [pad.key(k).role for k in ("cancel", "clear", "submit")]
         seen["ok_at"] = []
         for digit in "12345":
@@ -154,7 +155,7 @@ def test_pin_pad_works_like_a_card_terminal(kiosk: Harness) -> None:
         seen["ok_at"].append(pad.key("submit").disabled)
         tap(pad.digit_keys()["7"])  # a 7th digit: refused, visibly
         yield driver.frames(2)
-        seen["seventh"] = (pad.typed, pad.full, pad.overflows, pad.ids.progress.text)
+        seen["seventh"] = (pad.typed, pad.full, pad.overflows - overflows, pad.ids.progress.text)
         tap(pad.key("clear"))  # yellow Rätta: the entry starts again
         yield driver.until(lambda: pad.typed == 0)
         seen["after_correct"] = (pad.full, pad.key("submit").disabled)
@@ -170,6 +171,51 @@ def test_pin_pad_works_like_a_card_terminal(kiosk: Harness) -> None:
     assert (typed, full, overflows) == (6, True, 1)
     assert "6" in text and "OK" in text
     assert seen["after_correct"] == (False, True)
+
+
+def test_every_pin_screen_shows_the_one_pad_with_its_keys_drawn(kiosk: Harness) -> None:
+    """One pad for every PIN screen (issue 16: ~3.7 MB a pad): each screen takes it into
+    its place when shown, with every key drawn, none disabled or hidden by the screen it
+    came from (the sign-in screen hides it until the PIN is asked for)."""
+    from kivy.uix.label import Label
+
+    from kiosk.demo_cast import DEMO_ACTIVE_PIN
+    from screens.scripts import hand_over
+
+    app = kiosk.app
+    seen: dict[str, Any] = {}
+
+    def look(name: str) -> None:
+        screen = app.current_screen()
+        pad = screen.ids.pad
+        keys = [w for w in pad.walk(restrict=True) if isinstance(w, Label) and w.text]
+        seen[name] = (pad, pad.parent is screen.ids.pad_place.__self__, pad.opacity, pad.disabled,
+                      len(keys), all(key.texture is not None for key in keys))
+
+    def script(driver: Any) -> Any:
+        walk = walk_of(kiosk, driver)
+        yield from sign_in(walk, shots=False)
+        yield from choose(walk, "change_pin")
+        yield driver.insert_card(demo_holder("eva", walk.today).card_number)
+        yield walk.wait(ViewName.CARD_RECORD)
+        yield walk.act("continue")
+        yield walk.wait(ViewName.PIN_CURRENT)
+        yield from hand_over(walk, "holder")
+        yield driver.frames(2)
+        look("pin_current")
+        yield from driver.type_pin(DEMO_ACTIVE_PIN)
+        yield walk.wait(ViewName.PIN_CHOOSE)
+        yield driver.frames(2)
+        look("pin_choose")
+        yield driver.remove_card()
+
+    kiosk.run(script)
+    sign_in_pad = app.screens["admin_sign_in"].ids.pad
+    for name in ("pin_current", "pin_choose"):
+        pad, placed, opacity, disabled, keys, drawn = seen[name]
+        assert pad is sign_in_pad, name
+        assert (placed, opacity, disabled) == (True, 1, False), name
+        assert keys >= 13 and drawn, name  # ten digits, the word keys, the dots' label
 
 
 def test_holder_can_switch_on_larger_text_and_high_contrast(kiosk: Harness) -> None:
