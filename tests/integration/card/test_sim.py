@@ -62,15 +62,27 @@ def fresh_state(tmp_path: Path, democa_cache: Path) -> Path:
     return state
 
 
+@pytest.fixture(scope="session")
+def demo_material(democa_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's material cache as `kiosk --demo` keeps it (hardware.sim.material): this
+    session's CA and keys, and the cast's SoftHSM2 tokens as the first test to need them
+    made them. Each test gets fresh copies of its own: no test sees another's PIN or key
+    (making the 14 tokens again was ~0.5 s of CPU per test)."""
+    folder = tmp_path_factory.mktemp("demo-material")
+    shutil.copytree(democa_cache, folder / "democa")
+    return folder
+
+
 @pytest.fixture(params=["softhsm", "memory"])
 def demo(
-    request: pytest.FixtureRequest, tmp_path: Path, democa_cache: Path
+    request: pytest.FixtureRequest, tmp_path: Path, democa_cache: Path, demo_material: Path
 ) -> Iterator[DemoHardware]:
     """Demo hardware on the memory reader, with SoftHSM2 tokens and with memory tokens."""
     if request.param == "softhsm":
         require_tool("softhsm2-util", "SoftHSM2")
     hardware = build_demo_hardware(
-        fresh_state(tmp_path, democa_cache), TODAY, settings_with(token=request.param)
+        fresh_state(tmp_path, democa_cache), TODAY, settings_with(token=request.param),
+        demo_material,
     )
     assert hardware.token_backend == request.param
     try:

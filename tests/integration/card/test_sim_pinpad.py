@@ -31,13 +31,14 @@ from tests.integration.card.test_sim import (
     NEW_PIN,
     RECEIPT,
     TODAY,
+    demo_material,
     democa_cache,
     fresh_state,
     settings_with,
     verify,
 )
 
-__all__ = ["democa_cache"]  # a fixture shared with test_sim
+__all__ = ["demo_material", "democa_cache"]  # fixtures shared with test_sim
 
 pytestmark = pytest.mark.softhsm
 
@@ -47,7 +48,7 @@ P, OLD, NEW, AGAIN = PadPrompt.PIN, PadPrompt.OLD_PIN, PadPrompt.NEW_PIN, PadPro
 
 @pytest.fixture(params=["softhsm", "memory"])
 def demo(
-    request: pytest.FixtureRequest, tmp_path: Path, democa_cache: Path
+    request: pytest.FixtureRequest, tmp_path: Path, democa_cache: Path, demo_material: Path
 ) -> Iterator[DemoHardware]:
     """Demo hardware whose simulated reader has a PIN pad (10 s timeout; tests answer it)."""
     if request.param == "softhsm":
@@ -56,6 +57,7 @@ def demo(
         fresh_state(tmp_path, democa_cache),
         TODAY,
         settings_with(token=request.param, sim_pin_pad=True),
+        demo_material,
     )
     assert hardware.pin_pad is not None
     hardware.pin_pad.timeout_s = 10.0
