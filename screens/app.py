@@ -564,6 +564,14 @@ class KioskApp(App):
         self.ts0, self.text_px0 = self.s * scale, text_px
         self.text_px, self.ts = text_px, self.s * scale
         self.compact = height < 600
+        # the kept screens' labels render at the new sizes on the next frame, off display too
+        Clock.schedule_once(self._let_go_off_display, 0)
+
+    def _let_go_off_display(self, _dt: float) -> None:
+        """The screens off display let go of the label textures a rescale made again."""
+        for screen in self.screens.values():
+            if screen.parent is None:
+                screen.let_go()
 
     def toggle_large_text(self) -> None:
         """Larger text and high contrast on or off (the holder's switch, on every screen)."""

@@ -119,7 +119,12 @@ class KioskScreen(Screen):
         """Forget the rendered view when leaving (no stale data on a shown-again screen), and
         let go of the labels' pixels."""
         self.shown = None
-        self._released = release_label_textures(self)
+        self.let_go()
+
+    def let_go(self) -> None:
+        """Drop the labels' textures while off display: when it leaves, and again after
+        its labels were rendered off display (a larger-text toggle changes every font)."""
+        self._released = tuple(dict.fromkeys((*self._released, *release_label_textures(self))))
 
     def on_enter(self, *_args: Any) -> None:
         """Back on display: the labels let go when it left are drawn again."""

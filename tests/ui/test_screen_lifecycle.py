@@ -84,3 +84,43 @@ def test_a_screen_switch_gives_the_freed_heap_back_once_quiet(kiosk: Harness) ->
     app.show(_shown(ViewName.DONE))
     kiosk.pump(lambda: trimmer.trims > before, timeout_s=10)
     app.show(app.session.shown)
+
+
+def test_a_larger_text_toggle_leaves_the_screens_off_display_without_label_textures(
+    kiosk: Harness,
+) -> None:
+    """The holder's larger text changes every font, off display too: the kept screens'
+    labels render at the new size (the next frame), then let go again; shown again, they
+    are drawn at the size now in force."""
+    from kivy.clock import Clock
+    from kivy.uix.label import Label
+
+    def frames(count: int = 3) -> None:
+        target = Clock.frames + count
+        kiosk.pump(lambda: Clock.frames >= target, timeout_s=10)
+
+    app = kiosk.app
+    app.show(_shown(ViewName.DONE))
+    frames()
+    done = app.screens[ViewName.DONE.value]
+    labels = [w for w in done.walk(restrict=True) if isinstance(w, Label) and w.texture]
+    standard = {label: tuple(label.texture_size) for label in labels}
+    app.show(app.session.shown)  # back to the sign-in screen the flow is on
+    try:
+        app.toggle_large_text()
+        frames()
+        assert [label for label in labels if label.texture is not None] == []
+        app.show(_shown(ViewName.DONE))
+        frames()
+        assert all(label.texture is not None for label in labels)
+        larger = {label: tuple(label.texture_size) for label in labels}
+        assert all(larger[label][1] > standard[label][1] for label in labels)
+        app.show(app.session.shown)
+    finally:
+        app.set_large_text(False)
+    frames()
+    assert [label for label in labels if label.texture is not None] == []
+    app.show(_shown(ViewName.DONE))
+    frames()
+    assert {label: tuple(label.texture_size) for label in labels} == standard
+    app.show(app.session.shown)
