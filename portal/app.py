@@ -71,6 +71,10 @@ IdempotencyKey = Annotated[
 
 MAX_BODY_BYTES = 256 * 1024
 """The largest request body the portal reads (a receipt with its certificate is ~4 KiB)."""
+DRAIN_BYTES = 4 * 1024 * 1024
+"""How much of a refused body is read and dropped before the 413, so that the client has
+sent it all and reads the answer (a connection closed on unread data is reset, and the
+client sees a broken connection instead); a larger one is answered at once."""
 HTTP_REASONS = {
     400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
 }
@@ -355,6 +359,8 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            if declared.isdigit() and int(declared) <= DRAIN_BYTES:
+                await self._drain(receive, 0)
             await self._too_large(send)
             return
         chunks: list[bytes] = []
@@ -365,11 +371,13 @@ class BodyLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
+            more = bool(message.get("more_body", False))
             if size > self.limit:
+                if more:
+                    await self._drain(receive, size)
                 await self._too_large(send)
                 return
             chunks.append(chunk)
-            more = bool(message.get("more_body", False))
         body, replayed = b"".join(chunks), False
 
         async def replay() -> Any:
@@ -380,6 +388,17 @@ class BodyLimit:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _drain(receive: Any, size: int) -> None:
+        """Read and drop the rest of a refused body, up to DRAIN_BYTES in all."""
+        while size <= DRAIN_BYTES:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            size += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
 
     async def _too_large(self, send: Any) -> None:
         body = json_bytes({

@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,3 +145,36 @@ def test_a_body_over_the_limit_is_refused_before_it_is_stored(portal: RunningPor
     assert fits.status_code == 200
     with sqlite3.connect(portal.db_path) as conn:
         assert conn.execute("SELECT count(*) FROM heartbeats").fetchone()[0] == 1
+
+
+
+class SlowBody:
+    """A body sent in pieces with pauses, as a kiosk on a slow link sends it: the portal has
+    answered and closed long before the last piece unless it reads the body first."""
+
+    def __init__(self, size: int, pieces: int = 8) -> None:
+        self.piece = b"x" * (size // pieces)
+        self.pieces = pieces
+
+    def __len__(self) -> int:
+        return len(self.piece) * self.pieces
+
+    def __iter__(self) -> Iterator[bytes]:
+        for _ in range(self.pieces):
+            time.sleep(0.05)
+            yield self.piece
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_a_slow_client_over_the_limit_reads_the_413_not_a_broken_connection(
+    tls_portal: RunningPortal, pki: DevPki, declared: bool
+) -> None:
+    body = SlowBody(MAX_BODY_BYTES * 3)
+    answer = requests.post(
+        f"{tls_portal.url}/api/v1/heartbeat", data=body if declared else iter(body),
+        headers={"Idempotency-Key": "slow", "Content-Type": "application/json"},
+        cert=(str(pki.client_cert), str(pki.client_key)), verify=str(pki.ca_cert), timeout=30,
+    )
+    assert (answer.status_code, answer.json()["reason"]) == (413, "body_too_large")
+    with sqlite3.connect(tls_portal.db_path) as conn:
+        assert conn.execute("SELECT count(*) FROM heartbeats").fetchone()[0] == 0
