@@ -112,15 +112,16 @@ def build_demo_hardware(
 
     with taking(material_dir):  # runs starting together make the material once
         restored = material_dir is not None and restore(material_dir / "democa", democa_dir)
-        ca_before = _ca_stamp(democa_dir)
-        ca = DemoCA.load_or_create(democa_dir, today)
-        issued: list[str] = []
-        people = {
-            c.card_number: _person_credentials(ca, c, c.owner, democa_dir / "cards", issued)
-            for c in cards
-            if c.owner is not None
-        }
-        made = issued or _ca_stamp(democa_dir) != ca_before
+        try:
+            ca, people, made = _ca_and_people(democa_dir, today, cards)
+        except ValueError as exc:  # a key or certificate cut short (the cache is a copy)
+            if material_dir is None or not restored:
+                raise
+            log.warning("demo material %s is damaged (%s): made again", material_dir, exc)
+            shutil.rmtree(democa_dir)
+            shutil.rmtree(material_dir / "democa", ignore_errors=True)
+            restored = False
+            ca, people, made = _ca_and_people(democa_dir, today, cards)
         if material_dir is not None and (made or not restored):
             # a warm start (restored from the cache, nothing made) leaves the cache as it is
             _keep_current(democa_dir, material_dir / "democa")
@@ -226,6 +227,22 @@ def _emulated_reader(
         pcsc.close()
 
     return pcsc, place, close
+
+
+def _ca_and_people(
+    democa_dir: Path, today: date, cards: tuple[SimCard, ...]
+) -> tuple[DemoCA, dict[str, PersonCredentials], bool]:
+    """The demo CA and the cast's credentials kept in ``democa_dir`` (made where missing or
+    stale), and whether any was made now."""
+    ca_before = _ca_stamp(democa_dir)
+    ca = DemoCA.load_or_create(democa_dir, today)
+    issued: list[str] = []
+    people = {
+        c.card_number: _person_credentials(ca, c, c.owner, democa_dir / "cards", issued)
+        for c in cards
+        if c.owner is not None
+    }
+    return ca, people, bool(issued) or _ca_stamp(democa_dir) != ca_before
 
 
 def _keep_current(made: Path, cached: Path) -> None:

@@ -92,6 +92,30 @@ def test_a_broken_cache_is_made_again(tmp_path: Path) -> None:
     assert (tmp_path / "run" / "democa" / "root.pem").exists()
 
 
+@pytest.mark.parametrize("damaged", ["root-key.pem", "issuing.pem", "cards/EVA/auth.pem"])
+def test_a_cache_with_a_file_cut_short_is_made_again(tmp_path: Path, damaged: str) -> None:
+    """A key or certificate cut short in the cache (a crash before the copy reached the
+    disk) costs one run the time to make the material again, never every run a traceback."""
+    settings = dataclasses.replace(
+        Settings(), hardware=dataclasses.replace(HardwareSettings(), token="memory")
+    )
+    material = tmp_path / "material"
+    build_demo_hardware(tmp_path / "run1", TODAY, settings, material).close()
+    cut = material / "democa" / damaged.replace("EVA", EVA.card_number)
+    cut.write_bytes(cut.read_bytes()[:40])
+    second = build_demo_hardware(tmp_path / "run2", TODAY, settings, material)
+    try:
+        second.deck.insert(EVA.card_number)
+        assert second.tokens.open().sign_receipt(DEMO_ACTIVE_PIN, b"receipt")
+    finally:
+        second.close()
+    kept = (material / "democa" / "root.pem").read_bytes()
+    assert kept == (tmp_path / "run2" / "democa" / "root.pem").read_bytes()
+    assert len(cut.read_bytes()) > 40  # the cache holds the material made again
+    build_demo_hardware(tmp_path / "run3", TODAY, settings, material).close()
+    assert (tmp_path / "run3" / "democa" / "root.pem").read_bytes() == kept
+
+
 def test_runs_starting_together_make_the_material_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
