@@ -621,7 +621,7 @@ class PortalClient:
         status = response.status_code
         try:
             payload = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
             payload = None
         if not isinstance(payload, dict):
             if status < 500:

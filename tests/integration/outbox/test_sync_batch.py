@@ -261,3 +261,23 @@ def test_a_batch_answer_that_does_not_match_the_items_leaves_them_queued(
     assert (report.sent, report.rejected, report.deferred) == (0, 0, 3)
     assert outbox.counts() == {"pending": 3}
     assert "does not match" in (report.last_error or "")
+
+
+def test_a_batch_answer_nested_past_the_parsers_depth_leaves_the_rows_queued(
+    side: Side, outbox: Outbox
+) -> None:
+    """JSON nested 100,000 deep (under the body limit) is not an answer: Python's parser
+    ends in RecursionError, which left the flush with a traceback and every row of the
+    claim leased, unsent, until its lease ran out."""
+    from fastapi.responses import Response
+
+    nested = b"[" * 100_000 + b"]" * 100_000
+    app = side.portal.app
+    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", "") != BATCH]
+    app.add_api_route(BATCH, lambda: Response(nested, media_type="application/json"),
+                      methods=["POST"])
+    backlog(side, outbox, 3)
+    report = worker(outbox, side.client()).flush()
+    assert (report.sent, report.rejected, report.deferred) == (0, 0, 3)
+    assert outbox.counts() == {"pending": 3}
+    assert "not JSON" in (report.last_error or "")
