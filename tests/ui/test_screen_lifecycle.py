@@ -124,3 +124,24 @@ def test_a_larger_text_toggle_leaves_the_screens_off_display_without_label_textu
     frames()
     assert {label: tuple(label.texture_size) for label in labels} == standard
     app.show(app.session.shown)
+
+
+def test_an_error_panel_builds_its_lines_when_it_first_has_a_message(kiosk: Harness) -> None:
+    """Most screens never show an error: their panel has no lines until it first must
+    (issue 16); then the lines follow the panel's texts, and it collapses without one."""
+    from kivy.clock import Clock
+
+    app = kiosk.app
+    app.show(_shown(ViewName.DONE))
+    panel = app.screens[ViewName.DONE.value].ids.error
+    assert panel.message == "" and panel.lines is None and panel.height == 0
+    panel.next_heading, panel.next_step = "Nästa steg", "Sätt i kortet igen."
+    panel.message = "Kortet kunde inte läsas."
+    frame = Clock.frames
+    kiosk.pump(lambda: Clock.frames >= frame + 2, timeout_s=10)
+    texts = [label.text for label in reversed(panel.lines.children)]
+    assert texts == ["Kortet kunde inte läsas.", "Nästa steg", "Sätt i kortet igen."]
+    assert panel.height > panel.lines.height > 0
+    panel.message = panel.next_step = ""
+    kiosk.pump(lambda: panel.height == 0, timeout_s=10)
+    app.show(app.session.shown)
