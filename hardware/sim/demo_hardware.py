@@ -17,7 +17,7 @@ from hardware.sim.material import fingerprint, keep, restore, taking
 from hardware.sim.memtoken import memory_token
 from hardware.sim.pinpad import SimulatedPinPad
 from hardware.sim.reader import MemoryReader
-from kiosk.errors import ConfigError, KioskError, ReaderUnavailable
+from kiosk.errors import ConfigError, KioskError, ReaderUnavailable, TokenError
 from kiosk.pki import write_certificate, write_private_key
 from kiosk.ports import CardDeck, CardReader, TokenProvider
 from kiosk.settings import Settings
@@ -345,7 +345,18 @@ def _softhsm_backend(
         restored = restore(template, softhsm_dir)
     conf = write_softhsm_conf(softhsm_dir)
     module = Pkcs11Module.load(module_path, conf)
-    existing = token_labels(module)
+    try:
+        existing = token_labels(module)
+    except TokenError as exc:  # a token file cut short in the cache (the copy is the cache's)
+        if template is None or not restored:
+            raise
+        log.warning("demo tokens %s are damaged (%s): made again", template, exc.detail)
+        shutil.rmtree(softhsm_dir)
+        shutil.rmtree(template, ignore_errors=True)
+        restored = False
+        conf = write_softhsm_conf(softhsm_dir)
+        module.reinitialize()  # the same conf path: SoftHSM2 rescans the emptied folder
+        existing = token_labels(module)
     created = False
     for card in cards:
         if card.owner is None:

@@ -116,6 +116,31 @@ def test_a_cache_with_a_file_cut_short_is_made_again(tmp_path: Path, damaged: st
     assert (tmp_path / "run3" / "democa" / "root.pem").read_bytes() == kept
 
 
+def test_a_cache_with_a_token_file_cut_short_is_made_again(tmp_path: Path) -> None:
+    """A SoftHSM2 token file cut short in the cache stopped every later demo start with
+    'list tokens: GeneralError' until the cache was deleted: now one run makes the tokens
+    again and keeps them."""
+    require_tool("softhsm2-util", "SoftHSM2")
+    material = tmp_path / "material"
+    build_demo_hardware(tmp_path / "run1", TODAY, softhsm_settings(), material).close()
+    cut = min((material / "softhsm").rglob("token.object"))
+    cut.write_bytes(cut.read_bytes()[:10])
+    second = build_demo_hardware(tmp_path / "run2", TODAY, softhsm_settings(), material)
+    try:
+        second.deck.insert(EVA.card_number)
+        assert len(second.tokens.open().sign_receipt(DEMO_ACTIVE_PIN, b"receipt")) == 256
+    finally:
+        second.close()
+    kept = sorted((material / "softhsm").rglob("token.object"))
+    assert kept and all(len(p.read_bytes()) > 10 for p in kept)  # the cache made again
+    third = build_demo_hardware(tmp_path / "run3", TODAY, softhsm_settings(), material)
+    try:
+        third.deck.insert(EVA.card_number)
+        assert len(third.tokens.open().sign_receipt(DEMO_ACTIVE_PIN, b"receipt")) == 256
+    finally:
+        third.close()
+
+
 def test_runs_starting_together_make_the_material_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
