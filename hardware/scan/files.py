@@ -49,9 +49,11 @@ def scan_image(path: str, scanner: Any, today: date) -> dict[str, Any]:
     """Scan one image file; ``ok`` says whether something valid was read.
 
     A file that is missing, a folder, unreadable, not an image, damaged or declaring too
-    many pixels is reported (``unreadable`` and ``reason``) without decoding its pixels.
+    many pixels is reported (``unreadable`` and ``reason``) without decoding its pixels;
+    a picture too small or thin to hold a document (``too_small``) without scanning it.
     """
     from hardware.camera.images import read_image_file
+    from hardware.scan.scanner import document_sized
 
     try:
         image = read_image_file(path)
@@ -59,6 +61,9 @@ def scan_image(path: str, scanner: Any, today: date) -> dict[str, Any]:
         reason = str(exc.data.get("reason", "unreadable"))
         return {"file": path, "ok": False, "unreadable": True, "reason": reason,
                 "missing": reason == "missing"}
+    if not document_sized(image):
+        return {"file": path, "ok": False, "unreadable": True, "reason": "too_small",
+                "missing": False}
     return _scan_decoded(path, image, scanner, today)
 
 

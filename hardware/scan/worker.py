@@ -303,10 +303,13 @@ class ScanWorker:
     def scan_file(self, path: str, today: date, timeout_s: float = FILE_TIMEOUT_S
                   ) -> dict[str, Any]:
         """Scan one image file in the worker; a worker that dies on it yields a failed result."""
+        failed = {"file": path, "ok": False, "unreadable": True, "reason": "failed"}
         try:
-            return self._call(("file", path, today), timeout_s)
+            result = self._call(("file", path, today), timeout_s)
         except ScanError:
-            return {"file": path, "ok": False, "unreadable": True, "reason": "failed"}
+            return failed
+        # an exception in the worker comes back as {"error": ...}: the file failed
+        return failed if result.get("error") is not None else result
 
     def _call(self, message: tuple[Any, ...], timeout_s: float) -> dict[str, Any]:
         with self._lock:

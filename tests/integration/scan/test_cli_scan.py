@@ -110,3 +110,25 @@ def test_scan_explains_every_bad_file_and_reads_the_rest(tessdata: Path, tmp_pat
     assert "more pixels than the kiosk decodes" in human.stdout
     assert "a folder, not an image file" in human.stdout
     assert "QRCode" in human.stdout
+
+
+def test_a_picture_too_small_or_thin_for_a_document_is_refused_and_the_rest_read(
+    tessdata: Path, tmp_path: Path
+) -> None:
+    """A 1x1 picture, or one a few pixels high, stopped the scanner's OpenCV resizes
+    (an assertion in the worker, then a KeyError traceback in kioskctl)."""
+    good = BUILTIN_SAMPLES / SAMPLE_FILES[2]
+    paths = []
+    for name, (height, width) in {"dot.png": (1, 1), "strip.png": (2, 19999),
+                                  "post.png": (19999, 2), "line.png": (20, 19999)}.items():
+        cv2.imwrite(str(tmp_path / name), np.full((height, width, 3), 200, np.uint8))
+        paths.append(str(tmp_path / name))
+    result = kioskctl("--json", *paths, str(good))
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 2
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row.get("reason") for row in rows[:-1]] == ["too_small"] * 4
+    assert rows[-1]["ok"] is True and rows[-1]["barcodes"]
+    human = kioskctl("--lang", "sv", paths[0])
+    assert "Traceback" not in human.stderr
+    assert "för liten" in human.stdout

@@ -152,3 +152,25 @@ def test_video_file_of_a_licence_becomes_evidence(scanner: FrameScanner, tmp_pat
     assert update.evidence is not None
     assert update.evidence.doc_type is DocumentType.DRIVING_LICENCE
     assert update.barcodes[0].format == "QRCode"
+
+
+def test_a_picture_too_small_for_a_document_leaves_the_loop_reading(
+    scanner: FrameScanner, tmp_path: Path
+) -> None:
+    """A 1x1 picture in the folder stopped the barcode loop's thread (an OpenCV resize
+    assertion): the licence after it was never read, and no error was reported."""
+    cv2.imwrite(str(tmp_path / "a_dot.png"), np.full((1, 1, 3), 200, np.uint8))
+    cv2.imwrite(str(tmp_path / "b_strip.png"), np.full((3, 5000, 3), 200, np.uint8))
+    shutil.copy(BUILTIN_SAMPLES / SAMPLE_FILES[2], tmp_path / f"c_{SAMPLE_FILES[2]}")
+    source = FolderSource(str(tmp_path), CameraSettings(fps=15))
+    source.start()
+    listener = Listener()
+    session = ScanSession(source, scanner, listener, today=lambda: ON)
+    session.start()
+    try:
+        update = listener.wait("evidence")
+    finally:
+        session.stop()
+        source.stop()
+    assert update.evidence is not None
+    assert update.evidence.doc_type is DocumentType.DRIVING_LICENCE
