@@ -3,12 +3,16 @@
 A licence has no MRZ; newer ones carry a QR code. The payload read here is the kiosk's
 documented form ``SE-DL1;PNR=<12 digits>;DOC=<number>;EXP=<YYYYMMDD>;NAME=<SURNAME,GIVEN>``
 (fields in any order after the tag; unknown fields ignored), which the demo documents
-and the tests use. Anything else is refused with InvalidInput so that the administrator
-types the facts instead.
+and the tests use. The expiry is exactly eight digits, the document number 1-20 letters
+and digits, the name at most MAX_NAME letters, spaces and `,-'.` (no control character and no
+right-to-left override, which would show the administrator another name than the code
+holds). Anything else is refused with InvalidInput so that the administrator types the
+facts instead.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -18,6 +22,10 @@ from kiosk.identity.personnummer import parse_personnummer
 from kiosk.model import DocumentEvidence, DocumentType, Provenance
 
 LICENCE_TAG = "SE-DL1"
+EXPIRY = re.compile(r"[0-9]{8}")  # YYYYMMDD, exactly (strptime alone takes "203011")
+DOCUMENT_NUMBER = re.compile(r"[A-Za-z0-9]{1,20}")
+MAX_NAME = 100  # characters; a name is shown to the administrator for the eye check
+NAME_MARKS = frozenset(" ,-'.")  # besides letters (zxing-cpp writes a control byte as "<BEL>")
 
 
 @dataclass(frozen=True)
@@ -51,12 +59,21 @@ def parse_licence(text: str, on: date | None = None) -> LicenceFields:
         raise InvalidInput("the licence code lacks fields", field="licence", check="fields",
                            missing=",".join(missing))
     try:
+        if not EXPIRY.fullmatch(values["EXP"]):
+            raise ValueError(values["EXP"])
         expiry = datetime.strptime(values["EXP"], "%Y%m%d").date()
     except ValueError:
         raise InvalidInput("the licence expiry is not a date", field="licence",
                            check="date") from None
+    if not DOCUMENT_NUMBER.fullmatch(values["DOC"]):
+        raise InvalidInput("the licence document number is not letters and digits",
+                           field="licence", check="document_number")
+    name = values.get("NAME", "")
+    if len(name) > MAX_NAME or not all(ch.isalpha() or ch in NAME_MARKS for ch in name):
+        raise InvalidInput("the licence name is too long or holds control characters",
+                           field="licence", check="name")
     personnummer = parse_personnummer(values["PNR"], on).normalised
-    surname, _, given = values.get("NAME", "").partition(",")
+    surname, _, given = name.partition(",")
     return LicenceFields(personnummer, values["DOC"], expiry, surname.strip(), given.strip())
 
 

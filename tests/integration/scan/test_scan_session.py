@@ -174,3 +174,31 @@ def test_a_picture_too_small_for_a_document_leaves_the_loop_reading(
         source.stop()
     assert update.evidence is not None
     assert update.evidence.doc_type is DocumentType.DRIVING_LICENCE
+
+
+def test_a_licence_code_naming_someone_else_backwards_is_refused_not_evidence(
+    scanner: FrameScanner, tmp_path: Path
+) -> None:
+    """A licence QR whose name carries a right-to-left override (read through zxing-cpp
+    as it is) was accepted as scanned evidence, and the confirm screen would have shown
+    the administrator the name reversed."""
+    from hardware.scan.synth import render_driving_licence
+
+    eva = demo_holder("eva", ON)
+    text = (f"SE-DL1;PNR={eva.personnummer};DOC=EE5566778;EXP=20361231;"
+            "NAME=\u202eKE,AVE")
+    cv2.imwrite(str(tmp_path / "licence.png"), render_driving_licence(text, []))
+    source = FolderSource(str(tmp_path), CameraSettings(fps=15))
+    source.start()
+    listener = Listener()
+    session = ScanSession(source, scanner, listener, today=lambda: ON)
+    session.start()
+    try:
+        read = listener.wait("barcodes")
+        error = listener.wait("error")
+    finally:
+        session.stop()
+        source.stop()
+    assert read.barcodes and read.barcodes[0].text == text
+    assert error.error is not None and error.error.data["check"] == "name"
+    assert "evidence" not in listener.kinds() and session.evidence is None

@@ -16,6 +16,7 @@ CHECKS = {
     "hsa_id": ("length", "characters", "country", "separator", "organisation_number", "luhn",
                "local_part"),
     "mrz": ("lines", "line_length", "characters", "document_code", "date"),
+    "licence": ("tag", "fields", "date", "document_number", "name"),
 }
 
 

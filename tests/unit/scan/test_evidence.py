@@ -153,13 +153,31 @@ def test_licence_payload_round_trips_and_becomes_scanned_evidence() -> None:
 @pytest.mark.parametrize(
     ("text", "check"),
     [("HELLO", "tag"), ("SE-DL1;PNR=194601012349;DOC=X", "fields"),
-     ("SE-DL1;PNR=194601012349;DOC=X;EXP=20361340", "date")],
+     ("SE-DL1;PNR=194601012349;DOC=X;EXP=20361340", "date"),
+     # strptime alone read "203611" as 2036-01-01, and "2036111" as a day it chose
+     ("SE-DL1;PNR=194601012349;DOC=X;EXP=203611", "date"),
+     ("SE-DL1;PNR=194601012349;DOC=X;EXP=2036111", "date"),
+     ("SE-DL1;PNR=194601012349;DOC=X;EXP=00000000", "date"),
+     ("SE-DL1;PNR=194601012349;DOC=X;EXP=99999999", "date"),
+     ("SE-DL1;PNR=194601012349;DOC=\x1b[2J\u202e;EXP=20361231", "document_number"),
+     ("SE-DL1;PNR=194601012349;DOC=" + "9" * 2000 + ";EXP=20361231", "document_number"),
+     ("SE-DL1;PNR=194601012349;DOC=X;EXP=20361231;NAME=\u202eKE,AVE", "name"),
+     ("SE-DL1;PNR=194601012349;DOC=X;EXP=20361231;NAME=EK<BEL>,EVA", "name"),
+     ("SE-DL1;PNR=194601012349;DOC=X;EXP=20361231;NAME=EK,EVA\u200f", "name"),
+     ("SE-DL1;PNR=194601012349;DOC=X;EXP=20361231;NAME=" + "A" * 5000 + "," + "B" * 5000,
+      "name")],
 )
 def test_bad_licence_payloads_are_refused_with_the_reason(text: str, check: str) -> None:
     assert not is_licence_payload("HELLO")
     with pytest.raises(InvalidInput) as caught:
         parse_licence(text, ON)
     assert caught.value.data["check"] == check
+
+
+def test_a_licence_name_with_letters_of_any_alphabet_is_read() -> None:
+    fields = parse_licence(
+        "SE-DL1;PNR=194601012349;DOC=EE5566778;EXP=20361231;NAME=Öberg-D'Ängé,Åsa Zoë", ON)
+    assert (fields.surname, fields.given_names) == ("Öberg-D'Ängé", "Åsa Zoë")
 
 
 def test_licence_with_bad_personnummer_is_refused() -> None:
