@@ -20,6 +20,7 @@ the worker with MemoryError instead of swapping the machine.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import mmap
 import os
@@ -190,8 +191,12 @@ class ScanWorker:
 
     def _spawn(self) -> Connection:
         if self._preview is None:
-            self._preview_fd = os.memfd_create("kiosk-scan-preview")
+            self._preview_fd = os.memfd_create("kiosk-scan-preview", os.MFD_ALLOW_SEALING)
             os.ftruncate(self._preview_fd, PREVIEW_BYTES)
+            # sealed at its size: a worker that shrank it (a decoder taken over by a hostile
+            # image) would make this process's next preview read die of SIGBUS
+            fcntl.fcntl(self._preview_fd, fcntl.F_ADD_SEALS,
+                        fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)
             self._preview = mmap.mmap(self._preview_fd, PREVIEW_BYTES)
         ours, theirs = socket.socketpair()
         proc = subprocess.Popen(  # noqa: S603 -- our own module, fixed arguments

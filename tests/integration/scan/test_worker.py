@@ -242,3 +242,45 @@ def test_a_holders_document_is_not_kept_in_the_preview_after_the_session(
     os.kill(pid, signal.SIGKILL)
     assert wait_for(lambda: worker.pid is None)
     assert wait_for(lambda: not any(preview[:]), 5)
+
+
+SHRINK_THE_PREVIEW = """
+import os, sys, time
+from pathlib import Path
+from hardware.scan.worker import ScanWorker, WorkerCamera
+from kiosk.settings import CameraSettings, ScannerSettings
+
+worker = ScanWorker(ScannerSettings())
+camera = WorkerCamera("folder:" + sys.argv[1], CameraSettings(stale_after_s=5.0), fps=10)
+worker.start_session(camera, lambda update: None)
+deadline = time.monotonic() + 30
+while camera.latest() is None and time.monotonic() < deadline:
+    time.sleep(0.05)
+assert camera.latest() is not None, "no preview frame"
+# what a worker taken over by a hostile image could do: shrink the block both map
+try:
+    os.truncate(f"/proc/{worker.pid}/fd/{worker._preview_fd}", 0)
+    print("shrunk", flush=True)
+except OSError as exc:
+    print("refused", exc.errno, flush=True)
+for _ in range(5):
+    camera.latest()  # reads the mapping: past a shrunk file's end that is SIGBUS
+    time.sleep(0.05)
+worker.close()
+print("alive", flush=True)
+"""
+
+
+def test_a_worker_cannot_shrink_the_preview_under_the_ui(tmp_path: Path) -> None:
+    """The preview block is mapped into the UI process; a worker that shrank it (a decoder
+    bug taken over by a hostile image: the reason the worker is a process of its own) made
+    the UI's next preview read die of SIGBUS. The block is sealed against it now."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", SHRINK_THE_PREVIEW, str(blank_folder(tmp_path))],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr[-2000:])
+    assert result.stdout.split()[0] == "refused" and "alive" in result.stdout
