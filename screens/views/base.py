@@ -15,7 +15,7 @@ from kivy.uix.widget import Widget
 from kiosk.visit.contract import View
 from screens.shell import Shown
 from screens.texts import action_label, error_texts, facts, tr
-from screens.widgets.common import role_for
+from screens.widgets.common import role_for, shared_header, take_into
 
 if TYPE_CHECKING:
     from kiosk.visit.events import Event
@@ -62,6 +62,11 @@ class KioskScreen(Screen):
     shown: Shown | None = None
     ctx: ScreenContext | None = None
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if "header_place" in self.ids:  # one header for every screen, in each one's place
+            self.ids["header"] = shared_header()
+
     def render(self, shown: Shown, ctx: ScreenContext) -> None:
         """Show ``shown`` in ``ctx.lang``."""
         new_view = self.shown is None or self.shown.view is not shown.view
@@ -69,6 +74,7 @@ class KioskScreen(Screen):
         view, lang = shown.view, ctx.lang
         ids = self.ids
         if "header" in ids:
+            take_into(ids.header, ids.header_place)
             title = tr(view.title, lang, **view.params)
             if "step" in view.params:  # "Steg n av m" on every visit screen (issue 12.3)
                 # "Steg 4 av 6" wraps as one piece (no-break spaces), never "Steg 4" / "av 6"

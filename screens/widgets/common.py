@@ -69,10 +69,32 @@ class ErrorLines(BoxLayout):
 
 
 class ScreenHeader(BoxLayout):
-    """Title, message and error panel at the top of every screen."""
+    """Title and message at the top of every screen."""
 
     title = StringProperty("")
     message = StringProperty("")
+
+
+_HEADER: list[ScreenHeader] = []
+
+
+def shared_header() -> ScreenHeader:
+    """The one header every screen shows (issue 16): one screen is on display at a time,
+    and a header per screen kept its two labels on every screen off display. Each screen
+    takes it into its ``header_place`` when it renders (``take_into``)."""
+    if not _HEADER:
+        _HEADER.append(ScreenHeader())
+    return _HEADER[0]
+
+
+def take_into(widget: Widget, place: Widget) -> None:
+    """Move ``widget`` into ``place`` (the screen about to show it), unless it is there."""
+    place = place.__self__  # the widget itself (kv ids hold weak proxies)
+    if widget.parent is place:
+        return
+    if widget.parent is not None:
+        widget.parent.remove_widget(widget)
+    place.add_widget(widget)
 
 
 class ActionRow(BoxLayout):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kiosk.visit.contract import View, ViewName
 from screens.shell import Shown
 from screens.texts import tr
@@ -10,6 +12,25 @@ from tests.ui.conftest import Harness
 
 def _shown(name: ViewName) -> Shown:
     return Shown(View(name, "ui.app.name", "ui.app.starting"), False)
+
+
+def _shown_with_error(name: ViewName) -> Shown:
+    """A view whose error panel shows a message and its next step (labels of the screen's
+    own: the header is the one every screen shares)."""
+    from kiosk.errors import CardRemoved
+    from screens.texts import error_view_for
+
+    view = View(name, "ui.app.name", "ui.app.starting", error=error_view_for(CardRemoved()))
+    return Shown(view, False)
+
+
+def _own_labels(screen: Any) -> list[Any]:
+    """The screen's labels that have a texture, but not the shared header's."""
+    from kivy.uix.label import Label
+
+    header = set(screen.ids.header.walk(restrict=True)) if "header" in screen.ids else set()
+    return [w for w in screen.walk(restrict=True)
+            if isinstance(w, Label) and w.texture is not None and w not in header]
 
 
 def test_a_screen_is_built_when_first_shown_then_reused(kiosk: Harness) -> None:
@@ -50,20 +71,18 @@ def test_a_screen_off_display_lets_go_of_its_label_textures_and_draws_them_again
     """A kept screen holds no text pixels while another is shown (issue 16: ~0.7 MB a
     screen in the renderer); shown again, every label has its texture, the same size."""
     from kivy.clock import Clock
-    from kivy.uix.label import Label
 
     app = kiosk.app
-    app.show(_shown(ViewName.DONE))
+    app.show(_shown_with_error(ViewName.DONE))
     frame = Clock.frames
     kiosk.pump(lambda: Clock.frames >= frame + 2, timeout_s=10)
     done = app.screens[ViewName.DONE.value]
-    drawn = {label: tuple(label.texture_size) for label in done.walk(restrict=True)
-             if isinstance(label, Label) and label.texture is not None}
-    assert len(drawn) >= 2  # the title and the message
+    drawn = {label: tuple(label.texture_size) for label in _own_labels(done)}
+    assert len(drawn) >= 3  # the error's message, "what to do next" and its next step
     app.show(app.session.shown)  # back to the sign-in screen the flow is on
     assert all(label.texture is None for label in drawn)
     assert all(tuple(label.texture_size) == size for label, size in drawn.items())
-    app.show(_shown(ViewName.DONE))
+    app.show(_shown_with_error(ViewName.DONE))
     frame = Clock.frames
     kiosk.pump(lambda: Clock.frames >= frame + 2, timeout_s=10)
     assert all(label.texture is not None for label in drawn)
@@ -93,24 +112,24 @@ def test_a_larger_text_toggle_leaves_the_screens_off_display_without_label_textu
     labels render at the new size (the next frame), then let go again; shown again, they
     are drawn at the size now in force."""
     from kivy.clock import Clock
-    from kivy.uix.label import Label
 
     def frames(count: int = 3) -> None:
         target = Clock.frames + count
         kiosk.pump(lambda: Clock.frames >= target, timeout_s=10)
 
     app = kiosk.app
-    app.show(_shown(ViewName.DONE))
+    app.show(_shown_with_error(ViewName.DONE))
     frames()
     done = app.screens[ViewName.DONE.value]
-    labels = [w for w in done.walk(restrict=True) if isinstance(w, Label) and w.texture]
+    labels = _own_labels(done)
+    assert len(labels) >= 3
     standard = {label: tuple(label.texture_size) for label in labels}
     app.show(app.session.shown)  # back to the sign-in screen the flow is on
     try:
         app.toggle_large_text()
         frames()
         assert [label for label in labels if label.texture is not None] == []
-        app.show(_shown(ViewName.DONE))
+        app.show(_shown_with_error(ViewName.DONE))
         frames()
         assert all(label.texture is not None for label in labels)
         larger = {label: tuple(label.texture_size) for label in labels}
@@ -120,7 +139,7 @@ def test_a_larger_text_toggle_leaves_the_screens_off_display_without_label_textu
         app.set_large_text(False)
     frames()
     assert [label for label in labels if label.texture is not None] == []
-    app.show(_shown(ViewName.DONE))
+    app.show(_shown_with_error(ViewName.DONE))
     frames()
     assert {label: tuple(label.texture_size) for label in labels} == standard
     app.show(app.session.shown)
@@ -131,9 +150,11 @@ def test_an_error_panel_builds_its_lines_when_it_first_has_a_message(kiosk: Harn
     (issue 16); then the lines follow the panel's texts, and it collapses without one."""
     from kivy.clock import Clock
 
-    app = kiosk.app
-    app.show(_shown(ViewName.DONE))
-    panel = app.screens[ViewName.DONE.value].ids.error
+    from screens.widgets.common import ErrorPanel
+
+    panel = ErrorPanel()  # as every screen's is built (other tests showed errors on theirs)
+    frame = Clock.frames
+    kiosk.pump(lambda: Clock.frames >= frame + 2, timeout_s=10)
     assert panel.message == "" and panel.lines is None and panel.height == 0
     panel.next_heading, panel.next_step = "Nästa steg", "Sätt i kortet igen."
     panel.message = "Kortet kunde inte läsas."
@@ -144,4 +165,20 @@ def test_an_error_panel_builds_its_lines_when_it_first_has_a_message(kiosk: Harn
     assert panel.height > panel.lines.height > 0
     panel.message = panel.next_step = ""
     kiosk.pump(lambda: panel.height == 0, timeout_s=10)
-    app.show(app.session.shown)
+
+
+def test_every_screen_shows_the_one_header_in_its_own_place(kiosk: Harness) -> None:
+    """One header for every screen (issue 16): the screen on display has it, with its
+    view's title; the kept screens have an empty place."""
+    app = kiosk.app
+    app.show(_shown(ViewName.DONE))
+    done = app.screens[ViewName.DONE.value]
+    header = done.ids.header
+    assert header.parent is done.ids.header_place.__self__
+    assert header.title == tr("ui.app.name", app.lang)
+    app.show(app.session.shown)  # back to the sign-in screen the flow is on
+    sign_in = app.current_screen()
+    assert sign_in.ids.header is header
+    assert header.parent is sign_in.ids.header_place.__self__
+    assert done.ids.header_place.children == []
+    assert header.title != tr("ui.app.name", app.lang)
