@@ -10,6 +10,8 @@ install read the same file through importlib.resources.
 
 from __future__ import annotations
 
+import os
+import stat
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -65,13 +67,35 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
     return data
 
 
+def read_config_text(path: Path) -> str:
+    """A settings file's text; ConfigError if it is no regular file, unreadable or too large.
+
+    Only a regular file is read, and at most what MAX_CONFIG_CHARS of UTF-8 can take: a
+    FIFO named as a settings file hung `kioskctl config check` for good, and /dev/zero was
+    read until memory ran out (the FIFO is opened without waiting for a writer).
+    """
+    limit = MAX_CONFIG_CHARS * 4  # UTF-8: at most 4 bytes a character
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise ConfigError(f"{path}: not a regular file", path=str(path),
+                                  hint="name a settings file (.toml)")
+            raw = handle.read(limit + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc})", path=str(path)) from exc
+    if len(raw) > limit:
+        hint = f"a settings file has at most {MAX_CONFIG_CHARS // 1024} KiB"
+        raise ConfigError(f"{path}: too large; {hint}", path=str(path), hint=hint)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc})", path=str(path)) from exc
+
+
 def read_toml_file(path: Path) -> dict[str, Any]:
     """A TOML file as a mapping; ConfigError if unreadable or malformed."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read ({exc})", path=str(path)) from exc
-    return parse_toml(text, str(path))
+    return parse_toml(read_config_text(path), str(path))
 
 
 def base_layers(paths: KioskPaths) -> list[ConfigLayer]:

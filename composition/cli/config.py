@@ -17,6 +17,7 @@ from kiosk.config_files import (
     base_layers,
     packaged_defaults_text,
     parse_toml,
+    read_config_text,
     read_toml_file,
 )
 from kiosk.errors import BundleRefused, ConfigError
@@ -150,7 +151,7 @@ def _bundle_version(text: str) -> int:
 def _sign(args: argparse.Namespace) -> int:
     lang = cli_language()
     try:
-        settings_text = Path(args.settings).read_text(encoding="utf-8")
+        settings_text = read_config_text(Path(args.settings))
         packaged = parse_toml(packaged_defaults_text(), PACKAGED_NAME)
         check_settings(parse_settings_layer(settings_text), [packaged])
         now = datetime.now(UTC)
