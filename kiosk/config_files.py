@@ -10,6 +10,7 @@ install read the same file through importlib.resources.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tomllib
@@ -67,23 +68,28 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
     return data
 
 
-def read_config_text(path: Path) -> str:
-    """A settings file's text; ConfigError if it is no regular file, unreadable or too large.
+def read_limited(path: Path, limit: int) -> bytes:
+    """At most ``limit`` + 1 bytes of a regular file (more than ``limit``: too large).
 
-    Only a regular file is read, and at most what MAX_CONFIG_CHARS of UTF-8 can take: a
-    FIFO named as a settings file hung `kioskctl config check` for good, and /dev/zero was
-    read until memory ran out (the FIFO is opened without waiting for a writer).
+    OSError (EINVAL) for anything but a regular file: a FIFO named as a settings or bundle
+    file hung its command for good, and /dev/zero was read until memory ran out (the FIFO
+    is opened without waiting for a writer).
     """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return handle.read(limit + 1)
+
+
+def read_config_text(path: Path) -> str:
+    """A settings file's text; ConfigError if it is no regular file, unreadable or larger
+    than MAX_CONFIG_CHARS of UTF-8 can be."""
     limit = MAX_CONFIG_CHARS * 4  # UTF-8: at most 4 bytes a character
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise ConfigError(f"{path}: not a regular file", path=str(path),
-                                  hint="name a settings file (.toml)")
-            raw = handle.read(limit + 1)
+        raw = read_limited(path, limit)
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc})", path=str(path)) from exc
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})", path=str(path)) from exc
     if len(raw) > limit:
         hint = f"a settings file has at most {MAX_CONFIG_CHARS // 1024} KiB"
         raise ConfigError(f"{path}: too large; {hint}", path=str(path), hint=hint)

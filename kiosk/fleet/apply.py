@@ -18,11 +18,12 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from kiosk.config_files import base_layers
+from kiosk.config_files import base_layers, read_limited
 from kiosk.errors import BundleRefused
 from kiosk.fleet import store
 from kiosk.fleet.atomic import atomic_write, crash_point, fsync_dir, remove_durably, write_temp
 from kiosk.fleet.bundle import (
+    MAX_BUNDLE_BYTES,
     VerifiedBundle,
     check_settings,
     check_target,
@@ -175,7 +176,7 @@ def confirm_or_rollback(paths: KioskPaths, now: datetime | None = None) -> Check
 
 def read_bundle_file(path: Path) -> bytes:
     """The bytes of a bundle file; BundleRefused('unreadable') if it cannot be read."""
-    try:
-        return path.read_bytes()
+    try:  # a regular file, and no more than a bundle may be (a FIFO hung `config apply`)
+        return read_limited(path, MAX_BUNDLE_BYTES)
     except OSError as exc:
         raise BundleRefused("unreadable", f"{path}: {exc.strerror}", path=str(path)) from exc
