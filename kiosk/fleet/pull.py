@@ -75,7 +75,8 @@ def fetch(url: str, paths: KioskPaths, fleet: FleetSettings) -> Fetched:
     """GET the bundle with the stored validators, streaming: an answer that declares or
     sends more than MAX_BUNDLE_BYTES is refused without reading the rest, one that takes
     longer than pull_timeout_s in all is 'unreachable' (a trickling server cannot hold
-    the kiosk). BundleRefused('unreachable') on any transport failure."""
+    the kiosk). No redirect is followed. BundleRefused('unreachable') on any transport
+    failure."""
     verify: bool | str = fleet.pull_ca_file or True
     deadline = time.monotonic() + fleet.pull_timeout_s
     try:
@@ -85,6 +86,9 @@ def fetch(url: str, paths: KioskPaths, fleet: FleetSettings) -> Fetched:
             timeout=fleet.pull_timeout_s,
             verify=verify,
             stream=True,
+            # a redirect would lead past check_service_url (to plain http anywhere, where
+            # pull_ca_file pins nothing): a 3xx is an answer like any other that is not 200
+            allow_redirects=False,
         ) as response:
             declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > MAX_BUNDLE_BYTES:

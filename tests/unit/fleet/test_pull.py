@@ -206,3 +206,58 @@ def test_pull_stops_reading_an_oversized_answer_at_the_cap(
         server.server_close()
     assert sent[0] < 64 * 1024 * 1024  # what socket buffers held, not the 800 MB
     assert fleet.applied_bytes() is None
+
+
+def _address_off_loopback() -> str | None:
+    """This machine's own address on its default route (no packet is sent), if any."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") else address
+
+
+def test_pull_follows_no_redirect_to_a_url_it_would_refuse(fleet: Fleet, tmp_path: Path) -> None:
+    """pull_url must be https (http only on loopback), but the HTTPS server's redirect was
+    followed anywhere: here to plain http on another address, where anyone on the path
+    reads and answers it (and the pinned pull_ca_file no longer applies)."""
+    address = _address_off_loopback()
+    if address is None:
+        pytest.skip("no address off loopback to redirect to")
+    clear = Feed(body=fleet.bundle(1), etag='"clear"')
+    plain = ThreadingHTTPServer((address, 0), make_handler(clear))
+    target = f"http://{address}:{plain.server_address[1]}/kiosk-7.bundle"
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    pki = generate_dev_pki(tmp_path / "tls", hosts=("127.0.0.1",))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki.server_cert, pki.server_key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (server, plain)]
+    for thread in threads:
+        thread.start()
+    try:
+        with pytest.raises(BundleRefused) as caught:
+            pull_bundle(f"https://127.0.0.1:{server.server_address[1]}/kiosk-7.bundle",
+                        fleet.paths, FleetSettings(pull_ca_file=str(pki.ca_cert)))
+    finally:
+        for running in (server, plain):
+            running.shutdown()
+            running.server_close()
+    assert caught.value.reason == "unreachable" and "302" in caught.value.detail
+    assert clear.requests == []  # nothing went out in clear
+    assert fleet.applied_bytes() is None
