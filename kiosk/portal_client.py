@@ -574,6 +574,9 @@ class PortalClient:
                 response = self.session.request(
                     method, url, data=data, headers=headers, timeout=self.timeout,
                     verify=self.verify,
+                    # a 307 would send the same body (a holder's receipt) wherever it points,
+                    # past check_service_url: plain http on another host too
+                    allow_redirects=False,
                 )
             except requests.exceptions.Timeout as exc:
                 failure = PortalUnreachable(

@@ -23,6 +23,20 @@ def require_tool(name: str, why: str = "") -> str:
     return path
 
 
+def address_off_loopback() -> str | None:
+    """This machine's own IPv4 address on its default route (no packet is sent), if any:
+    for tests that need a plain-http server a kiosk must not be led to."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") else address
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Demo material (CA, cast keys, fresh SoftHSM2 tokens) made once per run, not per test.
 

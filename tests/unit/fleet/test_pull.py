@@ -18,6 +18,7 @@ from kiosk.fleet import store
 from kiosk.fleet.pull import pull_bundle
 from kiosk.settings import FleetSettings
 from portal.devpki import generate_dev_pki
+from tests.conftest import address_off_loopback
 
 from .conftest import Fleet
 
@@ -208,24 +209,11 @@ def test_pull_stops_reading_an_oversized_answer_at_the_cap(
     assert fleet.applied_bytes() is None
 
 
-def _address_off_loopback() -> str | None:
-    """This machine's own address on its default route (no packet is sent), if any."""
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))
-        except OSError:
-            return None
-        address = str(probe.getsockname()[0])
-    return None if address.startswith("127.") else address
-
-
 def test_pull_follows_no_redirect_to_a_url_it_would_refuse(fleet: Fleet, tmp_path: Path) -> None:
     """pull_url must be https (http only on loopback), but the HTTPS server's redirect was
     followed anywhere: here to plain http on another address, where anyone on the path
     reads and answers it (and the pinned pull_ca_file no longer applies)."""
-    address = _address_off_loopback()
+    address = address_off_loopback()
     if address is None:
         pytest.skip("no address off loopback to redirect to")
     clear = Feed(body=fleet.bundle(1), etag='"clear"')
