@@ -15,6 +15,7 @@ decode of the whole page (12 ms before).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
@@ -144,9 +145,17 @@ class PyzbarDecoder:
         reads = []
         for code in self._pyzbar.decode(gray, symbols=self._symbols):
             corners = tuple((int(p.x), int(p.y)) for p in code.polygon)
-            text = code.data.decode("utf-8", errors="replace")
+            text = spelled(code.data.decode("utf-8", errors="replace"))
             reads.append(BarcodeRead(self._names.get(code.type, code.type), text, corners))
         return reads
+
+
+def spelled(text: str) -> str:
+    """``text`` with each control character spelled out ("<U+1B>"), as zxing-cpp hands
+    them over ("<ESC>"): ZBar gives a code's bytes as they are, and an escape sequence in
+    a code went raw to the operator's terminal (`kioskctl scan`) and into the logs."""
+    return "".join(f"<U+{ord(ch):02X}>" if unicodedata.category(ch) == "Cc" else ch
+                   for ch in text)
 
 
 def make_decoder(name: str, formats: Sequence[str]) -> BarcodeDecoder:

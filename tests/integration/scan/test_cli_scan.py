@@ -64,6 +64,24 @@ def test_scan_with_pyzbar_reads_the_qr(zbar: str) -> None:
     assert "QRCode: SE-DL1;PNR=194601012349" in result.stdout
 
 
+def test_a_code_with_terminal_control_bytes_never_reaches_the_terminal_raw(
+    zbar: str, tmp_path: Path
+) -> None:
+    """ZBar hands over a code's bytes as they are: an escape sequence in a QR code (here one
+    setting the terminal's title, and a C1 CSI) went raw to the operator's terminal.
+    zxing-cpp already spells them out ("<ESC>"); pyzbar's reads are spelled out too now."""
+    from hardware.scan.synth import barcode_image
+
+    picture = tmp_path / "code.png"
+    cv2.imwrite(str(picture), barcode_image("A\x1b]0;pwned\x07B\x9b2JC", "QRCode", 6))
+    for decoder in ("pyzbar", "zxing"):
+        result = kioskctl("--decoder", decoder, "--no-mrz", "--lang", "en", str(picture))
+        assert result.returncode == 0, result.stderr
+        assert "QRCode: A" in result.stdout
+        assert not any((ord(ch) < 32 and ch != "\n") or 127 <= ord(ch) < 160
+                       for ch in result.stdout), (decoder, result.stdout)
+
+
 def _png_bomb() -> bytes:
     """A ~100 KB PNG declaring 30000x30000 pixels (about 2.7 GB once decoded)."""
     import struct
