@@ -23,18 +23,11 @@ def require_tool(name: str, why: str = "") -> str:
     return path
 
 
-def address_off_loopback() -> str | None:
-    """This machine's own IPv4 address on its default route (no packet is sent), if any:
-    for tests that need a plain-http server a kiosk must not be led to."""
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))
-        except OSError:
-            return None
-        address = str(probe.getsockname()[0])
-    return None if address.startswith("127.") else address
+def another_address() -> str:
+    """An address other than the portal's 127.0.0.1 that this machine answers on, for tests
+    that need a plain-http server a kiosk must not be led to (Linux routes all of 127/8 to
+    the loopback device, so this needs no network)."""
+    return "127.0.0.2"
 
 
 def pytest_configure(config: pytest.Config) -> None:

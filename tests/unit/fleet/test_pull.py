@@ -18,7 +18,7 @@ from kiosk.fleet import store
 from kiosk.fleet.pull import pull_bundle
 from kiosk.settings import FleetSettings
 from portal.devpki import generate_dev_pki
-from tests.conftest import address_off_loopback
+from tests.conftest import another_address
 
 from .conftest import Fleet
 
@@ -213,9 +213,7 @@ def test_pull_follows_no_redirect_to_a_url_it_would_refuse(fleet: Fleet, tmp_pat
     """pull_url must be https (http only on loopback), but the HTTPS server's redirect was
     followed anywhere: here to plain http on another address, where anyone on the path
     reads and answers it (and the pinned pull_ca_file no longer applies)."""
-    address = address_off_loopback()
-    if address is None:
-        pytest.skip("no address off loopback to redirect to")
+    address = another_address()
     clear = Feed(body=fleet.bundle(1), etag='"clear"')
     plain = ThreadingHTTPServer((address, 0), make_handler(clear))
     target = f"http://{address}:{plain.server_address[1]}/kiosk-7.bundle"
