@@ -193,6 +193,13 @@ class ScreenBody(BoxLayout):
         self._scroll.bind(height=self._fit)
         inner.bind(minimum_height=self._fit)
         self.bind(spacing=lambda _w, value: setattr(inner, "spacing", value))
+        self.bind(padding=self._bar_beside)
+
+    def _bar_beside(self, *_args: object) -> None:
+        """The scroll bar in the right padding, beside the column: over it, it hid the end
+        of right-aligned texts ("Passe|d") on a screen that scrolls."""
+        scroll = self._scroll
+        scroll.bar_margin = -max(0.0, (self.padding[2] - scroll.bar_width) / 2)
 
     def _fit(self, *_args: object) -> None:
         if self._inner is not None:

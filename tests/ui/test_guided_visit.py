@@ -167,3 +167,48 @@ def test_an_empty_manual_form_sent_by_touch_says_the_field_is_empty(kiosk: Harne
     assert translate("error.missing_input", "sv") in text
     assert translate("error.invalid_input", "sv") not in text
     assert seen["view"] is ViewName.DOCUMENT_MANUAL  # the form stays, nothing sent
+
+
+def test_a_scrolling_screen_keeps_its_scroll_bar_off_the_texts(kiosk: Harness) -> None:
+    """A typed document's confirmation in English is taller than the 10" panel: its body
+    scrolls, and the scroll bar is drawn beside the column, not over the right-aligned
+    check results ("Passe|d", "Awaiting your ey|e" under the bar)."""
+    from kivy.uix.label import Label
+
+    from screens.scripts import type_document
+    from screens.widgets.common import ScreenBody
+
+    app = kiosk.app
+    bertil = demo_holder("bertil", date.today())
+    seen: dict[str, Any] = {}
+
+    def script(driver: Any) -> Any:
+        walk = Walk(driver, app.effect_gate, None)
+        yield from sign_in(walk, shots=False)
+        tap(app.root.ids.language)
+        yield driver.frames(2)
+        yield from choose(walk, "activation")
+        yield driver.insert_card(bertil.card_number)
+        yield walk.wait(ViewName.CARD_RECORD)
+        app.scan.hold = True  # the demo camera's document is not his
+        yield walk.act("continue")
+        yield walk.wait(ViewName.DOCUMENT_CHECK)
+        yield from type_document(walk, bertil)
+        yield walk.act("submit_document")
+        yield walk.wait(ViewName.DOCUMENT_CONFIRM)
+        yield driver.frames(3)
+        screen = driver.screen()
+        body = next(w for w in screen.walk(restrict=True) if isinstance(w, ScreenBody))
+        scroll = body._scroll
+        seen["scrolls"] = scroll.children[0].height > scroll.height
+        bar_x = scroll.to_window(scroll.right - scroll.bar_width - scroll.bar_margin, scroll.y)[0]
+        seen["under_bar"] = [
+            w.text for w in scroll.walk(restrict=True)
+            if isinstance(w, Label) and w.text and w.opacity > 0
+            and w.to_window(w.right, w.y)[0] > bar_x + 0.5]
+        yield walk.act("cancel")
+        yield driver.remove_card()
+
+    kiosk.run(script)
+    assert seen["scrolls"]
+    assert seen["under_bar"] == []
