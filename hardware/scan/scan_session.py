@@ -186,6 +186,11 @@ class ScanSession:
             except ScanError as exc:
                 self._report(ScanUpdate("error", frame.index, error=exc))
                 self._stop.wait(ERROR_WAIT_S)
+            except Exception as exc:  # a decoder's own failure must not end the loop unseen
+                log.exception("reading frame %d failed", frame.index)
+                failed = ScanError(f"reading a frame failed: {type(exc).__name__}")
+                self._report(ScanUpdate("error", frame.index, error=failed))
+                self._stop.wait(ERROR_WAIT_S)
             if interval_s > 0:
                 self._stop.wait(interval_s)
 

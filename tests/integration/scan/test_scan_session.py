@@ -19,7 +19,9 @@ from hardware.scan.scan_session import ScanSession, ScanUpdate
 from hardware.scan.scanner import FrameScanner
 from hardware.scan.synth import SAMPLE_FILES
 from kiosk.demo_cast import demo_holder
+from kiosk.errors import ScanError
 from kiosk.model import DocumentType, Provenance
+from kiosk.ports import Frame
 from kiosk.settings import CameraSettings, ScannerSettings
 
 ON = date(2026, 1, 1)
@@ -172,6 +174,51 @@ def test_a_picture_too_small_for_a_document_leaves_the_loop_reading(
     finally:
         session.stop()
         source.stop()
+    assert update.evidence is not None
+    assert update.evidence.doc_type is DocumentType.DRIVING_LICENCE
+
+
+
+class RawModeCamera:
+    """A camera left in a raw 16-bit mode for its first frames (a depth or infrared node
+    picked as /dev/video0, or a driver's raw format), then giving colour frames: the
+    physical camera is the one part no real component here can stand in for."""
+
+    def __init__(self, colour: Any, raw_frames: int = 3) -> None:
+        self.colour = colour
+        self.raw_frames = raw_frames
+        self.index = 0
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def latest(self) -> Frame:
+        self.index += 1
+        if self.index <= self.raw_frames:
+            raw = np.full(self.colour.shape, 30_000, np.uint16)
+            return Frame(raw, time.monotonic(), self.index)
+        return Frame(self.colour, time.monotonic(), self.index)
+
+
+def test_a_frame_the_decoders_fail_on_is_reported_and_the_loop_reads_on(
+    scanner: FrameScanner
+) -> None:
+    """A 16-bit frame made zxing-cpp raise TypeError and OpenCV cv2.error, neither a
+    ScanError: both loop threads ended unseen, so the licence that came next was never read
+    and the screen said nothing."""
+    camera = RawModeCamera(sample(SAMPLE_FILES[2]))
+    listener = Listener()
+    session = ScanSession(camera, scanner, listener, today=lambda: ON)
+    session.start()
+    try:
+        error = listener.wait("error")
+        update = listener.wait("evidence")
+    finally:
+        session.stop()
+    assert isinstance(error.error, ScanError) and error.error.code == "scan_error"
     assert update.evidence is not None
     assert update.evidence.doc_type is DocumentType.DRIVING_LICENCE
 
