@@ -47,9 +47,10 @@ def record_params(
         deadline = next_deadline(record, now, rules)
         params["hours_left"] = round(hours_left(deadline, now))
         params["deadline_alert"] = deadline_alert(record, now, rules)
-    finish = completion_deadline(record, rules)
-    params["completion_deadline"] = finish.isoformat(timespec="minutes") if finish else None
-    params["activation_deadline"] = activation_deadline(record, rules).isoformat()
+    if record.status is not CardStatus.ACTIVE:  # an active card's are met and long past
+        finish = completion_deadline(record, rules)
+        params["completion_deadline"] = finish.isoformat(timespec="minutes") if finish else None
+        params["activation_deadline"] = activation_deadline(record, rules).isoformat()
     params |= {
         "kind": record.kind.value,
         "issuer": record.issuer,

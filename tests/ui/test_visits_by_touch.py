@@ -288,3 +288,28 @@ def test_layout_check_finds_overlapping_texts(kiosk: Harness) -> None:
         assert ("första", "andra") in driver.overlapping_texts()
     finally:
         kiosk.app.root.remove_widget(layer)
+
+
+def test_an_active_cards_record_lists_no_activation_deadlines(kiosk: Harness) -> None:
+    """The deadlines bind a card not yet activated (Skickad). On an active card's record
+    (unlock, PIN change...) "Aktiveras senast" and a "Slutförs senast" from its activation,
+    long past, read as an overdue card, and in sight on the 7" panel since the record lists
+    status and deadlines first."""
+    eva = demo_holder("eva", date.today())
+    seen: list[str] = []
+
+    def script(driver: Any) -> Any:
+        walk = walk_of(kiosk, driver)
+        yield from sign_in(walk, shots=False)
+        yield from choose(walk, "unlock")
+        yield driver.insert_card(eva.card_number)
+        yield walk.wait(ViewName.CARD_RECORD)
+        seen.extend(kiosk.texts())
+        yield walk.act("cancel")
+        yield driver.remove_card()
+
+    kiosk.run(script)
+    assert translate("ui.field.status", "sv") in seen and "Aktiv" in seen
+    assert eva.card_number in seen
+    for field in ("activation_deadline", "completion_deadline"):
+        assert translate(f"ui.field.{field}", "sv") not in seen, field
