@@ -149,6 +149,7 @@ class ScanWorker:
         self._proc: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
         self._send_lock = threading.Lock()
+        self._close_lock = threading.Lock()
         self._reader: threading.Thread | None = None
         self._session: _Session | None = None
         self._session_number = 0
@@ -242,7 +243,7 @@ class ScanWorker:
                 proc.kill()
                 proc.wait(timeout=5)
         if conn is not None:
-            conn.close()
+            self._close_connection(conn)
         with self._lock:
             self._proc, self._conn = None, None
             if self._preview is not None:
@@ -387,13 +388,21 @@ class ScanWorker:
             log.error("ending the scan worker %d: %s", proc.pid, why)
             proc.kill()
 
+    def _close_connection(self, conn: Connection) -> None:
+        """Close ``conn`` once: ``close`` and the reader thread's ``_died`` both end it, and
+        two threads closing one descriptor close whatever file reused its number meanwhile
+        (seen as an OSError 'Bad file descriptor' when a walk ended right after it began)."""
+        with self._close_lock:
+            if not conn.closed:
+                conn.close()
+
     def _died(self, proc: subprocess.Popen[bytes], conn: Connection) -> None:
         try:
             code = proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             proc.kill()
             code = proc.wait(timeout=5)
-        conn.close()
+        self._close_connection(conn)
         with self._lock:
             if self._proc is proc:
                 self._proc, self._conn = None, None
