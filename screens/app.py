@@ -533,9 +533,9 @@ class KioskApp(App):
             self.demo_panel.pad_cancel_text = tr("ui.demo.reader.cancel", lang)
             self.demo_panel.pad_hint = tr("ui.demo.reader.hint", lang)
             self._show_demo_pad_prompt()
-        if self.idle_warning is not None:
-            self.idle_warning.title = tr("ui.idle.title", lang)
-            self.idle_warning.stay_text = tr("ui.idle.stay", lang)
+        if self.idle_warning is not None:  # the kind the countdown leads to, as _tick sets it
+            self.idle_warning.title = tr(f"ui.{session.idle_kind}.title", lang)
+            self.idle_warning.stay_text = tr(f"ui.{session.idle_kind}.stay", lang)
         if self.ops is not None:
             self.ops.refresh_banner()
 

@@ -140,8 +140,10 @@ class DeskSession:
     # --- time -------------------------------------------------------------------------
 
     def wind_idle_clock(self, seconds: float) -> None:
-        """Count as if nobody had touched the screen for ``seconds`` (tour and tests)."""
+        """Count as if nobody had touched the screen for ``seconds`` (tour and tests): the
+        clock events those seconds would have brought are due too."""
         self._last_input = self._monotonic() - seconds
+        self._last_clock_event -= seconds
 
     def idle_seconds_left(self) -> float | None:
         """Seconds until the idle timeout (or the session lock) while the warning should
