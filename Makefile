@@ -25,9 +25,11 @@ APT_PACKAGES := python3-venv python3-dev build-essential swig libpcsclite-dev \
 run: bootstrap
 	$(BIN)/kiosk --demo
 
-# Two pytest workers (the machine's two cores; the tours are subprocesses that wait on
-# frames); every test that starts the machine-wide pcscd runs on one worker (tests/conftest.py).
-PYTEST_ARGS ?= -n 2 --dist loadgroup
+# Three pytest workers on the machine's two cores: with two, a third of the CPU sat idle
+# (tests wait on subprocesses, frames, sockets); quiet, 4 min 14 s with -n 2 against
+# 3 min 28 s with -n 3 (docs/ui.md). Every test that starts the machine-wide pcscd runs on
+# one worker (tests/conftest.py).
+PYTEST_ARGS ?= -n 3 --dist loadgroup
 
 # PYTHONDONTWRITEBYTECODE is set on these machines, and pytest then keeps no cache of the
 # modules it rewrites for its asserts: each of its three processes rewrote the test modules
