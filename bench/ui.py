@@ -92,12 +92,15 @@ def portal_rss_mb(app: Any) -> float | None:
 
 def child(mode: str, started_at: float, taps: int, visits: int, eager_scanner: bool) -> None:
     """Run inside the measured process; print one JSON line of results."""
-    from kiosk.settings import Settings
+    from kiosk.config_files import discover_paths
+    from kiosk.fleet.effective import load_effective_config
     from screens.kivy_env import plan_display, prepare_kivy
 
     for name in ("DISPLAY", "WAYLAND_DISPLAY"):
         os.environ.pop(name, None)
-    settings = Settings()
+    # the settings as the kiosk itself loads them (screens.main.run_app): the packaged and
+    # site files validated, pydantic and all; Settings() defaults would leave that out
+    settings = load_effective_config(discover_paths(), None).settings
     state = Path(tempfile.mkdtemp(prefix="kiosk-bench-ui-"))
     prepare_kivy(plan_display(settings.ui, force_headless=True), settings.ui, state)
     t_env = time.time()
