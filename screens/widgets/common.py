@@ -87,14 +87,16 @@ def shared_header() -> ScreenHeader:
     return _HEADER[0]
 
 
-def take_into(widget: Widget, place: Widget) -> None:
-    """Move ``widget`` into ``place`` (the screen about to show it), unless it is there."""
+def take_into(widget: Widget, place: Widget) -> bool:
+    """Move ``widget`` into ``place`` (the screen about to show it), unless it is there;
+    whether it moved."""
     place = place.__self__  # the widget itself (kv ids hold weak proxies)
     if widget.parent is place:
-        return
+        return False
     if widget.parent is not None:
         widget.parent.remove_widget(widget)
     place.add_widget(widget)
+    return True
 
 
 class ActionRow(BoxLayout):

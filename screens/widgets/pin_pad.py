@@ -19,6 +19,8 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.widget import Widget
 
+from screens.widgets.common import take_into
+
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
 DIGITS = "1234567890"
@@ -163,12 +165,8 @@ class PinPad(BoxLayout):
     def move_to(self, place: Widget) -> None:
         """Into ``place`` (the screen about to show it), as a fresh pad: shown, enabled,
         no refused 7th digit still on display from the screen it came from."""
-        place = place.__self__  # the widget itself (kv ids hold weak proxies)
-        if self.parent is place:
+        if not take_into(self, place):
             return
-        if self.parent is not None:
-            self.parent.remove_widget(self)
-        place.add_widget(self)
         self.opacity, self.disabled = 1, False
         if self.full:
             from kivy.animation import Animation
