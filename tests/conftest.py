@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import ssl
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +35,44 @@ def another_address() -> str:
     the loopback device, so this needs no network)."""
     return "127.0.0.2"
 
+
+
+@contextmanager
+def redirecting_tls_server(
+    tmp_path: Path, status: int, location: str, plain: ThreadingHTTPServer
+) -> Iterator[tuple[str, str]]:
+    """An HTTPS server on 127.0.0.1 answering every GET and POST with ``status`` to
+    ``location`` + the request's path, run beside the ``plain`` server it points to; yields
+    its URL and the CA file that trusts it. Both are shut down at the end."""
+    from portal.devpki import generate_dev_pki
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status)
+            self.send_header("Location", location + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.do_GET()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    pki = generate_dev_pki(tmp_path / "tls", hosts=("127.0.0.1",))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki.server_cert, pki.server_key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    for running in (server, plain):
+        threading.Thread(target=running.serve_forever, daemon=True).start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}", str(pki.ca_cert)
+    finally:
+        for running in (server, plain):
+            running.shutdown()
+            running.server_close()
 
 def pytest_configure(config: pytest.Config) -> None:
     """Demo material (CA, cast keys, fresh SoftHSM2 tokens) made once per run, not per test.

@@ -18,7 +18,7 @@ from kiosk.fleet import store
 from kiosk.fleet.pull import pull_bundle
 from kiosk.settings import FleetSettings
 from portal.devpki import generate_dev_pki
-from tests.conftest import another_address
+from tests.conftest import another_address, redirecting_tls_server
 
 from .conftest import Fleet
 
@@ -216,34 +216,10 @@ def test_pull_follows_no_redirect_to_a_url_it_would_refuse(fleet: Fleet, tmp_pat
     address = another_address()
     clear = Feed(body=fleet.bundle(1), etag='"clear"')
     plain = ThreadingHTTPServer((address, 0), make_handler(clear))
-    target = f"http://{address}:{plain.server_address[1]}/kiosk-7.bundle"
-
-    class Redirect(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(302)
-            self.send_header("Location", target)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    pki = generate_dev_pki(tmp_path / "tls", hosts=("127.0.0.1",))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(pki.server_cert, pki.server_key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (server, plain)]
-    for thread in threads:
-        thread.start()
-    try:
+    target = f"http://{address}:{plain.server_address[1]}"
+    with redirecting_tls_server(tmp_path, 302, target, plain) as (url, ca_file):
         with pytest.raises(BundleRefused) as caught:
-            pull_bundle(f"https://127.0.0.1:{server.server_address[1]}/kiosk-7.bundle",
-                        fleet.paths, FleetSettings(pull_ca_file=str(pki.ca_cert)))
-    finally:
-        for running in (server, plain):
-            running.shutdown()
-            running.server_close()
+            pull_bundle(f"{url}/kiosk-7.bundle", fleet.paths, FleetSettings(pull_ca_file=ca_file))
     assert caught.value.reason == "unreachable" and "302" in caught.value.detail
     assert clear.requests == []  # nothing went out in clear
     assert fleet.applied_bytes() is None
