@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -64,19 +66,27 @@ def sample(name: str) -> Any:
     return cv2.imread(str(BUILTIN_SAMPLES / name), cv2.IMREAD_COLOR)
 
 
+@contextmanager
+def scanning(source: Any, scanner: FrameScanner,
+             settings: ScannerSettings | None = None) -> Iterator[tuple[Listener, ScanSession]]:
+    """``source`` started and a session scanning it, both stopped at the end."""
+    source.start()
+    listener = Listener()
+    session = ScanSession(source, scanner, listener, settings, today=lambda: ON)
+    session.start()
+    try:
+        yield listener, session
+    finally:
+        session.stop()
+        source.stop()
+
+
 def test_passport_over_mjpeg_becomes_scanned_evidence(scanner: FrameScanner) -> None:
     anna = demo_holder("anna", ON)
     with MjpegServer([sample(SAMPLE_FILES[0])], fps=10) as server:
         source = MjpegSource(server.url)
-        source.start()
-        listener = Listener()
-        session = ScanSession(source, scanner, listener, today=lambda: ON)
-        session.start()
-        try:
+        with scanning(source, scanner) as (listener, session):
             update = listener.wait("evidence")
-        finally:
-            session.stop()
-            source.stop()
     evidence = update.evidence
     assert evidence is not None and update.mrz is not None
     assert evidence.doc_type is DocumentType.PASSPORT
@@ -91,15 +101,8 @@ def test_licence_qr_from_a_folder_becomes_evidence(scanner: FrameScanner,
                                                    tmp_path: Path) -> None:
     shutil.copy(BUILTIN_SAMPLES / SAMPLE_FILES[2], tmp_path / SAMPLE_FILES[2])
     source = FolderSource(str(tmp_path), CameraSettings(fps=15))
-    source.start()
-    listener = Listener()
-    session = ScanSession(source, scanner, listener, today=lambda: ON)
-    session.start()
-    try:
+    with scanning(source, scanner) as (listener, _):
         update = listener.wait("evidence")
-    finally:
-        session.stop()
-        source.stop()
     assert listener.kinds()[0] == "barcodes"
     assert update.evidence is not None
     assert update.evidence.doc_type is DocumentType.DRIVING_LICENCE
@@ -109,24 +112,18 @@ def test_licence_qr_from_a_folder_becomes_evidence(scanner: FrameScanner,
 def test_camera_gone_is_reported_once_and_recovery_too(scanner: FrameScanner) -> None:
     server = MjpegServer([sample(SAMPLE_FILES[1])], fps=10).start()
     source = MjpegSource(server.url, timeout_s=1.0, stale_after_s=1.0)
-    source.start()
-    listener = Listener()
-    session = ScanSession(source, scanner, listener,
-                          ScannerSettings(mrz=False), today=lambda: ON)
-    session.start()
     try:
-        time.sleep(0.5)
-        port = server.port
-        server.stop()
-        error = listener.wait("error")
-        assert error.error is not None and error.error.code == "camera_unavailable"
-        server = MjpegServer([sample(SAMPLE_FILES[1])], fps=10, port=port).start()
-        listener.wait("camera_back")
-        assert listener.kinds().count("error") == 1
-        assert session.running
+        with scanning(source, scanner, ScannerSettings(mrz=False)) as (listener, session):
+            time.sleep(0.5)
+            port = server.port
+            server.stop()
+            error = listener.wait("error")
+            assert error.error is not None and error.error.code == "camera_unavailable"
+            server = MjpegServer([sample(SAMPLE_FILES[1])], fps=10, port=port).start()
+            listener.wait("camera_back")
+            assert listener.kinds().count("error") == 1
+            assert session.running
     finally:
-        session.stop()
-        source.stop()
         server.stop()
 
 
@@ -141,16 +138,8 @@ def test_video_file_of_a_licence_becomes_evidence(scanner: FrameScanner, tmp_pat
         writer.write(image)
     writer.release()
     source = FileSource(str(path), CameraSettings())
-    source.start()
-    listener = Listener()
-    session = ScanSession(source, scanner, listener, ScannerSettings(mrz=False),
-                          today=lambda: ON)
-    session.start()
-    try:
+    with scanning(source, scanner, ScannerSettings(mrz=False)) as (listener, _):
         update = listener.wait("evidence")
-    finally:
-        session.stop()
-        source.stop()
     assert update.evidence is not None
     assert update.evidence.doc_type is DocumentType.DRIVING_LICENCE
     assert update.barcodes[0].format == "QRCode"
@@ -165,15 +154,8 @@ def test_a_picture_too_small_for_a_document_leaves_the_loop_reading(
     cv2.imwrite(str(tmp_path / "b_strip.png"), np.full((3, 5000, 3), 200, np.uint8))
     shutil.copy(BUILTIN_SAMPLES / SAMPLE_FILES[2], tmp_path / f"c_{SAMPLE_FILES[2]}")
     source = FolderSource(str(tmp_path), CameraSettings(fps=15))
-    source.start()
-    listener = Listener()
-    session = ScanSession(source, scanner, listener, today=lambda: ON)
-    session.start()
-    try:
+    with scanning(source, scanner) as (listener, _):
         update = listener.wait("evidence")
-    finally:
-        session.stop()
-        source.stop()
     assert update.evidence is not None
     assert update.evidence.doc_type is DocumentType.DRIVING_LICENCE
 
@@ -209,15 +191,9 @@ def test_a_frame_the_decoders_fail_on_is_reported_and_the_loop_reads_on(
     """A 16-bit frame made zxing-cpp raise TypeError and OpenCV cv2.error, neither a
     ScanError: both loop threads ended unseen, so the licence that came next was never read
     and the screen said nothing."""
-    camera = RawModeCamera(sample(SAMPLE_FILES[2]))
-    listener = Listener()
-    session = ScanSession(camera, scanner, listener, today=lambda: ON)
-    session.start()
-    try:
+    with scanning(RawModeCamera(sample(SAMPLE_FILES[2])), scanner) as (listener, _):
         error = listener.wait("error")
         update = listener.wait("evidence")
-    finally:
-        session.stop()
     assert isinstance(error.error, ScanError) and error.error.code == "scan_error"
     assert update.evidence is not None
     assert update.evidence.doc_type is DocumentType.DRIVING_LICENCE
@@ -236,16 +212,9 @@ def test_a_licence_code_naming_someone_else_backwards_is_refused_not_evidence(
             "NAME=\u202eKE,AVE")
     cv2.imwrite(str(tmp_path / "licence.png"), render_driving_licence(text, []))
     source = FolderSource(str(tmp_path), CameraSettings(fps=15))
-    source.start()
-    listener = Listener()
-    session = ScanSession(source, scanner, listener, today=lambda: ON)
-    session.start()
-    try:
+    with scanning(source, scanner) as (listener, session):
         read = listener.wait("barcodes")
         error = listener.wait("error")
-    finally:
-        session.stop()
-        source.stop()
     assert read.barcodes and read.barcodes[0].text == text
     assert error.error is not None and error.error.data["check"] == "name"
     assert "evidence" not in listener.kinds() and session.evidence is None
