@@ -28,6 +28,16 @@ def softhsm_settings() -> Settings:
     )
 
 
+def eva_signs(run: Path, material: Path, settings: Settings) -> bytes:
+    """A demo run's hardware from ``material``: Eva's card signs with the cast's PIN."""
+    hardware = build_demo_hardware(run, TODAY, settings, material)
+    try:
+        hardware.deck.insert(EVA.card_number)
+        return hardware.tokens.open().sign_receipt(DEMO_ACTIVE_PIN, b"receipt")
+    finally:
+        hardware.close()
+
+
 def test_a_second_run_copies_the_kept_tokens_and_makes_no_key_nor_pin(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -49,13 +59,8 @@ def test_a_second_run_copies_the_kept_tokens_and_makes_no_key_nor_pin(
     monkeypatch.setattr(softhsm_module, "reset_user_pin", no_pin_set)
     monkeypatch.setattr(DemoCA, "create", no_new_material)
     monkeypatch.setattr(DemoCA, "issue_person", no_new_material)
-    second = build_demo_hardware(tmp_path / "run2", TODAY, softhsm_settings(), material)
-    try:
-        second.deck.insert(EVA.card_number)
-        # the cast's PIN, not the one the first run's visit chose: runs share no card state
-        assert len(second.tokens.open().sign_receipt(DEMO_ACTIVE_PIN, b"receipt")) == 256
-    finally:
-        second.close()
+    # the cast's PIN, not the one the first run's visit chose: runs share no card state
+    assert len(eva_signs(tmp_path / "run2", material, softhsm_settings())) == 256
     assert (tmp_path / "run2" / "democa" / "root.pem").read_bytes() == root_before
 
 
@@ -103,12 +108,7 @@ def test_a_cache_with_a_file_cut_short_is_made_again(tmp_path: Path, damaged: st
     build_demo_hardware(tmp_path / "run1", TODAY, settings, material).close()
     cut = material / "democa" / damaged.replace("EVA", EVA.card_number)
     cut.write_bytes(cut.read_bytes()[:40])
-    second = build_demo_hardware(tmp_path / "run2", TODAY, settings, material)
-    try:
-        second.deck.insert(EVA.card_number)
-        assert second.tokens.open().sign_receipt(DEMO_ACTIVE_PIN, b"receipt")
-    finally:
-        second.close()
+    assert eva_signs(tmp_path / "run2", material, settings)
     kept = (material / "democa" / "root.pem").read_bytes()
     assert kept == (tmp_path / "run2" / "democa" / "root.pem").read_bytes()
     assert len(cut.read_bytes()) > 40  # the cache holds the material made again
@@ -125,20 +125,10 @@ def test_a_cache_with_a_token_file_cut_short_is_made_again(tmp_path: Path) -> No
     build_demo_hardware(tmp_path / "run1", TODAY, softhsm_settings(), material).close()
     cut = min((material / "softhsm").rglob("token.object"))
     cut.write_bytes(cut.read_bytes()[:10])
-    second = build_demo_hardware(tmp_path / "run2", TODAY, softhsm_settings(), material)
-    try:
-        second.deck.insert(EVA.card_number)
-        assert len(second.tokens.open().sign_receipt(DEMO_ACTIVE_PIN, b"receipt")) == 256
-    finally:
-        second.close()
+    assert len(eva_signs(tmp_path / "run2", material, softhsm_settings())) == 256
     kept = sorted((material / "softhsm").rglob("token.object"))
     assert kept and all(len(p.read_bytes()) > 10 for p in kept)  # the cache made again
-    third = build_demo_hardware(tmp_path / "run3", TODAY, softhsm_settings(), material)
-    try:
-        third.deck.insert(EVA.card_number)
-        assert len(third.tokens.open().sign_receipt(DEMO_ACTIVE_PIN, b"receipt")) == 256
-    finally:
-        third.close()
+    assert len(eva_signs(tmp_path / "run3", material, softhsm_settings())) == 256
 
 
 def test_runs_starting_together_make_the_material_once(
