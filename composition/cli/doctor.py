@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import glob
 import json
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -199,30 +197,18 @@ def check_camera(settings: Settings) -> list[Check]:
 
 
 def check_portal_and_clock(settings: Settings, probe_network: bool = True) -> list[Check]:
-    """Portal health over plain HTTP, and the clock against sanity and the portal's Date."""
+    """Portal health, and the clock against sanity and the portal's Date.
+
+    The probe reaches the portal as the kiosk's portal client does: the same CA file and
+    client certificate, and no redirect followed (a redirect is a finding: the client
+    refuses it too).
+    """
     now = datetime.now(UTC)
     checks: list[Check] = []
     portal_date: datetime | None = None
     url = settings.portal.url.rstrip("/") + "/api/v1/health"
     if probe_network:
-        try:
-            with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 -- configured URL
-                status = response.status
-                date_header = response.headers.get("Date")
-            portal_date = parsedate_to_datetime(date_header) if date_header else None
-            checks.append(Check("portal", OK, f"{url} answered {status}"))
-        except urllib.error.HTTPError as exc:
-            checks.append(
-                Check(
-                    "portal", FAIL, f"{url} answered {exc.code}", "doctor.fix.portal", {"url": url}
-                )
-            )
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            checks.append(
-                Check(
-                    "portal", FAIL, f"{url} unreachable: {exc}", "doctor.fix.portal", {"url": url}
-                )
-            )
+        portal_date = _probe_portal(settings, url, checks)
     if now.year < EARLIEST_SANE_YEAR:
         checks.append(Check("clock", FAIL, f"the clock says {now:%Y-%m-%d}", "doctor.fix.clock"))
     elif portal_date is not None and abs((portal_date - now).total_seconds()) > MAX_CLOCK_SKEW_S:
@@ -239,6 +225,54 @@ def check_portal_and_clock(settings: Settings, probe_network: bool = True) -> li
     else:
         checks.append(Check("clock", OK, f"{now:%Y-%m-%d %H:%M:%S} UTC"))
     return checks
+
+
+def _probe_portal(settings: Settings, url: str, checks: list[Check]) -> datetime | None:
+    """GET the portal's health as the portal client would; its Date when it answered 2xx."""
+    import requests
+
+    portal = settings.portal
+    cert: str | tuple[str, str] | None = None
+    if portal.client_cert:
+        cert = (portal.client_cert, portal.client_key) if portal.client_key else portal.client_cert
+    try:
+        # a redirect would lead past check_service_url, as it would the portal client's
+        # calls (kiosk/portal_client.py): report it, never follow it
+        with requests.get(url, timeout=3, verify=portal.ca_file or True, cert=cert,
+                          allow_redirects=False, stream=True) as response:
+            status = response.status_code
+            location = response.headers.get("Location", "")
+            date_header = response.headers.get("Date")
+    except requests.exceptions.SSLError as exc:
+        checks.append(Check("portal", FAIL, f"{url}: TLS failed: {exc}", "doctor.fix.portal_tls",
+                            {"url": settings.portal.url}))
+        return None
+    except requests.RequestException as exc:
+        checks.append(Check("portal", FAIL, f"{url} unreachable: {exc}", "doctor.fix.portal",
+                            {"url": url}))
+        return None
+    if 300 <= status < 400:
+        shown = _printable(location) or "-"
+        checks.append(Check("portal", FAIL, f"{url} answered {status}, a redirect to {shown} "
+                            "(not followed)", "doctor.fix.portal_redirect",
+                            {"url": settings.portal.url, "location": shown}))
+        return None
+    if not 200 <= status < 300:
+        checks.append(Check("portal", FAIL, f"{url} answered {status}", "doctor.fix.portal",
+                            {"url": url}))
+        return None
+    checks.append(Check("portal", OK, f"{url} answered {status}"))
+    try:
+        date = parsedate_to_datetime(date_header) if date_header else None
+    except (TypeError, ValueError):  # a Date the clock check cannot use
+        return None
+    return date.replace(tzinfo=UTC) if date is not None and date.tzinfo is None else date
+
+
+def _printable(text: str, limit: int = 200) -> str:
+    """``text`` cut to ``limit`` with control characters spelled out (a server's header
+    reaches the operator's terminal)."""
+    return "".join(c if c.isprintable() else f"<U+{ord(c):04X}>" for c in text[:limit])
 
 
 def check_pin_pad(settings: Settings, readers: list[Check], tokens: list[Check]) -> list[Check]:
