@@ -19,7 +19,7 @@ import ssl
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -207,6 +207,7 @@ class PortalClient:
         sleep: Callable[[float], None] = time.sleep,
         signer: StatementSigner | None = None,
         now: Callable[[], datetime] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.base_url = check_service_url(base_url, "portal.url").rstrip("/")
         # The administrator's session key (kiosk.handout): activation, unlock and block
@@ -216,7 +217,10 @@ class PortalClient:
         self._now = now or (lambda: datetime.now(UTC))
         self._statements: dict[str, dict[str, Any]] = {}
         self._records: dict[str, CardRecord] = {}
-        self._no_batch_until = datetime.min.replace(tzinfo=UTC)
+        # durations (how long the portal is taken to have no batch route) on a clock that
+        # NTP or a manual setting never steps; ``now`` is the wall clock statements carry
+        self._monotonic = monotonic
+        self._no_batch_until: float | None = None
         self.timeout = (connect_timeout_s, read_timeout_s)
         self.retries = max(0, retries)
         self.backoff_s = backoff_s
@@ -323,7 +327,7 @@ class PortalClient:
         item its card record or the error its single call would raise. None when the
         portal has no batch route (an older one answers 404 or 405): that is remembered for
         BATCH_RETRY_S, during which this answers None at once."""
-        if self._now() < self._no_batch_until:
+        if self._no_batch_until is not None and self._monotonic() < self._no_batch_until:
             return None
         body = {"items": [
             {"activation_id": item.activation_id, "idempotency_key": item.idempotency_key,
@@ -335,7 +339,7 @@ class PortalClient:
             data = self._call("POST", BATCH_PATH, body, idempotent=True)
         except PortalError as exc:
             if exc.data.get("status") in (404, 405) and not isinstance(exc, PortalUnreachable):
-                self._no_batch_until = self._now() + timedelta(seconds=BATCH_RETRY_S)
+                self._no_batch_until = self._monotonic() + BATCH_RETRY_S
                 log.info("the portal has no batch route (HTTP %s): sending one by one",
                          exc.data.get("status"))
                 return None

@@ -56,13 +56,16 @@ class Side:
     portal: RunningPortal
     calls: list[str] = field(default_factory=list)
     clock: list[datetime] = field(default_factory=lambda: [datetime.now(UTC)])
+    ticks: list[float] = field(default_factory=lambda: [1000.0])
 
     def client(self, shifted: bool = False) -> PortalClient:
-        """A client of the portal (``shifted``: its clock is ``self.clock``)."""
+        """A client of the portal (``shifted``: its wall clock is ``self.clock``, its
+        monotonic clock ``self.ticks``)."""
         client = PortalClient(
             self.portal.url, ca_file=str(self.pki.ca_cert), client_cert=str(self.pki.client_cert),
             client_key=str(self.pki.client_key), retries=0, connect_timeout_s=1,
             read_timeout_s=2, now=(lambda: self.clock[0]) if shifted else None,
+            monotonic=(lambda: self.ticks[0]) if shifted else time.monotonic,
         )
         client.session.hooks["response"].append(self._note)
         return client
@@ -153,11 +156,34 @@ def test_a_portal_without_the_batch_route_gets_them_one_by_one_for_a_while(
     backlog(side, outbox, 2, prefix="97522178")
     assert worker(outbox, client).flush().sent == 2
     assert (side.count(BATCH), len(side.calls)) == (0, 2)  # remembered: not asked again
-    side.clock[0] += timedelta(seconds=BATCH_RETRY_S + 1)
+    side.ticks[0] += BATCH_RETRY_S + 1
     backlog(side, outbox, 2, prefix="97522179")
     assert worker(outbox, client).flush().sent == 2
     assert side.count(BATCH) == 1  # asked again after a while
     assert portal_counts(side.portal.db_path)["completed"] == 7
+
+
+@pytest.mark.parametrize("step", [timedelta(days=-1), timedelta(days=1)], ids=["back", "ahead"])
+def test_a_wall_clock_step_neither_prolongs_nor_ends_the_memory_of_no_batch_route(
+    side: Side, outbox: Outbox, step: timedelta
+) -> None:
+    """The memory ran on the wall clock: NTP or a manual setting stepping it back a day
+    kept a portal that gained the batch route on single sends for that day; a step ahead
+    ended the memory at once (the batch route asked again on every flush)."""
+    routes = side.portal.app.router.routes
+    routes[:] = [r for r in routes if getattr(r, "path", "") != BATCH]
+    backlog(side, outbox, 2)
+    client = side.client(shifted=True)
+    assert worker(outbox, client).flush().sent == 2
+    assert side.count(BATCH) == 1
+    side.clock[0] += step  # the clock is set; no time passes
+    backlog(side, outbox, 2, prefix="97522178")
+    assert worker(outbox, client).flush().sent == 2
+    assert side.count(BATCH) == 0  # still remembered
+    side.ticks[0] += BATCH_RETRY_S + 1  # the time passes, the wall clock still stepped
+    backlog(side, outbox, 2, prefix="97522179")
+    assert worker(outbox, client).flush().sent == 2
+    assert side.count(BATCH) == 1  # asked again
 
 
 def test_a_transport_failure_leaves_every_result_queued(side: Side, outbox: Outbox) -> None:
