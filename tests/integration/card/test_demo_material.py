@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -168,4 +169,37 @@ def test_runs_starting_together_make_the_material_once(
     assert failures == []
     assert len(made) == 1, made
     roots = {(tmp_path / f"run{n}" / "democa" / "root.pem").read_bytes() for n in (1, 2)}
+    assert roots == {(material / "democa" / "root.pem").read_bytes()}
+
+
+def test_a_cache_on_a_filesystem_without_locks_is_made_and_used_without_turns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """flock failing (ENOLCK: NFS without its lock daemon; EOPNOTSUPP elsewhere) ended the
+    demo start with an OSError. Now each run goes on without its turn, with a warning.
+
+    Only the flock call is simulated: no filesystem without locks can be mounted here, and
+    everything else (the cache, the copies, the CA and the signature) is real."""
+    import errno
+    import fcntl
+    import types
+
+    import hardware.sim.material as material_module
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(material_module, "fcntl",
+                        types.SimpleNamespace(flock=no_locks, LOCK_EX=fcntl.LOCK_EX))
+    settings = dataclasses.replace(
+        Settings(), hardware=dataclasses.replace(HardwareSettings(), token="memory")
+    )
+    material = tmp_path / "material"
+    with caplog.at_level("WARNING", logger="hardware.sim.material"):
+        assert eva_signs(tmp_path / "run1", material, settings)  # made and kept
+        assert eva_signs(tmp_path / "run2", material, settings)  # copied
+    assert [r.getMessage() for r in caplog.records].count(
+        f"demo material {material} not locked (No locks available): runs starting together "
+        "may each make it") == 2
+    roots = {(tmp_path / run / "democa" / "root.pem").read_bytes() for run in ("run1", "run2")}
     assert roots == {(material / "democa" / "root.pem").read_bytes()}
