@@ -175,7 +175,8 @@ class NothingRead(ScanError):
 class ImageRefused(ScanError):
     """An image was not decoded: too many pixels declared, not an image, damaged, unreadable.
 
-    ``reason``: too_large, not_image, damaged, empty, missing, directory, not_file, unreadable.
+    ``reason``: too_large, not_image, damaged, empty, missing, directory, not_file,
+    symlink_loop, broken_link, permission, unreadable.
     """
 
     code = "image_refused"

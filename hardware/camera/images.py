@@ -11,8 +11,10 @@ decode it, and any OpenCV error is turned into ``ImageRefused`` as well.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,26 +88,50 @@ def decode_image(data: bytes, describe: str = "image") -> NDArray[Any]:
 
 
 def read_image_file(path: str | Path) -> NDArray[Any]:
-    """A BGR image from a file; ImageRefused (with ``reason``) for anything unusable."""
+    """A BGR image from a file; ImageRefused (with ``reason``) for anything unusable.
+
+    Only a regular file is opened (a FIFO would block, a device such as /dev/zero never
+    end or act on being opened), and opened without blocking, checked again once open.
+    """
     target = Path(path)
     describe = f"file {target}"
     try:
-        if not target.exists():
-            raise ImageRefused(f"{describe} does not exist", reason="missing")
-        if target.is_dir():
-            raise ImageRefused(f"{describe} is a directory", reason="directory")
-        if not target.is_file():
-            raise ImageRefused(f"{describe} is not a regular file", reason="not_file")
-        size = target.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ImageRefused(f"{describe} is {size} bytes, too large",
-                               reason="too_large", bytes=size)
-        with open(target, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except PermissionError:
-        raise ImageRefused(f"{describe} cannot be read (permission denied)",
-                           reason="unreadable") from None
+        info = target.stat()  # through symbolic links; Path.exists() took a loop for missing
     except OSError as exc:
-        raise ImageRefused(f"{describe} cannot be read ({os.strerror(exc.errno or 0)})",
-                           reason="unreadable") from None
+        raise _not_reached(target, describe, exc) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ImageRefused(f"{describe} is a directory", reason="directory")
+    if not stat.S_ISREG(info.st_mode):
+        raise ImageRefused(f"{describe} is not a regular file", reason="not_file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise ImageRefused(f"{describe} is {info.st_size} bytes, too large",
+                           reason="too_large", bytes=info.st_size)
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # replaced meanwhile
+                raise ImageRefused(f"{describe} is not a regular file", reason="not_file")
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise _not_reached(target, describe, exc) from None
+    if len(data) > MAX_FILE_BYTES:  # grown meanwhile
+        raise ImageRefused(f"{describe} is over {MAX_FILE_BYTES} bytes, too large",
+                           reason="too_large", bytes=len(data))
     return decode_image(data, describe)
+
+
+def _not_reached(target: Path, describe: str, exc: OSError) -> ImageRefused:
+    """Why a file could not be looked at or opened, as ImageRefused with its ``reason``."""
+    if exc.errno == errno.ELOOP:
+        return ImageRefused(f"{describe} is a symbolic link loop (or a chain of too many links)",
+                            reason="symlink_loop")
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        if target.is_symlink():
+            return ImageRefused(f"{describe} is a symbolic link to {os.readlink(target)}, "
+                                "which does not exist", reason="broken_link")
+        return ImageRefused(f"{describe} does not exist", reason="missing")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return ImageRefused(f"{describe} cannot be read (permission denied)",
+                            reason="permission")
+    return ImageRefused(f"{describe} cannot be read ({os.strerror(exc.errno or 0)})",
+                        reason="unreadable")

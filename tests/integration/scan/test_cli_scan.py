@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -13,12 +14,14 @@ import numpy as np
 
 from hardware.camera.sources import BUILTIN_SAMPLES
 from hardware.scan.synth import SAMPLE_FILES
+from kiosk.i18n import translate
+from tests.conftest import require_tool
 
 
-def kioskctl(*args: str) -> subprocess.CompletedProcess[str]:
+def kioskctl(*args: str, prefix: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", "import sys; from composition.cli import main; sys.exit(main())",
-         "scan", *args],
+        [*prefix, sys.executable, "-c",
+         "import sys; from composition.cli import main; sys.exit(main())", "scan", *args],
         capture_output=True, text=True, timeout=120, check=False,
     )
 
@@ -118,7 +121,7 @@ def test_scan_explains_every_bad_file_and_reads_the_rest(tessdata: Path, tmp_pat
     assert result.returncode == 2
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     reasons = [row.get("reason") for row in rows]
-    unlocked_reason = "unreadable" if not os.access(locked, os.R_OK) else None
+    unlocked_reason = "permission" if not os.access(locked, os.R_OK) else None
     assert reasons[:5] == ["too_large", "damaged", "not_image", "empty", "directory"]
     assert reasons[5] == unlocked_reason
     assert reasons[6] == "missing"
@@ -150,3 +153,53 @@ def test_a_picture_too_small_or_thin_for_a_document_is_refused_and_the_rest_read
     human = kioskctl("--lang", "sv", paths[0])
     assert "Traceback" not in human.stderr
     assert "för liten" in human.stdout
+
+
+def unprivileged() -> list[str]:
+    """A command prefix under which a mode-0 file cannot be read. Root reads any file: as
+    root the command runs with no capabilities (setpriv; still uid 0, so it reads what
+    root owns by its owner's mode bits)."""
+    if os.geteuid() != 0:
+        return []
+    return [require_tool("setpriv", "util-linux"), "--inh-caps=-all", "--bounding-set=-all",
+            "--"]
+
+
+def test_hostile_paths_are_named_for_what_they_are_and_the_rest_read(
+    tessdata: Path, tmp_path: Path
+) -> None:
+    """A symbolic link loop was reported as a missing file (Path.exists() says False on
+    ELOOP), a link to nothing too, and a file the user may not read as "not an image".
+    Each now says what it is, with its next step, in both languages; a FIFO and /dev/zero
+    are never opened (no hang)."""
+    good = BUILTIN_SAMPLES / SAMPLE_FILES[2]
+    loop = tmp_path / "loop.png"
+    loop.symlink_to(loop)
+    ring_a, ring_b = tmp_path / "ring-a.png", tmp_path / "ring-b.png"
+    ring_a.symlink_to(ring_b)
+    ring_b.symlink_to(ring_a)
+    dangling = tmp_path / "gone.png"
+    dangling.symlink_to(tmp_path / "deleted.png")
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    folder = tmp_path / "folder.png"
+    folder.mkdir()
+    locked = tmp_path / "locked.png"
+    locked.write_bytes(good.read_bytes())
+    locked.chmod(0)
+    paths = [str(p) for p in (loop, ring_a, dangling, fifo)] + ["/dev/zero"] + [
+        str(p) for p in (folder, locked, tmp_path / "missing.png", good)]
+    expected = ["symlink_loop", "symlink_loop", "broken_link", "not_file", "not_file",
+                "directory", "permission", "missing"]
+    result = kioskctl("--json", "--no-mrz", *paths, prefix=unprivileged())
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 2
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row.get("reason") for row in rows[:-1]] == expected
+    assert rows[-1]["ok"] is True and rows[-1]["barcodes"]
+    for lang in ("sv", "en"):
+        human = kioskctl("--no-mrz", "--lang", lang, *paths[:-1], prefix=unprivileged())
+        assert "Traceback" not in human.stderr, human.stderr
+        for reason in set(expected):
+            text = translate(f"scan.cli.{reason}", lang)
+            assert text in human.stdout and not text.startswith("scan.cli."), reason
