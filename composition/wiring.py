@@ -57,6 +57,7 @@ from kiosk.visit.effects import (
     StartTicket,
     SyncResult,
     UnlockPin,
+    VerifyPin,
     WritePin,
 )
 from kiosk.visit.events import AdminAuthorised, AdminSignedIn, EffectFailed, Outcome
@@ -98,8 +99,8 @@ def audit_details(effect: Effect) -> dict[str, Any] | None:
         case GenerateKeyPair() | SignRequest() | InstallCertificate() | DeleteKeyPair():
             return {"role": effect.role.value, "key_id": effect.key_id.hex()}
         case (
-            AdminSignIn() | WritePin() | UnlockPin() | ChangePin() | SignReceipt() | SyncResult()
-            | SetSignaturePin() | SignProbe()
+            AdminSignIn() | WritePin() | UnlockPin() | VerifyPin() | ChangePin() | SignReceipt()
+            | SyncResult() | SetSignaturePin() | SignProbe()
         ):
             return {}
     return None
@@ -243,6 +244,10 @@ class SigningToken:
     def set_initial_pin(self, credential: str, new_pin: str | None) -> None:
         """The inner token's."""
         self.inner.set_initial_pin(credential, new_pin)
+
+    def verify_pin(self, pin: str | None) -> None:
+        """The inner token's."""
+        self.inner.verify_pin(pin)
 
     def change_pin(self, old_pin: str | None, new_pin: str | None) -> None:
         """The inner token's."""

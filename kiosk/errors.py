@@ -373,3 +373,18 @@ def entry_for(error: BaseException) -> ErrorEntry:
     """The table entry for an error; unknown exceptions count as internal errors."""
     code = error.code if isinstance(error, KioskError) else "internal"
     return ERROR_TABLE.get(code, ERROR_TABLE["internal"])
+
+
+def next_step_key(error: BaseException) -> str:
+    """The next-step key for an error: the table's, refined where the error knows more.
+
+    A wrong PIN names the tries left only when the token reports them: with one left
+    the text warns that the next wrong one locks the PIN, and with none reported it
+    says that too many do (never "Tries left: None").
+    """
+    step = entry_for(error).next_step
+    if isinstance(error, WrongPin) and error.tries_left is None:
+        return f"{step}.untold"
+    if isinstance(error, WrongPin) and error.tries_left == 1:
+        return f"{step}.last"
+    return step

@@ -12,7 +12,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from kiosk.errors import KioskError, entry_for
+from kiosk.errors import KioskError, entry_for, next_step_key
 
 LANGUAGES: tuple[str, ...] = ("sv", "en")
 DEFAULT_LANGUAGE = "sv"
@@ -51,4 +51,4 @@ def describe_error(error: BaseException, lang: str = DEFAULT_LANGUAGE) -> tuple[
     """The translated (message, next step) pair for an error, from the error table."""
     entry = entry_for(error)
     params = error.params() if isinstance(error, KioskError) else {}
-    return translate(entry.message, lang, **params), translate(entry.next_step, lang, **params)
+    return translate(entry.message, lang, **params), translate(next_step_key(error), lang, **params)

@@ -124,6 +124,11 @@ class Token(Protocol):
         """Write the holder's first PIN using the credential the card profile needs."""
         ...
 
+    def verify_pin(self, pin: str | None) -> None:
+        """Log in with the user PIN and out again, changing nothing: WrongPin (with
+        ``tries_left`` when the token reports it) or PinLocked if the card refuses it."""
+        ...
+
     def change_pin(self, old_pin: str | None, new_pin: str | None) -> None:
         """Change the user PIN (on the reader's pad: both None, asked old, new, new)."""
         ...

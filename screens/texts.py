@@ -116,12 +116,13 @@ def error_texts(error: ErrorView | None, lang: str) -> tuple[str, str]:
 
 def error_view_for(exc: BaseException) -> ErrorView:
     """An ErrorView for an exception, from the error table (used when the shell itself fails)."""
-    from kiosk.errors import KioskError, entry_for
+    from kiosk.errors import KioskError, entry_for, next_step_key
 
     entry = entry_for(exc)
     code = exc.code if isinstance(exc, KioskError) else "internal"
     params = exc.params() if isinstance(exc, KioskError) else {}
-    return ErrorView(code=code, message=entry.message, next_step=entry.next_step, params=params)
+    return ErrorView(code=code, message=entry.message, next_step=next_step_key(exc),
+                     params=params)
 
 
 __all__ = ["action_label", "describe_error", "error_texts", "error_view_for", "facts", "facts_of",

@@ -256,6 +256,16 @@ class Pkcs11Token:
             with self._session("write first PIN", user_pin=credential, rw=True, pad=pad) as session:
                 session.set_pin(credential, new)
 
+    def verify_pin(self, pin: str | None) -> None:
+        """Log in with the user PIN (on the reader's pad for None) and out: nothing changes.
+
+        A refusal is WrongPin (tries left when the token reports them) or PinLocked; the
+        failed login re-initialises the module, as every login here does (SoftHSM2).
+        """
+        login = self._login_pin(pin)
+        with self._session("verify PIN", user_pin=login, pad=pin is None):
+            pass
+
     def change_pin(self, old_pin: str | None, new_pin: str | None) -> None:
         """Change the user PIN (C_SetPIN after logging in with the old one).
 

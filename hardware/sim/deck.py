@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 FAULTS = ("remove_mid_write", "wrong_pin", "locked_pin", "token_error")
 # the SimToken methods a per-method fault (SimDeck.fail_next) can be armed on
 TOKEN_METHODS = (
-    "pin_status", "admin_sign_in", "admin_sign_in_and_sign", "set_initial_pin", "change_pin",
+    "pin_status", "admin_sign_in", "admin_sign_in_and_sign", "set_initial_pin", "verify_pin",
+    "change_pin",
     "unlock_pin", "certificates", "sign_receipt", "has_signature_pin", "signature_pin_status",
     "set_signature_pin", "key_algorithms", "card_keys", "private_key_ids", "generate_key_pair",
     "certificate_request", "write_certificate", "delete_key_pair", "sign",
@@ -418,6 +419,11 @@ class SimToken(_SimKeys):
         self._before_write(new_pin)
         self.inner.set_initial_pin(credential, new_pin)
         self.state.pin_set, self.state.locked, self.state.wrong_tries = True, False, 0
+
+    def verify_pin(self, pin: str | None) -> None:
+        """Log in with the user PIN and out (a try, as every login); on the pad: the PIN."""
+        self._guard("verify_pin")
+        self._with_user_pin(lambda: self.inner.verify_pin(self._pin(pin, PadPrompt.PIN)))
 
     def change_pin(self, old_pin: str | None, new_pin: str | None) -> None:
         """Change the PIN (the old one counts as a try); on the pad: old, new, new."""

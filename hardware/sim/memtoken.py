@@ -163,6 +163,10 @@ class MemoryToken:
             self._login(credential)
         self._user_pin = new_pin
 
+    def verify_pin(self, pin: str | None) -> None:
+        """Log in with the user PIN (and out): nothing changes."""
+        self._login(held_pin(pin, self.pin_policy))
+
     def change_pin(self, old_pin: str | None, new_pin: str | None) -> None:
         """Change the user PIN."""
         old_pin = held_pin(old_pin, self.pin_policy)

@@ -31,6 +31,7 @@ class EffectKind(StrEnum):
     START_UNLOCK = "start_unlock"
     WRITE_PIN = "write_pin"
     UNLOCK_PIN = "unlock_pin"
+    VERIFY_PIN = "verify_pin"
     CHANGE_PIN = "change_pin"
     SIGN_RECEIPT = "sign_receipt"
     BLOCK_CARD = "block_card"
@@ -150,6 +151,16 @@ class UnlockPin(Effect):
     credential: Secret
     pin: Secret | None
     intent: PinWriteIntent | None = None
+
+
+@dataclass(frozen=True)
+class VerifyPin(Effect):
+    """Check the holder's current PIN on the card (a login, nothing changed) before they
+    choose a new one."""
+
+    kind = EffectKind.VERIFY_PIN
+    reader: str | None
+    pin: Secret | None
 
 
 @dataclass(frozen=True)
@@ -326,8 +337,10 @@ class ListIssued(Effect):
 
 
 # The card effects that carry the holder's PINs: a retry rebuilds them with fresh copies.
-PinEffect = WritePin | UnlockPin | ChangePin | SignReceipt
-PIN_EFFECTS: tuple[type[PinEffect], ...] = (WritePin, UnlockPin, ChangePin, SignReceipt)
+PinEffect = WritePin | UnlockPin | VerifyPin | ChangePin | SignReceipt
+PIN_EFFECTS: tuple[type[PinEffect], ...] = (
+    WritePin, UnlockPin, VerifyPin, ChangePin, SignReceipt
+)
 
 
 @dataclass(frozen=True)

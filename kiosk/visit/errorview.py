@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
 
-from kiosk.errors import ERROR_TABLE, KioskError, RuleViolation, entry_for
+from kiosk.errors import ERROR_TABLE, KioskError, RuleViolation, entry_for, next_step_key
 from kiosk.i18n import DEFAULT_LANGUAGE, catalog
 from kiosk.rules.admin import admin_rule_key
 from kiosk.rules.card import card_rule_key
@@ -48,7 +48,7 @@ def error_view(error: BaseException) -> ErrorView:
     params: dict[str, Param] = {}
     if isinstance(error, KioskError):
         params = {key: _safe(value) for key, value in error.params().items()}
-    message, next_step = entry.message, entry.next_step
+    message, next_step = entry.message, next_step_key(error)
     if isinstance(error, RuleViolation):
         for make_key in RULE_KEYS.get(code, ()):
             key = make_key(error.rule)

@@ -51,6 +51,7 @@ from kiosk.visit.effects import (
     StartTicket,
     SyncResult,
     UnlockPin,
+    VerifyPin,
     WritePin,
 )
 
@@ -324,6 +325,11 @@ class PinWritten(Outcome):
 @dataclass(frozen=True)
 class PinUnlocked(Outcome):
     effect: UnlockPin
+
+
+@dataclass(frozen=True)
+class PinVerified(Outcome):
+    effect: VerifyPin
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from kiosk.visit.effects import (
     PinEffect,
     SignReceipt,
     UnlockPin,
+    VerifyPin,
     WritePin,
 )
 from kiosk.visit.errorview import can_retry, error_view
@@ -378,7 +379,7 @@ class VisitFlow:
             return self.show(stage)
         if self.pins.waiting(self.pending.values()):
             return self.show(self.stage)
-        if kind is not SignReceipt:
+        if kind not in (SignReceipt, VerifyPin):  # those two change nothing on the card
             self.progress = Progress.WRITING  # from the first key on the reader, unknown
         return self.run(stage, self.pin_effect(kind))
 
@@ -393,6 +394,8 @@ class VisitFlow:
             credential = self.ticket.credential_copy()
             intent = self.ticket.write_intent(self.kind, self.card.number, self.at())
             return kind(self.card.reader, credential, pins.typed(pins.new), intent)
+        if issubclass(kind, VerifyPin):
+            return VerifyPin(self.card.reader, pins.typed(pins.current))
         if issubclass(kind, ChangePin):
             return ChangePin(self.card.reader, pins.typed(pins.current), pins.typed(pins.new))
         return SignReceipt(self.card.reader, pins.typed(pins.receipt), self.results.receipt(self))

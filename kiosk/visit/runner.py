@@ -57,6 +57,7 @@ from kiosk.visit.effects import (
     StartUnlock,
     SyncResult,
     UnlockPin,
+    VerifyPin,
     WritePin,
 )
 from kiosk.visit.events import (
@@ -78,6 +79,7 @@ from kiosk.visit.events import (
     Outcome,
     PinChanged,
     PinUnlocked,
+    PinVerified,
     PinWritten,
     ProbeSigned,
     ReceiptSigned,
@@ -191,6 +193,9 @@ class EffectRunner:
                         effect.credential.reveal(), revealed(effect.pin)
                     )
                 return PinUnlocked(effect)
+            case VerifyPin():
+                self.token(effect.reader).verify_pin(revealed(effect.pin))
+                return PinVerified(effect)
             case ChangePin():
                 self.token(effect.reader).change_pin(
                     revealed(effect.old_pin), revealed(effect.new_pin)

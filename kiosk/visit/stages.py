@@ -48,7 +48,7 @@ class Stage(StrEnum):
     BLOCK_CONFIRM = "block_confirm"
     BLOCKING = "blocking"
     # key pairs and certificates on the card (signature certificate, renewal)
-    LOGGING_IN = "logging_in"  # the PIN typed is checked on the card (a test signature)
+    LOGGING_IN = "logging_in"  # the PIN typed is checked on the card (a login, a test signature)
     PIN_SIGNATURE = "pin_signature"  # the holder types the current signature PIN
     PREPARING = "preparing"  # the card work (key ids, idempotency keys) is made durable
     GENERATING = "generating"
@@ -92,7 +92,9 @@ VISIT_STEPS: dict[VisitKind, tuple[tuple[Stage, ...], ...]] = {
     ),
     VisitKind.CHANGE_PIN: (
         _CARD, (Stage.CARD_RECORD,),
-        (Stage.PIN_CURRENT, Stage.PIN_CHOOSE, Stage.PIN_CONFIRM, Stage.WRITING), _RESULT,
+        (Stage.PIN_CURRENT, Stage.LOGGING_IN, Stage.PIN_CHOOSE, Stage.PIN_CONFIRM,
+         Stage.WRITING),
+        _RESULT,
     ),
     VisitKind.CARD_CHECK: (_CARD, (Stage.READING, Stage.CARD_INFO)),
     VisitKind.BLOCK: (

@@ -8,6 +8,7 @@ import pytest
 
 from kiosk import errors
 from kiosk.i18n import LANGUAGES, catalog, describe_error
+from kiosk.visit.errorview import error_view
 
 
 def error_classes() -> list[type[errors.KioskError]]:
@@ -39,6 +40,20 @@ def test_describe_error_fills_parameters() -> None:
     message, next_step = describe_error(errors.WrongPin(tries_left=2), "en")
     assert message == "Wrong PIN."
     assert next_step == "Try again. Tries left: 2."
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("tries", [None, 1, 2])
+def test_a_wrong_pin_tells_the_tries_only_when_the_token_reports_them(
+    lang: str, tries: int | None
+) -> None:
+    """Real cards flag only the final try, SoftHSM2 nothing: never "Tries left: None"."""
+    error = errors.WrongPin(tries_left=tries)
+    _, next_step = describe_error(error, lang)
+    assert "None" not in next_step and "{" not in next_step
+    assert (str(tries) in next_step) is (tries == 2)
+    assert errors.next_step_key(error) in catalog(lang)
+    assert error_view(error).next_step == errors.next_step_key(error)
 
 
 def test_unknown_exception_is_an_internal_error() -> None:

@@ -188,7 +188,7 @@ def _arguments(method: str) -> tuple[object, ...]:
     """Arguments a SimToken method accepts (the fault fires before they are used)."""
     return {
         "admin_sign_in": (PIN,), "admin_sign_in_and_sign": (PIN, b"d"),
-        "set_initial_pin": (SO_PIN, PIN), "change_pin": (PIN, PIN),
+        "set_initial_pin": (SO_PIN, PIN), "verify_pin": (PIN,), "change_pin": (PIN, PIN),
         "unlock_pin": (SO_PIN, PIN), "sign_receipt": (PIN, b"r"),
         "set_signature_pin": (SO_PIN, PIN), "key_algorithms": (AUTH,),
         "private_key_ids": (AUTH, PIN), "generate_key_pair": (AUTH, PIN, b"\x09", "k"),

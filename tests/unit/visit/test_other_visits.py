@@ -6,10 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from kiosk.errors import PinLocked
+from kiosk.errors import PinLocked, WrongPin
 from kiosk.model import CardStatus, UnlockPurpose, VisitKind
 from kiosk.sync import deliver
 from kiosk.visit.contract import ViewName
+from kiosk.visit.stages import Progress
 from tests.unit.visit.drive import (
     CURRENT_PIN,
     INSERT,
@@ -22,6 +23,7 @@ from tests.unit.visit.drive import (
 from tests.unit.visit.rig import evidence_of, holder
 
 EVA = holder("eva")
+OTHER_PIN = "730264"
 
 
 @pytest.mark.parametrize(
@@ -34,7 +36,8 @@ EVA = holder("eva")
          ["identify_card", "fetch_record", "start_unlock", "unlock_pin", "record_result"],
          "visit.done.unlock"),
         (VisitKind.CHANGE_PIN,
-         ["identify_card", "fetch_record", "change_pin", "record_result"], "visit.done.change_pin"),
+         ["identify_card", "fetch_record", "verify_pin", "change_pin", "record_result"],
+         "visit.done.change_pin"),
         (VisitKind.BLOCK, ["fetch_record", "block_card", "record_result"], "visit.done.block"),
         (VisitKind.PIN_LETTER,
          ["identify_card", "fetch_record", "record_result", "sync_result"],
@@ -82,15 +85,108 @@ def test_unlock_requires_the_document_check() -> None:
     assert "start_unlock" not in d.effects_run
 
 
-def test_change_pin_with_a_wrong_current_pin_shows_tries_left() -> None:
+def test_a_wrong_current_pin_is_told_before_a_new_one_is_asked() -> None:
     d = visit(VisitKind.CHANGE_PIN)
     d.rig.insert(EVA, CURRENT_PIN)
-    d.inputs([INSERT, "continue", *pin_keys("111222"), *pin_keys(NEW_PIN), *pin_keys(NEW_PIN)])
+    d.inputs([INSERT, "continue", *pin_keys("111222")])
+    # the card checked it at once: the holder never chose a new PIN on a wrong current one
     assert d.view.name is ViewName.PIN_CURRENT and d.view.pin_length == 0
-    assert d.view.error is not None and d.view.error.params["tries_left"] == 2
-    d.inputs([*pin_keys(CURRENT_PIN), *pin_keys(NEW_PIN), *pin_keys(NEW_PIN)])
+    assert d.view.error is not None and d.view.error.code == "wrong_pin"
+    assert d.view.error.params["tries_left"] == 2
+    assert d.view.error.next_step == "next.wrong_pin"
+    assert ViewName.PIN_CHOOSE not in [s.view.name for s in d.steps]
+    assert d.effects_run[-1] == "verify_pin" and "change_pin" not in d.effects_run
+    assert len(d.flow.pins.current) == 0  # the wrong PIN is not kept
+    assert d.rig.pin_is(EVA, CURRENT_PIN)
+    d.inputs(pin_keys(CURRENT_PIN))
+    assert d.view.name is ViewName.PIN_CHOOSE and d.view.error is None
+    assert d.view.message == "visit.pin.pin_choose"
+    d.inputs([*pin_keys(NEW_PIN), *pin_keys(NEW_PIN)])
     assert d.view.name is ViewName.DONE
     assert d.rig.pin_is(EVA, NEW_PIN) and not d.rig.pin_is(EVA, CURRENT_PIN)
+    assert d.flow.pins.wiped()
+    shown = repr(d.steps)
+    assert CURRENT_PIN not in shown and NEW_PIN not in shown and "111222" not in shown
+
+
+def test_the_current_pin_is_checked_while_the_screen_says_so() -> None:
+    d = visit(VisitKind.CHANGE_PIN)
+    d.rig.insert(EVA, CURRENT_PIN)
+    d.inputs([INSERT, "continue", *pin_keys(CURRENT_PIN)[:-1]])
+    d.send("pin_submit", hold=True)
+    assert [e.kind for e in d.held] == ["verify_pin"]
+    assert d.view.name is ViewName.WORKING and d.view.message == "visit.working.logging_in"
+    assert d.view.params["step"] == 3  # still the PIN step of "Steg n av m"
+    d.send("cancel")  # the card is being asked: nothing to cancel on this screen
+    assert not d.step.finished
+    d.settle()
+    assert d.view.name is ViewName.PIN_CHOOSE
+
+
+def test_the_last_try_warns_and_a_third_wrong_pin_ends_with_the_unlock_visit() -> None:
+    d = visit(VisitKind.CHANGE_PIN)
+    d.rig.insert(EVA, CURRENT_PIN)
+    d.inputs([INSERT, "continue", *pin_keys("111222"), *pin_keys("111333")])
+    assert d.view.name is ViewName.PIN_CURRENT and d.view.error is not None
+    assert d.view.error.params["tries_left"] == 1
+    assert d.view.error.next_step == "next.wrong_pin.last"
+    d.inputs(pin_keys("111444"))
+    assert d.step.finished and d.view.name is ViewName.ERROR
+    assert d.view.message == "visit.ended.nothing"  # the card refused: nothing changed
+    assert d.view.error is not None and d.view.error.code == "pin_locked"
+    assert d.view.error.next_step == "next.pin_locked"
+    assert d.rig.locked(EVA) and "change_pin" not in d.effects_run
+    assert d.flow.pins.wiped()
+
+
+def test_a_token_that_reports_no_tries_says_so_instead_of_a_count() -> None:
+    d = visit(VisitKind.CHANGE_PIN)
+    d.rig.insert(EVA, CURRENT_PIN)
+    d.rig.deck.fail_next("verify_pin", WrongPin("refused"))  # no counter, as SoftHSM2
+    d.inputs([INSERT, "continue", *pin_keys(CURRENT_PIN)])
+    assert d.view.name is ViewName.PIN_CURRENT and d.view.error is not None
+    assert d.view.error.params["tries_left"] is None
+    assert d.view.error.next_step == "next.wrong_pin.untold"
+
+
+def test_a_pin_changed_between_the_check_and_the_write_is_refused_and_left_unchanged() -> None:
+    d = visit(VisitKind.CHANGE_PIN)
+    d.rig.insert(EVA, CURRENT_PIN)
+    d.inputs([INSERT, "continue", *pin_keys(CURRENT_PIN)])
+    assert d.view.name is ViewName.PIN_CHOOSE
+    d.rig.tokens.open(None).change_pin(CURRENT_PIN, OTHER_PIN)  # elsewhere, meanwhile
+    d.inputs([*pin_keys(NEW_PIN), *pin_keys(NEW_PIN)])
+    assert d.view.name is ViewName.PIN_CURRENT and not d.step.finished
+    assert d.view.message == "visit.pin.pin_current.unchanged"
+    assert d.view.error is not None and d.view.error.code == "wrong_pin"
+    assert d.flow.progress is Progress.NOTHING
+    assert not any(len(b) for b in (d.flow.pins.current, d.flow.pins.new))
+    assert d.rig.pin_is(EVA, OTHER_PIN)
+    d.inputs(pin_keys(OTHER_PIN))
+    assert d.view.name is ViewName.PIN_CHOOSE
+    d.inputs([*pin_keys(NEW_PIN), *pin_keys(NEW_PIN)])
+    assert d.view.name is ViewName.DONE and d.rig.pin_is(EVA, NEW_PIN)
+
+
+def test_a_card_pulled_during_the_write_ends_with_what_to_try() -> None:
+    d = visit(VisitKind.CHANGE_PIN)
+    d.rig.insert(EVA, CURRENT_PIN)
+    d.rig.deck.set_fault("remove_mid_write")
+    d.inputs([INSERT, "continue", *pin_keys(CURRENT_PIN), *pin_keys(NEW_PIN), *pin_keys(NEW_PIN)])
+    assert d.step.finished and d.view.message == "visit.ended.change_pin.writing"
+    assert d.view.error is not None and d.view.error.code == "card_removed"
+    assert d.flow.pins.wiped()
+
+
+def test_a_card_pulled_after_the_check_ends_with_nothing_changed() -> None:
+    d = visit(VisitKind.CHANGE_PIN)
+    d.rig.insert(EVA, CURRENT_PIN)
+    d.inputs([INSERT, "continue", *pin_keys(CURRENT_PIN)])
+    assert d.view.name is ViewName.PIN_CHOOSE
+    d.rig.deck.remove()
+    d.send("card_removed")
+    assert d.step.finished and d.view.message == "visit.ended.nothing"
+    assert d.flow.pins.wiped() and d.rig.pin_is(EVA, CURRENT_PIN)
 
 
 def test_change_pin_refuses_the_same_pin_again() -> None:
@@ -108,6 +204,7 @@ def test_change_pin_locked_ends_and_points_to_an_unlock_visit() -> None:
     d.inputs([INSERT, "continue", *pin_keys(CURRENT_PIN), *pin_keys(NEW_PIN), *pin_keys(NEW_PIN)])
     assert d.step.finished and d.view.error is not None
     assert d.view.error.code == "pin_locked" and d.view.error.next_step == "next.pin_locked"
+    assert d.view.message == "visit.ended.nothing"  # refused at the write: nothing written
 
 
 def test_card_check_shows_certificates_validity_and_status() -> None:

@@ -110,15 +110,38 @@ def test_a_wrong_receipt_pin_on_the_reader_counts_and_asks_again() -> None:
     assert d.step.finished and r.portal.records[ANNA.card_number].status is CardStatus.ACTIVE
 
 
-def test_change_pin_on_the_reader_asks_old_new_and_again() -> None:
+def test_change_pin_on_the_reader_checks_the_current_pin_then_asks_old_new_and_again() -> None:
     r, pad = pad_rig()
-    pad.type_ahead("583920", PIN, PIN)
+    pad.type_ahead("583920", "583920", PIN, PIN)
     d = visit(VisitKind.CHANGE_PIN, r)
     d.rig.insert(EVA, "583920")
     d.inputs([INSERT, "continue"])
     assert d.step.finished and d.view.name is ViewName.DONE, d.view
-    assert pad.asked == ["old_pin", "new_pin", "confirm_pin"]
+    assert pad.asked == ["pin", "old_pin", "new_pin", "confirm_pin"]
     assert r.pin_is(EVA, PIN) and not r.pin_is(EVA, "583920")
+    pad_views = [s.view for s in d.steps if s.view.params.get("pin_pad")]
+    assert [v.message for v in pad_views] == [
+        "visit.pin.pad.verify_pin", "visit.pin.pad.change_pin"
+    ]
+    assert d.effects_run.index(EffectKind.VERIFY_PIN) < d.effects_run.index(EffectKind.CHANGE_PIN)
+
+
+def test_a_wrong_current_pin_on_the_reader_is_told_before_a_new_one_is_asked() -> None:
+    r, pad = pad_rig()
+    pad.type_ahead("111222")
+    d = visit(VisitKind.CHANGE_PIN, r)
+    d.rig.insert(EVA, "583920")
+    d.inputs([INSERT, "continue"])
+    assert d.view.name is ViewName.PIN_CURRENT and d.view.error is not None
+    assert d.view.error.code == "wrong_pin" and d.view.error.params["tries_left"] == 2
+    assert d.view.actions == ("pad_start", "cancel") and not d.view.params["waiting"]
+    assert pad.asked == ["pin"]  # never a new PIN on a wrong current one
+    assert EffectKind.CHANGE_PIN not in d.effects_run
+    assert d.flow.progress is Progress.NOTHING
+    pad.type_ahead("583920", "583920", PIN, PIN)
+    d.send("pad_start")
+    assert d.step.finished and d.view.name is ViewName.DONE, d.view
+    assert r.pin_is(EVA, PIN)
 
 
 def test_unlock_on_the_reader_sets_the_new_pin() -> None:

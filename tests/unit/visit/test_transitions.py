@@ -59,7 +59,7 @@ ROWS: list[tuple[VisitKind, int, list[Any], str, dict[str, Any], ViewName, list[
     (C, 0, ["no_number"], "card_number_typed", {"card_number": holder("eva").card_number},
      ViewName.WORKING, ["fetch_record"]),
     (C, 1, [], "continue", {}, ViewName.PIN_CURRENT, []),
-    (C, 8, [], "pin_submit", {}, ViewName.PIN_CHOOSE, []),
+    (C, 8, [], "pin_submit", {}, ViewName.WORKING, ["verify_pin"]),  # checked on the card
     (C, 15, [], "pin_submit", {}, ViewName.PIN_CONFIRM, []),
     (C, 22, [], "pin_submit", {}, ViewName.WRITING_PIN, ["change_pin"]),
     (K, 0, [], "card_inserted", {}, ViewName.WORKING, ["identify_card"]),
