@@ -141,6 +141,52 @@ def test_rule_breaking_pin_and_wrong_confirmation_are_shown_in_words(kiosk: Harn
         assert not any(GOOD_PIN in t or RULE_BREAKING_PIN in t for t in texts)
 
 
+def test_a_wrong_current_pin_is_told_on_its_own_screen_before_a_new_one_in_sv_and_en(
+    kiosk: Harness,
+) -> None:
+    eva = demo_holder("eva", date.today())
+    wrong = "111222"
+    seen: dict[str, Any] = {}
+
+    def script(driver: Any) -> Any:
+        walk = walk_of(kiosk, driver)
+        app = kiosk.app
+        yield from sign_in(walk, shots=False)
+        yield from choose(walk, "change_pin")
+        yield driver.insert_card(eva.card_number)
+        yield walk.wait(ViewName.CARD_RECORD)
+        yield walk.act("continue")
+        yield walk.wait(ViewName.PIN_CURRENT)
+        yield from hand_over(walk, "holder")
+        yield from driver.type_pin(wrong)
+        yield walk.wait(ViewName.PIN_CURRENT, lambda v: v.error is not None)
+        seen["screen"] = app.current_screen().name
+        seen["sv"] = kiosk.texts()
+        tap(app.root.ids.language)
+        yield driver.frames(2)
+        seen["en"] = kiosk.texts()
+        tap(app.root.ids.language)
+        yield driver.frames(2)
+        yield from driver.type_pin(DEMO_ACTIVE_PIN)
+        yield walk.wait(ViewName.PIN_CHOOSE)
+        seen["next"] = kiosk.texts()
+        yield driver.remove_card()
+        yield walk.wait(ViewName.ERROR)
+        yield from hand_over(walk, "admin")
+        yield walk.act("home")
+        yield walk.wait(ViewName.HOME)
+
+    kiosk.run(script)
+    assert seen["screen"] == "pin_current"
+    for lang in ("sv", "en"):
+        texts = seen[lang]
+        assert translate("error.wrong_pin", lang) in texts, texts
+        assert translate("next.wrong_pin", lang, tries_left=2) in texts, texts
+        assert translate("visit.pin.pin_current", lang) in texts
+        assert not any(wrong in t or DEMO_ACTIVE_PIN in t for t in texts)
+    assert translate("error.wrong_pin", "sv") not in seen["next"]  # the right one clears it
+
+
 def test_card_removed_mid_visit_ends_it_with_a_next_step(kiosk: Harness) -> None:
     eva = demo_holder("eva", date.today())
     seen: list[str] = []
