@@ -205,3 +205,57 @@ def verify(cert_der: bytes, signature: bytes, data: bytes) -> None:
     else:
         assert isinstance(public_key, ec.EllipticCurvePublicKey)
         public_key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+
+
+# --- a card office: the reference portal over TLS and the demo kiosk's services ----------
+
+from dataclasses import replace  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
+
+from kiosk.settings import PortalSettings, Settings  # noqa: E402
+
+if TYPE_CHECKING:  # the portal and the composition load only for the tests that use them
+    from portal.devpki import DevPki
+    from portal.server import RunningPortal
+
+
+@dataclass
+class Office:
+    """The reference portal (seeded with the demo cast) and a kiosk state directory."""
+
+    portal: RunningPortal
+    pki: DevPki
+    state: Path
+
+    def services(self, hardware: HardwareSettings | None = None) -> Any:
+        """The demo kiosk's services on this portal (``hardware``: other simulated devices)."""
+        from composition.wiring import build_services
+
+        settings = Settings()
+        settings = replace(settings, portal=PortalSettings(
+            url=self.portal.url, ca_file=str(self.pki.ca_cert),
+            client_cert=str(self.pki.client_cert), client_key=str(self.pki.client_key),
+        ))
+        if hardware is not None:
+            settings = replace(settings, hardware=hardware)
+        return build_services(settings, self.state, demo=True, portal_url=self.portal.url,
+                              with_camera=False)
+
+
+@pytest.fixture
+def office(tmp_path: Path) -> Iterator[Office]:
+    """A card office for one test: the portal's database and the kiosk's state its own."""
+    from hardware.sim.democa import trust_files
+    from portal.devpki import generate_dev_pki
+    from portal.server import start_in_thread
+
+    require_tool("softhsm2-util", "the simulated card's token")
+    pki = generate_dev_pki(tmp_path / "tls")
+    state = tmp_path / "kiosk"
+    running = start_in_thread(
+        tmp_path / "portal" / "portal.db", tls_dir=pki.directory, seed_demo=True,
+        today=date.today(), receipt_trust=trust_files(state / "democa"),
+        ca_dir=state / "democa",
+    )
+    yield Office(running, pki, state)
+    running.stop()

@@ -9,8 +9,6 @@ finishes it with one certificate per kind at the portal."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -24,14 +22,11 @@ from composition.cli.demo import (
     run_renew_certificates,
     run_signature_certificate,
 )
-from composition.wiring import build_services
 from hardware.certs import chain_valid
-from hardware.sim.democa import trust_files
 from kiosk import demo_cast
 from kiosk.errors import TokenError, WrongPin
 from kiosk.pki import signature_verifies
 from kiosk.ports import CertificateToken, PinRole
-from kiosk.settings import PortalSettings, Settings
 from kiosk.visit.effects import (
     BeginCardWork,
     DeleteKeyPair,
@@ -42,42 +37,11 @@ from kiosk.visit.effects import (
     SignProbe,
     SignRequest,
 )
-from portal.devpki import DevPki, generate_dev_pki
-from portal.server import RunningPortal, start_in_thread
-from tests.conftest import require_tool
+from tests.integration.card.conftest import Office
 
 pytestmark = [pytest.mark.softhsm, pytest.mark.portal, pytest.mark.slow]
 TODAY = date.today()
 PROBE = b"a test signature after the visit"
-
-
-@dataclass
-class Office:
-    portal: RunningPortal
-    pki: DevPki
-    state: Path
-
-    def services(self) -> Any:
-        settings = Settings()
-        settings = replace(settings, portal=PortalSettings(
-            url=self.portal.url, ca_file=str(self.pki.ca_cert),
-            client_cert=str(self.pki.client_cert), client_key=str(self.pki.client_key),
-        ))
-        return build_services(settings, self.state, demo=True, portal_url=self.portal.url,
-                              with_camera=False)
-
-
-@pytest.fixture
-def office(tmp_path: Path) -> Iterator[Office]:
-    require_tool("softhsm2-util", "the simulated card's token")
-    pki = generate_dev_pki(tmp_path / "tls")
-    state = tmp_path / "kiosk"
-    running = start_in_thread(
-        tmp_path / "portal" / "portal.db", tls_dir=pki.directory, seed_demo=True, today=TODAY,
-        receipt_trust=trust_files(state / "democa"), ca_dir=state / "democa",
-    )
-    yield Office(running, pki, state)
-    running.stop()
 
 
 def token_of(services: Any, card_number: str) -> CertificateToken:

@@ -263,6 +263,25 @@ def test_wrong_pin_on_the_pad_is_refused_by_the_token(
     assert pad_token.admin_sign_in(OTHER_PIN).usage == "authentication"
 
 
+def test_the_current_pin_is_checked_on_the_pad_before_the_change_asks_old_new_new(
+    pad_token: Pkcs11Token, holder: Holder
+) -> None:
+    """The PIN change on a reader with a pad: C_Login on the protected path checks the
+    current PIN (asked once); a wrong one is refused before any new PIN is asked."""
+    pad_token.set_initial_pin(SO_PIN, NEW_PIN)
+    holder.will_type(OTHER_PIN)
+    with pytest.raises(WrongPin):
+        pad_token.verify_pin(None)
+    assert holder.done() == [P]  # no new PIN asked on a wrong current one
+    holder.will_type(NEW_PIN)
+    pad_token.verify_pin(None)
+    assert holder.done() == [P]
+    holder.will_type(NEW_PIN, "135790", "135790")
+    pad_token.change_pin(None, None)
+    assert holder.done() == [OLD, NEW, AGAIN]
+    assert pad_token.admin_sign_in("135790").usage == "authentication"
+
+
 def test_wrong_pins_on_the_pad_count_tries_in_the_simulation_and_lock(
     pad_token: Pkcs11Token, holder: Holder
 ) -> None:

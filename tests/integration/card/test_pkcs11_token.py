@@ -91,6 +91,28 @@ def test_wrong_pin_is_reported_and_so_login_still_works_after_it(card_token: Pkc
     assert card_token.admin_sign_in(OTHER_PIN).usage == "authentication"
 
 
+def test_verify_pin_checks_the_pin_on_the_card_and_changes_nothing(
+    card_token: Pkcs11Token,
+) -> None:
+    """The PIN change's first step: a login that changes nothing. SoftHSM2 never locks and
+    reports no counters; after a refused login the module is re-initialised, so the next
+    login (the right PIN, then the change itself) works on the same token."""
+    card_token.set_initial_pin(SO_PIN, NEW_PIN)
+    card_token.verify_pin(NEW_PIN)
+    with pytest.raises(WrongPin) as caught:
+        card_token.verify_pin(OTHER_PIN)
+    assert caught.value.tries_left is None
+    assert "482915" not in str(caught.value) and "730284" not in str(caught.value)
+    card_token.verify_pin(NEW_PIN)  # the refused login left no session behind
+    with pytest.raises(PinRuleViolation):
+        card_token.verify_pin("12a456")  # refused before the token sees it
+    card_token.change_pin(NEW_PIN, OTHER_PIN)
+    with pytest.raises(WrongPin):
+        card_token.verify_pin(NEW_PIN)
+    card_token.verify_pin(OTHER_PIN)
+    verify(card_token.sign_receipt(OTHER_PIN, RECEIPT), card_token, RECEIPT)
+
+
 def test_unlock_with_so_credential_sets_a_new_pin(card_token: Pkcs11Token) -> None:
     card_token.set_initial_pin(SO_PIN, NEW_PIN)
     with pytest.raises(WrongPin):
@@ -173,3 +195,5 @@ def test_token_deleted_under_the_kiosk_reports_card_removed(
     softhsm.module.reinitialize()
     with pytest.raises(CardRemoved):
         card_token.certificates()
+    with pytest.raises(CardRemoved):  # the PIN change's check: the card is gone, not a PIN
+        card_token.verify_pin(NEW_PIN)
