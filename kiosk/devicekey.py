@@ -9,6 +9,7 @@ by trying every personnummer.
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import hmac
 import json
@@ -28,6 +29,8 @@ from kiosk.errors import StorageError
 
 KEY_FILE = "device_key.pem"
 PUBLIC_FILE = "device_key.pub"
+MAX_KEY_FILE_BYTES = 64 * 1024
+"""A key file an operator names is at most this (an Ed25519 PEM is ~120 bytes)."""
 
 
 def canonical_json(value: Any) -> bytes:
@@ -41,6 +44,18 @@ def public_key_text(key: Ed25519PublicKey) -> str:
     """A public key as base64 of its 32 raw bytes."""
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return base64.b64encode(raw).decode("ascii")
+
+
+def read_key_file(path: Path, limit: int = MAX_KEY_FILE_BYTES) -> bytes:
+    """A key (or other small) file's bytes; OSError for anything but a regular file of at
+    most ``limit`` bytes: a FIFO named as a key file hung the command for good, /dev/zero
+    was read until memory ran out."""
+    from kiosk.config_files import read_limited
+
+    raw = read_limited(path, limit)
+    if len(raw) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+    return raw
 
 
 def load_public_key(text: str) -> Ed25519PublicKey:

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from composition.cli.outbox import EXIT_OK, add_common, fail, open_context
-from kiosk.devicekey import load_public_key
-from kiosk.errors import KioskError, StorageError
+from kiosk.devicekey import load_public_key, read_key_file
+from kiosk.errors import InvalidInput, KioskError
 from kiosk.i18n import translate
 
 EXIT_BROKEN = 4
@@ -47,11 +47,13 @@ def _verify(args: argparse.Namespace) -> int:
     try:
         ctx = open_context(args, create_key=False)
         key = (
-            load_public_key(Path(args.key).read_text(encoding="ascii").strip())
+            load_public_key(read_key_file(Path(args.key)).decode("ascii").strip())
             if args.key else None
         )
-    except OSError as exc:
-        return fail(StorageError(str(exc)), args.lang)
+    except (OSError, UnicodeDecodeError) as exc:  # no regular file, too large, not text
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return fail(InvalidInput(f"--key {args.key} is not a readable public key file "
+                                 f"({reason})", path=args.key), args.lang)
     except KioskError as exc:
         return fail(exc, args.lang)
     anchor, anchored = None, False

@@ -20,6 +20,7 @@ from kiosk.config_files import (
     read_config_text,
     read_toml_file,
 )
+from kiosk.devicekey import read_key_file
 from kiosk.errors import BundleRefused, ConfigError
 from kiosk.fleet.apply import (
     apply_bundle,
@@ -148,6 +149,17 @@ def _bundle_version(text: str) -> int:
     return version
 
 
+def _public_key_text(path: str) -> str:
+    """A --trust-key file's text; ConfigError naming it if it is no small text file."""
+    try:
+        return read_key_file(Path(path)).decode("ascii")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the public key ({exc.strerror or exc})",
+                          path=path) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a PEM public key ({exc.reason})", path=path) from None
+
+
 def _sign(args: argparse.Namespace) -> int:
     lang = cli_language()
     try:
@@ -163,7 +175,7 @@ def _sign(args: argparse.Namespace) -> int:
             settings_toml=settings_text,
             targets=Targets(tuple(args.kiosk), tuple(args.office)),
             comment=args.comment,
-            trust_add=tuple(Path(p).read_text(encoding="ascii") for p in args.trust_key),
+            trust_add=tuple(_public_key_text(p) for p in args.trust_key),
             trust_revoke=tuple(args.revoke_key),
         )
         raw = sign_bundle(payload, load_private_key(Path(args.key)))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from composition.cli._fleet_common import cli_language
-from kiosk.devicekey import PUBLIC_FILE, load_existing, load_or_create
+from kiosk.devicekey import PUBLIC_FILE, load_existing, load_or_create, read_key_file
 from kiosk.errors import InvalidInput, KioskError, StorageError
 from kiosk.i18n import LANGUAGES, describe_error, translate
 from kiosk.outbox import Outbox, SystemClock, verify_export
@@ -29,6 +29,9 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_REMAINING = 2
 EXIT_INVALID = 3
+MAX_EXPORT_BYTES = 256 * 1024 * 1024
+"""The largest export `outbox verify` reads (a result with its certificate and receipt is a
+few KiB: over 50,000 pending results)."""
 
 
 @dataclass
@@ -232,10 +235,10 @@ def _export(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     path = args.file  # named in the message: the export or the key file, whichever failed
     try:
-        raw = Path(path).read_bytes()
+        raw = read_key_file(Path(path), MAX_EXPORT_BYTES)
         if args.key:
             path = args.key
-            trusted: str | None = Path(path).read_text(encoding="ascii")
+            trusted: str | None = read_key_file(Path(path)).decode("ascii")
         else:
             trusted = None
     except (OSError, ValueError) as exc:

@@ -16,6 +16,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from kiosk.devicekey import read_key_file
 from kiosk.errors import ConfigError
 
 
@@ -46,7 +47,7 @@ def load_public_key(data: bytes, source: str) -> Ed25519PublicKey:
 def load_private_key(path: Path) -> Ed25519PrivateKey:
     """An Ed25519 private key from an unencrypted PKCS#8 PEM file."""
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        key = serialization.load_pem_private_key(read_key_file(path), password=None)
     except (OSError, ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise ConfigError(f"{path}: cannot read the signing key ({exc})", path=str(path)) from exc
     if not isinstance(key, Ed25519PrivateKey):
@@ -113,6 +114,6 @@ def load_trusted_keys(
     for path in sorted(directory.glob("*.pub")):
         if owners is not None:
             check_anchor_owner(path, owners)
-        key = load_public_key(path.read_bytes(), str(path))
+        key = load_public_key(read_key_file(path), str(path))
         keys[key_id(key)] = key
     return keys

@@ -1,0 +1,80 @@
+"""Key and export files an operator names on the command line (`outbox verify FILE
+[--key]`, `audit verify --key`, `config sign --key/--trust-key`) are read only when they
+are regular files of a sane size: a FIFO hung the command for good, /dev/zero was read until
+memory ran out, and a binary `audit verify --key` ended in a UnicodeDecodeError traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kiosk.fleet.keys import generate_key_pair
+
+LIMITED = (  # under a memory limit the old /dev/zero read ends in MemoryError, not the machine
+    "import resource, sys; from composition.cli import main; "
+    "resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)); "
+    "sys.exit(main(sys.argv[1:]))"
+)
+
+
+def kioskctl(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KIOSK_CONFIG_DIR": str(tmp_path / "etc"),
+           "KIOSK_STATE_DIR": str(tmp_path / "state"), "KIOSKCTL_LANG": "en"}
+    return subprocess.run([sys.executable, "-c", LIMITED, *args], env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+@pytest.fixture
+def named(tmp_path: Path) -> dict[str, Path]:
+    """An export, a state directory with its audit log, a settings file and a signing key."""
+    state = tmp_path / "state"
+    state.mkdir()
+    export = tmp_path / "export.json"
+    written = kioskctl(tmp_path, "outbox", "export", "-o", str(export), "--state-dir",
+                       str(state), "--lang", "en")
+    assert written.returncode == 0, written.stderr
+    settings = tmp_path / "bundle.toml"
+    settings.write_text('[ui]\nlanguage = "en"\n')
+    key = generate_key_pair(tmp_path / "operator-keys").private_path
+    return {"state": state, "export": export, "settings": settings, "key": key}
+
+
+@pytest.mark.parametrize("kind", ["fifo", "endless", "binary"])
+def test_a_named_key_or_export_that_is_no_file_or_endless_is_refused_at_once(
+    tmp_path: Path, named: dict[str, Path], kind: str
+) -> None:
+    target = tmp_path / "hostile"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "endless":
+        target.symlink_to("/dev/zero")
+    else:
+        target.write_bytes(bytes(range(256)) * 4)
+    out = str(tmp_path / "out.bundle")
+    commands = {
+        "outbox verify FILE": ["outbox", "verify", str(target), "--lang", "en"],
+        "outbox verify --key": ["outbox", "verify", str(named["export"]), "--key", str(target),
+                                "--lang", "en"],
+        "audit verify --key": ["audit", "verify", "--offline", "--key", str(target),
+                               "--state-dir", str(named["state"]), "--lang", "en"],
+        "config sign --key": ["config", "sign", str(named["settings"]), "-o", out, "--key",
+                              str(target), "--version", "1"],
+        "config sign --trust-key": ["config", "sign", str(named["settings"]), "-o", out,
+                                    "--key", str(named["key"]), "--version", "1",
+                                    "--trust-key", str(target)],
+    }
+    for name, command in commands.items():
+        try:
+            result = kioskctl(tmp_path, *command)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{name}: hung on a {kind}")
+        assert "Traceback" not in result.stderr, (name, result.stderr[-2000:])
+        assert result.returncode != 0, name
+        if kind != "binary" or name != "outbox verify FILE":  # that one: "not a kiosk export"
+            assert str(target) in result.stdout + result.stderr, (name, result.stdout,
+                                                                  result.stderr)
+    assert not Path(out).exists()
