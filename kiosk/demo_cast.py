@@ -7,10 +7,11 @@ Personnummer are invented (valid Luhn check digits, not real people).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from kiosk.model import CardKind, CardStatus, DocumentType, TrustLevel
+from kiosk.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,17 @@ class DemoHolder:
 # demo administrators are authorised at a kiosk running on the packaged defaults.
 DEMO_OFFICE = "demo-office"
 DEMO_KIOSK_ID = "demo-kiosk-1"
+
+
+def demo_identity(settings: Settings) -> Settings:
+    """The settings as the demo runs them: the demo kiosk at the demo cast's card office.
+
+    The demo portal knows every loopback caller as the demo kiosk and the demo
+    administrators work at the demo office; a kiosk's own identity from its site file made
+    every statement it signed in the demo a "statement_mismatch".
+    """
+    identity = replace(settings.kiosk, kiosk_id=DEMO_KIOSK_ID, card_office=DEMO_OFFICE)
+    return replace(settings, kiosk=identity)
 HSA_PREFIX = "SE2321000016-"
 # The PIN of Eva's card, which is Aktiv (demo only: the card change/check visits use it).
 DEMO_ACTIVE_PIN = "462951"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,20 +32,15 @@ class Composition:
             close()
 
 
-def demo_settings(settings: Settings) -> Settings:
-    """The demo runs at the demo cast's card office (its administrators work there)."""
-    from kiosk.demo_cast import DEMO_OFFICE
-
-    return replace(settings, kiosk=replace(settings.kiosk, card_office=DEMO_OFFICE))
-
-
 def compose(settings: Settings, state_dir: Path, demo: bool) -> Composition:
     """Services from composition.wiring and KioskSession flows on top of them."""
     from composition.wiring import build_services
     from kiosk.visit.admin_session import KioskSession
 
     if demo:
-        settings = demo_settings(settings)
+        from kiosk.demo_cast import demo_identity
+
+        settings = demo_identity(settings)
     # the sign-in screen needs no portal: the demo portal's start is waited for meanwhile
     services = build_services(settings, state_dir, demo, wait_for_portal=False)
 

@@ -479,12 +479,9 @@ def run_demo(
     demo_portal: Any = None,
 ) -> DemoReport:
     """The whole demo: visit, (portal back and flush,) status read back, audit verified."""
-    from dataclasses import replace
-
     from composition.wiring import build_services
 
-    # The demo runs at the demo cast's card office (its administrators work there).
-    settings = replace(settings, kiosk=replace(settings.kiosk, card_office=demo_cast.DEMO_OFFICE))
+    settings = demo_cast.demo_identity(settings)
     report = DemoReport(holder.key, holder.card_number, visit, state_dir=str(state_dir))
 
     def keep(line: dict[str, Any]) -> None:

@@ -17,12 +17,12 @@ pytestmark = [pytest.mark.portal, pytest.mark.softhsm, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def demo_visit(tmp_path: Path, *extra: str) -> dict[str, object]:
+def demo_visit(tmp_path: Path, *extra: str, config_dir: str = "/nonexistent") -> dict[str, object]:
     require_tool("softhsm2-util", "the simulated card's token")
     proc = subprocess.run(
         [str(ROOT / ".venv/bin/kioskctl"), "demo", "visit", "--json", "--state-dir",
          str(tmp_path / "state"), *extra],
-        env={**os.environ, "PYTHONPATH": str(ROOT), "KIOSK_CONFIG_DIR": "/nonexistent"},
+        env={**os.environ, "PYTHONPATH": str(ROOT), "KIOSK_CONFIG_DIR": config_dir},
         cwd=ROOT, capture_output=True, text=True, timeout=240,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -43,6 +43,16 @@ def test_the_demo_visit_ends_with_the_card_active(tmp_path: Path) -> None:
     for effect in ("identify_card", "fetch_record", "start_activation", "write_pin",
                    "sign_receipt", "record_result", "sync_result"):
         assert effect in effects
+
+
+def test_a_kiosk_with_its_own_identity_runs_the_demo_as_the_demo_kiosk(tmp_path: Path) -> None:
+    # an installed kiosk's site file names it; the demo portal knows only the demo kiosk
+    site = tmp_path / "etc"
+    site.mkdir()
+    (site / "kiosk.toml").write_text('[kiosk]\nkiosk_id = "kiosk-7"\ncard_office = "north"\n')
+    report = demo_visit(tmp_path, config_dir=str(site))
+    assert (report["final_message"], report["final_status"]) == (
+        "visit.done.activation", "Aktiv")
 
 
 def test_portal_down_queues_then_a_flush_makes_it_active(tmp_path: Path) -> None:
