@@ -23,6 +23,8 @@ from pathlib import Path
 PRODUCTION_CONFIG_DIR = Path("/etc/kiosk")
 PRODUCTION_STATE_DIR = Path("/var/lib/kiosk")
 PRODUCTION_LOG_DIR = Path("/var/log/kiosk")
+APPLIED_BUNDLE = "applied.bundle"  # in bundle_dir: the top settings layer (kiosk.fleet.store)
+SETTINGS_RECORD = "validated-settings.json"  # in bundle_dir (kiosk.fleet.settings_record)
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,16 @@ class KioskPaths:
     def bundle_dir(self) -> Path:
         """Applied bundle, last-known-good, pending marker, pull cache."""
         return self.state_dir / "config"
+
+    @property
+    def applied_bundle(self) -> Path:
+        """The applied bundle, whose settings are the top config layer."""
+        return self.bundle_dir / APPLIED_BUNDLE
+
+    @property
+    def settings_record(self) -> Path:
+        """The digest of the settings layers that validated last (kiosk.fleet.settings_record)."""
+        return self.bundle_dir / SETTINGS_RECORD
 
     @property
     def health_marker(self) -> Path:

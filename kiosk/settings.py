@@ -410,6 +410,14 @@ def check_depth(data: Any, source: str, limit: int = MAX_DEPTH) -> None:
             stack.extend((item, depth + 1) for item in items)
 
 
+def settings_document(*layers: Mapping[str, Any]) -> str:
+    """The merged layers as the JSON document that is validated (TOML dates become tables no
+    setting accepts); ConfigError if too deep, ValueError if an integer cannot be written."""
+    for layer in layers:
+        check_depth(layer, "settings")
+    return json.dumps(merge_layers(*layers), default=_not_json, allow_nan=True)
+
+
 def load_settings(*layers: Mapping[str, Any]) -> Settings:
     """Typed, validated settings from layered mappings; ConfigError names the bad key's path."""
     for layer in layers:
@@ -417,8 +425,7 @@ def load_settings(*layers: Mapping[str, Any]) -> Settings:
     from pydantic import ValidationError
 
     try:
-        document = json.dumps(merge_layers(*layers), default=_not_json, allow_nan=True)
-        settings = _adapter().validate_json(document, strict=True)
+        settings = _adapter().validate_json(settings_document(*layers), strict=True)
     except ValidationError as exc:
         raise _config_error(exc.errors()[0]) from None
     except ValueError as exc:  # an integer too long to write out (int_max_str_digits)

@@ -107,7 +107,7 @@ def run_app(args: argparse.Namespace) -> int:
 
     paths = discover_paths()
     try:
-        config = load_effective_config(paths, args.config)
+        config = load_effective_config(paths, args.config, remember=True)
     except KioskError as exc:
         message, next_step = describe_error(exc)
         print(f"kiosk: {message} {next_step}\n  {exc.detail}", file=sys.stderr)

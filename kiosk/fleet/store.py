@@ -6,6 +6,8 @@ Files in ``<state>/config/``:
 - ``pending.json``: an applied bundle still waiting for the health marker, with a deadline;
 - ``rolled-back.json``: the newest version that was rolled back (never applied again);
 - ``pull-cache.json``: ETag / Last-Modified of the last processed pull;
+- ``validated-settings.json``: the digest of the settings layers that validated last
+  (kiosk/fleet/settings_record.py; a digest, never settings);
 - ``vouchers/<sha256>.json``: for a bundle signed by a key an earlier bundle added, the
   earlier bundles (oldest first, the first signed by a key in /etc/kiosk/fleet-keys).
 The state directory belongs to the kiosk's user, the fleet keys to root: every bundle read
@@ -35,9 +37,9 @@ from kiosk.fleet.bundle import (
     verify_signature,
 )
 from kiosk.fleet.keys import load_trusted_keys
-from kiosk.paths import KioskPaths
+from kiosk.paths import APPLIED_BUNDLE, KioskPaths
 
-APPLIED = "applied.bundle"
+APPLIED = APPLIED_BUNDLE
 LAST_KNOWN_GOOD = "last-known-good.bundle"
 PENDING = "pending.json"
 ROLLED_BACK = "rolled-back.json"
@@ -142,7 +144,7 @@ def read_bundle(paths: KioskPaths, path: Path) -> StoredBundle | None:
 
 def applied(paths: KioskPaths) -> StoredBundle | None:
     """The applied bundle (the top config layer), if any; verified each time it is read."""
-    return read_bundle(paths, paths.bundle_dir / APPLIED)
+    return read_bundle(paths, paths.applied_bundle)
 
 
 def last_known_good(paths: KioskPaths) -> StoredBundle | None:
