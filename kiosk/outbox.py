@@ -85,7 +85,7 @@ CLAIMABLE = """
 SELECT id FROM outbox AS o
 WHERE o.state = 'pending'
   AND (o.lease_until IS NULL OR o.lease_until < :now)
-  AND o.next_attempt_at <= :due
+  AND (o.next_attempt_at <= :due OR o.next_attempt_at > :latest)
   AND NOT EXISTS (
       SELECT 1 FROM outbox AS e
       WHERE e.card_number = o.card_number AND e.state = 'pending' AND e.id < o.id
@@ -452,21 +452,26 @@ class Outbox:
     # --- claiming and settling -----------------------------------------------------
 
     def claim(
-        self, worker_id: str, limit: int, lease_s: float, ignore_backoff: bool = False
+        self, worker_id: str, limit: int, lease_s: float, ignore_backoff: bool = False,
+        max_wait_s: float | None = None,
     ) -> list[Claimed]:
         """Lease up to ``limit`` sendable rows, oldest first, in one IMMEDIATE transaction.
 
         ``ignore_backoff`` (an operator's flush) also takes rows still waiting to retry.
+        ``max_wait_s``: the longest backoff a row is ever given; a row due further ahead
+        was scheduled before the wall clock was set back (NTP, by hand) and is due now,
+        not once the clock has caught up (a day set back held it a day).
         """
         now = self.now().timestamp()
         due = float("inf") if ignore_backoff else now
+        latest = float("inf") if max_wait_s is None else now + max_wait_s
         try:
             with self._lock, immediate(self._conn):
                 self._break_dead_leases(now)
                 ids = [
                     int(r["id"])
                     for r in self._conn.execute(
-                        CLAIMABLE, {"now": now, "due": due, "limit": limit}
+                        CLAIMABLE, {"now": now, "due": due, "latest": latest, "limit": limit}
                     )
                 ]
                 if not ids:

@@ -230,7 +230,8 @@ class SyncWorker:
         while max_rounds is None or rounds < max_rounds:
             rounds += 1
             claimed = self.outbox.claim(
-                self.worker_id, self.batch, self.lease_s, ignore_backoff=ignore_backoff
+                self.worker_id, self.batch, self.lease_s, ignore_backoff=ignore_backoff,
+                max_wait_s=self.backoff.cap_s,  # due further ahead: the clock was set back
             )
             ignore_backoff = False  # a row that fails again now waits its backoff
             if not claimed:

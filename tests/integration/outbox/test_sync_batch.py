@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from hardware.sim.clock import ManualClock
 from hardware.sim.democa import DemoCA, trust_files
 from kiosk.devicekey import load_or_create
 from kiosk.errors import PortalUnreachable
@@ -307,3 +308,28 @@ def test_a_batch_answer_nested_past_the_parsers_depth_leaves_the_rows_queued(
     assert (report.sent, report.rejected, report.deferred) == (0, 0, 3)
     assert outbox.counts() == {"pending": 3}
     assert "not JSON" in (report.last_error or "")
+
+
+def test_a_result_waiting_its_backoff_is_not_held_by_a_clock_set_back(
+    side: Side, tmp_path: Path
+) -> None:
+    """The retry time is kept as wall-clock time in the outbox file: with the clock set back
+    a day (NTP correcting a kiosk that booted a day ahead, a manual setting) a result that
+    waited its backoff of seconds waited the day too. A row due further ahead than any
+    backoff is due now."""
+    clock = ManualClock(datetime.now(UTC))
+    box = Outbox(tmp_path / "stepped", load_or_create(tmp_path / "stepped"), clock)
+    try:
+        backlog(side, box, 2)
+        client = side.client()
+        side.portal.stop()
+        backoff = Backoff(base_s=60, cap_s=600)
+        assert SyncWorker(box, client, backoff=backoff).flush().deferred == 2  # 30-60 s each
+        side.restart()  # on another port: a client of its own
+        sender = SyncWorker(box, side.client(), backoff=backoff)
+        assert sender.flush().sent == 0  # the backoff holds
+        clock.advance(days=-1)
+        assert sender.flush().sent == 2  # not a day more
+        assert box.counts() == {"sent": 2}
+    finally:
+        box.close()
