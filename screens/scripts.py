@@ -326,6 +326,8 @@ def activation(walk: Walk, holder_key: str = "anna", shots: bool = True,
     yield walk.wait(ViewName.CARD_RECORD)
     if shots:
         yield from walk.shoot("card-record")
+        if walk.larger():
+            yield from larger_text_shot(walk, "card-record-larger-text")
         yield from help_shot(walk, "help")
     yield walk.act("continue")
     yield from document(walk, holder, shots)
@@ -367,6 +369,8 @@ def activation(walk: Walk, holder_key: str = "anna", shots: bool = True,
     yield from hand_over(walk, "admin", "hand-to-admin" if shots else None)
     if shots:
         yield from walk.shoot("done")
+        if walk.larger():  # the holder's larger text stays on until HOME
+            yield from larger_text_shot(walk, "done-larger-text")
     yield d.remove_card()
     yield from back_home(walk)
 
@@ -418,6 +422,8 @@ def change_pin_cancelled(walk: Walk) -> Steps:
     yield walk.wait(ViewName.ERROR)
     yield from hand_over(walk, "admin")
     yield from walk.shoot("visit-cancelled")
+    if walk.larger():
+        yield from larger_text_shot(walk, "visit-cancelled-larger-text")
     yield d.remove_card()
     yield from back_home(walk)
 

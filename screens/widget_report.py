@@ -172,8 +172,60 @@ def report(app: Any, image: Any, panel: Panel) -> dict[str, Any]:
                 "contrast": round(contrast(_unit(fg), _unit(bg)), 2),
                 "demo": is_demo,
             })
+    keyboard_open = keyboard is not None and bool(keyboard.shown)
     return {"targets": targets, "texts": texts, "graphics": graphics(app, image, size, tops),
-            "errors": error_texts(tops, size)}
+            "errors": error_texts(tops, size),
+            "scrolls": [] if keyboard_open else scrolling(tops, size, demo),
+            "rows": [] if keyboard_open else action_rows(tops, size, demo)}
+
+
+def scrolling(tops: list[Widget], size: tuple[int, int], demo: Widget | None
+              ) -> list[dict[str, Any]]:
+    """Every scroll view whose content is taller than it shows (the demo panel's aside):
+    how much is out of sight, and whether a scroll cue for it ("Visa mer") is in sight.
+    Left out while the on-screen keyboard is open (it covers the cues; "Klar" closes it)."""
+    from kivy.uix.scrollview import ScrollView
+
+    from screens.widgets.common import ScrollCue
+
+    widgets = [w for top in tops for w in top.walk(restrict=False)]
+    cued = {id(w.scroll) for w in widgets
+            if isinstance(w, ScrollCue) and w.scroll is not None and _visible(w)
+            and (box := _window_box(w, size)) is not None and _in_sight_pct(w, box) >= 95}
+    found = []
+    for view in widgets:
+        if (not isinstance(view, ScrollView) or not view.children or not view.do_scroll_y
+                or _in(view, demo) or not _visible(view) or _window_box(view, size) is None):
+            continue
+        hidden = view.children[0].height - view.height
+        if hidden > 2:
+            found.append({"hidden_px": round(hidden), "cue": id(view) in cued})
+    return found
+
+
+def action_rows(tops: list[Widget], size: tuple[int, int], demo: Widget | None
+                ) -> list[dict[str, Any]]:
+    """Every row of buttons in sight: its width, and each button's label on one line
+    (px, with the button's text margin) and on how many lines it is drawn."""
+    from screens.widgets.common import ActionRow, KioskButton, one_line_px
+
+    found = []
+    for row in (w for top in tops for w in top.walk(restrict=False)):
+        if (not isinstance(row, ActionRow) or row.orientation != "horizontal"
+                or _in(row, demo) or not _visible(row) or _window_box(row, size) is None):
+            continue
+        buttons = [b for b in reversed(row.children) if isinstance(b, KioskButton)]
+        if not buttons:
+            continue
+        found.append({
+            "width_px": round(row.width - row.spacing * len(buttons), 1),
+            "buttons": [{
+                "text": b.text[:60],
+                "one_line_px": round(one_line_px(b), 1),
+                "lines": len(getattr(b._label, "_cached_lines", None) or [None]),
+            } for b in buttons],
+        })
+    return found
 
 
 def error_texts(tops: list[Widget], size: tuple[int, int]) -> list[dict[str, Any]]:

@@ -48,7 +48,7 @@ class CardInfoScreen(KioskScreen):
             table.rows_data = facts_of(certificate_facts(cert, view.params), ctx.lang)
             box.add_widget(table)
         if new_view:
-            self.ids.scroller.scroll_y = 1
+            self.ids.body.to_top()
 
 
 load_kv(__file__)

@@ -70,8 +70,14 @@ class PinEntryScreen(KioskScreen):
             self.ids.privacy.text = tr(private, lang)
         if view.error is not None and compact_panel() and "header" in self.ids:
             # the 7" panel's narrow column: the error's next step says what to do instead,
-            # and shows without scrolling (the instruction pushed it below the fold)
+            # and shows without scrolling (the instruction pushed it below the fold); so
+            # do the privacy note and the deadline, which come back with the next screen
+            # (with larger text they pushed the next step under the scroll cue)
             self.ids.header.message = ""
+            if "privacy" in self.ids:
+                self.ids.privacy.text = ""
+            if "facts" in self.ids:
+                self.ids.facts.rows_data = []
         if not self._laid_out:
             pad.layout_keys(shuffled=ctx.shuffle_pin_pad)
             self._laid_out = True

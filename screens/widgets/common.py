@@ -99,8 +99,81 @@ def take_into(widget: Widget, place: Widget) -> bool:
     return True
 
 
+class ScrollCue(KioskButton):
+    """"Visa mer" in a screen's action row while its body is taller than the panel shows.
+
+    On a touch screen without a keyboard nobody knows that a cut-off column scrolls: the
+    cue says so in words, with an arrow, and a tap scrolls the body a view's height on;
+    at the end it reads "Till toppen" and takes the body back up. A finger on the
+    content scrolls it too, and the scroll bar shows where the view is."""
+
+    needed = BooleanProperty(False)  # the body is taller than its view
+    at_end = BooleanProperty(False)  # the view shows the body's end
+    scroll = ObjectProperty(None, allownone=True)  # the ScrollView it moves
+    extra_px = NumericProperty(0)  # room for the drawn arrow before the words (.kv)
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        from kivy.app import App
+
+        app = App.get_running_app()
+        if app is not None and hasattr(app, "lang"):
+            app.bind(lang=self._words)
+        self.bind(at_end=self._words)
+        self._words()
+
+    def _words(self, *_args: object) -> None:
+        from kivy.app import App
+
+        from screens.texts import tr
+
+        lang = str(getattr(App.get_running_app(), "lang", "sv"))
+        self.text = tr("ui.scroll.top" if self.at_end else "ui.scroll.more", lang)
+
+    def on_release(self) -> None:
+        """A view's height on (less a line, so the reader keeps their place), or back up."""
+        scroll = self.scroll
+        if scroll is None or not scroll.children:
+            return
+        room = scroll.children[0].height - scroll.height
+        if room <= 0:
+            return
+        if self.at_end:
+            scroll.scroll_y = 1.0
+        else:
+            step = max(1.0, scroll.height * 0.85)
+            scroll.scroll_y = max(0.0, scroll.scroll_y - step / room)
+        scroll.update_from_scroll()
+
+
+def _level(needs: Sequence[float], total: float, cap: float) -> float:
+    """The largest width <= ``cap`` that every button narrower than it can be raised to
+    with the row's ``total`` still holding them all (each keeps at least its need)."""
+    low, high = 0.0, max(0.0, cap)
+    if sum(max(high, need) for need in needs) <= total:
+        return high
+    for _ in range(24):
+        middle = (low + high) / 2
+        if sum(max(middle, need) for need in needs) <= total:
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def one_line_px(button: KioskButton) -> float:
+    """How wide ``button`` must be to draw its label on one line (its text margin, the
+    scroll cue's arrow, and a pixel for rounding)."""
+    from kivy.app import App
+
+    margin = getattr(App.get_running_app(), "s", 1.0) * 20 + 1
+    return (_text_width(button.text, button.font_size, bold=button.bold) + margin
+            + getattr(button, "extra_px", 0.0))
+
+
 class ActionRow(BoxLayout):
-    """The screen's buttons, one per action the flow offers."""
+    """The screen's buttons, one per action the flow offers (and the body's scroll cue,
+    at the left, while the body scrolls)."""
 
     handler = ObjectProperty(None, allownone=True)
     button_width = NumericProperty(300)
@@ -112,6 +185,14 @@ class ActionRow(BoxLayout):
         super().__init__(**kwargs)
         self._buttons: list[KioskButton] = []
         self._spacer = Widget()
+        self._cue: ScrollCue | None = None
+
+    def attach_cue(self, cue: ScrollCue) -> None:
+        """The body's scroll cue: shown in this row whenever it is needed."""
+        self._cue = cue
+        cue.bind(needed=lambda *_a: self._arrange(), texture_size=self._text_height,
+                 font_size=lambda *_a: self._fit())
+        self._arrange()
 
     def set_actions(self, actions: Sequence[tuple[str, str, str]]) -> None:
         """Replace the buttons with (action, label, role) triples (kept if unchanged)."""
@@ -119,10 +200,18 @@ class ActionRow(BoxLayout):
         if wanted == self._shown:
             return  # a PIN-pad tap re-renders the screen: no new buttons, no new textures
         self._shown = wanted
-        self.empty = not wanted
+        self._arrange()
+
+    def _arrange(self) -> None:
+        actions = self._shown or []
+        cue = self._cue if self._cue is not None and self._cue.needed else None
+        self.empty = not actions and cue is None
         self.clear_widgets()
         row = self.orientation == "horizontal"
         ordered = sorted(actions, key=lambda a: a[2] == "primary") if row else list(actions)
+        if cue is not None:
+            cue.size_hint_x = None if row else 1
+            self.add_widget(cue)  # at the left, apart from the screen's own buttons
         if row:
             self.add_widget(self._spacer)  # buttons sit at the right, the main one last
         while len(self._buttons) < len(ordered):  # made once, reused: see FactsTable
@@ -151,18 +240,43 @@ class ActionRow(BoxLayout):
 
         total = self.width - self.spacing * len(buttons)
         equal = min(self.button_width, total / len(buttons))
-        # each button at least as wide as its longest word (+ its text margin), taken from
-        # the others' slack: "Skriv på kortläsaren igen" beside the 7" reader pad, never
-        # "kortläsar" / "en"
-        margin = getattr(App.get_running_app(), "s", 1.0) * 20 + 4
-        needs = [_widest_word(b.text, b.font_size, bold=True) + margin for b in buttons]
-        widths = [max(equal, need) for need in needs]
-        excess = sum(widths) - total
-        slack = sum(w - need for w, need in zip(widths, needs, strict=True) if w > need)
-        if excess > 0 and slack > 0:
-            cut = min(1.0, excess / slack)
-            widths = [w - (w - need) * cut if w > need else w
-                      for w, need in zip(widths, needs, strict=True)]
+        app = App.get_running_app()
+        margin = getattr(app, "s", 1.0) * 20 + 4
+        # each label on one line where the row has room for all of them ("Till
+        # startsidan" with larger text, never "Till" / "startsidan" beside empty room),
+        # the short ones as wide as the row's equal share allows
+        whole = [one_line_px(b) for b in buttons]
+        if sum(whole) <= total:
+            floor = _level(whole, total, equal)
+            for button, need in zip(buttons, whole, strict=True):
+                button.width = max(floor, need)
+            return
+        # else each button at least as wide as its longest word (+ its text margin):
+        # "Skriv på kortläsaren igen" beside the 7" reader pad, never "kortläsar" / "en"
+        least = float(getattr(app, "touch_px", 0))
+        needs = [max(least, _widest_word(b.text, b.font_size, bold=True) + margin
+                     + getattr(b, "extra_px", 0.0)) for b in buttons]
+        if sum(needs) <= total:
+            # as many labels on one line as the row has room for, the shortest first; the
+            # rest of the row shared by the labels that wrap ("Jag godkänner – signera"
+            # on two lines beside the scroll cue with larger text, not three)
+            widths = list(needs)
+            left = total - sum(widths)
+            for i in sorted(range(len(buttons)), key=lambda i: whole[i]):
+                if whole[i] - widths[i] <= left:
+                    left -= whole[i] - widths[i]
+                    widths[i] = whole[i]
+            wrapped = [i for i in range(len(buttons)) if widths[i] < whole[i]]
+            for i in wrapped:
+                widths[i] += left / len(wrapped)
+        else:
+            widths = [max(equal, need) for need in needs]
+            excess = sum(widths) - total
+            slack = sum(w - need for w, need in zip(widths, needs, strict=True) if w > need)
+            if excess > 0 and slack > 0:
+                cut = min(1.0, excess / slack)
+                widths = [w - (w - need) * cut if w > need else w
+                          for w, need in zip(widths, needs, strict=True)]
         for button, width in zip(buttons, widths, strict=True):
             button.width = max(1.0, width)
 
@@ -192,10 +306,29 @@ class ScreenBody(BoxLayout):
         self._scroll.add_widget(inner)
         super().add_widget(self._scroll)
         self._inner = inner
-        self._scroll.bind(height=self._fit)
-        inner.bind(minimum_height=self._fit)
+        self.cue = ScrollCue(scroll=self._scroll, role="secondary")
+        self._scroll.bind(height=self._fit, scroll_y=self._cue_state)
+        inner.bind(minimum_height=self._fit, height=self._cue_state)
         self.bind(spacing=lambda _w, value: setattr(inner, "spacing", value))
         self.bind(padding=self._bar_beside)
+        from kivy.app import App
+
+        app = App.get_running_app()
+        if app is not None and hasattr(app, "C"):
+            app.bind(C=self._bar_look, px_per_mm=self._bar_look)
+            self._bar_look()
+
+    def _bar_look(self, *_args: object) -> None:
+        """A bar that shows while the column scrolls, not only while a finger moves it:
+        in the palette's button colour (>= 3:1 on the screen), 1.2 mm wide."""
+        from kivy.app import App
+
+        app = App.get_running_app()
+        colour = list(app.C["primary"])
+        scroll = self._scroll
+        scroll.bar_color = scroll.bar_inactive_color = colour
+        scroll.bar_width = max(6, round(app.px_per_mm * 1.2))
+        self._bar_beside()
 
     def _bar_beside(self, *_args: object) -> None:
         """The scroll bar in the right padding, beside the column: over it, it hid the end
@@ -206,11 +339,28 @@ class ScreenBody(BoxLayout):
     def _fit(self, *_args: object) -> None:
         if self._inner is not None:
             self._inner.height = max(self._inner.minimum_height, self._scroll.height)
+            self._cue_state()
+
+    def _cue_state(self, *_args: object) -> None:
+        """The cue while the column is taller than its view; "to the top" at its end."""
+        if self._inner is None:
+            return
+        hidden = self._inner.height - self._scroll.height
+        self.cue.needed = hidden > 2
+        self.cue.at_end = self.cue.needed and self._scroll.scroll_y * hidden <= 2
+
+    def to_top(self) -> None:
+        """Show the column from its start (a new card's facts)."""
+        self._scroll.scroll_y = 1.0
+        self._scroll.update_from_scroll()
 
     def add_widget(self, widget: Widget, *args: object, **kwargs: object) -> None:
         """The buttons below the scrolling part; everything else into it."""
         if self._inner is None or isinstance(widget, ActionRow):
             super().add_widget(widget, *args, **kwargs)
+            cue = getattr(self, "cue", None)
+            if isinstance(widget, ActionRow) and cue is not None:
+                widget.attach_cue(cue)
         else:
             self._inner.add_widget(widget, *args, **kwargs)
 
@@ -292,12 +442,16 @@ class FactsTable(GridLayout):
             self.cols = 2 * self._pairs_a_row
             return
         label_px = max(_widest_word(n.text, n.font_size, bold=True) for n in names) + 4
+        whole_px = max(_text_width(n.text, n.font_size, bold=True) for n in names) + 4
         value_px = max(_widest_word(v.text, v.font_size, bold=False) for v in values) + 4
         least, most = LABEL_SHARE
         for pairs in range(self._pairs_a_row, 0, -1):
             cols = 2 * pairs
             pair_px = (self.width - self.spacing[0] * (cols - 1)) / pairs
-            share = min(most, max(least, label_px / pair_px))
+            # every label on one line where the values' words still fit beside it (a
+            # wrapped "Referens för / support" took the line the 7" done screen lacked)
+            whole = whole_px <= most * pair_px and value_px <= pair_px - whole_px + 1
+            share = min(most, max(least, (whole_px if whole else label_px) / pair_px))
             if label_px <= share * pair_px and value_px <= (1 - share) * pair_px + 1:
                 self.cols = cols
                 for name, value in zip(names, values, strict=False):
@@ -307,6 +461,16 @@ class FactsTable(GridLayout):
         self.cols = 1
         for cell in cells:
             cell.size_hint_x = 1
+
+
+@lru_cache(maxsize=512)
+def _text_width(text: str, font_size: float, bold: bool) -> float:
+    """The width in px of ``text`` on one line at ``font_size`` (cached like _widest_word)."""
+    from kivy.core.text import Label as CoreLabel
+
+    if not text.strip():
+        return 0.0
+    return float(CoreLabel(font_size=font_size, bold=bold).get_extents(text)[0])
 
 
 @lru_cache(maxsize=512)

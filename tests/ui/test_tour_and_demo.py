@@ -88,9 +88,9 @@ def test_tour_saves_every_screen_on_both_panels_in_swedish_and_english(tmp_path:
                      "additional-present", "additional-organisation", "additional-done"):
             assert any(n.endswith(f"-{name}.png") for n in swedish), name
         if folder == "800x480":  # the holder's screens of one visit with larger text too
-            for name in ("hand-to-holder", "pin-rule-broken", "pin-choose", "pin-confirm",
-                         "writing-pin", "receipt", "sign-receipt", "hand-to-admin",
-                         "pin-current"):
+            for name in ("card-record", "hand-to-holder", "pin-rule-broken", "pin-choose",
+                         "pin-confirm", "writing-pin", "receipt", "sign-receipt",
+                         "hand-to-admin", "done", "pin-current", "visit-cancelled"):
                 assert any(n.endswith(f"-{name}-larger-text.png") for n in swedish), name
         assert all(is_drawn(out / "sv" / folder / n, size) for n in swedish)
         # every screen measured at this panel size: targets and texts in mm, contrast
@@ -104,6 +104,8 @@ def test_tour_saves_every_screen_on_both_panels_in_swedish_and_english(tmp_path:
             assert limit_breaches(widgets) == [], (lang, folder)
             assert buttons_out_of_sight(widgets) == [], (lang, folder)
             assert errors_out_of_sight(widgets) == [], (lang, folder)
+            assert hidden_without_cue(widgets) == [], (lang, folder)
+            assert wrapped_with_room(widgets) == [], (lang, folder)
     # A second walk with the reader's own PIN pad: sign-in and activation typed there.
     for lang in ("sv", "en"):
         pad = sorted(p.name for p in (out / lang / "reader-pad").glob("*.png"))
@@ -136,6 +138,45 @@ def errors_out_of_sight(widgets: dict[str, Any]) -> list[str]:
     return [f"{screen}: {text['text']!r} {text['in_sight_pct']}%"
             for screen, measured in widgets["screens"].items()
             for text in measured.get("errors", []) if text["in_sight_pct"] < 95]
+
+
+def hidden_without_cue(widgets: dict[str, Any]) -> list[str]:
+    """Content out of sight in a scroll view with no scroll cue ("Visa mer") in sight: on a
+    touch screen without a keyboard nobody knows to look for it."""
+    return [f"{screen}: {scroll['hidden_px']} px out of sight, no cue"
+            for screen, measured in widgets["screens"].items()
+            for scroll in measured.get("scrolls", []) if not scroll["cue"]]
+
+
+def wrapped_with_room(widgets: dict[str, Any]) -> list[str]:
+    """Button labels wrapped in a row that has room for every label on one line ("Till" /
+    "startsidan" beside empty room)."""
+    found = []
+    for screen, measured in widgets["screens"].items():
+        for row in measured.get("rows", []):
+            if sum(button["one_line_px"] for button in row["buttons"]) > row["width_px"]:
+                continue  # a full row: labels wrap between words (never mid-word: layout:)
+            found += [f"{screen}: {button['text']!r} on {button['lines']} lines"
+                      for button in row["buttons"] if button["lines"] > 1]
+    return found
+
+
+def test_cue_check_finds_content_out_of_sight_without_a_cue() -> None:
+    widgets = {"screens": {
+        "07-card-record": {"scrolls": [{"hidden_px": 140, "cue": False}]},
+        "04-home": {"scrolls": [{"hidden_px": 90, "cue": True}]},
+        "01-admin-sign-in": {"targets": []}}}
+    assert hidden_without_cue(widgets) == ["07-card-record: 140 px out of sight, no cue"]
+
+
+def test_wrap_check_finds_a_label_wrapped_beside_room() -> None:
+    home = {"text": "Till startsidan", "one_line_px": 230.0, "lines": 2}
+    widgets = {"screens": {
+        "33-done-larger-text": {"rows": [{"width_px": 600.0, "buttons": [home]}]},
+        "14-document-manual": {"rows": [{"width_px": 500.0, "buttons": [
+            {"text": "Skanna igen", "one_line_px": 170.0, "lines": 1},
+            {"text": "Kontrollera uppgifterna", "one_line_px": 340.0, "lines": 2}]}]}}}
+    assert wrapped_with_room(widgets) == ["33-done-larger-text: 'Till startsidan' on 2 lines"]
 
 
 def test_error_sight_check_finds_a_next_step_below_the_fold() -> None:
