@@ -172,7 +172,8 @@ def test_an_empty_manual_form_sent_by_touch_says_the_field_is_empty(kiosk: Harne
 def test_a_scrolling_screen_keeps_its_scroll_bar_off_the_texts(kiosk: Harness) -> None:
     """A typed document's confirmation in English is taller than the 10" panel: its body
     scrolls, and the scroll bar is drawn beside the column, not over the right-aligned
-    check results ("Passe|d", "Awaiting your ey|e" under the bar)."""
+    check results ("Passe|d", "Awaiting your ey|e" under the bar). Its action row says so
+    ("Show more"), and tapping that scrolls on to the end ("Back to top"), then back up."""
     from kivy.uix.label import Label
 
     from screens.scripts import type_document
@@ -206,9 +207,31 @@ def test_a_scrolling_screen_keeps_its_scroll_bar_off_the_texts(kiosk: Harness) -
             w.text for w in scroll.walk(restrict=True)
             if isinstance(w, Label) and w.text and w.opacity > 0
             and w.to_window(w.right, w.y)[0] > bar_x + 0.5]
+        cue, row = body.cue, screen.ids.actions.__self__
+
+        def state() -> tuple[bool, str, float]:
+            return (cue.parent is row, cue.text, round(scroll.scroll_y, 2))
+
+        seen["cue"] = [state()]
+        for _tap in range(8):  # a real touch each time, until the end shows
+            if cue.at_end:
+                break
+            tap(cue)
+            yield driver.frames(2)
+            seen["cue"].append(state())
+        tap(cue)  # "Back to top"
+        yield driver.frames(2)
+        seen["cue"].append(state())
         yield walk.act("cancel")
         yield driver.remove_card()
 
     kiosk.run(script)
     assert seen["scrolls"]
     assert seen["under_bar"] == []
+    steps = seen["cue"]
+    assert all(in_row for in_row, _text, _y in steps)
+    assert steps[0][1:] == ("Show more", 1.0)
+    assert steps[-2][1:] == ("Back to top", 0.0)  # each tap went on, to the end
+    assert [y for *_rest, y in steps[:-1]] == sorted((y for *_rest, y in steps[:-1]),
+                                                     reverse=True)
+    assert len(steps) >= 3 and steps[-1][1:] == ("Show more", 1.0)
