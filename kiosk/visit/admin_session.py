@@ -6,7 +6,8 @@ authentication certificate gives the HSA-id) -> ``authorise_admin`` (the portal'
 authorisation, judged by kiosk.rules.admin) -> HOME. From HOME, ``choose_visit`` with
 ``kind`` runs one visit flow, whose events the session passes through until it ends.
 The session ends after ``ui.admin_session_timeout_s`` (never in the middle of a visit:
-it ends when that visit ends) or on ``sign_out``, and **locks** (docs/visits.md):
+it ends when that visit ends; a clock set back below the sign-in time ends it too) or on
+``sign_out``, and **locks** (docs/visits.md):
 - with two readers (``hardware.admin_reader`` names the administrator's reader): when the
   administrator's card leaves that reader, at once, mid-visit included. A visit with an
   effect in flight (a PIN write, the result's commit, its sync) finishes that effect first,
@@ -268,6 +269,10 @@ class KioskSession:
             return True
         if self.signed_in_at is None:
             return False
+        if at < self.signed_in_at:
+            # the clock was set back (NTP, by hand): how long the session has run is not
+            # known, and a day set back would let it run a day longer; it ends
+            return True
         limit = timedelta(seconds=self.settings.ui.admin_session_timeout_s)
         return at >= self.signed_in_at + limit
 

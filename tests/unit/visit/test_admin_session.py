@@ -158,6 +158,18 @@ def test_session_expires_at_home() -> None:
     assert d.view.message == "visit.session.expired"
 
 
+def test_a_clock_set_back_ends_the_session_instead_of_prolonging_it() -> None:
+    """The session's age is wall-clock time (the flow's ``at``): with the clock set back a
+    day (NTP correcting a kiosk that booted ahead, a manual setting) the session ran a day
+    longer. Its age is then unknown, and it ends."""
+    d = session()
+    sign_in(d)
+    d.rig.clock.current -= timedelta(days=1)
+    d.send("choose_visit", kind="activation")
+    assert d.view.name is ViewName.ADMIN_SIGN_IN
+    assert d.view.message == "visit.session.expired"
+
+
 def test_session_timeout_waits_for_the_visit_to_end() -> None:
     d = session()
     sign_in(d)
