@@ -21,6 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
+from kiosk.devicekey import read_key_file
 from kiosk.errors import CardUnreadable, ConfigError
 from kiosk.model import CertificateInfo, TrustLevel
 from kiosk.pki import HSA_ID_OTHERNAME, PERSONNUMMER_OTHERNAME
@@ -116,12 +117,19 @@ def trust_level(cert: x509.Certificate, levels: Iterable[PolicyLevel]) -> TrustL
         raise ConfigError(f"policy_levels: trust level {max(found)} is not 2 or 3") from None
 
 
+MAX_ANCHOR_FILE_BYTES = 1024 * 1024
+"""A trust anchor file (a few CA certificates in PEM) is at most this."""
+
 def load_trust_anchors(paths: Iterable[str | Path]) -> list[bytes]:
-    """DER certificates from PEM (or DER) files; ConfigError naming a missing or bad file."""
+    """DER certificates from PEM (or DER) files; ConfigError naming a missing or bad file.
+
+    Only a regular file of at most MAX_ANCHOR_FILE_BYTES is read: a FIFO named in
+    hardware.trust_anchors hung the kiosk's start, /dev/zero filled its memory.
+    """
     anchors: list[bytes] = []
     for path in paths:
         try:
-            data = Path(path).read_bytes()
+            data = read_key_file(Path(path), MAX_ANCHOR_FILE_BYTES)
         except OSError as exc:
             raise ConfigError(f"trust anchor {path}: {exc.strerror}", path=str(path)) from None
         try:

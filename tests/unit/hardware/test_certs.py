@@ -88,3 +88,40 @@ def test_trust_anchor_files(tmp_path: Path, pki: tuple[DemoCA, PersonCredentials
     )
     with pytest.raises(ConfigError):
         load_trust_anchors([tmp_path / "bad.pem"])
+
+
+@pytest.mark.parametrize("kind", ["fifo", "endless", "huge"])
+def test_a_trust_anchor_path_that_is_no_file_or_endless_is_refused_at_once(
+    tmp_path: Path, kind: str
+) -> None:
+    """A FIFO named in hardware.trust_anchors hung the kiosk's start for good (no writer
+    comes), /dev/zero was read until memory ran out. In a child process with a memory
+    limit and a timeout, so that the old behaviour fails the test, not the machine."""
+    import os
+    import subprocess
+    import sys
+
+    target = tmp_path / "roots.pem"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "endless":
+        target.symlink_to("/dev/zero")
+    else:
+        target.write_bytes(b"-----BEGIN CERTIFICATE-----\n" + b"A" * (2 << 20))
+    code = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
+        "from hardware.certs import load_trust_anchors\n"
+        "from kiosk.errors import ConfigError\n"
+        "try:\n"
+        "    load_trust_anchors([sys.argv[1]])\n"
+        "except ConfigError as exc:\n"
+        "    print(exc.detail)\n"
+    )
+    try:
+        done = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True,
+                              text=True, timeout=60, check=False)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"load_trust_anchors hung on a {kind}")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert str(target) in done.stdout
