@@ -31,6 +31,7 @@ Steps = Generator[Condition, None, None]
 GOOD_PIN = "914273"
 RULE_BREAKING_PIN = "345678"  # a run of digits: the PIN policy refuses it
 TOUR_SIGNATURE_PIN = "736185"  # the signature PIN Ingrid chooses (passes the PIN rules)
+WRONG_CURRENT_PIN = DEMO_ACTIVE_PIN[:3] + "000"  # Eva's first three digits, then wrong ones
 KEY_HIGHLIGHT_S = 0.1  # Kivy keeps a released button drawn "down" for min_state_time
 SCAN_WAIT_S = 20.0  # how long the walk lets the camera scan before typing the document
 BUTTON_WAIT_S = 5.0  # how long a walk waits for a button to appear before it fails
@@ -406,7 +407,8 @@ def card_check(walk: Walk, holder_key: str = "eva", shot: str = "card-info",
 
 
 def change_pin_cancelled(walk: Walk) -> Steps:
-    """PIN change: the current-PIN screen, then cancel (the ended screen explains)."""
+    """PIN change: the current-PIN screen; a wrong current PIN, refused by the card before
+    a new one is asked; then cancel (the ended screen explains)."""
     d = walk.driver
     yield from choose(walk, "change_pin")
     yield d.insert_card(demo_holder("eva", walk.today).card_number)
@@ -418,6 +420,9 @@ def change_pin_cancelled(walk: Walk) -> Steps:
     yield from walk.shoot("pin-current")
     if walk.larger():
         yield from larger_text_shot(walk, "pin-current-larger-text")
+    yield from d.type_pin(WRONG_CURRENT_PIN[3:])  # one try of three, reset by the next visit
+    yield walk.wait(ViewName.PIN_CURRENT, lambda v: v.error is not None)
+    yield from walk.shoot("pin-current-wrong")
     yield walk.act("cancel")
     yield walk.wait(ViewName.ERROR)
     yield from hand_over(walk, "admin")
@@ -698,10 +703,40 @@ def reader_pad_activation(walk: Walk, holder_key: str = "anna") -> Steps:
     yield from back_home(walk)
 
 
+def reader_pad_change_pin(walk: Walk, holder_key: str = "eva") -> Steps:
+    """PIN change on the reader's keypad: the card checks the current PIN first (a wrong
+    one is told and typed again there), then the reader asks it once more and the new one
+    twice."""
+    d = walk.driver
+    yield from choose(walk, "change_pin")
+    yield d.insert_card(demo_holder(holder_key, walk.today).card_number)
+    yield walk.wait(ViewName.CARD_RECORD)
+    yield walk.act("continue")
+    yield d.until_view(ViewName.PIN_CURRENT, lambda v: bool(v.params.get("waiting")), idle=False)
+    yield from hand_over(walk, "holder")
+    yield d.until(lambda: bool(d.app.demo_panel.pad_prompt))
+    yield from walk.shoot("reader-pad-current")
+    yield from d.type_on_reader(WRONG_CURRENT_PIN)
+    yield walk.wait(ViewName.PIN_CURRENT, lambda v: v.error is not None)
+    yield from walk.shoot("reader-pad-current-wrong")
+    yield walk.act("pad_start")
+    yield from d.type_on_reader(DEMO_ACTIVE_PIN)
+    yield d.until_view(ViewName.PIN_CHOOSE, lambda v: bool(v.params.get("waiting")), idle=False)
+    yield d.until(lambda: bool(d.app.demo_panel.pad_prompt))
+    yield from walk.shoot("reader-pad-change")
+    for pin in (DEMO_ACTIVE_PIN, GOOD_PIN, GOOD_PIN):  # old, new, new
+        yield from d.type_on_reader(pin)
+    yield walk.wait(ViewName.DONE, lambda v: v.message == "visit.done.change_pin")
+    yield from hand_over(walk, "admin")
+    yield d.remove_card()
+    yield from back_home(walk)
+
+
 def reader_pad_tour(walk: Walk) -> Steps:
     """The screens that differ when the reader has its own PIN pad."""
     yield from reader_pad_sign_in(walk)
     yield from reader_pad_activation(walk)
+    yield from reader_pad_change_pin(walk)
 
 
 def demo_visit(walk: Walk) -> Steps:

@@ -85,7 +85,8 @@ def test_tour_saves_every_screen_on_both_panels_in_swedish_and_english(tmp_path:
                      "card-removed", "idle-warning", "admin-wrong-pin", "portal-unreachable",
                      "pin-letter-done", "signature-pin-choose", "signature-certificate-done",
                      "renew-signature-pin", "renew-certificates-done", "card-info-expiring",
-                     "additional-present", "additional-organisation", "additional-done"):
+                     "additional-present", "additional-organisation", "additional-done",
+                     "pin-current", "pin-current-wrong", "visit-cancelled"):
             assert any(n.endswith(f"-{name}.png") for n in swedish), name
         if folder == "800x480":  # the holder's screens of one visit with larger text too
             for name in ("card-record", "hand-to-holder", "pin-rule-broken", "pin-choose",
@@ -106,12 +107,14 @@ def test_tour_saves_every_screen_on_both_panels_in_swedish_and_english(tmp_path:
             assert errors_out_of_sight(widgets) == [], (lang, folder)
             assert hidden_without_cue(widgets) == [], (lang, folder)
             assert wrapped_with_room(widgets) == [], (lang, folder)
-    # A second walk with the reader's own PIN pad: sign-in and activation typed there.
+    # A second walk with the reader's own PIN pad: sign-in, activation and a PIN change
+    # (the current PIN checked first, a wrong one refused there) typed there.
     for lang in ("sv", "en"):
         pad = sorted(p.name for p in (out / lang / "reader-pad").glob("*.png"))
         assert [n[3:-4] for n in pad] == [
             "reader-pad-admin", "reader-pad-choose", "reader-pad-mismatch", "reader-pad-sign",
-            "reader-pad-done",
+            "reader-pad-done", "reader-pad-current", "reader-pad-current-wrong",
+            "reader-pad-change",
         ], pad
         assert all(is_drawn(out / lang / "reader-pad" / n) for n in pad)
     assert str(out.resolve()) in result.stdout
