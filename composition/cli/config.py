@@ -45,7 +45,7 @@ from kiosk.i18n import translate
 from kiosk.paths import KioskPaths
 from kiosk.settings import SECRET_KEYS, Settings, load_settings
 
-from ._fleet_common import cli_language, kiosk_paths
+from ._fleet_common import cli_language, kiosk_paths, write_output_file
 
 SECRET_NAME_PARTS = ("key", "token", "password", "secret")
 MASK = "********"
@@ -185,7 +185,7 @@ def _sign(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return report_error(exc, lang)
     try:
-        Path(args.output).write_bytes(raw)
+        write_output_file(Path(args.output), raw)
     except OSError as exc:
         print(translate("fleet.unwritable", lang, file=args.output,
                         error=exc.strerror or str(exc)), file=sys.stderr)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from composition.cli._fleet_common import cli_language
+from composition.cli._fleet_common import cli_language, write_output_file
 from kiosk.devicekey import PUBLIC_FILE, load_existing, load_or_create, read_key_file
 from kiosk.errors import InvalidInput, KioskError, StorageError
 from kiosk.i18n import LANGUAGES, describe_error, translate
@@ -216,12 +216,9 @@ def _export(args: argparse.Namespace) -> int:
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if args.output:
         path = Path(args.output)
-        tmp = path.with_name(path.name + ".tmp")
         try:
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, path)
+            write_output_file(path, text.encode("utf-8"))
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             print(translate("sync.export.unwritable", args.lang, path=str(path),
                             error=exc.strerror or str(exc)), file=sys.stderr)
             return EXIT_ERROR

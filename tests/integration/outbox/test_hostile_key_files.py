@@ -78,3 +78,50 @@ def test_a_named_key_or_export_that_is_no_file_or_endless_is_refused_at_once(
             assert str(target) in result.stdout + result.stderr, (name, result.stdout,
                                                                   result.stderr)
     assert not Path(out).exists()
+
+
+def test_an_output_name_taken_by_no_regular_file_is_refused_and_left_alone(
+    tmp_path: Path, named: dict[str, Path]
+) -> None:
+    """`outbox export -o` renamed its file over whatever held the name: as root
+    `-o /dev/full` (or `-o /dev/stdout`, a link) left a plain file in /dev, a FIFO and a
+    link were replaced; `config sign -o` wrote through a link and hung on a FIFO. A name
+    taken by anything but a regular file is now refused and left as it was."""
+    import stat
+
+    fifo = tmp_path / "out-fifo"
+    os.mkfifo(fifo)
+    kept = tmp_path / "kept.txt"
+    kept.write_text("the operator's own file\n")
+    link = tmp_path / "out-link"
+    link.symlink_to(kept)
+    folder = tmp_path / "out-folder"
+    folder.mkdir()
+    taken = [fifo, link, folder]
+    if os.geteuid() == 0:  # a device node of our own, never the machine's /dev
+        device = tmp_path / "out-null"
+        os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        taken.append(device)
+    kinds = {path: stat.S_IFMT(path.lstat().st_mode) for path in taken}
+    for path in taken:
+        for command in (
+            ["outbox", "export", "-o", str(path), "--state-dir", str(named["state"]),
+             "--lang", "en"],
+            ["config", "sign", str(named["settings"]), "-o", str(path), "--key",
+             str(named["key"]), "--version", "1"],
+        ):
+            try:
+                result = kioskctl(tmp_path, *command)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"{command[:2]} hung on {path.name}")
+            assert "Traceback" not in result.stderr, result.stderr[-2000:]
+            assert result.returncode == 1, (command, result.stdout, result.stderr)
+            assert f"The file {path} could not be written" in result.stderr, result.stderr
+            assert stat.S_IFMT(path.lstat().st_mode) == kinds[path], path  # left as it was
+    assert kept.read_text() == "the operator's own file\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out")) == []
+    written = tmp_path / "export.json"  # a new name, and a regular file, still work
+    for _ in range(2):
+        result = kioskctl(tmp_path, "outbox", "export", "-o", str(written), "--state-dir",
+                          str(named["state"]), "--lang", "en")
+        assert result.returncode == 0 and written.read_text().startswith("{"), result.stderr
