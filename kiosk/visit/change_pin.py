@@ -21,15 +21,16 @@ from dataclasses import replace
 from kiosk.errors import KioskError, PinLocked, WrongPin
 from kiosk.model import AdminAuthorisation, VisitKind
 from kiosk.settings import Settings
-from kiosk.visit.contract import Step, View
+from kiosk.visit.contract import ErrorView, Step, View
 from kiosk.visit.effects import ChangePin, Effect, VerifyPin
 from kiosk.visit.events import Outcome, PinChanged, PinSubmit, PinVerified
 from kiosk.visit.flow import VisitFlow
 from kiosk.visit.pin_entry import PinEntry
 from kiosk.visit.stages import Progress, Stage, Transitions
 
-# The current-PIN screen after the write found the current PIN wrong: the PIN is unchanged.
-UNCHANGED_MESSAGE = "visit.pin.pin_current.unchanged"
+# The wrong PIN's text when the write (not the check) found it wrong: the PIN is unchanged.
+# In the error itself, which every panel shows (the 7" one shows it instead of the message).
+REFUSED_AT_WRITE = "error.wrong_pin.at_write"
 
 
 class ChangePinFlow(VisitFlow):
@@ -94,6 +95,8 @@ class ChangePinFlow(VisitFlow):
 
     def stage_view(self, stage: Stage, error: BaseException | None = None) -> View:
         view = super().stage_view(stage, error)
-        if stage is Stage.PIN_CURRENT and self.refused_at_write and not self.pins.on_reader_pad:
-            view = replace(view, message=UNCHANGED_MESSAGE)
+        shown: ErrorView | None = view.error
+        if stage is Stage.PIN_CURRENT and self.refused_at_write and shown is not None:
+            if shown.code == WrongPin.code:
+                view = replace(view, error=replace(shown, message=REFUSED_AT_WRITE))
         return view

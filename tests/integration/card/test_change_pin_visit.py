@@ -6,6 +6,7 @@ the card pulled out."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -89,8 +90,9 @@ def hardware(request: pytest.FixtureRequest) -> HardwareSettings:
 
 
 def test_a_wrong_current_pin_is_refused_by_the_card_before_a_new_one_is_asked(
-    office: Office, hardware: HardwareSettings
+    office: Office, hardware: HardwareSettings, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     services = office.services(hardware)
     try:
         lines = change_pin(services, [WRONG_PIN, DEMO_ACTIVE_PIN, NEW_PIN, NEW_PIN])
@@ -107,7 +109,7 @@ def test_a_wrong_current_pin_is_refused_by_the_card_before_a_new_one_is_asked(
         assert signs_with(services, NEW_PIN) and not signs_with(services, DEMO_ACTIVE_PIN)
         checks = [details for action, details in audited(services) if action == "verify_pin"]
         assert checks == [{"outcome": "failed", "error": "wrong_pin"}, {"outcome": "done"}]
-        shown = repr(lines) + repr(audited(services))
+        shown = repr(lines) + repr(audited(services)) + caplog.text
         assert not any(pin in shown for pin in (WRONG_PIN, DEMO_ACTIVE_PIN, NEW_PIN))
     finally:
         services.close()
@@ -131,7 +133,7 @@ def test_a_pin_changed_between_the_check_and_the_write_is_refused_unchanged(
         written = [line for line in lines if line.get("effect") == "change_pin"]
         assert [w.get("error") for w in written] == ["wrong_pin", None]
         assert written[0]["view"] == "pin_current"
-        assert written[0]["message"] == "visit.pin.pin_current.unchanged"
+        assert written[0]["error_message"] == "error.wrong_pin.at_write"  # unchanged
         assert lines[-1]["view"] == "done"
         assert signs_with(services, NEW_PIN) and not signs_with(services, OTHER_PIN)
     finally:

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from kiosk.errors import PinLocked, WrongPin
+from kiosk.errors import PinLocked, TokenError, WrongPin
 from kiosk.model import CardStatus, UnlockPurpose, VisitKind
 from kiosk.sync import deliver
 from kiosk.visit.contract import ViewName
@@ -157,8 +157,11 @@ def test_a_pin_changed_between_the_check_and_the_write_is_refused_and_left_uncha
     d.rig.tokens.open(None).change_pin(CURRENT_PIN, OTHER_PIN)  # elsewhere, meanwhile
     d.inputs([*pin_keys(NEW_PIN), *pin_keys(NEW_PIN)])
     assert d.view.name is ViewName.PIN_CURRENT and not d.step.finished
-    assert d.view.message == "visit.pin.pin_current.unchanged"
+    assert d.view.message == "visit.pin.pin_current"
     assert d.view.error is not None and d.view.error.code == "wrong_pin"
+    assert d.view.error.message == "error.wrong_pin.at_write"  # the PIN is unchanged
+    d.inputs([("pin_digit", {"digit": "1"}), ("pin_back", {})])
+    assert d.view.error is None  # typing again: the error goes
     assert d.flow.progress is Progress.NOTHING
     assert not any(len(b) for b in (d.flow.pins.current, d.flow.pins.new))
     assert d.rig.pin_is(EVA, OTHER_PIN)
@@ -166,6 +169,17 @@ def test_a_pin_changed_between_the_check_and_the_write_is_refused_and_left_uncha
     assert d.view.name is ViewName.PIN_CHOOSE
     d.inputs([*pin_keys(NEW_PIN), *pin_keys(NEW_PIN)])
     assert d.view.name is ViewName.DONE and d.rig.pin_is(EVA, NEW_PIN)
+
+
+def test_a_check_the_card_could_not_make_is_retried_with_the_pin_kept_until_then() -> None:
+    d = visit(VisitKind.CHANGE_PIN)
+    d.rig.insert(EVA, CURRENT_PIN)
+    d.rig.deck.fail_next("verify_pin", TokenError("the card did not answer"))
+    d.inputs([INSERT, "continue", *pin_keys(CURRENT_PIN)])
+    assert d.view.name is ViewName.ERROR and not d.step.finished
+    assert d.view.message == "visit.failed.logging_in" and d.view.actions == ("retry", "cancel")
+    d.send("retry")  # the same check again, with a fresh copy of the PIN typed
+    assert d.view.name is ViewName.PIN_CHOOSE and d.effects_run.count("verify_pin") == 2
 
 
 def test_a_card_pulled_during_the_write_ends_with_what_to_try() -> None:
