@@ -28,6 +28,20 @@ ActionHandler = Callable[[str], None]
 class WrapLabel(Label):
     """A label that wraps to its width and grows to its text's height."""
 
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("width", 0)  # no width until its layout gives it one
+        super().__init__(**kwargs)
+
+    def texture_update(self, *largs: object) -> None:
+        """Render the text, once the label has a width to wrap it to.
+
+        Before its layout ran, a label is Kivy's default 100 px wide, or 0 in a parent not
+        laid out yet; wrapping a title to that measured it a word, then a character, at a
+        time: 270 of the first frame's 362 text measurements, for nothing."""
+        if self.width < 1:
+            return
+        super().texture_update(*largs)
+
 
 class KioskButton(Button):
     """A large touch button; ``role`` picks its colour (primary, secondary, danger)."""
