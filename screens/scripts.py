@@ -406,16 +406,22 @@ def card_check(walk: Walk, holder_key: str = "eva", shot: str = "card-info",
     yield from back_home(walk)
 
 
-def change_pin_cancelled(walk: Walk) -> Steps:
-    """PIN change: the current-PIN screen; a wrong current PIN, refused by the card before
-    a new one is asked; then cancel (the ended screen explains)."""
-    d = walk.driver
+def to_current_pin(walk: Walk, holder_key: str = "eva") -> Steps:
+    """From HOME: a PIN change on the holder's card, its record accepted, the screen handed
+    to the holder on the current-PIN screen."""
     yield from choose(walk, "change_pin")
-    yield d.insert_card(demo_holder("eva", walk.today).card_number)
+    yield walk.driver.insert_card(demo_holder(holder_key, walk.today).card_number)
     yield walk.wait(ViewName.CARD_RECORD)
     yield walk.act("continue")
     yield walk.wait(ViewName.PIN_CURRENT)
     yield from hand_over(walk, "holder")
+
+
+def change_pin_cancelled(walk: Walk) -> Steps:
+    """PIN change: the current-PIN screen; a wrong current PIN, refused by the card before
+    a new one is asked; then cancel (the ended screen explains)."""
+    d = walk.driver
+    yield from to_current_pin(walk)
     yield from d.type_pin(DEMO_ACTIVE_PIN[:3], submit=False)
     yield from walk.shoot("pin-current")
     if walk.larger():
@@ -436,12 +442,7 @@ def change_pin_cancelled(walk: Walk) -> Steps:
 def change_pin(walk: Walk, old_pin: str, new_pin: str, holder_key: str = "eva") -> Steps:
     """A whole PIN change visit (current PIN, new PIN twice, write), from HOME to HOME."""
     d = walk.driver
-    yield from choose(walk, "change_pin")
-    yield d.insert_card(demo_holder(holder_key, walk.today).card_number)
-    yield walk.wait(ViewName.CARD_RECORD)
-    yield walk.act("continue")
-    yield walk.wait(ViewName.PIN_CURRENT)
-    yield from hand_over(walk, "holder")
+    yield from to_current_pin(walk, holder_key)
     yield from d.type_pin(old_pin)
     yield walk.wait(ViewName.PIN_CHOOSE)
     yield from d.type_pin(new_pin)

@@ -180,7 +180,7 @@ def test_every_pin_screen_shows_the_one_pad_with_its_keys_drawn(kiosk: Harness) 
     from kivy.uix.label import Label
 
     from kiosk.demo_cast import DEMO_ACTIVE_PIN
-    from screens.scripts import hand_over
+    from screens.scripts import to_current_pin
 
     app = kiosk.app
     seen: dict[str, Any] = {}
@@ -195,12 +195,7 @@ def test_every_pin_screen_shows_the_one_pad_with_its_keys_drawn(kiosk: Harness) 
     def script(driver: Any) -> Any:
         walk = walk_of(kiosk, driver)
         yield from sign_in(walk, shots=False)
-        yield from choose(walk, "change_pin")
-        yield driver.insert_card(demo_holder("eva", walk.today).card_number)
-        yield walk.wait(ViewName.CARD_RECORD)
-        yield walk.act("continue")
-        yield walk.wait(ViewName.PIN_CURRENT)
-        yield from hand_over(walk, "holder")
+        yield from to_current_pin(walk)
         yield driver.frames(2)
         look("pin_current")
         yield from driver.type_pin(DEMO_ACTIVE_PIN)

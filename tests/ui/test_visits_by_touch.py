@@ -17,9 +17,11 @@ from screens.scripts import (
     RULE_BREAKING_PIN,
     Walk,
     activation,
+    change_pin,
     choose,
     hand_over,
     sign_in,
+    to_current_pin,
     type_document,
 )
 from tests.ui.conftest import Harness
@@ -144,7 +146,6 @@ def test_rule_breaking_pin_and_wrong_confirmation_are_shown_in_words(kiosk: Harn
 def test_a_wrong_current_pin_is_told_on_its_own_screen_before_a_new_one_in_sv_and_en(
     kiosk: Harness,
 ) -> None:
-    eva = demo_holder("eva", date.today())
     wrong = "111222"
     seen: dict[str, Any] = {}
 
@@ -152,12 +153,7 @@ def test_a_wrong_current_pin_is_told_on_its_own_screen_before_a_new_one_in_sv_an
         walk = walk_of(kiosk, driver)
         app = kiosk.app
         yield from sign_in(walk, shots=False)
-        yield from choose(walk, "change_pin")
-        yield driver.insert_card(eva.card_number)
-        yield walk.wait(ViewName.CARD_RECORD)
-        yield walk.act("continue")
-        yield walk.wait(ViewName.PIN_CURRENT)
-        yield from hand_over(walk, "holder")
+        yield from to_current_pin(walk)
         yield from driver.type_pin(wrong)
         yield walk.wait(ViewName.PIN_CURRENT, lambda v: v.error is not None)
         seen["screen"] = app.current_screen().name
@@ -187,19 +183,34 @@ def test_a_wrong_current_pin_is_told_on_its_own_screen_before_a_new_one_in_sv_an
     assert translate("error.wrong_pin", "sv") not in seen["next"]  # the right one clears it
 
 
+def test_whole_pin_changes_by_touch_check_then_write_and_the_card_takes_the_new_pin(
+    kiosk: Harness,
+) -> None:
+    """scripts.change_pin (the UI bench's visit) twice: to GOOD_PIN and back to the cast's."""
+    services = kiosk.app.services
+    before = len(services.audit.entries())
+
+    def script(driver: Any) -> Any:
+        walk = walk_of(kiosk, driver)
+        yield from sign_in(walk, shots=False)
+        yield from change_pin(walk, DEMO_ACTIVE_PIN, GOOD_PIN)
+        yield from change_pin(walk, GOOD_PIN, DEMO_ACTIVE_PIN)
+
+    kiosk.run(script, timeout_s=90)
+    card_steps = [e.action for e in services.audit.entries()[before:]
+                  if e.action in ("verify_pin", "change_pin")]
+    # each visit reached DONE (change_pin waits for it): the card took GOOD_PIN, then the
+    # cast's PIN again, which the next test finds; the check came before each write
+    assert card_steps == ["verify_pin", "change_pin"] * 2
+
+
 def test_card_removed_mid_visit_ends_it_with_a_next_step(kiosk: Harness) -> None:
-    eva = demo_holder("eva", date.today())
     seen: list[str] = []
 
     def script(driver: Any) -> Any:
         walk = walk_of(kiosk, driver)
         yield from sign_in(walk, shots=False)
-        yield from choose(walk, "change_pin")
-        yield driver.insert_card(eva.card_number)
-        yield walk.wait(ViewName.CARD_RECORD)
-        yield walk.act("continue")
-        yield walk.wait(ViewName.PIN_CURRENT)
-        yield from hand_over(walk, "holder")
+        yield from to_current_pin(walk)
         yield from driver.type_pin(DEMO_ACTIVE_PIN[:2], submit=False)
         yield driver.remove_card()
         yield walk.wait(ViewName.ERROR)
