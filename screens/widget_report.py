@@ -208,17 +208,22 @@ def action_rows(tops: list[Widget], size: tuple[int, int], demo: Widget | None
     """Every row of buttons in sight: its width, and each button's label on one line
     (px, with the button's text margin) and on how many lines it is drawn."""
     from screens.widgets.common import ActionRow, KioskButton, one_line_px
+    from screens.widgets.guide_cover import GuideCover
 
     found = []
     for row in (w for top in tops for w in top.walk(restrict=False)):
-        if (not isinstance(row, ActionRow) or row.orientation != "horizontal"
-                or _in(row, demo) or not _visible(row) or _window_box(row, size) is None):
+        if isinstance(row, GuideCover) and "go" in row.ids:
+            buttons, room = [row.ids.go.__self__], row.ids.go.parent  # the cover's one button
+            row = room
+        elif isinstance(row, ActionRow) and row.orientation == "horizontal":
+            buttons = [b for b in reversed(row.children) if isinstance(b, KioskButton)]
+        else:
             continue
-        buttons = [b for b in reversed(row.children) if isinstance(b, KioskButton)]
-        if not buttons:
+        if not buttons or _in(row, demo) or not _visible(row) or _window_box(row, size) is None:
             continue
+        spacing = getattr(row, "spacing", 0) if isinstance(row, ActionRow) else 0
         found.append({
-            "width_px": round(row.width - row.spacing * len(buttons), 1),
+            "width_px": round(row.width - spacing * len(buttons), 1),
             "buttons": [{
                 "text": b.text[:60],
                 "one_line_px": round(one_line_px(b), 1),

@@ -119,10 +119,12 @@ class ScrollCue(KioskButton):
     On a touch screen without a keyboard nobody knows that a cut-off column scrolls: the
     cue says so in words, with an arrow, and a tap scrolls the body a view's height on;
     at the end it reads "Till toppen" and takes the body back up. A finger on the
-    content scrolls it too, and the scroll bar shows where the view is."""
+    content scrolls it too, and the scroll bar shows where the view is. In a row without
+    room for every label on one line it says only "Mer" / "Upp" (``short``)."""
 
     needed = BooleanProperty(False)  # the body is taller than its view
     at_end = BooleanProperty(False)  # the view shows the body's end
+    short = BooleanProperty(False)  # the short words: the row is full (ActionRow._fit)
     scroll = ObjectProperty(None, allownone=True)  # the ScrollView it moves
     extra_px = NumericProperty(0)  # room for the drawn arrow before the words (.kv)
 
@@ -133,16 +135,22 @@ class ScrollCue(KioskButton):
         app = App.get_running_app()
         if app is not None and hasattr(app, "lang"):
             app.bind(lang=self._words)
-        self.bind(at_end=self._words)
+        self.bind(at_end=self._words, short=self._words)
         self._words()
 
-    def _words(self, *_args: object) -> None:
+    def words(self) -> tuple[str, str]:
+        """Its two labels (more below, back to the top) in the language and length shown."""
         from kivy.app import App
 
         from screens.texts import tr
 
         lang = str(getattr(App.get_running_app(), "lang", "sv"))
-        self.text = tr("ui.scroll.top" if self.at_end else "ui.scroll.more", lang)
+        form = ".short" if self.short else ""
+        return (tr(f"ui.scroll.more{form}", lang), tr(f"ui.scroll.top{form}", lang))
+
+    def _words(self, *_args: object) -> None:
+        more, top = self.words()
+        self.text = top if self.at_end else more
 
     def on_release(self) -> None:
         """A view's height on (less a line, so the reader keeps their place), or back up."""
@@ -181,8 +189,10 @@ def one_line_px(button: KioskButton) -> float:
     from kivy.app import App
 
     margin = getattr(App.get_running_app(), "s", 1.0) * 20 + 1
-    return (_text_width(button.text, button.font_size, bold=button.bold) + margin
-            + getattr(button, "extra_px", 0.0))
+    # the scroll cue as wide as the longer of its two labels: it turns at the end
+    texts = button.words() if isinstance(button, ScrollCue) else (button.text,)
+    return (max(_text_width(text, button.font_size, bold=button.bold) for text in texts)
+            + margin + getattr(button, "extra_px", 0.0))
 
 
 class ActionRow(BoxLayout):
@@ -259,6 +269,10 @@ class ActionRow(BoxLayout):
         # each label on one line where the row has room for all of them ("Till
         # startsidan" with larger text, never "Till" / "startsidan" beside empty room),
         # the short ones as wide as the row's equal share allows
+        cue = next((b for b in buttons if isinstance(b, ScrollCue)), None)
+        if cue is not None:  # its full words where every label fits on one line with them
+            cue.short = False
+            cue.short = sum(one_line_px(b) for b in buttons) > total
         whole = [one_line_px(b) for b in buttons]
         if sum(whole) <= total:
             floor = _level(whole, total, equal)
