@@ -15,7 +15,7 @@ from kivy.uix.widget import Widget
 from kiosk.visit.contract import View
 from screens.shell import Shown
 from screens.texts import action_label, error_texts, facts, tr
-from screens.widgets.common import role_for, shared_header, take_into
+from screens.widgets.common import ScreenBody, role_for, shared_header, take_into
 
 if TYPE_CHECKING:
     from kiosk.visit.events import Event
@@ -122,9 +122,13 @@ class KioskScreen(Screen):
         return found
 
     def on_leave(self, *_args: Any) -> None:
-        """Forget the rendered view when leaving (no stale data on a shown-again screen), and
-        let go of the labels' pixels."""
+        """Forget the rendered view when leaving (no stale data on a shown-again screen),
+        scroll back to the top (the next visit's record starts at its card number, not
+        where the last one was left), and let go of the labels' pixels."""
         self.shown = None
+        for body in self.walk(restrict=True):
+            if isinstance(body, ScreenBody):
+                body.to_top()
         self.let_go()
 
     def let_go(self) -> None:

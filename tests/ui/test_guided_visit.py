@@ -14,7 +14,7 @@ from kiosk.visit.contract import ViewName
 from kiosk.visit.effects import SignReceipt
 from kiosk.visit.result import receipt_text
 from screens.driver import tap
-from screens.scripts import GOOD_PIN, Walk, choose, document, hand_over, sign_in
+from screens.scripts import GOOD_PIN, Walk, back_home, choose, document, hand_over, sign_in
 from tests.ui.conftest import Harness
 
 pytestmark = pytest.mark.ui
@@ -222,6 +222,23 @@ def test_a_scrolling_screen_keeps_its_scroll_bar_off_the_texts(kiosk: Harness) -
         tap(cue)  # "Back to top"
         yield driver.frames(2)
         seen["cue"].append(state())
+        tap(cue)  # down again, and the visit ends there
+        yield driver.frames(2)
+        seen["left_at"] = round(scroll.scroll_y, 2)
+        yield walk.act("cancel")
+        yield driver.remove_card()
+        yield from back_home(walk)
+        # the next visit's confirmation starts at its top, not where the last one was left
+        yield from choose(walk, "activation")
+        yield driver.insert_card(bertil.card_number)
+        yield walk.wait(ViewName.CARD_RECORD)
+        yield walk.act("continue")
+        yield walk.wait(ViewName.DOCUMENT_CHECK)
+        yield from type_document(walk, bertil)
+        yield walk.act("submit_document")
+        yield walk.wait(ViewName.DOCUMENT_CONFIRM)
+        yield driver.frames(3)
+        seen["next_at"] = (round(scroll.scroll_y, 2), cue.text)
         yield walk.act("cancel")
         yield driver.remove_card()
 
@@ -235,3 +252,5 @@ def test_a_scrolling_screen_keeps_its_scroll_bar_off_the_texts(kiosk: Harness) -
     assert [y for *_rest, y in steps[:-1]] == sorted((y for *_rest, y in steps[:-1]),
                                                      reverse=True)
     assert len(steps) >= 3 and steps[-1][1:] == ("Show more", 1.0)
+    assert seen["left_at"] < 1.0
+    assert seen["next_at"] == (1.0, "Show more")
