@@ -420,6 +420,28 @@ class Driver:
                 return widget
         raise LookupError(f"no button {action!r} on {self.screen().name}")
 
+    def drag(self, widget: Widget, dy: float, steps: int = 10) -> Iterable[Condition]:
+        """A finger from the widget's centre, moved ``dy`` px up (down if negative) over
+        ``steps`` frames, and lifted: a scroll by hand. The first step goes with the
+        touch-down: a drawn frame can outlast a ScrollView's scroll_timeout (55 ms), after
+        which a finger that has not moved is a tap. It lands on the middle of the part of
+        the widget in sight."""
+        x0, y0 = widget.to_window(widget.x, widget.y)
+        box = _clipped(widget, (x0, y0, x0 + widget.width, y0 + widget.height))
+        if box is None:
+            raise LookupError(f"{type(widget).__name__} is out of sight: nothing to drag")
+        x, y = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        window = EventLoop.window
+        touch = ScriptedTouch(x, y)
+        touch.touch_down()
+        for step in range(1, steps + 1):
+            touch.move({"x": x / (window.width - 1.0),
+                        "y": (y + dy * step / steps) / (window.height - 1.0)})
+            EventLoop.post_dispatch_input("update", touch)
+            yield self.frames(1)
+        touch.touch_up()
+        yield self.frames(1)
+
     def type_pin(self, digits: str, submit: bool = True) -> Iterable[Condition]:
         """Tap the digits on the pad (each tap a real touch), then the submit key."""
         pad = self.screen().ids.pad

@@ -391,6 +391,19 @@ class ScreenBody(BoxLayout):
                 widget.attach_cue(cue)
         else:
             self._inner.add_widget(widget, *args, **kwargs)
+            if isinstance(widget, type(self._scroll)):
+                widget.bind(height=self._nested_drag)
+                for content in widget.children:
+                    content.bind(height=lambda *_a, view=widget: self._nested_drag(view))
+                self._nested_drag(widget)
+
+    @staticmethod
+    def _nested_drag(view: Widget, *_args: object) -> None:
+        """A scroll view in the column that is as tall as what it holds (the facts) leaves
+        a finger's drag to the column: it took the drag and moved nothing, so the 7" card
+        record scrolled only from its heading."""
+        content = view.children[0] if view.children else None
+        view.do_scroll_y = content is not None and content.height > view.height + 1
 
 
 def scroll_into_view(widget: Widget) -> None:

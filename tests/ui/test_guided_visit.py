@@ -254,3 +254,36 @@ def test_a_scrolling_screen_keeps_its_scroll_bar_off_the_texts(kiosk: Harness) -
     assert len(steps) >= 3 and steps[-1][1:] == ("Show more", 1.0)
     assert seen["left_at"] < 1.0
     assert seen["next_at"] == (1.0, "Show more")
+
+
+def test_a_drag_on_facts_in_their_own_scroll_view_scrolls_the_column(kiosk: Harness) -> None:
+    """The card record's facts sit in a scroll view as tall as they are: a finger's drag on
+    them went to it and moved nothing (the 7" record scrolled only from its heading). It
+    now scrolls the screen's column, and the column shows its "Visa mer" cue."""
+    from kivy.uix.scrollview import ScrollView
+    from kivy.uix.widget import Widget
+
+    from screens.widgets.common import ActionRow, ScreenBody
+
+    app = kiosk.app
+    seen: dict[str, Any] = {}
+
+    def script(driver: Any) -> Any:
+        body = ScreenBody(size_hint=(None, None), size=(500, 400), pos=(100, 100))
+        facts = ScrollView(do_scroll_x=False, size_hint_min_y=700)
+        facts.add_widget(Widget(size_hint_y=None, height=700))
+        body.add_widget(facts)
+        body.add_widget(ActionRow())
+        app.root_window.add_widget(body)  # on top: it gets the touches first
+        try:
+            yield driver.frames(3)
+            seen["before"] = (body._scroll.scroll_y, body.cue.needed, facts.do_scroll_y)
+            yield from driver.drag(facts, 300)
+            yield driver.pause(0.5)
+            seen["after"] = body._scroll.scroll_y
+        finally:
+            app.root_window.remove_widget(body)
+
+    kiosk.run(script)
+    assert seen["after"] < 0.9  # the column moved under the finger
+    assert seen["before"] == (1.0, True, False)
