@@ -183,13 +183,10 @@ def test_a_scrolling_screen_keeps_its_scroll_bar_off_the_texts(kiosk: Harness) -
     bertil = demo_holder("bertil", date.today())
     seen: dict[str, Any] = {}
 
-    def script(driver: Any) -> Any:
-        walk = Walk(driver, app.effect_gate, None)
-        yield from sign_in(walk, shots=False)
-        tap(app.root.ids.language)
-        yield driver.frames(2)
+    def to_confirmation(walk: Walk) -> Any:
+        """From HOME to his typed document's confirmation."""
         yield from choose(walk, "activation")
-        yield driver.insert_card(bertil.card_number)
+        yield walk.driver.insert_card(bertil.card_number)
         yield walk.wait(ViewName.CARD_RECORD)
         app.scan.hold = True  # the demo camera's document is not his
         yield walk.act("continue")
@@ -197,7 +194,14 @@ def test_a_scrolling_screen_keeps_its_scroll_bar_off_the_texts(kiosk: Harness) -
         yield from type_document(walk, bertil)
         yield walk.act("submit_document")
         yield walk.wait(ViewName.DOCUMENT_CONFIRM)
-        yield driver.frames(3)
+        yield walk.driver.frames(3)
+
+    def script(driver: Any) -> Any:
+        walk = Walk(driver, app.effect_gate, None)
+        yield from sign_in(walk, shots=False)
+        tap(app.root.ids.language)
+        yield driver.frames(2)
+        yield from to_confirmation(walk)
         screen = driver.screen()
         body = next(w for w in screen.walk(restrict=True) if isinstance(w, ScreenBody))
         scroll = body._scroll
@@ -229,15 +233,7 @@ def test_a_scrolling_screen_keeps_its_scroll_bar_off_the_texts(kiosk: Harness) -
         yield driver.remove_card()
         yield from back_home(walk)
         # the next visit's confirmation starts at its top, not where the last one was left
-        yield from choose(walk, "activation")
-        yield driver.insert_card(bertil.card_number)
-        yield walk.wait(ViewName.CARD_RECORD)
-        yield walk.act("continue")
-        yield walk.wait(ViewName.DOCUMENT_CHECK)
-        yield from type_document(walk, bertil)
-        yield walk.act("submit_document")
-        yield walk.wait(ViewName.DOCUMENT_CONFIRM)
-        yield driver.frames(3)
+        yield from to_confirmation(walk)
         seen["next_at"] = (round(scroll.scroll_y, 2), cue.text)
         yield walk.act("cancel")
         yield driver.remove_card()
