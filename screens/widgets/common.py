@@ -138,14 +138,15 @@ class ScrollCue(KioskButton):
         self.bind(at_end=self._words, short=self._words)
         self._words()
 
-    def words(self) -> tuple[str, str]:
-        """Its two labels (more below, back to the top) in the language and length shown."""
+    def words(self, short: bool | None = None) -> tuple[str, str]:
+        """Its two labels (more below, back to the top) in the language, and in the length
+        shown (or the one asked for)."""
         from kivy.app import App
 
         from screens.texts import tr
 
         lang = str(getattr(App.get_running_app(), "lang", "sv"))
-        form = ".short" if self.short else ""
+        form = ".short" if (self.short if short is None else short) else ""
         return (tr(f"ui.scroll.more{form}", lang), tr(f"ui.scroll.top{form}", lang))
 
     def _words(self, *_args: object) -> None:
@@ -183,14 +184,14 @@ def _level(needs: Sequence[float], total: float, cap: float) -> float:
     return low
 
 
-def one_line_px(button: KioskButton) -> float:
+def one_line_px(button: KioskButton, short: bool | None = None) -> float:
     """How wide ``button`` must be to draw its label on one line (its text margin, the
-    scroll cue's arrow, and a pixel for rounding)."""
+    scroll cue's arrow, and a pixel for rounding); the cue's in its ``short`` words or not."""
     from kivy.app import App
 
     margin = getattr(App.get_running_app(), "s", 1.0) * 20 + 1
     # the scroll cue as wide as the longer of its two labels: it turns at the end
-    texts = button.words() if isinstance(button, ScrollCue) else (button.text,)
+    texts = button.words(short) if isinstance(button, ScrollCue) else (button.text,)
     return (max(_text_width(text, button.font_size, bold=button.bold) for text in texts)
             + margin + getattr(button, "extra_px", 0.0))
 
@@ -271,8 +272,7 @@ class ActionRow(BoxLayout):
         # the short ones as wide as the row's equal share allows
         cue = next((b for b in buttons if isinstance(b, ScrollCue)), None)
         if cue is not None:  # its full words where every label fits on one line with them
-            cue.short = False
-            cue.short = sum(one_line_px(b) for b in buttons) > total
+            cue.short = sum(one_line_px(b, short=False) for b in buttons) > total
         whole = [one_line_px(b) for b in buttons]
         if sum(whole) <= total:
             floor = _level(whole, total, equal)
