@@ -47,7 +47,7 @@ from kiosk.model import (
 )
 from kiosk.ports import ActivationTicket, Completion, IssuedCertificate, PinLetterOrder
 from kiosk.settings import PortalSettings
-from kiosk.urls import check_service_url
+from kiosk.urls import check_service_url, check_tls_file
 
 log = logging.getLogger("kiosk.portal")
 
@@ -210,6 +210,10 @@ class PortalClient:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.base_url = check_service_url(base_url, "portal.url").rstrip("/")
+        for what, path in (("portal.ca_file", ca_file), ("portal.client_cert", client_cert),
+                           ("portal.client_key", client_key)):
+            if path:
+                check_tls_file(path, what)
         # The administrator's session key (kiosk.handout): activation, unlock and block
         # carry a statement signed with it; one statement per idempotency key, so that a
         # retried request sends the same bytes.

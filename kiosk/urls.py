@@ -8,11 +8,15 @@ refused outright. Plain http is allowed only on loopback (demo and tests).
 
 Every place a URL enters uses ``check_service_url``: the settings (``portal.url``,
 ``fleet.pull_url``), ``kioskctl config pull URL``, ``PortalClient`` and the bundle pull.
+The TLS files those connections load (CA, client certificate and key) go through
+``check_tls_file``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
+import stat
 from urllib.parse import urlsplit
 
 from kiosk.errors import ConfigError
@@ -71,3 +75,18 @@ def check_service_url(url: str, what: str) -> str:
         raise ConfigError(f"{what} = {url!r} is not allowed: {problem}; {SERVICE_URL_HINT}",
                           path=what, hint=SERVICE_URL_HINT)
     return url
+
+
+def check_tls_file(path: str, what: str) -> str:
+    """``path`` unchanged unless it names something other than a regular file (a FIFO, a
+    device, a folder): ConfigError naming ``what``. The TLS library opens the file at each
+    connection, and a FIFO there hung every portal call (the sync worker, a visit's send)
+    for good. A missing file is left to the connection, which reports it."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return path
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"{what} = {path!r} is not a regular file (a PEM file is needed)",
+                          path=what)
+    return path

@@ -7,13 +7,16 @@ import shutil
 import ssl
 import tempfile
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
+T = TypeVar("T")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 MADE_MATERIAL = pytest.StashKey[str]()
 
@@ -73,6 +76,43 @@ def redirecting_tls_server(
         for running in (server, plain):
             running.shutdown()
             running.server_close()
+
+def feed_fifo(fifo: Path) -> None:
+    """End a reader's wait on ``fifo``: open and close its writing end (it reads EOF)."""
+    try:
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:  # no reader waiting
+        pass
+
+
+def within(timeout_s: float, call: Callable[[], T],
+           unblock: Callable[[], None] | None = None) -> T:
+    """``call()``'s result (or its exception, raised here), in a daemon thread: a call that
+    has not returned in ``timeout_s`` fails the test instead of hanging the run. ``unblock``
+    is then called until the thread ends (10 s at most), so that the servers it was
+    talking to can shut down (they wait for their connections)."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:  # handed to the test
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if not outcome:
+        deadline = time.monotonic() + 10
+        while unblock is not None and thread.is_alive() and time.monotonic() < deadline:
+            unblock()
+            thread.join(0.1)
+        pytest.fail(f"the call did not return in {timeout_s} s")
+    done, value = outcome[0]
+    if not done:
+        raise value
+    return value  # type: ignore[no-any-return]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """Demo material (CA, cast keys, fresh SoftHSM2 tokens) made once per run, not per test.

@@ -19,6 +19,7 @@ from typing import Any
 from kiosk.errors import ConfigError, KioskError
 from kiosk.i18n import translate
 from kiosk.settings import Settings
+from kiosk.urls import check_tls_file
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 MAX_CLOCK_SKEW_S = 300
@@ -232,6 +233,16 @@ def _probe_portal(settings: Settings, url: str, checks: list[Check]) -> datetime
     import requests
 
     portal = settings.portal
+    try:
+        for what, path in (("portal.ca_file", portal.ca_file),
+                           ("portal.client_cert", portal.client_cert),
+                           ("portal.client_key", portal.client_key)):
+            if path:
+                check_tls_file(path, what)
+    except ConfigError as exc:  # the TLS library would open it and wait (a FIFO) for good
+        checks.append(Check("portal", FAIL, exc.detail, "doctor.fix.portal_tls",
+                            {"url": portal.url}))
+        return None
     cert: str | tuple[str, str] | None = None
     if portal.client_cert:
         cert = (portal.client_cert, portal.client_key) if portal.client_key else portal.client_cert

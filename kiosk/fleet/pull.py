@@ -21,7 +21,7 @@ from kiosk.fleet.apply import ApplyResult, apply_bundle
 from kiosk.fleet.bundle import MAX_BUNDLE_BYTES
 from kiosk.paths import KioskPaths
 from kiosk.settings import FleetSettings
-from kiosk.urls import check_service_url
+from kiosk.urls import check_service_url, check_tls_file
 
 # Refusals that the same bytes will always get: remember the validators so we get a 304.
 SETTLED_REFUSALS = frozenset({"replayed_version", "old_version", "rolled_back_version"})
@@ -117,6 +117,8 @@ def pull_bundle(
     (kiosk/urls.py): the URL may come from the command line, not only from the settings.
     """
     check_service_url(url, "fleet.pull_url")
+    if fleet.pull_ca_file:
+        check_tls_file(fleet.pull_ca_file, "fleet.pull_ca_file")
     response = fetch(url, paths, fleet)
     if response.status_code == 304:
         return PullResult("not_modified", 304)

@@ -5,17 +5,20 @@ redirect (the client and the fleet pull refuse them; the doctor must report one)
 from __future__ import annotations
 
 import dataclasses
+import os
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from composition.cli.doctor import FAIL, OK, check_portal_and_clock
+from kiosk.errors import ConfigError
 from kiosk.i18n import translate
+from kiosk.portal_client import PortalClient
 from kiosk.settings import PortalSettings, Settings
 from portal.devpki import DevPki
 from portal.server import RunningPortal
-from tests.conftest import another_address, redirecting_tls_server
+from tests.conftest import another_address, feed_fifo, redirecting_tls_server, within
 
 
 def with_portal(**fields: str) -> Settings:
@@ -77,3 +80,28 @@ def test_an_unknown_portal_certificate_is_a_tls_failure_with_its_fix(
     assert (portal.status, portal.fix) == (FAIL, "doctor.fix.portal_tls")
     for lang in ("sv", "en"):
         assert "portal.ca_file" in translate(portal.fix, lang, **portal.params)
+
+
+@pytest.mark.parametrize("setting", ["ca_file", "client_cert", "client_key"])
+def test_a_portal_tls_file_that_is_a_fifo_is_refused_not_waited_on(
+    tls_portal: RunningPortal, pki: DevPki, tmp_path: Path, setting: str
+) -> None:
+    """The TLS library opens these files at each connection: a FIFO named there hung every
+    portal call (the sync worker, a visit's send) and kioskctl doctor for good."""
+    fifo = tmp_path / "tls.pem"
+    os.mkfifo(fifo)
+    files = {"ca_file": str(pki.ca_cert), "client_cert": str(pki.client_cert),
+             "client_key": str(pki.client_key), setting: str(fifo)}
+    settings = with_portal(url=tls_portal.url, **files)
+
+    def health() -> object:
+        with PortalClient.from_settings(settings.portal) as client:
+            return client.health()
+
+    with pytest.raises(ConfigError) as caught:
+        within(30, health, unblock=lambda: feed_fifo(fifo))
+    assert caught.value.data["path"] == f"portal.{setting}"
+    checks = within(30, lambda: check_portal_and_clock(settings), unblock=lambda: feed_fifo(fifo))
+    portal = {c.name: c for c in checks}["portal"]
+    assert (portal.status, portal.fix) == (FAIL, "doctor.fix.portal_tls")
+    assert f"portal.{setting}" in portal.detail

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.errors import BundleRefused
+from kiosk.errors import BundleRefused, ConfigError
 from kiosk.fleet import store
 from kiosk.fleet.pull import pull_bundle
 from kiosk.settings import FleetSettings
 from portal.devpki import generate_dev_pki
-from tests.conftest import another_address, redirecting_tls_server
+from tests.conftest import another_address, feed_fifo, redirecting_tls_server, within
 
 from .conftest import Fleet
 
@@ -222,4 +222,23 @@ def test_pull_follows_no_redirect_to_a_url_it_would_refuse(fleet: Fleet, tmp_pat
             pull_bundle(f"{url}/kiosk-7.bundle", fleet.paths, FleetSettings(pull_ca_file=ca_file))
     assert caught.value.reason == "unreachable" and "302" in caught.value.detail
     assert clear.requests == []  # nothing went out in clear
+    assert fleet.applied_bytes() is None
+
+
+def test_a_pull_ca_file_that_is_a_fifo_is_refused_not_waited_on(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    """The TLS library opens fleet.pull_ca_file at the connection: a FIFO there hung the
+    pull (the systemd timer's kioskctl config pull) for good."""
+    import os
+
+    fifo = tmp_path / "pull-ca.pem"
+    os.mkfifo(fifo)
+    plain = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(Feed()))
+    with redirecting_tls_server(tmp_path, 302, "http://127.0.0.1:9", plain) as (url, _ca):
+        with pytest.raises(ConfigError) as caught:
+            within(30, lambda: pull_bundle(f"{url}/kiosk-7.bundle", fleet.paths,
+                                           FleetSettings(pull_ca_file=str(fifo))),
+                   unblock=lambda: feed_fifo(fifo))
+    assert caught.value.data["path"] == "fleet.pull_ca_file"
     assert fleet.applied_bytes() is None
