@@ -90,11 +90,15 @@ def _anchor(settings: Any) -> tuple[dict[str, Any] | None, bool]:
     (an answer of "none kept yet" is an answer)."""
     from dataclasses import replace
 
-    from kiosk.errors import PortalError
+    from kiosk.errors import ConfigError, PortalError
     from kiosk.portal_client import PortalClient
 
     once = replace(settings.portal, retries=0)  # an answer now, or verify on the kiosk alone
-    portal = PortalClient.from_settings(once, settings.kiosk.kiosk_id)
+    try:
+        portal = PortalClient.from_settings(once, settings.kiosk.kiosk_id)
+    except ConfigError as exc:  # e.g. a portal TLS file that is no file: never connected
+        print(f"({exc.detail})", file=sys.stderr)
+        return None, False
     try:
         return portal.audit_head(), True
     except PortalError:

@@ -125,3 +125,26 @@ def test_an_output_name_taken_by_no_regular_file_is_refused_and_left_alone(
         result = kioskctl(tmp_path, "outbox", "export", "-o", str(written), "--state-dir",
                           str(named["state"]), "--lang", "en")
         assert result.returncode == 0 and written.read_text().startswith("{"), result.stderr
+
+
+def test_every_command_that_reaches_the_portal_answers_a_fifo_tls_file_in_words(
+    tmp_path: Path, named: dict[str, Path]
+) -> None:
+    """portal.ca_file naming a FIFO is refused when the portal client is built; `audit
+    verify` built its client outside its error handling and ended in a traceback."""
+    fifo = tmp_path / "ca.pem"
+    os.mkfifo(fifo)
+    extra = tmp_path / "extra.toml"
+    extra.write_text(f'[portal]\nurl = "https://127.0.0.1:9"\nca_file = "{fifo}"\n'
+                     '[hardware]\nreader = "memory"\ntoken = "memory"\n')
+    state = str(named["state"])
+    for command in (["outbox", "flush", "--state-dir", state, "--lang", "en"],
+                    ["audit", "verify", "--state-dir", state, "--lang", "en"],
+                    ["portal", "ping", "--lang", "en"],
+                    ["doctor", "--demo"]):
+        try:
+            result = kioskctl(tmp_path, "--config", str(extra), *command)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{command[:2]} hung on a FIFO portal.ca_file")
+        assert "Traceback" not in result.stderr, (command, result.stderr[-2000:])
+        assert "portal.ca_file" in result.stdout + result.stderr, (command, result.stdout)
