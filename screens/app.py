@@ -23,6 +23,7 @@ from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, St
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.stencilview import StencilView
+from kivy.uix.widget import Widget
 
 from kiosk.i18n import LANGUAGES
 from kiosk.settings import Settings
@@ -39,7 +40,9 @@ from screens.theme import COLOURS, HIGH_CONTRAST
 from screens.views import screen_class
 from screens.views.base import KioskScreen, ScreenContext
 from screens.widgets import common, progress  # noqa: F401  (the first view's widgets)
-from screens.widgets.demo_panel import DemoPanel
+
+if TYPE_CHECKING:
+    from screens.widgets.demo_panel import DemoPanel
 
 if TYPE_CHECKING:  # the event and effect classes are loaded with the flows, after the first frame
     from kiosk.ports import CardEvent
@@ -94,6 +97,7 @@ def load_screen_widgets() -> None:
 
 COMPOSE_AT_THE_LATEST_S = 1.0  # the services start on the first frame, or after this
 LARGE_TEXT = 1.3  # the holder's larger-text mode: every font this much larger
+DEMO_PANEL_WIDTH = 230  # the demo's side panel, in app.s units (its place on the first frame)
 
 
 def key_size_px(panel: Panel, window_height: int, min_key_mm: float) -> int:
@@ -172,6 +176,7 @@ class KioskApp(App):
         self.guide: GuideLayer | None = None  # the hand-over and help cover
         self.keyboard: OnScreenKeyboard | None = None
         self.demo_panel: DemoPanel | None = None
+        self._demo_place: Widget | None = None  # where the panel goes, until it is built
         self._watcher: threading.Thread | None = None
         self.scan: DocumentScan | None = None
         self.frame_source: Any = None  # the camera while DOCUMENT_CHECK is on screen
@@ -191,12 +196,9 @@ class KioskApp(App):
         Window.clearcolor = COLOURS["background"]
         self._rescale()
         root = KioskRoot()
-        if self.demo:
-            self.demo_panel = DemoPanel(
-                insert_handler=self.demo_insert, remove_handler=self.demo_remove,
-                remove_admin_handler=self.demo_remove_admin,
-            )
-            root.ids.side.add_widget(self.demo_panel)
+        if self.demo:  # the panel itself comes with the rest (_finish_building): ~7 ms
+            self._demo_place = Widget(size_hint_x=None, width=self.s * DEMO_PANEL_WIDTH)
+            root.ids.side.add_widget(self._demo_place)
         self.scan = DocumentScan(
             None,
             self.settings.scanner,
@@ -231,6 +233,16 @@ class KioskApp(App):
         from screens.widgets.keyboard import OnScreenKeyboard
 
         root = self.root
+        if self.demo:
+            from screens.widgets.demo_panel import DemoPanel
+
+            side = root.ids.side
+            side.remove_widget(self._demo_place)
+            self.demo_panel = DemoPanel(
+                insert_handler=self.demo_insert, remove_handler=self.demo_remove,
+                remove_admin_handler=self.demo_remove_admin,
+            )
+            side.add_widget(self.demo_panel)
         self.idle_warning = IdleWarning(stay_handler=self._stay)
         keyboard = OnScreenKeyboard()
         keyboard.on_shift = self._shift_screens
