@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from kiosk.fleet import store
 from kiosk.fleet.apply import trusted_keys
 from kiosk.fleet.health_marker import read_health_marker
+from kiosk.outbox import process_start
 from kiosk.paths import KioskPaths
 from kiosk.settings import Settings
 
@@ -52,15 +53,31 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _process_uptime_s(pid: int) -> float | None:
+    """How long process ``pid`` has run, from /proc's ticks after boot (a wall clock set
+    since its start changes nothing); None if /proc does not tell."""
+    system, started = _system_uptime_s(), process_start(pid)
+    if system is None or not started.isdigit():
+        return None
+    return max(0.0, system - int(started) / os.sysconf("SC_CLK_TCK"))
+
+
 def app_status(paths: KioskPaths, now: datetime) -> dict[str, Any]:
-    """Whether the app reported healthy, on which config, and for how long it has run."""
+    """Whether the app reported healthy, on which config, and for how long it has run.
+
+    The uptime is the app process's own, from /proc: the marker's wall-clock start time
+    gave a day too much (or a negative uptime) after the clock was set back (or ahead).
+    """
     marker = read_health_marker(paths)
     if marker is None:
         return {"state": UNKNOWN, "uptime_s": None, "config_version": None}
     running = _pid_alive(marker.pid)
+    uptime = _process_uptime_s(marker.pid) if running else None
+    if running and uptime is None:  # /proc hidden: the wall clock, as reported
+        uptime = max(0.0, (now - marker.started_at).total_seconds())
     return {
         "state": "running" if running else "stopped",
-        "uptime_s": round((now - marker.started_at).total_seconds()) if running else None,
+        "uptime_s": round(uptime) if uptime is not None else None,
         "config_version": marker.config_version,
         "healthy_at": marker.at.isoformat(),
     }

@@ -105,10 +105,11 @@ class SystemClock:
 
 def new_worker_id() -> str:
     """A sender's identity: host, process id and process start, so a dead one is known."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"
+    return f"{socket.gethostname()}:{os.getpid()}:{process_start(os.getpid())}"
 
 
-def _process_start(pid: int) -> str:
+def process_start(pid: int) -> str:
+    """When process ``pid`` started, in clock ticks after boot (/proc), "?" if hidden."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
     except OSError:
@@ -133,7 +134,7 @@ def claimer_alive(worker_id: str) -> bool:
         return False
     except OSError:
         return True
-    now_started = _process_start(pid)
+    now_started = process_start(pid)
     return now_started in ("?", started) or started == "?"
 
 

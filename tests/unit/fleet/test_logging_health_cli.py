@@ -94,6 +94,20 @@ def test_status_reads_a_real_outbox_and_app_marker(fleet: Fleet) -> None:
     assert status["config"]["state"] == "ok"
 
 
+@pytest.mark.parametrize("step", [timedelta(days=-1), timedelta(days=1)], ids=["back", "ahead"])
+def test_the_apps_uptime_is_its_process_age_whatever_the_clock_was_set_to(
+    fleet: Fleet, step: timedelta
+) -> None:
+    """The uptime was now minus the wall-clock start the app wrote: with the clock set back
+    a day since the start it read a day too much, set ahead it was negative. It is the
+    app process's own age (here this test process: far younger than a day)."""
+    now = datetime.now(UTC)
+    mark_healthy(fleet.paths, 2, started_at=now + step)
+    app = collect_status(Settings(), fleet.paths, probe_network=False, now=now)["app"]
+    assert app["state"] == "running"
+    assert 0 <= app["uptime_s"] < 43200
+
+
 def test_status_warns_when_the_applied_bundle_is_about_to_expire(fleet: Fleet) -> None:
     now = datetime.now(UTC)
     apply_bundle(fleet.bundle(1, not_after=now + timedelta(days=3)), fleet.paths)
