@@ -40,6 +40,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+# the large libraries whose presence in the kiosk's process after the visits is printed
+LIBRARIES = ("pydantic", "cryptography", "asn1crypto", "pyhanko_certvalidator", "requests",
+             "numpy", "cv2", "fastapi", "uvicorn")
 SETTLE_S = 1.0  # RSS is read again this long after a visit: the kiosk at rest
 TAP_LOST_S = 2.0  # a tap with no frame showing it by then is counted as lost
 
@@ -176,6 +179,7 @@ def child(mode: str, started_at: float, taps: int, visits: int, eager_scanner: b
         result["scanner_worker_rss_mb"] = pid_rss_mb(getattr(scanner, "pid", None))
         result["portal_rss_end_mb"] = portal_rss_mb(app)
         result["pytest_loaded"] = "pytest" in sys.modules
+        result["libraries_loaded"] = sorted(name for name in LIBRARIES if name in sys.modules)
 
     outcome = run_script(app, script, timeout_s=120)
     Clock.schedule_once(lambda _dt: None, 0)
@@ -413,6 +417,7 @@ def measure_in(dirs: dict[str, str], starts: int, taps: int, visits: int,
             "switch_slowest": r.get("switch_slowest"),
             "portal_rss_end_mb": r.get("portal_rss_end_mb"),
             "pytest_loaded": r.get("pytest_loaded"),
+            "libraries_loaded": r.get("libraries_loaded"),
             "scanner_in_process": r.get("scanner_in_process"),
             "rss_peak_visit1_mb": r.get("rss_peak_visit1_mb"),
             "scanner_worker_rss_mb": r.get("scanner_worker_rss_mb"),
@@ -476,6 +481,9 @@ def report(out: dict[str, Any]) -> None:
                 print(f"kiosk RSS peak during visit 1 (with its document check): {peak:.0f} MB")
             print(f"document scanner: {where}"
                   + (f", worker RSS at the end {worker:.0f} MB" if worker else ""))
+        if visits.get("libraries_loaded") is not None:
+            print("large libraries in the kiosk's process after the visits: "
+                  + (", ".join(visits["libraries_loaded"]) or "none of " + ", ".join(LIBRARIES)))
         if visits.get("pytest_loaded"):
             print("  (pytest was loaded into the measured process: its ~14 MB are in the figures)")
 
