@@ -19,6 +19,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -53,15 +54,45 @@ BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 """
 
 
+BUSY_TIMEOUT_S = 30.0
+
+
+def use_wal(conn: sqlite3.Connection, timeout_s: float = BUSY_TIMEOUT_S) -> None:
+    """Put the database in WAL mode, waiting up to ``timeout_s`` for other connections.
+
+    SQLite runs no busy handler for the change to WAL (it needs the file to itself), so two
+    processes opening a new database at once (the kiosk and kioskctl, two audit writers)
+    got "database is locked" at once. WAL is kept in the file: once it is set nothing is
+    changed, and no lock is taken."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.005
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal":
+                return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            raise sqlite3.OperationalError("database is locked: WAL mode not taken")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
 def open_database(path: Path) -> sqlite3.Connection:
     """The kiosk's state database: WAL, synchronous=FULL, autocommit (explicit BEGINs)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                               check_same_thread=False)
+        use_wal(conn)
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA secure_delete=ON")  # replaced personal data is overwritten
-        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         conn.execute("PRAGMA foreign_keys=ON")
     except sqlite3.Error as exc:
         raise StorageError(f"cannot open {path}: {exc}", path=str(path)) from exc
