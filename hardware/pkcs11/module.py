@@ -10,6 +10,7 @@ next SO login while it lingers.
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from pathlib import Path
 
@@ -52,6 +53,12 @@ class Pkcs11Module:
         self.path = path
         self.lock = threading.RLock()
         self.softhsm_conf: str | None = None
+        try:  # the loader opens what it is given: a FIFO named here hung the kiosk's start
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                raise TokenError(f"cannot load PKCS#11 module {path}: not a regular file",
+                                 module=path)
+        except OSError:
+            pass  # missing or unreadable: the loader says so, as before
         try:
             self.lib = pkcs11.lib(path)
         except pkcs11.PKCS11Error as exc:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from email.utils import formatdate
@@ -108,6 +111,31 @@ def test_token_check_lists_softhsm_tokens(softhsm: SoftHsm, card_token: object) 
 def test_token_check_fails_for_a_missing_module(tmp_path: Path) -> None:
     checks = check_token(with_hardware(token="pkcs11", pkcs11_module=str(tmp_path / "nope.so")))
     assert [(c.status, c.fix) for c in checks] == [(FAIL, "doctor.fix.module")]
+
+
+def test_token_check_fails_at_once_for_a_module_that_is_a_fifo(tmp_path: Path) -> None:
+    """The loader (dlopen) opens what it is given and waits for a FIFO's writer, holding
+    the GIL: a FIFO named as hardware.pkcs11_module hung kioskctl doctor and the kiosk's
+    start for good. In a child process, so that the old behaviour fails the test (at the
+    timeout) instead of hanging the run."""
+    fifo = tmp_path / "module.so"
+    os.mkfifo(fifo)
+    code = (
+        "import dataclasses, sys\n"
+        "from composition.cli.doctor import check_token\n"
+        "from kiosk.settings import HardwareSettings, Settings\n"
+        "hw = dataclasses.replace(HardwareSettings(), token='pkcs11', pkcs11_module=sys.argv[1])\n"
+        "for c in check_token(dataclasses.replace(Settings(), hardware=hw)):\n"
+        "    print(c.status, c.fix, c.detail)\n"
+    )
+    try:
+        done = subprocess.run([sys.executable, "-c", code, str(fifo)], capture_output=True,
+                              text=True, timeout=60, check=False)
+    except subprocess.TimeoutExpired:
+        pytest.fail("check_token hung on a FIFO named as the PKCS#11 module")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith(f"{FAIL} doctor.fix.module ")
+    assert "not a regular file" in done.stdout
 
 
 def test_camera_check_fails_for_a_missing_device() -> None:
