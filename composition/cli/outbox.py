@@ -136,7 +136,8 @@ def register(subparsers: Any) -> None:
     verify = sub.add_parser("verify", help="verify a signed export file")
     verify.add_argument("file")
     verify.add_argument("--key", help="trusted public key file (base64), e.g. device_key.pub")
-    verify.add_argument("--lang", choices=LANGUAGES, default="sv")
+    verify.add_argument("--lang", choices=LANGUAGES, default=cli_language(),
+                        help="language of messages (default: KIOSKCTL_LANG or sv)")
     verify.add_argument("--json", action="store_true", help="print JSON")
     verify.set_defaults(func=_verify)
 

@@ -52,6 +52,17 @@ def test_verify_calls_a_binary_file_no_export_and_names_a_bad_key_file(tmp_path:
     assert f"The file {garbage} could not be read" in done.stderr
 
 
+def test_verify_speaks_the_language_kioskctl_lang_names(tmp_path: Path) -> None:
+    """`outbox verify` alone answered in Swedish whatever KIOSKCTL_LANG said."""
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(bytes(range(256)))
+    env = {**os.environ, "KIOSK_CONFIG_DIR": str(tmp_path / "etc"), "KIOSKCTL_LANG": "en"}
+    done = subprocess.run([str(ROOT / ".venv/bin/kioskctl"), "outbox", "verify", str(garbage)],
+                          env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 3
+    assert "The file is not a kiosk export." in done.stdout
+
+
 def test_a_mistyped_state_dir_is_refused_not_created(tmp_path: Path) -> None:
     typo = tmp_path / "stat"
     for command in (["audit", "verify"], ["outbox", "status"]):
