@@ -1,13 +1,16 @@
 """Card benchmarks: insert/removal detection through real pcscd, token operations on SoftHSM2.
 
-Run: .venv/bin/python bench/card.py [--cycles 20] [--ops 10]
-Prints median and p95 per measurement. Needs pcscd + vsmartcard-vpcd and softhsm2;
-a part whose tools are missing is reported and skipped.
+Run: .venv/bin/python bench/card.py [--cycles 20] [--ops 10] [--json] [--smoke]
+Prints median and p95 per measurement (`--json`: the same figures as one JSON object, with
+the run's parameters). Needs pcscd + vsmartcard-vpcd and softhsm2; a part whose tools are
+missing is reported and skipped (in JSON: its "skipped" reason).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import sys
 import tempfile
@@ -15,6 +18,7 @@ import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from hardware.emulator import EmulatedCard, VpcdEmulator
 from hardware.emulator.pcscd import PcscdProcess
@@ -45,10 +49,15 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
-def report(name: str, seconds: list[float]) -> None:
+Say = Callable[[str], None]
+
+
+def report(name: str, seconds: list[float], say: Say) -> dict[str, Any]:
+    """Print one measurement's line; return its figures (n, median and p95 in ms)."""
     ms = [s * 1000 for s in seconds]
     median = statistics.median(ms)
-    print(f"  {name:<34} n={len(ms):<3} median {median:8.1f} ms   p95 {p95(ms):8.1f} ms")
+    say(f"  {name:<34} n={len(ms):<3} median {median:8.1f} ms   p95 {p95(ms):8.1f} ms")
+    return {"n": len(ms), "median_ms": round(median, 3), "p95_ms": round(p95(ms), 3)}
 
 
 def wait_kind(reader: PcscReader, kind: CardEventKind, timeout: float = 5.0) -> None:
@@ -60,14 +69,15 @@ def wait_kind(reader: PcscReader, kind: CardEventKind, timeout: float = 5.0) -> 
     raise TimeoutError(f"no {kind} event")
 
 
-def bench_pcsc(cycles: int) -> None:
-    print(f"Card presence through real pcscd + vpcd ({cycles} insert/remove cycles)")
+def bench_pcsc(cycles: int, say: Say) -> dict[str, Any]:
+    say(f"Card presence through real pcscd + vpcd ({cycles} insert/remove cycles)")
     try:
         pcscd = PcscdProcess()
         pcscd.start(wait_for_other_s=30)
     except KioskError as exc:
-        print(f"  skipped: {exc.detail}")
-        return
+        say(f"  skipped: {exc.detail}")
+        return {"skipped": exc.detail}
+    figures: dict[str, Any] = {}
     emulator = VpcdEmulator(port=pcscd.port)
     reader = PcscReader.from_settings(HardwareSettings(reader_name="Kiosk vpcd 00 00"))
     try:
@@ -87,9 +97,9 @@ def bench_pcsc(cycles: int) -> None:
             emulator.remove()
             wait_kind(reader, CardEventKind.REMOVED)
             removed.append(time.perf_counter() - start)
-        report("insert detected", inserted)
-        report("removal detected", removed)
-        report("identify (ATR + card number APDUs)", identify)
+        figures["insert_detected"] = report("insert detected", inserted, say)
+        figures["removal_detected"] = report("removal detected", removed, say)
+        figures["identify"] = report("identify (ATR + card number APDUs)", identify, say)
         start = time.perf_counter()
         pcscd.stop()
         wait_kind(reader, CardEventKind.READER_LOST)
@@ -97,20 +107,23 @@ def bench_pcsc(cycles: int) -> None:
         start = time.perf_counter()
         pcscd.start()
         wait_kind(reader, CardEventKind.READER_FOUND, timeout=10)
-        report("pcscd stop -> reader lost", [lost])
-        report("pcscd start -> reader found", [time.perf_counter() - start])
+        figures["pcscd_stop_reader_lost"] = report("pcscd stop -> reader lost", [lost], say)
+        figures["pcscd_start_reader_found"] = report(
+            "pcscd start -> reader found", [time.perf_counter() - start], say)
     finally:
         emulator.close()
         reader.close()
         pcscd.stop()
+    return figures
 
 
-def bench_tokens(ops: int) -> None:
-    print(f"Token operations on SoftHSM2 ({ops} each)")
+def bench_tokens(ops: int, say: Say) -> dict[str, Any]:
+    say(f"Token operations on SoftHSM2 ({ops} each)")
     path = find_softhsm_module()
     if path is None:
-        print("  skipped: SoftHSM2 is not installed")
-        return
+        say("  skipped: SoftHSM2 is not installed")
+        return {"skipped": "SoftHSM2 is not installed"}
+    figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         ca = DemoCA.create(date.today())
         person = ca.issue_person(
@@ -143,33 +156,40 @@ def bench_tokens(ops: int) -> None:
                 return
             raise AssertionError("wrong PIN accepted")
 
-        measured: list[tuple[str, Callable[[], object]]] = [
-            ("open token (find by card number)", provider.open),
-            ("pin status", token.pin_status),
-            ("certificates (+ chain validation)", token.certificates),
-            ("admin sign-in (login + cert)", lambda: token.admin_sign_in(pins[0])),
-            ("first PIN (C_InitPIN as SO)", lambda: token.set_initial_pin(SO_PIN, pins[0])),
-            ("change PIN (C_SetPIN)", change),
-            ("wrong PIN (+ reinitialize)", wrong),
-            ("unlock (SO + C_InitPIN)", lambda: token.unlock_pin(SO_PIN, pins[0])),
-            ("sign receipt (login + RSA sign)", lambda: token.sign_receipt(pins[0], b"kvittens")),
+        measured: list[tuple[str, str, Callable[[], object]]] = [
+            ("open_token", "open token (find by card number)", provider.open),
+            ("pin_status", "pin status", token.pin_status),
+            ("certificates", "certificates (+ chain validation)", token.certificates),
+            ("admin_sign_in", "admin sign-in (login + cert)",
+             lambda: token.admin_sign_in(pins[0])),
+            ("first_pin", "first PIN (C_InitPIN as SO)",
+             lambda: token.set_initial_pin(SO_PIN, pins[0])),
+            ("change_pin", "change PIN (C_SetPIN)", change),
+            ("wrong_pin", "wrong PIN (+ reinitialize)", wrong),
+            ("unlock", "unlock (SO + C_InitPIN)", lambda: token.unlock_pin(SO_PIN, pins[0])),
+            ("sign_receipt", "sign receipt (login + RSA sign)",
+             lambda: token.sign_receipt(pins[0], b"kvittens")),
         ]
-        for name, action in measured:
+        for key, name, action in measured:
             times = []
             for _ in range(ops):
                 start = time.perf_counter()
                 action()
                 times.append(time.perf_counter() - start)
-            report(name, times)
+            figures[key] = report(name, times, say)
+    return figures
 
 
-def bench_demo_start() -> None:
-    print("Demo hardware start (cast of 9 cards, SoftHSM2 tokens)")
+def bench_demo_start(say: Say) -> dict[str, Any]:
+    say("Demo hardware start (cast of 9 cards, SoftHSM2 tokens)")
+    figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for label in ("first start (CA, keys, tokens)", "second start (reuse)"):
+        for key, label in (("first_start", "first start (CA, keys, tokens)"),
+                           ("second_start", "second start (reuse)")):
             start = time.perf_counter()
             build_demo_hardware(Path(tmp), date.today(), Settings()).close()
-            report(label, [time.perf_counter() - start])
+            figures[key] = report(label, [time.perf_counter() - start], say)
+    return figures
 
 
 def main() -> int:
@@ -178,12 +198,20 @@ def main() -> int:
     parser.add_argument("--ops", type=int, default=10)
     parser.add_argument("--smoke", action="store_true",
                         help="a few iterations only: proves the bench still runs (tests)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     if args.smoke:
         args.cycles, args.ops = 2, 2
-    bench_pcsc(args.cycles)
-    bench_tokens(args.ops)
-    bench_demo_start()
+    say: Say = (lambda _line: None) if args.json else print
+    figures: dict[str, Any] = {
+        "cycles": args.cycles, "ops": args.ops, "smoke": args.smoke,
+        "cpus": os.cpu_count(), "load_average": os.getloadavg()[0],
+    }
+    figures["pcsc"] = bench_pcsc(args.cycles, say)
+    figures["tokens"] = bench_tokens(args.ops, say)
+    figures["demo_start"] = bench_demo_start(say)
+    if args.json:
+        print(json.dumps(figures, indent=2))
     return 0
 
 
