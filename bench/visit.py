@@ -5,12 +5,15 @@ record fetch, document, PIN written, receipt signed, result committed to the out
 synced to the reference portal, which runs as its own process on loopback. Between runs
 (untimed) the portal's record of the card is put back to Skickad. Target: median < 1.5 s.
 
-Usage: .venv/bin/python bench/visit.py [--runs N]
+Prints the figures; `--json` prints them as one JSON object with the run's parameters.
+
+Usage: .venv/bin/python bench/visit.py [--runs N] [--json] [--smoke]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import sqlite3
@@ -20,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -55,16 +59,19 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--smoke", action="store_true",
                         help="a few iterations only: proves the bench still runs (tests)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     if args.smoke:
         args.runs = 1
+    say = (lambda _line: None) if args.json else print
     work = Path(tempfile.mkdtemp(prefix="bench-visit-"))
     db_path = work / "portal.db"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    print(f"bench/visit.py: {args.runs} scripted activation visits, portal {url}")
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} "
-          "(other helpers may be loading the cores)")
+    load_before = os.getloadavg()[0]
+    say(f"bench/visit.py: {args.runs} scripted activation visits, portal {url}")
+    say(f"machine: {os.cpu_count()} cores, load average {load_before:.2f} "
+        "(other helpers may be loading the cores)")
     t = time.perf_counter()
     services = build_services(Settings(), work / "kiosk", demo=True, portal_url=url,
                               with_camera=False)
@@ -82,8 +89,9 @@ def main() -> int:
             break
         except Exception:
             time.sleep(0.1)
-    print(f"setup (demo CA, SoftHSM2 tokens, outbox): {time.perf_counter() - t:.1f} s; "
-          f"token backend: SoftHSM2 via {services.settings.hardware.token}")
+    setup_s = time.perf_counter() - t
+    say(f"setup (demo CA, SoftHSM2 tokens, outbox): {setup_s:.1f} s; "
+        f"token backend: SoftHSM2 via {services.settings.hardware.token}")
     holder = demo_cast.demo_holder("anna", services.clock.now().date())
     walls: list[float] = []
     cpus: list[float] = []
@@ -98,7 +106,8 @@ def main() -> int:
             cpus.append(time.process_time() - cpu0)
             status = services.portal.card(holder.card_number).status.value
             if final.view.message != "visit.done.activation" or status != "Aktiv":
-                print(f"run ended on {final.view.name}: {final.view.message}; card {status}")
+                print(f"run ended on {final.view.name}: {final.view.message}; card {status}",
+                      file=sys.stderr if args.json else sys.stdout)
                 return 1
     finally:
         services.close()
@@ -106,11 +115,24 @@ def main() -> int:
         portal.wait(timeout=10)
     walls, cpus = walls[1:], cpus[1:]  # the first run warms caches and connections
     walls_sorted = sorted(walls)
-    print(f"visit wall time over {len(walls)} runs: median {statistics.median(walls):.3f} s "
-          f"(target < 1.5 s), min {walls_sorted[0]:.3f}, "
-          f"p90 {walls_sorted[int(0.9 * (len(walls) - 1))]:.3f}, max {walls_sorted[-1]:.3f}")
-    print(f"kiosk process CPU per visit: median {statistics.median(cpus):.3f} s")
-    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    p90 = walls_sorted[int(0.9 * (len(walls) - 1))]
+    load_after = os.getloadavg()[0]
+    say(f"visit wall time over {len(walls)} runs: median {statistics.median(walls):.3f} s "
+        f"(target < 1.5 s), min {walls_sorted[0]:.3f}, "
+        f"p90 {p90:.3f}, max {walls_sorted[-1]:.3f}")
+    say(f"kiosk process CPU per visit: median {statistics.median(cpus):.3f} s")
+    say(f"load average after: {load_after:.2f}")
+    if args.json:
+        figures: dict[str, Any] = {
+            "runs": args.runs, "smoke": args.smoke, "portal_url": url, "cpus": os.cpu_count(),
+            "load_average_before": load_before, "load_average_after": load_after,
+            "setup_s": round(setup_s, 3), "token_backend": str(services.settings.hardware.token),
+            "visit_wall_s": {"median": round(statistics.median(walls), 4),
+                             "min": round(walls_sorted[0], 4), "p90": round(p90, 4),
+                             "max": round(walls_sorted[-1], 4), "target_median_below": 1.5},
+            "kiosk_cpu_per_visit_s": {"median": round(statistics.median(cpus), 4)},
+        }
+        print(json.dumps(figures, indent=2))
     return 0
 
 
