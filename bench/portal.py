@@ -5,6 +5,9 @@ The portal runs as a separate process (`python -m portal.server`) on a fresh SQL
 with N extra Skickad cards; the kiosk's PortalClient drives it from 1 or more threads.
 
 Run: .venv/bin/python bench/portal.py [--cards 500] [--lookups 2000] [--threads 1] [--tls]
+     [--synchronous FULL|NORMAL] [--in-process] [--json] [--smoke]
+Prints requests/s, median and p95 latency per kind of request; `--json` prints the same
+figures as one JSON object with the run's parameters.
 """
 
 # ruff: noqa: E402 -- the imports follow the sys.path fix below
@@ -18,6 +21,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, for tests.receipt_ca
 
 import argparse
+import json
 import os
 import socket
 import statistics
@@ -28,6 +32,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -74,8 +79,12 @@ def populate(db_path: Path, cards: int, kiosk_cert: Path | None = None) -> list[
     return numbers
 
 
-def rate(label: str, count: int, threads: int, work: Callable[[int], None]) -> None:
-    """Run ``work(i)`` for i in range(count) spread over threads; print requests/s."""
+def rate(label: str, count: int, threads: int, work: Callable[[int], None],
+         say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run ``work(i)`` for i in range(count) spread over threads; print requests/s.
+
+    Returns the printed figures.
+    """
     latencies: list[float] = []
     lock = threading.Lock()
 
@@ -98,8 +107,12 @@ def rate(label: str, count: int, threads: int, work: Callable[[int], None]) -> N
     elapsed = time.perf_counter() - started
     latencies.sort()
     p95 = latencies[int(len(latencies) * 0.95) - 1] if latencies else 0.0
-    print(f"{label:<22} {count:>6} requests in {elapsed:6.2f} s = {count / elapsed:8.1f} req/s"
-          f"   median {statistics.median(latencies) * 1000:6.2f} ms  p95 {p95 * 1000:6.2f} ms")
+    median = statistics.median(latencies)
+    say(f"{label:<22} {count:>6} requests in {elapsed:6.2f} s = {count / elapsed:8.1f} req/s"
+        f"   median {median * 1000:6.2f} ms  p95 {p95 * 1000:6.2f} ms")
+    return {"requests": count, "elapsed_s": round(elapsed, 4),
+            "requests_per_s": round(count / elapsed, 1),
+            "median_ms": round(median * 1000, 3), "p95_ms": round(p95 * 1000, 3)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -115,9 +128,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--smoke", action="store_true",
                         help="a few iterations only: proves the bench still runs (tests)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     if args.smoke:
         args.cards, args.lookups = 5, 10
+    say: Callable[[str], None] = (lambda _line: None) if args.json else print
+    figures: dict[str, Any] = {
+        "cards": args.cards, "lookups": args.lookups, "threads": args.threads, "tls": args.tls,
+        "synchronous": args.synchronous, "in_process": args.in_process, "smoke": args.smoke,
+        "python": sys.version.split()[0], "cpus": os.cpu_count(),
+        "load_average": os.getloadavg()[0],
+    }
 
     work = Path(tempfile.mkdtemp(prefix="portal-bench-"))
     db_path = work / "portal.db"
@@ -163,8 +184,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        print(f"portal {url} ({where}), SQLite WAL synchronous={args.synchronous}, "
-              f"{args.threads} client thread(s), python {sys.version.split()[0]}")
+        figures["portal_url"], figures["portal_runs"] = url, where
+        say(f"portal {url} ({where}), SQLite WAL synchronous={args.synchronous}, "
+            f"{args.threads} client thread(s), python {sys.version.split()[0]}")
 
         def client_for(i: int) -> PortalClient:
             return clients[i % args.threads]
@@ -172,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         def lookup(i: int) -> None:
             client_for(i).card(numbers[i % len(numbers)])
 
-        rate("card lookup", args.lookups, args.threads, lookup)
+        figures["card_lookup"] = rate("card lookup", args.lookups, args.threads, lookup, say)
 
         admin = demo_admins(PortalClock().today())[0].hsa_id
         evidence = DocumentEvidence(
@@ -185,7 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ticket = client_for(i).start_activation(numbers[i], admin, evidence, str(uuid.uuid4()))
             tickets[i] = ticket.activation_id
 
-        rate("start activation", len(numbers), args.threads, start)
+        figures["start_activation"] = rate("start activation", len(numbers), args.threads,
+                                           start, say)
 
         keys = [ed25519.Ed25519PrivateKey.generate() for _ in numbers]
         certs = [holder_cert(k, f"SE2321000016-B{n[-6:]}") for k, n in zip(keys, numbers,
@@ -199,11 +222,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             assert record.status is CardStatus.ACTIVE
 
-        rate("complete activation", len(numbers), args.threads, complete)
+        figures["complete_activation"] = rate("complete activation", len(numbers),
+                                              args.threads, complete, say)
     finally:
         for client in clients:
             client.close()
         stop()
+    if args.json:
+        print(json.dumps(figures, indent=2))
     return 0
 
 
