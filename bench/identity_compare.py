@@ -1,14 +1,16 @@
 """Compare kiosk.identity with python-stdnum (personnummer) and the PyPI `mrz` package.
 
-Prints agreement on a generated set, where and why the answers differ, and time per call.
+Prints agreement on a generated set, where and why the answers differ, and time per call
+(`--json`: the same figures as one JSON object, with the run's parameters).
 `mrz` (GPLv3) is only a yardstick here, not a dependency: `.venv/bin/pip install mrz`.
 
-Run: .venv/bin/python bench/identity_compare.py [--count N] [--seed S]
+Run: .venv/bin/python bench/identity_compare.py [--count N] [--seed S] [--json] [--smoke]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import time
 from collections import Counter
@@ -25,6 +27,7 @@ from kiosk.identity.mrz import DIGIT_TO_LETTER, build_mrz, parse_mrz, position_k
 from kiosk.identity.personnummer import parse_personnummer
 
 TODAY = date.today()
+Say = Callable[[str], None]
 
 
 def per_call_us(function: Callable[[Any], object], items: list[Any]) -> float:
@@ -111,7 +114,7 @@ def stdnum_answer(text: str) -> tuple[bool, str, date | None]:
         return False, type(error).__name__, None
 
 
-def compare_personnummer(rng: random.Random, count: int) -> None:
+def compare_personnummer(rng: random.Random, count: int, say: Say) -> dict[str, Any]:
     cases = personnummer_cases(rng, count)
     agree = Counter[str]()
     total = Counter[str]()
@@ -131,22 +134,34 @@ def compare_personnummer(rng: random.Random, count: int) -> None:
             same_birth += ours[2] == theirs[2]
         if not ours[0] and not theirs[0]:
             detail[(ours[1], theirs[1])] += 1
-    print(f"personnummer: {count} generated numbers, reference date {TODAY}")
-    print(f"  {'category':<22}{'n':>6}{'agree':>8}{'ours ok':>9}{'stdnum ok':>11}")
+    say(f"personnummer: {count} generated numbers, reference date {TODAY}")
+    say(f"  {'category':<22}{'n':>6}{'agree':>8}{'ours ok':>9}{'stdnum ok':>11}")
     for kind in sorted(total):
-        print(
+        say(
             f"  {kind:<22}{total[kind]:>6}{agree[kind] / total[kind]:>8.1%}"
             f"{ours_valid[kind]:>9}{theirs_valid[kind]:>11}"
         )
     overall = sum(agree.values()) / max(1, sum(total.values()))
-    print(f"  overall validity agreement: {overall:.1%}")
-    print(f"  same birth date where both accept: {same_birth}/{both_valid}")
-    print("  error detail where both reject (ours check -> stdnum exception):")
+    say(f"  overall validity agreement: {overall:.1%}")
+    say(f"  same birth date where both accept: {same_birth}/{both_valid}")
+    say("  error detail where both reject (ours check -> stdnum exception):")
     for (mine, theirs), n in detail.most_common():
-        print(f"    {mine:<12} -> {theirs:<18} {n}")
+        say(f"    {mine:<12} -> {theirs:<18} {n}")
     texts = [text for _, text in cases]
-    print(f"  time per call: ours {per_call_us(ours_pnr, texts):.1f} us, "
-          f"stdnum {per_call_us(stdnum_answer, texts):.1f} us")
+    ours_us, stdnum_us = per_call_us(ours_pnr, texts), per_call_us(stdnum_answer, texts)
+    say(f"  time per call: ours {ours_us:.1f} us, stdnum {stdnum_us:.1f} us")
+    return {
+        "count": count, "reference_date": TODAY.isoformat(),
+        "categories": {kind: {"n": total[kind],
+                              "agree_pct": round(100 * agree[kind] / total[kind], 2),
+                              "ours_ok": ours_valid[kind], "stdnum_ok": theirs_valid[kind]}
+                       for kind in sorted(total)},
+        "overall_agreement_pct": round(100 * overall, 2),
+        "same_birth_date": same_birth, "both_accept": both_valid,
+        "both_reject_detail": [{"ours_check": mine, "stdnum_exception": theirs, "n": n}
+                               for (mine, theirs), n in detail.most_common()],
+        "ours_per_call_us": round(ours_us, 2), "stdnum_per_call_us": round(stdnum_us, 2),
+    }
 
 
 # --- MRZ ----------------------------------------------------------------------------------
@@ -216,12 +231,13 @@ def confuse(rng: random.Random, lines: tuple[str, ...], kinds: set[str]) -> tupl
     return tuple("".join(row) for row in rows)
 
 
-def compare_mrz(rng: random.Random, count: int) -> None:
+def compare_mrz(rng: random.Random, count: int, say: Say) -> dict[str, Any]:
     try:
         import mrz  # noqa: F401
     except ImportError:
-        print("mrz: the PyPI `mrz` package is not installed; skipped")
-        return
+        say("mrz: the PyPI `mrz` package is not installed; skipped")
+        return {"skipped": "the PyPI `mrz` package is not installed"}
+    figures: dict[str, Any] = {"count": count, "reference_date": TODAY.isoformat()}
     valid = [random_mrz(rng) for _ in range(count)]
     bad_digit = []
     for lines in valid:
@@ -229,25 +245,31 @@ def compare_mrz(rng: random.Random, count: int) -> None:
         col = len(lines[row]) - 1
         wrong = str((int(lines[row][col]) + rng.randint(1, 9)) % 10)
         bad_digit.append((*lines[:row], lines[row][:col] + wrong, *lines[row + 1 :]))
-    print(f"\nMRZ: {count} generated TD1/TD2/TD3 zones (build_mrz), reference date {TODAY}")
-    for label, sample, expected in (
-        ("valid", valid, True), ("composite digit changed", bad_digit, False),
+    say(f"\nMRZ: {count} generated TD1/TD2/TD3 zones (build_mrz), reference date {TODAY}")
+    for key, label, sample, expected in (
+        ("valid", "valid", valid, True),
+        ("composite_digit_changed", "composite digit changed", bad_digit, False),
     ):
         ours = sum(ours_mrz(lines) == expected for lines in sample)
         theirs = sum(their_checker(lines) == expected for lines in sample)
         agree = sum(ours_mrz(lines) == their_checker(lines) for lines in sample)
-        print(f"  {label:<26} ours right {ours / count:.1%}  mrz right {theirs / count:.1%}"
-              f"  agreement {agree / count:.1%}")
+        say(f"  {label:<26} ours right {ours / count:.1%}  mrz right {theirs / count:.1%}"
+            f"  agreement {agree / count:.1%}")
+        figures[key] = {"ours_right_pct": round(100 * ours / count, 2),
+                        "mrz_right_pct": round(100 * theirs / count, 2),
+                        "agreement_pct": round(100 * agree / count, 2)}
     swedish = [
         lines for lines in valid
         if parse_mrz(lines, TODAY).issuing_state == "SWE" and len(lines[0]) != 36
     ]
     with_pnr = sum(parse_mrz(lines, TODAY).personnummer is not None for lines in swedish)
-    print(f"  Swedish TD1/TD3 zones with the personnummer parsed out: {with_pnr}/{len(swedish)}"
-          " (mrz: not offered)")
-    for label, kinds in (
-        ("numeric/alpha positions", {"numeric", "alpha"}),
-        ("document number/optional data", {"alnum"}),
+    say(f"  Swedish TD1/TD3 zones with the personnummer parsed out: {with_pnr}/{len(swedish)}"
+        " (mrz: not offered)")
+    figures["swedish_with_personnummer"] = with_pnr
+    figures["swedish_td1_td3"] = len(swedish)
+    for key, label, kinds in (
+        ("confusions_numeric_alpha", "numeric/alpha positions", {"numeric", "alpha"}),
+        ("confusions_alnum", "document number/optional data", {"alnum"}),
     ):
         repaired = refused = wrong = invisible = theirs_ok = 0
         pairs = [(lines, confuse(rng, lines, kinds)) for lines in valid]
@@ -267,15 +289,26 @@ def compare_mrz(rng: random.Random, count: int) -> None:
             else:
                 wrong += 1
         n = max(1, len(pairs))
-        print(f"  1-3 OCR confusions at {label} ({len(pairs)} misread zones):")
-        print(f"    repaired {repaired / n:.1%}, refused {refused / n:.1%}, "
-              f"wrong repair {wrong / n:.1%}, invisible to check digits {invisible / n:.1%}; "
-              f"mrz accepts the misreading {theirs_ok / n:.1%}")
-    print(f"  time per call: ours parse {per_call_us(ours_mrz, valid):.1f} us, "
-          f"mrz check {per_call_us(their_checker, valid):.1f} us")
+        say(f"  1-3 OCR confusions at {label} ({len(pairs)} misread zones):")
+        say(f"    repaired {repaired / n:.1%}, refused {refused / n:.1%}, "
+            f"wrong repair {wrong / n:.1%}, invisible to check digits {invisible / n:.1%}; "
+            f"mrz accepts the misreading {theirs_ok / n:.1%}")
+        figures[key] = {
+            "misread_zones": len(pairs), "repaired_pct": round(100 * repaired / n, 2),
+            "refused_pct": round(100 * refused / n, 2),
+            "wrong_repair_pct": round(100 * wrong / n, 2),
+            "invisible_pct": round(100 * invisible / n, 2),
+            "mrz_accepts_misreading_pct": round(100 * theirs_ok / n, 2),
+        }
+    ours_us, theirs_us = per_call_us(ours_mrz, valid), per_call_us(their_checker, valid)
+    say(f"  time per call: ours parse {ours_us:.1f} us, mrz check {theirs_us:.1f} us")
     broken = [confuse(rng, lines, {"alnum"}) for lines in valid[: min(count, 300)]]
-    print(f"  time per repair (alphanumeric confusions): "
-          f"{per_call_us(lambda lines: repair_mrz(lines, TODAY), broken):.0f} us")
+    repair_us = per_call_us(lambda lines: repair_mrz(lines, TODAY), broken)
+    say(f"  time per repair (alphanumeric confusions): {repair_us:.0f} us")
+    figures["ours_parse_per_call_us"] = round(ours_us, 2)
+    figures["mrz_check_per_call_us"] = round(theirs_us, 2)
+    figures["repair_per_call_us"] = round(repair_us, 1)
+    return figures
 
 
 def main() -> None:
@@ -284,12 +317,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=9303)
     parser.add_argument("--smoke", action="store_true",
                         help="a few iterations only: proves the bench still runs (tests)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     if args.smoke:
         args.count = 50
+    say: Say = (lambda _line: None) if args.json else print
     rng = random.Random(args.seed)
-    compare_personnummer(rng, args.count)
-    compare_mrz(rng, max(1, args.count // 5))
+    figures: dict[str, Any] = {"count": args.count, "seed": args.seed, "smoke": args.smoke}
+    figures["personnummer"] = compare_personnummer(rng, args.count, say)
+    figures["mrz"] = compare_mrz(rng, max(1, args.count // 5), say)
+    if args.json:
+        print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":
