@@ -3,9 +3,10 @@
 Runs the demo app offscreen, signs in, does one activation and some PIN changes, and
 after each step PRINTS (asserts nothing) the RSS, the bytes of every distinct texture
 held by each screen (labels, images, canvas instructions; on llvmpipe each is malloc'ed
-memory in Mesa), which screens are built, and the entries of kivy.cache.Cache.
+memory in Mesa), which screens are built, and the entries of kivy.cache.Cache. `--json`
+prints the same figures, one entry per step, as one JSON object with the run's parameters.
 
-    .venv/bin/python bench/ui_textures.py [--visits 3]
+    .venv/bin/python bench/ui_textures.py [--visits 3] [--drop] [--rebuilds N] [--json] [--smoke]
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import argparse
 import ctypes
 import ctypes.util
 import gc
+import json
 import os
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -99,8 +102,8 @@ def cache_usage() -> dict[str, tuple[int, int]]:
     return usage
 
 
-def report(app: Any, label: str) -> None:
-    """Print the figures for the app as it is now."""
+def report(app: Any, label: str, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Print the figures for the app as it is now; return them."""
     mb = 1024 * 1024
     seen: set[int] = set()
     per_screen = []
@@ -112,17 +115,32 @@ def report(app: Any, label: str) -> None:
     panel_size = texture_bytes(panel, set())[0] if panel is not None else 0
     off = sum(s for s, _c, _n, shown in per_screen if not shown)
     used, free = heap_mb()
-    print(f"== {label}: RSS {rss_mb():.0f} MB, malloc in use {used:.0f} MB, free {free:.0f} MB, "
-          f"threads {threading.active_count()}; screens built {len(app.screens)}; "
-          f"textures of screens NOT on display {off / mb:.1f} MB, "
-          f"on display + chrome {chrome_size / mb:.1f} MB ({chrome_count} textures; "
-          f"demo panel {panel_size / mb:.1f} MB)")
-    for size, count, name, shown in sorted(per_screen, reverse=True)[:8]:
-        print(f"   {name:16s} {size / mb:5.2f} MB in {count:3d} textures"
-              + (" (on display)" if shown else ""))
+    rss, threads = rss_mb(), threading.active_count()
+    say(f"== {label}: RSS {rss:.0f} MB, malloc in use {used:.0f} MB, free {free:.0f} MB, "
+        f"threads {threads}; screens built {len(app.screens)}; "
+        f"textures of screens NOT on display {off / mb:.1f} MB, "
+        f"on display + chrome {chrome_size / mb:.1f} MB ({chrome_count} textures; "
+        f"demo panel {panel_size / mb:.1f} MB)")
+    largest = sorted(per_screen, reverse=True)[:8]
+    for size, count, name, shown in largest:
+        say(f"   {name:16s} {size / mb:5.2f} MB in {count:3d} textures"
+            + (" (on display)" if shown else ""))
     usage = cache_usage()
-    print("   Cache: " + ", ".join(f"{c} {n} entries/{s / mb:.1f} MB"
-                                    for c, (n, s) in sorted(usage.items()) if n))
+    say("   Cache: " + ", ".join(f"{c} {n} entries/{s / mb:.1f} MB"
+                                 for c, (n, s) in sorted(usage.items()) if n))
+    return {
+        "label": label, "rss_mb": round(rss, 1), "malloc_in_use_mb": round(used, 1),
+        "malloc_free_mb": round(free, 1), "threads": threads, "screens_built": len(app.screens),
+        "textures_not_on_display_mb": round(off / mb, 2),
+        "on_display_and_chrome_mb": round(chrome_size / mb, 2),
+        "on_display_and_chrome_textures": chrome_count,
+        "demo_panel_mb": round(panel_size / mb, 2),
+        "largest_screens": [{"screen": name, "textures_mb": round(size / mb, 3),
+                             "textures": count, "on_display": shown}
+                            for size, count, name, shown in largest],
+        "cache": {c: {"entries": n, "textures_mb": round(s / mb, 2)}
+                  for c, (n, s) in sorted(usage.items()) if n},
+    }
 
 
 def main() -> None:
@@ -134,9 +152,16 @@ def main() -> None:
                         help="with --drop: build and drop the screens this many times more")
     parser.add_argument("--smoke", action="store_true",
                         help="a few iterations only: proves the bench still runs (tests)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     if args.smoke:
         args.visits, args.drop, args.rebuilds = 1, True, 0
+    say: Callable[[str], None] = (lambda _line: None) if args.json else print
+    figures: dict[str, Any] = {"visits": args.visits, "drop": args.drop,
+                               "rebuilds": args.rebuilds, "smoke": args.smoke,
+                               "cpus": os.cpu_count(), "load_average": os.getloadavg()[0],
+                               "steps": []}
+    steps: list[dict[str, Any]] = figures["steps"]
     from kiosk.settings import Settings
     from screens.kivy_env import plan_display, prepare_kivy
 
@@ -153,16 +178,16 @@ def main() -> None:
     def script(driver: Any) -> Any:
         walk = Walk(driver, app.effect_gate, None)
         yield driver.until_view_named("admin_sign_in")
-        report(app, "sign-in, services up")
+        steps.append(report(app, "sign-in, services up", say))
         yield from sign_in(walk, shots=False)
         yield from activation(walk, "anna", shots=False, mistakes=False)
         yield driver.pause(1.0)
-        report(app, "after visit 1 (activation)")
+        steps.append(report(app, "after visit 1 (activation)", say))
         pins = ["462951", "914273"]
         for number in range(1, args.visits):
             yield from change_pin(walk, pins[(number - 1) % 2], pins[number % 2])
             yield driver.pause(1.0)
-            report(app, f"after visit {number + 1} (PIN change)")
+            steps.append(report(app, f"after visit {number + 1} (PIN change)", say))
         if args.drop:
             from hardware.heap import release_free_memory
 
@@ -172,19 +197,23 @@ def main() -> None:
             yield driver.frames(3)
             gc.collect()
             release_free_memory()
-            report(app, "screens not on display dropped, gc, trimmed")
+            steps.append(report(app, "screens not on display dropped, gc, trimmed", say))
             from kivy.cache import Cache
 
+            categories = figures["cache_categories"] = {}
             for category, objects in sorted(Cache._objects.items()):
-                print(f"   {category}: limit {Cache._categories[category].get('limit')}, "
-                      f"timeout {Cache._categories[category].get('timeout')}, keys e.g. "
-                      + ", ".join(repr(k)[:70] for k in list(objects)[:3]))
+                limit = Cache._categories[category].get("limit")
+                timeout = Cache._categories[category].get("timeout")
+                keys = [repr(k)[:70] for k in list(objects)[:3]]
+                say(f"   {category}: limit {limit}, timeout {timeout}, keys e.g. "
+                    + ", ".join(keys))
+                categories[category] = {"limit": limit, "timeout": timeout, "keys_e_g": keys}
             for category in ("kv.texture", "kv.image"):
                 Cache.remove(category)
             gc.collect()
             yield driver.frames(3)
             release_free_memory()
-            report(app, "kv.texture and kv.image emptied, gc, trimmed")
+            steps.append(report(app, "kv.texture and kv.image emptied, gc, trimmed", say))
             import time
 
             from screens.views import screen_classes
@@ -205,13 +234,24 @@ def main() -> None:
                 gc.collect()
                 yield driver.frames(3)
                 release_free_memory()
-                report(app, f"rebuilt {len(times)} screens in {built * 1000:.0f} ms "
-                       f"(slowest {max(times):.0f} ms, median {sorted(times)[len(times) // 2]:.0f}"
-                       f" ms) and dropped them again, round {round_ + 1}")
+                median = sorted(times)[len(times) // 2]
+                step = report(app, f"rebuilt {len(times)} screens in {built * 1000:.0f} ms "
+                              f"(slowest {max(times):.0f} ms, median {median:.0f}"
+                              f" ms) and dropped them again, round {round_ + 1}", say)
+                step["rebuild"] = {"round": round_ + 1, "screens": len(times),
+                                   "built_ms": round(built * 1000, 1),
+                                   "slowest_ms": round(max(times), 1),
+                                   "median_ms": round(median, 1)}
+                steps.append(step)
 
     outcome = run_script(app, script, timeout_s=120)
     app.run()
-    print("error:", outcome[0] if outcome else "app stopped early")
+    error = outcome[0] if outcome else "app stopped early"
+    if args.json:
+        figures["error"] = error if error is None or isinstance(error, str) else repr(error)
+        print(json.dumps(figures, indent=2))
+    else:
+        print("error:", error)
 
 
 if __name__ == "__main__":
