@@ -158,11 +158,11 @@ def confirm_or_rollback(paths: KioskPaths, now: datetime | None = None) -> Check
         store.clear_pending(paths)  # a power cut before the rename: the old config stayed
         return CheckOutcome("cleared", marker.version)
     health = read_health_marker(paths)
-    if (
-        health is not None
-        and health.config_version == marker.version
-        and health.at >= marker.applied_at
-    ):
+    # Only an app that loaded this bundle reports its version: versions only go up and a
+    # rolled-back one is never applied again, so no marker older than the apply names it.
+    # (Comparing the marker's wall-clock time with the apply's rolled back a healthy
+    # bundle when the clock was set back in between: NTP correcting a kiosk booted ahead.)
+    if health is not None and health.config_version == marker.version:
         atomic_write(paths.bundle_dir / store.LAST_KNOWN_GOOD, applied.raw, step="confirm")
         store.clear_pending(paths)
         return CheckOutcome("confirmed", marker.version)

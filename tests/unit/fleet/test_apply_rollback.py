@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -125,6 +125,16 @@ def test_a_health_marker_from_the_old_config_does_not_confirm(fleet: Fleet) -> N
     mark_healthy(fleet.paths, 1)  # the app still running on version 1
     assert confirm_or_rollback(fleet.paths).action == "waiting"
     assert confirm_or_rollback(fleet.paths, now=result.deadline).action == "rolled_back"
+
+
+def test_a_healthy_bundle_is_confirmed_after_the_clock_was_set_back(fleet: Fleet) -> None:
+    applied_at = datetime.now(UTC)
+    apply_bundle(fleet.bundle(1), fleet.paths, now=applied_at)
+    # NTP sets a kiosk that booted a day ahead right before the app comes up on version 1
+    mark_healthy(fleet.paths, 1, now=applied_at - timedelta(days=1))
+    outcome = confirm_or_rollback(fleet.paths, now=applied_at - timedelta(days=1))
+    assert outcome.action == "confirmed"
+    assert store.last_known_good(fleet.paths) is not None
 
 
 APPLY_STEPS = [
