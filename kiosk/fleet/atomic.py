@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 from pathlib import Path
 
@@ -29,11 +30,15 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _owned_like_parent(path: Path) -> None:
-    # root running kioskctl must not leave files the kiosk user can no longer replace.
+def _owned_like_parent(path: Path, fd: int | None = None) -> None:
+    # root running kioskctl must not leave files the kiosk user can no longer replace;
+    # never through a link the kiosk user may have put in the new file's place meanwhile
     if os.geteuid() == 0:
         parent = path.parent.stat()
-        os.chown(path, parent.st_uid, parent.st_gid)
+        if fd is not None:
+            os.fchown(fd, parent.st_uid, parent.st_gid)
+        else:
+            os.chown(path, parent.st_uid, parent.st_gid, follow_symlinks=False)
 
 
 def ensure_dir(directory: Path) -> None:
@@ -49,11 +54,16 @@ def ensure_dir(directory: Path) -> None:
 
 
 def write_temp(target: Path, data: bytes, mode: int = 0o644) -> Path:
-    """Write ``data`` to a durable temp file beside ``target``; returns the temp path."""
+    """Write ``data`` to a durable temp file beside ``target``; returns the temp path.
+
+    The temp file is new (an unguessable name, O_EXCL, O_NOFOLLOW): the state directory
+    belongs to the kiosk user, and with a fixed name a link planted there made root's
+    `kioskctl config apply` write the bundle through it into any file (/etc/shadow)."""
     ensure_dir(target.parent)
-    temp = target.with_name(f".{target.name}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    _owned_like_parent(temp)
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 mode)
+    _owned_like_parent(temp, fd)
     try:
         with os.fdopen(fd, "wb", closefd=False) as handle:
             handle.write(data)

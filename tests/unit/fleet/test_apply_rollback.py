@@ -220,3 +220,20 @@ def test_root_applying_leaves_files_the_kiosk_user_can_replace(fleet: Fleet) -> 
     apply_bundle(fleet.bundle(1), fleet.paths)
     for path in [fleet.paths.bundle_dir, *fleet.paths.bundle_dir.iterdir()]:
         assert (path.stat().st_uid, path.stat().st_gid) == (4321, 4321), path
+
+
+def test_links_planted_in_the_state_directory_are_never_written_through(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    # the kiosk user owns the state directory; root may run `kioskctl config apply`
+    victim = tmp_path / "victim"  # stands for /etc/shadow
+    victim.write_text("root's own file\n")
+    bundle_dir = fleet.paths.bundle_dir
+    bundle_dir.mkdir(parents=True)
+    for name in ("applied.bundle", "pending.json", "last-known-good.bundle"):
+        (bundle_dir / f".{name}.tmp").symlink_to(victim)  # the temp names used to be fixed
+    apply_bundle(fleet.bundle(1), fleet.paths)
+    mark_healthy(fleet.paths, 1)
+    assert confirm_or_rollback(fleet.paths).action == "confirmed"
+    assert victim.read_text() == "root's own file\n"
+    assert store.applied(fleet.paths) is not None and not fleet.paths.applied_bundle.is_symlink()

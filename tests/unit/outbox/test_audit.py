@@ -125,3 +125,22 @@ def test_the_device_key_is_private_and_stable(tmp_path: Path) -> None:
     os.chmod(path, 0o644)
     with pytest.raises(StorageError, match="chmod 600"):
         load_or_create(tmp_path)
+
+
+def test_a_link_planted_where_the_device_key_is_made_is_not_written_through(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    from kiosk.devicekey import KEY_FILE, load_or_create, public_key_text
+
+    victim = tmp_path / "victim"
+    victim.write_text("someone else's file\n")
+    state = tmp_path / "state"
+    state.mkdir()
+    # the temp name used to be the key's name and this process's id
+    (state / f"{KEY_FILE}.{os.getpid()}.tmp").symlink_to(victim)
+    key = load_or_create(state)
+    assert victim.read_text() == "someone else's file\n"
+    again = load_or_create(state)
+    assert public_key_text(again.public) == public_key_text(key.public)
