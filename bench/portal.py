@@ -5,7 +5,7 @@ The portal runs as a separate process (`python -m portal.server`) on a fresh SQL
 with N extra Skickad cards; the kiosk's PortalClient drives it from 1 or more threads.
 
 Run: .venv/bin/python bench/portal.py [--cards 500] [--lookups 2000] [--threads 1] [--tls]
-     [--synchronous FULL|NORMAL] [--in-process] [--json] [--smoke]
+     [--synchronous FULL|NORMAL] [--in-process] [--json] [--smoke] [--keep]
 Prints requests/s, median and p95 latency per kind of request; `--json` prints the same
 figures as one JSON object with the run's parameters.
 """
@@ -21,8 +21,10 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, for tests.receipt_ca
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -129,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true",
                         help="a few iterations only: proves the bench still runs (tests)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
     if args.smoke:
         args.cards, args.lookups = 5, 10
@@ -141,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
 
     work = Path(tempfile.mkdtemp(prefix="portal-bench-"))
+    if not args.keep:  # the portal database (and the TLS files)
+        atexit.register(shutil.rmtree, work, ignore_errors=True)
     db_path = work / "portal.db"
     options: dict[str, str] = {}
     pki = generate_dev_pki(work / "tls") if args.tls else None

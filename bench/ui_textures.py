@@ -6,17 +6,20 @@ held by each screen (labels, images, canvas instructions; on llvmpipe each is ma
 memory in Mesa), which screens are built, and the entries of kivy.cache.Cache. `--json`
 prints the same figures, one entry per step, as one JSON object with the run's parameters.
 
-    .venv/bin/python bench/ui_textures.py [--visits 3] [--drop] [--rebuilds N] [--json] [--smoke]
+    .venv/bin/python bench/ui_textures.py [--visits 3] [--drop] [--rebuilds N] [--json]
+                                          [--smoke] [--keep]
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import ctypes
 import ctypes.util
 import gc
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -153,6 +156,7 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true",
                         help="a few iterations only: proves the bench still runs (tests)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     if args.smoke:
         args.visits, args.drop, args.rebuilds = 1, True, 0
@@ -169,6 +173,8 @@ def main() -> None:
         os.environ.pop(name, None)
     settings = Settings()
     state = Path(tempfile.mkdtemp(prefix="kiosk-bench-tex-"))
+    if not args.keep:  # the demo's state and Kivy's logs
+        atexit.register(shutil.rmtree, state, ignore_errors=True)
     prepare_kivy(plan_display(settings.ui, force_headless=True), settings.ui, state)
     from screens.launch import build_app, run_script
     from screens.scripts import Walk, activation, change_pin, sign_in

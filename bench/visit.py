@@ -7,14 +7,16 @@ synced to the reference portal, which runs as its own process on loopback. Betwe
 
 Prints the figures; `--json` prints them as one JSON object with the run's parameters.
 
-Usage: .venv/bin/python bench/visit.py [--runs N] [--json] [--smoke]
+Usage: .venv/bin/python bench/visit.py [--runs N] [--json] [--smoke] [--keep]
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import statistics
@@ -60,11 +62,14 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true",
                         help="a few iterations only: proves the bench still runs (tests)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     if args.smoke:
         args.runs = 1
     say = (lambda _line: None) if args.json else print
     work = Path(tempfile.mkdtemp(prefix="bench-visit-"))
+    if not args.keep:  # the demo state, tokens and portal database (~1 MB a run)
+        atexit.register(shutil.rmtree, work, ignore_errors=True)
     db_path = work / "portal.db"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
