@@ -336,18 +336,21 @@ class KioskApp(App):
 
     # --- rendering ----------------------------------------------------------------------
 
-    def context(self) -> ScreenContext:
-        """What the screens need besides the view."""
+    def context(self, view: ViewName | None = None) -> ScreenContext:
+        """What the screens need besides the view (``view``'s screen: the holder's document
+        picture only for the screen that shows it; every screen keeps its last context)."""
         if self.session is None:
             raise RuntimeError("no session yet")
+        extras: dict[str, Any] = {"key_click": self.settings.ui.key_click}
+        if view is ViewName.DOCUMENT_CONFIRM and self.scan is not None:
+            extras["document_snapshot"] = self.scan.snapshot
         return ScreenContext(
             lang=self.lang,
             input=self.session,
             shuffle_pin_pad=self.settings.ui.shuffle_pin_pad,
             pin_length=self.settings.pin_policy.length,
             frame_source=self.frame_source,
-            extras={"document_snapshot": self.scan.snapshot if self.scan else None,
-                    "key_click": self.settings.ui.key_click},
+            extras=extras,
         )
 
     def show(self, shown: Shown) -> None:
@@ -360,7 +363,7 @@ class KioskApp(App):
                 self.scan.snapshot = None  # and the picture of their document (~1.3 MB)
         screen = self._screen(shown.view.name)
         self.shown_frame = Clock.frames
-        screen.render(shown, self.context())
+        screen.render(shown, self.context(shown.view.name))
         self._bring_up(screen)
         self._cover_for(shown.view.name, screen)
         self._refresh_chrome()

@@ -31,10 +31,14 @@ class DocumentConfirmScreen(KioskScreen):
 
     def on_leave(self, *args: Any) -> None:
         """The holder's document leaves the screen with it (its pictures are ~2 MB of
-        textures; the next showing renders them again from the visit's snapshot)."""
+        textures; the next showing renders them again from the visit's snapshot), and so
+        does the screen's hold on the snapshot: kept in its last context, the picture of
+        one holder's document stayed in memory through the next visits (~1.3 MB)."""
         super().on_leave(*args)
         show_picture(self.ids.document_picture, None)
         show_picture(self.ids.mrz_picture, None)
+        if self.ctx is not None:
+            self.ctx.extras.pop("document_snapshot", None)
 
 
 def crop(snapshot: Any, box: tuple[int, int, int, int]) -> RawImage | None:

@@ -74,6 +74,15 @@ def test_full_activation_visit_makes_the_card_active(
     confirm = app.screens["document_confirm"]  # built when shown, then kept
     assert confirm.ids.document_picture.texture is None
     assert confirm.ids.mrz_picture.texture is None
+    # nor anywhere else: the screens' last contexts held it through the next visits
+    import gc
+
+    from hardware.scan.scan_session import Snapshot
+
+    del snapshot
+    seen.clear()
+    gc.collect()
+    assert [o for o in gc.get_objects() if type(o) is Snapshot] == []  # no proxy touched
 
 
 def _to_pin_choice(kiosk: Harness, walk: Walk, holder_key: str) -> Any:
