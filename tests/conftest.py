@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import ssl
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -83,6 +85,28 @@ def feed_fifo(fifo: Path) -> None:
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
     except OSError:  # no reader waiting
         pass
+
+
+def plant_hostile(target: Path, kind: str, content: bytes = b"") -> None:
+    """Put at ``target`` what a reader must refuse at once: a FIFO (``fifo``, it waits
+    for a writer for good), a link to /dev/zero (``endless``), or else ``content``."""
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "endless":
+        target.symlink_to("/dev/zero")
+    else:
+        target.write_bytes(content)
+
+
+def python_within(code: str, *args: str, hung: str,
+                  timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+    """``python -c code args`` in a child process; a child still running after
+    ``timeout_s`` fails the test with ``hung`` instead of hanging the run."""
+    try:
+        return subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
+                              text=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired:
+        pytest.fail(hung)
 
 
 def within(timeout_s: float, call: Callable[[], T],

@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from email.utils import formatdate
@@ -37,6 +35,7 @@ from kiosk.settings import (
     Settings,
     load_settings,
 )
+from tests.conftest import python_within
 from tests.integration.card.conftest import SoftHsm, wait_for
 
 
@@ -128,11 +127,8 @@ def test_token_check_fails_at_once_for_a_module_that_is_a_fifo(tmp_path: Path) -
         "for c in check_token(dataclasses.replace(Settings(), hardware=hw)):\n"
         "    print(c.status, c.fix, c.detail)\n"
     )
-    try:
-        done = subprocess.run([sys.executable, "-c", code, str(fifo)], capture_output=True,
-                              text=True, timeout=60, check=False)
-    except subprocess.TimeoutExpired:
-        pytest.fail("check_token hung on a FIFO named as the PKCS#11 module")
+    done = python_within(code, str(fifo),
+                         hung="check_token hung on a FIFO named as the PKCS#11 module")
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith(f"{FAIL} doctor.fix.module ")
     assert "not a regular file" in done.stdout

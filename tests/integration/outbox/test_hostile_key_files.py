@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.fleet.keys import generate_key_pair
+from tests.conftest import plant_hostile
 
 LIMITED = (  # under a memory limit the old /dev/zero read ends in MemoryError, not the machine
     "import resource, sys; from composition.cli import main; "
@@ -48,12 +49,7 @@ def test_a_named_key_or_export_that_is_no_file_or_endless_is_refused_at_once(
     tmp_path: Path, named: dict[str, Path], kind: str
 ) -> None:
     target = tmp_path / "hostile"
-    if kind == "fifo":
-        os.mkfifo(target)
-    elif kind == "endless":
-        target.symlink_to("/dev/zero")
-    else:
-        target.write_bytes(bytes(range(256)) * 4)
+    plant_hostile(target, kind, bytes(range(256)) * 4)
     out = str(tmp_path / "out.bundle")
     commands = {
         "outbox verify FILE": ["outbox", "verify", str(target), "--lang", "en"],

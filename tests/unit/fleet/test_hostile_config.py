@@ -17,6 +17,7 @@ from kiosk.fleet.apply import apply_bundle
 from kiosk.portal_client import PortalClient
 from kiosk.settings import load_settings
 from kiosk.urls import is_service_url
+from tests.conftest import plant_hostile
 
 from .conftest import Fleet
 
@@ -150,13 +151,8 @@ def test_a_settings_path_that_is_no_file_or_endless_is_refused_at_once(
     """`kioskctl config check` (and --config, config sign; config apply and verify for a
     bundle) read the whole file before the size check: a FIFO hung it for good, /dev/zero
     was read until memory ran out (a MemoryError traceback under a memory limit)."""
-    import os
-
     target = tmp_path / "site.toml"
-    if kind == "fifo":
-        os.mkfifo(target)
-    else:
-        target.symlink_to("/dev/zero")
+    plant_hostile(target, kind)
     code = (
         "import resource, sys; from composition.cli import main; "
         "resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)); "

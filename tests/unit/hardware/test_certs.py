@@ -13,6 +13,7 @@ from hardware.sim.democa import DemoCA, PersonCredentials
 from kiosk.errors import CardUnreadable, ConfigError
 from kiosk.model import TrustLevel
 from kiosk.settings import DEFAULT_POLICY_LEVELS, PolicyLevel
+from tests.conftest import plant_hostile, python_within
 
 TODAY = date(2026, 3, 2)
 
@@ -97,17 +98,8 @@ def test_a_trust_anchor_path_that_is_no_file_or_endless_is_refused_at_once(
     """A FIFO named in hardware.trust_anchors hung the kiosk's start for good (no writer
     comes), /dev/zero was read until memory ran out. In a child process with a memory
     limit and a timeout, so that the old behaviour fails the test, not the machine."""
-    import os
-    import subprocess
-    import sys
-
     target = tmp_path / "roots.pem"
-    if kind == "fifo":
-        os.mkfifo(target)
-    elif kind == "endless":
-        target.symlink_to("/dev/zero")
-    else:
-        target.write_bytes(b"-----BEGIN CERTIFICATE-----\n" + b"A" * (2 << 20))
+    plant_hostile(target, kind, b"-----BEGIN CERTIFICATE-----\n" + b"A" * (2 << 20))
     code = (
         "import resource, sys\n"
         "resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
@@ -118,10 +110,6 @@ def test_a_trust_anchor_path_that_is_no_file_or_endless_is_refused_at_once(
         "except ConfigError as exc:\n"
         "    print(exc.detail)\n"
     )
-    try:
-        done = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True,
-                              text=True, timeout=60, check=False)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"load_trust_anchors hung on a {kind}")
+    done = python_within(code, str(target), hung=f"load_trust_anchors hung on a {kind}")
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert str(target) in done.stdout
