@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -115,6 +115,14 @@ def backlog(side: Side, box: Outbox, count: int, prefix: str = "97522177"
     return results
 
 
+def without_batch_route(side: Side, answer: Callable[[], Any] | None = None) -> None:
+    """The portal as an older one, without the batch route, or answering it with ``answer``."""
+    app = side.portal.app
+    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", "") != BATCH]
+    if answer is not None:
+        app.add_api_route(BATCH, answer, methods=["POST"])
+
+
 def worker(box: Outbox, client: PortalClient) -> SyncWorker:
     return SyncWorker(box, client, backoff=Backoff(base_s=0.01, cap_s=0.02), lease_s=30)
 
@@ -148,8 +156,7 @@ def test_a_backlog_goes_in_batches_and_a_bad_result_rejects_only_itself(
 def test_a_portal_without_the_batch_route_gets_them_one_by_one_for_a_while(
     side: Side, outbox: Outbox
 ) -> None:
-    routes = side.portal.app.router.routes  # the same portal as an older one: no batch route
-    routes[:] = [r for r in routes if getattr(r, "path", "") != BATCH]
+    without_batch_route(side)  # the same portal as an older one
     backlog(side, outbox, 3)
     client = side.client(shifted=True)
     assert worker(outbox, client).flush().sent == 3
@@ -171,8 +178,7 @@ def test_a_wall_clock_step_neither_prolongs_nor_ends_the_memory_of_no_batch_rout
     """The memory ran on the wall clock: NTP or a manual setting stepping it back a day
     kept a portal that gained the batch route on single sends for that day; a step ahead
     ended the memory at once (the batch route asked again on every flush)."""
-    routes = side.portal.app.router.routes
-    routes[:] = [r for r in routes if getattr(r, "path", "") != BATCH]
+    without_batch_route(side)
     backlog(side, outbox, 2)
     client = side.client(shifted=True)
     assert worker(outbox, client).flush().sent == 2
@@ -280,9 +286,7 @@ def test_big_results_are_split_by_size_under_the_portals_body_limit(
 def test_a_batch_answer_that_does_not_match_the_items_leaves_them_queued(
     side: Side, outbox: Outbox, answer: dict[str, Any]
 ) -> None:
-    app = side.portal.app  # the portal answers the batch route with something else
-    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", "") != BATCH]
-    app.add_api_route(BATCH, lambda: answer, methods=["POST"])
+    without_batch_route(side, lambda: answer)  # the portal answers it with something else
     backlog(side, outbox, 3)
     report = worker(outbox, side.client()).flush()
     assert (report.sent, report.rejected, report.deferred) == (0, 0, 3)
@@ -299,10 +303,7 @@ def test_a_batch_answer_nested_past_the_parsers_depth_leaves_the_rows_queued(
     from fastapi.responses import Response
 
     nested = b"[" * 100_000 + b"]" * 100_000
-    app = side.portal.app
-    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", "") != BATCH]
-    app.add_api_route(BATCH, lambda: Response(nested, media_type="application/json"),
-                      methods=["POST"])
+    without_batch_route(side, lambda: Response(nested, media_type="application/json"))
     backlog(side, outbox, 3)
     report = worker(outbox, side.client()).flush()
     assert (report.sent, report.rejected, report.deferred) == (0, 0, 3)
