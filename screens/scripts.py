@@ -244,11 +244,16 @@ def document(walk: Walk, holder: DemoHolder, shots: bool) -> Steps:
         yield from walk.shoot("document-confirm")
 
 
-def identity_checked(walk: Walk, visit: str, holder: DemoHolder) -> Steps:
-    """Choose ``visit``, insert the holder's card, accept the record, check the document."""
+def to_card_record(walk: Walk, visit: str, holder: DemoHolder) -> Steps:
+    """From HOME: ``visit`` chosen and the holder's card in the reader, its record shown."""
     yield from choose(walk, visit)
     yield walk.driver.insert_card(holder.card_number)
     yield walk.wait(ViewName.CARD_RECORD)
+
+
+def identity_checked(walk: Walk, visit: str, holder: DemoHolder) -> Steps:
+    """Choose ``visit``, insert the holder's card, accept the record, check the document."""
+    yield from to_card_record(walk, visit, holder)
     yield walk.act("continue")
     yield from document(walk, holder, shots=False)
     yield walk.act("document_confirmed")
@@ -409,9 +414,7 @@ def card_check(walk: Walk, holder_key: str = "eva", shot: str = "card-info",
 def to_current_pin(walk: Walk, holder_key: str = "eva") -> Steps:
     """From HOME: a PIN change on the holder's card, its record accepted, the screen handed
     to the holder on the current-PIN screen."""
-    yield from choose(walk, "change_pin")
-    yield walk.driver.insert_card(demo_holder(holder_key, walk.today).card_number)
-    yield walk.wait(ViewName.CARD_RECORD)
+    yield from to_card_record(walk, "change_pin", demo_holder(holder_key, walk.today))
     yield walk.act("continue")
     yield walk.wait(ViewName.PIN_CURRENT)
     yield from hand_over(walk, "holder")
@@ -513,9 +516,7 @@ def renew_certificates(walk: Walk) -> Steps:
     """Renew Hugo's certificates, which end within 3 months: his two PINs, then new key
     pairs and certificates; the old ones go only after the new ones' test signatures."""
     d = walk.driver
-    yield from choose(walk, "renew_certificates")
-    yield d.insert_card(demo_holder("hugo", walk.today).card_number)
-    yield walk.wait(ViewName.CARD_RECORD)
+    yield from to_card_record(walk, "renew_certificates", demo_holder("hugo", walk.today))
     yield walk.act("continue")
     yield walk.wait(ViewName.PIN_CURRENT)
     yield from hand_over(walk, "holder")
@@ -534,9 +535,7 @@ def renew_certificates(walk: Walk) -> Steps:
 def card_removed(walk: Walk) -> Steps:
     """The card is taken out during the document check: the visit ends and says so."""
     d = walk.driver
-    yield from choose(walk, "activation")
-    yield d.insert_card(demo_holder("bertil", walk.today).card_number)
-    yield walk.wait(ViewName.CARD_RECORD)
+    yield from to_card_record(walk, "activation", demo_holder("bertil", walk.today))
     yield walk.act("continue")
     yield walk.wait(ViewName.DOCUMENT_CHECK)
     yield d.remove_card()
@@ -709,9 +708,7 @@ def reader_pad_change_pin(walk: Walk, holder_key: str = "eva") -> Steps:
     one is told and typed again there), then the reader asks it once more and the new one
     twice."""
     d = walk.driver
-    yield from choose(walk, "change_pin")
-    yield d.insert_card(demo_holder(holder_key, walk.today).card_number)
-    yield walk.wait(ViewName.CARD_RECORD)
+    yield from to_card_record(walk, "change_pin", demo_holder(holder_key, walk.today))
     yield walk.act("continue")
     yield d.until_view(ViewName.PIN_CURRENT, lambda v: bool(v.params.get("waiting")), idle=False)
     yield from hand_over(walk, "holder")

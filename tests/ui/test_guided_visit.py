@@ -14,7 +14,16 @@ from kiosk.visit.contract import ViewName
 from kiosk.visit.effects import SignReceipt
 from kiosk.visit.result import receipt_text
 from screens.driver import tap
-from screens.scripts import GOOD_PIN, Walk, back_home, choose, document, hand_over, sign_in
+from screens.scripts import (
+    GOOD_PIN,
+    Walk,
+    back_home,
+    choose,
+    document,
+    hand_over,
+    sign_in,
+    to_card_record,
+)
 from tests.ui.conftest import Harness
 
 pytestmark = pytest.mark.ui
@@ -40,9 +49,7 @@ def test_activation_hands_over_shows_the_receipt_signed_and_ends_with_a_mark(
         walk = Walk(driver, app.effect_gate, None)
         guide = app.guide
         yield from sign_in(walk, shots=False)
-        yield from choose(walk, "activation")
-        yield driver.insert_card(anna.card_number)
-        yield walk.wait(ViewName.CARD_RECORD)
+        yield from to_card_record(walk, "activation", anna)
         seen["record_cover"] = guide.up  # the administrator's own screen: no hand-over
         yield walk.act("continue")
         yield from document(walk, anna, shots=False)
@@ -144,9 +151,7 @@ def test_an_empty_manual_form_sent_by_touch_says_the_field_is_empty(kiosk: Harne
     def script(driver: Any) -> Any:
         walk = Walk(driver, kiosk.app.effect_gate, None)
         yield from sign_in(walk, shots=False)
-        yield from choose(walk, "activation")
-        yield driver.insert_card(demo_holder("bertil", walk.today).card_number)
-        yield walk.wait(ViewName.CARD_RECORD)
+        yield from to_card_record(walk, "activation", demo_holder("bertil", walk.today))
         yield walk.act("continue")
         yield walk.wait(ViewName.DOCUMENT_CHECK)
         driver.app.scan.hold = True  # nothing read by the camera meanwhile
@@ -185,9 +190,7 @@ def test_a_scrolling_screen_keeps_its_scroll_bar_off_the_texts(kiosk: Harness) -
 
     def to_confirmation(walk: Walk) -> Any:
         """From HOME to his typed document's confirmation."""
-        yield from choose(walk, "activation")
-        yield walk.driver.insert_card(bertil.card_number)
-        yield walk.wait(ViewName.CARD_RECORD)
+        yield from to_card_record(walk, "activation", bertil)
         app.scan.hold = True  # the demo camera's document is not his
         yield walk.act("continue")
         yield walk.wait(ViewName.DOCUMENT_CHECK)

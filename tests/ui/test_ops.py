@@ -30,7 +30,7 @@ from kiosk.handout import Holder
 from kiosk.model import VisitKind, VisitResult
 from kiosk.outbox import DATABASE_FILE, Outbox, SystemClock
 from kiosk.visit.contract import ViewName
-from screens.scripts import Walk, choose, sign_in
+from screens.scripts import Walk, sign_in, to_card_record
 from tests.ui.conftest import Harness
 
 REPO = Path(__file__).resolve().parents[2]
@@ -222,9 +222,7 @@ def test_banner_shows_results_near_their_deadline(kiosk: Harness) -> None:
         def script(driver: Any) -> Any:
             walk = Walk(driver, app.effect_gate, None)
             yield from sign_in(walk, shots=False)
-            yield from choose(walk, "change_pin")
-            yield driver.insert_card(demo_holder("eva", walk.today).card_number)
-            yield walk.wait(ViewName.CARD_RECORD)
+            yield from to_card_record(walk, "change_pin", demo_holder("eva", walk.today))
             seen["card_record"] = ops.banner.text
             yield walk.act("continue")
             yield walk.wait(ViewName.PIN_CURRENT)

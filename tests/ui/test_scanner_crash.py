@@ -12,7 +12,7 @@ import pytest
 from kiosk.demo_cast import demo_holder
 from kiosk.i18n import translate
 from kiosk.visit.contract import ViewName
-from screens.scripts import Walk, choose, sign_in
+from screens.scripts import Walk, sign_in, to_card_record
 from tests.ui.conftest import Harness
 
 pytestmark = pytest.mark.ui
@@ -31,9 +31,7 @@ def test_a_crashed_scanner_is_restarted_and_reported_on_the_document_screen(
     def script(driver: Any) -> Any:
         walk = Walk(driver, app.effect_gate, None)
         yield from sign_in(walk, shots=False)
-        yield from choose(walk, "activation")
-        yield driver.insert_card(anna.card_number)
-        yield walk.wait(ViewName.CARD_RECORD)
+        yield from to_card_record(walk, "activation", anna)
         scan.hold = True  # what the scan reports waits until the crash is staged
         yield walk.act("continue")
         yield walk.wait(ViewName.DOCUMENT_CHECK)
@@ -68,9 +66,7 @@ def test_no_camera_picture_is_said_inside_the_preview_on_the_small_panel(kiosk: 
     def script(driver: Any) -> Any:
         walk = Walk(driver, app.effect_gate, None)
         yield from sign_in(walk, shots=False)
-        yield from choose(walk, "activation")
-        yield driver.insert_card(bertil.card_number)
-        yield walk.wait(ViewName.CARD_RECORD)
+        yield from to_card_record(walk, "activation", bertil)
         app.scan.hold = True  # the demo camera's document is not read meanwhile
         yield walk.act("continue")
         yield walk.wait(ViewName.DOCUMENT_CHECK)

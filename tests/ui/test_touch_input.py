@@ -12,7 +12,7 @@ from kiosk.demo_cast import demo_holder
 from kiosk.model import CardStatus
 from kiosk.visit.contract import ViewName
 from screens.driver import tap
-from screens.scripts import Walk, choose, sign_in
+from screens.scripts import Walk, choose, sign_in, to_card_record
 from tests.ui.conftest import Harness
 
 pytestmark = pytest.mark.ui
@@ -42,9 +42,7 @@ def test_manual_document_is_typed_on_the_on_screen_keyboards(kiosk: Harness) -> 
     def script(driver: Any) -> Any:
         walk = walk_of(kiosk, driver)
         yield from sign_in(walk, shots=False)
-        yield from choose(walk, "activation")
-        yield driver.insert_card(holder.card_number)
-        yield walk.wait(ViewName.CARD_RECORD)
+        yield from to_card_record(walk, "activation", holder)
         yield walk.act("continue")
         yield walk.wait(ViewName.DOCUMENT_CHECK)
         app.scan.hold = True  # the camera would read the sample: this visit types it

@@ -21,6 +21,7 @@ from screens.scripts import (
     choose,
     hand_over,
     sign_in,
+    to_card_record,
     to_current_pin,
     type_document,
 )
@@ -87,12 +88,9 @@ def test_full_activation_visit_makes_the_card_active(
 
 def _to_pin_choice(kiosk: Harness, walk: Walk, holder_key: str) -> Any:
     """Sign in, start an activation, insert the card and type the document in."""
-    d = walk.driver
     holder = demo_holder(holder_key, walk.today)
     yield from sign_in(walk, shots=False)
-    yield from choose(walk, "activation")
-    yield d.insert_card(holder.card_number)
-    yield walk.wait(ViewName.CARD_RECORD)
+    yield from to_card_record(walk, "activation", holder)
     # the demo camera shows a document that is not Bertil's: a read of it before the typing
     # starts would take the visit past the document check (type_document holds it after)
     kiosk.app.scan.hold = True
@@ -367,9 +365,7 @@ def test_an_active_cards_record_lists_no_activation_deadlines(kiosk: Harness) ->
     def script(driver: Any) -> Any:
         walk = walk_of(kiosk, driver)
         yield from sign_in(walk, shots=False)
-        yield from choose(walk, "unlock")
-        yield driver.insert_card(eva.card_number)
-        yield walk.wait(ViewName.CARD_RECORD)
+        yield from to_card_record(walk, "unlock", eva)
         seen.extend(kiosk.texts())
         yield walk.act("cancel")
         yield driver.remove_card()
