@@ -412,24 +412,31 @@ def check_depth(data: Any, source: str, limit: int = MAX_DEPTH) -> None:
 
 def settings_document(*layers: Mapping[str, Any]) -> str:
     """The merged layers as the JSON document that is validated (TOML dates become tables no
-    setting accepts); ConfigError if too deep, ValueError if an integer cannot be written."""
+    setting accepts); ConfigError if too deep or a value cannot be written."""
     for layer in layers:
         check_depth(layer, "settings")
-    return json.dumps(merge_layers(*layers), default=_not_json, allow_nan=True)
+    try:
+        return json.dumps(merge_layers(*layers), default=_not_json, allow_nan=True)
+    except ValueError as exc:  # an integer too long to write out (int_max_str_digits)
+        raise _unreadable(exc) from None
 
 
 def load_settings(*layers: Mapping[str, Any]) -> Settings:
     """Typed, validated settings from layered mappings; ConfigError names the bad key's path."""
-    for layer in layers:
-        check_depth(layer, "settings")
+    return validate_document(settings_document(*layers))
+
+
+def validate_document(document: str) -> Settings:
+    """Typed, validated settings from a ``settings_document``; ConfigError names the bad
+    key's path."""
     from pydantic import ValidationError
 
     try:
-        settings = _adapter().validate_json(settings_document(*layers), strict=True)
+        settings = _adapter().validate_json(document, strict=True)
     except ValidationError as exc:
         raise _config_error(exc.errors()[0]) from None
-    except ValueError as exc:  # an integer too long to write out (int_max_str_digits)
-        raise ConfigError(f"settings: a value cannot be read ({exc})", path="settings") from None
+    except ValueError as exc:
+        raise _unreadable(exc) from None
     ui = settings.ui
     if ui.idle_warning_s >= ui.idle_timeout_s:
         hint = "the warning must come before the timeout"
@@ -440,6 +447,10 @@ def load_settings(*layers: Mapping[str, Any]) -> Settings:
             hint=hint,
         )
     return settings
+
+
+def _unreadable(exc: ValueError) -> ConfigError:
+    return ConfigError(f"settings: a value cannot be read ({exc})", path="settings")
 
 
 def _not_json(value: Any) -> dict[str, str]:

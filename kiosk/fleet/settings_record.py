@@ -29,9 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.config_files import read_limited
-from kiosk.errors import ConfigError
 from kiosk.fleet.atomic import atomic_write, ensure_dir
-from kiosk.settings import Settings, load_settings, merge_layers, settings_document
+from kiosk.settings import Settings, merge_layers, settings_document, validate_document
 
 # kiosk.settings and every kiosk module it imports: their code decides what is valid
 RULE_MODULES = ("kiosk.settings", "kiosk.errors", "kiosk.i18n", "kiosk.urls")
@@ -119,18 +118,15 @@ def load_recorded_settings(
     """The settings of ``layers`` and whether pydantic validated them now.
 
     With a record of the same document, they are built without validation; otherwise they
-    are validated (ConfigError as ``load_settings``) and, when valid, recorded.
+    are validated (ConfigError as ``kiosk.settings.load_settings``) and, when valid, recorded.
     """
-    try:
-        document = settings_document(*layers)
-    except (ConfigError, ValueError):
-        return load_settings(*layers), True  # raises the ConfigError that names the fault
+    document = settings_document(*layers)
     if record is not None and matches_record(record, document):
         try:
             return build_settings(merge_layers(*layers)), False
         except TypeError:
             pass  # a record that does not fit its layers: validate them
-    settings = load_settings(*layers)
+    settings = validate_document(document)
     if record is not None:
         write_record(record, document)
     return settings, True
