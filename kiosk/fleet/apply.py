@@ -113,7 +113,7 @@ def apply_bundle(
     signed_by_anchor = bundle.key_id in store.base_keys(paths)
     vouchers = () if signed_by_anchor or current is None else (*current.vouchers, current.raw)
     deadline = now + timedelta(seconds=settings.fleet.health_timeout_s)
-    target = paths.bundle_dir / store.APPLIED
+    target = paths.applied_bundle
     crash_point("apply:start")
     store.write_vouchers(paths, raw, vouchers)
     temp = write_temp(target, raw)
@@ -137,7 +137,7 @@ class CheckOutcome:
 
 
 def _restore_last_known_good(paths: KioskPaths) -> int:
-    target = paths.bundle_dir / store.APPLIED
+    target = paths.applied_bundle
     good = store.last_known_good(paths)
     if good is None:
         remove_durably(target)
